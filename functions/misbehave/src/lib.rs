@@ -1,0 +1,91 @@
+//! A guest that misbehaves on request, for fenn's own tests: the path
+//! parameter `what` (or the last path segment) picks the behaviour.
+//!
+//! - `loop`: never returns;
+//! - `bomb`: allocates until the memory limit stops it;
+//! - `recurse`: recurses until the stack runs out;
+//! - `panic`: panics with a message;
+//! - `garbage`: answers JSON that is not a response;
+//! - `seed001`: answers seed 001's Node.js sample shape (string status
+//!   code, string `isBase64Encoded`, object body);
+//! - `badbase64`: claims a base64 body that is not base64;
+//! - `sleep`: busy-waits `ms` milliseconds of wall clock (query `ms`);
+//! - anything else: 200 `ok`.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::{format, string::String, vec::Vec};
+use fenn_sdk::{Event, Output, RawJson, Response};
+
+enum Answer {
+    Response(Response),
+    Json(String),
+}
+
+impl Output for Answer {
+    fn into_output(self) -> Vec<u8> {
+        match self {
+            Self::Response(response) => response.into_output(),
+            Self::Json(json) => RawJson(json).into_output(),
+        }
+    }
+}
+
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64, trail: &mut [u8; 64]) -> u64 {
+    trail[(depth % 64) as usize] = depth as u8;
+    let mut local = [0u8; 256];
+    local[(depth % 256) as usize] = trail[0];
+    recurse(depth + 1, trail) + u64::from(local[3])
+}
+
+fn handle(event: Event) -> Answer {
+    let what = event
+        .path_parameter("what")
+        .map(String::from)
+        .unwrap_or_else(|| event.path.rsplit('/').next().unwrap_or("").into());
+    match what.as_str() {
+        "loop" => {
+            let mut x: u64 = 0;
+            loop {
+                x = core::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        "bomb" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(alloc::vec![1u8; 1 << 20]);
+            }
+        }
+        "recurse" => {
+            let mut trail = [0u8; 64];
+            let depth = recurse(0, &mut trail);
+            Answer::Response(Response::ok(format!("{depth}")))
+        }
+        "panic" => panic!("asked to panic"),
+        "garbage" => Answer::Json(String::from("this is not {json")),
+        "seed001" => Answer::Json(format!(
+            r#"{{"isBase64Encoded":"false","statusCode":"201","headers":{{"x-custom-header":"header value"}},"body":{{"path":"{}","method":"{}"}}}}"#,
+            event.path, event.http_method
+        )),
+        "badbase64" => {
+            let mut response = Response::ok("%%% not base64 %%%");
+            response.is_base64_encoded = true;
+            Answer::Response(response)
+        }
+        "sleep" => {
+            let ms: i64 = event
+                .query("ms")
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(100);
+            let until = fenn_sdk::log::now_ms() + ms;
+            while fenn_sdk::log::now_ms() < until {}
+            Answer::Response(Response::ok("slept"))
+        }
+        _ => Answer::Response(Response::ok("ok")),
+    }
+}
+
+fenn_sdk::export!(handle);

@@ -1,0 +1,184 @@
+//! Dispatch: the one way triggers run a function.
+//!
+//! Short guests run inline on the async task that received the event: the
+//! first slice of fuel ([`INLINE_FUEL`], well under a millisecond of
+//! interpretation) needs no thread hop, and most handlers finish in it. A
+//! guest still running after that slice moves, with its paused state, to a
+//! bounded pool of worker threads and goes on there in slices, the deadline
+//! checked between slices, so a long or endless guest never stalls the
+//! reactor. Each function has a concurrency limit and the worker pool a
+//! size; when either is full the event is refused at once with
+//! [`Error::Busy`] instead of queueing without bound.
+
+use crate::invocation::{Invocation, Step};
+use crate::{Error, FunctionModule, Limits};
+use fenn_abi::{Event, Response};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tracing::Instrument as _;
+
+/// Fuel a guest may use on the receiving task before it moves to a worker.
+pub const INLINE_FUEL: u64 = 200_000;
+/// Fuel per slice on a worker thread; the deadline is checked between slices.
+pub const SLICE_FUEL: u64 = 2_000_000;
+
+/// Runs functions by name: the seam between triggers and the runtime.
+///
+/// [`Dispatcher`] is the implementation; tests of triggers may use a fake.
+pub trait FunctionHost: Send + Sync + 'static {
+    /// Runs `function` on `event` and returns its response.
+    fn invoke(
+        &self,
+        function: &str,
+        event: Event,
+    ) -> impl Future<Output = Result<Response, Error>> + Send;
+}
+
+struct Deployed {
+    module: FunctionModule,
+    permits: Arc<Semaphore>,
+}
+
+/// The runtime's [`FunctionHost`]: deployed functions and the worker pool.
+pub struct Dispatcher {
+    functions: HashMap<String, Arc<Deployed>>,
+    workers: Arc<Semaphore>,
+    next_invocation: AtomicU64,
+}
+
+impl Dispatcher {
+    /// A dispatcher whose worker pool runs at most `workers` long guests at once.
+    pub fn new(workers: usize) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() << 20);
+        Self {
+            functions: HashMap::new(),
+            workers: Arc::new(Semaphore::new(workers.max(1))),
+            next_invocation: AtomicU64::new(seed),
+        }
+    }
+
+    /// Compiles and checks `wasm`, then serves it as `name` (replacing any
+    /// function of that name; events already running finish on the old one).
+    ///
+    /// # Errors
+    ///
+    /// The module is refused as [`FunctionModule::compile`] says.
+    pub fn deploy(&mut self, name: &str, wasm: &[u8], limits: Limits) -> Result<(), Error> {
+        let module = FunctionModule::compile(name, wasm, limits)?;
+        let permits = Arc::new(Semaphore::new(module.limits().concurrency.max(1)));
+        self.functions
+            .insert(name.to_owned(), Arc::new(Deployed { module, permits }));
+        Ok(())
+    }
+
+    /// The deployed functions, by name.
+    pub fn functions(&self) -> impl Iterator<Item = &FunctionModule> {
+        self.functions.values().map(|deployed| &deployed.module)
+    }
+
+    async fn run(
+        &self,
+        deployed: &Deployed,
+        event: Event,
+        invocation: u64,
+    ) -> Result<Response, Error> {
+        let function = deployed.module.name();
+        let permit = deployed
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy {
+                function: function.to_owned(),
+            })?;
+        let timeout = deployed.module.limits().timeout;
+        let deadline = Instant::now() + timeout;
+        let paused = match Invocation::start(&deployed.module, &event, invocation)?.run(INLINE_FUEL)
+        {
+            Step::Done(result) => return result,
+            Step::Paused(paused) => paused,
+        };
+        let worker = self
+            .workers
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy {
+                function: function.to_owned(),
+            })?;
+        let span = tracing::Span::current();
+        let finished = tokio::task::spawn_blocking(move || {
+            let _held = (permit, worker, span.entered());
+            run_to_end(paused, deadline, timeout)
+        });
+        match tokio::time::timeout_at(deadline.into(), finished).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(Error::Trap {
+                reason: format!("worker failed: {join}"),
+            }),
+            Err(_) => Err(Error::Deadline { timeout }),
+        }
+    }
+}
+
+/// Runs the rest of an invocation in slices on a worker thread.
+fn run_to_end(
+    mut invocation: Invocation,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Response, Error> {
+    loop {
+        if Instant::now() >= deadline {
+            return Err(Error::Deadline { timeout });
+        }
+        match invocation.run(SLICE_FUEL) {
+            Step::Done(result) => return result,
+            Step::Paused(paused) => invocation = paused,
+        }
+    }
+}
+
+impl FunctionHost for Dispatcher {
+    async fn invoke(&self, function: &str, event: Event) -> Result<Response, Error> {
+        let deployed = self
+            .functions
+            .get(function)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                function: function.to_owned(),
+            })?;
+        let invocation = self.next_invocation.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::info_span!("invoke", function, invocation);
+        let started = Instant::now();
+        let result = self
+            .run(&deployed, event, invocation)
+            .instrument(span)
+            .await;
+        let micros = started.elapsed().as_micros();
+        match &result {
+            Ok(response) => tracing::debug!(
+                function,
+                invocation,
+                micros,
+                status = response.status_code,
+                "invoked"
+            ),
+            Err(error) => tracing::warn!(function, invocation, micros, %error, "invocation failed"),
+        }
+        result
+    }
+}
+
+impl<H: FunctionHost> FunctionHost for Arc<H> {
+    fn invoke(
+        &self,
+        function: &str,
+        event: Event,
+    ) -> impl Future<Output = Result<Response, Error>> + Send {
+        (**self).invoke(function, event)
+    }
+}

@@ -1,0 +1,452 @@
+//! One event's run: a fresh store and instance, the event written into the
+//! guest, and the guest run in fuel slices so the caller can check the clock
+//! (or move the run to another thread) between slices.
+//!
+//! The host functions the guest may import live here too; each one charges
+//! fuel, so logging cannot be used to escape the CPU budget.
+
+use crate::{Error, FunctionModule, output};
+use fenn_abi::{Event, Response, abi};
+use std::sync::Arc;
+use wasmi::{
+    Caller, Extern, Linker, Memory, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
+    TrapCode, TypedFunc, TypedResumableCall, TypedResumableCallOutOfFuel,
+};
+use wasmi_core::LimiterError;
+
+/// Fuel charged for each host call, plus one unit per byte it reads.
+const HOST_CALL_FUEL: u64 = 1_000;
+/// Fuel for instantiating and allocating the input, before the handler
+/// runs; a guest that needs more than this to start is out of fuel.
+const SETUP_FUEL: u64 = 1_000_000;
+/// Longest log line kept; the rest is cut.
+const MAX_LOG_LINE: usize = 1024;
+
+/// What a store carries for its one invocation.
+pub(crate) struct HostState {
+    pub(crate) limiter: Limiter,
+    function: Arc<str>,
+    invocation: u64,
+    last_error: Option<String>,
+}
+
+impl HostState {
+    pub(crate) fn new(module: &FunctionModule, invocation: u64) -> Self {
+        let limits = &module.limits;
+        Self {
+            limiter: Limiter {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(limits.memory_bytes)
+                    .table_elements(limits.table_elements)
+                    .instances(1)
+                    .memories(1)
+                    .tables(1)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                hit: false,
+            },
+            function: module.name.clone(),
+            invocation,
+            last_error: None,
+        }
+    }
+}
+
+/// wasmi's [`StoreLimits`], remembering whether a limit was hit so that a
+/// guest that dies of it is reported as [`Error::MemoryLimit`].
+pub(crate) struct Limiter {
+    inner: StoreLimits,
+    pub(crate) hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        let allowed = self.inner.memory_growing(current, desired, maximum);
+        self.hit |= !matches!(allowed, Ok(true));
+        allowed
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        let allowed = self.inner.table_growing(current, desired, maximum);
+        self.hit |= !matches!(allowed, Ok(true));
+        allowed
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// Defines the `fenn` import module of ABI v1.
+pub(crate) fn define_host_functions(linker: &mut Linker<HostState>) -> Result<(), Error> {
+    fn define_error(error: impl std::fmt::Display) -> Error {
+        Error::NotAbi {
+            reason: format!("host functions: {error}"),
+        }
+    }
+    linker
+        .func_wrap(abi::IMPORT_MODULE, abi::IMPORT_LOG, host_log)
+        .map_err(define_error)?;
+    linker
+        .func_wrap(
+            abi::IMPORT_MODULE,
+            abi::IMPORT_NOW_MS,
+            |mut caller: Caller<'_, HostState>| -> Result<i64, wasmi::Error> {
+                charge(&mut caller, 0)?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                Ok(i64::try_from(now.as_millis()).unwrap_or(i64::MAX))
+            },
+        )
+        .map_err(define_error)?;
+    Ok(())
+}
+
+fn charge(caller: &mut Caller<'_, HostState>, bytes: u64) -> Result<(), wasmi::Error> {
+    let fuel = caller.get_fuel()?;
+    caller.set_fuel(fuel.saturating_sub(HOST_CALL_FUEL + bytes))
+}
+
+fn host_log(
+    mut caller: Caller<'_, HostState>,
+    level: i32,
+    ptr: i32,
+    len: i32,
+) -> Result<(), wasmi::Error> {
+    charge(&mut caller, u64::from(len as u32))?;
+    let memory = caller
+        .get_export(abi::EXPORT_MEMORY)
+        .and_then(Extern::into_memory)
+        .ok_or_else(|| wasmi::Error::new("log: the guest has no memory export"))?;
+    let start = ptr as u32 as usize;
+    let end = start.saturating_add(len as u32 as usize);
+    let bytes = memory
+        .data(&caller)
+        .get(start..end)
+        .ok_or_else(|| wasmi::Error::new("log: message lies outside the guest's memory"))?;
+    let line = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LOG_LINE)]).into_owned();
+    let state = caller.data_mut();
+    let (function, invocation) = (&*state.function, state.invocation);
+    match abi::LogLevel::from_raw(level) {
+        abi::LogLevel::Debug => tracing::debug!(function, invocation, "{line}"),
+        abi::LogLevel::Info => tracing::info!(function, invocation, "{line}"),
+        abi::LogLevel::Warn => tracing::warn!(function, invocation, "{line}"),
+        abi::LogLevel::Error => {
+            tracing::error!(function, invocation, "{line}");
+            state.last_error = Some(line);
+        }
+    }
+    Ok(())
+}
+
+/// Where a run stands between slices.
+enum Pending {
+    Start {
+        handle: TypedFunc<(i32, i32), i64>,
+        ptr: i32,
+        len: i32,
+    },
+    OutOfFuel(TypedResumableCallOutOfFuel<i64>),
+}
+
+/// An event's run, between two fuel slices.
+pub struct Invocation {
+    running: Running,
+    pending: Pending,
+}
+
+/// The instance and its accounting, apart from where the call stands.
+struct Running {
+    store: Store<HostState>,
+    memory: Memory,
+    fuel_left: u64,
+    fuel_budget: u64,
+    memory_limit: usize,
+}
+
+/// The result of running one slice.
+pub enum Step {
+    /// The run ended, with the function's response or why it failed.
+    Done(Result<Response, Error>),
+    /// The slice ran out; call [`Invocation::run`] again to go on.
+    Paused(Invocation),
+}
+
+impl Invocation {
+    /// Instantiates `module` in a fresh store and writes `event` into it.
+    ///
+    /// # Errors
+    ///
+    /// A guest failure while instantiating or allocating the input.
+    pub fn start(module: &FunctionModule, event: &Event, invocation: u64) -> Result<Self, Error> {
+        let input = abi::encode_event(event).map_err(|error| Error::BadEvent {
+            reason: error.to_string(),
+        })?;
+        let len = i32::try_from(input.len()).map_err(|_| Error::BadEvent {
+            reason: format!("{} bytes do not fit a 32-bit guest", input.len()),
+        })?;
+        let mut store = Store::new(&module.engine, HostState::new(module, invocation));
+        store.limiter(|state| &mut state.limiter);
+        let budget = module.limits.fuel;
+        let setup_grant = budget.min(SETUP_FUEL);
+        let setup = (|| {
+            store.set_fuel(setup_grant)?;
+            let instance = module
+                .linker
+                .instantiate_and_start(&mut store, &module.module)?;
+            let memory = instance
+                .get_memory(&store, abi::EXPORT_MEMORY)
+                .ok_or_else(|| wasmi::Error::new("no memory export"))?;
+            let alloc = instance.get_typed_func::<i32, i32>(&store, abi::EXPORT_ALLOC)?;
+            let handle = instance.get_typed_func::<(i32, i32), i64>(&store, abi::EXPORT_HANDLE)?;
+            let ptr = alloc.call(&mut store, len)?;
+            memory.write(&mut store, ptr as u32 as usize, &input)?;
+            Ok::<_, wasmi::Error>((memory, handle, ptr))
+        })();
+        let (memory, handle, ptr) = match setup {
+            Ok(ready) => ready,
+            Err(error) => return Err(classify(&store, error, budget, module.limits.memory_bytes)),
+        };
+        let fuel_left = budget - (setup_grant - store.get_fuel().unwrap_or(0).min(setup_grant));
+        Ok(Self {
+            running: Running {
+                store,
+                memory,
+                fuel_left,
+                fuel_budget: budget,
+                memory_limit: module.limits.memory_bytes,
+            },
+            pending: Pending::Start { handle, ptr, len },
+        })
+    }
+
+    /// Runs the guest for at most `slice` fuel.
+    pub fn run(self, slice: u64) -> Step {
+        let Self {
+            mut running,
+            pending,
+        } = self;
+        let grant = slice.min(running.fuel_left);
+        if grant == 0 {
+            return Step::Done(Err(Error::OutOfFuel {
+                fuel: running.fuel_budget,
+            }));
+        }
+        if let Err(error) = running.store.set_fuel(grant) {
+            return Step::Done(Err(Error::Trap {
+                reason: error.to_string(),
+            }));
+        }
+        let result = match pending {
+            Pending::Start { handle, ptr, len } => {
+                handle.call_resumable(&mut running.store, (ptr, len))
+            }
+            Pending::OutOfFuel(call) => call.resume(&mut running.store),
+        };
+        let left_in_slice = running.store.get_fuel().unwrap_or(0);
+        running.fuel_left -= grant - left_in_slice.min(grant);
+        match result {
+            Ok(TypedResumableCall::Finished(packed)) => Step::Done(running.read_output(packed)),
+            Ok(TypedResumableCall::OutOfFuel(call)) if running.fuel_left > 0 => {
+                Step::Paused(Self {
+                    running,
+                    pending: Pending::OutOfFuel(call),
+                })
+            }
+            Ok(TypedResumableCall::OutOfFuel(_)) => Step::Done(Err(Error::OutOfFuel {
+                fuel: running.fuel_budget,
+            })),
+            Ok(TypedResumableCall::HostTrap(call)) => Step::Done(Err(Error::Trap {
+                reason: call.host_error().to_string(),
+            })),
+            Err(error) => Step::Done(Err(classify(
+                &running.store,
+                error,
+                running.fuel_budget,
+                running.memory_limit,
+            ))),
+        }
+    }
+}
+
+impl Running {
+    fn read_output(&self, packed: i64) -> Result<Response, Error> {
+        let (ptr, len) = abi::unpack_output(packed);
+        let start = ptr as usize;
+        let bytes = self
+            .memory
+            .data(&self.store)
+            .get(start..start.saturating_add(len as usize))
+            .ok_or_else(|| Error::BadOutput {
+                reason: format!("output of {len} bytes at {ptr} lies outside the guest's memory"),
+            })?;
+        output::decode(bytes)
+    }
+}
+
+/// Turns a wasmi error into the runtime's view of what went wrong.
+fn classify(store: &Store<HostState>, error: wasmi::Error, fuel: u64, limit: usize) -> Error {
+    if store.data().limiter.hit {
+        return Error::MemoryLimit { limit };
+    }
+    match error.as_trap_code() {
+        Some(TrapCode::StackOverflow) => Error::StackOverflow,
+        Some(TrapCode::OutOfFuel) => Error::OutOfFuel { fuel },
+        _ => {
+            let reason = match &store.data().last_error {
+                Some(line) => format!("{error} ({line})"),
+                None => error.to_string(),
+            };
+            Error::Trap { reason }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::Limits;
+
+    /// An ABI v1 module whose `fenn_handle` body is `handle` (it must leave
+    /// an i64 on the stack). Memory starts at one page; data at 1024 holds
+    /// a JSON response.
+    pub(crate) fn guest(handle: &str, limits: Limits) -> FunctionModule {
+        let wat = format!(
+            r#"(module
+                 (import "fenn" "log" (func $log (param i32 i32 i32)))
+                 (memory (export "memory") 1)
+                 (data (i32.const 1024) "\01{{\"statusCode\":201,\"body\":\"made\"}}")
+                 (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
+                 (func $recurse (param i32) (result i32)
+                   local.get 0 i32.const 1 i32.add call $recurse)
+                 (func (export "fenn_handle") (param i32 i32) (result i64) {handle}))"#
+        );
+        FunctionModule::compile("t", &wat::parse_str(wat).unwrap(), limits).unwrap()
+    }
+
+    pub(crate) fn run_to_end(module: &FunctionModule) -> Result<Response, Error> {
+        let mut invocation = Invocation::start(module, &Event::new("/t", "GET"), 1)?;
+        loop {
+            match invocation.run(1_000_000) {
+                Step::Done(result) => return result,
+                Step::Paused(paused) => invocation = paused,
+            }
+        }
+    }
+
+    // (ptr 1024, len 33): the JSON response in the data segment.
+    const JSON_AT_1024: &str = "i64.const 4398046511137";
+
+    #[test]
+    fn a_json_answer_from_a_non_rust_guest_is_read() {
+        let response = run_to_end(&guest(JSON_AT_1024, Limits::default())).unwrap();
+        assert_eq!(
+            (response.status_code, response.body.as_str()),
+            (201, "made")
+        );
+    }
+
+    #[test]
+    fn an_endless_loop_runs_out_of_fuel_across_slices() {
+        let limits = Limits {
+            fuel: 3_500_000,
+            ..Limits::default()
+        };
+        let module = guest("(loop $l (br $l)) i64.const 0", limits);
+        let mut slices = 0;
+        let mut invocation = Invocation::start(&module, &Event::default(), 1).unwrap();
+        let result = loop {
+            slices += 1;
+            match invocation.run(1_000_000) {
+                Step::Done(result) => break result,
+                Step::Paused(paused) => invocation = paused,
+            }
+        };
+        assert!(matches!(result, Err(Error::OutOfFuel { fuel: 3_500_000 })));
+        assert_eq!(slices, 4, "3.5M fuel in 1M slices");
+    }
+
+    #[test]
+    fn unbounded_recursion_is_a_stack_overflow() {
+        let limits = Limits {
+            max_recursion_depth: 100,
+            ..Limits::default()
+        };
+        let module = guest("i32.const 0 call $recurse drop i64.const 0", limits);
+        assert!(matches!(run_to_end(&module), Err(Error::StackOverflow)));
+    }
+
+    #[test]
+    fn growing_memory_past_the_limit_is_a_memory_limit() {
+        let limits = Limits {
+            memory_bytes: 4 << 16,
+            ..Limits::default()
+        };
+        let module = guest(
+            "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) i64.const 0",
+            limits,
+        );
+        assert!(matches!(
+            run_to_end(&module),
+            Err(Error::MemoryLimit { limit: 262_144 })
+        ));
+    }
+
+    #[test]
+    fn an_output_outside_memory_is_bad_output() {
+        let module = guest("i64.const 0x0000FFFF00000010", Limits::default());
+        let error = run_to_end(&module).unwrap_err();
+        assert!(matches!(error, Error::BadOutput { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_trap_is_reported_with_its_cause() {
+        let module = guest("unreachable", Limits::default());
+        let error = run_to_end(&module).unwrap_err();
+        assert!(matches!(error, Error::Trap { .. }), "{error}");
+        assert!(error.to_string().contains("unreachable"), "{error}");
+    }
+
+    #[test]
+    fn a_log_call_outside_memory_traps_instead_of_reading_host_memory() {
+        let module = guest(
+            "i32.const 1 i32.const 65530 i32.const 100 call $log i64.const 0",
+            Limits::default(),
+        );
+        let error = run_to_end(&module).unwrap_err();
+        assert!(error.to_string().contains("outside"), "{error}");
+    }
+
+    #[test]
+    fn each_event_gets_a_fresh_instance() {
+        // The handler bumps a counter in memory and answers JSON holding it:
+        // a reused instance would answer 202 the second time.
+        let handle = r#"(i32.store8 (i32.const 1041) (i32.add (i32.load8_u (i32.const 1041)) (i32.const 1)))
+                        i64.const 4398046511137"#;
+        let module = guest(handle, Limits::default());
+        for _ in 0..2 {
+            // '1' + 1 = '2': "statusCode":202 on every run.
+            assert_eq!(run_to_end(&module).unwrap().status_code, 202);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! fenn's core runtime: compiles WebAssembly functions once, runs each event
+//! in a fresh, bounded wasmi instance, and hands triggers one way to invoke
+//! a function by name.
+//!
+//! # Layout
+//!
+//! - [`limits`]: what bounds one invocation (fuel, deadline, memory, …).
+//! - [`module`]: [`FunctionModule`], a module compiled and checked against
+//!   the ABI at deploy time ("online compile").
+//! - [`invocation`]: one event's run, in fuel slices, with the guest's host
+//!   functions.
+//! - [`output`]: reading what a guest returns, leniently where the seeds are.
+//! - [`dispatch`]: [`Dispatcher`], the [`FunctionHost`] triggers call:
+//!   concurrency limits, short guests inline, long ones on worker threads.
+//! - [`error`]: [`Error`], one variant per way a deploy or an event fails.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fenn_runtime::Error> {
+//! use fenn_runtime::{Dispatcher, FunctionHost, Limits};
+//!
+//! let wasm = std::fs::read("hello.wasm").expect("a module");
+//! let mut dispatcher = Dispatcher::new(4);
+//! dispatcher.deploy("hello", &wasm, Limits::default())?;
+//! let event = fenn_abi::Event::new("/hello", "GET").with_query("name", "Jason");
+//! let response = dispatcher.invoke("hello", event).await?;
+//! assert_eq!(response.body, "Hello, Jason!");
+//! # Ok(()) }
+//! ```
+
+pub mod dispatch;
+pub mod error;
+pub mod invocation;
+pub mod limits;
+pub mod module;
+pub mod output;
+
+pub use dispatch::{Dispatcher, FunctionHost};
+pub use error::Error;
+pub use limits::Limits;
+pub use module::FunctionModule;

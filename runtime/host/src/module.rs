@@ -1,0 +1,256 @@
+//! A function's module: compiled and checked once, at deploy ("online
+//! compile", seed 002), so a module that cannot run is refused with a reason
+//! before any event reaches it.
+
+use crate::invocation::{self, HostState};
+use crate::{Error, Limits};
+use fenn_abi::abi;
+use std::sync::Arc;
+use wasmi::{CompilationMode, Config, Engine, ExternType, Linker, Module, Store, ValType};
+
+/// A compiled module that fits the fenn ABI, with the limits it runs under.
+#[derive(Clone)]
+pub struct FunctionModule {
+    pub(crate) name: Arc<str>,
+    pub(crate) engine: Engine,
+    pub(crate) module: Module,
+    pub(crate) linker: Arc<Linker<HostState>>,
+    pub(crate) limits: Limits,
+}
+
+impl std::fmt::Debug for FunctionModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionModule")
+            .field("name", &self.name)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a module exports and imports, as `fenn check` prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// `name: type` of every export.
+    pub exports: Vec<String>,
+    /// `module.name: type` of every import.
+    pub imports: Vec<String>,
+}
+
+impl FunctionModule {
+    /// Compiles `wasm` and checks it against ABI v1 and `limits`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ModuleTooLarge`], [`Error::InvalidModule`] or
+    /// [`Error::NotAbi`], each with a reason a person can act on.
+    pub fn compile(name: &str, wasm: &[u8], limits: Limits) -> Result<Self, Error> {
+        if wasm.len() > limits.module_bytes {
+            return Err(Error::ModuleTooLarge {
+                size: wasm.len(),
+                limit: limits.module_bytes,
+            });
+        }
+        let mut config = Config::default();
+        config
+            .consume_fuel(true)
+            .set_max_recursion_depth(limits.max_recursion_depth)
+            .compilation_mode(CompilationMode::LazyTranslation);
+        let engine = Engine::new(&config);
+        let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
+            reason: error.to_string(),
+        })?;
+        check_abi(&module)?;
+        let mut linker = Linker::new(&engine);
+        invocation::define_host_functions(&mut linker)?;
+        let compiled = Self {
+            name: name.into(),
+            engine,
+            module,
+            linker: Arc::new(linker),
+            limits,
+        };
+        compiled.trial_instantiate()?;
+        Ok(compiled)
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The limits it runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What the module exports and imports.
+    pub fn info(&self) -> ModuleInfo {
+        ModuleInfo {
+            exports: self
+                .module
+                .exports()
+                .map(|export| format!("{}: {}", export.name(), describe(export.ty())))
+                .collect(),
+            imports: self
+                .module
+                .imports()
+                .map(|import| {
+                    format!(
+                        "{}.{}: {}",
+                        import.module(),
+                        import.name(),
+                        describe(import.ty())
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Instantiates once without running anything, so that unresolvable
+    /// imports and an initial memory over the limit fail at deploy.
+    fn trial_instantiate(&self) -> Result<(), Error> {
+        let mut store = Store::new(&self.engine, HostState::new(self, 0));
+        store.limiter(|state| &mut state.limiter);
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|error| Error::NotAbi {
+                reason: error.to_string(),
+            })?;
+        match self.linker.instantiate_and_start(&mut store, &self.module) {
+            Ok(_) => Ok(()),
+            Err(_) if store.data().limiter.hit => Err(Error::MemoryLimit {
+                limit: self.limits.memory_bytes,
+            }),
+            Err(error) => Err(Error::NotAbi {
+                reason: error.to_string(),
+            }),
+        }
+    }
+}
+
+/// Checks the exports and imports of ABI v1 without running anything.
+fn check_abi(module: &Module) -> Result<(), Error> {
+    let not_abi = |reason: String| Err(Error::NotAbi { reason });
+    let func = |name: &str, params: &[ValType], results: &[ValType]| -> Result<(), Error> {
+        match module.get_export(name) {
+            Some(ExternType::Func(ty)) if ty.params() == params && ty.results() == results => {
+                Ok(())
+            }
+            Some(other) => not_abi(format!(
+                "export '{name}' is {}, expected func{params:?} -> {results:?}",
+                describe(&other)
+            )),
+            None => not_abi(format!(
+                "missing export '{name}' (build it with fenn_sdk::export!, or see the ABI in the README)"
+            )),
+        }
+    };
+    func(abi::EXPORT_ABI_V1, &[], &[])?;
+    func(abi::EXPORT_ALLOC, &[ValType::I32], &[ValType::I32])?;
+    func(
+        abi::EXPORT_HANDLE,
+        &[ValType::I32, ValType::I32],
+        &[ValType::I64],
+    )?;
+    match module.get_export(abi::EXPORT_MEMORY) {
+        Some(ExternType::Memory(_)) => {}
+        _ => return not_abi(format!("missing memory export '{}'", abi::EXPORT_MEMORY)),
+    }
+    for import in module.imports() {
+        let known = import.module() == abi::IMPORT_MODULE
+            && [abi::IMPORT_LOG, abi::IMPORT_NOW_MS].contains(&import.name());
+        if !known {
+            return not_abi(format!(
+                "imports '{}.{}', which fenn does not provide (fenn offers {}.{} and {}.{})",
+                import.module(),
+                import.name(),
+                abi::IMPORT_MODULE,
+                abi::IMPORT_LOG,
+                abi::IMPORT_MODULE,
+                abi::IMPORT_NOW_MS
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn describe(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(f) => format!("func{:?} -> {:?}", f.params(), f.results()),
+        ExternType::Memory(m) => format!("memory(min {} pages)", m.minimum()),
+        ExternType::Table(t) => format!("table(min {})", t.minimum()),
+        ExternType::Global(g) => format!("global({:?})", g.content()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_wat(wat: &str) -> Result<FunctionModule, Error> {
+        FunctionModule::compile("t", &wat::parse_str(wat).unwrap(), Limits::default())
+    }
+
+    #[test]
+    fn garbage_bytes_are_refused_as_not_compiling() {
+        let error = FunctionModule::compile("t", b"\0asm garbage", Limits::default()).unwrap_err();
+        assert!(matches!(error, Error::InvalidModule { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_module_without_the_abi_names_the_missing_export() {
+        let error = compile_wat(r#"(module (func (export "run")))"#).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("missing export 'fenn_abi_v1'"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_signature_is_refused_with_the_expected_one() {
+        let error = compile_wat(
+            r#"(module (memory (export "memory") 1)
+                 (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param i64) (result i32) i32.const 0)
+                 (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("fenn_alloc"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_import_is_refused_at_deploy() {
+        let error = compile_wat(
+            r#"(module (import "env" "system" (func))
+                 (memory (export "memory") 1)
+                 (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 0)
+                 (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("'env.system'"), "{error}");
+    }
+
+    #[test]
+    fn an_initial_memory_over_the_limit_is_refused_at_deploy() {
+        let error = compile_wat(
+            r#"(module (memory (export "memory") 1000)
+                 (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 0)
+                 (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::MemoryLimit { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_module_over_the_size_limit_is_refused_before_compiling() {
+        let limits = Limits {
+            module_bytes: 4,
+            ..Limits::default()
+        };
+        let error = FunctionModule::compile("t", b"\0asm\x01\0\0\0", limits).unwrap_err();
+        assert!(matches!(error, Error::ModuleTooLarge { size: 8, limit: 4 }));
+    }
+}
