@@ -182,3 +182,96 @@ impl<H: FunctionHost> FunctionHost for Arc<H> {
         (**self).invoke(function, event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wat_guest(handle: &str) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module
+                 (memory (export "memory") 1)
+                 (data (i32.const 1024) "\01{{\"statusCode\":200,\"body\":\"ok\"}}")
+                 (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
+                 (func (export "fenn_handle") (param i32 i32) (result i64) {handle}))"#
+        ))
+        .unwrap()
+    }
+
+    const OK: &str = "i64.const 4398046511135"; // (1024 << 32) | 31
+    const SPIN: &str = "(loop $l (br $l)) i64.const 0";
+
+    fn dispatcher(workers: usize, spin_limits: Limits) -> Dispatcher {
+        let mut dispatcher = Dispatcher::new(workers);
+        dispatcher
+            .deploy("ok", &wat_guest(OK), Limits::default())
+            .unwrap();
+        dispatcher
+            .deploy("spin", &wat_guest(SPIN), spin_limits)
+            .unwrap();
+        dispatcher
+    }
+
+    fn endless(timeout_ms: u64, concurrency: usize) -> Limits {
+        Limits {
+            fuel: u64::MAX,
+            timeout: Duration::from_millis(timeout_ms),
+            concurrency,
+            ..Limits::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_endless_guest_meets_its_deadline_while_others_keep_answering() {
+        let dispatcher = Arc::new(dispatcher(2, endless(300, 4)));
+        let spinning = tokio::spawn({
+            let dispatcher = dispatcher.clone();
+            async move {
+                let started = Instant::now();
+                let result = dispatcher.invoke("spin", Event::default()).await;
+                (result, started.elapsed())
+            }
+        });
+        for _ in 0..50 {
+            let response = dispatcher.invoke("ok", Event::default()).await.unwrap();
+            assert_eq!(response.body, "ok");
+        }
+        let (result, elapsed) = spinning.await.unwrap();
+        assert!(matches!(result, Err(Error::Deadline { .. })), "{result:?}");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "answered after {elapsed:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_function_at_its_concurrency_limit_is_refused_at_once() {
+        let dispatcher = Arc::new(dispatcher(4, endless(500, 1)));
+        let first = tokio::spawn({
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.invoke("spin", Event::default()).await }
+        });
+        // The first call holds the only permit until its deadline; wait
+        // until it does, then a second one must be refused straight away.
+        let deployed = dispatcher.functions.get("spin").unwrap().clone();
+        while deployed.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let started = Instant::now();
+        let second = dispatcher.invoke("spin", Event::default()).await;
+        assert!(matches!(second, Err(Error::Busy { .. })), "{second:?}");
+        assert!(started.elapsed() < Duration::from_millis(100));
+        assert!(matches!(first.await.unwrap(), Err(Error::Deadline { .. })));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_function_is_not_found() {
+        let dispatcher = dispatcher(1, Limits::default());
+        let error = dispatcher
+            .invoke("nope", Event::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::NotFound { .. }));
+    }
+}

@@ -1,0 +1,105 @@
+//! An HTTP request as the seeds' event.
+//!
+//! Header names are lower case and repeated headers are joined with `", "`;
+//! `x-fenn-*` headers are fenn's own, so a client's are dropped and
+//! `x-fenn-trigger: http` is set. The query string fills
+//! `queryParameters` (the last value wins when a name repeats). A body that
+//! is valid UTF-8 travels as text; any other body travels base64-encoded
+//! with `isBase64Encoded: true`.
+
+use axum::http::{HeaderMap, Method, Uri};
+use base64::Engine as _;
+use fenn_abi::event::HEADER_TRIGGER;
+use fenn_abi::{Event, Map};
+
+/// Builds the event for a request.
+pub fn to_event(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    path_parameters: Map,
+) -> Event {
+    let mut event = Event::new(uri.path(), method.as_str());
+    for (name, value) in headers {
+        let name = name.as_str();
+        if name.starts_with("x-fenn-") {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes());
+        event
+            .headers
+            .entry(name.to_owned())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            })
+            .or_insert_with(|| value.into_owned());
+    }
+    event.headers.insert(HEADER_TRIGGER.into(), "http".into());
+    if let Some(query) = uri.query() {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        event.query_parameters.extend(pairs);
+    }
+    event.path_parameters = path_parameters;
+    match String::from_utf8(body) {
+        Ok(text) => event.body = text,
+        Err(error) => {
+            event.body = base64::engine::general_purpose::STANDARD.encode(error.as_bytes());
+            event.is_base64_encoded = true;
+        }
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn seed_002_request_becomes_the_seed_event() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        let uri: Uri = "/testfunc?name=Jason".parse().unwrap();
+        let event = to_event(
+            &Method::POST,
+            &uri,
+            &headers,
+            b"requested the API".to_vec(),
+            Map::new(),
+        );
+        assert_eq!(event.path, "/testfunc");
+        assert_eq!(event.http_method, "POST");
+        assert_eq!(event.query("name"), Some("Jason"));
+        assert_eq!(event.header("content-type"), Some("text/plain"));
+        assert_eq!(event.header("x-fenn-trigger"), Some("http"));
+        assert_eq!(event.body, "requested the API");
+        assert!(!event.is_base64_encoded);
+    }
+
+    #[test]
+    fn binary_bodies_travel_base64_and_repeated_headers_are_joined() {
+        let mut headers = HeaderMap::new();
+        headers.append("accept", HeaderValue::from_static("a/b"));
+        headers.append("accept", HeaderValue::from_static("c/d"));
+        headers.insert("x-fenn-trigger", HeaderValue::from_static("cron"));
+        let uri: Uri = "/bin?x=%20y&x=z".parse().unwrap();
+        let event = to_event(
+            &Method::PUT,
+            &uri,
+            &headers,
+            vec![0, 159, 146, 150],
+            Map::new(),
+        );
+        assert_eq!(event.body, "AJ+Slg==");
+        assert!(event.is_base64_encoded);
+        assert_eq!(event.header("accept"), Some("a/b, c/d"));
+        assert_eq!(
+            event.header("x-fenn-trigger"),
+            Some("http"),
+            "a client cannot forge it"
+        );
+        assert_eq!(event.query("x"), Some("z"));
+    }
+}
