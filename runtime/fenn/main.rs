@@ -1,1 +1,102 @@
-fn main() {}
+//! `fenn`: an event-driven WebAssembly function runtime for edge and IoT
+//! devices. `fenn serve` runs what a config names; `fenn check` and
+//! `fenn invoke` work on one module.
+//!
+//! # Layout
+//!
+//! - `config`: the TOML file, validated into typed config at start.
+//! - `units`: durations and sizes as the config writes them.
+//! - `examples`: the bundled example functions and their config.
+//! - `serve`: loading functions and running the gateway.
+//! - `commands`: `check` and `invoke`.
+
+mod commands;
+mod config;
+mod examples;
+mod serve;
+mod units;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// An event-driven WebAssembly function runtime for edge and IoT devices.
+#[derive(Debug, Parser)]
+#[command(name = "fenn", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the functions a config names (the bundled examples without one).
+    Serve {
+        /// The config file.
+        #[arg(long, short, env = "FENN_CONFIG")]
+        config: Option<PathBuf>,
+        /// Listen here instead of the config's `server.listen` (port 0: any free port).
+        #[arg(long, env = "FENN_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Compile a module and check it fits the fenn ABI ("online compile").
+    Check {
+        /// A .wasm file, or example:NAME for a bundled example.
+        module: String,
+    },
+    /// Run one event through a module and print the response JSON.
+    Invoke {
+        /// A .wasm file, or example:NAME for a bundled example.
+        module: String,
+        /// The event as JSON in the seeds' format: a file, or - for stdin.
+        #[arg(long)]
+        event: Option<String>,
+    },
+}
+
+#[allow(clippy::print_stderr)]
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("fenn: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config, listen } => {
+            let config = match &config {
+                Some(file) => config::Config::load(file)?,
+                None => config::Config::parse(
+                    std::path::Path::new("(bundled examples)"),
+                    examples::CONFIG,
+                )?,
+            };
+            runtime(config.workers)?.block_on(serve::serve(config, listen))
+        }
+        Command::Check { module } => commands::check(&module),
+        Command::Invoke { module, event } => {
+            runtime(1)?.block_on(commands::invoke(&module, event.as_deref()))
+        }
+    }
+}
+
+fn runtime(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(workers + 2)
+        .thread_name("fenn")
+        .build()
+}

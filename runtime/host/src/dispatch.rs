@@ -98,8 +98,7 @@ impl Dispatcher {
             })?;
         let timeout = deployed.module.limits().timeout;
         let deadline = Instant::now() + timeout;
-        let paused = match Invocation::start(&deployed.module, &event, invocation)?.run(INLINE_FUEL)
-        {
+        let paused = match Invocation::start(&deployed.module, &event)?.run(INLINE_FUEL) {
             Step::Done(result) => return result,
             Step::Paused(paused) => paused,
         };

@@ -7,7 +7,6 @@
 
 use crate::{Error, FunctionModule, output};
 use fenn_abi::{Event, Response, abi};
-use std::sync::Arc;
 use wasmi::{
     Caller, Extern, Linker, Memory, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
     TrapCode, TypedFunc, TypedResumableCall, TypedResumableCallOutOfFuel,
@@ -25,13 +24,11 @@ const MAX_LOG_LINE: usize = 1024;
 /// What a store carries for its one invocation.
 pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
-    function: Arc<str>,
-    invocation: u64,
     last_error: Option<String>,
 }
 
 impl HostState {
-    pub(crate) fn new(module: &FunctionModule, invocation: u64) -> Self {
+    pub(crate) fn new(module: &FunctionModule) -> Self {
         let limits = &module.limits;
         Self {
             limiter: Limiter {
@@ -45,8 +42,6 @@ impl HostState {
                     .build(),
                 hit: false,
             },
-            function: module.name.clone(),
-            invocation,
             last_error: None,
         }
     }
@@ -144,15 +139,14 @@ fn host_log(
         .get(start..end)
         .ok_or_else(|| wasmi::Error::new("log: message lies outside the guest's memory"))?;
     let line = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LOG_LINE)]).into_owned();
-    let state = caller.data_mut();
-    let (function, invocation) = (&*state.function, state.invocation);
+    // The dispatcher's span names the function and the invocation.
     match abi::LogLevel::from_raw(level) {
-        abi::LogLevel::Debug => tracing::debug!(function, invocation, "{line}"),
-        abi::LogLevel::Info => tracing::info!(function, invocation, "{line}"),
-        abi::LogLevel::Warn => tracing::warn!(function, invocation, "{line}"),
+        abi::LogLevel::Debug => tracing::debug!(target: "fenn::guest", "{line}"),
+        abi::LogLevel::Info => tracing::info!(target: "fenn::guest", "{line}"),
+        abi::LogLevel::Warn => tracing::warn!(target: "fenn::guest", "{line}"),
         abi::LogLevel::Error => {
-            tracing::error!(function, invocation, "{line}");
-            state.last_error = Some(line);
+            tracing::error!(target: "fenn::guest", "{line}");
+            caller.data_mut().last_error = Some(line);
         }
     }
     Ok(())
@@ -197,14 +191,14 @@ impl Invocation {
     /// # Errors
     ///
     /// A guest failure while instantiating or allocating the input.
-    pub fn start(module: &FunctionModule, event: &Event, invocation: u64) -> Result<Self, Error> {
+    pub fn start(module: &FunctionModule, event: &Event) -> Result<Self, Error> {
         let input = abi::encode_event(event).map_err(|error| Error::BadEvent {
             reason: error.to_string(),
         })?;
         let len = i32::try_from(input.len()).map_err(|_| Error::BadEvent {
             reason: format!("{} bytes do not fit a 32-bit guest", input.len()),
         })?;
-        let mut store = Store::new(&module.engine, HostState::new(module, invocation));
+        let mut store = Store::new(&module.engine, HostState::new(module));
         store.limiter(|state| &mut state.limiter);
         let budget = module.limits.fuel;
         let setup_grant = budget.min(SETUP_FUEL);
@@ -345,7 +339,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn run_to_end(module: &FunctionModule) -> Result<Response, Error> {
-        let mut invocation = Invocation::start(module, &Event::new("/t", "GET"), 1)?;
+        let mut invocation = Invocation::start(module, &Event::new("/t", "GET"))?;
         loop {
             match invocation.run(1_000_000) {
                 Step::Done(result) => return result,
@@ -374,7 +368,7 @@ pub(crate) mod tests {
         };
         let module = guest("(loop $l (br $l)) i64.const 0", limits);
         let mut slices = 0;
-        let mut invocation = Invocation::start(&module, &Event::default(), 1).unwrap();
+        let mut invocation = Invocation::start(&module, &Event::default()).unwrap();
         let result = loop {
             slices += 1;
             match invocation.run(1_000_000) {

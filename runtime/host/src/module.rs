@@ -50,11 +50,15 @@ impl FunctionModule {
                 limit: limits.module_bytes,
             });
         }
+        // Eager: every function body is translated here, once. With lazy
+        // translation wasmi charges the translation to the fuel of the first
+        // event that calls a function, and running out mid-translation is
+        // not resumable; eager keeps per-event fuel deterministic.
         let mut config = Config::default();
         config
             .consume_fuel(true)
             .set_max_recursion_depth(limits.max_recursion_depth)
-            .compilation_mode(CompilationMode::LazyTranslation);
+            .compilation_mode(CompilationMode::Eager);
         let engine = Engine::new(&config);
         let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
             reason: error.to_string(),
@@ -109,7 +113,7 @@ impl FunctionModule {
     /// Instantiates once without running anything, so that unresolvable
     /// imports and an initial memory over the limit fail at deploy.
     fn trial_instantiate(&self) -> Result<(), Error> {
-        let mut store = Store::new(&self.engine, HostState::new(self, 0));
+        let mut store = Store::new(&self.engine, HostState::new(self));
         store.limiter(|state| &mut state.limiter);
         store
             .set_fuel(self.limits.fuel)
@@ -125,6 +129,40 @@ impl FunctionModule {
                 reason: error.to_string(),
             }),
         }
+    }
+}
+
+/// Compiles `wasm` on its own and lists its exports and imports, whether or
+/// not it fits the ABI (what `fenn check` prints before its verdict).
+///
+/// # Errors
+///
+/// [`Error::InvalidModule`] when it does not compile.
+pub fn inspect(wasm: &[u8]) -> Result<ModuleInfo, Error> {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
+        reason: error.to_string(),
+    })?;
+    Ok(info(&module))
+}
+
+fn info(module: &Module) -> ModuleInfo {
+    ModuleInfo {
+        exports: module
+            .exports()
+            .map(|export| format!("{}: {}", export.name(), describe(export.ty())))
+            .collect(),
+        imports: module
+            .imports()
+            .map(|import| {
+                format!(
+                    "{}.{}: {}",
+                    import.module(),
+                    import.name(),
+                    describe(import.ty())
+                )
+            })
+            .collect(),
     }
 }
 

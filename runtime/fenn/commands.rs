@@ -1,0 +1,93 @@
+//! `fenn check` and `fenn invoke`: a module on its own, without a server.
+
+use crate::config::{FunctionConfig, ModuleSource};
+use crate::{examples, serve};
+use anyhow::{Context as _, bail};
+use fenn_abi::Event;
+use fenn_runtime::{Dispatcher, FunctionHost, FunctionModule, Limits};
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+
+fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>> {
+    let source = match module.strip_prefix("example:") {
+        Some(name) => ModuleSource::Example(
+            examples::name(name).with_context(|| format!("no bundled example '{name}'"))?,
+        ),
+        None => ModuleSource::File(module.into()),
+    };
+    let function = FunctionConfig {
+        name: "cli".into(),
+        module: source,
+        limits: Limits::default(),
+        module_key: "module".into(),
+    };
+    serve::read_module(&function).map_err(anyhow::Error::msg)
+}
+
+fn function_name(module: &str) -> String {
+    let stem = Path::new(module.trim_start_matches("example:"))
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
+    stem.unwrap_or_else(|| "function".into())
+}
+
+/// `fenn check MODULE`: the online compile on its own.
+#[allow(clippy::print_stdout)]
+pub(crate) fn check(module: &str) -> anyhow::Result<()> {
+    let wasm = module_bytes(module)?;
+    let mut out = std::io::stdout().lock();
+    match fenn_runtime::module::inspect(&wasm) {
+        Ok(info) => {
+            writeln!(out, "{module}: {} bytes", wasm.len())?;
+            writeln!(out, "exports:")?;
+            for export in &info.exports {
+                writeln!(out, "  {export}")?;
+            }
+            writeln!(out, "imports:")?;
+            for import in &info.imports {
+                writeln!(out, "  {import}")?;
+            }
+        }
+        Err(error) => bail!("{module}: {error}"),
+    }
+    match FunctionModule::compile(&function_name(module), &wasm, Limits::default()) {
+        Ok(_) => {
+            writeln!(out, "ok: fits the fenn ABI v{}", fenn_abi::abi::ABI_VERSION)?;
+            Ok(())
+        }
+        Err(error) => bail!("{module}: {error}"),
+    }
+}
+
+/// `fenn invoke MODULE [--event FILE|-]`: one event through a module.
+#[allow(clippy::print_stdout)]
+pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<()> {
+    let event: Event = match event {
+        None => Event::new("/", "GET"),
+        Some(source) => {
+            let text = if source == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                text
+            } else {
+                std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))?
+            };
+            serde_json::from_str(&text).with_context(|| {
+                format!("{source}: not an event in the seeds' format (path, httpMethod, headers, queryParameters, pathParameters, body, isBase64Encoded)")
+            })?
+        }
+    };
+    let wasm = module_bytes(module)?;
+    let name = function_name(module);
+    let mut dispatcher = Dispatcher::new(1);
+    dispatcher
+        .deploy(&name, &wasm, Limits::default())
+        .with_context(|| format!("{module} refused"))?;
+    let response = dispatcher
+        .invoke(&name, event)
+        .await
+        .with_context(|| format!("{name} failed"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string_pretty(&response)?)?;
+    Ok(())
+}

@@ -1,0 +1,461 @@
+//! The config file: TOML read into raw structs that refuse unknown keys,
+//! then validated once, at start, into typed config. Every error names the
+//! file, the key and the reason.
+
+use crate::{examples, units};
+use fenn_http::{HttpSettings, ResponseMode, RouteSpec, RouteTable};
+use fenn_runtime::Limits;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A config error: `fenn.toml: function[0].timeout: '2x' has no known unit`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {key}: {reason}", file.display())]
+pub(crate) struct ConfigError {
+    pub(crate) file: PathBuf,
+    pub(crate) key: String,
+    pub(crate) reason: String,
+}
+
+/// Top level. TOML: the whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// `[server]`
+    #[serde(default)]
+    server: RawServer,
+    /// `[[function]]`
+    #[serde(default, rename = "function")]
+    functions: Vec<RawFunction>,
+}
+
+/// `[server]`: the HTTP listener and the worker pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    /// `listen`: address of the HTTP gateway (default `127.0.0.1:8080`).
+    listen: Option<String>,
+    /// `max_body`: largest request body (default `1MiB`).
+    max_body: Option<String>,
+    /// `header_read_timeout`: time to send request headers (default `10s`).
+    header_read_timeout: Option<String>,
+    /// `body_read_timeout`: time to send a request body (default `30s`).
+    body_read_timeout: Option<String>,
+    /// `shutdown_grace`: time in-flight requests get at shutdown (default `30s`).
+    shutdown_grace: Option<String>,
+    /// `workers`: threads for guests that run past their first slice
+    /// (default: the number of CPU cores).
+    workers: Option<usize>,
+}
+
+/// `[[function]]`: one function, its limits and its triggers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    /// `name`: unique, used in logs and routes.
+    name: String,
+    /// `module`: a `.wasm` path (relative to the config file) or
+    /// `example:hello` / `example:echo` / `example:sensor`.
+    module: String,
+    /// `timeout`: wall-clock deadline per event (default `5s`).
+    timeout: Option<String>,
+    /// `fuel`: CPU budget per event (default 100 000 000).
+    fuel: Option<u64>,
+    /// `memory`: linear memory cap (default `16MiB`).
+    memory: Option<String>,
+    /// `max_module_size`: largest module accepted (default `8MiB`).
+    max_module_size: Option<String>,
+    /// `max_recursion_depth`: wasm call depth (default 1024).
+    max_recursion_depth: Option<usize>,
+    /// `concurrency`: events at once; more are answered 503 (default 32).
+    concurrency: Option<usize>,
+    /// `[[function.http]]`
+    #[serde(default)]
+    http: Vec<RawHttp>,
+}
+
+/// `[[function.http]]`: one route of the HTTP gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    /// `route`: path template, e.g. `/users/{id}` or `/files/{*rest}`.
+    route: String,
+    /// `methods`: e.g. `["GET", "POST"]`; absent or empty serves all.
+    #[serde(default)]
+    methods: Vec<String>,
+    /// `response`: `"plain"` (default) or `"envelope"` (seed 002).
+    #[serde(default)]
+    response: RawMode,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawMode {
+    #[default]
+    Plain,
+    Envelope,
+}
+
+/// Where a function's module comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ModuleSource {
+    /// A file.
+    File(PathBuf),
+    /// One of the examples built into the binary.
+    Example(&'static str),
+}
+
+/// A validated function.
+#[derive(Debug, Clone)]
+pub(crate) struct FunctionConfig {
+    pub(crate) name: String,
+    pub(crate) module: ModuleSource,
+    pub(crate) limits: Limits,
+    /// Key of `module` in the file, for errors found when it is loaded.
+    pub(crate) module_key: String,
+}
+
+/// The validated config.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) file: PathBuf,
+    pub(crate) listen: SocketAddr,
+    pub(crate) http: HttpSettings,
+    pub(crate) workers: usize,
+    pub(crate) functions: Vec<FunctionConfig>,
+    pub(crate) routes: RouteTable,
+    pub(crate) route_specs: Vec<RouteSpec>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub(crate) fn load(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|error| ConfigError {
+            file: file.to_owned(),
+            key: "(file)".into(),
+            reason: error.to_string(),
+        })?;
+        Self::parse(file, &text)
+    }
+
+    /// Validates config text; `file` names it in errors and anchors paths.
+    pub(crate) fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|error| ConfigError {
+            file: file.to_owned(),
+            key: "(syntax)".into(),
+            reason: error.to_string().trim().to_owned(),
+        })?;
+        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let key = error.path().to_string();
+            ConfigError {
+                file: file.to_owned(),
+                key,
+                reason: error.into_inner().message().trim().to_owned(),
+            }
+        })?;
+        Validator { file }.config(raw)
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+}
+
+impl Validator<'_> {
+    fn error(&self, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let server = raw.server;
+        let defaults = HttpSettings::default();
+        let listen = match &server.listen {
+            Some(text) => text.parse().map_err(|_| {
+                self.error(
+                    "server.listen",
+                    format!("'{text}' is not an address such as 127.0.0.1:8080"),
+                )
+            })?,
+            None => examples::DEFAULT_LISTEN,
+        };
+        let duration = |key: &str, value: &Option<String>, default| match value {
+            Some(text) => units::duration(text).map_err(|reason| self.error(key, reason)),
+            None => Ok(default),
+        };
+        let http = HttpSettings {
+            max_body_bytes: match &server.max_body {
+                Some(text) => {
+                    units::size(text).map_err(|reason| self.error("server.max_body", reason))?
+                }
+                None => defaults.max_body_bytes,
+            },
+            header_read_timeout: duration(
+                "server.header_read_timeout",
+                &server.header_read_timeout,
+                defaults.header_read_timeout,
+            )?,
+            body_read_timeout: duration(
+                "server.body_read_timeout",
+                &server.body_read_timeout,
+                defaults.body_read_timeout,
+            )?,
+            shutdown_grace: duration(
+                "server.shutdown_grace",
+                &server.shutdown_grace,
+                defaults.shutdown_grace,
+            )?,
+        };
+        let workers = match server.workers {
+            Some(0) => return Err(self.error("server.workers", "must be at least 1")),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(2, usize::from),
+        };
+        if raw.functions.is_empty() {
+            return Err(self.error("function", "no [[function]] is declared"));
+        }
+        let mut functions = Vec::new();
+        let mut route_specs = Vec::new();
+        let mut route_keys = Vec::new();
+        for (index, function) in raw.functions.into_iter().enumerate() {
+            let key = format!("function[{index}]");
+            if functions
+                .iter()
+                .any(|f: &FunctionConfig| f.name == function.name)
+            {
+                return Err(self.error(
+                    format!("{key}.name"),
+                    format!("'{}' is declared twice", function.name),
+                ));
+            }
+            for (route_index, http) in function.http.iter().enumerate() {
+                let route_key = format!("{key}.http[{route_index}]");
+                route_specs.push(self.route(&route_key, &function.name, http)?);
+                route_keys.push(route_key);
+            }
+            functions.push(self.function(&key, function)?);
+        }
+        let routes = RouteTable::new(route_specs.clone()).map_err(|error| {
+            let route = match &error {
+                fenn_http::route::RouteError::Template { route, .. }
+                | fenn_http::route::RouteError::Duplicate { route, .. } => route.clone(),
+            };
+            let index = route_specs
+                .iter()
+                .rposition(|spec| spec.route == route)
+                .unwrap_or(0);
+            let key = route_keys.get(index).cloned().unwrap_or_default();
+            self.error(format!("{key}.route"), error.to_string())
+        })?;
+        Ok(Config {
+            file: self.file.to_owned(),
+            listen,
+            http,
+            workers,
+            functions,
+            routes,
+            route_specs,
+        })
+    }
+
+    fn function(&self, key: &str, raw: RawFunction) -> Result<FunctionConfig, ConfigError> {
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(self.error(
+                format!("{key}.name"),
+                format!("'{}' must be letters, digits, '-', '_' or '.'", raw.name),
+            ));
+        }
+        let module = match raw.module.strip_prefix("example:") {
+            Some(example) => ModuleSource::Example(examples::name(example).ok_or_else(|| {
+                self.error(
+                    format!("{key}.module"),
+                    format!(
+                        "no bundled example '{example}' (there are: {})",
+                        examples::NAMES.join(", ")
+                    ),
+                )
+            })?),
+            None => {
+                let base = self.file.parent().unwrap_or(Path::new("."));
+                ModuleSource::File(base.join(&raw.module))
+            }
+        };
+        let defaults = Limits::default();
+        let positive = |field: &str, value: Option<usize>, default: usize| match value {
+            Some(0) => Err(self.error(format!("{key}.{field}"), "must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let sized = |field: &str, value: &Option<String>, default: usize| match value {
+            Some(text) => {
+                units::size(text).map_err(|reason| self.error(format!("{key}.{field}"), reason))
+            }
+            None => Ok(default),
+        };
+        let limits = Limits {
+            fuel: match raw.fuel {
+                Some(0) => return Err(self.error(format!("{key}.fuel"), "must be at least 1")),
+                Some(fuel) => fuel,
+                None => defaults.fuel,
+            },
+            timeout: match &raw.timeout {
+                Some(text) => units::duration(text)
+                    .map_err(|reason| self.error(format!("{key}.timeout"), reason))?,
+                None => defaults.timeout,
+            },
+            memory_bytes: sized("memory", &raw.memory, defaults.memory_bytes)?,
+            module_bytes: sized(
+                "max_module_size",
+                &raw.max_module_size,
+                defaults.module_bytes,
+            )?,
+            max_recursion_depth: positive(
+                "max_recursion_depth",
+                raw.max_recursion_depth,
+                defaults.max_recursion_depth,
+            )?,
+            concurrency: positive("concurrency", raw.concurrency, defaults.concurrency)?,
+            table_elements: defaults.table_elements,
+        };
+        Ok(FunctionConfig {
+            name: raw.name,
+            module,
+            limits,
+            module_key: format!("{key}.module"),
+        })
+    }
+
+    fn route(&self, key: &str, function: &str, raw: &RawHttp) -> Result<RouteSpec, ConfigError> {
+        let mut methods = Vec::new();
+        for method in &raw.methods {
+            let upper = method.to_ascii_uppercase();
+            if upper.is_empty() || !upper.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(self.error(
+                    format!("{key}.methods"),
+                    format!("'{method}' is not an HTTP method"),
+                ));
+            }
+            methods.push(upper);
+        }
+        Ok(RouteSpec {
+            route: raw.route.clone(),
+            methods,
+            function: function.to_owned(),
+            response: match raw.response {
+                RawMode::Plain => ResponseMode::Plain,
+                RawMode::Envelope => ResponseMode::Envelope,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/fenn/fenn.toml"), text)
+    }
+
+    const GOOD: &str = r#"
+        [server]
+        listen = "0.0.0.0:9000"
+        max_body = "64KiB"
+
+        [[function]]
+        name = "hello"
+        module = "functions/hello.wasm"
+        timeout = "2s"
+        fuel = 50_000_000
+        memory = "16MiB"
+
+          [[function.http]]
+          route = "/testfunc"
+          methods = ["post"]
+          response = "envelope"
+    "#;
+
+    #[test]
+    fn a_full_config_is_validated_into_typed_values() {
+        let config = parse(GOOD).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.http.max_body_bytes, 64 << 10);
+        let function = &config.functions[0];
+        assert_eq!(function.limits.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(function.limits.fuel, 50_000_000);
+        assert_eq!(
+            function.module,
+            ModuleSource::File("/etc/fenn/functions/hello.wasm".into())
+        );
+        assert_eq!(config.route_specs[0].methods, ["POST"]);
+        assert_eq!(config.route_specs[0].response, ResponseMode::Envelope);
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_its_path() {
+        let error = parse(&GOOD.replace("timeout = \"2s\"", "timeoot = \"2s\"")).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("/etc/fenn/fenn.toml: function[0]"),
+            "{message}"
+        );
+        assert!(message.contains("unknown field `timeoot`"), "{message}");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_the_key_and_the_reason() {
+        let error = parse(&GOOD.replace("\"2s\"", "\"2 fortnights\"")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "/etc/fenn/fenn.toml: function[0].timeout: '2 fortnights' has no known unit (ms, s, m or h)"
+        );
+        let error = parse(&GOOD.replace("\"post\"", "\"p0st\"")).unwrap_err();
+        assert_eq!(error.key, "function[0].http[0].methods");
+    }
+
+    #[test]
+    fn a_route_conflict_names_the_route_key() {
+        let text = format!(
+            "{GOOD}\n[[function]]\nname = \"other\"\nmodule = \"example:echo\"\n[[function.http]]\nroute = \"/testfunc\"\nmethods = [\"POST\"]\n"
+        );
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.key, "function[1].http[0].route");
+        assert!(
+            error.reason.contains("already served by function 'hello'"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn duplicate_names_and_unknown_examples_are_refused() {
+        let twice = format!("{GOOD}\n[[function]]\nname = \"hello\"\nmodule = \"x.wasm\"\n");
+        assert_eq!(parse(&twice).unwrap_err().key, "function[1].name");
+        let unknown = GOOD.replace("functions/hello.wasm", "example:nope");
+        assert!(
+            parse(&unknown)
+                .unwrap_err()
+                .reason
+                .contains("no bundled example 'nope'")
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_is_refused_with_the_file() {
+        let error = parse("[server\nlisten = 1").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("/etc/fenn/fenn.toml: (syntax)"),
+            "{error}"
+        );
+    }
+}

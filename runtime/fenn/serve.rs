@@ -1,0 +1,140 @@
+//! `fenn serve`: load every function the config names, then serve the
+//! gateway until SIGINT or SIGTERM, letting in-flight requests finish.
+
+use crate::config::{Config, ConfigError, FunctionConfig, ModuleSource};
+use crate::examples;
+use anyhow::Context as _;
+use fenn_http::HttpTrigger;
+use fenn_runtime::Dispatcher;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Reads a function's module, refusing one over its size limit unread.
+pub(crate) fn read_module(
+    function: &FunctionConfig,
+) -> Result<std::borrow::Cow<'static, [u8]>, String> {
+    match &function.module {
+        ModuleSource::Example(name) => examples::module(name)
+            .map(std::borrow::Cow::Borrowed)
+            .ok_or_else(|| format!("no bundled example '{name}'")),
+        ModuleSource::File(path) => {
+            let size = std::fs::metadata(path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?
+                .len();
+            let limit = function.limits.module_bytes;
+            if size > limit as u64 {
+                return Err(format!(
+                    "{} is {size} bytes, over max_module_size ({limit} bytes)",
+                    path.display()
+                ));
+            }
+            std::fs::read(path)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))
+        }
+    }
+}
+
+/// Compiles and deploys every function: the "online compile" of seed 002,
+/// so a module that cannot run stops the start with its reason.
+pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigError> {
+    let mut dispatcher = Dispatcher::new(config.workers);
+    for function in &config.functions {
+        let error = |reason: String| ConfigError {
+            file: config.file.clone(),
+            key: function.module_key.clone(),
+            reason,
+        };
+        let wasm = read_module(function).map_err(error)?;
+        dispatcher
+            .deploy(&function.name, &wasm, function.limits.clone())
+            .map_err(|refused| error(format!("module refused: {refused}")))?;
+    }
+    for spec in &config.route_specs {
+        let deployed = config.functions.iter().any(|f| f.name == spec.function);
+        debug_assert!(deployed, "routes are built from declared functions");
+    }
+    Ok(dispatcher)
+}
+
+/// Runs the gateway until a shutdown signal.
+pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let dispatcher = load_functions(&config)?;
+    let address = listen.unwrap_or(config.listen);
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr()?;
+    announce(&config, local);
+    let trigger = HttpTrigger::new(
+        config.routes.clone(),
+        Arc::new(dispatcher),
+        config.http.clone(),
+    );
+    trigger.run(listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Tells the person who started fenn what it serves (stdout, not the log).
+#[allow(clippy::print_stdout)]
+fn announce(config: &Config, local: SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "fenn {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(out, "functions from {}:", config.file.display());
+    for spec in &config.route_specs {
+        let methods = if spec.methods.is_empty() {
+            "ANY".to_owned()
+        } else {
+            spec.methods.join(",")
+        };
+        let mode = match spec.response {
+            fenn_http::ResponseMode::Plain => "",
+            fenn_http::ResponseMode::Envelope => " (envelope)",
+        };
+        let _ = writeln!(
+            out,
+            "  {methods:<8} {:<22} -> {}{mode}",
+            spec.route, spec.function
+        );
+    }
+    if config
+        .route_specs
+        .iter()
+        .any(|spec| spec.route == "/testfunc")
+    {
+        let _ = writeln!(
+            out,
+            "try: curl -X POST 'http://{local}/testfunc?name=Jason' -H 'content-type: text/plain' -d 'requested the API'"
+        );
+    }
+    let _ = out.flush();
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
