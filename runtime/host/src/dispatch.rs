@@ -82,12 +82,7 @@ impl Dispatcher {
         self.functions.values().map(|deployed| &deployed.module)
     }
 
-    async fn run(
-        &self,
-        deployed: &Deployed,
-        event: Event,
-        invocation: u64,
-    ) -> Result<Response, Error> {
+    async fn run(&self, deployed: &Deployed, event: Event) -> Result<Response, Error> {
         let function = deployed.module.name();
         let permit = deployed
             .permits
