@@ -148,10 +148,7 @@ impl FunctionHost for Dispatcher {
         let invocation = self.next_invocation.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
-        let result = self
-            .run(&deployed, event, invocation)
-            .instrument(span)
-            .await;
+        let result = self.run(&deployed, event).instrument(span).await;
         let micros = started.elapsed().as_micros();
         match &result {
             Ok(response) => tracing::debug!(
