@@ -1,1 +1,10 @@
+//! fenn's black-box tests: the real `fenn` binary, real HTTP clients, and
+//! guests built from source in `functions/`.
 
+// This whole crate is test code: an unwrap that fails is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod gateway;
+mod limits;
+mod util;

@@ -10,6 +10,7 @@
 //!   code, string `isBase64Encoded`, object body);
 //! - `badbase64`: claims a base64 body that is not base64;
 //! - `sleep`: busy-waits `ms` milliseconds of wall clock (query `ms`);
+//! - `binary`: answers the request body's bytes as a base64 response;
 //! - anything else: 200 `ok`.
 #![no_std]
 
@@ -32,13 +33,16 @@ impl Output for Answer {
     }
 }
 
+/// Recurses without end; black_box keeps LLVM from turning the recursion
+/// into a loop (it would, with an accumulator, and then only the deadline
+/// would stop it).
 #[inline(never)]
 #[allow(unconditional_recursion)]
-fn recurse(depth: u64, trail: &mut [u8; 64]) -> u64 {
-    trail[(depth % 64) as usize] = depth as u8;
-    let mut local = [0u8; 256];
-    local[(depth % 256) as usize] = trail[0];
-    recurse(depth + 1, trail) + u64::from(local[3])
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [0u8; 256];
+    frame[(depth % 256) as usize] = depth as u8;
+    let below = core::hint::black_box(recurse(core::hint::black_box(depth + 1)));
+    below ^ u64::from(core::hint::black_box(&mut frame)[3])
 }
 
 fn handle(event: Event) -> Answer {
@@ -60,8 +64,7 @@ fn handle(event: Event) -> Answer {
             }
         }
         "recurse" => {
-            let mut trail = [0u8; 64];
-            let depth = recurse(0, &mut trail);
+            let depth = recurse(0);
             Answer::Response(Response::ok(format!("{depth}")))
         }
         "panic" => panic!("asked to panic"),
@@ -80,10 +83,15 @@ fn handle(event: Event) -> Answer {
                 .query("ms")
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(100);
+            fenn_sdk::info!("sleeping {ms} ms");
             let until = fenn_sdk::log::now_ms() + ms;
             while fenn_sdk::log::now_ms() < until {}
             Answer::Response(Response::ok("slept"))
         }
+        "binary" => match fenn_sdk::body_bytes(&event) {
+            Ok(bytes) => Answer::Response(fenn_sdk::binary_response(200, &bytes)),
+            Err(_) => Answer::Response(Response::with_status(400, "bad base64")),
+        },
         _ => Answer::Response(Response::ok("ok")),
     }
 }

@@ -1,1 +1,95 @@
-fn main() {}
+//! Per-event cost in process: what one event costs fenn-runtime, against
+//! the same handler written in native Rust as the baseline, measured in the
+//! same process so the machine's noise hits both.
+//!
+//! `cargo bench -p fenn-runtime --bench per_event` (after a `cargo build`,
+//! which builds the guests; `FENN_BENCH_MODULE` picks another module).
+
+#![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
+
+use fenn_abi::{Event, Response};
+use fenn_runtime::invocation::{Invocation, Step};
+use fenn_runtime::{Dispatcher, FunctionHost, FunctionModule, Limits};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+fn seed_event() -> Event {
+    Event::new("/testfunc", "POST")
+        .with_header("content-type", "text/plain")
+        .with_query("name", "Jason")
+        .with_body("requested the API")
+}
+
+// By value, as an SDK handler receives it: the clone is part of the cost.
+#[allow(clippy::needless_pass_by_value)]
+fn native_hello(event: Event) -> Response {
+    let name = event.query("name").unwrap_or("world");
+    Response::ok(format!("{name} {}", event.body))
+}
+
+/// Median ns per iteration over `rounds` rounds of `per_round` iterations.
+fn measure(rounds: usize, per_round: u32, mut f: impl FnMut()) -> f64 {
+    let mut samples: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..per_round {
+                f();
+            }
+            started.elapsed().as_nanos() as f64 / f64::from(per_round)
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn main() {
+    let path = std::env::var("FENN_BENCH_MODULE").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../functions/target/wasm32-unknown-unknown/release/hello.wasm"
+        )
+        .into()
+    });
+    let Ok(wasm) = std::fs::read(&path) else {
+        println!("no module at {path}: run `cargo build` first (it builds the guests)");
+        std::process::exit(1);
+    };
+    let module = FunctionModule::compile("hello", &wasm, Limits::default()).unwrap();
+    let event = seed_event();
+
+    let compile = measure(5, 20, || {
+        black_box(FunctionModule::compile("hello", &wasm, Limits::default()).unwrap());
+    });
+    let native = measure(15, 20_000, || {
+        black_box(native_hello(black_box(event.clone())));
+    });
+    let invocation = measure(15, 2_000, || {
+        let Step::Done(result) = Invocation::start(&module, &event).unwrap().run(u64::MAX) else {
+            unreachable!("hello finishes in one slice")
+        };
+        assert_eq!(result.unwrap().body, "Jason requested the API");
+    });
+    let mut dispatcher = Dispatcher::new(1);
+    dispatcher.deploy("hello", &wasm, Limits::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let dispatched = measure(15, 2_000, || {
+        let response = runtime.block_on(dispatcher.invoke("hello", event.clone())).unwrap();
+        black_box(response);
+    });
+
+    println!("per event, SDK hello ({} bytes), median of 15 rounds:", wasm.len());
+    println!("  native Rust handler (baseline)      {native:>10.0} ns");
+    println!(
+        "  fresh store + instantiate + call    {invocation:>10.0} ns  ({:.1}x baseline)",
+        invocation / native
+    );
+    println!(
+        "  through the Dispatcher              {dispatched:>10.0} ns  ({:.1}x baseline, +{:.0} ns dispatch)",
+        dispatched / native,
+        dispatched - invocation
+    );
+    println!(
+        "  deploy (eager compile + checks)     {:>10.1} us",
+        Duration::from_nanos(compile as u64).as_secs_f64() * 1e6
+    );
+}

@@ -95,7 +95,7 @@ impl Dispatcher {
         let deadline = Instant::now() + timeout;
         let paused = match Invocation::start(&deployed.module, &event)?.run(INLINE_FUEL) {
             Step::Done(result) => return result,
-            Step::Paused(paused) => paused,
+            Step::Paused(paused) => *paused,
         };
         let worker = self
             .workers
@@ -131,7 +131,7 @@ fn run_to_end(
         }
         match invocation.run(SLICE_FUEL) {
             Step::Done(result) => return result,
-            Step::Paused(paused) => invocation = paused,
+            Step::Paused(paused) => invocation = *paused,
         }
     }
 }

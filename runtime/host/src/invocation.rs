@@ -182,7 +182,7 @@ pub enum Step {
     /// The run ended, with the function's response or why it failed.
     Done(Result<Response, Error>),
     /// The slice ran out; call [`Invocation::run`] again to go on.
-    Paused(Invocation),
+    Paused(Box<Invocation>),
 }
 
 impl Invocation {
@@ -218,7 +218,7 @@ impl Invocation {
         })();
         let (memory, handle, ptr) = match setup {
             Ok(ready) => ready,
-            Err(error) => return Err(classify(&store, error, budget, module.limits.memory_bytes)),
+            Err(error) => return Err(classify(&store, &error, budget, module.limits.memory_bytes)),
         };
         let fuel_left = budget - (setup_grant - store.get_fuel().unwrap_or(0).min(setup_grant));
         Ok(Self {
@@ -261,10 +261,10 @@ impl Invocation {
         match result {
             Ok(TypedResumableCall::Finished(packed)) => Step::Done(running.read_output(packed)),
             Ok(TypedResumableCall::OutOfFuel(call)) if running.fuel_left > 0 => {
-                Step::Paused(Self {
+                Step::Paused(Box::new(Self {
                     running,
                     pending: Pending::OutOfFuel(call),
-                })
+                }))
             }
             Ok(TypedResumableCall::OutOfFuel(_)) => Step::Done(Err(Error::OutOfFuel {
                 fuel: running.fuel_budget,
@@ -274,7 +274,7 @@ impl Invocation {
             })),
             Err(error) => Step::Done(Err(classify(
                 &running.store,
-                error,
+                &error,
                 running.fuel_budget,
                 running.memory_limit,
             ))),
@@ -298,7 +298,7 @@ impl Running {
 }
 
 /// Turns a wasmi error into the runtime's view of what went wrong.
-fn classify(store: &Store<HostState>, error: wasmi::Error, fuel: u64, limit: usize) -> Error {
+fn classify(store: &Store<HostState>, error: &wasmi::Error, fuel: u64, limit: usize) -> Error {
     if store.data().limiter.hit {
         return Error::MemoryLimit { limit };
     }
@@ -343,7 +343,7 @@ pub(crate) mod tests {
         loop {
             match invocation.run(1_000_000) {
                 Step::Done(result) => return result,
-                Step::Paused(paused) => invocation = paused,
+                Step::Paused(paused) => invocation = *paused,
             }
         }
     }
@@ -373,7 +373,7 @@ pub(crate) mod tests {
             slices += 1;
             match invocation.run(1_000_000) {
                 Step::Done(result) => break result,
-                Step::Paused(paused) => invocation = paused,
+                Step::Paused(paused) => invocation = *paused,
             }
         };
         assert!(matches!(result, Err(Error::OutOfFuel { fuel: 3_500_000 })));

@@ -89,22 +89,18 @@ pub fn from_json(text: &[u8]) -> Result<Response, Error> {
     })
 }
 
-/// The response body as bytes, base64-decoded when the response says so.
+/// A response body as bytes, base64-decoded when `is_base64_encoded`.
 ///
 /// # Errors
 ///
 /// [`Error::BadOutput`] when the body claims base64 and is not.
-pub fn body_bytes(response: &Response) -> Result<Vec<u8>, Error> {
-    if response.is_base64_encoded {
+pub fn body_bytes(body: String, is_base64_encoded: bool) -> Result<Vec<u8>, Error> {
+    if is_base64_encoded {
         base64::engine::general_purpose::STANDARD
-            .decode(response.body.trim())
-            .map_err(|error| {
-                bad(format!(
-                    "isBase64Encoded is true but body is not base64: {error}"
-                ))
-            })
+            .decode(body.trim())
+            .map_err(|error| bad(format!("isBase64Encoded is true but body is not base64: {error}")))
     } else {
-        Ok(response.body.clone().into_bytes())
+        Ok(body.into_bytes())
     }
 }
 
@@ -199,13 +195,8 @@ mod tests {
 
     #[test]
     fn base64_bodies_are_decoded_and_bad_base64_is_bad_output() {
-        let mut response = Response::ok("AAH/");
-        response.is_base64_encoded = true;
-        assert_eq!(body_bytes(&response).unwrap(), vec![0, 1, 255]);
-        response.body = "%%%".into();
-        assert!(matches!(
-            body_bytes(&response),
-            Err(Error::BadOutput { .. })
-        ));
+        assert_eq!(body_bytes("AAH/".into(), true).unwrap(), vec![0, 1, 255]);
+        assert_eq!(body_bytes("AAH/".into(), false).unwrap(), b"AAH/");
+        assert!(matches!(body_bytes("%%%".into(), true), Err(Error::BadOutput { .. })));
     }
 }

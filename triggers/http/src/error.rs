@@ -102,7 +102,7 @@ impl GatewayError {
             tracing::debug!(status = status.as_u16(), error = %self, "request refused");
         }
         let mut response = match mode {
-            ResponseMode::Envelope => envelope(status, self.client_message()),
+            ResponseMode::Envelope => envelope(status, &self.client_message()),
             ResponseMode::Plain => {
                 let body = serde_json::json!({ "message": self.client_message() }).to_string();
                 let mut response = (status, body).into_response();

@@ -44,18 +44,24 @@ pub fn to_http(
 ) -> Result<axum::response::Response, GatewayError> {
     match mode {
         ResponseMode::Plain => plain(response),
-        ResponseMode::Envelope => Ok(envelope(StatusCode::OK, envelope_message(&response))),
+        ResponseMode::Envelope => Ok(envelope(StatusCode::OK, &envelope_message(&response))),
     }
 }
 
 fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
     let bad = |reason: String| GatewayError::Function(fenn_runtime::Error::BadOutput { reason });
-    let status = StatusCode::from_u16(response.status_code)
-        .map_err(|_| bad(format!("statusCode {}", response.status_code)))?;
-    let body = fenn_runtime::output::body_bytes(&response)?;
+    let Response {
+        is_base64_encoded,
+        status_code,
+        headers,
+        body,
+    } = response;
+    let status =
+        StatusCode::from_u16(status_code).map_err(|_| bad(format!("statusCode {status_code}")))?;
+    let body = fenn_runtime::output::body_bytes(body, is_base64_encoded)?;
     let mut http = axum::response::Response::new(Body::from(body));
     *http.status_mut() = status;
-    for (name, value) in &response.headers {
+    for (name, value) in &headers {
         if OWNED_BY_SERVER.contains(&name.as_str()) {
             continue;
         }
@@ -85,7 +91,7 @@ pub fn envelope_message(response: &Response) -> String {
 }
 
 /// An envelope answer with `status` as both the HTTP status and the code.
-pub fn envelope(status: StatusCode, message: String) -> axum::response::Response {
+pub fn envelope(status: StatusCode, message: &str) -> axum::response::Response {
     let text = json!({
         "custom": {"message": message},
         "status": {"code": status.as_u16(), "text": ""},
