@@ -6,7 +6,11 @@ use crate::util::{TempDir, fenn, misbehave_wasm, run};
 fn check_describes_a_module_that_fits_the_abi() {
     let (ok, stdout, _) = run(&["check", misbehave_wasm()], None);
     assert!(ok);
-    for expected in ["fenn_handle: func[I32, I32] -> [I64]", "fenn.log", "ok: fits the fenn ABI v1"] {
+    for expected in [
+        "fenn_handle: func[I32, I32] -> [I64]",
+        "fenn.log",
+        "ok: fits the fenn ABI v1",
+    ] {
         assert!(stdout.contains(expected), "{expected} missing:\n{stdout}");
     }
 }
@@ -42,7 +46,15 @@ fn invoke_runs_seed_002_from_stdin() {
 fn invoke_reports_a_trap_and_fails() {
     let dir = TempDir::new("invoke");
     let event = dir.write("event.json", r#"{"path":"/panic","httpMethod":"GET"}"#);
-    let (ok, _, stderr) = run(&["invoke", misbehave_wasm(), "--event", event.to_str().unwrap()], None);
+    let (ok, _, stderr) = run(
+        &[
+            "invoke",
+            misbehave_wasm(),
+            "--event",
+            event.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(!ok);
     assert!(stderr.contains("function trapped"), "{stderr}");
     assert!(stderr.contains("asked to panic"), "{stderr}");
@@ -58,7 +70,10 @@ fn serve_fails(config: &str) -> String {
         .unwrap();
     assert!(!output.status.success(), "fenn started with a bad config");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(stderr.contains(&file.display().to_string()), "the file is named: {stderr}");
+    assert!(
+        stderr.contains(&file.display().to_string()),
+        "the file is named: {stderr}"
+    );
     stderr
 }
 
@@ -67,17 +82,26 @@ fn a_bad_config_is_refused_at_start_naming_file_and_key() {
     let stderr = serve_fails(
         "[[function]]\nname = \"hello\"\nmodule = \"example:hello\"\nmemroy = \"1MiB\"\n",
     );
-    assert!(stderr.contains("function[0].memroy: unknown field `memroy`"), "{stderr}");
+    assert!(
+        stderr.contains("function[0].memroy: unknown field `memroy`"),
+        "{stderr}"
+    );
     let stderr = serve_fails(
         "[[function]]\nname = \"hello\"\nmodule = \"example:hello\"\ntimeout = \"soon\"\n",
     );
-    assert!(stderr.contains("function[0].timeout: 'soon' is not a duration"), "{stderr}");
+    assert!(
+        stderr.contains("function[0].timeout: 'soon' is not a duration"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_module_that_does_not_fit_is_refused_at_start_not_at_the_first_event() {
     let stderr = serve_fails("[[function]]\nname = \"broken\"\nmodule = \"broken.wasm\"\n");
-    assert!(stderr.contains("function[0].module: cannot read"), "{stderr}");
+    assert!(
+        stderr.contains("function[0].module: cannot read"),
+        "{stderr}"
+    );
     let dir = TempDir::new("module");
     let empty = dir.write("empty.wasm", b"\0asm\x01\0\0\0");
     let stderr = serve_fails(&format!(

@@ -37,8 +37,16 @@ fn seed_002_example_in_plain_mode_answers_the_body() {
 fn serve_without_config_says_what_it_serves() {
     let fenn = Fenn::examples();
     let announced = fenn.stdout.wait_for("try:");
-    for line in ["/testfunc", "-> hello (envelope)", "/echo/{*anything}", "/sensor"] {
-        assert!(announced.contains(line), "{line} missing from:\n{announced}");
+    for line in [
+        "/testfunc",
+        "-> hello (envelope)",
+        "/echo/{*anything}",
+        "/sensor",
+    ] {
+        assert!(
+            announced.contains(line),
+            "{line} missing from:\n{announced}"
+        );
     }
 }
 
@@ -58,12 +66,31 @@ fn echo_shows_the_event_exactly_as_sent() {
     assert_eq!(event["httpMethod"], "PUT");
     assert_eq!(event["headers"]["x-device"], "pi-zero");
     assert_eq!(event["headers"]["x-fenn-trigger"], "http");
-    assert_eq!(event["queryParameters"], serde_json::json!({"unit": "c", "n": "1"}));
-    assert_eq!(event["pathParameters"], serde_json::json!({"anything": "rooms/küche"}));
+    assert_eq!(
+        event["queryParameters"],
+        serde_json::json!({"unit": "c", "n": "1"})
+    );
+    assert_eq!(
+        event["pathParameters"],
+        serde_json::json!({"anything": "rooms/küche"})
+    );
     assert_eq!(event["body"], "21.5 °C");
     assert_eq!(event["isBase64Encoded"], false);
-    let fields: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut seed = vec!["body", "headers", "httpMethod", "isBase64Encoded", "path", "pathParameters", "queryParameters"];
+    let fields: Vec<&str> = event
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut seed = vec![
+        "body",
+        "headers",
+        "httpMethod",
+        "isBase64Encoded",
+        "path",
+        "pathParameters",
+        "queryParameters",
+    ];
     seed.sort_unstable();
     assert_eq!(fields, seed, "exactly the seed's fields");
 }
@@ -96,7 +123,11 @@ fn a_binary_body_travels_base64_to_the_function_and_back() {
     assert_eq!(event["body"], "AP/+gGEA");
     // The function answers the same bytes base64-encoded; the gateway
     // decodes them before answering the client.
-    let response = client().post(fenn.url("/m/binary")).body(bytes.clone()).send().unwrap();
+    let response = client()
+        .post(fenn.url("/m/binary"))
+        .body(bytes.clone())
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().unwrap().to_vec(), bytes);
 }
@@ -117,19 +148,28 @@ fn seed_001_sample_shapes_are_mapped_and_garbage_is_a_502_with_a_logged_reason()
     assert_eq!(response.headers()["x-custom-header"], "header value");
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().unwrap();
-    assert_eq!(body, serde_json::json!({"path": "/m/seed001", "method": "GET"}));
+    assert_eq!(
+        body,
+        serde_json::json!({"path": "/m/seed001", "method": "GET"})
+    );
 
     let response = client().get(fenn.url("/m/garbage")).send().unwrap();
     assert_eq!(response.status(), 502);
     let body: Value = response.json().unwrap();
     assert_eq!(body["message"], "function returned an invalid response");
     let log = fenn.log.wait_for("not JSON");
-    assert!(log.contains("function output is not a valid response: not JSON"), "{log}");
+    assert!(
+        log.contains("function output is not a valid response: not JSON"),
+        "{log}"
+    );
 
     let response = client().get(fenn.url("/m/badbase64")).send().unwrap();
     assert_eq!(response.status(), 502);
     let log = fenn.log.wait_for("body is not base64");
-    assert!(log.contains("isBase64Encoded is true but body is not base64"), "{log}");
+    assert!(
+        log.contains("isBase64Encoded is true but body is not base64"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -145,7 +185,11 @@ fn the_sensor_example_converts_and_flags_a_reading() {
     assert_eq!(reading["celsius"], 30.0);
     assert_eq!(reading["alert"], true);
     assert_eq!(reading["sensor"], "attic");
-    let response = client().post(fenn.url("/sensor")).body("warm").send().unwrap();
+    let response = client()
+        .post(fenn.url("/sensor"))
+        .body("warm")
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.text().unwrap().starts_with("not a reading"));
 }
@@ -153,7 +197,10 @@ fn the_sensor_example_converts_and_flags_a_reading() {
 #[test]
 fn unknown_routes_and_methods_are_404_and_405() {
     let fenn = Fenn::examples();
-    assert_eq!(client().get(fenn.url("/nothing")).send().unwrap().status(), 404);
+    assert_eq!(
+        client().get(fenn.url("/nothing")).send().unwrap().status(),
+        404
+    );
     let response = client().get(fenn.url("/testfunc")).send().unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "POST");

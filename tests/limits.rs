@@ -55,18 +55,28 @@ fn an_endless_loop_is_answered_504_at_its_deadline_while_others_keep_succeeding(
         "answered after {elapsed:?}, the deadline is 500ms"
     );
     let log = fenn.log.wait_for("ran past its deadline");
-    assert!(log.contains("function ran past its deadline of 500ms"), "{log}");
+    assert!(
+        log.contains("function ran past its deadline of 500ms"),
+        "{log}"
+    );
 }
 
 #[test]
 fn a_memory_bomb_a_stack_overflow_and_a_panic_are_contained() {
     let fenn = Fenn::with_config(MISBEHAVE);
     for (what, message, logged) in [
-        ("bomb", "function exceeded its memory limit", "memory limit of 4194304 bytes"),
+        (
+            "bomb",
+            "function exceeded its memory limit",
+            "memory limit of 4194304 bytes",
+        ),
         ("recurse", "function failed", "function trapped"),
         ("panic", "function failed", "asked to panic"),
     ] {
-        let response = client().get(fenn.url(&format!("/m/{what}"))).send().unwrap();
+        let response = client()
+            .get(fenn.url(&format!("/m/{what}")))
+            .send()
+            .unwrap();
         assert_eq!(response.status(), 502, "{what}");
         let body: serde_json::Value = response.json().unwrap();
         assert_eq!(body["message"], message, "{what}");
@@ -79,9 +89,17 @@ fn a_memory_bomb_a_stack_overflow_and_a_panic_are_contained() {
 #[test]
 fn a_body_over_the_limit_is_413_and_one_at_the_limit_passes() {
     let fenn = Fenn::with_config(MISBEHAVE);
-    let response = client().post(fenn.url("/m/ok")).body(vec![b'x'; 1025]).send().unwrap();
+    let response = client()
+        .post(fenn.url("/m/ok"))
+        .body(vec![b'x'; 1025])
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 413);
-    let response = client().post(fenn.url("/m/ok")).body(vec![b'x'; 1024]).send().unwrap();
+    let response = client()
+        .post(fenn.url("/m/ok"))
+        .body(vec![b'x'; 1024])
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
 
@@ -100,7 +118,13 @@ fn a_function_at_its_concurrency_limit_answers_503_with_retry_after() {
         "#,
     );
     std::thread::scope(|scope| {
-        let slow = scope.spawn(|| client().get(fenn.url("/m/sleep?ms=1500")).send().unwrap().status());
+        let slow = scope.spawn(|| {
+            client()
+                .get(fenn.url("/m/sleep?ms=1500"))
+                .send()
+                .unwrap()
+                .status()
+        });
         // The guest logs as it starts sleeping: from then on it holds the slot.
         fenn.log.wait_for("sleeping 1500 ms");
         assert!(!slow.is_finished());
@@ -109,7 +133,10 @@ fn a_function_at_its_concurrency_limit_answers_503_with_retry_after() {
         let elapsed = started.elapsed();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["retry-after"], "1");
-        assert!(elapsed < Duration::from_millis(500), "refused after {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_millis(500),
+            "refused after {elapsed:?}"
+        );
         assert_eq!(slow.join().unwrap(), 200);
     });
 }
@@ -118,16 +145,26 @@ fn a_function_at_its_concurrency_limit_answers_503_with_retry_after() {
 fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let fenn = Fenn::with_config(MISBEHAVE);
     let mut stream = std::net::TcpStream::connect(fenn.addr).unwrap();
-    stream.write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n").unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .write_all(b"GET /hello HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let started = Instant::now();
     let mut answer = Vec::new();
     let read = stream.read_to_end(&mut answer);
     let elapsed = started.elapsed();
     assert!(read.is_ok(), "fenn closed the connection: {read:?}");
-    assert!(elapsed < Duration::from_secs(5), "cut off after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "cut off after {elapsed:?}"
+    );
     let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
     hello_works(&fenn);
 }
 
@@ -145,11 +182,19 @@ fn shutdown_lets_an_in_flight_request_finish() {
         "#,
     );
     let status = std::thread::scope(|scope| {
-        let slow = scope.spawn(|| client().get(fenn.url("/m/sleep?ms=800")).send().map(|r| r.status()));
+        let slow = scope.spawn(|| {
+            client()
+                .get(fenn.url("/m/sleep?ms=800"))
+                .send()
+                .map(|r| r.status())
+        });
         // The guest logs as it starts: the request is in flight from then on.
         fenn.log.wait_for("sleeping 800 ms");
         let pid = fenn.pid().to_string();
-        let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
         assert!(killed.success());
         slow.join().unwrap()
     });

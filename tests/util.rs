@@ -25,7 +25,8 @@ impl TempDir {
     pub(crate) fn new(name: &str) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("fenn-test-{name}-{}-{unique}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("fenn-test-{name}-{}-{unique}", std::process::id()));
         std::fs::create_dir_all(&path).unwrap();
         Self(path)
     }
@@ -57,14 +58,16 @@ impl Captured {
                     break;
                 }
                 let (text, changed) = &*captured.0;
-                text.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+                text.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
                 changed.notify_all();
             }
         });
     }
 
     pub(crate) fn text(&self) -> String {
-        self.0 .0.lock().unwrap().clone()
+        self.0.0.lock().unwrap().clone()
     }
 
     /// Waits until the text contains `needle` (at most 20 s), and returns it.

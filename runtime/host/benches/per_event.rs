@@ -13,6 +13,13 @@ use fenn_runtime::{Dispatcher, FunctionHost, FunctionModule, Limits};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+const FLOOR: &str = r#"(module
+    (memory (export "memory") 1)
+    (data (i32.const 1024) "\01{\"statusCode\":200}")
+    (func (export "fenn_abi_v1"))
+    (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
+    (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 4398046511123))"#; // (1024 << 32) | 19
+
 fn seed_event() -> Event {
     Event::new("/testfunc", "POST")
         .with_header("content-type", "text/plain")
@@ -69,16 +76,35 @@ fn main() {
         };
         assert_eq!(result.unwrap().body, "Jason requested the API");
     });
+    // The floor: a 1-page guest that answers a constant without reading
+    // its input, so only the store, the instance and the call are paid.
+    let floor_module = FunctionModule::compile("floor", &wat::parse_str(FLOOR).unwrap(), Limits::default()).unwrap();
+    let floor = measure(15, 2_000, || {
+        let Step::Done(result) = Invocation::start(&floor_module, &event).unwrap().run(u64::MAX) else {
+            unreachable!("the floor guest finishes in one slice")
+        };
+        assert_eq!(result.unwrap().status_code, 200);
+    });
     let mut dispatcher = Dispatcher::new(1);
-    dispatcher.deploy("hello", &wasm, Limits::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    dispatcher
+        .deploy("hello", &wasm, Limits::default())
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let dispatched = measure(15, 2_000, || {
-        let response = runtime.block_on(dispatcher.invoke("hello", event.clone())).unwrap();
+        let response = runtime
+            .block_on(dispatcher.invoke("hello", event.clone()))
+            .unwrap();
         black_box(response);
     });
 
-    println!("per event, SDK hello ({} bytes), median of 15 rounds:", wasm.len());
+    println!(
+        "per event, SDK hello ({} bytes), median of 15 rounds:",
+        wasm.len()
+    );
     println!("  native Rust handler (baseline)      {native:>10.0} ns");
+    println!("  empty 1-page guest (instance floor)  {floor:>10.0} ns");
     println!(
         "  fresh store + instantiate + call    {invocation:>10.0} ns  ({:.1}x baseline)",
         invocation / native

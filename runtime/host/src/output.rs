@@ -98,7 +98,11 @@ pub fn body_bytes(body: String, is_base64_encoded: bool) -> Result<Vec<u8>, Erro
     if is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(body.trim())
-            .map_err(|error| bad(format!("isBase64Encoded is true but body is not base64: {error}")))
+            .map_err(|error| {
+                bad(format!(
+                    "isBase64Encoded is true but body is not base64: {error}"
+                ))
+            })
     } else {
         Ok(body.into_bytes())
     }
@@ -197,6 +201,9 @@ mod tests {
     fn base64_bodies_are_decoded_and_bad_base64_is_bad_output() {
         assert_eq!(body_bytes("AAH/".into(), true).unwrap(), vec![0, 1, 255]);
         assert_eq!(body_bytes("AAH/".into(), false).unwrap(), b"AAH/");
-        assert!(matches!(body_bytes("%%%".into(), true), Err(Error::BadOutput { .. })));
+        assert!(matches!(
+            body_bytes("%%%".into(), true),
+            Err(Error::BadOutput { .. })
+        ));
     }
 }
