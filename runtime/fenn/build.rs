@@ -13,7 +13,7 @@ const GUESTS: [&str; 4] = ["hello", "echo", "sensor", "misbehave"];
 const TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let functions = root.join("functions");
     for watched in ["Cargo.toml", "Cargo.lock", ".cargo", "sdk"] {
         println!(
@@ -60,14 +60,15 @@ fn main() {
             command.env_remove(&key);
         }
     }
-    let status = command.status().expect("run cargo for the guests");
-    if !status.success() {
-        panic!(
-            "building the guest functions in {} failed.\n\
+    let built = command.status().map(|status| status.success());
+    if !matches!(built, Ok(true)) {
+        eprintln!(
+            "building the guest functions in {} failed ({built:?}).\n\
              If the error above says the target may not be installed, run:\n    \
              rustup target add {TARGET}",
             functions.display()
         );
+        std::process::exit(1);
     }
     for guest in GUESTS {
         let path = target_dir

@@ -449,6 +449,28 @@ mod tests {
     }
 
     #[test]
+    fn every_board_profile_and_the_bundled_config_are_valid() {
+        let profiles = [
+            (
+                "rpi-zero-2w",
+                include_str!("../../boards/rpi-zero-2w/fenn.toml"),
+            ),
+            ("rpi-3", include_str!("../../boards/rpi-3/fenn.toml")),
+            ("rpi-4", include_str!("../../boards/rpi-4/fenn.toml")),
+            ("rpi-5", include_str!("../../boards/rpi-5/fenn.toml")),
+            (
+                "x86-gateway",
+                include_str!("../../boards/x86-gateway/fenn.toml"),
+            ),
+            ("examples", crate::examples::CONFIG),
+        ];
+        for (board, text) in profiles {
+            let config = Config::parse(Path::new(board), text).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!config.functions.is_empty(), "{board}");
+        }
+    }
+
+    #[test]
     fn a_syntax_error_is_refused_with_the_file() {
         let error = parse("[server\nlisten = 1").unwrap_err();
         assert!(

@@ -16,11 +16,12 @@
 //! use fenn_abi::{Event, Response};
 //!
 //! let event = Event::new("/testfunc", "POST").with_body("requested the API");
-//! let bytes = fenn_abi::abi::encode_event(&event).unwrap();
-//! assert_eq!(fenn_abi::abi::decode_event(&bytes).unwrap(), event);
+//! let bytes = fenn_abi::abi::encode_event(&event)?;
+//! assert_eq!(fenn_abi::abi::decode_event(&bytes)?, event);
 //!
 //! let response = Response::ok("Jason requested the API");
 //! assert_eq!(response.status_code, 200);
+//! # Ok::<(), postcard::Error>(())
 //! ```
 #![no_std]
 

@@ -78,9 +78,14 @@ fn main() {
     });
     // The floor: a 1-page guest that answers a constant without reading
     // its input, so only the store, the instance and the call are paid.
-    let floor_module = FunctionModule::compile("floor", &wat::parse_str(FLOOR).unwrap(), Limits::default()).unwrap();
+    let floor_module =
+        FunctionModule::compile("floor", &wat::parse_str(FLOOR).unwrap(), Limits::default())
+            .unwrap();
     let floor = measure(15, 2_000, || {
-        let Step::Done(result) = Invocation::start(&floor_module, &event).unwrap().run(u64::MAX) else {
+        let Step::Done(result) = Invocation::start(&floor_module, &event)
+            .unwrap()
+            .run(u64::MAX)
+        else {
             unreachable!("the floor guest finishes in one slice")
         };
         assert_eq!(result.unwrap().status_code, 200);
