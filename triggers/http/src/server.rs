@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use fenn_runtime::FunctionHost;
 use http_body_util::{BodyExt as _, Limited};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
@@ -92,9 +92,11 @@ impl<H: FunctionHost> HttpTrigger<H> {
     ) -> std::io::Result<()> {
         let settings = self.gateway.settings.clone();
         let router = self.router();
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // HTTP/1.1 only: devices and their clients speak it, and leaving
+        // HTTP/2 out keeps the h2 stack out of the binary. A TLS-terminating
+        // proxy in front can still offer HTTP/2 to browsers.
+        let mut builder = http1::Builder::new();
         builder
-            .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout);
         let graceful = GracefulShutdown::new();
@@ -114,9 +116,7 @@ impl<H: FunctionHost> HttpTrigger<H> {
             };
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(router.clone());
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 if let Err(error) = connection.await {
