@@ -6,6 +6,9 @@
 //! and settings (`functions/.cargo/config.toml`), so the nested cargo runs
 //! with the outer build's variables removed.
 
+// A build script speaks to cargo and to the person building on stderr.
+#![allow(clippy::print_stderr)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
