@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod cron;
 mod gateway;
 mod limits;
 mod util;

@@ -72,10 +72,15 @@ impl Captured {
 
     /// Waits until the text contains `needle` (at most 20 s), and returns it.
     pub(crate) fn wait_for(&self, needle: &str) -> String {
+        self.wait_for_count(needle, 1)
+    }
+
+    /// Waits until the text contains `needle` `count` times (at most 20 s).
+    pub(crate) fn wait_for_count(&self, needle: &str, count: usize) -> String {
         let (text, changed) = &*self.0;
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut guard = text.lock().unwrap();
-        while !guard.contains(needle) {
+        while guard.matches(needle).count() < count {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;

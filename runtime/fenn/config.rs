@@ -3,6 +3,7 @@
 //! file, the key and the reason.
 
 use crate::{examples, units};
+use fenn_cron::{CronSpec, Overlap, Schedule, ScheduleError};
 use fenn_http::{HttpSettings, ResponseMode, RouteSpec, RouteTable};
 use fenn_runtime::Limits;
 use serde::Deserialize;
@@ -47,6 +48,9 @@ struct RawServer {
     /// `workers`: threads for guests that run past their first slice
     /// (default: the number of CPU cores).
     workers: Option<usize>,
+    /// `state_dir`: where fenn keeps state across restarts (cron's last
+    /// fire times); default `$STATE_DIRECTORY` (set by systemd), else none.
+    state_dir: Option<String>,
 }
 
 /// `[[function]]`: one function, its limits and its triggers.
@@ -73,6 +77,40 @@ struct RawFunction {
     /// `[[function.http]]`
     #[serde(default)]
     http: Vec<RawHttp>,
+    /// `[[function.cron]]`
+    #[serde(default)]
+    cron: Vec<RawCron>,
+}
+
+/// `[[function.cron]]`: one schedule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCron {
+    /// `name`: unique among schedules; the event's `path`.
+    name: String,
+    /// `schedule`: `*/10 * * * * *`, `30 2 * * *`, `@daily`, `every 30s`.
+    schedule: String,
+    /// `timezone`: IANA zone the expression is read in (default `UTC`).
+    timezone: Option<String>,
+    /// `body`: the event body (default empty).
+    #[serde(default)]
+    body: String,
+    /// `overlap`: `"skip"` (default) or `"allow"`.
+    #[serde(default)]
+    overlap: RawOverlap,
+    /// `catch_up`: after downtime, run the latest missed fire once (default false).
+    #[serde(default)]
+    catch_up: bool,
+    /// `jitter`: delay each fire by a spread amount below this (default none).
+    jitter: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawOverlap {
+    #[default]
+    Skip,
+    Allow,
 }
 
 /// `[[function.http]]`: one route of the HTTP gateway.
@@ -126,6 +164,8 @@ pub(crate) struct Config {
     pub(crate) functions: Vec<FunctionConfig>,
     pub(crate) routes: RouteTable,
     pub(crate) route_specs: Vec<RouteSpec>,
+    pub(crate) schedules: Vec<CronSpec>,
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -218,6 +258,12 @@ impl Validator<'_> {
         if raw.functions.is_empty() {
             return Err(self.error("function", "no [[function]] is declared"));
         }
+        let state_dir = server
+            .state_dir
+            .as_ref()
+            .map(|dir| self.file.parent().unwrap_or(Path::new(".")).join(dir))
+            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from));
+        let mut schedules: Vec<CronSpec> = Vec::new();
         let mut functions = Vec::new();
         let mut route_specs = Vec::new();
         let mut route_keys = Vec::new();
@@ -236,6 +282,17 @@ impl Validator<'_> {
                 let route_key = format!("{key}.http[{route_index}]");
                 route_specs.push(self.route(&route_key, &function.name, http)?);
                 route_keys.push(route_key);
+            }
+            for (cron_index, cron) in function.cron.iter().enumerate() {
+                let cron_key = format!("{key}.cron[{cron_index}]");
+                let spec = self.cron(&cron_key, &function.name, cron, state_dir.is_some())?;
+                if schedules.iter().any(|other| other.name == spec.name) {
+                    return Err(self.error(
+                        format!("{cron_key}.name"),
+                        format!("schedule '{}' is declared twice", spec.name),
+                    ));
+                }
+                schedules.push(spec);
             }
             functions.push(self.function(&key, function)?);
         }
@@ -259,6 +316,59 @@ impl Validator<'_> {
             functions,
             routes,
             route_specs,
+            schedules,
+            state_dir,
+        })
+    }
+
+    fn cron(
+        &self,
+        key: &str,
+        function: &str,
+        raw: &RawCron,
+        has_state: bool,
+    ) -> Result<CronSpec, ConfigError> {
+        if raw.name.is_empty()
+            || !raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(self.error(
+                format!("{key}.name"),
+                format!("'{}' must be letters, digits, '-', '_' or '.'", raw.name),
+            ));
+        }
+        let zone = raw.timezone.as_deref().unwrap_or("UTC");
+        let schedule = Schedule::parse(&raw.schedule, zone).map_err(|error| {
+            let field = match error {
+                ScheduleError::Zone { .. } => "timezone",
+                ScheduleError::Expression { .. } => "schedule",
+            };
+            self.error(format!("{key}.{field}"), error.to_string())
+        })?;
+        if raw.catch_up && !has_state {
+            return Err(self.error(
+                format!("{key}.catch_up"),
+                "needs somewhere to remember the last fire: set server.state_dir",
+            ));
+        }
+        let jitter = match &raw.jitter {
+            Some(text) => units::duration(text)
+                .map_err(|reason| self.error(format!("{key}.jitter"), reason))?,
+            None => std::time::Duration::ZERO,
+        };
+        Ok(CronSpec {
+            name: raw.name.clone(),
+            function: function.to_owned(),
+            schedule,
+            body: raw.body.clone(),
+            overlap: match raw.overlap {
+                RawOverlap::Skip => Overlap::Skip,
+                RawOverlap::Allow => Overlap::Allow,
+            },
+            catch_up: raw.catch_up,
+            jitter,
         })
     }
 
@@ -468,6 +578,53 @@ mod tests {
             let config = Config::parse(Path::new(board), text).unwrap_or_else(|e| panic!("{e}"));
             assert!(!config.functions.is_empty(), "{board}");
         }
+    }
+
+    const CRON: &str = r#"
+        [server]
+        state_dir = "state"
+
+        [[function]]
+        name = "sample"
+        module = "example:echo"
+
+          [[function.cron]]
+          name = "every-ten"
+          schedule = "*/10 * * * * *"
+          timezone = "Europe/Berlin"
+          body = '{"action":"sample"}'
+          overlap = "allow"
+          catch_up = true
+          jitter = "2s"
+    "#;
+
+    #[test]
+    fn a_cron_schedule_is_validated_into_a_spec() {
+        let config = parse(CRON).unwrap();
+        let spec = &config.schedules[0];
+        assert_eq!(
+            (spec.name.as_str(), spec.function.as_str()),
+            ("every-ten", "sample")
+        );
+        assert_eq!(spec.schedule.zone(), "Europe/Berlin");
+        assert_eq!(spec.overlap, Overlap::Allow);
+        assert!(spec.catch_up);
+        assert_eq!(spec.jitter, std::time::Duration::from_secs(2));
+        assert_eq!(config.state_dir, Some(PathBuf::from("/etc/fenn/state")));
+    }
+
+    #[test]
+    fn bad_schedules_and_zones_are_refused_naming_the_schedule() {
+        let error = parse(&CRON.replace("*/10 * * * * *", "*/10 * * *")).unwrap_err();
+        assert_eq!(error.key, "function[0].cron[0].schedule");
+        assert!(
+            error.reason.starts_with("'*/10 * * *' is not a schedule"),
+            "{error}"
+        );
+        let error = parse(&CRON.replace("Europe/Berlin", "Europe/Atlantis")).unwrap_err();
+        assert_eq!(error.key, "function[0].cron[0].timezone");
+        let error = parse(&CRON.replace("state_dir = \"state\"", "")).unwrap_err();
+        assert_eq!(error.key, "function[0].cron[0].catch_up");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::config::{Config, ConfigError, FunctionConfig, ModuleSource};
 use crate::examples;
 use anyhow::Context as _;
+use fenn_cron::CronTrigger;
 use fenn_http::HttpTrigger;
 use fenn_runtime::Dispatcher;
 use std::io::Write as _;
@@ -68,12 +69,20 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
         .with_context(|| format!("cannot listen on {address}"))?;
     let local = listener.local_addr()?;
     announce(&config, local);
-    let trigger = HttpTrigger::new(
-        config.routes.clone(),
-        Arc::new(dispatcher),
-        config.http.clone(),
-    );
-    trigger.run(listener, shutdown_signal()).await?;
+    let host = Arc::new(dispatcher);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let http = HttpTrigger::new(config.routes.clone(), host.clone(), config.http.clone());
+    let http = tokio::spawn(http.run(listener, until_stopped(stopped.clone())));
+    let cron = CronTrigger::new(config.schedules.clone(), host, config.state_dir.clone());
+    let cron = tokio::spawn(cron.run(until_stopped(stopped)));
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    let (http, cron) = tokio::join!(http, cron);
+    http??;
+    cron?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -102,6 +111,17 @@ fn announce(config: &Config, local: SocketAddr) {
             out,
             "  {methods:<8} {:<22} -> {}{mode}",
             spec.route, spec.function
+        );
+    }
+    for schedule in &config.schedules {
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<22} -> {} ({}, {})",
+            "CRON",
+            schedule.name,
+            schedule.function,
+            schedule.schedule.describe(),
+            schedule.schedule.zone()
         );
     }
     if config

@@ -9,7 +9,8 @@
 //! - `seed001`: answers seed 001's Node.js sample shape (string status
 //!   code, string `isBase64Encoded`, object body);
 //! - `badbase64`: claims a base64 body that is not base64;
-//! - `sleep`: busy-waits `ms` milliseconds of wall clock (query `ms`);
+//! - `sleep`: busy-waits `ms` milliseconds of wall clock (query `ms`, or
+//!   the body: a cron schedule named `sleep` can say how long);
 //! - `binary`: answers the request body's bytes as a base64 response;
 //! - anything else: 200 `ok`.
 #![no_std]
@@ -81,6 +82,7 @@ fn handle(event: Event) -> Answer {
         "sleep" => {
             let ms: i64 = event
                 .query("ms")
+                .or(Some(event.body.trim()))
                 .and_then(|m| m.parse().ok())
                 .unwrap_or(100);
             fenn_sdk::info!("sleeping {ms} ms");

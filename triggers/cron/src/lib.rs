@@ -1,0 +1,30 @@
+//! fenn's cron trigger: runs functions on schedules, in any IANA time zone,
+//! right across daylight-saving changes, never twice at once unless asked,
+//! and at most once to catch up after the device was off.
+//!
+//! Schedule arithmetic is [croner]'s (the parser tokio-cron-scheduler uses),
+//! driven by fenn's own loop: tokio-cron-scheduler works out a job's UTC
+//! offset once, when the job is created, so a local-time job drifts by an
+//! hour after a DST change, and it has no overlap control.
+//!
+//! # Layout
+//!
+//! - [`schedule`]: [`Schedule`], an expression or interval in a time zone,
+//!   and the next fire time after any instant (pure, DST rules documented).
+//! - [`ticker`]: [`Ticker`], which fire comes next given the last one and
+//!   the clock: skipped fires, bounded catch-up, jitter (pure).
+//! - [`history`]: [`History`], the bounded record of recent runs.
+//! - [`trigger`]: [`CronTrigger`], the loop that sleeps, fires, persists
+//!   the last fire time and logs each result.
+//!
+//! [croner]: https://docs.rs/croner
+
+pub mod history;
+pub mod schedule;
+pub mod ticker;
+pub mod trigger;
+
+pub use history::{History, Run};
+pub use schedule::{Schedule, ScheduleError};
+pub use ticker::Ticker;
+pub use trigger::{CronSpec, CronTrigger, Overlap};

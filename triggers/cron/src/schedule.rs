@@ -1,0 +1,405 @@
+//! A schedule: a cron expression in a time zone, or a fixed interval.
+//!
+//! Accepted forms:
+//!
+//! - 6 fields with seconds: `*/10 * * * * *`;
+//! - the classic 5 fields: `30 2 * * *` (fires at second 0);
+//! - shorthands: `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`,
+//!   `@midnight`, `@hourly`;
+//! - intervals: `every 30s`, `every 500ms`, `every 5m`, `every 1h`, fired
+//!   at whole multiples of the interval since the Unix epoch (so a fleet
+//!   fires together unless it sets jitter).
+//!
+//! # Daylight saving time
+//!
+//! Expressions are read in the schedule's time zone (UTC by default) and
+//! follow one rule, Vixie cron's as written down by the Open Cron Pattern
+//! Specification:
+//!
+//! - **spring forward** (a local time that does not exist): a job at a
+//!   fixed time (numbers in its second, minute and hour fields, such as
+//!   `0 30 2 * * *`) runs at the first valid time after the gap, once; a job
+//!   with wildcards or steps in those fields skips the times in the gap;
+//! - **fall back** (a local time that occurs twice): a fixed-time job runs
+//!   once, at the first occurrence; a wildcard or step job runs at every
+//!   matching wall-clock time, in both passes of the repeated hour.
+//!
+//! Every fire time is worked out anew in the zone, so the offset after a
+//! change is always the right one. (croner, which parses and matches the
+//! expressions, skips the second pass of a repeated hour for wildcard and
+//! step jobs; fenn searches that pass itself, see `second_pass`.)
+
+use chrono::{DateTime, Offset as _, TimeDelta, TimeZone as _, Timelike as _, Utc};
+use chrono_tz::Tz;
+use croner::parser::{CronParser, Seconds};
+use croner::{Cron, JobType};
+use std::time::Duration;
+
+/// Why an expression or zone was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The expression does not parse.
+    #[error("'{expression}' is not a schedule: {reason}")]
+    Expression {
+        /// The expression.
+        expression: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The time zone is not an IANA zone name.
+    #[error("'{zone}' is not an IANA time zone (such as Europe/Berlin or UTC)")]
+    Zone {
+        /// The zone.
+        zone: String,
+    },
+}
+
+/// When a function fires.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    /// A cron expression read in a time zone.
+    Cron {
+        /// The parsed expression.
+        cron: Box<Cron>,
+        /// The zone it is read in.
+        zone: Tz,
+        /// The text, for headers and logs.
+        expression: String,
+    },
+    /// A fixed interval, aligned to the Unix epoch.
+    Every(Duration),
+}
+
+impl Schedule {
+    /// Parses `expression` in the IANA time zone `zone`.
+    ///
+    /// # Errors
+    ///
+    /// [`ScheduleError`] naming what is wrong.
+    pub fn parse(expression: &str, zone: &str) -> Result<Self, ScheduleError> {
+        let zone: Tz = zone.parse().map_err(|_| ScheduleError::Zone {
+            zone: zone.to_owned(),
+        })?;
+        let text = expression.trim();
+        if let Some(interval) = text.strip_prefix("every ") {
+            return parse_interval(interval.trim())
+                .map(Schedule::Every)
+                .ok_or_else(|| ScheduleError::Expression {
+                    expression: text.to_owned(),
+                    reason: "an interval is a whole number with ms, s, m or h, such as every 30s"
+                        .into(),
+                });
+        }
+        let normalized = if text.eq_ignore_ascii_case("@midnight") {
+            "@daily"
+        } else {
+            text
+        };
+        let cron = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .build()
+            .parse(normalized)
+            .map_err(|error| ScheduleError::Expression {
+                expression: text.to_owned(),
+                reason: error.to_string(),
+            })?;
+        Ok(Schedule::Cron {
+            cron: Box::new(cron),
+            zone,
+            expression: text.to_owned(),
+        })
+    }
+
+    /// The first fire time strictly after `after`, or `None` if it never
+    /// fires again.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Schedule::Every(interval) => {
+                let step = i64::try_from(interval.as_millis()).ok()?.max(1);
+                let now = after.timestamp_millis();
+                let next = (now.div_euclid(step) + 1).checked_mul(step)?;
+                Utc.timestamp_millis_opt(next).single()
+            }
+            Schedule::Cron { cron, zone, .. } => {
+                // croner resolves an ambiguous local time to its first pass,
+                // which can lie before `after`: then look again an hour on.
+                // Cron has whole seconds: match from the start of this one.
+                let after = after.with_nanosecond(0).unwrap_or(after);
+                let next = (0..3).find_map(|hours| {
+                    let from = after + TimeDelta::hours(hours);
+                    cron.find_next_occurrence(&from.with_timezone(zone), false)
+                        .ok()
+                        .map(|local| local.with_timezone(&Utc))
+                        .filter(|at| *at > after)
+                });
+                match cron.determine_job_type() {
+                    JobType::FixedTime => next,
+                    JobType::IntervalWildcard => match (second_pass(cron, *zone, after), next) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                }
+            }
+        }
+    }
+
+    /// The last fire time at or before `at`, if any (for catch-up).
+    pub fn last_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Schedule::Every(interval) => {
+                let step = i64::try_from(interval.as_millis()).ok()?.max(1);
+                let last = at.timestamp_millis().div_euclid(step).checked_mul(step)?;
+                Utc.timestamp_millis_opt(last).single()
+            }
+            Schedule::Cron { cron, zone, .. } => cron
+                .find_previous_occurrence(&at.with_timezone(zone), true)
+                .ok()
+                .map(|local| local.with_timezone(&Utc)),
+        }
+    }
+
+    /// The schedule as written (`every 30s` for intervals).
+    pub fn describe(&self) -> String {
+        match self {
+            Schedule::Cron { expression, .. } => expression.clone(),
+            Schedule::Every(interval) => format!("every {}ms", interval.as_millis()),
+        }
+    }
+
+    /// The zone, as an IANA name (`UTC` for intervals).
+    pub fn zone(&self) -> String {
+        match self {
+            Schedule::Cron { zone, .. } => zone.name().to_owned(),
+            Schedule::Every(_) => "UTC".into(),
+        }
+    }
+}
+
+/// A wildcard or step job's next fire in the second pass of a repeated
+/// (fall-back) hour, which croner skips: it searches the next wall-clock
+/// match after the local time of `after`, and after a fall back that local
+/// time is already past the repeated hour.
+///
+/// The search is redone at each fixed offset in force around `after` (now,
+/// and a few hours on, past any change); a match counts only if the zone
+/// really has that offset at that instant.
+fn second_pass(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let offset_at = |at: DateTime<Utc>| zone.offset_from_utc_datetime(&at.naive_utc()).fix();
+    [offset_at(after), offset_at(after + TimeDelta::hours(3))]
+        .into_iter()
+        .filter_map(|offset| {
+            let local = cron
+                .find_next_occurrence(&after.with_timezone(&offset), false)
+                .ok()?;
+            let at = local.with_timezone(&Utc);
+            (at > after && offset_at(at) == offset).then_some(at)
+        })
+        .min()
+}
+
+fn parse_interval(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    match unit {
+        "ms" => Some(Duration::from_millis(value)),
+        "s" => Some(Duration::from_secs(value)),
+        "m" => value.checked_mul(60).map(Duration::from_secs),
+        "h" => value.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    /// The next `n` fire times after `from`, as RFC 3339 in UTC.
+    fn fires(schedule: &Schedule, from: &str, n: usize) -> Vec<String> {
+        let mut at = utc(from);
+        (0..n)
+            .map(|_| {
+                at = schedule.next_after(at).unwrap();
+                at.to_rfc3339()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn six_and_five_field_expressions_and_shorthands() {
+        let every_ten = Schedule::parse("*/10 * * * * *", "UTC").unwrap();
+        assert_eq!(
+            fires(&every_ten, "2026-01-01T00:00:05Z", 2),
+            ["2026-01-01T00:00:10+00:00", "2026-01-01T00:00:20+00:00"]
+        );
+        let classic = Schedule::parse("30 2 * * *", "UTC").unwrap();
+        assert_eq!(
+            fires(&classic, "2026-01-01T00:00:00Z", 1),
+            ["2026-01-01T02:30:00+00:00"]
+        );
+        let hourly = Schedule::parse("@hourly", "UTC").unwrap();
+        assert_eq!(
+            fires(&hourly, "2026-01-01T00:59:59Z", 1),
+            ["2026-01-01T01:00:00+00:00"]
+        );
+        // Fires are on whole seconds whatever the sub-second part of "now".
+        let every_second = Schedule::parse("* * * * * *", "UTC").unwrap();
+        assert_eq!(
+            fires(&every_second, "2026-01-01T00:00:05.024Z", 1),
+            ["2026-01-01T00:00:06+00:00"]
+        );
+        let midnight = Schedule::parse("@midnight", "Europe/Berlin").unwrap();
+        assert_eq!(
+            fires(&midnight, "2026-01-01T12:00:00Z", 1),
+            ["2026-01-01T23:00:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn intervals_fire_at_multiples_since_the_epoch() {
+        let every = Schedule::parse("every 30s", "UTC").unwrap();
+        assert_eq!(
+            fires(&every, "2026-01-01T00:00:10Z", 2),
+            ["2026-01-01T00:00:30+00:00", "2026-01-01T00:01:00+00:00"]
+        );
+        let fast = Schedule::parse("every 250ms", "UTC").unwrap();
+        let next = fast.next_after(utc("2026-01-01T00:00:00.100Z")).unwrap();
+        assert_eq!(next, utc("2026-01-01T00:00:00.250Z"));
+    }
+
+    #[test]
+    fn bad_expressions_and_zones_are_refused_with_the_reason() {
+        for bad in [
+            "",
+            "* * *",
+            "61 * * * * *",
+            "every",
+            "every 0s",
+            "every 5 weeks",
+            "@sometimes",
+        ] {
+            let error = Schedule::parse(bad, "UTC").unwrap_err();
+            assert!(
+                matches!(error, ScheduleError::Expression { .. }),
+                "{bad}: {error}"
+            );
+        }
+        let error = Schedule::parse("@daily", "Mars/Olympus").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "'Mars/Olympus' is not an IANA time zone (such as Europe/Berlin or UTC)"
+        );
+    }
+
+    // Europe/Dublin: 2026-03-29 01:00 local (UTC) jumps to 02:00 (IST, +1);
+    // 2026-10-25 02:00 IST falls back to 01:00 GMT.
+    // America/New_York: 2026-03-08 02:00 EST jumps to 03:00 EDT;
+    // 2026-11-01 02:00 EDT falls back to 01:00 EST.
+
+    #[test]
+    fn a_daily_local_time_keeps_its_local_time_across_both_changes() {
+        let nine = Schedule::parse("0 0 9 * * *", "Europe/Dublin").unwrap();
+        assert_eq!(
+            fires(&nine, "2026-03-28T10:00:00Z", 2),
+            // 09:00 GMT, then 09:00 IST = 08:00 UTC: no drift after the change.
+            ["2026-03-29T08:00:00+00:00", "2026-03-30T08:00:00+00:00"]
+        );
+        assert_eq!(
+            fires(&nine, "2026-10-24T10:00:00Z", 2),
+            ["2026-10-25T09:00:00+00:00", "2026-10-26T09:00:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn a_fixed_time_in_the_spring_gap_runs_once_right_after_it() {
+        // 02:30 does not exist in New York on 2026-03-08.
+        let half_two = Schedule::parse("0 30 2 * * *", "America/New_York").unwrap();
+        assert_eq!(
+            fires(&half_two, "2026-03-07T12:00:00Z", 3),
+            [
+                "2026-03-08T07:00:00+00:00", // 03:00 EDT, the first time after the gap
+                "2026-03-09T06:30:00+00:00", // 02:30 EDT
+                "2026-03-10T06:30:00+00:00",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fixed_time_in_the_autumn_overlap_runs_once() {
+        // 01:30 happens twice in New York on 2026-11-01.
+        let half_one = Schedule::parse("0 30 1 * * *", "America/New_York").unwrap();
+        assert_eq!(
+            fires(&half_one, "2026-10-31T12:00:00Z", 2),
+            // 01:30 EDT (05:30 UTC) only, then 01:30 EST the next day.
+            ["2026-11-01T05:30:00+00:00", "2026-11-02T06:30:00+00:00"]
+        );
+        // Started during the second pass (01:10 EST): not again that night.
+        assert_eq!(
+            fires(&half_one, "2026-11-01T06:10:00Z", 1),
+            ["2026-11-02T06:30:00+00:00"]
+        );
+        let dublin = Schedule::parse("0 30 1 * * *", "Europe/Dublin").unwrap();
+        assert_eq!(
+            fires(&dublin, "2026-10-24T12:00:00Z", 2),
+            ["2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn a_step_job_skips_the_gap_and_runs_through_the_repeated_hour() {
+        let quarter = Schedule::parse("0 */30 * * * *", "America/New_York").unwrap();
+        // Spring: 01:30 EST, then 03:00 EDT (02:00 and 02:30 do not exist).
+        assert_eq!(
+            fires(&quarter, "2026-03-08T06:15:00Z", 2),
+            ["2026-03-08T06:30:00+00:00", "2026-03-08T07:00:00+00:00"]
+        );
+        // Autumn: 01:00, 01:30 EDT, then 01:00, 01:30 EST, then 02:00 EST.
+        assert_eq!(
+            fires(&quarter, "2026-11-01T04:45:00Z", 5),
+            [
+                "2026-11-01T05:00:00+00:00",
+                "2026-11-01T05:30:00+00:00",
+                "2026-11-01T06:00:00+00:00",
+                "2026-11-01T06:30:00+00:00",
+                "2026-11-01T07:00:00+00:00",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_step_job_runs_through_dublins_repeated_hour() {
+        // 2026-10-25: 02:00 IST (01:00 UTC) falls back to 01:00 GMT.
+        let half_hourly = Schedule::parse("0 */30 * * * *", "Europe/Dublin").unwrap();
+        assert_eq!(
+            fires(&half_hourly, "2026-10-25T00:15:00Z", 4),
+            [
+                "2026-10-25T00:30:00+00:00", // 01:30 IST
+                "2026-10-25T01:00:00+00:00", // 01:00 GMT, the second pass
+                "2026-10-25T01:30:00+00:00", // 01:30 GMT
+                "2026-10-25T02:00:00+00:00",
+            ]
+        );
+        // Spring: 2026-03-29 01:00 GMT jumps to 02:00 IST; 01:00-01:59 do not exist.
+        assert_eq!(
+            fires(&half_hourly, "2026-03-29T00:45:00Z", 2),
+            ["2026-03-29T01:00:00+00:00", "2026-03-29T01:30:00+00:00"]
+        );
+    }
+
+    #[test]
+    fn the_last_fire_at_or_before_an_instant() {
+        let hourly = Schedule::parse("@hourly", "UTC").unwrap();
+        assert_eq!(
+            hourly.last_at_or_before(utc("2026-01-01T05:59:00Z")),
+            Some(utc("2026-01-01T05:00:00Z"))
+        );
+        assert_eq!(
+            hourly.last_at_or_before(utc("2026-01-01T05:00:00Z")),
+            Some(utc("2026-01-01T05:00:00Z"))
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! The cron trigger's loop: one task per schedule sleeps until the next
+//! fire, builds the event, runs the function, logs the result (the sink)
+//! and records it in the history.
+//!
+//! The last planned fire of each schedule is written to the state
+//! directory when the fire starts (write, fsync, rename), so a restart
+//! knows what it missed; a fire is therefore run at most once, even if the
+//! device loses power while it runs.
+
+use crate::ticker::{self, LATE};
+use crate::{History, Run, Schedule, Ticker};
+use chrono::{DateTime, SecondsFormat, Utc};
+use fenn_abi::Event;
+use fenn_abi::event::HEADER_TRIGGER;
+use fenn_runtime::FunctionHost;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Longest single sleep: the wall clock is looked at again after it, so a
+/// clock that jumps (NTP on a device without a battery-backed clock) is
+/// noticed within this time.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// Longest response body written to the log.
+const LOGGED_BODY: usize = 1024;
+
+/// What to do when a fire comes while the previous run still goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overlap {
+    /// Skip the fire, log and count it (the default).
+    #[default]
+    Skip,
+    /// Run anyway, alongside.
+    Allow,
+}
+
+/// One schedule as the config declares it.
+#[derive(Debug, Clone)]
+pub struct CronSpec {
+    /// Unique name; the event's `path`.
+    pub name: String,
+    /// The function it runs.
+    pub function: String,
+    /// When.
+    pub schedule: Schedule,
+    /// The event body.
+    pub body: String,
+    /// Overlap policy.
+    pub overlap: Overlap,
+    /// Run one missed fire after downtime.
+    pub catch_up: bool,
+    /// Spread each fire by up to this much.
+    pub jitter: Duration,
+}
+
+/// The cron trigger.
+pub struct CronTrigger<H> {
+    specs: Vec<CronSpec>,
+    host: Arc<H>,
+    state_dir: Option<PathBuf>,
+    history: Arc<Mutex<History>>,
+    skipped: Arc<AtomicU64>,
+    seed: u64,
+}
+
+impl<H: FunctionHost> CronTrigger<H> {
+    /// A trigger for `specs`, persisting last fires under `state_dir`.
+    pub fn new(specs: Vec<CronSpec>, host: Arc<H>, state_dir: Option<PathBuf>) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        Self {
+            specs,
+            host,
+            state_dir,
+            history: Arc::new(Mutex::new(History::new(256))),
+            skipped: Arc::new(AtomicU64::new(0)),
+            seed,
+        }
+    }
+
+    /// The run history, shared with the running trigger.
+    pub fn history(&self) -> Arc<Mutex<History>> {
+        self.history.clone()
+    }
+
+    /// Fires skipped so far (overlap or downtime), shared with the trigger.
+    pub fn skipped(&self) -> Arc<AtomicU64> {
+        self.skipped.clone()
+    }
+
+    /// Runs every schedule until `shutdown` completes, then waits for the
+    /// runs in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let (stop, stopped) = watch::channel(false);
+        let mut loops = JoinSet::new();
+        for spec in self.specs {
+            let schedule = ScheduleLoop {
+                spec,
+                host: self.host.clone(),
+                state_dir: self.state_dir.clone(),
+                history: self.history.clone(),
+                skipped: self.skipped.clone(),
+                seed: self.seed,
+            };
+            loops.spawn(schedule.run(stopped.clone()));
+        }
+        shutdown.await;
+        let _ = stop.send(true);
+        while loops.join_next().await.is_some() {}
+    }
+}
+
+struct ScheduleLoop<H> {
+    spec: CronSpec,
+    host: Arc<H>,
+    state_dir: Option<PathBuf>,
+    history: Arc<Mutex<History>>,
+    skipped: Arc<AtomicU64>,
+    seed: u64,
+}
+
+impl<H: FunctionHost> ScheduleLoop<H> {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let name = self.spec.name.clone();
+        let state = self.state_dir.as_deref().map(|dir| state_file(dir, &name));
+        let last = state.as_deref().and_then(read_last_fire);
+        let mut ticker = Ticker::new(
+            self.spec.schedule.clone(),
+            last,
+            Utc::now(),
+            self.spec.catch_up,
+        );
+        let running = Arc::new(AtomicBool::new(false));
+        let this = Arc::new(self);
+        let mut runs = JoinSet::new();
+        tracing::info!(schedule = %name, every = %ticker.schedule().describe(), zone = %ticker.schedule().zone(), "cron schedule started");
+        loop {
+            let Some(due) = ticker.next(Utc::now()) else {
+                tracing::info!(schedule = %name, "schedule has no more fires");
+                break;
+            };
+            if due.skipped > 0 {
+                this.skipped.fetch_add(due.skipped, Ordering::Relaxed);
+                tracing::warn!(schedule = %name, skipped = due.skipped, "missed fires were skipped (device off or clock jumped)");
+            }
+            let fire_at = if due.catch_up {
+                Utc::now()
+            } else {
+                due.planned + ticker::jitter(this.seed, &name, due.planned, this.spec.jitter)
+            };
+            if !sleep_until(fire_at, &mut stop).await {
+                break;
+            }
+            if this.spec.overlap == Overlap::Skip && running.swap(true, Ordering::AcqRel) {
+                this.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(schedule = %name, planned = %rfc3339(due.planned), "previous run still going: fire skipped");
+                continue;
+            }
+            if let Some(file) = &state {
+                if let Err(error) = write_last_fire(file, due.planned) {
+                    tracing::warn!(schedule = %name, %error, "could not persist the last fire time");
+                }
+            }
+            let (this, running) = (this.clone(), running.clone());
+            runs.spawn(async move {
+                this.fire(due.planned, fire_at, due.catch_up).await;
+                running.store(false, Ordering::Release);
+            });
+            while runs.try_join_next().is_some() {}
+        }
+        while runs.join_next().await.is_some() {}
+    }
+
+    async fn fire(&self, planned: DateTime<Utc>, fire_at: DateTime<Utc>, catch_up: bool) {
+        let started = Utc::now();
+        let clock = Instant::now();
+        let spec = &self.spec;
+        let mut event = Event::new(&spec.name, "SCHEDULE").with_body(&spec.body);
+        event.headers.insert(HEADER_TRIGGER.into(), "cron".into());
+        event
+            .headers
+            .insert("x-fenn-schedule".into(), spec.schedule.describe());
+        event
+            .headers
+            .insert("x-fenn-timezone".into(), spec.schedule.zone());
+        event
+            .headers
+            .insert("x-fenn-planned-time".into(), rfc3339(planned));
+        event
+            .headers
+            .insert("x-fenn-fire-time".into(), rfc3339(started));
+        if catch_up {
+            event
+                .headers
+                .insert("x-fenn-catch-up".into(), "true".into());
+        }
+        let result = self.host.invoke(&spec.function, event).await;
+        let duration = clock.elapsed();
+        let late_us = (started - fire_at).num_microseconds().unwrap_or(i64::MAX);
+        let outcome = match &result {
+            Ok(response) => {
+                let body: String = response.body.chars().take(LOGGED_BODY).collect();
+                tracing::info!(
+                    schedule = %spec.name, function = %spec.function, status = response.status_code,
+                    planned = %rfc3339(planned), late_us, duration_us = duration.as_micros() as u64,
+                    body = %body, "cron run"
+                );
+                Ok(response.status_code)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    schedule = %spec.name, function = %spec.function, planned = %rfc3339(planned),
+                    late_us, %error, "cron run failed"
+                );
+                Err(error.to_string())
+            }
+        };
+        if let Ok(mut history) = self.history.lock() {
+            history.record(Run {
+                schedule: spec.name.clone(),
+                planned,
+                started,
+                duration,
+                outcome,
+            });
+        }
+    }
+}
+
+/// Sleeps until the wall clock reaches `at`; false if stopped first.
+async fn sleep_until(at: DateTime<Utc>, stop: &mut watch::Receiver<bool>) -> bool {
+    loop {
+        if *stop.borrow() {
+            return false;
+        }
+        let Ok(wait) = (at - Utc::now()).to_std() else {
+            return true;
+        };
+        if wait.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
+            _ = stop.changed() => return false,
+        }
+        // Woken late by far more than LATE: the clock jumped; fire now and
+        // let the ticker account for what was missed.
+        if Utc::now() > at + LATE {
+            return true;
+        }
+    }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn state_file(dir: &Path, schedule: &str) -> PathBuf {
+    dir.join("cron").join(format!("{schedule}.last"))
+}
+
+fn read_last_fire(file: &Path) -> Option<DateTime<Utc>> {
+    let text = std::fs::read_to_string(file).ok()?;
+    match text.trim().parse() {
+        Ok(at) => Some(at),
+        Err(error) => {
+            tracing::warn!(file = %file.display(), %error, "ignoring an unreadable last fire time");
+            None
+        }
+    }
+}
+
+/// Replaces the file's content atomically and durably.
+fn write_last_fire(file: &Path, planned: DateTime<Utc>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temporary = file.with_extension("tmp");
+    let mut out = std::fs::File::create(&temporary)?;
+    out.write_all(rfc3339(planned).as_bytes())?;
+    out.sync_all()?;
+    std::fs::rename(&temporary, file)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_fire_survives_a_write_and_a_read() {
+        let dir = std::env::temp_dir().join(format!("fenn-cron-state-{}", std::process::id()));
+        let file = state_file(&dir, "sample");
+        let at: DateTime<Utc> = "2026-03-29T01:00:00.250Z".parse().unwrap();
+        write_last_fire(&file, at).unwrap();
+        assert_eq!(read_last_fire(&file), Some(at));
+        std::fs::write(&file, "garbage").unwrap();
+        assert_eq!(read_last_fire(&file), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
