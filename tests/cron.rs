@@ -97,3 +97,43 @@ fn a_bad_schedule_is_refused_at_start_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn after_downtime_one_missed_fire_runs_at_once_and_the_rest_are_skipped() {
+    // fenn's state says the hourly fire of three hours ago was the last
+    // it ran: two fires were missed since, and the one due now makes three.
+    let state = TempDir::new("cron-state");
+    let now = chrono::Utc::now();
+    let last_hour = now.timestamp() - now.timestamp() % 3600;
+    let three_before = chrono::DateTime::from_timestamp(last_hour - 3 * 3600, 0).unwrap();
+    let stamp = three_before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    state.write("cron/hourly.last", stamp.trim());
+    let fenn = Fenn::with_config(&format!(
+        r#"
+        [server]
+        state_dir = "{}"
+
+        [[function]]
+        name = "echo"
+        module = "example:echo"
+          [[function.cron]]
+          name = "hourly"
+          schedule = "@hourly"
+          catch_up = true
+        "#,
+        state.0.display()
+    ));
+    let log = fenn.log.wait_for("cron run");
+    assert!(log.contains("missed fires were skipped"), "{log}");
+    assert!(log.contains("skipped=2"), "{log}");
+    let run = log.lines().find(|line| line.contains("cron run")).unwrap();
+    assert!(run.contains(r#""x-fenn-catch-up":"true""#), "{run}");
+    assert_eq!(
+        log.matches("cron run").count(),
+        1,
+        "one catch-up, not a burst"
+    );
+    // The catch-up fire is now the last one remembered.
+    let remembered = std::fs::read_to_string(state.0.join("cron/hourly.last")).unwrap();
+    assert_ne!(remembered.trim(), stamp.trim());
+}
