@@ -229,6 +229,18 @@ mod tests {
         FunctionModule::compile("t", &wat::parse_str(wat).unwrap(), Limits::default())
     }
 
+    /// An ABI v1 module, with `import` added, `pages` of initial memory and
+    /// `alloc_param` as the type of fenn_alloc's parameter.
+    fn abi_module(import: &str, pages: u32, alloc_param: &str) -> String {
+        format!(
+            r#"(module {import}
+                 (memory (export "memory") {pages})
+                 (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param {alloc_param}) (result i32) i32.const 0)
+                 (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#
+        )
+    }
+
     #[test]
     fn garbage_bytes_are_refused_as_not_compiling() {
         let error = FunctionModule::compile("t", b"\0asm garbage", Limits::default()).unwrap_err();
@@ -247,39 +259,33 @@ mod tests {
 
     #[test]
     fn a_wrong_signature_is_refused_with_the_expected_one() {
-        let error = compile_wat(
-            r#"(module (memory (export "memory") 1)
-                 (func (export "fenn_abi_v1"))
-                 (func (export "fenn_alloc") (param i64) (result i32) i32.const 0)
-                 (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
-        )
-        .unwrap_err();
+        let error = compile_wat(&abi_module("", 1, "i64")).unwrap_err();
         assert!(error.to_string().contains("fenn_alloc"), "{error}");
     }
 
     #[test]
     fn an_unknown_import_is_refused_at_deploy() {
-        let error = compile_wat(
-            r#"(module (import "env" "system" (func))
-                 (memory (export "memory") 1)
-                 (func (export "fenn_abi_v1"))
-                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 0)
-                 (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
-        )
-        .unwrap_err();
+        let error =
+            compile_wat(&abi_module(r#"(import "env" "system" (func))"#, 1, "i32")).unwrap_err();
         assert!(error.to_string().contains("'env.system'"), "{error}");
     }
 
     #[test]
     fn an_initial_memory_over_the_limit_is_refused_at_deploy() {
-        let error = compile_wat(
-            r#"(module (memory (export "memory") 1000)
-                 (func (export "fenn_abi_v1"))
-                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 0)
-                 (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
-        )
-        .unwrap_err();
+        let error = compile_wat(&abi_module("", 1000, "i32")).unwrap_err();
         assert!(matches!(error, Error::MemoryLimit { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_module_that_fits_is_accepted() {
+        let module = compile_wat(&abi_module("", 1, "i32")).unwrap();
+        assert!(
+            module
+                .info()
+                .exports
+                .iter()
+                .any(|e| e == "fenn_handle: func[I32, I32] -> [I64]")
+        );
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! then validated once, at start, into typed config. Every error names the
 //! file, the key and the reason.
 
+mod raw;
+
 use crate::{examples, units};
 use fenn_cron::{CronSpec, Overlap, Schedule, ScheduleError};
 use fenn_http::{HttpSettings, ResponseMode, RouteSpec, RouteTable};
 use fenn_runtime::Limits;
-use serde::Deserialize;
+use raw::{RawConfig, RawCron, RawFunction, RawHttp, RawMode, RawOverlap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -17,122 +19,6 @@ pub(crate) struct ConfigError {
     pub(crate) file: PathBuf,
     pub(crate) key: String,
     pub(crate) reason: String,
-}
-
-/// Top level. TOML: the whole file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    /// `[server]`
-    #[serde(default)]
-    server: RawServer,
-    /// `[[function]]`
-    #[serde(default, rename = "function")]
-    functions: Vec<RawFunction>,
-}
-
-/// `[server]`: the HTTP listener and the worker pool.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawServer {
-    /// `listen`: address of the HTTP gateway (default `127.0.0.1:8080`).
-    listen: Option<String>,
-    /// `max_body`: largest request body (default `1MiB`).
-    max_body: Option<String>,
-    /// `header_read_timeout`: time to send request headers (default `10s`).
-    header_read_timeout: Option<String>,
-    /// `body_read_timeout`: time to send a request body (default `30s`).
-    body_read_timeout: Option<String>,
-    /// `shutdown_grace`: time in-flight requests get at shutdown (default `30s`).
-    shutdown_grace: Option<String>,
-    /// `workers`: threads for guests that run past their first slice
-    /// (default: the number of CPU cores).
-    workers: Option<usize>,
-    /// `state_dir`: where fenn keeps state across restarts (cron's last
-    /// fire times); default `$STATE_DIRECTORY` (set by systemd), else none.
-    state_dir: Option<String>,
-}
-
-/// `[[function]]`: one function, its limits and its triggers.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFunction {
-    /// `name`: unique, used in logs and routes.
-    name: String,
-    /// `module`: a `.wasm` path (relative to the config file) or
-    /// `example:hello` / `example:echo` / `example:sensor`.
-    module: String,
-    /// `timeout`: wall-clock deadline per event (default `5s`).
-    timeout: Option<String>,
-    /// `fuel`: CPU budget per event (default 100 000 000).
-    fuel: Option<u64>,
-    /// `memory`: linear memory cap (default `16MiB`).
-    memory: Option<String>,
-    /// `max_module_size`: largest module accepted (default `8MiB`).
-    max_module_size: Option<String>,
-    /// `max_recursion_depth`: wasm call depth (default 1024).
-    max_recursion_depth: Option<usize>,
-    /// `concurrency`: events at once; more are answered 503 (default 32).
-    concurrency: Option<usize>,
-    /// `[[function.http]]`
-    #[serde(default)]
-    http: Vec<RawHttp>,
-    /// `[[function.cron]]`
-    #[serde(default)]
-    cron: Vec<RawCron>,
-}
-
-/// `[[function.cron]]`: one schedule.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCron {
-    /// `name`: unique among schedules; the event's `path`.
-    name: String,
-    /// `schedule`: `*/10 * * * * *`, `30 2 * * *`, `@daily`, `every 30s`.
-    schedule: String,
-    /// `timezone`: IANA zone the expression is read in (default `UTC`).
-    timezone: Option<String>,
-    /// `body`: the event body (default empty).
-    #[serde(default)]
-    body: String,
-    /// `overlap`: `"skip"` (default) or `"allow"`.
-    #[serde(default)]
-    overlap: RawOverlap,
-    /// `catch_up`: after downtime, run the latest missed fire once (default false).
-    #[serde(default)]
-    catch_up: bool,
-    /// `jitter`: delay each fire by a spread amount below this (default none).
-    jitter: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum RawOverlap {
-    #[default]
-    Skip,
-    Allow,
-}
-
-/// `[[function.http]]`: one route of the HTTP gateway.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHttp {
-    /// `route`: path template, e.g. `/users/{id}` or `/files/{*rest}`.
-    route: String,
-    /// `methods`: e.g. `["GET", "POST"]`; absent or empty serves all.
-    #[serde(default)]
-    methods: Vec<String>,
-    /// `response`: `"plain"` (default) or `"envelope"` (seed 002).
-    #[serde(default)]
-    response: RawMode,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum RawMode {
-    #[default]
-    Plain,
-    Envelope,
 }
 
 /// Where a function's module comes from.
@@ -328,17 +214,7 @@ impl Validator<'_> {
         raw: &RawCron,
         has_state: bool,
     ) -> Result<CronSpec, ConfigError> {
-        if raw.name.is_empty()
-            || !raw
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(self.error(
-                format!("{key}.name"),
-                format!("'{}' must be letters, digits, '-', '_' or '.'", raw.name),
-            ));
-        }
+        self.name(key, &raw.name)?;
         let zone = raw.timezone.as_deref().unwrap_or("UTC");
         let schedule = Schedule::parse(&raw.schedule, zone).map_err(|error| {
             let field = match error {
@@ -372,18 +248,25 @@ impl Validator<'_> {
         })
     }
 
-    fn function(&self, key: &str, raw: RawFunction) -> Result<FunctionConfig, ConfigError> {
-        if raw.name.is_empty()
-            || !raw
-                .name
+    /// Names of functions and schedules: they appear in logs, paths and
+    /// file names, so letters, digits, `-`, `_` and `.` only.
+    fn name(&self, key: &str, name: &str) -> Result<(), ConfigError> {
+        let fits = !name.is_empty()
+            && name
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(self.error(
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if fits {
+            Ok(())
+        } else {
+            Err(self.error(
                 format!("{key}.name"),
-                format!("'{}' must be letters, digits, '-', '_' or '.'", raw.name),
-            ));
+                format!("'{name}' must be letters, digits, '-', '_' or '.'"),
+            ))
         }
+    }
+
+    fn function(&self, key: &str, raw: RawFunction) -> Result<FunctionConfig, ConfigError> {
+        self.name(key, &raw.name)?;
         let module = match raw.module.strip_prefix("example:") {
             Some(example) => ModuleSource::Example(examples::name(example).ok_or_else(|| {
                 self.error(
@@ -563,14 +446,14 @@ mod tests {
         let profiles = [
             (
                 "rpi-zero-2w",
-                include_str!("../../boards/rpi-zero-2w/fenn.toml"),
+                include_str!("../../../boards/rpi-zero-2w/fenn.toml"),
             ),
-            ("rpi-3", include_str!("../../boards/rpi-3/fenn.toml")),
-            ("rpi-4", include_str!("../../boards/rpi-4/fenn.toml")),
-            ("rpi-5", include_str!("../../boards/rpi-5/fenn.toml")),
+            ("rpi-3", include_str!("../../../boards/rpi-3/fenn.toml")),
+            ("rpi-4", include_str!("../../../boards/rpi-4/fenn.toml")),
+            ("rpi-5", include_str!("../../../boards/rpi-5/fenn.toml")),
             (
                 "x86-gateway",
-                include_str!("../../boards/x86-gateway/fenn.toml"),
+                include_str!("../../../boards/x86-gateway/fenn.toml"),
             ),
             ("examples", crate::examples::CONFIG),
         ];

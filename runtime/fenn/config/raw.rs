@@ -1,0 +1,120 @@
+//! The config file as TOML says it: serde structs that refuse unknown
+//! keys. Each field's doc names its TOML key; `super` validates them.
+
+use serde::Deserialize;
+
+/// Top level. TOML: the whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    /// `[server]`
+    #[serde(default)]
+    pub(super) server: RawServer,
+    /// `[[function]]`
+    #[serde(default, rename = "function")]
+    pub(super) functions: Vec<RawFunction>,
+}
+
+/// `[server]`: the HTTP listener and the worker pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    /// `listen`: address of the HTTP gateway (default `127.0.0.1:8080`).
+    pub(super) listen: Option<String>,
+    /// `max_body`: largest request body (default `1MiB`).
+    pub(super) max_body: Option<String>,
+    /// `header_read_timeout`: time to send request headers (default `10s`).
+    pub(super) header_read_timeout: Option<String>,
+    /// `body_read_timeout`: time to send a request body (default `30s`).
+    pub(super) body_read_timeout: Option<String>,
+    /// `shutdown_grace`: time in-flight requests get at shutdown (default `30s`).
+    pub(super) shutdown_grace: Option<String>,
+    /// `workers`: threads for guests that run past their first slice
+    /// (default: the number of CPU cores).
+    pub(super) workers: Option<usize>,
+    /// `state_dir`: where fenn keeps state across restarts (cron's last
+    /// fire times); default `$STATE_DIRECTORY` (set by systemd), else none.
+    pub(super) state_dir: Option<String>,
+}
+
+/// `[[function]]`: one function, its limits and its triggers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFunction {
+    /// `name`: unique, used in logs and routes.
+    pub(super) name: String,
+    /// `module`: a `.wasm` path (relative to the config file) or
+    /// `example:hello` / `example:echo` / `example:sensor`.
+    pub(super) module: String,
+    /// `timeout`: wall-clock deadline per event (default `5s`).
+    pub(super) timeout: Option<String>,
+    /// `fuel`: CPU budget per event (default 100 000 000).
+    pub(super) fuel: Option<u64>,
+    /// `memory`: linear memory cap (default `16MiB`).
+    pub(super) memory: Option<String>,
+    /// `max_module_size`: largest module accepted (default `8MiB`).
+    pub(super) max_module_size: Option<String>,
+    /// `max_recursion_depth`: wasm call depth (default 1024).
+    pub(super) max_recursion_depth: Option<usize>,
+    /// `concurrency`: events at once; more are answered 503 (default 32).
+    pub(super) concurrency: Option<usize>,
+    /// `[[function.http]]`
+    #[serde(default)]
+    pub(super) http: Vec<RawHttp>,
+    /// `[[function.cron]]`
+    #[serde(default)]
+    pub(super) cron: Vec<RawCron>,
+}
+
+/// `[[function.cron]]`: one schedule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCron {
+    /// `name`: unique among schedules; the event's `path`.
+    pub(super) name: String,
+    /// `schedule`: `*/10 * * * * *`, `30 2 * * *`, `@daily`, `every 30s`.
+    pub(super) schedule: String,
+    /// `timezone`: IANA zone the expression is read in (default `UTC`).
+    pub(super) timezone: Option<String>,
+    /// `body`: the event body (default empty).
+    #[serde(default)]
+    pub(super) body: String,
+    /// `overlap`: `"skip"` (default) or `"allow"`.
+    #[serde(default)]
+    pub(super) overlap: RawOverlap,
+    /// `catch_up`: after downtime, run the latest missed fire once (default false).
+    #[serde(default)]
+    pub(super) catch_up: bool,
+    /// `jitter`: delay each fire by a spread amount below this (default none).
+    pub(super) jitter: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawOverlap {
+    #[default]
+    Skip,
+    Allow,
+}
+
+/// `[[function.http]]`: one route of the HTTP gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    /// `route`: path template, e.g. `/users/{id}` or `/files/{*rest}`.
+    pub(super) route: String,
+    /// `methods`: e.g. `["GET", "POST"]`; absent or empty serves all.
+    #[serde(default)]
+    pub(super) methods: Vec<String>,
+    /// `response`: `"plain"` (default) or `"envelope"` (seed 002).
+    #[serde(default)]
+    pub(super) response: RawMode,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawMode {
+    #[default]
+    Plain,
+    Envelope,
+}
