@@ -66,6 +66,8 @@ fn echo_shows_the_event_exactly_as_sent() {
     assert_eq!(event["httpMethod"], "PUT");
     assert_eq!(event["headers"]["x-device"], "pi-zero");
     assert_eq!(event["headers"]["x-fenn-trigger"], "http");
+    let invocation = event["headers"]["x-fenn-invocation-id"].as_str().unwrap();
+    assert!(invocation.parse::<u64>().is_ok(), "{invocation}");
     assert_eq!(
         event["queryParameters"],
         serde_json::json!({"unit": "c", "n": "1"})

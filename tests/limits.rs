@@ -71,6 +71,11 @@ fn a_memory_bomb_a_stack_overflow_and_a_panic_are_contained() {
             "memory limit of 4194304 bytes",
         ),
         ("recurse", "function failed", "function trapped"),
+        (
+            "deep",
+            "function overflowed its stack",
+            "function overflowed its stack",
+        ),
         ("panic", "function failed", "asked to panic"),
     ] {
         let response = client()
@@ -83,6 +88,20 @@ fn a_memory_bomb_a_stack_overflow_and_a_panic_are_contained() {
         let log = fenn.log.wait_for(logged);
         assert!(log.contains(logged), "{what}: {log}");
         hello_works(&fenn);
+    }
+}
+
+#[test]
+fn a_function_cannot_break_the_connection_with_framing_headers() {
+    let fenn = Fenn::with_config(MISBEHAVE);
+    let client = client();
+    for _ in 0..3 {
+        // The same keep-alive connection: a wrong Content-Length would
+        // desynchronise the next answer.
+        let response = client.get(fenn.url("/m/framing")).send().unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-length"], "10");
+        assert_eq!(response.text().unwrap(), "framing ok");
     }
 }
 

@@ -12,6 +12,9 @@
 //! - `sleep`: busy-waits `ms` milliseconds of wall clock (query `ms`, or
 //!   the body: a cron schedule named `sleep` can say how long);
 //! - `binary`: answers the request body's bytes as a base64 response;
+//! - `framing`: sets `Content-Length: 999` on a 10-byte body;
+//! - `deep`: recurses with no shadow-stack frame, until wasmi's call-depth
+//!   limit stops it (where `recurse` runs out of its 64 KiB stack first);
 //! - anything else: 200 `ok`.
 #![no_std]
 
@@ -44,6 +47,13 @@ fn recurse(depth: u64) -> u64 {
     frame[(depth % 256) as usize] = depth as u8;
     let below = core::hint::black_box(recurse(core::hint::black_box(depth + 1)));
     below ^ u64::from(core::hint::black_box(&mut frame)[3])
+}
+
+/// Recurses using wasm locals only: only the interpreter's depth limit ends it.
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn deep(depth: u64) -> u64 {
+    core::hint::black_box(deep(core::hint::black_box(depth + 1))) ^ depth
 }
 
 fn handle(event: Event) -> Answer {
@@ -90,6 +100,16 @@ fn handle(event: Event) -> Answer {
             while fenn_sdk::log::now_ms() < until {}
             Answer::Response(Response::ok("slept"))
         }
+        "framing" => {
+            // Tries to set the server's framing headers (spelled as HTTP/1
+            // would, which Response::header would lower-case).
+            let mut response = Response::ok("framing ok");
+            response
+                .headers
+                .insert(String::from("Content-Length"), String::from("999"));
+            Answer::Response(response)
+        }
+        "deep" => Answer::Response(Response::ok(format!("{}", deep(0)))),
         "binary" => match fenn_sdk::body_bytes(&event) {
             Ok(bytes) => Answer::Response(fenn_sdk::binary_response(200, &bytes)),
             Err(_) => Answer::Response(Response::with_status(400, "bad base64")),

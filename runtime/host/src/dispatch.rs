@@ -12,6 +12,7 @@
 
 use crate::invocation::{Invocation, Step};
 use crate::{Error, FunctionModule, Limits};
+use fenn_abi::event::HEADER_INVOCATION;
 use fenn_abi::{Event, Response};
 use std::collections::HashMap;
 use std::future::Future;
@@ -137,7 +138,7 @@ fn run_to_end(
 }
 
 impl FunctionHost for Dispatcher {
-    async fn invoke(&self, function: &str, event: Event) -> Result<Response, Error> {
+    async fn invoke(&self, function: &str, mut event: Event) -> Result<Response, Error> {
         let deployed = self
             .functions
             .get(function)
@@ -146,6 +147,9 @@ impl FunctionHost for Dispatcher {
                 function: function.to_owned(),
             })?;
         let invocation = self.next_invocation.fetch_add(1, Ordering::Relaxed);
+        event
+            .headers
+            .insert(HEADER_INVOCATION.into(), invocation.to_string());
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
         let result = self.run(&deployed, event).instrument(span).await;
@@ -231,8 +235,8 @@ mod tests {
         let (result, elapsed) = spinning.await.unwrap();
         assert!(matches!(result, Err(Error::Deadline { .. })), "{result:?}");
         assert!(
-            elapsed < Duration::from_secs(2),
-            "answered after {elapsed:?}"
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(800),
+            "answered after {elapsed:?}, the deadline is 300ms"
         );
     }
 

@@ -15,9 +15,11 @@ use wasmi_core::LimiterError;
 
 /// Fuel charged for each host call, plus one unit per byte it reads.
 const HOST_CALL_FUEL: u64 = 1_000;
-/// Fuel for instantiating and allocating the input, before the handler
-/// runs; a guest that needs more than this to start is out of fuel.
-const SETUP_FUEL: u64 = 1_000_000;
+/// Fuel for instantiating (a start function included) and allocating the
+/// input, before the handler runs; this runs on the receiving task, so it
+/// is as small as the inline slice. A guest that needs more to start is out
+/// of fuel.
+pub(crate) const SETUP_FUEL: u64 = crate::dispatch::INLINE_FUEL;
 /// Longest log line kept; the rest is cut.
 const MAX_LOG_LINE: usize = 1024;
 
@@ -239,12 +241,19 @@ impl Invocation {
             mut running,
             pending,
         } = self;
-        let grant = slice.min(running.fuel_left);
-        if grant == 0 {
+        // wasmi charges a whole block (or a bulk memory operation) up front:
+        // a paused call needs at least `required_fuel` to make progress, so
+        // a slice is never smaller, and a budget that cannot cover it is spent.
+        let required = match &pending {
+            Pending::Start { .. } => 1,
+            Pending::OutOfFuel(call) => call.required_fuel().max(1),
+        };
+        if required > running.fuel_left {
             return Step::Done(Err(Error::OutOfFuel {
                 fuel: running.fuel_budget,
             }));
         }
+        let grant = slice.max(required).min(running.fuel_left);
         if let Err(error) = running.store.set_fuel(grant) {
             return Step::Done(Err(Error::Trap {
                 reason: error.to_string(),
@@ -260,7 +269,9 @@ impl Invocation {
         running.fuel_left -= grant - left_in_slice.min(grant);
         match result {
             Ok(TypedResumableCall::Finished(packed)) => Step::Done(running.read_output(packed)),
-            Ok(TypedResumableCall::OutOfFuel(call)) if running.fuel_left > 0 => {
+            Ok(TypedResumableCall::OutOfFuel(call))
+                if call.required_fuel() <= running.fuel_left =>
+            {
                 Step::Paused(Box::new(Self {
                     running,
                     pending: Pending::OutOfFuel(call),
@@ -378,6 +389,56 @@ pub(crate) mod tests {
         };
         assert!(matches!(result, Err(Error::OutOfFuel { fuel: 3_500_000 })));
         assert_eq!(slices, 4, "3.5M fuel in 1M slices");
+    }
+
+    #[test]
+    fn a_budget_that_cannot_cover_the_next_block_is_out_of_fuel_not_an_endless_pause() {
+        // Each pass of this loop costs more than one fuel, so the budget ends
+        // with a remainder too small for the next pass.
+        let limits = Limits {
+            fuel: 3_000_001,
+            ..Limits::default()
+        };
+        let module = guest(
+            "(loop $l (br_if $l (i32.eqz (i32.add (i32.const 0) (i32.const 0))))) i64.const 0",
+            limits,
+        );
+        let mut slices = 0;
+        let mut invocation = Invocation::start(&module, &Event::default()).unwrap();
+        let result = loop {
+            slices += 1;
+            assert!(slices < 10, "paused without progress");
+            match invocation.run(1_000_000) {
+                Step::Done(result) => break result,
+                Step::Paused(paused) => invocation = *paused,
+            }
+        };
+        assert!(
+            matches!(result, Err(Error::OutOfFuel { fuel: 3_000_001 })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_bulk_operation_larger_than_a_slice_gets_the_fuel_it_needs() {
+        // Filling ~16 MiB costs far more than a 1 000-fuel slice, at once.
+        let module = guest(
+            r#"(drop (memory.grow (i32.const 255)))
+               (memory.fill (i32.const 65536) (i32.const 7) (i32.const 16711680))
+               i64.const 4398046511137"#,
+            Limits::default(),
+        );
+        let mut invocation = Invocation::start(&module, &Event::default()).unwrap();
+        let mut slices = 0;
+        let result = loop {
+            slices += 1;
+            assert!(slices < 100, "paused without progress");
+            match invocation.run(1_000) {
+                Step::Done(result) => break result,
+                Step::Paused(paused) => invocation = *paused,
+            }
+        };
+        assert!(result.is_ok(), "{result:?}");
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl FunctionModule {
         let mut store = Store::new(&self.engine, HostState::new(self));
         store.limiter(|state| &mut state.limiter);
         store
-            .set_fuel(self.limits.fuel)
+            .set_fuel(self.limits.fuel.min(invocation::SETUP_FUEL))
             .map_err(|error| Error::NotAbi {
                 reason: error.to_string(),
             })?;
@@ -125,6 +125,14 @@ impl FunctionModule {
             Err(_) if store.data().limiter.hit => Err(Error::MemoryLimit {
                 limit: self.limits.memory_bytes,
             }),
+            Err(error) if error.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => {
+                Err(Error::NotAbi {
+                    reason: format!(
+                        "its start function does not finish within {} fuel",
+                        invocation::SETUP_FUEL
+                    ),
+                })
+            }
             Err(error) => Err(Error::NotAbi {
                 reason: error.to_string(),
             }),
@@ -274,6 +282,21 @@ mod tests {
     fn an_initial_memory_over_the_limit_is_refused_at_deploy() {
         let error = compile_wat(&abi_module("", 1000, "i32")).unwrap_err();
         assert!(matches!(error, Error::MemoryLimit { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_start_function_that_never_ends_is_refused_at_deploy() {
+        let limits = Limits {
+            fuel: u64::MAX,
+            ..Limits::default()
+        };
+        let wat = abi_module("(func $spin (loop $l (br $l))) (start $spin)", 1, "i32");
+        let error =
+            FunctionModule::compile("t", &wat::parse_str(wat).unwrap(), limits).unwrap_err();
+        assert!(
+            error.to_string().contains("start function does not finish"),
+            "{error}"
+        );
     }
 
     #[test]

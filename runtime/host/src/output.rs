@@ -108,12 +108,25 @@ pub fn body_bytes(body: String, is_base64_encoded: bool) -> Result<Vec<u8>, Erro
     }
 }
 
-fn check(response: Response) -> Result<Response, Error> {
-    if !(100..=599).contains(&response.status_code) {
+/// Final checks for both encodings: a final HTTP status (1xx would break
+/// the client's connection), and header names in lower case so that the
+/// server's own framing headers are recognised however a guest spells them.
+fn check(mut response: Response) -> Result<Response, Error> {
+    if !(200..=599).contains(&response.status_code) {
         return Err(bad(format!(
-            "statusCode {} is not an HTTP status",
+            "statusCode {} is not a final HTTP status (200-599)",
             response.status_code
         )));
+    }
+    if response
+        .headers
+        .keys()
+        .any(|name| name.bytes().any(|b| b.is_ascii_uppercase()))
+    {
+        response.headers = std::mem::take(&mut response.headers)
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
     }
     Ok(response)
 }
@@ -188,6 +201,25 @@ mod tests {
         assert!(matches!(decode(&[]), Err(Error::BadOutput { .. })));
         assert!(matches!(decode(&[9, 1]), Err(Error::BadOutput { .. })));
         assert!(matches!(decode(&[0, 0xff]), Err(Error::BadOutput { .. })));
+    }
+
+    #[test]
+    fn postcard_header_names_are_lower_cased_and_1xx_is_refused() {
+        let mut response = Response::ok("x");
+        response
+            .headers
+            .insert("Content-Length".into(), "999".into());
+        let decoded = decode(&abi::encode_output(&response).unwrap()).unwrap();
+        assert_eq!(
+            decoded.headers.keys().collect::<Vec<_>>(),
+            ["content-length"]
+        );
+        let early = Response::with_status(101, "");
+        let error = decode(&abi::encode_output(&early).unwrap()).unwrap_err();
+        assert!(
+            error.to_string().contains("not a final HTTP status"),
+            "{error}"
+        );
     }
 
     #[test]

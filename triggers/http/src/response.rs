@@ -62,7 +62,10 @@ fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
     let mut http = axum::response::Response::new(Body::from(body));
     *http.status_mut() = status;
     for (name, value) in &headers {
-        if OWNED_BY_SERVER.contains(&name.as_str()) {
+        if OWNED_BY_SERVER
+            .iter()
+            .any(|owned| owned.eq_ignore_ascii_case(name))
+        {
             continue;
         }
         let name = HeaderName::from_bytes(name.as_bytes())
@@ -138,6 +141,17 @@ mod tests {
         assert_eq!(http.headers()["x-a"], "b");
         let bytes = http.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(bytes.as_ref(), &[0, 1, 255]);
+    }
+
+    #[tokio::test]
+    async fn a_function_cannot_set_the_framing_headers() {
+        let response = Response::ok("four")
+            .header("content-length", "999")
+            .header("transfer-encoding", "chunked");
+        let http = to_http(response, ResponseMode::Plain).unwrap();
+        assert!(http.headers().get("content-length").is_none());
+        assert!(http.headers().get("transfer-encoding").is_none());
+        assert_eq!(body_text(http).await, "four");
     }
 
     #[test]
