@@ -151,10 +151,12 @@ impl Schedule {
                 let last = at.timestamp_millis().div_euclid(step).checked_mul(step)?;
                 Utc.timestamp_millis_opt(last).single()
             }
-            Schedule::Cron { cron, zone, .. } => cron
-                .find_previous_occurrence(&at.with_timezone(zone), true)
-                .ok()
-                .map(|local| local.with_timezone(&Utc)),
+            Schedule::Cron { cron, zone, .. } => {
+                let at = at.with_nanosecond(0).unwrap_or(at);
+                cron.find_previous_occurrence(&at.with_timezone(zone), true)
+                    .ok()
+                    .map(|local| local.with_timezone(&Utc))
+            }
         }
     }
 
@@ -399,6 +401,11 @@ mod tests {
         );
         assert_eq!(
             hourly.last_at_or_before(utc("2026-01-01T05:00:00Z")),
+            Some(utc("2026-01-01T05:00:00Z"))
+        );
+        // Whole seconds, whatever the sub-second part of the instant.
+        assert_eq!(
+            hourly.last_at_or_before(utc("2026-01-01T05:27:29.168Z")),
             Some(utc("2026-01-01T05:00:00Z"))
         );
     }

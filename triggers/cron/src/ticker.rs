@@ -30,6 +30,9 @@ pub struct Ticker {
     schedule: Schedule,
     cursor: DateTime<Utc>,
     catch_up: bool,
+    /// How late a fire may be and still be on time: [`LATE`] plus the
+    /// schedule's jitter (a jittered fire is late by design, not missed).
+    tolerance: TimeDelta,
 }
 
 impl Ticker {
@@ -40,6 +43,7 @@ impl Ticker {
         last_fire: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
         catch_up: bool,
+        jitter: Duration,
     ) -> Self {
         let cursor = match last_fire {
             Some(last) if last < now => last,
@@ -49,7 +53,14 @@ impl Ticker {
             schedule,
             cursor,
             catch_up,
+            tolerance: LATE + TimeDelta::from_std(jitter).unwrap_or(TimeDelta::zero()),
         }
+    }
+
+    /// Starts again from `now`, after the wall clock went backwards: the
+    /// next fire is the schedule's first after `now`.
+    pub fn rewind(&mut self, now: DateTime<Utc>) {
+        self.cursor = now;
     }
 
     /// The schedule.
@@ -60,7 +71,7 @@ impl Ticker {
     /// The next fire as of `now`, or `None` if the schedule has ended.
     pub fn next(&mut self, now: DateTime<Utc>) -> Option<Due> {
         let planned = self.schedule.next_after(self.cursor)?;
-        if planned + LATE >= now {
+        if planned + self.tolerance >= now {
             self.cursor = planned;
             return Some(Due {
                 planned,
@@ -93,9 +104,10 @@ impl Ticker {
         })
     }
 
-    /// Fires from `first` to `last` inclusive, counted up to a bound.
+    /// Fires from `first` to `last` inclusive, counted up to 1 000 (the
+    /// count is for the log; this runs on the trigger's task).
     fn count(&self, first: DateTime<Utc>, last: DateTime<Utc>) -> u64 {
-        const BOUND: u64 = 100_000;
+        const BOUND: u64 = 1_000;
         let mut count = 1;
         let mut at = first;
         while count < BOUND {
@@ -147,7 +159,7 @@ mod tests {
     #[test]
     fn on_time_fires_follow_the_schedule() {
         let now = utc("2026-01-01T00:30:00Z");
-        let mut ticker = Ticker::new(hourly(), None, now, false);
+        let mut ticker = Ticker::new(hourly(), None, now, false, Duration::ZERO);
         let due = ticker.next(now).unwrap();
         assert_eq!(
             (due.planned, due.skipped, due.catch_up),
@@ -162,7 +174,7 @@ mod tests {
     fn after_downtime_without_catch_up_the_missed_fires_are_skipped_and_counted() {
         let last = utc("2026-01-01T01:00:00Z");
         let now = utc("2026-01-01T05:30:00Z");
-        let mut ticker = Ticker::new(hourly(), Some(last), now, false);
+        let mut ticker = Ticker::new(hourly(), Some(last), now, false, Duration::ZERO);
         let due = ticker.next(now).unwrap();
         assert_eq!(
             (due.planned, due.skipped, due.catch_up),
@@ -174,7 +186,7 @@ mod tests {
     fn after_downtime_with_catch_up_exactly_one_missed_fire_runs() {
         let last = utc("2026-01-01T01:00:00Z");
         let now = utc("2026-01-01T05:30:00Z");
-        let mut ticker = Ticker::new(hourly(), Some(last), now, true);
+        let mut ticker = Ticker::new(hourly(), Some(last), now, true, Duration::ZERO);
         let due = ticker.next(now).unwrap();
         // 02:00..05:00 were missed: the latest runs now, three are skipped.
         assert_eq!(
@@ -192,7 +204,7 @@ mod tests {
     #[test]
     fn a_clock_jump_forward_while_running_is_a_gap_like_downtime() {
         let start = utc("2026-01-01T00:30:00Z");
-        let mut ticker = Ticker::new(hourly(), None, start, true);
+        let mut ticker = Ticker::new(hourly(), None, start, true, Duration::ZERO);
         assert_eq!(
             ticker.next(start).unwrap().planned,
             utc("2026-01-01T01:00:00Z")
@@ -209,10 +221,47 @@ mod tests {
     fn a_last_fire_in_the_future_is_ignored() {
         // The clock went backwards since the last run was persisted.
         let now = utc("2026-01-01T00:30:00Z");
-        let mut ticker = Ticker::new(hourly(), Some(utc("2026-06-01T00:00:00Z")), now, true);
+        let mut ticker = Ticker::new(
+            hourly(),
+            Some(utc("2026-06-01T00:00:00Z")),
+            now,
+            true,
+            Duration::ZERO,
+        );
         assert_eq!(
             ticker.next(now).unwrap().planned,
             utc("2026-01-01T01:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_fire_late_by_its_jitter_is_on_time_not_missed() {
+        let every = Schedule::parse("every 1s", "UTC").unwrap();
+        let start = utc("2026-01-01T00:00:00.500Z");
+        let mut ticker = Ticker::new(every, None, start, false, Duration::from_secs(5));
+        assert_eq!(
+            ticker.next(start).unwrap().planned,
+            utc("2026-01-01T00:00:01Z")
+        );
+        // It fired 4.5 s after its planned time (jitter): the next is due.
+        let due = ticker.next(utc("2026-01-01T00:00:05.500Z")).unwrap();
+        assert_eq!((due.planned, due.skipped), (utc("2026-01-01T00:00:02Z"), 0));
+    }
+
+    #[test]
+    fn after_the_clock_goes_back_a_rewind_plans_from_the_new_now() {
+        let start = utc("2026-01-01T05:30:00Z");
+        let mut ticker = Ticker::new(hourly(), None, start, false, Duration::ZERO);
+        assert_eq!(
+            ticker.next(start).unwrap().planned,
+            utc("2026-01-01T06:00:00Z")
+        );
+        // The clock is set back three hours (an RTC-less board syncing NTP).
+        let now = utc("2026-01-01T02:40:00Z");
+        ticker.rewind(now);
+        assert_eq!(
+            ticker.next(now).unwrap().planned,
+            utc("2026-01-01T03:00:00Z")
         );
     }
 

@@ -9,7 +9,7 @@
 
 use crate::ticker::{self, LATE};
 use crate::{History, Run, Schedule, Ticker};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use fenn_abi::Event;
 use fenn_abi::event::HEADER_TRIGGER;
 use fenn_runtime::FunctionHost;
@@ -135,6 +135,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
             last,
             Utc::now(),
             self.spec.catch_up,
+            self.spec.jitter,
         );
         let running = Arc::new(AtomicBool::new(false));
         let this = Arc::new(self);
@@ -154,23 +155,33 @@ impl<H: FunctionHost> ScheduleLoop<H> {
             } else {
                 due.planned + ticker::jitter(this.seed, &name, due.planned, this.spec.jitter)
             };
-            if !sleep_until(fire_at, &mut stop).await {
-                break;
+            match sleep_until(fire_at, &mut stop).await {
+                Wake::Fire => {}
+                Wake::Stop => break,
+                Wake::ClockBack => {
+                    tracing::warn!(schedule = %name, "the wall clock went back: planning again from now");
+                    ticker.rewind(Utc::now());
+                    continue;
+                }
             }
             if this.spec.overlap == Overlap::Skip && running.swap(true, Ordering::AcqRel) {
                 this.skipped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(schedule = %name, planned = %rfc3339(due.planned), "previous run still going: fire skipped");
                 continue;
             }
-            if let Some(file) = &state {
-                if let Err(error) = write_last_fire(file, due.planned) {
-                    tracing::warn!(schedule = %name, %error, "could not persist the last fire time");
-                }
+            if let Some(file) = state.clone() {
+                let (schedule, planned) = (name.clone(), due.planned);
+                // fsync can take long on an SD card: off the async workers.
+                tokio::task::spawn_blocking(move || {
+                    if let Err(error) = write_last_fire(&file, planned) {
+                        tracing::warn!(%schedule, %error, "could not persist the last fire time");
+                    }
+                });
             }
-            let (this, running) = (this.clone(), running.clone());
+            let (this, running) = (this.clone(), RunningGuard(running.clone()));
             runs.spawn(async move {
                 this.fire(due.planned, fire_at, due.catch_up).await;
-                running.store(false, Ordering::Release);
+                drop(running);
             });
             while runs.try_join_next().is_some() {}
         }
@@ -233,27 +244,54 @@ impl<H: FunctionHost> ScheduleLoop<H> {
     }
 }
 
-/// Sleeps until the wall clock reaches `at`; false if stopped first.
-async fn sleep_until(at: DateTime<Utc>, stop: &mut watch::Receiver<bool>) -> bool {
+/// Clears the "a run is going" flag when the run ends, however it ends
+/// (a panic in a run must not stop an overlap-skip schedule for good).
+struct RunningGuard(Arc<AtomicBool>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// Why [`sleep_until`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// The fire time came (or passed: the clock jumped forward).
+    Fire,
+    /// The trigger is stopping.
+    Stop,
+    /// The wall clock went backwards while waiting.
+    ClockBack,
+}
+
+/// Whether the wall clock went back: the wait left is longer than what was
+/// left before minus what was slept, by more than a small margin.
+fn clock_went_back(expected: TimeDelta, left: TimeDelta) -> bool {
+    left > expected + LATE + LATE
+}
+
+/// Sleeps until the wall clock reaches `at`, in steps of at most
+/// [`MAX_SLEEP`] so that a clock that jumps is noticed.
+async fn sleep_until(at: DateTime<Utc>, stop: &mut watch::Receiver<bool>) -> Wake {
+    let mut expected = at - Utc::now();
     loop {
         if *stop.borrow() {
-            return false;
+            return Wake::Stop;
         }
-        let Ok(wait) = (at - Utc::now()).to_std() else {
-            return true;
-        };
-        if wait.is_zero() {
-            return true;
+        let left = at - Utc::now();
+        if left <= TimeDelta::zero() {
+            return Wake::Fire;
         }
+        if clock_went_back(expected, left) {
+            return Wake::ClockBack;
+        }
+        let step = left.to_std().unwrap_or_default().min(MAX_SLEEP);
         tokio::select! {
-            () = tokio::time::sleep(wait.min(MAX_SLEEP)) => {}
-            _ = stop.changed() => return false,
+            () = tokio::time::sleep(step) => {}
+            _ = stop.changed() => return Wake::Stop,
         }
-        // Woken late by far more than LATE: the clock jumped; fire now and
-        // let the ticker account for what was missed.
-        if Utc::now() > at + LATE {
-            return true;
-        }
+        expected = left - TimeDelta::from_std(step).unwrap_or(TimeDelta::zero());
     }
 }
 
@@ -292,6 +330,30 @@ fn write_last_fire(file: &Path, planned: DateTime<Utc>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wait_that_grows_means_the_clock_went_back() {
+        let minute = TimeDelta::minutes(1);
+        assert!(!clock_went_back(minute, minute));
+        assert!(!clock_went_back(minute, minute - TimeDelta::seconds(10)));
+        assert!(!clock_went_back(
+            minute,
+            minute + TimeDelta::milliseconds(500)
+        ));
+        assert!(clock_went_back(minute, minute + TimeDelta::hours(1)));
+    }
+
+    #[test]
+    fn the_running_flag_clears_even_when_a_run_panics() {
+        let running = Arc::new(AtomicBool::new(true));
+        let guard = RunningGuard(running.clone());
+        let result = std::panic::catch_unwind(move || {
+            let _guard = guard;
+            panic!("a run panicked");
+        });
+        assert!(result.is_err());
+        assert!(!running.load(Ordering::Acquire));
+    }
 
     #[test]
     fn the_last_fire_survives_a_write_and_a_read() {
