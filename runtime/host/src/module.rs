@@ -89,25 +89,7 @@ impl FunctionModule {
 
     /// What the module exports and imports.
     pub fn info(&self) -> ModuleInfo {
-        ModuleInfo {
-            exports: self
-                .module
-                .exports()
-                .map(|export| format!("{}: {}", export.name(), describe(export.ty())))
-                .collect(),
-            imports: self
-                .module
-                .imports()
-                .map(|import| {
-                    format!(
-                        "{}.{}: {}",
-                        import.module(),
-                        import.name(),
-                        describe(import.ty())
-                    )
-                })
-                .collect(),
-        }
+        info(&self.module)
     }
 
     /// Instantiates once without running anything, so that unresolvable
