@@ -8,4 +8,5 @@ mod cli;
 mod cron;
 mod gateway;
 mod limits;
+mod mqtt;
 mod util;

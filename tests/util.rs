@@ -210,3 +210,88 @@ pub(crate) fn run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) 
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A Mosquitto broker of the test's own, on a free port, stopped on drop.
+pub(crate) struct Broker {
+    child: Child,
+    pub(crate) port: u16,
+    dir: TempDir,
+}
+
+impl Broker {
+    pub(crate) fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = TempDir::new("broker");
+        let child = Self::spawn(&dir, port);
+        Self { child, port, dir }
+    }
+
+    fn spawn(dir: &TempDir, port: u16) -> Child {
+        let config = dir.write(
+            "mosquitto.conf",
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n"),
+        );
+        let program = ["mosquitto", "/usr/sbin/mosquitto"]
+            .into_iter()
+            .find(|program| Command::new(program).arg("-h").output().is_ok())
+            .expect("mosquitto is installed (tests/run installs it)");
+        let child = Command::new(program)
+            .arg("-c")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child
+    }
+
+    /// Stops the broker (fenn sees the connection drop).
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port.
+    pub(crate) fn start_again(&mut self) {
+        self.child = Self::spawn(&self.dir, self.port);
+    }
+
+    /// `mosquitto_rr`: publishes `message` to `topic` with a response topic
+    /// and waits (at most `seconds`) for the reply; its payload, or None.
+    pub(crate) fn request(&self, topic: &str, message: &str, seconds: u32) -> Option<String> {
+        let output = Command::new("mosquitto_rr")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-t", topic])
+            .args([
+                "-e",
+                &format!("replies/{topic}"),
+                "-m",
+                message,
+                "-W",
+                &seconds.to_string(),
+            ])
+            .output()
+            .unwrap();
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -6,6 +6,7 @@ use crate::examples;
 use anyhow::Context as _;
 use fenn_cron::CronTrigger;
 use fenn_http::HttpTrigger;
+use fenn_mqtt::MqttTrigger;
 use fenn_runtime::Dispatcher;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -76,13 +77,24 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     };
     let http = HttpTrigger::new(config.routes.clone(), host.clone(), config.http.clone());
     let http = tokio::spawn(http.run(listener, until_stopped(stopped.clone())));
-    let cron = CronTrigger::new(config.schedules.clone(), host, config.state_dir.clone());
-    let cron = tokio::spawn(cron.run(until_stopped(stopped)));
+    let cron = CronTrigger::new(
+        config.schedules.clone(),
+        host.clone(),
+        config.state_dir.clone(),
+    );
+    let cron = tokio::spawn(cron.run(until_stopped(stopped.clone())));
+    let mqtt = config.mqtt.clone().map(|settings| {
+        let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host);
+        tokio::spawn(mqtt.run(until_stopped(stopped)))
+    });
     shutdown_signal().await;
     let _ = stop.send(true);
     let (http, cron) = tokio::join!(http, cron);
     http??;
     cron?;
+    if let Some(mqtt) = mqtt {
+        mqtt.await?;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -111,6 +123,20 @@ fn announce(config: &Config, local: SocketAddr) {
             out,
             "  {methods:<8} {:<22} -> {}{mode}",
             spec.route, spec.function
+        );
+    }
+    for route in &config.mqtt_routes {
+        let reply = route
+            .reply
+            .as_ref()
+            .map(|reply| format!(" (replies to {})", reply.as_written()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<22} -> {}{reply}",
+            "MQTT",
+            route.filter.as_written(),
+            route.function
         );
     }
     for schedule in &config.schedules {

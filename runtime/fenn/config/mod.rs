@@ -7,8 +7,9 @@ mod raw;
 use crate::{examples, units};
 use fenn_cron::{CronSpec, Overlap, Schedule, ScheduleError};
 use fenn_http::{HttpSettings, ResponseMode, RouteSpec, RouteTable};
+use fenn_mqtt::{MqttRoute, MqttSettings, ReplyTemplate, TopicFilter};
 use fenn_runtime::Limits;
-use raw::{RawConfig, RawCron, RawFunction, RawHttp, RawMode, RawOverlap};
+use raw::{RawConfig, RawCron, RawFunction, RawHttp, RawMode, RawMqtt, RawMqttRoute, RawOverlap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,8 @@ pub(crate) struct Config {
     pub(crate) route_specs: Vec<RouteSpec>,
     pub(crate) schedules: Vec<CronSpec>,
     pub(crate) state_dir: Option<PathBuf>,
+    pub(crate) mqtt: Option<MqttSettings>,
+    pub(crate) mqtt_routes: Vec<MqttRoute>,
 }
 
 impl Config {
@@ -149,6 +152,11 @@ impl Validator<'_> {
             .as_ref()
             .map(|dir| self.file.parent().unwrap_or(Path::new(".")).join(dir))
             .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from));
+        let mqtt = match &raw.mqtt {
+            Some(broker) => Some(self.mqtt(broker, &http)?),
+            None => None,
+        };
+        let mut mqtt_routes = Vec::new();
         let mut schedules: Vec<CronSpec> = Vec::new();
         let mut functions = Vec::new();
         let mut route_specs = Vec::new();
@@ -168,6 +176,13 @@ impl Validator<'_> {
                 let route_key = format!("{key}.http[{route_index}]");
                 route_specs.push(self.route(&route_key, &function.name, http)?);
                 route_keys.push(route_key);
+            }
+            for (mqtt_index, route) in function.mqtt.iter().enumerate() {
+                let mqtt_key = format!("{key}.mqtt[{mqtt_index}]");
+                if mqtt.is_none() {
+                    return Err(self.error(mqtt_key, "needs an [mqtt] section naming the broker"));
+                }
+                mqtt_routes.push(self.mqtt_route(&mqtt_key, &function.name, route)?);
             }
             for (cron_index, cron) in function.cron.iter().enumerate() {
                 let cron_key = format!("{key}.cron[{cron_index}]");
@@ -204,6 +219,96 @@ impl Validator<'_> {
             route_specs,
             schedules,
             state_dir,
+            mqtt,
+            mqtt_routes,
+        })
+    }
+
+    fn mqtt(&self, raw: &RawMqtt, http: &HttpSettings) -> Result<MqttSettings, ConfigError> {
+        let address = match raw.url.split_once("://") {
+            Some(("mqtt", address)) => address.trim_end_matches('/'),
+            Some(("mqtts", _)) => {
+                return Err(self.error(
+                    "mqtt.url",
+                    "TLS (mqtts://) is not supported yet; use mqtt://",
+                ));
+            }
+            _ => {
+                return Err(self.error("mqtt.url", format!("'{}' is not mqtt://host:port", raw.url)));
+            }
+        };
+        let (host, port) = match address.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse()
+                    .map_err(|_| self.error("mqtt.url", format!("'{port}' is not a port")))?,
+            ),
+            None => (address, 1883),
+        };
+        if host.is_empty() {
+            return Err(self.error("mqtt.url", format!("'{}' names no host", raw.url)));
+        }
+        let credentials = match (
+            std::env::var("FENN_MQTT_USERNAME"),
+            std::env::var("FENN_MQTT_PASSWORD"),
+        ) {
+            (Ok(user), Ok(password)) => Some((user, password)),
+            (Ok(user), Err(_)) => Some((user, String::new())),
+            _ => None,
+        };
+        Ok(MqttSettings {
+            host: host.to_owned(),
+            port,
+            client_id: raw
+                .client_id
+                .clone()
+                .unwrap_or_else(|| format!("fenn-{}", std::process::id())),
+            credentials,
+            keep_alive: match &raw.keep_alive {
+                Some(text) => {
+                    units::duration(text).map_err(|reason| self.error("mqtt.keep_alive", reason))?
+                }
+                None => std::time::Duration::from_secs(30),
+            },
+            max_in_flight: match raw.max_in_flight {
+                Some(0) => return Err(self.error("mqtt.max_in_flight", "must be at least 1")),
+                Some(n) => n,
+                None => 32,
+            },
+            shutdown_grace: http.shutdown_grace,
+        })
+    }
+
+    fn mqtt_route(
+        &self,
+        key: &str,
+        function: &str,
+        raw: &RawMqttRoute,
+    ) -> Result<MqttRoute, ConfigError> {
+        let filter = TopicFilter::parse(&raw.topic)
+            .map_err(|error| self.error(format!("{key}.topic"), error.to_string()))?;
+        let qos = match raw.qos {
+            None => 1,
+            Some(qos @ (0 | 1)) => qos,
+            Some(other) => {
+                return Err(self.error(
+                    format!("{key}.qos"),
+                    format!("{other}: fenn serves QoS 0 and 1"),
+                ));
+            }
+        };
+        let reply = match &raw.reply {
+            Some(reply) => Some(
+                ReplyTemplate::new(reply, &filter)
+                    .map_err(|error| self.error(format!("{key}.reply"), error.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(MqttRoute {
+            filter,
+            qos,
+            function: function.to_owned(),
+            reply,
         })
     }
 
@@ -508,6 +613,44 @@ mod tests {
         assert_eq!(error.key, "function[0].cron[0].timezone");
         let error = parse(&CRON.replace("state_dir = \"state\"", "")).unwrap_err();
         assert_eq!(error.key, "function[0].cron[0].catch_up");
+    }
+
+    #[test]
+    fn mqtt_subscriptions_are_validated_naming_the_key() {
+        let text = r#"
+            [mqtt]
+            url = "mqtt://broker.local:1884"
+            [[function]]
+            name = "echo"
+            module = "example:echo"
+              [[function.mqtt]]
+              topic = "sensors/{room}/temp"
+              reply = "sensors/{room}/temp/result"
+        "#;
+        let config = parse(text).unwrap();
+        let broker = config.mqtt.as_ref().unwrap();
+        assert_eq!((broker.host.as_str(), broker.port), ("broker.local", 1884));
+        assert_eq!(
+            config.mqtt_routes[0].filter.subscription(),
+            "sensors/+/temp"
+        );
+        assert_eq!(config.mqtt_routes[0].qos, 1);
+        let looping = text.replace("sensors/{room}/temp/result", "sensors/{room}/temp");
+        assert_eq!(
+            parse(&looping).unwrap_err().key,
+            "function[0].mqtt[0].reply"
+        );
+        let bad = text.replace("sensors/{room}/temp\"\n", "sensors/#/temp\"\n");
+        assert_eq!(parse(&bad).unwrap_err().key, "function[0].mqtt[0].topic");
+        let tls = text.replace("mqtt://broker.local:1884", "mqtts://broker.local");
+        assert!(
+            parse(&tls)
+                .unwrap_err()
+                .reason
+                .contains("not supported yet")
+        );
+        let no_broker = text.replace("[mqtt]\n            url = \"mqtt://broker.local:1884\"", "");
+        assert_eq!(parse(&no_broker).unwrap_err().key, "function[0].mqtt[0]");
     }
 
     #[test]

@@ -13,6 +13,35 @@ pub(super) struct RawConfig {
     /// `[[function]]`
     #[serde(default, rename = "function")]
     pub(super) functions: Vec<RawFunction>,
+    /// `[mqtt]`: the broker (absent: no MQTT).
+    pub(super) mqtt: Option<RawMqtt>,
+}
+
+/// `[mqtt]`: the broker fenn subscribes at. Credentials come from the
+/// environment: `FENN_MQTT_USERNAME` and `FENN_MQTT_PASSWORD`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMqtt {
+    /// `url`: `mqtt://host:port` (port 1883 by default).
+    pub(super) url: String,
+    /// `client_id`: default `fenn-<pid>`.
+    pub(super) client_id: Option<String>,
+    /// `keep_alive`: default `30s`.
+    pub(super) keep_alive: Option<String>,
+    /// `max_in_flight`: messages handled at once (default 32).
+    pub(super) max_in_flight: Option<usize>,
+}
+
+/// `[[function.mqtt]]`: one subscription.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMqttRoute {
+    /// `topic`: a filter; `{name}` segments fill pathParameters.
+    pub(super) topic: String,
+    /// `qos`: 0 or 1 (default 1).
+    pub(super) qos: Option<u8>,
+    /// `reply`: topic for results when a message names no response topic.
+    pub(super) reply: Option<String>,
 }
 
 /// `[server]`: the HTTP listener and the worker pool.
@@ -64,6 +93,9 @@ pub(super) struct RawFunction {
     /// `[[function.cron]]`
     #[serde(default)]
     pub(super) cron: Vec<RawCron>,
+    /// `[[function.mqtt]]`
+    #[serde(default)]
+    pub(super) mqtt: Vec<RawMqttRoute>,
 }
 
 /// `[[function.cron]]`: one schedule.

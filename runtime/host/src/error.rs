@@ -80,6 +80,41 @@ pub enum Error {
 }
 
 impl Error {
+    /// The HTTP status this failure answers with, the one mapping every
+    /// trigger uses (the HTTP response; MQTT's `status` user property).
+    /// Seed 001's FAQ sets the two that matter most: output that is not a
+    /// response is a 502, and a function that does not answer in time a 504.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::Busy { .. } => 503,
+            Self::Deadline { .. } | Self::OutOfFuel { .. } => 504,
+            Self::Trap { .. }
+            | Self::MemoryLimit { .. }
+            | Self::StackOverflow
+            | Self::BadOutput { .. } => 502,
+            Self::NotFound { .. }
+            | Self::BadEvent { .. }
+            | Self::ModuleTooLarge { .. }
+            | Self::InvalidModule { .. }
+            | Self::NotAbi { .. } => 500,
+        }
+    }
+
+    /// What a client is told: the kind of failure, none of the function's
+    /// internals (the full reason goes to the log).
+    pub fn client_message(&self) -> String {
+        match self {
+            Self::Busy { .. } => "function is busy, retry later".into(),
+            Self::Deadline { timeout } => format!("function did not answer within {timeout:?}"),
+            Self::OutOfFuel { .. } => "function exceeded its CPU budget".into(),
+            Self::Trap { .. } => "function failed".into(),
+            Self::MemoryLimit { .. } => "function exceeded its memory limit".into(),
+            Self::StackOverflow => "function overflowed its stack".into(),
+            Self::BadOutput { .. } => "function returned an invalid response".into(),
+            _ => "internal error".into(),
+        }
+    }
+
     /// Whether the function itself failed (as opposed to the runtime
     /// declining to run it).
     pub fn is_guest_failure(&self) -> bool {

@@ -56,39 +56,15 @@ impl GatewayError {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BadBody { .. } => StatusCode::BAD_REQUEST,
-            Self::Function(error) => match error {
-                RuntimeError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                RuntimeError::Deadline { .. } | RuntimeError::OutOfFuel { .. } => {
-                    StatusCode::GATEWAY_TIMEOUT
-                }
-                RuntimeError::Trap { .. }
-                | RuntimeError::MemoryLimit { .. }
-                | RuntimeError::StackOverflow
-                | RuntimeError::BadOutput { .. } => StatusCode::BAD_GATEWAY,
-                RuntimeError::BadEvent { .. }
-                | RuntimeError::NotFound { .. }
-                | RuntimeError::ModuleTooLarge { .. }
-                | RuntimeError::InvalidModule { .. }
-                | RuntimeError::NotAbi { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            Self::Function(error) => StatusCode::from_u16(error.status_code())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
 
     /// What the client is told: the kind of failure, no internals.
     pub fn client_message(&self) -> String {
         match self {
-            Self::Function(error) => match error {
-                RuntimeError::Busy { .. } => "function is busy, retry later".into(),
-                RuntimeError::Deadline { timeout } => {
-                    format!("function did not answer within {timeout:?}")
-                }
-                RuntimeError::OutOfFuel { .. } => "function exceeded its CPU budget".into(),
-                RuntimeError::Trap { .. } => "function failed".into(),
-                RuntimeError::MemoryLimit { .. } => "function exceeded its memory limit".into(),
-                RuntimeError::StackOverflow => "function overflowed its stack".into(),
-                RuntimeError::BadOutput { .. } => "function returned an invalid response".into(),
-                _ => "internal error".into(),
-            },
+            Self::Function(error) => error.client_message(),
             other => other.to_string(),
         }
     }

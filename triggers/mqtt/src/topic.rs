@@ -210,6 +210,11 @@ pub struct ReplyTemplate {
 }
 
 impl ReplyTemplate {
+    /// The template as the config wrote it.
+    pub fn as_written(&self) -> &str {
+        &self.written
+    }
+
     /// Checks `reply` against the filter it answers: every `{name}` it uses
     /// must be one of the filter's, it may not contain wildcards, and no
     /// topic it can produce may match the filter (a loop).

@@ -1,0 +1,143 @@
+//! The MQTT trigger against a real Mosquitto that each test starts on a
+//! free port, with Mosquitto's own clients as the other side.
+
+use crate::util::{Broker, Fenn};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+fn serve(broker: &Broker, functions: &str) -> Fenn {
+    let fenn = Fenn::with_config(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n{functions}",
+        broker.port
+    ));
+    fenn.log.wait_for("MQTT subscribed");
+    fenn
+}
+
+const ECHO: &str = r#"
+    [[function]]
+    name = "echo"
+    module = "example:echo"
+      [[function.mqtt]]
+      topic = "sensors/{room}/temp"
+      reply = "results/{room}"
+"#;
+
+#[test]
+fn mosquitto_rr_gets_the_reply_with_the_event_the_function_saw() {
+    let broker = Broker::start();
+    let _fenn = serve(&broker, ECHO);
+    let reply = broker
+        .request("sensors/kitchen/temp", "21.5", 10)
+        .expect("a reply");
+    let event: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(event["path"], "sensors/kitchen/temp");
+    assert_eq!(event["httpMethod"], "PUBLISH");
+    assert_eq!(event["pathParameters"]["room"], "kitchen");
+    assert_eq!(event["body"], "21.5");
+    assert_eq!(event["headers"]["x-fenn-trigger"], "mqtt");
+    assert_eq!(
+        event["headers"]["x-fenn-response-topic"],
+        "replies/sensors/kitchen/temp"
+    );
+}
+
+#[test]
+fn without_a_response_topic_the_reply_goes_to_the_configured_topic() {
+    let broker = Broker::start();
+    let _fenn = serve(&broker, ECHO);
+    let port = broker.port.to_string();
+    // stdbuf: mosquitto_sub's stdout is block-buffered into a pipe.
+    let mut subscriber = Command::new("stdbuf")
+        .args([
+            "-oL",
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "results/+",
+            "-v",
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-d",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(subscriber.stdout.take().unwrap()).lines();
+    // -d prints the SUBACK: from then on the subscription is in place.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("SUBACK") {
+            break;
+        }
+    }
+    let published = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "sensors/attic/temp",
+            "-m",
+            "30",
+        ])
+        .status()
+        .unwrap();
+    assert!(published.success());
+    let delivered = lines
+        .map(Result::unwrap)
+        .find(|line| line.starts_with("results/"))
+        .expect("the reply on results/attic");
+    assert!(delivered.starts_with("results/attic {"), "{delivered}");
+    assert!(delivered.contains(r#""room":"attic""#), "{delivered}");
+    let _ = subscriber.wait();
+}
+
+#[test]
+fn a_poison_message_is_answered_with_an_error_and_the_trigger_keeps_serving() {
+    let broker = Broker::start();
+    let fenn = serve(
+        &broker,
+        r#"
+        [[function]]
+        name = "misbehave"
+        module = "{misbehave}"
+          [[function.mqtt]]
+          topic = "jobs/{what}"
+        "#,
+    );
+    let reply = broker
+        .request("jobs/panic", "", 10)
+        .expect("an error reply");
+    assert_eq!(reply, r#"{"message":"function failed"}"#);
+    assert!(
+        fenn.log
+            .wait_for("MQTT message failed")
+            .contains("asked to panic")
+    );
+    assert_eq!(broker.request("jobs/ok", "", 10).as_deref(), Some("ok"));
+}
+
+#[test]
+fn after_the_broker_restarts_fenn_reconnects_and_resubscribes() {
+    let mut broker = Broker::start();
+    let fenn = serve(&broker, ECHO);
+    assert!(broker.request("sensors/hall/temp", "1", 10).is_some());
+    broker.stop();
+    fenn.log.wait_for("MQTT connection lost");
+    broker.start_again();
+    // Reconnecting takes a backoff delay: ask until answered, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut reply = None;
+    while reply.is_none() && std::time::Instant::now() < deadline {
+        reply = broker.request("sensors/hall/temp", "2", 2);
+    }
+    let reply = reply.expect("a reply after the broker came back");
+    assert!(reply.contains(r#""body":"2""#), "{reply}");
+    assert!(fenn.log.text().matches("MQTT subscribed").count() >= 2);
+}

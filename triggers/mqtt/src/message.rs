@@ -1,0 +1,217 @@
+//! An MQTT message as the seeds' event, and a function's response as the
+//! reply message.
+//!
+//! The event: `path` = the topic, `httpMethod` = `PUBLISH`, headers = the
+//! MQTT 5 user properties (names lower-cased), `content-type`,
+//! `x-fenn-trigger: mqtt`, `x-fenn-qos`, and `x-fenn-response-topic` when the
+//! sender asked for a reply; `pathParameters` from the named segments;
+//! `body` = the payload (base64 when it is not UTF-8).
+//!
+//! The reply: the response body as the payload (base64 decoded), the status
+//! code as the user property `status`, the response's headers as user
+//! properties (`content-type` as the content type), and the request's
+//! correlation data.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use fenn_abi::event::HEADER_TRIGGER;
+use fenn_abi::{Event, Map, Response};
+use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+
+/// Builds the event for a message, or says why the message is unusable.
+pub fn to_event(publish: &Publish, path_parameters: Map) -> Result<Event, String> {
+    let topic = std::str::from_utf8(&publish.topic)
+        .map_err(|_| "the topic is not valid UTF-8".to_owned())?;
+    let mut event = Event::new(topic, "PUBLISH");
+    if let Some(properties) = &publish.properties {
+        for (name, value) in &properties.user_properties {
+            let name = name.to_ascii_lowercase();
+            if !name.starts_with("x-fenn-") {
+                event.headers.insert(name, value.clone());
+            }
+        }
+        if let Some(content_type) = &properties.content_type {
+            event
+                .headers
+                .insert("content-type".into(), content_type.clone());
+        }
+        if let Some(response_topic) = &properties.response_topic {
+            event
+                .headers
+                .insert("x-fenn-response-topic".into(), response_topic.clone());
+        }
+    }
+    event.headers.insert(HEADER_TRIGGER.into(), "mqtt".into());
+    event
+        .headers
+        .insert("x-fenn-qos".into(), (publish.qos as u8).to_string());
+    event.path_parameters = path_parameters;
+    match std::str::from_utf8(&publish.payload) {
+        Ok(text) => event.body = text.to_owned(),
+        Err(_) => {
+            event.body = base64::engine::general_purpose::STANDARD.encode(&publish.payload);
+            event.is_base64_encoded = true;
+        }
+    }
+    Ok(event)
+}
+
+/// The reply payload and properties for a response to `request`.
+pub fn reply(response: Response, request: &Publish) -> (Bytes, PublishProperties) {
+    let Response {
+        is_base64_encoded,
+        status_code,
+        headers,
+        body,
+    } = response;
+    let (payload, status) = match fenn_runtime::output::body_bytes(body, is_base64_encoded) {
+        Ok(bytes) => (Bytes::from(bytes), status_code),
+        Err(error) => (
+            Bytes::from(message_json(&error.client_message())),
+            error.status_code(),
+        ),
+    };
+    let mut properties = PublishProperties {
+        correlation_data: correlation(request),
+        ..PublishProperties::default()
+    };
+    properties
+        .user_properties
+        .push(("status".into(), status.to_string()));
+    for (name, value) in headers {
+        if name == "content-type" {
+            properties.content_type = Some(value);
+        } else {
+            properties.user_properties.push((name, value));
+        }
+    }
+    (payload, properties)
+}
+
+/// The reply for a failed invocation: `{"message": …}` with its status.
+pub fn failure(error: &fenn_runtime::Error, request: &Publish) -> (Bytes, PublishProperties) {
+    let properties = PublishProperties {
+        correlation_data: correlation(request),
+        content_type: Some("application/json".into()),
+        user_properties: vec![("status".into(), error.status_code().to_string())],
+        ..PublishProperties::default()
+    };
+    (
+        Bytes::from(message_json(&error.client_message())),
+        properties,
+    )
+}
+
+fn correlation(request: &Publish) -> Option<Bytes> {
+    request
+        .properties
+        .as_ref()
+        .and_then(|p| p.correlation_data.clone())
+}
+
+fn message_json(message: &str) -> String {
+    serde_json::json!({ "message": message }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rumqttc::v5::mqttbytes::QoS;
+
+    fn publish(topic: &str, payload: &[u8], properties: Option<PublishProperties>) -> Publish {
+        let mut publish = Publish::new(topic, QoS::AtLeastOnce, payload.to_vec(), properties);
+        publish.pkid = 1;
+        publish
+    }
+
+    #[test]
+    fn a_message_becomes_the_seed_event() {
+        let properties = PublishProperties {
+            user_properties: vec![
+                ("Device".into(), "pi-zero".into()),
+                ("x-fenn-trigger".into(), "cron".into()),
+            ],
+            content_type: Some("application/json".into()),
+            response_topic: Some("replies/1".into()),
+            ..PublishProperties::default()
+        };
+        let mut params = Map::new();
+        params.insert("room".into(), "kitchen".into());
+        let event = to_event(
+            &publish("sensors/kitchen/temp", br#"{"c":21}"#, Some(properties)),
+            params,
+        )
+        .unwrap();
+        assert_eq!(
+            (event.path.as_str(), event.http_method.as_str()),
+            ("sensors/kitchen/temp", "PUBLISH")
+        );
+        assert_eq!(event.header("device"), Some("pi-zero"));
+        assert_eq!(event.header("content-type"), Some("application/json"));
+        assert_eq!(
+            event.header("x-fenn-trigger"),
+            Some("mqtt"),
+            "a sender cannot forge it"
+        );
+        assert_eq!(event.header("x-fenn-response-topic"), Some("replies/1"));
+        assert_eq!(event.header("x-fenn-qos"), Some("1"));
+        assert_eq!(event.path_parameter("room"), Some("kitchen"));
+        assert_eq!(event.body, r#"{"c":21}"#);
+    }
+
+    #[test]
+    fn a_binary_payload_travels_base64_and_a_bad_topic_is_refused() {
+        let event = to_event(&publish("raw", &[0, 255], None), Map::new()).unwrap();
+        assert!(event.is_base64_encoded);
+        assert_eq!(event.body, "AP8=");
+        let mut bad = publish("x", b"", None);
+        bad.topic = Bytes::from_static(&[0xff, 0xfe]);
+        assert_eq!(
+            to_event(&bad, Map::new()).unwrap_err(),
+            "the topic is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn a_reply_carries_status_headers_and_correlation_data() {
+        let request = publish(
+            "t",
+            b"",
+            Some(PublishProperties {
+                correlation_data: Some(Bytes::from_static(b"id-7")),
+                ..PublishProperties::default()
+            }),
+        );
+        let response = Response::with_status(201, "made")
+            .header("content-type", "text/plain")
+            .header("x-a", "b");
+        let (payload, properties) = reply(response, &request);
+        assert_eq!(payload.as_ref(), b"made");
+        assert_eq!(properties.correlation_data.as_deref(), Some(&b"id-7"[..]));
+        assert_eq!(properties.content_type.as_deref(), Some("text/plain"));
+        assert!(
+            properties
+                .user_properties
+                .contains(&("status".into(), "201".into()))
+        );
+        assert!(
+            properties
+                .user_properties
+                .contains(&("x-a".into(), "b".into()))
+        );
+    }
+
+    #[test]
+    fn a_failure_is_a_reply_with_its_status_and_no_internals() {
+        let error = fenn_runtime::Error::Trap {
+            reason: "secret".into(),
+        };
+        let (payload, properties) = failure(&error, &publish("t", b"", None));
+        assert_eq!(payload.as_ref(), br#"{"message":"function failed"}"#);
+        assert!(
+            properties
+                .user_properties
+                .contains(&("status".into(), "502".into()))
+        );
+    }
+}

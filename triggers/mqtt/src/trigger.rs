@@ -1,0 +1,272 @@
+//! The MQTT trigger's loops.
+//!
+//! One task polls rumqttc's event loop and never publishes (rumqttc can
+//! deadlock when the polling task waits on its own request queue). Each
+//! message goes, through a bounded channel, to a dispatcher task that runs
+//! at most `max_in_flight` functions at once; while they are all busy the
+//! channel fills and the poller stops reading, so a flood slows reading
+//! instead of piling up in memory. Replies are published from the tasks
+//! that ran the functions. QoS 1 messages are acknowledged only after their
+//! reply has been handed to the client, and in arrival order, by one ack
+//! task. The client's request queue is sized so that these publishes and
+//! acks can never block.
+
+use crate::message;
+use crate::{Backoff, ReplyTemplate, TopicFilter};
+use fenn_runtime::FunctionHost;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// How to reach the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttSettings {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// MQTT client id.
+    pub client_id: String,
+    /// User name and password, if the broker wants them.
+    pub credentials: Option<(String, String)>,
+    /// Keep-alive interval.
+    pub keep_alive: Duration,
+    /// Messages handled at once; more wait in the broker.
+    pub max_in_flight: usize,
+    /// Time in-flight messages get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// One subscription as the config declares it.
+#[derive(Debug, Clone)]
+pub struct MqttRoute {
+    /// What to subscribe to.
+    pub filter: TopicFilter,
+    /// QoS of the subscription (0 or 1).
+    pub qos: u8,
+    /// The function that answers.
+    pub function: String,
+    /// Where to reply when the message names no response topic.
+    pub reply: Option<ReplyTemplate>,
+}
+
+/// The MQTT trigger.
+pub struct MqttTrigger<H> {
+    settings: MqttSettings,
+    routes: Arc<Vec<MqttRoute>>,
+    host: Arc<H>,
+}
+
+impl<H: FunctionHost> MqttTrigger<H> {
+    /// A trigger for `routes`, served by `host`.
+    pub fn new(settings: MqttSettings, routes: Vec<MqttRoute>, host: Arc<H>) -> Self {
+        Self {
+            settings,
+            routes: Arc::new(routes),
+            host,
+        }
+    }
+
+    /// Connects, subscribes and serves until `shutdown` completes, then
+    /// lets in-flight messages finish within the grace.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        if self.routes.is_empty() {
+            return shutdown.await;
+        }
+        let settings = &self.settings;
+        let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+        options
+            .set_keep_alive(settings.keep_alive)
+            .set_manual_acks(true);
+        if let Some((user, password)) = &settings.credentials {
+            options.set_credentials(user, password);
+        }
+        let mut network = options.network_options();
+        network.set_tcp_nodelay(true);
+        options.set_network_options(network);
+        let in_flight = settings.max_in_flight.max(1);
+        // Every message in flight publishes at most one reply and one ack.
+        let (client, mut eventloop) =
+            AsyncClient::new(options, 2 * in_flight + self.routes.len() + 16);
+        let (work, queue) = mpsc::channel::<Publish>(in_flight);
+        let (order, acks) = mpsc::channel::<(Publish, oneshot::Receiver<()>)>(in_flight);
+        let acker = tokio::spawn(ack_in_order(acks, client.clone()));
+        let dispatcher = tokio::spawn(dispatch(
+            queue,
+            order,
+            client.clone(),
+            self.routes.clone(),
+            self.host.clone(),
+            in_flight,
+        ));
+        let mut work = Some(work);
+        let mut backoff = Backoff::default();
+        tokio::pin!(shutdown);
+        let drained = async {
+            let _ = dispatcher.await;
+            let _ = acker.await;
+        };
+        tokio::pin!(drained);
+        let mut grace = None;
+        loop {
+            tokio::select! {
+                event = eventloop.poll() => match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        backoff.reset();
+                        tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
+                        tokio::spawn(subscribe_all(client.clone(), self.routes.clone()));
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        let Some(sender) = &work else { continue };
+                        if sender.send(publish).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        let delay = backoff.next(random());
+                        tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = &mut shutdown, if work.is_some() => break,
+                        }
+                    }
+                },
+                () = &mut shutdown, if work.is_some() => {
+                    tracing::info!("MQTT: finishing in-flight messages");
+                    work = None;
+                    grace = Some(Box::pin(tokio::time::sleep(settings.shutdown_grace)));
+                }
+                () = &mut drained, if work.is_none() => break,
+                () = async { if let Some(grace) = &mut grace { grace.await } else { std::future::pending().await } } => {
+                    tracing::warn!("MQTT: shutdown grace ran out");
+                    break;
+                }
+            }
+        }
+        let _ = client.try_disconnect();
+    }
+}
+
+/// Runs each message's function, at most `in_flight` at once, and queues
+/// its completion for the in-order acks.
+async fn dispatch<H: FunctionHost>(
+    mut queue: mpsc::Receiver<Publish>,
+    order: mpsc::Sender<(Publish, oneshot::Receiver<()>)>,
+    client: AsyncClient,
+    routes: Arc<Vec<MqttRoute>>,
+    host: Arc<H>,
+    in_flight: usize,
+) {
+    let slots = Arc::new(Semaphore::new(in_flight));
+    while let Some(publish) = queue.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let (done, finished) = oneshot::channel();
+        if order.send((publish.clone(), finished)).await.is_err() {
+            break;
+        }
+        let (client, routes, host) = (client.clone(), routes.clone(), host.clone());
+        tokio::spawn(async move {
+            handle(&publish, &client, &routes, &*host).await;
+            let _ = done.send(());
+            drop(slot);
+        });
+    }
+}
+
+/// Acknowledges QoS 1 messages in arrival order, each once handled.
+async fn ack_in_order(
+    mut acks: mpsc::Receiver<(Publish, oneshot::Receiver<()>)>,
+    client: AsyncClient,
+) {
+    while let Some((publish, finished)) = acks.recv().await {
+        let _ = finished.await;
+        if publish.qos != QoS::AtMostOnce {
+            if let Err(error) = client.ack(&publish).await {
+                tracing::warn!(%error, "MQTT: could not acknowledge a message");
+            }
+        }
+    }
+}
+
+async fn handle<H: FunctionHost>(
+    publish: &Publish,
+    client: &AsyncClient,
+    routes: &[MqttRoute],
+    host: &H,
+) {
+    let topic = String::from_utf8_lossy(&publish.topic).into_owned();
+    let Some((route, parameters)) = routes.iter().find_map(|route| {
+        route
+            .filter
+            .matches(&topic)
+            .map(|parameters| (route, parameters))
+    }) else {
+        tracing::warn!(%topic, "MQTT: a message no subscription matches");
+        return;
+    };
+    let event = match message::to_event(publish, parameters.clone()) {
+        Ok(event) => event,
+        Err(reason) => {
+            tracing::warn!(%topic, %reason, "MQTT: message dropped");
+            return;
+        }
+    };
+    let response_topic = publish
+        .properties
+        .as_ref()
+        .and_then(|properties| properties.response_topic.clone())
+        .or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
+    let result = host.invoke(&route.function, event).await;
+    let (payload, properties) = match result {
+        Ok(response) => {
+            tracing::debug!(%topic, function = %route.function, status = response.status_code, "MQTT message handled");
+            message::reply(response, publish)
+        }
+        Err(error) => {
+            tracing::warn!(%topic, function = %route.function, %error, "MQTT message failed");
+            message::failure(&error, publish)
+        }
+    };
+    if let Some(reply_topic) = response_topic {
+        let qos = if publish.qos == QoS::AtMostOnce {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        if let Err(error) = client
+            .publish_with_properties(reply_topic, qos, false, payload, properties)
+            .await
+        {
+            tracing::warn!(%error, "MQTT: could not publish a reply");
+        }
+    }
+}
+
+async fn subscribe_all(client: AsyncClient, routes: Arc<Vec<MqttRoute>>) {
+    for route in routes.iter() {
+        let qos = if route.qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let filter = route.filter.subscription();
+        match client.subscribe(filter.clone(), qos).await {
+            Ok(()) => tracing::info!(%filter, function = %route.function, "MQTT subscribed"),
+            Err(error) => tracing::warn!(%filter, %error, "MQTT: could not subscribe"),
+        }
+    }
+}
+
+fn random() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    u64::from(nanos).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
