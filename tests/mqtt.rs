@@ -141,3 +141,32 @@ fn after_the_broker_restarts_fenn_reconnects_and_resubscribes() {
     assert!(reply.contains(r#""body":"2""#), "{reply}");
     assert!(fenn.log.text().matches("MQTT subscribed").count() >= 2);
 }
+
+#[test]
+fn a_message_over_the_size_limit_is_dropped_by_the_broker_and_fenn_keeps_serving() {
+    let broker = Broker::start();
+    let fenn = Fenn::with_config(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nmax_payload = \"64KiB\"\n{ECHO}",
+        broker.port
+    ));
+    fenn.log.wait_for("MQTT subscribed");
+    // 40 KiB: above rumqttc's own 10 KiB default, within the limit.
+    let large = "x".repeat(40 << 10);
+    let reply = broker
+        .request("sensors/big/temp", &large, 10)
+        .expect("a reply");
+    assert!(reply.contains(&large), "the large message was handled");
+    // 200 KiB: over the limit. The broker drops it; fenn stays connected.
+    broker.publish("sensors/huge/temp", &vec![b'y'; 200 << 10]);
+    assert_eq!(
+        broker
+            .request("sensors/small/temp", "1", 10)
+            .map(|reply| reply.contains(r#""body":"1""#)),
+        Some(true)
+    );
+    assert!(
+        !fenn.log.text().contains("MQTT connection lost"),
+        "{}",
+        fenn.log.text()
+    );
+}

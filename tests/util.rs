@@ -271,22 +271,43 @@ impl Broker {
     /// `mosquitto_rr`: publishes `message` to `topic` with a response topic
     /// and waits (at most `seconds`) for the reply; its payload, or None.
     pub(crate) fn request(&self, topic: &str, message: &str, seconds: u32) -> Option<String> {
+        // -m, not -f: mosquitto_rr 2.0.11 sends an empty payload with -f.
         let output = Command::new("mosquitto_rr")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-t", topic])
             .args([
                 "-e",
                 &format!("replies/{topic}"),
-                "-m",
-                message,
                 "-W",
                 &seconds.to_string(),
             ])
+            .args(["-m", message])
             .output()
             .unwrap();
         output
             .status
             .success()
             .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+impl Broker {
+    /// `mosquitto_pub -f`: publishes `payload` (any size) to `topic`.
+    pub(crate) fn publish(&self, topic: &str, payload: &[u8]) {
+        let file = self.dir.write("payload", payload);
+        let status = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-t",
+                topic,
+                "-f",
+            ])
+            .arg(file)
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 }
 

@@ -234,7 +234,9 @@ impl Validator<'_> {
                 ));
             }
             _ => {
-                return Err(self.error("mqtt.url", format!("'{}' is not mqtt://host:port", raw.url)));
+                return Err(
+                    self.error("mqtt.url", format!("'{}' is not mqtt://host:port", raw.url))
+                );
             }
         };
         let (host, port) = match address.rsplit_once(':') {
@@ -274,6 +276,16 @@ impl Validator<'_> {
                 Some(0) => return Err(self.error("mqtt.max_in_flight", "must be at least 1")),
                 Some(n) => n,
                 None => 32,
+            },
+            max_packet_bytes: match &raw.max_payload {
+                Some(text) => {
+                    let bytes = units::size(text)
+                        .map_err(|reason| self.error("mqtt.max_payload", reason))?;
+                    // Room for the topic and the properties on top.
+                    u32::try_from(bytes.saturating_add(64 << 10))
+                        .map_err(|_| self.error("mqtt.max_payload", "must be below 4GiB"))?
+                }
+                None => (1 << 20) + (64 << 10),
             },
             shutdown_grace: http.shutdown_grace,
         })

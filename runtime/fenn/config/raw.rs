@@ -30,6 +30,9 @@ pub(super) struct RawMqtt {
     pub(super) keep_alive: Option<String>,
     /// `max_in_flight`: messages handled at once (default 32).
     pub(super) max_in_flight: Option<usize>,
+    /// `max_payload`: largest message accepted (default `1MiB`); the broker
+    /// is told, and drops larger ones.
+    pub(super) max_payload: Option<String>,
 }
 
 /// `[[function.mqtt]]`: one subscription.

@@ -37,6 +37,11 @@ pub struct MqttSettings {
     pub keep_alive: Duration,
     /// Messages handled at once; more wait in the broker.
     pub max_in_flight: usize,
+    /// Largest MQTT packet accepted, told to the broker at connect (MQTT 5
+    /// Maximum Packet Size), so that it drops larger messages instead of
+    /// sending them and breaking the connection (rumqttc's own default is
+    /// 10 KiB, not told to the broker).
+    pub max_packet_bytes: u32,
     /// Time in-flight messages get to finish at shutdown.
     pub shutdown_grace: Duration,
 }
@@ -81,7 +86,8 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
         options
             .set_keep_alive(settings.keep_alive)
-            .set_manual_acks(true);
+            .set_manual_acks(true)
+            .set_max_packet_size(Some(settings.max_packet_bytes));
         if let Some((user, password)) = &settings.credentials {
             options.set_credentials(user, password);
         }
