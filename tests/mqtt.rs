@@ -170,3 +170,72 @@ fn a_message_over_the_size_limit_is_dropped_by_the_broker_and_fenn_keeps_serving
         fenn.log.text()
     );
 }
+
+#[test]
+fn two_instances_on_one_shared_subscription_split_the_stream_and_answer_every_job() {
+    let broker = Broker::start();
+    // Each instance runs a different function on the same shared filter,
+    // so every reply says which instance answered it.
+    let shared = |function: &str, module: &str| {
+        format!(
+            "[[function]]\nname = \"{function}\"\nmodule = \"{module}\"\n  \
+             [[function.mqtt]]\n  topic = \"$share/fleet/jobs/{{id}}\"\n"
+        )
+    };
+    let _hello = serve(&broker, &shared("hello", "example:hello"));
+    let _echo = serve(&broker, &shared("echo", "example:echo"));
+    let (mut by_hello, mut by_echo) = (0, 0);
+    for id in 0..40 {
+        let reply = broker
+            .request(&format!("jobs/{id}"), "job", 10)
+            .unwrap_or_else(|| panic!("job {id} was not answered"));
+        if reply.starts_with("Hello") || reply.starts_with("world job") {
+            by_hello += 1;
+        } else if reply.contains(r#""httpMethod":"PUBLISH""#) {
+            by_echo += 1;
+        } else {
+            panic!("unexpected reply {reply}");
+        }
+    }
+    assert_eq!(by_hello + by_echo, 40, "every job answered");
+    assert!(
+        by_hello > 0 && by_echo > 0,
+        "split: hello {by_hello}, echo {by_echo}"
+    );
+}
+
+#[test]
+fn wrong_credentials_are_retried_with_backoff_and_right_ones_connect() {
+    let broker = Broker::start_with_password("device", "s3cret");
+    let config = format!("[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n{ECHO}", broker.port);
+    let started = std::time::Instant::now();
+    let refused = Fenn::with_config_env(
+        &config,
+        &[
+            ("FENN_MQTT_USERNAME", "device"),
+            ("FENN_MQTT_PASSWORD", "guess"),
+        ],
+    );
+    let log = refused.log.wait_for_count("MQTT connection lost", 3);
+    assert!(
+        log.contains("NotAuthorized") || log.contains("not authorized"),
+        "{log}"
+    );
+    // Backoff: at least 250 ms, then 500 ms, before the third attempt.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!log.contains("MQTT subscribed"));
+    let accepted = Fenn::with_config_env(
+        &config,
+        &[
+            ("FENN_MQTT_USERNAME", "device"),
+            ("FENN_MQTT_PASSWORD", "s3cret"),
+        ],
+    );
+    accepted.log.wait_for("MQTT subscribed");
+    let reply = broker.request_as("device", "s3cret", "sensors/lab/temp", "5", 10);
+    assert!(reply.is_some_and(|reply| reply.contains(r#""room":"lab""#)));
+}

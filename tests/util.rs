@@ -104,19 +104,25 @@ pub(crate) struct Fenn {
 impl Fenn {
     /// `fenn serve` with the bundled examples.
     pub(crate) fn examples() -> Self {
-        Self::start(None, None)
+        Self::start(None, None, &[])
     }
 
     /// `fenn serve --config` with this config text (the misbehaving guest's
     /// path is available as `{misbehave}`).
     pub(crate) fn with_config(config: &str) -> Self {
-        let dir = TempDir::new("serve");
-        let file = dir.write("fenn.toml", config.replace("{misbehave}", misbehave_wasm()));
-        Self::start(Some(&file), Some(dir))
+        Self::with_config_env(config, &[])
     }
 
-    fn start(config: Option<&PathBuf>, dir: Option<TempDir>) -> Self {
+    /// Like [`Fenn::with_config`], with environment variables set.
+    pub(crate) fn with_config_env(config: &str, env: &[(&str, &str)]) -> Self {
+        let dir = TempDir::new("serve");
+        let file = dir.write("fenn.toml", config.replace("{misbehave}", misbehave_wasm()));
+        Self::start(Some(&file), Some(dir), env)
+    }
+
+    fn start(config: Option<&PathBuf>, dir: Option<TempDir>, env: &[(&str, &str)]) -> Self {
         let mut command = fenn();
+        command.envs(env.iter().copied());
         command.args(["serve", "--listen", "127.0.0.1:0"]);
         if let Some(config) = config {
             command.arg("--config").arg(config);
@@ -216,24 +222,55 @@ pub(crate) struct Broker {
     child: Child,
     pub(crate) port: u16,
     dir: TempDir,
+    _passwords: Option<TempDir>,
 }
 
 impl Broker {
     pub(crate) fn start() -> Self {
+        Self::start_with("allow_anonymous true\n")
+    }
+
+    /// A broker that lets in only `user` with `password`.
+    pub(crate) fn start_with_password(user: &str, password: &str) -> Self {
+        let dir = TempDir::new("passwords");
+        let file = dir.write("passwords", "");
+        let made = Command::new("mosquitto_passwd")
+            .args(["-b"])
+            .arg(&file)
+            .args([user, password])
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut broker = Self::start_with(&format!(
+            "allow_anonymous false\npassword_file {}\n",
+            file.display()
+        ));
+        broker._passwords = Some(dir); // read again if the broker restarts
+        broker
+    }
+
+    fn start_with(access: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let dir = TempDir::new("broker");
+        dir.write("access.conf", access);
         let child = Self::spawn(&dir, port);
-        Self { child, port, dir }
+        Self {
+            child,
+            port,
+            dir,
+            _passwords: None,
+        }
     }
 
     fn spawn(dir: &TempDir, port: u16) -> Child {
+        let access = std::fs::read_to_string(dir.0.join("access.conf")).unwrap();
         let config = dir.write(
             "mosquitto.conf",
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n"),
+            format!("listener {port} 127.0.0.1\n{access}set_tcp_nodelay true\npersistence false\n"),
         );
         let program = ["mosquitto", "/usr/sbin/mosquitto"]
             .into_iter()
@@ -271,8 +308,24 @@ impl Broker {
     /// `mosquitto_rr`: publishes `message` to `topic` with a response topic
     /// and waits (at most `seconds`) for the reply; its payload, or None.
     pub(crate) fn request(&self, topic: &str, message: &str, seconds: u32) -> Option<String> {
+        self.request_as("", "", topic, message, seconds)
+    }
+
+    /// [`Broker::request`] as `user` (none when empty).
+    pub(crate) fn request_as(
+        &self,
+        user: &str,
+        password: &str,
+        topic: &str,
+        message: &str,
+        seconds: u32,
+    ) -> Option<String> {
+        let mut command = Command::new("mosquitto_rr");
+        if !user.is_empty() {
+            command.args(["-u", user, "-P", password]);
+        }
         // -m, not -f: mosquitto_rr 2.0.11 sends an empty payload with -f.
-        let output = Command::new("mosquitto_rr")
+        let output = command
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-t", topic])
             .args([
                 "-e",
