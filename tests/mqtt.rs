@@ -1,7 +1,7 @@
 //! The MQTT trigger against a real Mosquitto that each test starts on a
 //! free port, with Mosquitto's own clients as the other side.
 
-use crate::util::{Broker, Fenn};
+use crate::util::{Broker, Certificates, Fenn};
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
@@ -238,4 +238,51 @@ fn wrong_credentials_are_retried_with_backoff_and_right_ones_connect() {
     accepted.log.wait_for("MQTT subscribed");
     let reply = broker.request_as("device", "s3cret", "sensors/lab/temp", "5", 10);
     assert!(reply.is_some_and(|reply| reply.contains(r#""room":"lab""#)));
+}
+
+#[test]
+fn mutual_tls_with_certificates_the_test_makes() {
+    let certs = Certificates::new();
+    let broker = Broker::start_with_tls(&certs);
+    let tls = |client: bool| {
+        let mut config = format!(
+            "[mqtt]\nurl = \"mqtts://localhost:{}\"\nca_file = \"{}\"\n",
+            broker.port,
+            certs.path("ca.crt")
+        );
+        if client {
+            config += &format!(
+                "client_cert = \"{}\"\nclient_key = \"{}\"\n",
+                certs.path("client.crt"),
+                certs.path("client.key")
+            );
+        }
+        config + ECHO
+    };
+    // Without a client certificate the broker refuses, and fenn retries.
+    let refused = Fenn::with_config(&tls(false));
+    refused.log.wait_for_count("MQTT connection lost", 2);
+    assert!(!refused.log.text().contains("MQTT subscribed"));
+    // With one, it connects over TLS and answers.
+    let accepted = Fenn::with_config(&tls(true));
+    accepted.log.wait_for("MQTT subscribed");
+    let (ca, cert, key) = (
+        certs.path("ca.crt"),
+        certs.path("client.crt"),
+        certs.path("client.key"),
+    );
+    let client_tls = [
+        "--cafile",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "-h",
+        "localhost",
+    ];
+    let reply = broker
+        .request_with(&client_tls, "sensors/vault/temp", "7", 10)
+        .unwrap_or_else(|| panic!("no reply over TLS:\n{}", accepted.log.text()));
+    assert!(reply.contains(r#""room":"vault""#), "{reply}");
 }

@@ -71,21 +71,24 @@ impl Captured {
         self.0.0.lock().unwrap().clone()
     }
 
-    /// Waits until the text contains `needle` (at most 20 s), and returns it.
+    /// Waits until the text contains `needle`, and returns it; fails the
+    /// test after 20 s.
     pub(crate) fn wait_for(&self, needle: &str) -> String {
         self.wait_for_count(needle, 1)
     }
 
-    /// Waits until the text contains `needle` `count` times (at most 20 s).
+    /// Waits until the text contains `needle` `count` times, and returns
+    /// it; fails the test after 20 s.
     pub(crate) fn wait_for_count(&self, needle: &str, count: usize) -> String {
         let (text, changed) = &*self.0;
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut guard = text.lock().unwrap();
         while guard.matches(needle).count() < count {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
+            assert!(
+                !left.is_zero(),
+                "waited 20 s for {count}x {needle:?} in:\n{guard}"
+            );
             guard = changed.wait_timeout(guard, left).unwrap().0;
         }
         guard.clone()
@@ -249,6 +252,17 @@ impl Broker {
         broker
     }
 
+    /// A broker that speaks only TLS and wants a client certificate signed
+    /// by the test's CA (see [`Certificates`]).
+    pub(crate) fn start_with_tls(certs: &Certificates) -> Self {
+        Self::start_with(&format!(
+            "allow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+            certs.path("ca.crt"),
+            certs.path("server.crt"),
+            certs.path("server.key")
+        ))
+    }
+
     fn start_with(access: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -320,12 +334,25 @@ impl Broker {
         message: &str,
         seconds: u32,
     ) -> Option<String> {
-        let mut command = Command::new("mosquitto_rr");
-        if !user.is_empty() {
-            command.args(["-u", user, "-P", password]);
-        }
+        let login: &[&str] = if user.is_empty() {
+            &[]
+        } else {
+            &["-u", user, "-P", password]
+        };
+        self.request_with(login, topic, message, seconds)
+    }
+
+    /// [`Broker::request`] with more `mosquitto_rr` arguments (TLS, login),
+    /// given last so that they override the defaults.
+    pub(crate) fn request_with(
+        &self,
+        extra: &[&str],
+        topic: &str,
+        message: &str,
+        seconds: u32,
+    ) -> Option<String> {
         // -m, not -f: mosquitto_rr 2.0.11 sends an empty payload with -f.
-        let output = command
+        let output = Command::new("mosquitto_rr")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-t", topic])
             .args([
                 "-e",
@@ -334,6 +361,7 @@ impl Broker {
                 &seconds.to_string(),
             ])
             .args(["-m", message])
+            .args(extra)
             .output()
             .unwrap();
         output
@@ -367,5 +395,81 @@ impl Broker {
 impl Drop for Broker {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A CA, a server certificate for localhost and 127.0.0.1, and a client
+/// certificate, made with openssl for one test.
+pub(crate) struct Certificates(TempDir);
+
+impl Certificates {
+    pub(crate) fn new() -> Self {
+        let dir = TempDir::new("certs");
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir.0)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "openssl {args:?}: {stderr}");
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let ca = [
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=fenn test CA",
+        ];
+        openssl(&[&["req", "-x509"][..], &ec, &ca].concat());
+        // Extensions make X.509 v3 certificates, which rustls requires.
+        dir.write(
+            "server.ext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        );
+        dir.write("client.ext", "extendedKeyUsage=clientAuth\n");
+        for (name, cn) in [("server", "localhost"), ("client", "fenn-test-client")] {
+            let (key, csr, crt) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.crt"),
+            );
+            let subject = format!("/CN={cn}");
+            openssl(
+                &[
+                    &["req"][..],
+                    &ec,
+                    &["-keyout", &key, "-out", &csr, "-subj", &subject],
+                ]
+                .concat(),
+            );
+            let mut sign = vec![
+                "x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key",
+            ];
+            sign.extend(["-CAcreateserial", "-out", &crt, "-days", "2"]);
+            let ext = format!("{name}.ext");
+            sign.extend(["-extfile", &ext]);
+            openssl(&sign);
+        }
+        // Started as root, mosquitto drops to its own user before reading
+        // its key: this throwaway test key must be readable by others.
+        use std::os::unix::fs::PermissionsExt as _;
+        let server_key = dir.0.join("server.key");
+        std::fs::set_permissions(&server_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Self(dir)
+    }
+
+    pub(crate) fn path(&self, name: &str) -> String {
+        self.0.0.join(name).display().to_string()
     }
 }

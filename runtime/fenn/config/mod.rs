@@ -7,7 +7,7 @@ mod raw;
 use crate::{examples, units};
 use fenn_cron::{CronSpec, Overlap, Schedule, ScheduleError};
 use fenn_http::{HttpSettings, ResponseMode, RouteSpec, RouteTable};
-use fenn_mqtt::{MqttRoute, MqttSettings, ReplyTemplate, TopicFilter};
+use fenn_mqtt::{MqttRoute, MqttSettings, MqttTls, ReplyTemplate, TopicFilter};
 use fenn_runtime::Limits;
 use raw::{RawConfig, RawCron, RawFunction, RawHttp, RawMode, RawMqtt, RawMqttRoute, RawOverlap};
 use std::net::SocketAddr;
@@ -225,18 +225,14 @@ impl Validator<'_> {
     }
 
     fn mqtt(&self, raw: &RawMqtt, http: &HttpSettings) -> Result<MqttSettings, ConfigError> {
-        let address = match raw.url.split_once("://") {
-            Some(("mqtt", address)) => address.trim_end_matches('/'),
-            Some(("mqtts", _)) => {
+        let (tls, address) = match raw.url.split_once("://") {
+            Some(("mqtt", address)) => (false, address.trim_end_matches('/')),
+            Some(("mqtts", address)) => (true, address.trim_end_matches('/')),
+            _ => {
                 return Err(self.error(
                     "mqtt.url",
-                    "TLS (mqtts://) is not supported yet; use mqtt://",
+                    format!("'{}' is not mqtt://host:port or mqtts://host:port", raw.url),
                 ));
-            }
-            _ => {
-                return Err(
-                    self.error("mqtt.url", format!("'{}' is not mqtt://host:port", raw.url))
-                );
             }
         };
         let (host, port) = match address.rsplit_once(':') {
@@ -245,7 +241,7 @@ impl Validator<'_> {
                 port.parse()
                     .map_err(|_| self.error("mqtt.url", format!("'{port}' is not a port")))?,
             ),
-            None => (address, 1883),
+            None => (address, if tls { 8883 } else { 1883 }),
         };
         if host.is_empty() {
             return Err(self.error("mqtt.url", format!("'{}' names no host", raw.url)));
@@ -258,7 +254,9 @@ impl Validator<'_> {
             (Ok(user), Err(_)) => Some((user, String::new())),
             _ => None,
         };
+        let tls = if tls { Some(self.mqtt_tls(raw)?) } else { None };
         Ok(MqttSettings {
+            tls,
             host: host.to_owned(),
             port,
             client_id: raw
@@ -289,6 +287,38 @@ impl Validator<'_> {
             },
             shutdown_grace: http.shutdown_grace,
         })
+    }
+
+    fn mqtt_tls(&self, raw: &RawMqtt) -> Result<MqttTls, ConfigError> {
+        let read = |key: &str, path: &str| {
+            let file = self.file.parent().unwrap_or(Path::new(".")).join(path);
+            std::fs::read(&file).map_err(|error| {
+                self.error(
+                    format!("mqtt.{key}"),
+                    format!("cannot read {}: {error}", file.display()),
+                )
+            })
+        };
+        let ca = match &raw.ca_file {
+            Some(path) => read("ca_file", path)?,
+            None => {
+                return Err(self.error(
+                    "mqtt.ca_file",
+                    "mqtts:// needs the CA that signed the broker's certificate (PEM)",
+                ));
+            }
+        };
+        let client_auth = match (&raw.client_cert, &raw.client_key) {
+            (Some(cert), Some(key)) => Some((read("client_cert", cert)?, read("client_key", key)?)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(self.error("mqtt.client_key", "client_cert needs client_key"));
+            }
+            (None, Some(_)) => {
+                return Err(self.error("mqtt.client_cert", "client_key needs client_cert"));
+            }
+        };
+        Ok(MqttTls { ca, client_auth })
     }
 
     fn mqtt_route(
@@ -655,12 +685,7 @@ mod tests {
         let bad = text.replace("sensors/{room}/temp\"\n", "sensors/#/temp\"\n");
         assert_eq!(parse(&bad).unwrap_err().key, "function[0].mqtt[0].topic");
         let tls = text.replace("mqtt://broker.local:1884", "mqtts://broker.local");
-        assert!(
-            parse(&tls)
-                .unwrap_err()
-                .reason
-                .contains("not supported yet")
-        );
+        assert_eq!(parse(&tls).unwrap_err().key, "mqtt.ca_file");
         let no_broker = text.replace("[mqtt]\n            url = \"mqtt://broker.local:1884\"", "");
         assert_eq!(parse(&no_broker).unwrap_err().key, "function[0].mqtt[0]");
     }

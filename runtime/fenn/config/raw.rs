@@ -22,8 +22,16 @@ pub(super) struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMqtt {
-    /// `url`: `mqtt://host:port` (port 1883 by default).
+    /// `url`: `mqtt://host:port` (port 1883 by default) or
+    /// `mqtts://host:port` (TLS, port 8883 by default).
     pub(super) url: String,
+    /// `ca_file`: PEM CA certificates for `mqtts://` (required; a system
+    /// bundle such as `/etc/ssl/certs/ca-certificates.crt` works).
+    pub(super) ca_file: Option<String>,
+    /// `client_cert`: PEM client certificate, for mutual TLS.
+    pub(super) client_cert: Option<String>,
+    /// `client_key`: PEM key of `client_cert`.
+    pub(super) client_key: Option<String>,
     /// `client_id`: default `fenn-<pid>`.
     pub(super) client_id: Option<String>,
     /// `keep_alive`: default `30s`.

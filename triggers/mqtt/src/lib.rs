@@ -1,7 +1,8 @@
 //! fenn's MQTT trigger: functions run on MQTT messages and answer the
 //! sender (MQTT 5 response topic and correlation data) or a configured reply
-//! topic. In progress (issue 3): TLS, the on-disk outbox for replies while
-//! the broker is away, MQTT 3.1.1 and the embedded broker are not here yet.
+//! topic, over TCP or TLS (rustls, mutual TLS optional). In progress
+//! (issue 3): the on-disk outbox for replies while the broker is away,
+//! MQTT 3.1.1 and the embedded broker are not here yet.
 //!
 //! # Layout
 //!
@@ -22,4 +23,4 @@ pub mod trigger;
 
 pub use backoff::Backoff;
 pub use topic::{ReplyTemplate, TopicError, TopicFilter};
-pub use trigger::{MqttRoute, MqttSettings, MqttTrigger};
+pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger};

@@ -14,6 +14,7 @@
 use crate::message;
 use crate::{Backoff, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
+use rumqttc::Transport;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
@@ -44,6 +45,26 @@ pub struct MqttSettings {
     pub max_packet_bytes: u32,
     /// Time in-flight messages get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// TLS, for `mqtts://`.
+    pub tls: Option<MqttTls>,
+}
+
+/// TLS material, read from files when the config loads.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MqttTls {
+    /// PEM certificates the broker's certificate must chain to.
+    pub ca: Vec<u8>,
+    /// PEM client certificate and key, for mutual TLS.
+    pub client_auth: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for MqttTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttTls")
+            .field("ca_bytes", &self.ca.len())
+            .field("client_auth", &self.client_auth.is_some())
+            .finish()
+    }
 }
 
 /// One subscription as the config declares it.
@@ -90,6 +111,16 @@ impl<H: FunctionHost> MqttTrigger<H> {
             .set_max_packet_size(Some(settings.max_packet_bytes));
         if let Some((user, password)) = &settings.credentials {
             options.set_credentials(user, password);
+        }
+        if let Some(tls) = &settings.tls {
+            // rustls needs a process-wide crypto provider; ring is the one
+            // built in. Installing it twice is harmless (the first stays).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            options.set_transport(Transport::tls(
+                tls.ca.clone(),
+                tls.client_auth.clone(),
+                None,
+            ));
         }
         let mut network = options.network_options();
         network.set_tcp_nodelay(true);
