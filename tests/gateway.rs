@@ -4,6 +4,15 @@
 use crate::util::{Fenn, client};
 use serde_json::Value;
 
+/// The misbehaving test guest on `/m/{what}`.
+const MISBEHAVE: &str = r#"
+    [[function]]
+    name = "misbehave"
+    module = "{misbehave}"
+      [[function.http]]
+      route = "/m/{what}"
+"#;
+
 const SEED_002_ENVELOPE: &str = r#"{"custom":{"message":"{\"body\":\"Jason requested the API\",\"headers\":null,\"isBase64Encoded\":false,\"statusCode\":200}"},"status":{"code":200,"text":""}}"#;
 
 #[test]
@@ -99,20 +108,10 @@ fn echo_shows_the_event_exactly_as_sent() {
 
 #[test]
 fn a_binary_body_travels_base64_to_the_function_and_back() {
-    let fenn = Fenn::with_config(
-        r#"
-        [[function]]
-        name = "echo"
-        module = "example:echo"
-          [[function.http]]
-          route = "/echo"
-        [[function]]
-        name = "misbehave"
-        module = "{misbehave}"
-          [[function.http]]
-          route = "/m/{what}"
-        "#,
-    );
+    let fenn = Fenn::with_config(&format!(
+        "[[function]]\nname = \"echo\"\nmodule = \"example:echo\"\n  \
+         [[function.http]]\n  route = \"/echo\"\n{MISBEHAVE}"
+    ));
     let bytes: Vec<u8> = vec![0x00, 0xff, 0xfe, 0x80, b'a', 0x00];
     let event: Value = client()
         .post(fenn.url("/echo"))
@@ -136,15 +135,7 @@ fn a_binary_body_travels_base64_to_the_function_and_back() {
 
 #[test]
 fn seed_001_sample_shapes_are_mapped_and_garbage_is_a_502_with_a_logged_reason() {
-    let fenn = Fenn::with_config(
-        r#"
-        [[function]]
-        name = "misbehave"
-        module = "{misbehave}"
-          [[function.http]]
-          route = "/m/{what}"
-        "#,
-    );
+    let fenn = Fenn::with_config(MISBEHAVE);
     let response = client().get(fenn.url("/m/seed001")).send().unwrap();
     assert_eq!(response.status(), 201, "statusCode \"201\" as a string");
     assert_eq!(response.headers()["x-custom-header"], "header value");

@@ -89,23 +89,46 @@ pub fn from_json(text: &[u8]) -> Result<Response, Error> {
     })
 }
 
-/// A response body as bytes, base64-decoded when `is_base64_encoded`.
+/// A response as a trigger sends it: the status, the headers and the
+/// body's bytes (base64-decoded when the response says so).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code.
+    pub status_code: u16,
+    /// The headers, names in lower case.
+    pub headers: Map,
+    /// The body as bytes.
+    pub body: Vec<u8>,
+}
+
+/// Unpacks a response for sending, decoding a base64 body.
 ///
 /// # Errors
 ///
 /// [`Error::BadOutput`] when the body claims base64 and is not.
-pub fn body_bytes(body: String, is_base64_encoded: bool) -> Result<Vec<u8>, Error> {
-    if is_base64_encoded {
+pub fn into_reply(response: Response) -> Result<Reply, Error> {
+    let Response {
+        is_base64_encoded,
+        status_code,
+        headers,
+        body,
+    } = response;
+    let body = if is_base64_encoded {
         base64::engine::general_purpose::STANDARD
             .decode(body.trim())
             .map_err(|error| {
                 bad(format!(
                     "isBase64Encoded is true but body is not base64: {error}"
                 ))
-            })
+            })?
     } else {
-        Ok(body.into_bytes())
-    }
+        body.into_bytes()
+    };
+    Ok(Reply {
+        status_code,
+        headers,
+        body,
+    })
 }
 
 /// Final checks for both encodings: a final HTTP status (1xx would break
@@ -231,11 +254,13 @@ mod tests {
 
     #[test]
     fn base64_bodies_are_decoded_and_bad_base64_is_bad_output() {
-        assert_eq!(body_bytes("AAH/".into(), true).unwrap(), vec![0, 1, 255]);
-        assert_eq!(body_bytes("AAH/".into(), false).unwrap(), b"AAH/");
-        assert!(matches!(
-            body_bytes("%%%".into(), true),
-            Err(Error::BadOutput { .. })
-        ));
+        let mut response = Response::ok("AAH/").header("x-a", "b");
+        assert_eq!(into_reply(response.clone()).unwrap().body, b"AAH/");
+        response.is_base64_encoded = true;
+        let reply = into_reply(response.clone()).unwrap();
+        assert_eq!((reply.status_code, reply.body), (200, vec![0, 1, 255]));
+        assert_eq!(reply.headers["x-a"], "b");
+        response.body = "%%%".into();
+        assert!(matches!(into_reply(response), Err(Error::BadOutput { .. })));
     }
 }

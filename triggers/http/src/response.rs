@@ -50,15 +50,13 @@ pub fn to_http(
 
 fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
     let bad = |reason: String| GatewayError::Function(fenn_runtime::Error::BadOutput { reason });
-    let Response {
-        is_base64_encoded,
+    let fenn_runtime::output::Reply {
         status_code,
         headers,
         body,
-    } = response;
+    } = fenn_runtime::output::into_reply(response)?;
     let status =
         StatusCode::from_u16(status_code).map_err(|_| bad(format!("statusCode {status_code}")))?;
-    let body = fenn_runtime::output::body_bytes(body, is_base64_encoded)?;
     let mut http = axum::response::Response::new(Body::from(body));
     *http.status_mut() = status;
     for (name, value) in &headers {

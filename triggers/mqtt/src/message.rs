@@ -56,20 +56,12 @@ pub fn to_event(publish: &Publish, path_parameters: Map) -> Result<Event, String
     Ok(event)
 }
 
-/// The reply payload and properties for a response to `request`.
+/// The reply payload and properties for a response to `request`; a body
+/// that claims base64 and is not makes it the failure reply, as over HTTP.
 pub fn reply(response: Response, request: &Publish) -> (Bytes, PublishProperties) {
-    let Response {
-        is_base64_encoded,
-        status_code,
-        headers,
-        body,
-    } = response;
-    let (payload, status) = match fenn_runtime::output::body_bytes(body, is_base64_encoded) {
-        Ok(bytes) => (Bytes::from(bytes), status_code),
-        Err(error) => (
-            Bytes::from(message_json(&error.client_message())),
-            error.status_code(),
-        ),
+    let reply = match fenn_runtime::output::into_reply(response) {
+        Ok(reply) => reply,
+        Err(error) => return failure(&error, request),
     };
     let mut properties = PublishProperties {
         correlation_data: correlation(request),
@@ -77,15 +69,15 @@ pub fn reply(response: Response, request: &Publish) -> (Bytes, PublishProperties
     };
     properties
         .user_properties
-        .push(("status".into(), status.to_string()));
-    for (name, value) in headers {
+        .push(("status".into(), reply.status_code.to_string()));
+    for (name, value) in reply.headers {
         if name == "content-type" {
             properties.content_type = Some(value);
         } else {
             properties.user_properties.push((name, value));
         }
     }
-    (payload, properties)
+    (Bytes::from(reply.body), properties)
 }
 
 /// The reply for a failed invocation: `{"message": …}` with its status.
@@ -198,6 +190,22 @@ mod tests {
             properties
                 .user_properties
                 .contains(&("x-a".into(), "b".into()))
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_the_base64_it_claims_is_answered_as_a_502() {
+        let mut response = Response::ok("%%%");
+        response.is_base64_encoded = true;
+        let (payload, properties) = reply(response, &publish("t", b"", None));
+        assert_eq!(
+            payload.as_ref(),
+            br#"{"message":"function returned an invalid response"}"#
+        );
+        assert!(
+            properties
+                .user_properties
+                .contains(&("status".into(), "502".into()))
         );
     }
 
