@@ -77,16 +77,21 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     };
     let http = HttpTrigger::new(config.routes.clone(), host.clone(), config.http.clone());
     let http = tokio::spawn(http.run(listener, until_stopped(stopped.clone())));
-    let cron = CronTrigger::new(
+    let mut cron = CronTrigger::new(
         config.schedules.clone(),
         host.clone(),
         config.state_dir.clone(),
     );
-    let cron = tokio::spawn(cron.run(until_stopped(stopped.clone())));
-    let mqtt = config.mqtt.clone().map(|settings| {
-        let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host);
-        tokio::spawn(mqtt.run(until_stopped(stopped)))
-    });
+    let mqtt = match config.mqtt.clone() {
+        Some(settings) => {
+            let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host)
+                .context("cannot open the MQTT outbox")?;
+            cron = cron.with_sink(Arc::new(mqtt.publisher()));
+            Some(tokio::spawn(mqtt.run(until_stopped(stopped.clone()))))
+        }
+        None => None,
+    };
+    let cron = tokio::spawn(cron.run(until_stopped(stopped)));
     shutdown_signal().await;
     let _ = stop.send(true);
     let (http, cron) = tokio::join!(http, cron);

@@ -153,7 +153,7 @@ impl Validator<'_> {
             .map(|dir| self.file.parent().unwrap_or(Path::new(".")).join(dir))
             .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from));
         let mqtt = match &raw.mqtt {
-            Some(broker) => Some(self.mqtt(broker, &http)?),
+            Some(broker) => Some(self.mqtt(broker, &http, state_dir.as_deref())?),
             None => None,
         };
         let mut mqtt_routes = Vec::new();
@@ -187,6 +187,12 @@ impl Validator<'_> {
             for (cron_index, cron) in function.cron.iter().enumerate() {
                 let cron_key = format!("{key}.cron[{cron_index}]");
                 let spec = self.cron(&cron_key, &function.name, cron, state_dir.is_some())?;
+                if spec.publish.is_some() && mqtt.is_none() {
+                    return Err(self.error(
+                        format!("{cron_key}.publish"),
+                        "needs an [mqtt] section naming the broker",
+                    ));
+                }
                 if schedules.iter().any(|other| other.name == spec.name) {
                     return Err(self.error(
                         format!("{cron_key}.name"),
@@ -224,7 +230,12 @@ impl Validator<'_> {
         })
     }
 
-    fn mqtt(&self, raw: &RawMqtt, http: &HttpSettings) -> Result<MqttSettings, ConfigError> {
+    fn mqtt(
+        &self,
+        raw: &RawMqtt,
+        http: &HttpSettings,
+        state_dir: Option<&Path>,
+    ) -> Result<MqttSettings, ConfigError> {
         let (tls, address) = match raw.url.split_once("://") {
             Some(("mqtt", address)) => (false, address.trim_end_matches('/')),
             Some(("mqtts", address)) => (true, address.trim_end_matches('/')),
@@ -286,6 +297,23 @@ impl Validator<'_> {
                 None => (1 << 20) + (64 << 10),
             },
             shutdown_grace: http.shutdown_grace,
+            session_expiry: match (&raw.client_id, &raw.session_expiry) {
+                // A generated client id is new every start: nothing to resume.
+                (None, _) => None,
+                (Some(_), None) => Some(std::time::Duration::from_secs(3600)),
+                (Some(_), Some(text)) => Some(
+                    units::duration(text)
+                        .map_err(|reason| self.error("mqtt.session_expiry", reason))?,
+                )
+                .filter(|expiry| !expiry.is_zero()),
+            },
+            outbox_dir: state_dir.map(|dir| dir.join("mqtt-outbox")),
+            outbox_bytes: match &raw.outbox_size {
+                Some(text) => units::size(text)
+                    .map_err(|reason| self.error("mqtt.outbox_size", reason))?
+                    as u64,
+                None => 16 << 20,
+            },
         })
     }
 
@@ -392,6 +420,15 @@ impl Validator<'_> {
             },
             catch_up: raw.catch_up,
             jitter,
+            publish: match &raw.publish {
+                Some(topic) if !fenn_mqtt::topic::is_plain_topic(topic) => {
+                    return Err(self.error(
+                        format!("{key}.publish"),
+                        format!("'{topic}' is not a topic to publish to (no wildcards)"),
+                    ));
+                }
+                publish => publish.clone(),
+            },
         })
     }
 

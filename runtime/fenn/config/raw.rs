@@ -41,6 +41,13 @@ pub(super) struct RawMqtt {
     /// `max_payload`: largest message accepted (default `1MiB`); the broker
     /// is told, and drops larger ones.
     pub(super) max_payload: Option<String>,
+    /// `session_expiry`: with a `client_id`, how long the broker keeps
+    /// fenn's session (subscriptions, queued QoS 1 messages) while it is
+    /// away (default `1h`; `0s` for a clean session every time).
+    pub(super) session_expiry: Option<String>,
+    /// `outbox_size`: largest size of the results kept for the broker
+    /// (default `16MiB`), on disk under `server.state_dir` when set.
+    pub(super) outbox_size: Option<String>,
 }
 
 /// `[[function.mqtt]]`: one subscription.
@@ -130,6 +137,8 @@ pub(super) struct RawCron {
     pub(super) catch_up: bool,
     /// `jitter`: delay each fire by a spread amount below this (default none).
     pub(super) jitter: Option<String>,
+    /// `publish`: MQTT topic each result is published to (needs `[mqtt]`).
+    pub(super) publish: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]

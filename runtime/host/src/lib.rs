@@ -13,6 +13,7 @@
 //! - [`dispatch`]: [`Dispatcher`], the [`FunctionHost`] triggers call:
 //!   concurrency limits, short guests inline, long ones on worker threads.
 //! - [`error`]: [`Error`], one variant per way a deploy or an event fails.
+//! - [`sink`]: [`ResultSink`], where results go that have no caller to answer.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), fenn_runtime::Error> {
@@ -33,8 +34,10 @@ pub mod invocation;
 pub mod limits;
 pub mod module;
 pub mod output;
+pub mod sink;
 
 pub use dispatch::{Dispatcher, FunctionHost};
 pub use error::Error;
 pub use limits::Limits;
 pub use module::FunctionModule;
+pub use sink::ResultSink;

@@ -1,6 +1,7 @@
 //! The cron trigger's loop: one task per schedule sleeps until the next
-//! fire, builds the event, runs the function, logs the result (the sink)
-//! and records it in the history.
+//! fire, builds the event, runs the function, logs the result, records it
+//! in the history and, when the schedule names a `publish` topic, hands it
+//! to the [`ResultSink`] (the MQTT outbox).
 //!
 //! The last planned fire of each schedule is written to the state
 //! directory when the fire starts (write, fsync, rename), so a restart
@@ -12,7 +13,7 @@ use crate::{History, Run, Schedule, Ticker};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use fenn_abi::Event;
 use fenn_abi::event::HEADER_TRIGGER;
-use fenn_runtime::FunctionHost;
+use fenn_runtime::{FunctionHost, ResultSink};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,12 +56,16 @@ pub struct CronSpec {
     pub catch_up: bool,
     /// Spread each fire by up to this much.
     pub jitter: Duration,
+    /// Where each result is also sent (an MQTT topic), besides the log
+    /// and the history.
+    pub publish: Option<String>,
 }
 
 /// The cron trigger.
 pub struct CronTrigger<H> {
     specs: Vec<CronSpec>,
     host: Arc<H>,
+    sink: Option<Arc<dyn ResultSink>>,
     state_dir: Option<PathBuf>,
     history: Arc<Mutex<History>>,
     skipped: Arc<AtomicU64>,
@@ -77,11 +82,18 @@ impl<H: FunctionHost> CronTrigger<H> {
         Self {
             specs,
             host,
+            sink: None,
             state_dir,
             history: Arc::new(Mutex::new(History::new(256))),
             skipped: Arc::new(AtomicU64::new(0)),
             seed,
         }
+    }
+
+    /// Sends the results of schedules with a `publish` topic to `sink`.
+    pub fn with_sink(mut self, sink: Arc<dyn ResultSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
 
     /// The run history, shared with the running trigger.
@@ -103,6 +115,7 @@ impl<H: FunctionHost> CronTrigger<H> {
             let schedule = ScheduleLoop {
                 spec,
                 host: self.host.clone(),
+                sink: self.sink.clone(),
                 state_dir: self.state_dir.clone(),
                 history: self.history.clone(),
                 skipped: self.skipped.clone(),
@@ -119,6 +132,7 @@ impl<H: FunctionHost> CronTrigger<H> {
 struct ScheduleLoop<H> {
     spec: CronSpec,
     host: Arc<H>,
+    sink: Option<Arc<dyn ResultSink>>,
     state_dir: Option<PathBuf>,
     history: Arc<Mutex<History>>,
     skipped: Arc<AtomicU64>,
@@ -232,6 +246,9 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 Err(error.to_string())
             }
         };
+        if let (Some(topic), Some(sink)) = (&spec.publish, &self.sink) {
+            sink.deliver(topic, &result).await;
+        }
         if let Ok(mut history) = self.history.lock() {
             history.record(Run {
                 schedule: spec.name.clone(),

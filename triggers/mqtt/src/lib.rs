@@ -1,12 +1,17 @@
 //! fenn's MQTT trigger: functions run on MQTT messages and answer the
 //! sender (MQTT 5 response topic and correlation data) or a configured reply
-//! topic, over TCP or TLS (rustls, mutual TLS optional). In progress
-//! (issue 3): the on-disk outbox for replies while the broker is away,
-//! MQTT 3.1.1 and the embedded broker are not here yet.
+//! topic, over TCP or TLS (rustls, mutual TLS optional). Results are
+//! published in order by one task and kept in an on-disk outbox while the
+//! broker is away; QoS 1 messages are acknowledged only once their reply
+//! is confirmed by the broker or durable on disk.
 //!
 //! # Layout
 //!
 //! - [`trigger`]: [`MqttTrigger`], the polling, dispatching and ack loops.
+//! - [`delivery`]: the one task that publishes, and [`Publisher`], its handle.
+//! - [`link`]: the connection as the poller sees it, and which sent
+//!   messages the broker has confirmed (pure).
+//! - [`outbox`]: [`Outbox`], results waiting for the broker, on disk.
 //! - [`message`]: a message as the event, a response as the reply.
 //! - [`backoff`]: [`Backoff`], reconnect delays.
 //! - [`topic`]: [`TopicFilter`], a subscription such as
@@ -17,10 +22,15 @@
 //!   into its own subscription.
 
 pub mod backoff;
+pub mod delivery;
+pub mod link;
 pub mod message;
+pub mod outbox;
 pub mod topic;
 pub mod trigger;
 
 pub use backoff::Backoff;
+pub use delivery::Publisher;
+pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use topic::{ReplyTemplate, TopicError, TopicFilter};
 pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger};

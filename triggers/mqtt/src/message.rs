@@ -12,11 +12,13 @@
 //! properties (`content-type` as the content type), and the request's
 //! correlation data.
 
+use crate::outbox::Outgoing;
 use base64::Engine as _;
 use bytes::Bytes;
 use fenn_abi::event::HEADER_TRIGGER;
 use fenn_abi::{Event, Map, Response};
-use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Publish;
 
 /// Builds the event for a message, or says why the message is unusable.
 pub fn to_event(publish: &Publish, path_parameters: Map) -> Result<Event, String> {
@@ -56,49 +58,62 @@ pub fn to_event(publish: &Publish, path_parameters: Map) -> Result<Event, String
     Ok(event)
 }
 
-/// The reply payload and properties for a response to `request`; a body
-/// that claims base64 and is not makes it the failure reply, as over HTTP.
-pub fn reply(response: Response, request: &Publish) -> (Bytes, PublishProperties) {
-    let reply = match fenn_runtime::output::into_reply(response) {
-        Ok(reply) => reply,
-        Err(error) => return failure(&error, request),
+/// The reply to `request` on `topic`: the function's result with the
+/// request's correlation data, at the request's QoS (0 or 1).
+pub fn reply(
+    result: &Result<Response, fenn_runtime::Error>,
+    request: &Publish,
+    topic: String,
+) -> Outgoing {
+    let qos = u8::from(request.qos != QoS::AtMostOnce);
+    let mut message = match result {
+        Ok(response) => self::result(response.clone(), topic, qos),
+        Err(error) => failure(error, topic, qos),
     };
-    let mut properties = PublishProperties {
-        correlation_data: correlation(request),
-        ..PublishProperties::default()
-    };
-    properties
-        .user_properties
-        .push(("status".into(), reply.status_code.to_string()));
-    for (name, value) in reply.headers {
-        if name == "content-type" {
-            properties.content_type = Some(value);
-        } else {
-            properties.user_properties.push((name, value));
-        }
-    }
-    (Bytes::from(reply.body), properties)
-}
-
-/// The reply for a failed invocation: `{"message": …}` with its status.
-pub fn failure(error: &fenn_runtime::Error, request: &Publish) -> (Bytes, PublishProperties) {
-    let properties = PublishProperties {
-        correlation_data: correlation(request),
-        content_type: Some("application/json".into()),
-        user_properties: vec![("status".into(), error.status_code().to_string())],
-        ..PublishProperties::default()
-    };
-    (
-        Bytes::from(message_json(&error.client_message())),
-        properties,
-    )
-}
-
-fn correlation(request: &Publish) -> Option<Bytes> {
-    request
+    message.correlation = request
         .properties
         .as_ref()
-        .and_then(|p| p.correlation_data.clone())
+        .and_then(|properties| properties.correlation_data.clone());
+    message
+}
+
+/// A response as a message: the body (base64 decoded), the status code as
+/// the user property `status`, the headers as user properties
+/// (`content-type` as the content type). A body that claims base64 and is
+/// not makes it the failure message, as over HTTP.
+pub fn result(response: Response, topic: String, qos: u8) -> Outgoing {
+    let reply = match fenn_runtime::output::into_reply(response) {
+        Ok(reply) => reply,
+        Err(error) => return failure(&error, topic, qos),
+    };
+    let mut message = Outgoing {
+        topic,
+        qos,
+        payload: Bytes::from(reply.body),
+        content_type: None,
+        correlation: None,
+        user_properties: vec![("status".into(), reply.status_code.to_string())],
+    };
+    for (name, value) in reply.headers {
+        if name == "content-type" {
+            message.content_type = Some(value);
+        } else {
+            message.user_properties.push((name, value));
+        }
+    }
+    message
+}
+
+/// The message for a failed invocation: `{"message": …}` with its status.
+pub fn failure(error: &fenn_runtime::Error, topic: String, qos: u8) -> Outgoing {
+    Outgoing {
+        topic,
+        qos,
+        payload: Bytes::from(message_json(&error.client_message())),
+        content_type: Some("application/json".into()),
+        correlation: None,
+        user_properties: vec![("status".into(), error.status_code().to_string())],
+    }
 }
 
 fn message_json(message: &str) -> String {
@@ -108,7 +123,7 @@ fn message_json(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
     fn publish(topic: &str, payload: &[u8], properties: Option<PublishProperties>) -> Publish {
         let mut publish = Publish::new(topic, QoS::AtLeastOnce, payload.to_vec(), properties);
@@ -177,17 +192,18 @@ mod tests {
         let response = Response::with_status(201, "made")
             .header("content-type", "text/plain")
             .header("x-a", "b");
-        let (payload, properties) = reply(response, &request);
-        assert_eq!(payload.as_ref(), b"made");
-        assert_eq!(properties.correlation_data.as_deref(), Some(&b"id-7"[..]));
-        assert_eq!(properties.content_type.as_deref(), Some("text/plain"));
+        let message = reply(&Ok(response), &request, "out".into());
+        assert_eq!((message.topic.as_str(), message.qos), ("out", 1));
+        assert_eq!(message.payload.as_ref(), b"made");
+        assert_eq!(message.correlation.as_deref(), Some(&b"id-7"[..]));
+        assert_eq!(message.content_type.as_deref(), Some("text/plain"));
         assert!(
-            properties
+            message
                 .user_properties
                 .contains(&("status".into(), "201".into()))
         );
         assert!(
-            properties
+            message
                 .user_properties
                 .contains(&("x-a".into(), "b".into()))
         );
@@ -197,13 +213,13 @@ mod tests {
     fn a_body_that_is_not_the_base64_it_claims_is_answered_as_a_502() {
         let mut response = Response::ok("%%%");
         response.is_base64_encoded = true;
-        let (payload, properties) = reply(response, &publish("t", b"", None));
+        let message = reply(&Ok(response), &publish("t", b"", None), "out".into());
         assert_eq!(
-            payload.as_ref(),
+            message.payload.as_ref(),
             br#"{"message":"function returned an invalid response"}"#
         );
         assert!(
-            properties
+            message
                 .user_properties
                 .contains(&("status".into(), "502".into()))
         );
@@ -214,10 +230,16 @@ mod tests {
         let error = fenn_runtime::Error::Trap {
             reason: "secret".into(),
         };
-        let (payload, properties) = failure(&error, &publish("t", b"", None));
-        assert_eq!(payload.as_ref(), br#"{"message":"function failed"}"#);
+        let mut request = publish("t", b"", None);
+        request.qos = QoS::AtMostOnce;
+        let message = reply(&Err(error), &request, "out".into());
+        assert_eq!(message.qos, 0, "the request's QoS");
+        assert_eq!(
+            message.payload.as_ref(),
+            br#"{"message":"function failed"}"#
+        );
         assert!(
-            properties
+            message
                 .user_properties
                 .contains(&("status".into(), "502".into()))
         );

@@ -13,6 +13,12 @@
 
 use fenn_abi::Map;
 
+/// Whether `topic` is one a message can be published to: not empty, no
+/// wildcard, no NUL, not a shared-subscription filter.
+pub fn is_plain_topic(topic: &str) -> bool {
+    !topic.is_empty() && !topic.contains(['+', '#', '\0']) && !topic.starts_with("$share/")
+}
+
 /// Why a filter or reply topic was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
@@ -227,7 +233,7 @@ impl ReplyTemplate {
             reply: reply.to_owned(),
             reason,
         };
-        if reply.is_empty() || reply.contains(['+', '#', '\0']) || reply.starts_with("$share/") {
+        if !is_plain_topic(reply) {
             return Err(fail(
                 "a reply topic is a plain topic, without wildcards".into(),
             ));

@@ -5,23 +5,33 @@
 //! message goes, through a bounded channel, to a dispatcher task that runs
 //! at most `max_in_flight` functions at once; while they are all busy the
 //! channel fills and the poller stops reading, so a flood slows reading
-//! instead of piling up in memory. Replies are published from the tasks
-//! that ran the functions. QoS 1 messages are acknowledged only after their
-//! reply has been handed to the client, and in arrival order, by one ack
-//! task. The client's request queue is sized so that these publishes and
-//! acks can never block.
+//! instead of piling up in memory. Replies go to [`crate::delivery`], the
+//! one task that publishes. QoS 1 messages are acknowledged, in arrival
+//! order and by one ack task, only once their reply is stored: confirmed
+//! by the broker or durable in the outbox. A message whose reply the full
+//! outbox refused stays unacknowledged, for the broker to send again. The
+//! client's request queue is sized so that these publishes and acks can
+//! never block the polling task.
+//!
+//! With a fixed `client_id` the session is persistent (clean start off,
+//! a session expiry): the broker keeps fenn's subscriptions and queues its
+//! QoS 1 messages while fenn or the connection is down.
 
+use crate::delivery::{self, Publisher};
+use crate::link::Link;
 use crate::message;
+use crate::outbox::{Outbox, OutboxError};
 use crate::{Backoff, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
 use rumqttc::Transport;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, Publish};
+use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 /// How to reach the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +57,13 @@ pub struct MqttSettings {
     pub shutdown_grace: Duration,
     /// TLS, for `mqtts://`.
     pub tls: Option<MqttTls>,
+    /// Persistent session: how long the broker keeps it after fenn
+    /// disconnects; None for a clean session.
+    pub session_expiry: Option<Duration>,
+    /// Where the outbox lives; None keeps it in memory only.
+    pub outbox_dir: Option<PathBuf>,
+    /// Largest size of the outbox, in bytes.
+    pub outbox_bytes: u64,
 }
 
 /// TLS material, read from files when the config loads.
@@ -85,30 +102,57 @@ pub struct MqttTrigger<H> {
     settings: MqttSettings,
     routes: Arc<Vec<MqttRoute>>,
     host: Arc<H>,
+    outbox: Outbox,
+    publisher: Publisher,
+    deliveries: mpsc::Receiver<delivery::Item>,
 }
 
 impl<H: FunctionHost> MqttTrigger<H> {
-    /// A trigger for `routes`, served by `host`.
-    pub fn new(settings: MqttSettings, routes: Vec<MqttRoute>, host: Arc<H>) -> Self {
-        Self {
+    /// A trigger for `routes`, served by `host`; opens the outbox, with
+    /// what a previous run left in it.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Io`] when the outbox directory cannot be used.
+    pub fn new(
+        settings: MqttSettings,
+        routes: Vec<MqttRoute>,
+        host: Arc<H>,
+    ) -> Result<Self, OutboxError> {
+        let outbox = Outbox::open(settings.outbox_dir.as_deref(), settings.outbox_bytes)?;
+        let (publisher, deliveries) = delivery::channel();
+        Ok(Self {
             settings,
             routes: Arc::new(routes),
             host,
-        }
+            outbox,
+            publisher,
+            deliveries,
+        })
+    }
+
+    /// A handle that publishes through this trigger's connection, in
+    /// order and through the outbox (cron's sink).
+    pub fn publisher(&self) -> Publisher {
+        self.publisher.clone()
     }
 
     /// Connects, subscribes and serves until `shutdown` completes, then
-    /// lets in-flight messages finish within the grace.
+    /// lets in-flight messages finish within the grace; what the broker
+    /// has not confirmed by then stays in the outbox.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        if self.routes.is_empty() {
-            return shutdown.await;
-        }
         let settings = &self.settings;
         let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
         options
             .set_keep_alive(settings.keep_alive)
             .set_manual_acks(true)
             .set_max_packet_size(Some(settings.max_packet_bytes));
+        if let Some(expiry) = settings.session_expiry {
+            let seconds = u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX);
+            options
+                .set_clean_start(false)
+                .set_session_expiry_interval(Some(seconds));
+        }
         if let Some((user, password)) = &settings.credentials {
             options.set_credentials(user, password);
         }
@@ -126,16 +170,29 @@ impl<H: FunctionHost> MqttTrigger<H> {
         network.set_tcp_nodelay(true);
         options.set_network_options(network);
         let in_flight = settings.max_in_flight.max(1);
-        // Every message in flight publishes at most one reply and one ack.
-        let (client, mut eventloop) =
-            AsyncClient::new(options, 2 * in_flight + self.routes.len() + 16);
+        // Acks: at most one per message in flight or waiting for its turn;
+        // publishes: at most two delivery windows (one may be left over
+        // from a lost connection).
+        let requests = 2 * in_flight + 2 * delivery::WINDOW + self.routes.len() + 16;
+        let (client, mut eventloop) = AsyncClient::new(options, requests);
+        let (link, links) = watch::channel(Link::default());
+        let (close, closed) = oneshot::channel::<()>();
+        let delivery = tokio::spawn(delivery::run(
+            self.deliveries,
+            links,
+            client.clone(),
+            self.outbox,
+            async {
+                let _ = closed.await;
+            },
+        ));
         let (work, queue) = mpsc::channel::<Publish>(in_flight);
-        let (order, acks) = mpsc::channel::<(Publish, oneshot::Receiver<()>)>(in_flight);
+        let (order, acks) = mpsc::channel::<(Publish, oneshot::Receiver<bool>)>(in_flight);
         let acker = tokio::spawn(ack_in_order(acks, client.clone()));
         let dispatcher = tokio::spawn(dispatch(
             queue,
             order,
-            client.clone(),
+            self.publisher,
             self.routes.clone(),
             self.host.clone(),
             in_flight,
@@ -151,7 +208,10 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let mut grace = None;
         loop {
             tokio::select! {
-                event = eventloop.poll() => match event {
+                event = eventloop.poll() => {
+                let inflight = eventloop.state.inflight();
+                link.send_if_modified(|link| link.observe(&event, inflight, eventloop.pending.len()));
+                match event {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         backoff.reset();
                         tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
@@ -163,6 +223,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             break;
                         }
                     }
+                    Ok(Event::Incoming(Packet::PubAck(ack)))
+                        if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) =>
+                    {
+                        tracing::warn!(reason = ?ack.reason, "MQTT: the broker refused a result");
+                    }
                     Ok(_) => {}
                     Err(error) => {
                         let delay = backoff.next(random());
@@ -172,7 +237,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             () = &mut shutdown, if work.is_some() => break,
                         }
                     }
-                },
+                }},
                 () = &mut shutdown, if work.is_some() => {
                     tracing::info!("MQTT: finishing in-flight messages");
                     work = None;
@@ -185,6 +250,16 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 }
             }
         }
+        let _ = close.send(());
+        // Delivery moves what is unconfirmed to the outbox; keep polling
+        // meanwhile so that its last publishes do not block.
+        tokio::pin!(delivery);
+        loop {
+            tokio::select! {
+                _ = &mut delivery => break,
+                _ = eventloop.poll() => {}
+            }
+        }
         let _ = client.try_disconnect();
     }
 }
@@ -193,8 +268,8 @@ impl<H: FunctionHost> MqttTrigger<H> {
 /// its completion for the in-order acks.
 async fn dispatch<H: FunctionHost>(
     mut queue: mpsc::Receiver<Publish>,
-    order: mpsc::Sender<(Publish, oneshot::Receiver<()>)>,
-    client: AsyncClient,
+    order: mpsc::Sender<(Publish, oneshot::Receiver<bool>)>,
+    publisher: Publisher,
     routes: Arc<Vec<MqttRoute>>,
     host: Arc<H>,
     in_flight: usize,
@@ -208,23 +283,29 @@ async fn dispatch<H: FunctionHost>(
         if order.send((publish.clone(), finished)).await.is_err() {
             break;
         }
-        let (client, routes, host) = (client.clone(), routes.clone(), host.clone());
+        let (publisher, routes, host) = (publisher.clone(), routes.clone(), host.clone());
         tokio::spawn(async move {
-            handle(&publish, &client, &routes, &*host).await;
-            let _ = done.send(());
+            let stored = handle(&publish, &publisher, &routes, &*host).await;
             drop(slot);
+            let stored = match stored {
+                Some(told) => told.await.unwrap_or(false),
+                None => true,
+            };
+            let _ = done.send(stored);
         });
     }
 }
 
-/// Acknowledges QoS 1 messages in arrival order, each once handled.
+/// Acknowledges QoS 1 messages in arrival order, each once its reply is
+/// stored; one whose reply could not be stored is left for the broker to
+/// send again.
 async fn ack_in_order(
-    mut acks: mpsc::Receiver<(Publish, oneshot::Receiver<()>)>,
+    mut acks: mpsc::Receiver<(Publish, oneshot::Receiver<bool>)>,
     client: AsyncClient,
 ) {
-    while let Some((publish, finished)) = acks.recv().await {
-        let _ = finished.await;
-        if publish.qos != QoS::AtMostOnce {
+    while let Some((publish, stored)) = acks.recv().await {
+        let stored = stored.await.unwrap_or(false);
+        if publish.qos != QoS::AtMostOnce && stored {
             if let Err(error) = client.ack(&publish).await {
                 tracing::warn!(%error, "MQTT: could not acknowledge a message");
             }
@@ -232,12 +313,14 @@ async fn ack_in_order(
     }
 }
 
+/// Runs the function for one message and queues its reply; the receiver
+/// says when the reply is stored (None: no reply to wait for).
 async fn handle<H: FunctionHost>(
     publish: &Publish,
-    client: &AsyncClient,
+    publisher: &Publisher,
     routes: &[MqttRoute],
     host: &H,
-) {
+) -> Option<oneshot::Receiver<bool>> {
     let topic = String::from_utf8_lossy(&publish.topic).into_owned();
     let Some((route, parameters)) = routes.iter().find_map(|route| {
         route
@@ -246,13 +329,13 @@ async fn handle<H: FunctionHost>(
             .map(|parameters| (route, parameters))
     }) else {
         tracing::warn!(%topic, "MQTT: a message no subscription matches");
-        return;
+        return None;
     };
     let event = match message::to_event(publish, parameters.clone()) {
         Ok(event) => event,
         Err(reason) => {
             tracing::warn!(%topic, %reason, "MQTT: message dropped");
-            return;
+            return None;
         }
     };
     let response_topic = publish
@@ -261,29 +344,20 @@ async fn handle<H: FunctionHost>(
         .and_then(|properties| properties.response_topic.clone())
         .or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
     let result = host.invoke(&route.function, event).await;
-    let (payload, properties) = match result {
+    match &result {
         Ok(response) => {
             tracing::debug!(%topic, function = %route.function, status = response.status_code, "MQTT message handled");
-            message::reply(response, publish)
         }
         Err(error) => {
             tracing::warn!(%topic, function = %route.function, %error, "MQTT message failed");
-            message::failure(&error, publish)
-        }
-    };
-    if let Some(reply_topic) = response_topic {
-        let qos = if publish.qos == QoS::AtMostOnce {
-            QoS::AtMostOnce
-        } else {
-            QoS::AtLeastOnce
-        };
-        if let Err(error) = client
-            .publish_with_properties(reply_topic, qos, false, payload, properties)
-            .await
-        {
-            tracing::warn!(%error, "MQTT: could not publish a reply");
         }
     }
+    let reply_topic = response_topic?;
+    Some(
+        publisher
+            .publish(message::reply(&result, publish, reply_topic))
+            .await,
+    )
 }
 
 async fn subscribe_all(client: AsyncClient, routes: Arc<Vec<MqttRoute>>) {

@@ -1,0 +1,398 @@
+//! The outbox: messages that wait for the broker, kept in order on disk.
+//!
+//! A result goes here when it cannot be published at once (the broker is
+//! away, or messages are already waiting, which keeps the order). The
+//! outbox is a log file of records (length, CRC-32, postcard) and a cursor
+//! file with the offset of the first unconfirmed record:
+//!
+//! - [`Outbox::append`] writes a record; [`Outbox::sync`] makes every
+//!   record appended so far durable (fdatasync) before anyone is told it
+//!   was stored, so a power cut loses nothing that was acknowledged.
+//! - [`Outbox::confirm`] drops records from the front once the broker has
+//!   confirmed them; the cursor is written (write, fsync, rename) every
+//!   [`CURSOR_EVERY`] confirmations and whenever the outbox empties, when
+//!   the log is cut back to nothing. A cut-off power before the cursor is
+//!   written means those records are sent again: duplicates, as QoS 1
+//!   allows, never a loss.
+//! - [`Outbox::open`] reads what a previous run left, drops a torn record
+//!   at the end (a write the power cut short) and keeps the rest in order.
+//!
+//! Every record is also held in memory, so sending never reads the disk;
+//! the size limit bounds both. When the outbox is full, a new message is
+//! refused ([`OutboxError::Full`]): the caller leaves its QoS 1 message
+//! unacknowledged, so the broker delivers it again later, and nothing that
+//! was acknowledged is ever dropped to make room. Without a directory the
+//! same queue lives in memory only.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+/// Confirmations between two writes of the cursor.
+pub const CURSOR_EVERY: usize = 64;
+/// Bytes of a record's header: length and CRC-32, little-endian.
+const HEADER: usize = 8;
+const LOG: &str = "outbox.log";
+const CURSOR: &str = "outbox.pos";
+
+/// A message to publish, as it is kept in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// Topic to publish to.
+    pub topic: String,
+    /// 0 or 1.
+    pub qos: u8,
+    /// The payload.
+    pub payload: Bytes,
+    /// MQTT 5 content type.
+    pub content_type: Option<String>,
+    /// MQTT 5 correlation data of the request answered.
+    pub correlation: Option<Bytes>,
+    /// MQTT 5 user properties.
+    pub user_properties: Vec<(String, String)>,
+}
+
+/// Why the outbox could not take or keep a message.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// Taking the message would pass the size limit.
+    #[error("the outbox is full ({limit} bytes)")]
+    Full {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The disk failed.
+    #[error("outbox {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
+
+struct Disk {
+    dir: PathBuf,
+    log: File,
+    /// Offset of the first record in `items`.
+    start: u64,
+    /// Offset after the last record.
+    end: u64,
+    unsynced: bool,
+    confirmed_since_cursor: usize,
+}
+
+/// The queue of messages waiting for the broker, oldest first.
+pub struct Outbox {
+    items: VecDeque<(Outgoing, u64)>,
+    bytes: u64,
+    limit: u64,
+    disk: Option<Disk>,
+}
+
+impl Outbox {
+    /// An outbox of at most `limit` bytes, kept in `dir` (created if
+    /// missing) or, without one, in memory only.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Io`] when the directory or its files cannot be used.
+    pub fn open(dir: Option<&Path>, limit: u64) -> Result<Self, OutboxError> {
+        let mut outbox = Self {
+            items: VecDeque::new(),
+            bytes: 0,
+            limit,
+            disk: None,
+        };
+        let Some(dir) = dir else { return Ok(outbox) };
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| OutboxError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let log_path = dir.join(LOG);
+        let mut log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&log_path)
+            .map_err(io(&log_path))?;
+        let mut content = Vec::new();
+        log.read_to_end(&mut content).map_err(io(&log_path))?;
+        let start = read_cursor(&dir.join(CURSOR)).min(content.len() as u64);
+        let mut at = start as usize;
+        while let Some((message, size)) = decode(&content[at..]) {
+            outbox.bytes += size as u64;
+            outbox.items.push_back((message, size as u64));
+            at += size;
+        }
+        if at < content.len() {
+            tracing::warn!(path = %log_path.display(), dropped_bytes = content.len() - at, "outbox: a torn record at the end was dropped");
+            log.set_len(at as u64).map_err(io(&log_path))?;
+            log.sync_data().map_err(io(&log_path))?;
+        }
+        log.seek(SeekFrom::Start(at as u64))
+            .map_err(io(&log_path))?;
+        outbox.disk = Some(Disk {
+            dir: dir.to_owned(),
+            log,
+            start,
+            end: at as u64,
+            unsynced: false,
+            confirmed_since_cursor: 0,
+        });
+        Ok(outbox)
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The `index`-th waiting message, oldest first.
+    pub fn get(&self, index: usize) -> Option<&Outgoing> {
+        self.items.get(index).map(|(message, _)| message)
+    }
+
+    /// Adds `message` at the end; durable after the next [`Outbox::sync`].
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Full`] when it does not fit; [`OutboxError::Io`].
+    pub fn append(&mut self, message: Outgoing) -> Result<(), OutboxError> {
+        let record = encode(&message);
+        let size = record.len() as u64;
+        if self.bytes + size > self.limit {
+            return Err(OutboxError::Full { limit: self.limit });
+        }
+        if let Some(disk) = &mut self.disk {
+            let path = disk.dir.join(LOG);
+            disk.log
+                .write_all(&record)
+                .map_err(|source| OutboxError::Io { path, source })?;
+            disk.end += size;
+            disk.unsynced = true;
+        }
+        self.bytes += size;
+        self.items.push_back((message, size));
+        Ok(())
+    }
+
+    /// Makes every appended message durable.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Io`].
+    pub fn sync(&mut self) -> Result<(), OutboxError> {
+        match &mut self.disk {
+            Some(disk) if disk.unsynced => {
+                disk.log.sync_data().map_err(|source| OutboxError::Io {
+                    path: disk.dir.join(LOG),
+                    source,
+                })?;
+                disk.unsynced = false;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops the `count` oldest messages: the broker has them.
+    ///
+    /// # Errors
+    ///
+    /// [`OutboxError::Io`] when the cursor or the log cannot be written;
+    /// the messages are dropped from memory all the same.
+    pub fn confirm(&mut self, count: usize) -> Result<(), OutboxError> {
+        let mut freed = 0;
+        for (_, size) in self.items.drain(..count.min(self.items.len())) {
+            freed += size;
+        }
+        self.bytes -= freed;
+        let empty = self.items.is_empty();
+        let Some(disk) = &mut self.disk else {
+            return Ok(());
+        };
+        disk.start += freed;
+        disk.confirmed_since_cursor += count;
+        if empty {
+            // Cut the log first: a cursor past the end reads as 0.
+            let path = disk.dir.join(LOG);
+            let io = |source| OutboxError::Io {
+                path: path.clone(),
+                source,
+            };
+            disk.log.set_len(0).map_err(io)?;
+            disk.log.seek(SeekFrom::Start(0)).map_err(io)?;
+            disk.log.sync_data().map_err(io)?;
+            (disk.start, disk.end, disk.unsynced) = (0, 0, false);
+        }
+        if empty || disk.confirmed_since_cursor >= CURSOR_EVERY {
+            write_cursor(&disk.dir, disk.start)?;
+            disk.confirmed_since_cursor = 0;
+        }
+        Ok(())
+    }
+}
+
+fn encode(message: &Outgoing) -> Vec<u8> {
+    let body = postcard::to_allocvec(message).unwrap_or_default();
+    let mut record = Vec::with_capacity(HEADER + body.len());
+    record.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    record.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    record.extend_from_slice(&body);
+    record
+}
+
+/// The record at the start of `bytes` and its size, or None when it is
+/// missing, short or damaged.
+fn decode(bytes: &[u8]) -> Option<(Outgoing, usize)> {
+    let header = bytes.get(..HEADER)?;
+    let length = u32::from_le_bytes(header[..4].try_into().ok()?) as usize;
+    let crc = u32::from_le_bytes(header[4..].try_into().ok()?);
+    let body = bytes.get(HEADER..HEADER.checked_add(length)?)?;
+    if crc32fast::hash(body) != crc {
+        return None;
+    }
+    let message = postcard::from_bytes(body).ok()?;
+    Some((message, HEADER + length))
+}
+
+fn read_cursor(path: &Path) -> u64 {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+fn write_cursor(dir: &Path, offset: u64) -> Result<(), OutboxError> {
+    let path = dir.join(CURSOR);
+    let temporary = dir.join("outbox.pos.new");
+    let io = |source| OutboxError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = File::create(&temporary).map_err(io)?;
+    file.write_all(&offset.to_le_bytes()).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    std::fs::rename(&temporary, &path).map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: usize) -> Outgoing {
+        Outgoing {
+            topic: format!("results/{n}"),
+            qos: 1,
+            payload: Bytes::from(vec![b'x'; n]),
+            content_type: Some("text/plain".into()),
+            correlation: Some(Bytes::from_static(b"id")),
+            user_properties: vec![("status".into(), "200".into())],
+        }
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fenn-outbox-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn topics(outbox: &Outbox) -> Vec<String> {
+        (0..outbox.len())
+            .map(|i| outbox.get(i).unwrap().topic.clone())
+            .collect()
+    }
+
+    #[test]
+    fn what_was_synced_is_there_after_a_restart_in_order_minus_what_was_confirmed() {
+        let dir = dir("restart");
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        for n in 0..5 {
+            outbox.append(message(n)).unwrap();
+        }
+        outbox.sync().unwrap();
+        outbox.confirm(2).unwrap();
+        drop(outbox);
+        // The cursor is written every CURSOR_EVERY confirmations: the two
+        // confirmed come back (sent again), nothing is lost.
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox).len(), 5);
+        assert_eq!(outbox.get(4), Some(&message(4)));
+        let mut outbox = outbox;
+        for n in 5..5 + CURSOR_EVERY {
+            outbox.append(message(n % 7)).unwrap();
+        }
+        outbox.confirm(CURSOR_EVERY).unwrap();
+        let left = topics(&outbox);
+        drop(outbox);
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox), left, "the cursor was written");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_torn_record_at_the_end_is_dropped_and_the_rest_kept() {
+        let dir = dir("torn");
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        outbox.append(message(1)).unwrap();
+        outbox.append(message(2)).unwrap();
+        outbox.sync().unwrap();
+        drop(outbox);
+        let log = dir.join(LOG);
+        let full = std::fs::read(&log).unwrap();
+        std::fs::write(&log, &full[..full.len() - 3]).unwrap();
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox), ["results/1"]);
+        // Appending after the repair leaves a readable log.
+        outbox.append(message(3)).unwrap();
+        outbox.sync().unwrap();
+        drop(outbox);
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox), ["results/1", "results/3"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_full_outbox_refuses_new_messages_and_keeps_the_old() {
+        let one = encode(&message(100)).len() as u64;
+        let mut outbox = Outbox::open(None, 2 * one).unwrap();
+        outbox.append(message(100)).unwrap();
+        outbox.append(message(100)).unwrap();
+        assert!(matches!(
+            outbox.append(message(100)),
+            Err(OutboxError::Full { .. })
+        ));
+        assert_eq!(outbox.len(), 2);
+        outbox.confirm(1).unwrap();
+        outbox.append(message(100)).unwrap();
+        assert_eq!(outbox.len(), 2);
+    }
+
+    #[test]
+    fn an_emptied_outbox_cuts_its_log_to_nothing() {
+        let dir = dir("empty");
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        outbox.append(message(10)).unwrap();
+        outbox.sync().unwrap();
+        outbox.confirm(1).unwrap();
+        assert_eq!(std::fs::metadata(dir.join(LOG)).unwrap().len(), 0);
+        outbox.append(message(11)).unwrap();
+        outbox.sync().unwrap();
+        drop(outbox);
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox), ["results/11"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
