@@ -6,6 +6,7 @@
 
 mod cli;
 mod cron;
+mod delivery;
 mod gateway;
 mod limits;
 mod mqtt;

@@ -71,7 +71,10 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let local = listener.local_addr()?;
     announce(&config, local);
     let host = Arc::new(dispatcher);
+    // Two stages: the gateway and cron stop first; MQTT last, so that the
+    // results of cron's last runs still reach its outbox.
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop_mqtt, mqtt_stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
@@ -87,7 +90,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
             let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host)
                 .context("cannot open the MQTT outbox")?;
             cron = cron.with_sink(Arc::new(mqtt.publisher()));
-            Some(tokio::spawn(mqtt.run(until_stopped(stopped.clone()))))
+            Some(tokio::spawn(mqtt.run(until_stopped(mqtt_stopped))))
         }
         None => None,
     };
@@ -95,11 +98,12 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     shutdown_signal().await;
     let _ = stop.send(true);
     let (http, cron) = tokio::join!(http, cron);
-    http??;
-    cron?;
+    let _ = stop_mqtt.send(true);
     if let Some(mqtt) = mqtt {
         mqtt.await?;
     }
+    http??;
+    cron?;
     tracing::info!("stopped");
     Ok(())
 }

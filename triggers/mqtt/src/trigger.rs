@@ -27,11 +27,16 @@ use rumqttc::Transport;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+/// QoS 0 messages read ahead of the dispatcher, at most.
+const READ_AHEAD: usize = 1024;
 
 /// How to reach the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,9 +148,15 @@ impl<H: FunctionHost> MqttTrigger<H> {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let settings = &self.settings;
         let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+        let in_flight = settings.max_in_flight.clamp(1, usize::from(u16::MAX));
+        // Receive Maximum: the broker sends at most this many QoS 1
+        // messages before fenn acknowledges one. The work and ack queues
+        // hold that many, so the polling task never waits on them for
+        // QoS 1 messages and goes on reading the PUBACKs those acks need.
         options
             .set_keep_alive(settings.keep_alive)
             .set_manual_acks(true)
+            .set_receive_maximum(u16::try_from(in_flight).ok())
             .set_max_packet_size(Some(settings.max_packet_bytes));
         if let Some(expiry) = settings.session_expiry {
             let seconds = u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX);
@@ -169,7 +180,6 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let mut network = options.network_options();
         network.set_tcp_nodelay(true);
         options.set_network_options(network);
-        let in_flight = settings.max_in_flight.max(1);
         // Acks: at most one per message in flight or waiting for its turn;
         // publishes: at most two delivery windows (one may be left over
         // from a lost connection).
@@ -187,7 +197,10 @@ impl<H: FunctionHost> MqttTrigger<H> {
             },
         ));
         let (work, queue) = mpsc::channel::<Publish>(in_flight);
-        let (order, acks) = mpsc::channel::<(Publish, oneshot::Receiver<bool>)>(in_flight);
+        // Unbounded, so the dispatcher never waits on acks (which wait on
+        // PUBACKs): it holds at most the QoS 1 messages the broker let
+        // through unacknowledged.
+        let (order, acks) = mpsc::unbounded_channel::<(Publish, oneshot::Receiver<bool>)>();
         let acker = tokio::spawn(ack_in_order(acks, client.clone()));
         let dispatcher = tokio::spawn(dispatch(
             queue,
@@ -198,6 +211,15 @@ impl<H: FunctionHost> MqttTrigger<H> {
             in_flight,
         ));
         let mut work = Some(work);
+        // Messages read but not yet taken by the dispatcher. The poller
+        // never stops polling: rumqttc reads the PUBACKs that acks wait on,
+        // and writes queued acks and replies, only while polled. QoS 1
+        // messages are bounded by the broker (fenn's Receive Maximum, or
+        // the broker's own in-flight limit); past READ_AHEAD waiting, a
+        // QoS 0 message is dropped, as QoS 0 allows, and counted.
+        let mut read_ahead: VecDeque<Publish> = VecDeque::new();
+        let mut retry: Option<Pin<Box<tokio::time::Sleep>>> = None;
+        let mut dropped = 0_u64;
         let mut backoff = Backoff::default();
         tokio::pin!(shutdown);
         let drained = async {
@@ -207,40 +229,57 @@ impl<H: FunctionHost> MqttTrigger<H> {
         tokio::pin!(drained);
         let mut grace = None;
         loop {
+            let sender = work.clone().filter(|_| !read_ahead.is_empty());
             tokio::select! {
-                event = eventloop.poll() => {
-                let inflight = eventloop.state.inflight();
-                link.send_if_modified(|link| link.observe(&event, inflight, eventloop.pending.len()));
-                match event {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        backoff.reset();
-                        tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
-                        tokio::spawn(subscribe_all(client.clone(), self.routes.clone()));
-                    }
-                    Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        let Some(sender) = &work else { continue };
-                        if sender.send(publish).await.is_err() {
-                            break;
+                event = eventloop.poll(), if retry.is_none() => {
+                    let inflight = eventloop.state.inflight();
+                    link.send_if_modified(|link| link.observe(&event, inflight, eventloop.pending.len()));
+                    match event {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            backoff.reset();
+                            tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
+                            tokio::spawn(subscribe_all(client.clone(), self.routes.clone()));
+                        }
+                        Ok(Event::Incoming(Packet::Publish(publish))) => {
+                            if work.is_none() {
+                                continue;
+                            }
+                            if publish.qos == QoS::AtMostOnce && read_ahead.len() >= READ_AHEAD {
+                                dropped += 1;
+                                if dropped.is_power_of_two() {
+                                    tracing::warn!(dropped, "MQTT: functions are saturated; QoS 0 messages dropped");
+                                }
+                            } else {
+                                read_ahead.push_back(publish);
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::PubAck(ack)))
+                            if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) =>
+                        {
+                            tracing::warn!(reason = ?ack.reason, "MQTT: the broker refused a result");
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            let delay = backoff.next(random());
+                            tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
+                            retry = Some(Box::pin(tokio::time::sleep(delay)));
                         }
                     }
-                    Ok(Event::Incoming(Packet::PubAck(ack)))
-                        if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) =>
-                    {
-                        tracing::warn!(reason = ?ack.reason, "MQTT: the broker refused a result");
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        let delay = backoff.next(random());
-                        tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
-                        tokio::select! {
-                            () = tokio::time::sleep(delay) => {}
-                            () = &mut shutdown, if work.is_some() => break,
+                }
+                () = async { if let Some(retry) = &mut retry { retry.await } }, if retry.is_some() => retry = None,
+                permit = async { sender?.reserve_owned().await.ok() }, if work.is_some() && !read_ahead.is_empty() => {
+                    match (permit, read_ahead.pop_front()) {
+                        (Some(permit), Some(publish)) => {
+                            permit.send(publish);
                         }
+                        _ => break,
                     }
-                }},
+                }
                 () = &mut shutdown, if work.is_some() => {
                     tracing::info!("MQTT: finishing in-flight messages");
                     work = None;
+                    // Not started: left unacknowledged for the broker.
+                    read_ahead.clear();
                     grace = Some(Box::pin(tokio::time::sleep(settings.shutdown_grace)));
                 }
                 () = &mut drained, if work.is_none() => break,
@@ -268,7 +307,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
 /// its completion for the in-order acks.
 async fn dispatch<H: FunctionHost>(
     mut queue: mpsc::Receiver<Publish>,
-    order: mpsc::Sender<(Publish, oneshot::Receiver<bool>)>,
+    order: mpsc::UnboundedSender<(Publish, oneshot::Receiver<bool>)>,
     publisher: Publisher,
     routes: Arc<Vec<MqttRoute>>,
     host: Arc<H>,
@@ -279,8 +318,9 @@ async fn dispatch<H: FunctionHost>(
         let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
         };
+        // QoS 0 needs no ack: it does not wait behind QoS 1 messages.
         let (done, finished) = oneshot::channel();
-        if order.send((publish.clone(), finished)).await.is_err() {
+        if publish.qos != QoS::AtMostOnce && order.send((publish.clone(), finished)).is_err() {
             break;
         }
         let (publisher, routes, host) = (publisher.clone(), routes.clone(), host.clone());
@@ -300,12 +340,11 @@ async fn dispatch<H: FunctionHost>(
 /// stored; one whose reply could not be stored is left for the broker to
 /// send again.
 async fn ack_in_order(
-    mut acks: mpsc::Receiver<(Publish, oneshot::Receiver<bool>)>,
+    mut acks: mpsc::UnboundedReceiver<(Publish, oneshot::Receiver<bool>)>,
     client: AsyncClient,
 ) {
     while let Some((publish, stored)) = acks.recv().await {
-        let stored = stored.await.unwrap_or(false);
-        if publish.qos != QoS::AtMostOnce && stored {
+        if stored.await.unwrap_or(false) {
             if let Err(error) = client.ack(&publish).await {
                 tracing::warn!(%error, "MQTT: could not acknowledge a message");
             }

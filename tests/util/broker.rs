@@ -1,224 +1,8 @@
-//! Starting `fenn` as a user would, on a free port, and talking to it.
+//! A Mosquitto of the test's own on a free port, with Mosquitto's clients.
 
-use std::io::Read;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use super::TempDir;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-/// The test guest that misbehaves on request (see functions/misbehave).
-pub(crate) fn misbehave_wasm() -> &'static str {
-    env!("FENN_GUEST_MISBEHAVE")
-}
-
-/// The `fenn` binary under test.
-pub(crate) fn fenn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fenn"))
-}
-
-/// A temporary directory removed on drop.
-pub(crate) struct TempDir(pub(crate) PathBuf);
-
-impl TempDir {
-    pub(crate) fn new(name: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("fenn-test-{name}-{}-{unique}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    pub(crate) fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Text a child process writes, shared with the thread that reads it.
-#[derive(Clone, Default)]
-pub(crate) struct Captured(Arc<(Mutex<String>, Condvar)>);
-
-impl Captured {
-    fn drain(&self, mut from: impl Read + Send + 'static) {
-        let captured = self.clone();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = from.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                let (text, changed) = &*captured.0;
-                text.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
-                changed.notify_all();
-            }
-        });
-    }
-
-    pub(crate) fn text(&self) -> String {
-        self.0.0.lock().unwrap().clone()
-    }
-
-    /// Waits until the text contains `needle`, and returns it; fails the
-    /// test after 20 s.
-    pub(crate) fn wait_for(&self, needle: &str) -> String {
-        self.wait_for_count(needle, 1)
-    }
-
-    /// Waits until the text contains `needle` `count` times, and returns
-    /// it; fails the test after 20 s.
-    pub(crate) fn wait_for_count(&self, needle: &str, count: usize) -> String {
-        let (text, changed) = &*self.0;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut guard = text.lock().unwrap();
-        while guard.matches(needle).count() < count {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "waited 20 s for {count}x {needle:?} in:\n{guard}"
-            );
-            guard = changed.wait_timeout(guard, left).unwrap().0;
-        }
-        guard.clone()
-    }
-}
-
-/// A running `fenn serve`, killed on drop.
-pub(crate) struct Fenn {
-    child: Child,
-    pub(crate) addr: SocketAddr,
-    pub(crate) stdout: Captured,
-    pub(crate) log: Captured,
-    _dir: Option<TempDir>,
-}
-
-impl Fenn {
-    /// `fenn serve` with the bundled examples.
-    pub(crate) fn examples() -> Self {
-        Self::start(None, None, &[])
-    }
-
-    /// `fenn serve --config` with this config text (the misbehaving guest's
-    /// path is available as `{misbehave}`).
-    pub(crate) fn with_config(config: &str) -> Self {
-        Self::with_config_env(config, &[])
-    }
-
-    /// Like [`Fenn::with_config`], with environment variables set.
-    pub(crate) fn with_config_env(config: &str, env: &[(&str, &str)]) -> Self {
-        let dir = TempDir::new("serve");
-        let file = dir.write("fenn.toml", config.replace("{misbehave}", misbehave_wasm()));
-        Self::start(Some(&file), Some(dir), env)
-    }
-
-    fn start(config: Option<&PathBuf>, dir: Option<TempDir>, env: &[(&str, &str)]) -> Self {
-        let mut command = fenn();
-        command.envs(env.iter().copied());
-        command.args(["serve", "--listen", "127.0.0.1:0"]);
-        if let Some(config) = config {
-            command.arg("--config").arg(config);
-        }
-        let mut child = command
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("FENN_CONFIG")
-            .env_remove("FENN_LISTEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start fenn");
-        let (stdout, log) = (Captured::default(), Captured::default());
-        stdout.drain(child.stdout.take().unwrap());
-        log.drain(child.stderr.take().unwrap());
-        let announced = stdout.wait_for("\n");
-        let addr = announced
-            .split("listening on http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("fenn did not start: {announced}\n{}", log.text()));
-        Self {
-            child,
-            addr,
-            stdout,
-            log,
-            _dir: dir,
-        }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits for fenn to exit, polling at most `limit`.
-    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Fenn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// An HTTP client with a generous timeout (tests assert on fenn's own).
-pub(crate) fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-/// Runs `fenn` with `args` to completion: (exit success, stdout, stderr).
-pub(crate) fn run(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let mut child = fenn()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-    }
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 /// A Mosquitto broker of the test's own, on a free port, stopped on drop.
 pub(crate) struct Broker {
@@ -231,6 +15,28 @@ pub(crate) struct Broker {
 impl Broker {
     pub(crate) fn start() -> Self {
         Self::start_with("allow_anonymous true\n")
+    }
+
+    /// A broker that keeps sessions and queued messages across its
+    /// restarts ([`Broker::restart`]), with room for long queues.
+    pub(crate) fn start_persistent() -> Self {
+        let mut broker = Self::start_with("allow_anonymous true\n");
+        let store = broker.dir.0.join("store/");
+        std::fs::create_dir_all(&store).unwrap();
+        // Started as root, Mosquitto drops to its own user to write there.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&broker.dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o777)).unwrap();
+        broker.dir.write(
+            "access.conf",
+            format!(
+                "allow_anonymous true\npersistence true\npersistence_location {}\nmax_queued_messages 100000\n",
+                store.display()
+            ),
+        );
+        broker.stop();
+        broker.start_again();
+        broker
     }
 
     /// A broker that lets in only `user` with `password`.
@@ -284,7 +90,14 @@ impl Broker {
         let access = std::fs::read_to_string(dir.0.join("access.conf")).unwrap();
         let config = dir.write(
             "mosquitto.conf",
-            format!("listener {port} 127.0.0.1\n{access}set_tcp_nodelay true\npersistence false\n"),
+            format!(
+                "listener {port} 127.0.0.1\n{access}set_tcp_nodelay true\n{}",
+                if access.contains("persistence") {
+                    ""
+                } else {
+                    "persistence false\n"
+                }
+            ),
         );
         let program = ["mosquitto", "/usr/sbin/mosquitto"]
             .into_iter()
@@ -311,6 +124,23 @@ impl Broker {
     /// Stops the broker (fenn sees the connection drop).
     pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the broker as its service would (SIGTERM: a persistent one
+    /// writes its store) and starts it again on the same port.
+    pub(crate) fn restart(&mut self) {
+        self.stop_gracefully();
+        self.start_again();
+    }
+
+    /// Stops the broker with SIGTERM and waits for it to exit.
+    pub(crate) fn stop_gracefully(&mut self) {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(terminated.success());
         let _ = self.child.wait();
     }
 
