@@ -88,7 +88,10 @@ impl fenn_runtime::ResultSink for Publisher {
                 Ok(response) => crate::message::result(response.clone(), topic.to_owned(), 1),
                 Err(error) => crate::message::failure(error, topic.to_owned(), 1),
             };
-            let _ = self.publish(message).await;
+            let stored = self.publish(message).await;
+            if !stored.await.unwrap_or(false) {
+                tracing::warn!(%topic, "MQTT: a result could not be published or kept in the outbox");
+            }
         })
     }
 }
