@@ -1,0 +1,310 @@
+//! The MQTT trigger against plain rumqttc, on one Mosquitto of its own, in
+//! the same run so the machine's noise hits both:
+//!
+//! - throughput: N messages of 100 bytes published as fast as the broker
+//!   takes them, counted at the far end: through fenn's `hello` (message
+//!   in, reply out) against a plain rumqttc subscriber of the same stream;
+//!   QoS 0 and QoS 1;
+//! - round trip: request → reply, one at a time, p50/p99: through `hello`
+//!   (MQTT 5 response topic), against the broker alone (a client receiving
+//!   its own message) and a plain rumqttc responder (the same two hops
+//!   fenn makes, without a function).
+//!
+//! `cargo bench --bench mqtt` (needs `mosquitto`; `tests/run` installs it).
+
+#![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+const MESSAGES: usize = 20_000;
+const ROUND_TRIPS: usize = 2_000;
+const ROUNDS: usize = 3;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("fenn-bench-mqtt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let _broker = Process(start_broker(&dir, port));
+    let _fenn = Process(start_fenn(&dir, port));
+    runtime.block_on(bench(port));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn bench(port: u16) {
+    println!("{MESSAGES} messages of 100 B per run, median of {ROUNDS} runs; one local Mosquitto");
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+        let (mut plain, mut fenn) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let topic = format!("plain/q{}", qos as u8);
+            plain.push(stream(port, &topic, &topic, qos).await);
+            let (into, out) = (
+                format!("bench/q{}/in", qos as u8),
+                format!("bench/q{}/out", qos as u8),
+            );
+            fenn.push(stream(port, &into, &out, qos).await);
+        }
+        let (plain, fenn) = (median(plain), median(fenn));
+        println!(
+            "QoS {}: plain subscriber {plain:>8.0} msg/s   through fenn hello {fenn:>8.0} msg/s   ratio {:.2}x",
+            qos as u8,
+            fenn / plain
+        );
+    }
+    let own = round_trips(port, "loop/self", "loop/self", false).await;
+    let responder = round_trips(port, "loop/plain", "loop/plain/reply", true).await;
+    let fenn = round_trips(port, "bench/rr", "bench/rr/reply", false).await;
+    println!("round trip, {ROUND_TRIPS} one at a time (QoS 1), p50 / p99:");
+    println!("  broker alone (own message back)  {}", percentiles(&own));
+    println!(
+        "  plain rumqttc responder (2 hops) {}",
+        percentiles(&responder)
+    );
+    println!("  through fenn hello (2 hops)      {}", percentiles(&fenn));
+    println!(
+        "  fenn p50 / broker alone {:.2}x, / plain responder {:.2}x",
+        p(&fenn, 0.5) / p(&own, 0.5),
+        p(&fenn, 0.5) / p(&responder, 0.5)
+    );
+}
+
+/// Publishes MESSAGES to `into` and counts them (or their replies) on
+/// `out`; messages per second from the first publish to the last arrival.
+async fn stream(port: u16, into: &str, out: &str, qos: QoS) -> f64 {
+    let (consumer, mut arrivals) = connect(port).await;
+    consumer.subscribe(out, qos).await.unwrap();
+    wait_subscribed(&mut arrivals).await;
+    let (publisher, _ignored) = connect(port).await;
+    let payload = Bytes::from(vec![b'x'; 100]);
+    let started = Instant::now();
+    let into = into.to_owned();
+    tokio::spawn(async move {
+        for _ in 0..MESSAGES {
+            publisher
+                .publish(into.clone(), qos, false, payload.clone())
+                .await
+                .unwrap();
+        }
+    });
+    let mut count = 0;
+    while count < MESSAGES {
+        match tokio::time::timeout(Duration::from_secs(5), arrivals.recv()).await {
+            Ok(Some(Arrival::Message(_))) => count += 1,
+            Ok(Some(Arrival::Subscribed)) => {}
+            _ => break,
+        }
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    if count < MESSAGES {
+        println!("  ({out}: {count} of {MESSAGES} arrived; QoS 0 may drop)");
+    }
+    let _ = consumer.disconnect().await;
+    rate
+}
+
+/// Times ROUND_TRIPS requests one after another, in microseconds.
+async fn round_trips(port: u16, topic: &str, reply: &str, responder: bool) -> Vec<f64> {
+    if responder {
+        let (client, mut requests) = connect(port).await;
+        client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
+        wait_subscribed(&mut requests).await;
+        tokio::spawn(async move {
+            while let Some(arrival) = requests.recv().await {
+                if let Arrival::Message(request) = arrival {
+                    let properties = request.properties.unwrap_or_default();
+                    let answer = PublishProperties {
+                        correlation_data: properties.correlation_data,
+                        ..PublishProperties::default()
+                    };
+                    let to = properties.response_topic.unwrap_or_default();
+                    let body = format!("world {}", String::from_utf8_lossy(&request.payload));
+                    let _ = client
+                        .publish_with_properties(to, QoS::AtLeastOnce, false, body, answer)
+                        .await;
+                }
+            }
+        });
+    }
+    let (client, mut replies) = connect(port).await;
+    client.subscribe(reply, QoS::AtLeastOnce).await.unwrap();
+    wait_subscribed(&mut replies).await;
+    let mut times = Vec::with_capacity(ROUND_TRIPS);
+    for n in 0..ROUND_TRIPS {
+        let properties = PublishProperties {
+            response_topic: Some(reply.to_owned()),
+            correlation_data: Some(Bytes::from(n.to_string())),
+            ..PublishProperties::default()
+        };
+        let started = Instant::now();
+        client
+            .publish_with_properties(topic, QoS::AtLeastOnce, false, "request", properties)
+            .await
+            .unwrap();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), replies.recv()).await {
+                Ok(Some(Arrival::Message(_))) => break,
+                Ok(Some(Arrival::Subscribed)) => {}
+                _ => panic!("no reply on {reply}"),
+            }
+        }
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    let _ = client.disconnect().await;
+    times
+}
+
+enum Arrival {
+    Subscribed,
+    Message(Box<Publish>),
+}
+
+async fn connect(port: u16) -> (AsyncClient, mpsc::UnboundedReceiver<Arrival>) {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = format!(
+        "bench-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    options.set_max_packet_size(Some(1 << 20));
+    let mut network = options.network_options();
+    network.set_tcp_nodelay(true);
+    options.set_network_options(network);
+    let (client, mut eventloop) = AsyncClient::new(options, 1024);
+    let (tell, arrivals) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let _ = tell.send(Arrival::Message(Box::new(publish)));
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = tell.send(Arrival::Subscribed);
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    (client, arrivals)
+}
+
+async fn wait_subscribed(arrivals: &mut mpsc::UnboundedReceiver<Arrival>) {
+    while let Some(arrival) = arrivals.recv().await {
+        if matches!(arrival, Arrival::Subscribed) {
+            return;
+        }
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn p(times: &[f64], quantile: f64) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() as f64 * quantile) as usize).min(sorted.len() - 1)]
+}
+
+fn percentiles(times: &[f64]) -> String {
+    format!("{:>7.0} us / {:>7.0} us", p(times, 0.5), p(times, 0.99))
+}
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_broker(dir: &std::path::Path, port: u16) -> Child {
+    let config = dir.join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\nmax_queued_messages 100000\n"),
+    )
+    .unwrap();
+    let program = ["mosquitto", "/usr/sbin/mosquitto"]
+        .into_iter()
+        .find(|program| Command::new(program).arg("-h").output().is_ok())
+        .expect("mosquitto is installed");
+    let child = Command::new(program)
+        .arg("-c")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn start_fenn(dir: &std::path::Path, port: u16) -> Child {
+    let config = dir.join("fenn.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+
+[[function]]
+name = "hello"
+module = "example:hello"
+  [[function.mqtt]]
+  topic = "bench/q0/in"
+  qos = 0
+  reply = "bench/q0/out"
+  [[function.mqtt]]
+  topic = "bench/q1/in"
+  reply = "bench/q1/out"
+  [[function.mqtt]]
+  topic = "bench/rr"
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fenn"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn,fenn_mqtt=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut subscribed = 0;
+    while subscribed < 3 {
+        let line = log.next().expect("fenn stopped").unwrap();
+        subscribed += usize::from(line.contains("MQTT subscribed"));
+    }
+    // Keep reading, so fenn never blocks on a full pipe.
+    std::thread::spawn(move || for _ in log {});
+    child
+}
