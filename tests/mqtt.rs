@@ -286,3 +286,53 @@ fn mutual_tls_with_certificates_the_test_makes() {
         .unwrap_or_else(|| panic!("no reply over TLS:\n{}", accepted.log.text()));
     assert!(reply.contains(r#""room":"vault""#), "{reply}");
 }
+
+#[cfg(feature = "embedded-broker")]
+#[test]
+fn the_embedded_broker_serves_requests_and_cron_results_with_nothing_else_running() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let fenn = Fenn::with_config(&format!(
+        r#"
+        [mqtt]
+        url = "mqtt://127.0.0.1:{port}"
+        embedded = true
+        {ECHO}
+          [[function.cron]]
+          name = "beat"
+          schedule = "every 200ms"
+          publish = "fenn/beat"
+        "#
+    ));
+    fenn.log.wait_for("MQTT subscribed");
+    assert!(
+        fenn.log
+            .text()
+            .contains("embedded MQTT broker (MQTT 5) listening")
+    );
+    assert!(
+        fenn.stdout
+            .text()
+            .contains(&format!("MQTT broker mqtt://127.0.0.1:{port}"))
+    );
+    let reply = Command::new("mosquitto_rr")
+        .args(["-h", "127.0.0.1", "-p", &port, "-t", "sensors/den/temp"])
+        .args(["-e", "replies/den", "-m", "19", "-W", "10"])
+        .output()
+        .unwrap();
+    assert!(reply.status.success(), "no reply from the embedded broker");
+    let event: serde_json::Value = serde_json::from_slice(&reply.stdout).unwrap();
+    assert_eq!(event["pathParameters"]["room"], "den");
+    let beat = Command::new("mosquitto_sub")
+        .args(["-V", "5", "-h", "127.0.0.1", "-p", &port, "-t", "fenn/beat"])
+        .args(["-C", "1", "-W", "10"])
+        .output()
+        .unwrap();
+    assert!(beat.status.success(), "no cron result on fenn/beat");
+    let event: serde_json::Value = serde_json::from_slice(&beat.stdout).unwrap();
+    assert_eq!(event["httpMethod"], "SCHEDULE");
+}

@@ -66,7 +66,10 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|spec| spec.parse().ok())
         .unwrap_or_else(|| {
-            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+            // The embedded broker logs every connection at info.
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing::Level::INFO)
+                .with_target("rumqttd", tracing::Level::WARN)
         });
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)

@@ -87,6 +87,9 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     );
     let mqtt = match config.mqtt.clone() {
         Some(settings) => {
+            if let Some(address) = config.embedded_broker {
+                embedded_broker(address, settings.max_packet_bytes)?;
+            }
             let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host)
                 .context("cannot open the MQTT outbox")?;
             cron = cron.with_sink(Arc::new(mqtt.publisher()));
@@ -105,6 +108,31 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     http??;
     cron?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the embedded broker, or says why there is none.
+#[cfg(feature = "embedded-broker")]
+fn embedded_broker(address: SocketAddr, max_packet_bytes: u32) -> anyhow::Result<()> {
+    use fenn_mqtt::embedded::{self, Embedded};
+    match embedded::start(address, max_packet_bytes as usize)
+        .with_context(|| format!("cannot start the embedded MQTT broker on {address}"))?
+    {
+        Embedded::Started => {
+            tracing::info!(%address, "embedded MQTT broker (MQTT 5) listening");
+        }
+        Embedded::AlreadyThere => {
+            tracing::info!(%address, "an MQTT broker already listens there: fenn uses it");
+        }
+    }
+    Ok(())
+}
+
+/// Without the `embedded-broker` build, fenn connects to the address and
+/// waits for a broker there.
+#[cfg(not(feature = "embedded-broker"))]
+fn embedded_broker(address: SocketAddr, _max_packet_bytes: u32) -> anyhow::Result<()> {
+    tracing::warn!(%address, "mqtt.embedded: this fenn was built without the embedded broker (cargo feature embedded-broker); it connects to mqtt://{address} and retries until a broker listens there");
     Ok(())
 }
 
@@ -132,6 +160,19 @@ fn announce(config: &Config, local: SocketAddr) {
             out,
             "  {methods:<8} {:<22} -> {}{mode}",
             spec.route, spec.function
+        );
+    }
+    if let Some(mqtt) = &config.mqtt {
+        let embedded = if config.embedded_broker.is_some() {
+            " (embedded unless one already listens there)"
+        } else {
+            ""
+        };
+        let scheme = if mqtt.tls.is_some() { "mqtts" } else { "mqtt" };
+        let _ = writeln!(
+            out,
+            "MQTT broker {scheme}://{}:{}{embedded}",
+            mqtt.host, mqtt.port
         );
     }
     for route in &config.mqtt_routes {
@@ -167,6 +208,14 @@ fn announce(config: &Config, local: SocketAddr) {
         let _ = writeln!(
             out,
             "try: curl -X POST 'http://{local}/testfunc?name=Jason' -H 'content-type: text/plain' -d 'requested the API'"
+        );
+    }
+    if let (Some(mqtt), Some(route)) = (&config.mqtt, config.mqtt_routes.first()) {
+        let topic = route.filter.as_written().replace(['{', '}'], "");
+        let _ = writeln!(
+            out,
+            "try: mosquitto_rr -h {} -p {} -t {topic} -e replies/fenn -m '{{\"celsius\":31}}'",
+            mqtt.host, mqtt.port
         );
     }
     let _ = out.flush();

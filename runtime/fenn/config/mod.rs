@@ -55,6 +55,8 @@ pub(crate) struct Config {
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) mqtt: Option<MqttSettings>,
     pub(crate) mqtt_routes: Vec<MqttRoute>,
+    /// `mqtt.embedded`: where the embedded broker listens.
+    pub(crate) embedded_broker: Option<SocketAddr>,
 }
 
 impl Config {
@@ -156,6 +158,24 @@ impl Validator<'_> {
             Some(broker) => Some(self.mqtt(broker, &http, state_dir.as_deref())?),
             None => None,
         };
+        let embedded_broker = match (&raw.mqtt, &mqtt) {
+            (Some(raw), Some(settings)) if raw.embedded => {
+                if settings.tls.is_some() {
+                    return Err(self.error(
+                        "mqtt.embedded",
+                        "the embedded broker speaks mqtt://, not mqtts://",
+                    ));
+                }
+                let address = format!("{}:{}", settings.host, settings.port);
+                Some(address.parse().map_err(|_| {
+                    self.error(
+                        "mqtt.embedded",
+                        format!("the embedded broker listens on an IP address, such as mqtt://127.0.0.1:1883, not '{address}'"),
+                    )
+                })?)
+            }
+            _ => None,
+        };
         let mut mqtt_routes = Vec::new();
         let mut schedules: Vec<CronSpec> = Vec::new();
         let mut functions = Vec::new();
@@ -227,6 +247,7 @@ impl Validator<'_> {
             state_dir,
             mqtt,
             mqtt_routes,
+            embedded_broker,
         })
     }
 

@@ -45,6 +45,11 @@ pub(super) struct RawMqtt {
     /// fenn's session (subscriptions, queued QoS 1 messages) while it is
     /// away (default `1h`; `0s` for a clean session every time).
     pub(super) session_expiry: Option<String>,
+    /// `embedded`: run an MQTT broker inside fenn on the url's address
+    /// (needs the `embedded-broker` build), unless one already listens
+    /// there (default false).
+    #[serde(default)]
+    pub(super) embedded: bool,
     /// `outbox_size`: largest size of the results kept for the broker
     /// (default `16MiB`), on disk under `server.state_dir` when set.
     pub(super) outbox_size: Option<String>,

@@ -14,6 +14,8 @@
 //! - [`outbox`]: [`Outbox`], results waiting for the broker, on disk.
 //! - [`message`]: a message as the event, a response as the reply.
 //! - [`backoff`]: [`Backoff`], reconnect delays.
+//! - `embedded` (feature `embedded-broker`): an MQTT broker inside fenn,
+//!   for trying it with nothing else installed.
 //! - [`topic`]: [`TopicFilter`], a subscription such as
 //!   `sensors/{room}/temp` (subscribes `sensors/+/temp`, names the segment
 //!   `room`), `#` tails, `$share/<group>/…` shared subscriptions, matching a
@@ -23,6 +25,8 @@
 
 pub mod backoff;
 pub mod delivery;
+#[cfg(feature = "embedded-broker")]
+pub mod embedded;
 pub mod link;
 pub mod message;
 pub mod outbox;
