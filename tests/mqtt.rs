@@ -336,3 +336,41 @@ fn the_embedded_broker_serves_requests_and_cron_results_with_nothing_else_runnin
     let event: serde_json::Value = serde_json::from_slice(&beat.stdout).unwrap();
     assert_eq!(event["httpMethod"], "SCHEDULE");
 }
+
+#[test]
+fn over_mqtt_3_1_1_qos1_messages_are_answered_on_the_reply_topic() {
+    const JOBS: usize = 50;
+    let broker = Broker::start();
+    let results = crate::util::Collector::start(broker.port, "results/+");
+    let fenn = Fenn::with_config(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nversion = \"3.1.1\"\n{ECHO}",
+        broker.port
+    ));
+    fenn.log.wait_for("MQTT subscribed");
+    let port = broker.port.to_string();
+    // More than Mosquitto's in-flight window (20): without fenn's acks
+    // the rest would never be sent to it.
+    for n in 0..JOBS {
+        // mosquitto_pub speaks 3.1.1 unless told otherwise.
+        let published = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-q", "1"])
+            .args(["-t", &format!("sensors/room{n}/temp"), "-m", &n.to_string()])
+            .status()
+            .unwrap();
+        assert!(published.success());
+    }
+    let messages = results.wait_until(
+        std::time::Duration::from_secs(20),
+        "a reply to every message",
+        |messages| messages.len() >= JOBS,
+    );
+    for n in 0..JOBS {
+        let (_, payload) = messages
+            .iter()
+            .find(|(topic, _)| *topic == format!("results/room{n}"))
+            .unwrap_or_else(|| panic!("no reply for room{n}: {messages:?}"));
+        let event: serde_json::Value = serde_json::from_str(payload).unwrap();
+        assert_eq!(event["body"], n.to_string());
+        assert_eq!(event["headers"]["x-fenn-qos"], "1");
+    }
+}

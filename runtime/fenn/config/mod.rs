@@ -7,7 +7,9 @@ mod raw;
 use crate::{examples, units};
 use fenn_cron::{CronSpec, Overlap, Schedule, ScheduleError};
 use fenn_http::{HttpSettings, ResponseMode, RouteSpec, RouteTable};
-use fenn_mqtt::{MqttRoute, MqttSettings, MqttTls, ReplyTemplate, TopicFilter};
+use fenn_mqtt::{
+    MqttRoute, MqttSettings, MqttTls, ReplyTemplate, TopicFilter, Version as MqttVersion,
+};
 use fenn_runtime::Limits;
 use raw::{RawConfig, RawCron, RawFunction, RawHttp, RawMode, RawMqtt, RawMqttRoute, RawOverlap};
 use std::net::SocketAddr;
@@ -160,6 +162,12 @@ impl Validator<'_> {
         };
         let embedded_broker = match (&raw.mqtt, &mqtt) {
             (Some(raw), Some(settings)) if raw.embedded => {
+                if settings.version != MqttVersion::V5 {
+                    return Err(self.error(
+                        "mqtt.embedded",
+                        "the embedded broker speaks MQTT 5: leave mqtt.version at \"5\"",
+                    ));
+                }
                 if settings.tls.is_some() {
                     return Err(self.error(
                         "mqtt.embedded",
@@ -287,7 +295,18 @@ impl Validator<'_> {
             _ => None,
         };
         let tls = if tls { Some(self.mqtt_tls(raw)?) } else { None };
+        let version = match raw.version.as_deref() {
+            None | Some("5" | "5.0") => MqttVersion::V5,
+            Some("3.1.1") => MqttVersion::V311,
+            Some(other) => {
+                return Err(self.error(
+                    "mqtt.version",
+                    format!("'{other}': fenn speaks MQTT \"5\" and \"3.1.1\""),
+                ));
+            }
+        };
         Ok(MqttSettings {
+            version,
             tls,
             host: host.to_owned(),
             port,
@@ -744,6 +763,18 @@ mod tests {
         assert_eq!(parse(&bad).unwrap_err().key, "function[0].mqtt[0].topic");
         let tls = text.replace("mqtt://broker.local:1884", "mqtts://broker.local");
         assert_eq!(parse(&tls).unwrap_err().key, "mqtt.ca_file");
+        let old = text.replace(
+            "url = \"mqtt://broker.local:1884\"",
+            "url = \"mqtt://broker.local:1884\"\n            version = \"3.1.1\"",
+        );
+        assert_eq!(
+            parse(&old).unwrap().mqtt.unwrap().version,
+            fenn_mqtt::Version::V311
+        );
+        let unknown = old.replace("3.1.1", "3.1");
+        assert_eq!(parse(&unknown).unwrap_err().key, "mqtt.version");
+        let embedded = old.replace("version", "embedded = true\n            version");
+        assert_eq!(parse(&embedded).unwrap_err().key, "mqtt.embedded");
         let no_broker = text.replace("[mqtt]\n            url = \"mqtt://broker.local:1884\"", "");
         assert_eq!(parse(&no_broker).unwrap_err().key, "function[0].mqtt[0]");
     }

@@ -45,6 +45,8 @@ pub(super) struct RawMqtt {
     /// fenn's session (subscriptions, queued QoS 1 messages) while it is
     /// away (default `1h`; `0s` for a clean session every time).
     pub(super) session_expiry: Option<String>,
+    /// `version`: `"5"` (default) or `"3.1.1"`, for brokers without MQTT 5.
+    pub(super) version: Option<String>,
     /// `embedded`: run an MQTT broker inside fenn on the url's address
     /// (needs the `embedded-broker` build), unless one already listens
     /// there (default false).

@@ -17,10 +17,8 @@
 
 use crate::link::{InFlight, Link};
 use crate::outbox::{Outbox, Outgoing};
+use crate::session::Client;
 use fenn_abi::Response;
-use rumqttc::v5::AsyncClient;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -107,7 +105,7 @@ pub fn channel() -> (Publisher, mpsc::Receiver<Item>) {
 pub async fn run(
     mut items: mpsc::Receiver<Item>,
     mut link: watch::Receiver<Link>,
-    client: AsyncClient,
+    client: Client,
     outbox: Outbox,
     close: impl Future<Output = ()>,
 ) {
@@ -151,7 +149,7 @@ pub async fn run(
 }
 
 struct Delivery {
-    client: AsyncClient,
+    client: Client,
     outbox: Outbox,
     queue: VecDeque<Item>,
     flight: InFlight<Origin>,
@@ -280,29 +278,12 @@ impl Delivery {
                 break;
             };
             let qos1 = message.qos > 0;
-            if let Err(error) = publish(&self.client, message).await {
+            if let Err(error) = self.client.publish(message).await {
                 tracing::warn!(%error, "MQTT: could not hand a result to the client");
             }
             self.flight.push(qos1, origin);
         }
     }
-}
-
-async fn publish(client: &AsyncClient, message: Outgoing) -> Result<(), rumqttc::v5::ClientError> {
-    let qos = if message.qos == 0 {
-        QoS::AtMostOnce
-    } else {
-        QoS::AtLeastOnce
-    };
-    let properties = PublishProperties {
-        content_type: message.content_type,
-        correlation_data: message.correlation,
-        user_properties: message.user_properties,
-        ..PublishProperties::default()
-    };
-    client
-        .publish_with_properties(message.topic, qos, false, message.payload, properties)
-        .await
 }
 
 /// Runs disk work without stalling the other tasks of a multi-threaded

@@ -12,6 +12,7 @@
 //! - [`link`]: the connection as the poller sees it, and which sent
 //!   messages the broker has confirmed (pure).
 //! - [`outbox`]: [`Outbox`], results waiting for the broker, on disk.
+//! - [`session`]: one connection, MQTT 5 or 3.1.1, as the trigger uses it.
 //! - [`message`]: a message as the event, a response as the reply.
 //! - [`backoff`]: [`Backoff`], reconnect delays.
 //! - `embedded` (feature `embedded-broker`): an MQTT broker inside fenn,
@@ -30,11 +31,13 @@ pub mod embedded;
 pub mod link;
 pub mod message;
 pub mod outbox;
+pub mod session;
 pub mod topic;
 pub mod trigger;
 
 pub use backoff::Backoff;
 pub use delivery::Publisher;
 pub use outbox::{Outbox, OutboxError, Outgoing};
+pub use session::Version;
 pub use topic::{ReplyTemplate, TopicError, TopicFilter};
 pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger};

@@ -10,9 +10,7 @@
 //! in a connection only once rumqttc has nothing of an earlier one left to
 //! resend ([`Link::settled`]), so those PUBACKs are not counted as its own.
 
-use rumqttc::Outgoing;
-use rumqttc::v5::mqttbytes::v5::Packet;
-use rumqttc::v5::{ConnectionError, Event};
+use crate::session::Happened;
 use std::collections::VecDeque;
 
 /// The connection as the polling task last saw it.
@@ -31,29 +29,24 @@ pub struct Link {
 }
 
 impl Link {
-    /// Takes in one result of the event loop's `poll`, with rumqttc's
-    /// in-flight and pending counts after it; true when anything changed.
-    pub fn observe(
-        &mut self,
-        event: &Result<Event, ConnectionError>,
-        inflight: u16,
-        pending: usize,
-    ) -> bool {
+    /// Takes in what one poll of the connection brought, with rumqttc's
+    /// backlog after it; true when anything changed.
+    pub fn observe(&mut self, happened: &Happened, backlog: usize) -> bool {
         let before = *self;
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+        match happened {
+            Happened::Connected => {
                 *self = Self {
                     epoch: self.epoch + 1,
                     up: true,
                     ..Self::default()
                 };
             }
-            Ok(Event::Incoming(Packet::PubAck(_))) => self.acked += 1,
-            Ok(Event::Outgoing(Outgoing::Publish(_))) => self.written += 1,
-            Ok(_) => {}
-            Err(_) => self.up = false,
+            Happened::PubAck { .. } => self.acked += 1,
+            Happened::Written => self.written += 1,
+            Happened::Received(_) | Happened::Other => {}
+            Happened::Lost(_) => self.up = false,
         }
-        self.backlog = usize::from(inflight) + pending;
+        self.backlog = backlog;
         *self != before
     }
 
@@ -165,46 +158,32 @@ impl<T> InFlight<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rumqttc::v5::mqttbytes::v5::{ConnAck, ConnectReturnCode, PubAck};
-    use rumqttc::v5::{Incoming, StateError};
 
-    fn connack() -> Result<Event, ConnectionError> {
-        Ok(Event::Incoming(Incoming::ConnAck(ConnAck {
-            session_present: false,
-            code: ConnectReturnCode::Success,
-            properties: None,
-        })))
+    fn lost() -> Happened {
+        Happened::Lost("gone".into())
     }
 
-    fn written() -> Result<Event, ConnectionError> {
-        Ok(Event::Outgoing(Outgoing::Publish(1)))
-    }
-
-    fn puback() -> Result<Event, ConnectionError> {
-        Ok(Event::Incoming(Incoming::PubAck(PubAck::new(1, None))))
-    }
-
-    fn lost() -> Result<Event, ConnectionError> {
-        Err(ConnectionError::MqttState(StateError::AwaitPingResp))
+    fn puback() -> Happened {
+        Happened::PubAck { refused: None }
     }
 
     #[test]
     fn a_qos1_message_is_confirmed_by_its_own_puback_in_order() {
         let mut link = Link::default();
-        link.observe(&connack(), 0, 0);
+        link.observe(&Happened::Connected, 0);
         let mut flight = InFlight::default();
         assert!(flight.can_send(&link));
         flight.push(true, "a");
         flight.push(false, "b");
         flight.push(true, "c");
-        link.observe(&written(), 1, 0);
+        link.observe(&Happened::Written, 1);
         assert!(flight.confirmed(&link).is_empty(), "written, not acked");
-        link.observe(&written(), 1, 0);
-        link.observe(&puback(), 0, 0);
+        link.observe(&Happened::Written, 1);
+        link.observe(&puback(), 0);
         assert_eq!(flight.confirmed(&link), ["a", "b"]);
-        link.observe(&written(), 1, 0);
+        link.observe(&Happened::Written, 1);
         assert!(flight.confirmed(&link).is_empty());
-        link.observe(&puback(), 0, 0);
+        link.observe(&puback(), 0);
         assert_eq!(flight.confirmed(&link), ["c"]);
         assert!(flight.is_empty());
     }
@@ -212,37 +191,36 @@ mod tests {
     #[test]
     fn pubacks_for_resent_messages_of_a_lost_connection_are_not_counted() {
         let mut link = Link::default();
-        link.observe(&connack(), 0, 0);
+        link.observe(&Happened::Connected, 0);
         let mut flight = InFlight::default();
         assert!(flight.can_send(&link));
         flight.push(true, "old");
-        link.observe(&written(), 1, 0);
-        link.observe(&lost(), 0, 1);
+        link.observe(&Happened::Written, 1);
+        link.observe(&lost(), 1);
         assert!(flight.is_stale(&link));
         assert_eq!(flight.abandon(), ["old"]);
         // Reconnected, rumqttc resends its pending publish first.
-        link.observe(&connack(), 0, 1);
+        link.observe(&Happened::Connected, 1);
         assert!(!flight.can_send(&link), "rumqttc still resends");
-        link.observe(&written(), 1, 0);
-        link.observe(&puback(), 0, 0);
+        link.observe(&Happened::Written, 1);
+        link.observe(&puback(), 0);
         assert!(flight.can_send(&link));
         flight.push(true, "new");
         assert!(
             flight.confirmed(&link).is_empty(),
             "that PUBACK was not ours"
         );
-        link.observe(&written(), 1, 0);
-        link.observe(&puback(), 0, 0);
+        link.observe(&Happened::Written, 1);
+        link.observe(&puback(), 0);
         assert_eq!(flight.confirmed(&link), ["new"]);
     }
 
     #[test]
     fn observe_says_when_nothing_changed() {
         let mut link = Link::default();
-        assert!(link.observe(&connack(), 0, 0));
-        let ping = Ok(Event::Outgoing(Outgoing::PingReq));
-        assert!(!link.observe(&ping, 0, 0));
-        assert!(link.observe(&lost(), 0, 0));
+        assert!(link.observe(&Happened::Connected, 0));
+        assert!(!link.observe(&Happened::Other, 0));
+        assert!(link.observe(&lost(), 0));
         assert!(!link.up);
     }
 }

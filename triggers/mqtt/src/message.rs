@@ -13,40 +13,37 @@
 //! correlation data.
 
 use crate::outbox::Outgoing;
+use crate::session::Received;
 use base64::Engine as _;
 use bytes::Bytes;
 use fenn_abi::event::HEADER_TRIGGER;
 use fenn_abi::{Event, Map, Response};
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::Publish;
 
 /// Builds the event for a message, or says why the message is unusable.
-pub fn to_event(publish: &Publish, path_parameters: Map) -> Result<Event, String> {
+pub fn to_event(publish: &Received, path_parameters: Map) -> Result<Event, String> {
     let topic = std::str::from_utf8(&publish.topic)
         .map_err(|_| "the topic is not valid UTF-8".to_owned())?;
     let mut event = Event::new(topic, "PUBLISH");
-    if let Some(properties) = &publish.properties {
-        for (name, value) in &properties.user_properties {
-            let name = name.to_ascii_lowercase();
-            if !name.starts_with("x-fenn-") {
-                event.headers.insert(name, value.clone());
-            }
+    for (name, value) in &publish.user_properties {
+        let name = name.to_ascii_lowercase();
+        if !name.starts_with("x-fenn-") {
+            event.headers.insert(name, value.clone());
         }
-        if let Some(content_type) = &properties.content_type {
-            event
-                .headers
-                .insert("content-type".into(), content_type.clone());
-        }
-        if let Some(response_topic) = &properties.response_topic {
-            event
-                .headers
-                .insert("x-fenn-response-topic".into(), response_topic.clone());
-        }
+    }
+    if let Some(content_type) = &publish.content_type {
+        event
+            .headers
+            .insert("content-type".into(), content_type.clone());
+    }
+    if let Some(response_topic) = &publish.response_topic {
+        event
+            .headers
+            .insert("x-fenn-response-topic".into(), response_topic.clone());
     }
     event.headers.insert(HEADER_TRIGGER.into(), "mqtt".into());
     event
         .headers
-        .insert("x-fenn-qos".into(), (publish.qos as u8).to_string());
+        .insert("x-fenn-qos".into(), publish.qos.to_string());
     event.path_parameters = path_parameters;
     match std::str::from_utf8(&publish.payload) {
         Ok(text) => event.body = text.to_owned(),
@@ -62,18 +59,15 @@ pub fn to_event(publish: &Publish, path_parameters: Map) -> Result<Event, String
 /// request's correlation data, at the request's QoS (0 or 1).
 pub fn reply(
     result: &Result<Response, fenn_runtime::Error>,
-    request: &Publish,
+    request: &Received,
     topic: String,
 ) -> Outgoing {
-    let qos = u8::from(request.qos != QoS::AtMostOnce);
+    let qos = request.qos.min(1);
     let mut message = match result {
         Ok(response) => self::result(response.clone(), topic, qos),
         Err(error) => failure(error, topic, qos),
     };
-    message.correlation = request
-        .properties
-        .as_ref()
-        .and_then(|properties| properties.correlation_data.clone());
+    message.correlation.clone_from(&request.correlation);
     message
 }
 
@@ -123,12 +117,13 @@ fn message_json(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rumqttc::v5::mqttbytes::v5::PublishProperties;
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
 
-    fn publish(topic: &str, payload: &[u8], properties: Option<PublishProperties>) -> Publish {
+    fn publish(topic: &str, payload: &[u8], properties: Option<PublishProperties>) -> Received {
         let mut publish = Publish::new(topic, QoS::AtLeastOnce, payload.to_vec(), properties);
         publish.pkid = 1;
-        publish
+        Received::from_v5(publish)
     }
 
     #[test]
@@ -231,7 +226,7 @@ mod tests {
             reason: "secret".into(),
         };
         let mut request = publish("t", b"", None);
-        request.qos = QoS::AtMostOnce;
+        request.qos = 0;
         let message = reply(&Err(error), &request, "out".into());
         assert_eq!(message.qos, 0, "the request's QoS");
         assert_eq!(

@@ -21,12 +21,9 @@ use crate::delivery::{self, Publisher};
 use crate::link::Link;
 use crate::message;
 use crate::outbox::{Outbox, OutboxError};
+use crate::session::{self, Client, Happened, Received, Version};
 use crate::{Backoff, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
-use rumqttc::Transport;
-use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, Publish};
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::path::PathBuf;
@@ -62,6 +59,8 @@ pub struct MqttSettings {
     pub shutdown_grace: Duration,
     /// TLS, for `mqtts://`.
     pub tls: Option<MqttTls>,
+    /// MQTT 5 (default) or 3.1.1.
+    pub version: Version,
     /// Persistent session: how long the broker keeps it after fenn
     /// disconnects; None for a clean session.
     pub session_expiry: Option<Duration>,
@@ -147,44 +146,14 @@ impl<H: FunctionHost> MqttTrigger<H> {
     /// has not confirmed by then stays in the outbox.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let settings = &self.settings;
-        let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
         let in_flight = settings.max_in_flight.clamp(1, usize::from(u16::MAX));
-        // Receive Maximum: the broker sends at most this many QoS 1
-        // messages before fenn acknowledges one. The work and ack queues
-        // hold that many, so the polling task never waits on them for
-        // QoS 1 messages and goes on reading the PUBACKs those acks need.
-        options
-            .set_keep_alive(settings.keep_alive)
-            .set_manual_acks(true)
-            .set_receive_maximum(u16::try_from(in_flight).ok())
-            .set_max_packet_size(Some(settings.max_packet_bytes));
-        if let Some(expiry) = settings.session_expiry {
-            let seconds = u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX);
-            options
-                .set_clean_start(false)
-                .set_session_expiry_interval(Some(seconds));
-        }
-        if let Some((user, password)) = &settings.credentials {
-            options.set_credentials(user, password);
-        }
-        if let Some(tls) = &settings.tls {
-            // rustls needs a process-wide crypto provider; ring is the one
-            // built in. Installing it twice is harmless (the first stays).
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            options.set_transport(Transport::tls(
-                tls.ca.clone(),
-                tls.client_auth.clone(),
-                None,
-            ));
-        }
-        let mut network = options.network_options();
-        network.set_tcp_nodelay(true);
-        options.set_network_options(network);
-        // Acks: at most one per message in flight or waiting for its turn;
-        // publishes: at most two delivery windows (one may be left over
-        // from a lost connection).
+        // The broker may send `in_flight` QoS 1 messages before fenn
+        // acknowledges one (MQTT 5 Receive Maximum). The client's queue
+        // holds acks and a delivery window or two of replies; the poller
+        // drains it all the time, so a full queue only waits briefly.
         let requests = 2 * in_flight + 2 * delivery::WINDOW + self.routes.len() + 16;
-        let (client, mut eventloop) = AsyncClient::new(options, requests);
+        let receive = u16::try_from(in_flight).unwrap_or(u16::MAX);
+        let (client, mut connection) = session::connect(settings, receive, requests);
         let (link, links) = watch::channel(Link::default());
         let (close, closed) = oneshot::channel::<()>();
         let delivery = tokio::spawn(delivery::run(
@@ -196,11 +165,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 let _ = closed.await;
             },
         ));
-        let (work, queue) = mpsc::channel::<Publish>(in_flight);
+        let (work, queue) = mpsc::channel::<Received>(in_flight);
         // Unbounded, so the dispatcher never waits on acks (which wait on
         // PUBACKs): it holds at most the QoS 1 messages the broker let
         // through unacknowledged.
-        let (order, acks) = mpsc::unbounded_channel::<(Publish, oneshot::Receiver<bool>)>();
+        let (order, acks) = mpsc::unbounded_channel::<(Received, oneshot::Receiver<bool>)>();
         let acker = tokio::spawn(ack_in_order(acks, client.clone()));
         let dispatcher = tokio::spawn(dispatch(
             queue,
@@ -217,7 +186,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // messages are bounded by the broker (fenn's Receive Maximum, or
         // the broker's own in-flight limit); past READ_AHEAD waiting, a
         // QoS 0 message is dropped, as QoS 0 allows, and counted.
-        let mut read_ahead: VecDeque<Publish> = VecDeque::new();
+        let mut read_ahead: VecDeque<Received> = VecDeque::new();
         let mut retry: Option<Pin<Box<tokio::time::Sleep>>> = None;
         let mut dropped = 0_u64;
         let mut backoff = Backoff::default();
@@ -231,35 +200,33 @@ impl<H: FunctionHost> MqttTrigger<H> {
         loop {
             let sender = work.clone().filter(|_| !read_ahead.is_empty());
             tokio::select! {
-                event = eventloop.poll(), if retry.is_none() => {
-                    let inflight = eventloop.state.inflight();
-                    link.send_if_modified(|link| link.observe(&event, inflight, eventloop.pending.len()));
-                    match event {
-                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                happened = connection.poll(), if retry.is_none() => {
+                    let backlog = connection.backlog();
+                    link.send_if_modified(|link| link.observe(&happened, backlog));
+                    match happened {
+                        Happened::Connected => {
                             backoff.reset();
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
                             tokio::spawn(subscribe_all(client.clone(), self.routes.clone()));
                         }
-                        Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        Happened::Received(message) => {
                             if work.is_none() {
                                 continue;
                             }
-                            if publish.qos == QoS::AtMostOnce && read_ahead.len() >= READ_AHEAD {
+                            if message.qos == 0 && read_ahead.len() >= READ_AHEAD {
                                 dropped += 1;
                                 if dropped.is_power_of_two() {
                                     tracing::warn!(dropped, "MQTT: functions are saturated; QoS 0 messages dropped");
                                 }
                             } else {
-                                read_ahead.push_back(publish);
+                                read_ahead.push_back(*message);
                             }
                         }
-                        Ok(Event::Incoming(Packet::PubAck(ack)))
-                            if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) =>
-                        {
-                            tracing::warn!(reason = ?ack.reason, "MQTT: the broker refused a result");
+                        Happened::PubAck { refused: Some(reason) } => {
+                            tracing::warn!(%reason, "MQTT: the broker refused a result");
                         }
-                        Ok(_) => {}
-                        Err(error) => {
+                        Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
+                        Happened::Lost(error) => {
                             let delay = backoff.next(random());
                             tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
                             retry = Some(Box::pin(tokio::time::sleep(delay)));
@@ -296,18 +263,18 @@ impl<H: FunctionHost> MqttTrigger<H> {
         loop {
             tokio::select! {
                 _ = &mut delivery => break,
-                _ = eventloop.poll() => {}
+                _ = connection.poll() => {}
             }
         }
-        let _ = client.try_disconnect();
+        client.try_disconnect();
     }
 }
 
 /// Runs each message's function, at most `in_flight` at once, and queues
 /// its completion for the in-order acks.
 async fn dispatch<H: FunctionHost>(
-    mut queue: mpsc::Receiver<Publish>,
-    order: mpsc::UnboundedSender<(Publish, oneshot::Receiver<bool>)>,
+    mut queue: mpsc::Receiver<Received>,
+    order: mpsc::UnboundedSender<(Received, oneshot::Receiver<bool>)>,
     publisher: Publisher,
     routes: Arc<Vec<MqttRoute>>,
     host: Arc<H>,
@@ -320,7 +287,7 @@ async fn dispatch<H: FunctionHost>(
         };
         // QoS 0 needs no ack: it does not wait behind QoS 1 messages.
         let (done, finished) = oneshot::channel();
-        if publish.qos != QoS::AtMostOnce && order.send((publish.clone(), finished)).is_err() {
+        if publish.qos > 0 && order.send((publish.clone(), finished)).is_err() {
             break;
         }
         let (publisher, routes, host) = (publisher.clone(), routes.clone(), host.clone());
@@ -340,8 +307,8 @@ async fn dispatch<H: FunctionHost>(
 /// stored; one whose reply could not be stored is left for the broker to
 /// send again.
 async fn ack_in_order(
-    mut acks: mpsc::UnboundedReceiver<(Publish, oneshot::Receiver<bool>)>,
-    client: AsyncClient,
+    mut acks: mpsc::UnboundedReceiver<(Received, oneshot::Receiver<bool>)>,
+    client: Client,
 ) {
     while let Some((publish, stored)) = acks.recv().await {
         if stored.await.unwrap_or(false) {
@@ -355,7 +322,7 @@ async fn ack_in_order(
 /// Runs the function for one message and queues its reply; the receiver
 /// says when the reply is stored (None: no reply to wait for).
 async fn handle<H: FunctionHost>(
-    publish: &Publish,
+    publish: &Received,
     publisher: &Publisher,
     routes: &[MqttRoute],
     host: &H,
@@ -378,9 +345,8 @@ async fn handle<H: FunctionHost>(
         }
     };
     let response_topic = publish
-        .properties
-        .as_ref()
-        .and_then(|properties| properties.response_topic.clone())
+        .response_topic
+        .clone()
         .or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
     let result = host.invoke(&route.function, event).await;
     match &result {
@@ -399,15 +365,10 @@ async fn handle<H: FunctionHost>(
     )
 }
 
-async fn subscribe_all(client: AsyncClient, routes: Arc<Vec<MqttRoute>>) {
+async fn subscribe_all(client: Client, routes: Arc<Vec<MqttRoute>>) {
     for route in routes.iter() {
-        let qos = if route.qos == 0 {
-            QoS::AtMostOnce
-        } else {
-            QoS::AtLeastOnce
-        };
         let filter = route.filter.subscription();
-        match client.subscribe(filter.clone(), qos).await {
+        match client.subscribe(filter.clone(), route.qos).await {
             Ok(()) => tracing::info!(%filter, function = %route.function, "MQTT subscribed"),
             Err(error) => tracing::warn!(%filter, %error, "MQTT: could not subscribe"),
         }
