@@ -374,3 +374,55 @@ fn over_mqtt_3_1_1_qos1_messages_are_answered_on_the_reply_topic() {
         assert_eq!(event["headers"]["x-fenn-qos"], "1");
     }
 }
+
+/// The remaining length of an MQTT packet, as MQTT encodes it.
+fn remaining_length(mut n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut byte = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            byte |= 0x80;
+        }
+        out.push(byte);
+        if n == 0 {
+            return out;
+        }
+    }
+}
+
+#[test]
+fn a_topic_that_is_not_utf8_is_refused_by_the_broker_and_fenn_keeps_serving() {
+    use std::io::{Read as _, Write as _};
+    let broker = Broker::start();
+    let fenn = serve(&broker, ECHO);
+    // A raw MQTT 5 client: CONNECT, then PUBLISH to sensors/\xff\xfe/temp,
+    // which no MQTT library would send.
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", broker.port)).unwrap();
+    raw.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let connect = b"\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x03raw";
+    raw.write_all(&[&[0x10][..], &remaining_length(connect.len()), connect].concat())
+        .unwrap();
+    let mut connack = [0u8; 4];
+    raw.read_exact(&mut connack).unwrap();
+    assert_eq!(connack[0], 0x20, "CONNACK");
+    let topic = b"sensors/\xff\xfe/temp";
+    let mut publish = (topic.len() as u16).to_be_bytes().to_vec();
+    publish.extend_from_slice(topic);
+    publish.extend_from_slice(b"\x0021");
+    raw.write_all(&[&[0x30][..], &remaining_length(publish.len()), &publish].concat())
+        .unwrap();
+    // The broker closes the connection of a client that sends one.
+    let mut rest = Vec::new();
+    assert!(
+        raw.read_to_end(&mut rest).is_ok(),
+        "the broker did not close the connection"
+    );
+    let reply = broker
+        .request("sensors/hall/temp", "22", 10)
+        .expect("fenn still answers");
+    assert!(reply.contains(r#""room":"hall""#), "{reply}");
+    let log = fenn.log.text();
+    assert!(!log.contains("MQTT connection lost"), "{log}");
+}
