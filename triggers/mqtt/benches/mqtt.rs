@@ -3,8 +3,9 @@
 //!
 //! - throughput: N messages of 100 bytes published as fast as the broker
 //!   takes them, counted at the far end: through fenn's `hello` (message
-//!   in, reply out) against a plain rumqttc subscriber of the same stream;
-//!   QoS 0 and QoS 1;
+//!   in, reply out) against a plain rumqttc subscriber of the same stream,
+//!   and against a plain rumqttc relay (message in, the same message out:
+//!   the broker's work of fenn's path, without a function); QoS 0 and 1;
 //! - round trip: request → reply, one at a time, p50/p99: through `hello`
 //!   (MQTT 5 response topic), against the broker alone (a client receiving
 //!   its own message) and a plain rumqttc responder (the same two hops
@@ -45,21 +46,28 @@ fn main() {
 async fn bench(port: u16) {
     println!("{MESSAGES} messages of 100 B per run, median of {ROUNDS} runs; one local Mosquitto");
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
-        let (mut plain, mut fenn) = (Vec::new(), Vec::new());
+        let (mut plain, mut relayed, mut fenn) = (Vec::new(), Vec::new(), Vec::new());
+        let (relay_in, relay_out) = (
+            format!("relay/q{}/in", qos as u8),
+            format!("relay/q{}/out", qos as u8),
+        );
+        relay(port, &relay_in, &relay_out, qos).await;
         for _ in 0..ROUNDS {
             let topic = format!("plain/q{}", qos as u8);
             plain.push(stream(port, &topic, &topic, qos).await);
+            relayed.push(stream(port, &relay_in, &relay_out, qos).await);
             let (into, out) = (
                 format!("bench/q{}/in", qos as u8),
                 format!("bench/q{}/out", qos as u8),
             );
             fenn.push(stream(port, &into, &out, qos).await);
         }
-        let (plain, fenn) = (median(plain), median(fenn));
+        let (plain, relayed, fenn) = (median(plain), median(relayed), median(fenn));
         println!(
-            "QoS {}: plain subscriber {plain:>8.0} msg/s   through fenn hello {fenn:>8.0} msg/s   ratio {:.2}x",
+            "QoS {}: plain subscriber {plain:>7.0} msg/s | plain relay {relayed:>7.0} msg/s | fenn hello {fenn:>7.0} msg/s | fenn/subscriber {:.2}x, fenn/relay {:.2}x",
             qos as u8,
-            fenn / plain
+            fenn / plain,
+            fenn / relayed
         );
     }
     let own = round_trips(port, "loop/self", "loop/self", false).await;
@@ -115,6 +123,24 @@ async fn stream(port: u16, into: &str, out: &str, qos: QoS) -> f64 {
     }
     let _ = consumer.disconnect().await;
     rate
+}
+
+/// A plain rumqttc client that republishes every message on `into` to
+/// `out`, at the same QoS.
+async fn relay(port: u16, into: &str, out: &str, qos: QoS) {
+    let (client, mut arrivals) = connect(port).await;
+    client.subscribe(into, qos).await.unwrap();
+    wait_subscribed(&mut arrivals).await;
+    let out = out.to_owned();
+    tokio::spawn(async move {
+        while let Some(arrival) = arrivals.recv().await {
+            if let Arrival::Message(message) = arrival {
+                let _ = client
+                    .publish(out.clone(), qos, false, message.payload)
+                    .await;
+            }
+        }
+    });
 }
 
 /// Times ROUND_TRIPS requests one after another, in microseconds.
