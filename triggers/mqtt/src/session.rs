@@ -9,6 +9,9 @@
 
 use crate::outbox::Outgoing;
 use crate::trigger::MqttSettings;
+
+/// Publishes awaiting the broker's PUBACK, at most: delivery's window.
+const WINDOW: u16 = crate::delivery::WINDOW as u16;
 use bytes::Bytes;
 use rumqttc::v5;
 use rumqttc::v5::mqttbytes::v5::{PubAckReason, PublishProperties};
@@ -281,9 +284,12 @@ pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Clien
         Version::V5 => {
             let mut options =
                 v5::MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+            // rumqttc keeps a slot per packet id up to this limit (65535
+            // by default, about 13 MB); delivery has at most WINDOW out.
             options
                 .set_keep_alive(settings.keep_alive)
                 .set_manual_acks(true)
+                .set_outgoing_inflight_upper_limit(WINDOW)
                 .set_receive_maximum(Some(receive))
                 .set_max_packet_size(Some(settings.max_packet_bytes))
                 .set_network_options(network);
@@ -309,6 +315,7 @@ pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Clien
             options
                 .set_keep_alive(settings.keep_alive)
                 .set_manual_acks(true)
+                .set_inflight(WINDOW)
                 .set_max_packet_size(packet, packet)
                 .set_clean_session(settings.session_expiry.is_none());
             if let Some((user, password)) = &settings.credentials {
