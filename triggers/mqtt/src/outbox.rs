@@ -64,6 +64,9 @@ pub enum OutboxError {
         /// The limit, in bytes.
         limit: u64,
     },
+    /// The message could not be encoded.
+    #[error("a result could not be encoded: {0}")]
+    Encode(#[from] postcard::Error),
     /// The disk failed.
     #[error("outbox {path}: {source}")]
     Io {
@@ -83,6 +86,16 @@ struct Disk {
     end: u64,
     unsynced: bool,
     confirmed_since_cursor: usize,
+}
+
+impl Disk {
+    fn io(&self, name: &str) -> impl Fn(std::io::Error) -> OutboxError + use<> {
+        let path = self.dir.join(name);
+        move |source| OutboxError::Io {
+            path: path.clone(),
+            source,
+        }
+    }
 }
 
 /// The queue of messages waiting for the broker, oldest first.
@@ -123,8 +136,17 @@ impl Outbox {
             .map_err(io(&log_path))?;
         let mut content = Vec::new();
         log.read_to_end(&mut content).map_err(io(&log_path))?;
-        let start = read_cursor(&dir.join(CURSOR)).min(content.len() as u64);
-        let mut at = start as usize;
+        // A cursor past the end, or not on a record, is from before the log
+        // was cut (a crash between the two): the whole log is live.
+        let cursor = read_cursor(&dir.join(CURSOR));
+        let on_record = usize::try_from(cursor).ok().filter(|&at| {
+            at <= content.len() && (at == content.len() || decode(&content[at..]).is_some())
+        });
+        let start = on_record.unwrap_or(0);
+        if on_record.is_none() {
+            tracing::warn!(path = %dir.display(), cursor, "outbox: the cursor did not point at a record; reading the log from its start");
+        }
+        let mut at = start;
         while let Some((message, size)) = decode(&content[at..]) {
             outbox.bytes += size as u64;
             outbox.items.push_back((message, size as u64));
@@ -137,10 +159,14 @@ impl Outbox {
         }
         log.seek(SeekFrom::Start(at as u64))
             .map_err(io(&log_path))?;
+        if cursor != start as u64 {
+            write_cursor(dir, start as u64)?;
+        }
+        sync_dir(dir)?;
         outbox.disk = Some(Disk {
             dir: dir.to_owned(),
             log,
-            start,
+            start: start as u64,
             end: at as u64,
             unsynced: false,
             confirmed_since_cursor: 0,
@@ -169,16 +195,19 @@ impl Outbox {
     ///
     /// [`OutboxError::Full`] when it does not fit; [`OutboxError::Io`].
     pub fn append(&mut self, message: Outgoing) -> Result<(), OutboxError> {
-        let record = encode(&message);
+        let record = encode(&message)?;
         let size = record.len() as u64;
         if self.bytes + size > self.limit {
             return Err(OutboxError::Full { limit: self.limit });
         }
         if let Some(disk) = &mut self.disk {
-            let path = disk.dir.join(LOG);
-            disk.log
-                .write_all(&record)
-                .map_err(|source| OutboxError::Io { path, source })?;
+            if let Err(error) = disk.log.write_all(&record) {
+                // Leave no partial record in the middle of the log: later
+                // records would be read as a torn end and dropped.
+                let _ = disk.log.set_len(disk.end);
+                let _ = disk.log.seek(SeekFrom::Start(disk.end));
+                return Err(disk.io(LOG)(error));
+            }
             disk.end += size;
             disk.unsynced = true;
         }
@@ -225,32 +254,73 @@ impl Outbox {
         disk.start += freed;
         disk.confirmed_since_cursor += count;
         if empty {
-            // Cut the log first: a cursor past the end reads as 0.
-            let path = disk.dir.join(LOG);
-            let io = |source| OutboxError::Io {
-                path: path.clone(),
-                source,
-            };
-            disk.log.set_len(0).map_err(io)?;
-            disk.log.seek(SeekFrom::Start(0)).map_err(io)?;
-            disk.log.sync_data().map_err(io)?;
-            (disk.start, disk.end, disk.unsynced) = (0, 0, false);
+            // The cursor first: a crash before the cut leaves a cursor at
+            // the end of the log, which reads as empty.
+            write_cursor(&disk.dir, 0)?;
+            let io = disk.io(LOG);
+            disk.log.set_len(0).map_err(&io)?;
+            disk.log.seek(SeekFrom::Start(0)).map_err(&io)?;
+            disk.log.sync_data().map_err(&io)?;
+            (
+                disk.start,
+                disk.end,
+                disk.unsynced,
+                disk.confirmed_since_cursor,
+            ) = (0, 0, false, 0);
+            return Ok(());
         }
-        if empty || disk.confirmed_since_cursor >= CURSOR_EVERY {
+        if disk.confirmed_since_cursor >= CURSOR_EVERY {
             write_cursor(&disk.dir, disk.start)?;
             disk.confirmed_since_cursor = 0;
         }
+        if disk.start >= self.limit.max(1 << 20) {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the waiting records to a new log and swaps it in, so that
+    /// confirmed records do not pile up on disk while the outbox never
+    /// quite empties.
+    fn compact(&mut self) -> Result<(), OutboxError> {
+        let Some(disk) = &mut self.disk else {
+            return Ok(());
+        };
+        let fresh = disk.dir.join("outbox.log.new");
+        let io = disk.io("outbox.log.new");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&fresh)
+            .map_err(&io)?;
+        let mut end = 0;
+        for (message, _) in &self.items {
+            let record = encode(message)?;
+            file.write_all(&record).map_err(&io)?;
+            end += record.len() as u64;
+        }
+        file.sync_data().map_err(&io)?;
+        // The cursor first: for a moment it points at the start of the old
+        // log, whose records from there on are all waiting ones (sent again
+        // if a crash comes now: duplicates, never a loss).
+        write_cursor(&disk.dir, 0)?;
+        std::fs::rename(&fresh, disk.dir.join(LOG)).map_err(&io)?;
+        sync_dir(&disk.dir)?;
+        (disk.log, disk.start, disk.end, disk.unsynced) = (file, 0, end, false);
+        disk.confirmed_since_cursor = 0;
         Ok(())
     }
 }
 
-fn encode(message: &Outgoing) -> Vec<u8> {
-    let body = postcard::to_allocvec(message).unwrap_or_default();
+fn encode(message: &Outgoing) -> Result<Vec<u8>, OutboxError> {
+    let body = postcard::to_allocvec(message)?;
     let mut record = Vec::with_capacity(HEADER + body.len());
     record.extend_from_slice(&(body.len() as u32).to_le_bytes());
     record.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     record.extend_from_slice(&body);
-    record
+    Ok(record)
 }
 
 /// The record at the start of `bytes` and its size, or None when it is
@@ -285,7 +355,17 @@ fn write_cursor(dir: &Path, offset: u64) -> Result<(), OutboxError> {
     file.write_all(&offset.to_le_bytes()).map_err(io)?;
     file.sync_data().map_err(io)?;
     std::fs::rename(&temporary, &path).map_err(io)?;
-    Ok(())
+    sync_dir(dir)
+}
+
+/// Makes a rename or a new file in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<(), OutboxError> {
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|source| OutboxError::Io {
+            path: dir.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -366,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_full_outbox_refuses_new_messages_and_keeps_the_old() {
-        let one = encode(&message(100)).len() as u64;
+        let one = encode(&message(100)).unwrap().len() as u64;
         let mut outbox = Outbox::open(None, 2 * one).unwrap();
         outbox.append(message(100)).unwrap();
         outbox.append(message(100)).unwrap();
@@ -393,6 +473,60 @@ mod tests {
         drop(outbox);
         let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
         assert_eq!(topics(&outbox), ["results/11"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_cursor_left_behind_by_a_crash_before_the_cut_loses_nothing_appended_later() {
+        let dir = dir("stale-cursor");
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        for n in 0..3 {
+            outbox.append(message(n)).unwrap();
+        }
+        outbox.sync().unwrap();
+        drop(outbox);
+        // As if the power went after the cursor was written at the end of
+        // a log that was then never cut, or cut without the cursor.
+        let length = std::fs::metadata(dir.join(LOG)).unwrap().len();
+        std::fs::write(dir.join(CURSOR), (length + 40).to_le_bytes()).unwrap();
+        std::fs::write(dir.join(LOG), b"").unwrap();
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert!(outbox.is_empty());
+        outbox.append(message(7)).unwrap();
+        outbox.append(message(8)).unwrap();
+        outbox.sync().unwrap();
+        drop(outbox);
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox), ["results/7", "results/8"]);
+        // A cursor in the middle of a record is no better.
+        drop(outbox);
+        std::fs::write(dir.join(CURSOR), 3_u64.to_le_bytes()).unwrap();
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox), ["results/7", "results/8"]);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_outbox_that_never_empties_does_not_grow_on_disk() {
+        let dir = dir("compact");
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        outbox.append(message(1000)).unwrap();
+        for n in 0..3_000 {
+            outbox.append(message(1000 + n % 5)).unwrap();
+            outbox.confirm(1).unwrap();
+        }
+        outbox.sync().unwrap();
+        let on_disk = std::fs::metadata(dir.join(LOG)).unwrap().len();
+        assert!(on_disk < 2 << 20, "{on_disk} bytes for one waiting record");
+        let waiting = topics(&outbox);
+        assert_eq!(waiting.len(), 1);
+        drop(outbox);
+        // Back: the waiting record last, after at most the confirmations
+        // since the cursor was last written (sent again, never lost).
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        let back = topics(&outbox);
+        assert_eq!(back.last(), waiting.last());
+        assert!(back.len() <= CURSOR_EVERY, "{back:?}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
