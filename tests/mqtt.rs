@@ -426,3 +426,52 @@ fn a_topic_that_is_not_utf8_is_refused_by_the_broker_and_fenn_keeps_serving() {
     let log = fenn.log.text();
     assert!(!log.contains("MQTT connection lost"), "{log}");
 }
+
+#[test]
+fn a_result_too_large_for_mqtt_is_answered_with_an_error_and_fenn_stays_connected() {
+    let broker = Broker::start();
+    let replies = crate::util::Collector::start(broker.port, "replies/big");
+    let fenn = Fenn::with_config(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nmax_payload = \"64KiB\"\n{ECHO}",
+        broker.port
+    ));
+    fenn.log.wait_for("MQTT subscribed");
+    // 96 KiB that is not UTF-8 fits the 64 KiB + 64 KiB packet limit; the
+    // echo carries it as base64 (128 KiB), which does not.
+    let payload: Vec<u8> = (0..96 << 10).map(|n| (n % 7) as u8 | 0x80).collect();
+    let file = crate::util::TempDir::new("big");
+    let path = file.write("payload", &payload);
+    let port = broker.port.to_string();
+    let published = Command::new("mosquitto_pub")
+        .args(["-V", "5", "-h", "127.0.0.1", "-p", &port, "-q", "1"])
+        .args([
+            "-t",
+            "sensors/big/temp",
+            "-D",
+            "publish",
+            "response-topic",
+            "replies/big",
+            "-f",
+        ])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(published.success());
+    let messages = replies.wait_until(
+        std::time::Duration::from_secs(20),
+        "the error reply",
+        |messages| !messages.is_empty(),
+    );
+    assert_eq!(
+        messages[0].1,
+        r#"{"message":"function returned an invalid response"}"#
+    );
+    assert!(fenn.log.text().contains("too large to publish"));
+    assert_eq!(
+        broker
+            .request("sensors/small/temp", "1", 10)
+            .map(|reply| reply.contains(r#""body":"1""#)),
+        Some(true)
+    );
+    assert!(!fenn.log.text().contains("MQTT connection lost"));
+}

@@ -3,20 +3,25 @@
 //! broker confirmed it or it is durable in the [`Outbox`].
 //!
 //! - Connected, nothing waiting in the outbox: a message is queued in
-//!   memory and published; a QoS 1 message counts as stored when its
-//!   PUBACK comes (see [`crate::link`]).
-//! - Broker away, or the outbox not empty (order), or the memory queue
-//!   full: the message is appended to the outbox and synced; then it
-//!   counts as stored. When the outbox is full it is refused.
-//! - Connection lost: what was in memory, sent or not, moves to the
-//!   outbox in order. Once connected again the outbox is sent first.
+//!   memory and published; it counts as stored when the broker has it (a
+//!   QoS 1 message when its PUBACK comes, see [`crate::link`]).
+//! - Broker away, the outbox not empty (order), or the memory queue full:
+//!   the message is appended to the outbox and synced; then it counts as
+//!   stored. On overflow, what memory has in flight moves to the outbox
+//!   first, so the order holds if the connection drops.
+//! - Connection lost: what memory had, sent or not, moves to the outbox
+//!   in order. Once connected again the outbox is sent first.
+//! - Outbox full: a QoS 1 message waits, in order, parked in memory until
+//!   there is room (its sender is not told before: a QoS 1 input stays
+//!   unacknowledged, so the broker sends no more than Receive Maximum);
+//!   a QoS 0 message is dropped.
 //!
-//! Delivery never waits for the polling task while holding up others:
-//! its channel is always read, so a flood spills to the outbox instead of
+//! Delivery never waits on the polling task for long: it reads its
+//! channel between sends, and a flood spills to the outbox instead of
 //! stalling the poller (which must go on reading PUBACKs).
 
 use crate::link::{InFlight, Link};
-use crate::outbox::{Outbox, Outgoing};
+use crate::outbox::{Outbox, OutboxError, Outgoing};
 use crate::session::Client;
 use fenn_abi::Response;
 use std::collections::VecDeque;
@@ -37,15 +42,13 @@ pub struct Item {
     /// The message.
     pub message: Outgoing,
     /// Told `true` once the broker has it or it is durable in the outbox,
-    /// `false` when the outbox refused it.
-    pub stored: Option<oneshot::Sender<bool>>,
+    /// `false` when it was dropped.
+    pub stored: oneshot::Sender<bool>,
 }
 
 impl Item {
     fn answer(self, stored: bool) {
-        if let Some(tell) = self.stored {
-            let _ = tell.send(stored);
-        }
+        let _ = self.stored.send(stored);
     }
 }
 
@@ -58,17 +61,31 @@ enum Origin {
 #[derive(Debug, Clone)]
 pub struct Publisher {
     items: mpsc::Sender<Item>,
+    max_bytes: usize,
 }
 
 impl Publisher {
-    /// Queues `message`; the returned receiver says once it is stored.
-    pub async fn publish(&self, message: Outgoing) -> oneshot::Receiver<bool> {
-        let (tell, told) = oneshot::channel();
-        let item = Item {
-            message,
-            stored: Some(tell),
-        };
-        if let Err(refused) = self.items.send(item).await {
+    /// Queues `message`; the returned receiver says once it is stored. A
+    /// message too large for an MQTT packet becomes a 502 failure message
+    /// (sent, it would break the connection on every attempt).
+    pub async fn publish(&self, mut message: Outgoing) -> oneshot::Receiver<bool> {
+        let size = message.payload.len() + message.topic.len();
+        let properties: usize = message
+            .user_properties
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 5)
+            .sum();
+        if size + properties + 1024 > self.max_bytes {
+            tracing::warn!(topic = %message.topic, bytes = size, "MQTT: a result too large to publish was replaced by an error");
+            let failure = fenn_runtime::Error::BadOutput {
+                reason: format!("the result is {size} bytes, over the MQTT packet limit"),
+            };
+            let correlation = message.correlation.take();
+            message = crate::message::failure(&failure, message.topic, message.qos);
+            message.correlation = correlation;
+        }
+        let (stored, told) = oneshot::channel();
+        if let Err(refused) = self.items.send(Item { message, stored }).await {
             refused.0.answer(false);
         }
         told
@@ -94,10 +111,11 @@ impl fenn_runtime::ResultSink for Publisher {
     }
 }
 
-/// A channel for delivery: the handle, and the end [`run`] reads.
-pub fn channel() -> (Publisher, mpsc::Receiver<Item>) {
+/// A channel for delivery, for messages of at most `max_bytes`: the
+/// handle, and the end [`run`] reads.
+pub fn channel(max_bytes: usize) -> (Publisher, mpsc::Receiver<Item>) {
     let (items, queue) = mpsc::channel(CHANNEL);
-    (Publisher { items }, queue)
+    (Publisher { items, max_bytes }, queue)
 }
 
 /// Delivers until `close` completes, then keeps in the outbox whatever
@@ -113,6 +131,7 @@ pub async fn run(
         client,
         outbox,
         queue: VecDeque::new(),
+        parked: VecDeque::new(),
         flight: InFlight::default(),
         outbox_sent: 0,
     };
@@ -126,7 +145,7 @@ pub async fn run(
     loop {
         let now = *link.borrow_and_update();
         delivery.follow(&now);
-        delivery.send(&now).await;
+        delivery.send(&now, &link).await;
         tokio::select! {
             item = items.recv() => match item {
                 Some(item) => {
@@ -152,6 +171,8 @@ struct Delivery {
     client: Client,
     outbox: Outbox,
     queue: VecDeque<Item>,
+    /// Waiting for room in the outbox, newest of all.
+    parked: VecDeque<Item>,
     flight: InFlight<Origin>,
     /// How many of the outbox's first messages are in `flight`.
     outbox_sent: usize,
@@ -160,19 +181,33 @@ struct Delivery {
 impl Delivery {
     /// New messages: into memory when they can go at once, else stored.
     fn take(&mut self, batch: Vec<Item>, link: &Link) {
-        if link.up && self.outbox.is_empty() && self.queue.len() + batch.len() <= QUEUE {
+        let in_memory = self.outbox.is_empty() && self.parked.is_empty();
+        if link.up && in_memory && self.queue.len() + batch.len() <= QUEUE {
             self.queue.extend(batch);
             return;
         }
-        // Older messages in memory go first, to keep the order.
-        let mut older: Vec<Item> = self.queue.drain(..).collect();
-        if link.up {
-            // In flight from memory: stay there, confirmed as they come.
-            older.extend(batch);
-            self.store(older);
-        } else {
-            self.store(older.into_iter().chain(batch).collect());
+        // Memory's messages are older: in flight first, then queued. Those
+        // in flight move only if all fit, to become the outbox's first
+        // messages, already sent.
+        let mut items = Vec::new();
+        if link.up && in_memory {
+            let sent = self.flight.items_mut().filter_map(|origin| match origin {
+                Origin::Memory(item) => Some(&item.message),
+                Origin::Outbox => None,
+            });
+            if self.outbox.would_fit(sent) {
+                for origin in self.flight.items_mut() {
+                    if let Origin::Memory(item) = std::mem::replace(origin, Origin::Outbox) {
+                        items.push(item);
+                    }
+                }
+            }
         }
+        let moved = items.len();
+        items.extend(self.queue.drain(..));
+        items.extend(batch);
+        self.store(items);
+        self.outbox_sent += moved;
     }
 
     /// Takes in what `link` says: confirmations, or a lost connection.
@@ -201,11 +236,12 @@ impl Delivery {
             if let Err(error) = blocking(|| outbox.confirm(from_outbox)) {
                 tracing::warn!(%error, "MQTT outbox: could not record delivered messages (they may be sent again)");
             }
+            self.unpark();
         }
     }
 
-    /// The connection was lost: everything unconfirmed from memory, and
-    /// everything queued, goes to the outbox, in order.
+    /// The connection was lost, or delivery closes: everything unconfirmed
+    /// from memory, and everything queued, goes to the outbox, in order.
     fn spill(&mut self) {
         let mut unconfirmed = Vec::new();
         for origin in self.flight.abandon() {
@@ -218,54 +254,82 @@ impl Delivery {
         if !unconfirmed.is_empty() {
             tracing::info!(
                 messages = unconfirmed.len(),
-                "MQTT: connection lost, unconfirmed results kept in the outbox"
+                "MQTT: unconfirmed results kept in the outbox"
             );
             self.store(unconfirmed);
         }
     }
 
-    /// Appends to the outbox, syncs once, then tells each whether it was
-    /// stored.
+    /// Appends to the outbox and syncs once, then tells each message it is
+    /// stored; parks QoS 1 messages that do not fit, drops QoS 0 ones.
     fn store(&mut self, items: Vec<Item>) {
-        let outbox = &mut self.outbox;
-        let outcome = blocking(|| {
+        let (outbox, parked) = (&mut self.outbox, &mut self.parked);
+        let (taken, refused, synced) = blocking(|| {
             let mut taken = Vec::with_capacity(items.len());
+            let mut refused = Vec::new();
             let mut error = None;
-            for item in &items {
-                match outbox.append(item.message.clone()) {
-                    Ok(()) => taken.push(true),
-                    Err(refused) => {
-                        taken.push(false);
-                        error.get_or_insert(refused);
+            for item in items {
+                let fits = parked.is_empty() && refused.is_empty();
+                match fits.then(|| outbox.append(item.message.clone())) {
+                    Some(Ok(())) => taken.push(item),
+                    Some(Err(failed)) => {
+                        error.get_or_insert(failed);
+                        refused.push(item);
                     }
+                    None => refused.push(item),
                 }
             }
-            let synced = outbox.sync();
-            (taken, error, synced)
-        });
-        let (taken, error, synced) = outcome;
-        if let Some(error) = &error {
-            let refused = taken.iter().filter(|taken| !**taken).count();
-            tracing::warn!(%error, refused, "MQTT outbox refused results: QoS 1 messages stay unacknowledged for the broker to send again; others are dropped");
-        }
-        let durable = match synced {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(%error, "MQTT outbox: sync failed; results are kept in memory only");
-                false
+            if let Some(error) = error {
+                tracing::warn!(%error, waiting = refused.len(), "MQTT outbox: no room; QoS 1 results wait in memory, QoS 0 ones are dropped");
             }
-        };
-        for (item, taken) in items.into_iter().zip(taken) {
-            item.answer(taken && durable);
+            (taken, refused, outbox.sync())
+        });
+        for item in refused {
+            if item.message.qos > 0 {
+                parked.push_back(item);
+            } else {
+                item.answer(false);
+            }
+        }
+        let durable = report(synced);
+        for item in taken {
+            item.answer(durable);
         }
     }
 
-    /// Hands rumqttc what may go now: the outbox first, then memory.
-    async fn send(&mut self, link: &Link) {
+    /// Moves parked messages into the outbox while they fit.
+    fn unpark(&mut self) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let (outbox, parked) = (&mut self.outbox, &mut self.parked);
+        let (taken, synced) = blocking(|| {
+            let mut taken = Vec::new();
+            while let Some(item) = parked.front() {
+                if outbox.append(item.message.clone()).is_err() {
+                    break;
+                }
+                taken.extend(parked.pop_front());
+            }
+            (taken, outbox.sync())
+        });
+        let durable = report(synced);
+        for item in taken {
+            item.answer(durable);
+        }
+    }
+
+    /// Hands rumqttc what may go now: the outbox first, then memory. Stops
+    /// as soon as the connection is not the one `link` showed.
+    async fn send(&mut self, link: &Link, current: &watch::Receiver<Link>) {
         if !self.flight.can_send(link) {
             return;
         }
         while self.flight.len() < WINDOW {
+            let now = *current.borrow();
+            if !now.up || now.epoch != link.epoch {
+                break;
+            }
             let (message, origin) = if self.outbox_sent < self.outbox.len() {
                 let Some(message) = self.outbox.get(self.outbox_sent) else {
                     break;
@@ -279,9 +343,26 @@ impl Delivery {
             };
             let qos1 = message.qos > 0;
             if let Err(error) = self.client.publish(message).await {
+                // The event loop is gone (fenn is stopping): put it back.
                 tracing::warn!(%error, "MQTT: could not hand a result to the client");
+                match origin {
+                    Origin::Memory(item) => self.queue.push_front(item),
+                    Origin::Outbox => self.outbox_sent -= 1,
+                }
+                break;
             }
             self.flight.push(qos1, origin);
+        }
+    }
+}
+
+/// Whether a sync succeeded, logging when it did not.
+fn report(synced: Result<(), OutboxError>) -> bool {
+    match synced {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::error!(%error, "MQTT outbox: sync failed; results are kept in memory only");
+            false
         }
     }
 }

@@ -6,9 +6,10 @@
 //! writes requests in the order they were queued. So when only delivery
 //! publishes, the n-th publish written in a connection is confirmed by
 //! the n-th PUBACK of that connection. [`Link`] counts both per connection;
-//! [`InFlight`] matches them to what delivery sent. Delivery starts sending
-//! in a connection only once rumqttc has nothing of an earlier one left to
-//! resend ([`Link::settled`]), so those PUBACKs are not counted as its own.
+//! [`InFlight`] matches them to what delivery sent. When a connection is
+//! lost the poller makes rumqttc forget the publishes it would resend
+//! ([`crate::session::Connection::forget_publishes`]): delivery resends
+//! them itself, so every PUBACK of a new connection answers delivery.
 
 use crate::session::Happened;
 use std::collections::VecDeque;
@@ -24,14 +25,12 @@ pub struct Link {
     pub written: u64,
     /// PUBACKs received in this connection.
     pub acked: u64,
-    /// QoS 1 publishes rumqttc still waits on or must resend.
-    pub backlog: usize,
 }
 
 impl Link {
-    /// Takes in what one poll of the connection brought, with rumqttc's
-    /// backlog after it; true when anything changed.
-    pub fn observe(&mut self, happened: &Happened, backlog: usize) -> bool {
+    /// Takes in what one poll of the connection brought; true when
+    /// anything changed.
+    pub fn observe(&mut self, happened: &Happened) -> bool {
         let before = *self;
         match happened {
             Happened::Connected => {
@@ -46,13 +45,7 @@ impl Link {
             Happened::Received(_) | Happened::Other => {}
             Happened::Lost(_) => self.up = false,
         }
-        self.backlog = backlog;
         *self != before
-    }
-
-    /// Connected, with nothing of an earlier connection left to resend.
-    pub fn settled(&self) -> bool {
-        self.up && self.backlog == 0
     }
 }
 
@@ -83,13 +76,13 @@ impl<T> Default for InFlight<T> {
 }
 
 impl<T> InFlight<T> {
-    /// Whether sending may go on in `link`'s connection: it is settled, or
-    /// this already counts in it.
+    /// Whether sending may go on in `link`'s connection; the first time
+    /// in a connection, counting starts from its counts so far.
     pub fn can_send(&mut self, link: &Link) -> bool {
         if self.epoch == Some(link.epoch) {
             return link.up;
         }
-        if !link.settled() || !self.sent.is_empty() {
+        if !link.up || !self.sent.is_empty() {
             return false;
         }
         *self = Self {
@@ -136,6 +129,11 @@ impl<T> InFlight<T> {
         done
     }
 
+    /// The unconfirmed messages, oldest first.
+    pub fn items_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.sent.iter_mut().map(|(_, _, item)| item)
+    }
+
     /// Messages not confirmed yet.
     pub fn len(&self) -> usize {
         self.sent.len()
@@ -170,57 +168,57 @@ mod tests {
     #[test]
     fn a_qos1_message_is_confirmed_by_its_own_puback_in_order() {
         let mut link = Link::default();
-        link.observe(&Happened::Connected, 0);
+        link.observe(&Happened::Connected);
         let mut flight = InFlight::default();
         assert!(flight.can_send(&link));
         flight.push(true, "a");
         flight.push(false, "b");
         flight.push(true, "c");
-        link.observe(&Happened::Written, 1);
+        link.observe(&Happened::Written);
         assert!(flight.confirmed(&link).is_empty(), "written, not acked");
-        link.observe(&Happened::Written, 1);
-        link.observe(&puback(), 0);
+        link.observe(&Happened::Written);
+        link.observe(&puback());
         assert_eq!(flight.confirmed(&link), ["a", "b"]);
-        link.observe(&Happened::Written, 1);
+        link.observe(&Happened::Written);
         assert!(flight.confirmed(&link).is_empty());
-        link.observe(&puback(), 0);
+        link.observe(&puback());
         assert_eq!(flight.confirmed(&link), ["c"]);
         assert!(flight.is_empty());
     }
 
     #[test]
-    fn pubacks_for_resent_messages_of_a_lost_connection_are_not_counted() {
+    fn after_a_lost_connection_counting_starts_again_with_the_new_one() {
         let mut link = Link::default();
-        link.observe(&Happened::Connected, 0);
+        link.observe(&Happened::Connected);
         let mut flight = InFlight::default();
         assert!(flight.can_send(&link));
         flight.push(true, "old");
-        link.observe(&Happened::Written, 1);
-        link.observe(&lost(), 1);
+        link.observe(&Happened::Written);
+        link.observe(&lost());
         assert!(flight.is_stale(&link));
         assert_eq!(flight.abandon(), ["old"]);
-        // Reconnected, rumqttc resends its pending publish first.
-        link.observe(&Happened::Connected, 1);
-        assert!(!flight.can_send(&link), "rumqttc still resends");
-        link.observe(&Happened::Written, 1);
-        link.observe(&puback(), 0);
+        // A late PUBACK of the lost connection's is not counted.
+        link.observe(&puback());
+        assert!(flight.confirmed(&link).is_empty());
+        assert!(!flight.can_send(&link), "not connected");
+        link.observe(&Happened::Connected);
         assert!(flight.can_send(&link));
+        flight.push(true, "old again");
         flight.push(true, "new");
-        assert!(
-            flight.confirmed(&link).is_empty(),
-            "that PUBACK was not ours"
-        );
-        link.observe(&Happened::Written, 1);
-        link.observe(&puback(), 0);
+        link.observe(&Happened::Written);
+        link.observe(&Happened::Written);
+        link.observe(&puback());
+        assert_eq!(flight.confirmed(&link), ["old again"]);
+        link.observe(&puback());
         assert_eq!(flight.confirmed(&link), ["new"]);
     }
 
     #[test]
     fn observe_says_when_nothing_changed() {
         let mut link = Link::default();
-        assert!(link.observe(&Happened::Connected, 0));
-        assert!(!link.observe(&Happened::Other, 0));
-        assert!(link.observe(&lost(), 0));
+        assert!(link.observe(&Happened::Connected));
+        assert!(!link.observe(&Happened::Other));
+        assert!(link.observe(&lost()));
         assert!(!link.up);
     }
 }

@@ -184,6 +184,18 @@ impl Outbox {
         self.items.is_empty()
     }
 
+    /// Whether `messages` would all fit now.
+    pub fn would_fit<'a>(&self, messages: impl IntoIterator<Item = &'a Outgoing>) -> bool {
+        let mut bytes = self.bytes;
+        for message in messages {
+            match encode(message) {
+                Ok(record) => bytes += record.len() as u64,
+                Err(_) => return false,
+            }
+        }
+        bytes <= self.limit
+    }
+
     /// The `index`-th waiting message, oldest first.
     pub fn get(&self, index: usize) -> Option<&Outgoing> {
         self.items.get(index).map(|(message, _)| message)

@@ -9,13 +9,13 @@
 
 use crate::outbox::Outgoing;
 use crate::trigger::MqttSettings;
-
-/// Publishes awaiting the broker's PUBACK, at most: delivery's window.
-const WINDOW: u16 = crate::delivery::WINDOW as u16;
 use bytes::Bytes;
 use rumqttc::v5;
 use rumqttc::v5::mqttbytes::v5::{PubAckReason, PublishProperties};
 use rumqttc::{NetworkOptions, Transport};
+
+/// Publishes awaiting the broker's PUBACK, at most: delivery's window.
+const WINDOW: u16 = crate::delivery::WINDOW as u16;
 
 /// The protocol version spoken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -255,15 +255,18 @@ impl Connection {
         }
     }
 
-    /// QoS 1 publishes rumqttc still waits on or must resend.
-    pub fn backlog(&self) -> usize {
+    /// Forgets the publishes rumqttc kept to resend after a lost
+    /// connection: delivery resends everything unconfirmed itself, from
+    /// the outbox and in order (rumqttc would resend in packet-id order,
+    /// and its PUBACKs would be counted as delivery's).
+    pub fn forget_publishes(&mut self) {
         match self {
-            Self::V5(eventloop) => {
-                usize::from(eventloop.state.inflight()) + eventloop.pending.len()
-            }
-            Self::V311(eventloop) => {
-                usize::from(eventloop.state.inflight()) + eventloop.pending.len()
-            }
+            Self::V5(eventloop) => eventloop
+                .pending
+                .retain(|request| !matches!(request, v5::Request::Publish(_))),
+            Self::V311(eventloop) => eventloop
+                .pending
+                .retain(|request| !matches!(request, rumqttc::Request::Publish(_))),
         }
     }
 }

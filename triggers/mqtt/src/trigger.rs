@@ -124,7 +124,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         host: Arc<H>,
     ) -> Result<Self, OutboxError> {
         let outbox = Outbox::open(settings.outbox_dir.as_deref(), settings.outbox_bytes)?;
-        let (publisher, deliveries) = delivery::channel();
+        let (publisher, deliveries) = delivery::channel(settings.max_packet_bytes as usize);
         Ok(Self {
             settings,
             routes: Arc::new(routes),
@@ -201,8 +201,10 @@ impl<H: FunctionHost> MqttTrigger<H> {
             let sender = work.clone().filter(|_| !read_ahead.is_empty());
             tokio::select! {
                 happened = connection.poll(), if retry.is_none() => {
-                    let backlog = connection.backlog();
-                    link.send_if_modified(|link| link.observe(&happened, backlog));
+                    if matches!(happened, Happened::Lost(_)) {
+                        connection.forget_publishes();
+                    }
+                    link.send_if_modified(|link| link.observe(&happened));
                     match happened {
                         Happened::Connected => {
                             backoff.reset();
@@ -258,15 +260,22 @@ impl<H: FunctionHost> MqttTrigger<H> {
         }
         let _ = close.send(());
         // Delivery moves what is unconfirmed to the outbox; keep polling
-        // meanwhile so that its last publishes do not block.
+        // meanwhile so that its last publishes and acks do not block.
         tokio::pin!(delivery);
         loop {
             tokio::select! {
                 _ = &mut delivery => break,
-                _ = connection.poll() => {}
+                happened = connection.poll() => if matches!(happened, Happened::Lost(_)) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
         }
+        // Say goodbye: the DISCONNECT goes out with the next polls.
         client.try_disconnect();
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while !matches!(connection.poll().await, Happened::Lost(_)) {}
+        })
+        .await;
     }
 }
 
@@ -344,10 +353,15 @@ async fn handle<H: FunctionHost>(
             return None;
         }
     };
-    let response_topic = publish
-        .response_topic
-        .clone()
-        .or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
+    let asked = publish.response_topic.clone().filter(|asked| {
+        let plain = crate::topic::is_plain_topic(asked);
+        if !plain {
+            tracing::warn!(%topic, response_topic = %asked, "MQTT: a response topic with wildcards is ignored");
+        }
+        plain
+    });
+    let response_topic =
+        asked.or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
     let result = host.invoke(&route.function, event).await;
     match &result {
         Ok(response) => {
