@@ -58,14 +58,14 @@ pub fn to_event(publish: &Received, path_parameters: Map) -> Result<Event, Strin
 /// The reply to `request` on `topic`: the function's result with the
 /// request's correlation data, at the request's QoS (0 or 1).
 pub fn reply(
-    result: &Result<Response, fenn_runtime::Error>,
+    result: Result<Response, fenn_runtime::Error>,
     request: &Received,
     topic: String,
 ) -> Outgoing {
     let qos = request.qos.min(1);
     let mut message = match result {
-        Ok(response) => self::result(response.clone(), topic, qos),
-        Err(error) => failure(error, topic, qos),
+        Ok(response) => self::result(response, topic, qos),
+        Err(error) => failure(&error, topic, qos),
     };
     message.correlation.clone_from(&request.correlation);
     message
@@ -187,7 +187,7 @@ mod tests {
         let response = Response::with_status(201, "made")
             .header("content-type", "text/plain")
             .header("x-a", "b");
-        let message = reply(&Ok(response), &request, "out".into());
+        let message = reply(Ok(response), &request, "out".into());
         assert_eq!((message.topic.as_str(), message.qos), ("out", 1));
         assert_eq!(message.payload.as_ref(), b"made");
         assert_eq!(message.correlation.as_deref(), Some(&b"id-7"[..]));
@@ -208,7 +208,7 @@ mod tests {
     fn a_body_that_is_not_the_base64_it_claims_is_answered_as_a_502() {
         let mut response = Response::ok("%%%");
         response.is_base64_encoded = true;
-        let message = reply(&Ok(response), &publish("t", b"", None), "out".into());
+        let message = reply(Ok(response), &publish("t", b"", None), "out".into());
         assert_eq!(
             message.payload.as_ref(),
             br#"{"message":"function returned an invalid response"}"#
@@ -227,7 +227,7 @@ mod tests {
         };
         let mut request = publish("t", b"", None);
         request.qos = 0;
-        let message = reply(&Err(error), &request, "out".into());
+        let message = reply(Err(error), &request, "out".into());
         assert_eq!(message.qos, 0, "the request's QoS");
         assert_eq!(
             message.payload.as_ref(),

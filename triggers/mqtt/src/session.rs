@@ -47,13 +47,23 @@ pub struct Received {
     ack: Ack,
 }
 
+/// What acknowledging a received message takes (its packet id and QoS),
+/// without its payload or properties.
 #[derive(Debug, Clone)]
-enum Ack {
+pub struct Ack(AckFor);
+
+#[derive(Debug, Clone)]
+enum AckFor {
     V5(Box<v5::mqttbytes::v5::Publish>),
     V311(rumqttc::Publish),
 }
 
 impl Received {
+    /// The handle that acknowledges this message.
+    pub fn ack(&self) -> Ack {
+        self.ack.clone()
+    }
+
     /// A message received over MQTT 5.
     pub fn from_v5(mut publish: v5::mqttbytes::v5::Publish) -> Self {
         let properties = publish.properties.take().unwrap_or_default();
@@ -65,20 +75,20 @@ impl Received {
             content_type: properties.content_type,
             response_topic: properties.response_topic,
             correlation: properties.correlation_data,
-            ack: Ack::V5(Box::new(publish)),
+            ack: Ack(AckFor::V5(Box::new(publish))),
         }
     }
 
     fn from_v311(mut publish: rumqttc::Publish) -> Self {
         Self {
-            topic: Bytes::from(publish.topic.clone()),
+            topic: Bytes::from(std::mem::take(&mut publish.topic)),
             payload: std::mem::take(&mut publish.payload),
             qos: publish.qos as u8,
             user_properties: Vec::new(),
             content_type: None,
             response_topic: None,
             correlation: None,
-            ack: Ack::V311(publish),
+            ack: Ack(AckFor::V311(publish)),
         }
     }
 }
@@ -153,17 +163,17 @@ impl Client {
         }
     }
 
-    /// Acknowledges `message` (QoS 1).
+    /// Acknowledges a QoS 1 message.
     ///
     /// # Errors
     ///
     /// rumqttc's, as text: the event loop is gone.
-    pub async fn ack(&self, message: &Received) -> Result<(), String> {
-        match (self, &message.ack) {
-            (Self::V5(client), Ack::V5(publish)) => {
+    pub async fn ack(&self, ack: &Ack) -> Result<(), String> {
+        match (self, &ack.0) {
+            (Self::V5(client), AckFor::V5(publish)) => {
                 client.ack(publish).await.map_err(|e| e.to_string())
             }
-            (Self::V311(client), Ack::V311(publish)) => {
+            (Self::V311(client), AckFor::V311(publish)) => {
                 client.ack(publish).await.map_err(|e| e.to_string())
             }
             _ => Err("a message of another protocol version".into()),

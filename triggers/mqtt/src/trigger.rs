@@ -21,7 +21,7 @@ use crate::delivery::{self, Publisher};
 use crate::link::Link;
 use crate::message;
 use crate::outbox::{Outbox, OutboxError};
-use crate::session::{self, Client, Happened, Received, Version};
+use crate::session::{self, Ack, Client, Happened, Received, Version};
 use crate::{Backoff, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
 use std::collections::VecDeque;
@@ -169,7 +169,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // Unbounded, so the dispatcher never waits on acks (which wait on
         // PUBACKs): it holds at most the QoS 1 messages the broker let
         // through unacknowledged.
-        let (order, acks) = mpsc::unbounded_channel::<(Received, oneshot::Receiver<bool>)>();
+        let (order, acks) = mpsc::unbounded_channel::<(Ack, oneshot::Receiver<bool>)>();
         let acker = tokio::spawn(ack_in_order(acks, client.clone()));
         let dispatcher = tokio::spawn(dispatch(
             queue,
@@ -283,7 +283,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
 /// its completion for the in-order acks.
 async fn dispatch<H: FunctionHost>(
     mut queue: mpsc::Receiver<Received>,
-    order: mpsc::UnboundedSender<(Received, oneshot::Receiver<bool>)>,
+    order: mpsc::UnboundedSender<(Ack, oneshot::Receiver<bool>)>,
     publisher: Publisher,
     routes: Arc<Vec<MqttRoute>>,
     host: Arc<H>,
@@ -296,7 +296,7 @@ async fn dispatch<H: FunctionHost>(
         };
         // QoS 0 needs no ack: it does not wait behind QoS 1 messages.
         let (done, finished) = oneshot::channel();
-        if publish.qos > 0 && order.send((publish.clone(), finished)).is_err() {
+        if publish.qos > 0 && order.send((publish.ack(), finished)).is_err() {
             break;
         }
         let (publisher, routes, host) = (publisher.clone(), routes.clone(), host.clone());
@@ -316,12 +316,12 @@ async fn dispatch<H: FunctionHost>(
 /// stored; one whose reply could not be stored is left for the broker to
 /// send again.
 async fn ack_in_order(
-    mut acks: mpsc::UnboundedReceiver<(Received, oneshot::Receiver<bool>)>,
+    mut acks: mpsc::UnboundedReceiver<(Ack, oneshot::Receiver<bool>)>,
     client: Client,
 ) {
-    while let Some((publish, stored)) = acks.recv().await {
+    while let Some((ack, stored)) = acks.recv().await {
         if stored.await.unwrap_or(false) {
-            if let Err(error) = client.ack(&publish).await {
+            if let Err(error) = client.ack(&ack).await {
                 tracing::warn!(%error, "MQTT: could not acknowledge a message");
             }
         }
@@ -374,7 +374,7 @@ async fn handle<H: FunctionHost>(
     let reply_topic = response_topic?;
     Some(
         publisher
-            .publish(message::reply(&result, publish, reply_topic))
+            .publish(message::reply(result, publish, reply_topic))
             .await,
     )
 }
