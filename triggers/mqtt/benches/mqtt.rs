@@ -19,8 +19,6 @@ use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, Publish, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -28,19 +26,21 @@ const MESSAGES: usize = 20_000;
 const ROUND_TRIPS: usize = 2_000;
 const ROUNDS: usize = 3;
 
+// The test suite's Mosquitto and fenn starters, shared rather than copied.
+#[allow(dead_code, unused_imports)]
+#[path = "../../../tests/util/mod.rs"]
+mod util;
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("fenn-bench-mqtt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let _broker = Process(start_broker(&dir, port));
-    let _fenn = Process(start_fenn(&dir, port));
-    runtime.block_on(bench(port));
-    let _ = std::fs::remove_dir_all(dir);
+    let broker = util::Broker::start();
+    let fenn = util::Fenn::with_config(&fenn_config(broker.port));
+    fenn.log.wait_for_count("MQTT subscribed", 3);
+    runtime.block_on(bench(broker.port));
 }
 
 async fn bench(port: u16) {
@@ -252,55 +252,9 @@ fn percentiles(times: &[f64]) -> String {
     format!("{:>7.0} us / {:>7.0} us", p(times, 0.5), p(times, 0.99))
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_broker(dir: &std::path::Path, port: u16) -> Child {
-    let config = dir.join("mosquitto.conf");
-    std::fs::write(
-        &config,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\nmax_queued_messages 100000\n"),
-    )
-    .unwrap();
-    let program = ["mosquitto", "/usr/sbin/mosquitto"]
-        .into_iter()
-        .find(|program| Command::new(program).arg("-h").output().is_ok())
-        .expect("mosquitto is installed");
-    let child = Command::new(program)
-        .arg("-c")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child
-}
-
-fn start_fenn(dir: &std::path::Path, port: u16) -> Child {
-    let config = dir.join("fenn.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+fn fenn_config(port: u16) -> String {
+    format!(
+        r#"
 [mqtt]
 url = "mqtt://127.0.0.1:{port}"
 
@@ -317,24 +271,5 @@ module = "example:hello"
   [[function.mqtt]]
   topic = "bench/rr"
 "#
-        ),
     )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fenn"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn,fenn_mqtt=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut subscribed = 0;
-    while subscribed < 3 {
-        let line = log.next().expect("fenn stopped").unwrap();
-        subscribed += usize::from(line.contains("MQTT subscribed"));
-    }
-    // Keep reading, so fenn never blocks on a full pipe.
-    std::thread::spawn(move || for _ in log {});
-    child
 }
