@@ -198,7 +198,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
         tokio::pin!(drained);
         let mut grace = None;
         loop {
-            let sender = work.clone().filter(|_| !read_ahead.is_empty());
+            let sender = if read_ahead.is_empty() {
+                None
+            } else {
+                work.clone()
+            };
             tokio::select! {
                 happened = connection.poll(), if retry.is_none() => {
                     if matches!(happened, Happened::Lost(_)) {
