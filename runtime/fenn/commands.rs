@@ -79,7 +79,7 @@ pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<
     };
     let wasm = module_bytes(module)?;
     let name = function_name(module);
-    let mut dispatcher = Dispatcher::new(1);
+    let mut dispatcher = Dispatcher::new(1, fenn_runtime::limits::DEFAULT_GUEST_MEMORY);
     dispatcher
         .deploy(&name, &wasm, Limits::default())
         .with_context(|| format!("{module} refused"))?;

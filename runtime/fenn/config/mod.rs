@@ -15,6 +15,13 @@ use raw::{RawConfig, RawCron, RawFunction, RawHttp, RawMode, RawMqtt, RawMqttRou
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// Most events of one function at once (`concurrency`).
+const MAX_CONCURRENCY: usize = 100_000;
+/// Most HTTP connections (`server.max_connections`).
+const MAX_CONNECTIONS: usize = 1 << 20;
+/// Most worker threads (`server.workers`, `max_workers`).
+const MAX_WORKERS: usize = 1024;
+
 /// A config error: `fenn.toml: function[0].timeout: '2x' has no known unit`.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {key}: {reason}", file.display())]
@@ -50,6 +57,8 @@ pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     pub(crate) http: HttpSettings,
     pub(crate) workers: usize,
+    /// `server.guest_memory`.
+    pub(crate) guest_memory: usize,
     pub(crate) functions: Vec<FunctionConfig>,
     pub(crate) routes: RouteTable,
     pub(crate) route_specs: Vec<RouteSpec>,
@@ -142,9 +151,47 @@ impl Validator<'_> {
                 &server.shutdown_grace,
                 defaults.shutdown_grace,
             )?,
+            write_timeout: duration(
+                "server.write_timeout",
+                &server.write_timeout,
+                defaults.write_timeout,
+            )?,
+            buffer_bytes: self.size("server.buffer_memory", &server.buffer_memory, defaults.buffer_bytes)?,
+            max_connections: self.count(
+                "server.max_connections",
+                server.max_connections,
+                defaults.max_connections,
+                MAX_CONNECTIONS,
+            )?,
+            max_connections_per_client: self.count(
+                "server.max_connections_per_client",
+                server.max_connections_per_client,
+                defaults.max_connections_per_client,
+                MAX_CONNECTIONS,
+            )?,
         };
+        if http.max_body_bytes > http.buffer_bytes {
+            return Err(self.error(
+                "server.max_body",
+                format!(
+                    "{} bytes is over server.buffer_memory ({} bytes), so no body could be read",
+                    http.max_body_bytes, http.buffer_bytes
+                ),
+            ));
+        }
+        let guest_memory = self.size(
+            "server.guest_memory",
+            &server.guest_memory,
+            fenn_runtime::limits::DEFAULT_GUEST_MEMORY,
+        )?;
         let workers = match server.workers {
             Some(0) => return Err(self.error("server.workers", "must be at least 1")),
+            Some(n) if n > MAX_WORKERS => {
+                return Err(self.error(
+                    "server.workers",
+                    format!("{n} is over the most fenn allows, {MAX_WORKERS}"),
+                ));
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(2, usize::from),
         };
@@ -200,9 +247,10 @@ impl Validator<'_> {
                     format!("'{}' is declared twice", function.name),
                 ));
             }
+            let parsed = self.function(&key, &function)?;
             for (route_index, http) in function.http.iter().enumerate() {
                 let route_key = format!("{key}.http[{route_index}]");
-                route_specs.push(self.route(&route_key, &function.name, http)?);
+                route_specs.push(self.route(&route_key, &parsed, http)?);
                 route_keys.push(route_key);
             }
             for (mqtt_index, route) in function.mqtt.iter().enumerate() {
@@ -229,7 +277,7 @@ impl Validator<'_> {
                 }
                 schedules.push(spec);
             }
-            functions.push(self.function(&key, function)?);
+            functions.push(parsed);
         }
         let routes = RouteTable::new(route_specs.clone()).map_err(|error| {
             let route = match &error {
@@ -248,6 +296,7 @@ impl Validator<'_> {
             listen,
             http,
             workers,
+            guest_memory,
             functions,
             routes,
             route_specs,
@@ -257,6 +306,31 @@ impl Validator<'_> {
             mqtt_routes,
             embedded_broker,
         })
+    }
+
+    fn size(&self, key: &str, value: &Option<String>, default: usize) -> Result<usize, ConfigError> {
+        match value {
+            Some(text) => units::size(text).map_err(|reason| self.error(key, reason)),
+            None => Ok(default),
+        }
+    }
+
+    fn count(
+        &self,
+        key: &str,
+        value: Option<usize>,
+        default: usize,
+        most: usize,
+    ) -> Result<usize, ConfigError> {
+        match value {
+            Some(0) => Err(self.error(key, "must be at least 1")),
+            Some(n) if n > most => Err(self.error(
+                key,
+                format!("{n} is over the most fenn allows, {most}"),
+            )),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        }
     }
 
     fn mqtt(
@@ -489,7 +563,7 @@ impl Validator<'_> {
         }
     }
 
-    fn function(&self, key: &str, raw: RawFunction) -> Result<FunctionConfig, ConfigError> {
+    fn function(&self, key: &str, raw: &RawFunction) -> Result<FunctionConfig, ConfigError> {
         self.name(key, &raw.name)?;
         let module = match raw.module.strip_prefix("example:") {
             Some(example) => ModuleSource::Example(examples::name(example).ok_or_else(|| {
@@ -511,6 +585,13 @@ impl Validator<'_> {
             Some(0) => Err(self.error(format!("{key}.{field}"), "must be at least 1")),
             Some(n) => Ok(n),
             None => Ok(default),
+        };
+        let bounded = |field: &str, value: usize, most: usize| {
+            if value > most {
+                Err(self.error(format!("{key}.{field}"), format!("{value} is over the most fenn allows, {most}")))
+            } else {
+                Ok(value)
+            }
         };
         let sized = |field: &str, value: &Option<String>, default: usize| match value {
             Some(text) => {
@@ -540,18 +621,36 @@ impl Validator<'_> {
                 raw.max_recursion_depth,
                 defaults.max_recursion_depth,
             )?,
-            concurrency: positive("concurrency", raw.concurrency, defaults.concurrency)?,
+            concurrency: bounded(
+                "concurrency",
+                positive("concurrency", raw.concurrency, defaults.concurrency)?,
+                MAX_CONCURRENCY,
+            )?,
             table_elements: defaults.table_elements,
+            max_response: sized("max_response", &raw.max_response, defaults.max_response)?,
+            max_workers: match raw.max_workers {
+                Some(n) => Some(bounded(
+                    "max_workers",
+                    positive("max_workers", Some(n), n)?,
+                    MAX_WORKERS,
+                )?),
+                None => None,
+            },
         };
         Ok(FunctionConfig {
-            name: raw.name,
+            name: raw.name.clone(),
             module,
             limits,
             module_key: format!("{key}.module"),
         })
     }
 
-    fn route(&self, key: &str, function: &str, raw: &RawHttp) -> Result<RouteSpec, ConfigError> {
+    fn route(
+        &self,
+        key: &str,
+        function: &FunctionConfig,
+        raw: &RawHttp,
+    ) -> Result<RouteSpec, ConfigError> {
         let mut methods = Vec::new();
         for method in &raw.methods {
             let upper = method.to_ascii_uppercase();
@@ -566,11 +665,12 @@ impl Validator<'_> {
         Ok(RouteSpec {
             route: raw.route.clone(),
             methods,
-            function: function.to_owned(),
+            function: function.name.clone(),
             response: match raw.response {
                 RawMode::Plain => ResponseMode::Plain,
                 RawMode::Envelope => ResponseMode::Envelope,
             },
+            max_response: function.limits.max_response,
         })
     }
 }

@@ -86,6 +86,20 @@ pub(super) struct RawServer {
     /// `workers`: threads for guests that run past their first slice
     /// (default: the number of CPU cores).
     pub(super) workers: Option<usize>,
+    /// `guest_memory`: linear memory of all running guests together
+    /// (default `256MiB`); past it events are answered 503.
+    pub(super) guest_memory: Option<String>,
+    /// `buffer_memory`: request and response bodies held at once, all
+    /// connections together (default `64MiB`); past it requests get 503.
+    pub(super) buffer_memory: Option<String>,
+    /// `max_connections`: open HTTP connections (default 512).
+    pub(super) max_connections: Option<usize>,
+    /// `max_connections_per_client`: open HTTP connections from one IP
+    /// address (default 64).
+    pub(super) max_connections_per_client: Option<usize>,
+    /// `write_timeout`: time a client has to take each part of a response
+    /// (default `30s`); a client that stops reading is cut.
+    pub(super) write_timeout: Option<String>,
     /// `state_dir`: where fenn keeps state across restarts (cron's last
     /// fire times); default `$STATE_DIRECTORY` (set by systemd), else none.
     pub(super) state_dir: Option<String>,
@@ -112,6 +126,11 @@ pub(super) struct RawFunction {
     pub(super) max_recursion_depth: Option<usize>,
     /// `concurrency`: events at once; more are answered 503 (default 32).
     pub(super) concurrency: Option<usize>,
+    /// `max_response`: largest output the function may return (default `1MiB`).
+    pub(super) max_response: Option<String>,
+    /// `max_workers`: worker threads its long events may hold at once
+    /// (default half of `server.workers`, at least 1).
+    pub(super) max_workers: Option<usize>,
     /// `[[function.http]]`
     #[serde(default)]
     pub(super) http: Vec<RawHttp>,

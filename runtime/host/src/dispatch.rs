@@ -6,11 +6,25 @@
 //! guest still running after that slice moves, with its paused state, to a
 //! bounded pool of worker threads and goes on there in slices, the deadline
 //! checked between slices, so a long or endless guest never stalls the
-//! reactor. Each function has a concurrency limit and the worker pool a
-//! size; when either is full the event is refused at once with
-//! [`Error::Busy`] instead of queueing without bound.
+//! reactor.
+//!
+//! Bounds, so that no function takes more than its share:
+//! - each function has a concurrency limit; past it an event is refused at
+//!   once with [`Error::Busy`];
+//! - each function may hold at most its worker share of the pool
+//!   (`max_workers`, half the pool by default); a long event waits, within
+//!   its deadline, for a worker of its function's share, and then for a
+//!   free one, in arrival order;
+//! - while a function's share is all in use, its new events do not run
+//!   their first slice on the receiving task: they wait for a worker and
+//!   run there whole, so a function whose events all run long costs the
+//!   receiving threads nothing;
+//! - the linear memory of every running guest together is held to the
+//!   [`GuestMemory`] budget ([`Error::Overloaded`] past it).
 
 use crate::invocation::{Invocation, Step};
+use crate::limiter::GuestMemory;
+use crate::pool::WorkerPool;
 use crate::{Error, FunctionModule, Limits};
 use fenn_abi::event::HEADER_INVOCATION;
 use fenn_abi::{Event, Response};
@@ -19,7 +33,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
 /// Fuel a guest may use on the receiving task before it moves to a worker.
@@ -42,24 +56,42 @@ pub trait FunctionHost: Send + Sync + 'static {
 struct Deployed {
     module: FunctionModule,
     permits: Arc<Semaphore>,
+    workers: Arc<Semaphore>,
 }
 
 /// The runtime's [`FunctionHost`]: deployed functions and the worker pool.
 pub struct Dispatcher {
     functions: HashMap<String, Arc<Deployed>>,
     workers: Arc<Semaphore>,
+    pool_size: usize,
+    pool: WorkerPool,
+    guest_memory: Arc<GuestMemory>,
     next_invocation: AtomicU64,
 }
 
+/// Where an event stands when it waits for a worker.
+enum Waiting {
+    /// Not started: the function's worker share was full when it arrived.
+    Fresh(Event),
+    /// Paused after its first slice.
+    Paused(Box<Invocation>),
+}
+
 impl Dispatcher {
-    /// A dispatcher whose worker pool runs at most `workers` long guests at once.
-    pub fn new(workers: usize) -> Self {
+    /// A dispatcher whose worker pool runs at most `workers` long guests at
+    /// once, and whose running guests together hold at most `guest_memory`
+    /// bytes of linear memory.
+    pub fn new(workers: usize, guest_memory: usize) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() << 20);
+        let workers = workers.max(1);
         Self {
             functions: HashMap::new(),
-            workers: Arc::new(Semaphore::new(workers.max(1))),
+            workers: Arc::new(Semaphore::new(workers)),
+            pool_size: workers,
+            pool: WorkerPool::new(workers),
+            guest_memory: GuestMemory::new(guest_memory),
             next_invocation: AtomicU64::new(seed),
         }
     }
@@ -71,10 +103,19 @@ impl Dispatcher {
     ///
     /// The module is refused as [`FunctionModule::compile`] says.
     pub fn deploy(&mut self, name: &str, wasm: &[u8], limits: Limits) -> Result<(), Error> {
-        let module = FunctionModule::compile(name, wasm, limits)?;
-        let permits = Arc::new(Semaphore::new(module.limits().concurrency.max(1)));
-        self.functions
-            .insert(name.to_owned(), Arc::new(Deployed { module, permits }));
+        let mut module = FunctionModule::compile(name, wasm, limits)?;
+        module.guest_memory = Some(self.guest_memory.clone());
+        let limits = module.limits();
+        let share = limits
+            .max_workers
+            .unwrap_or(self.pool_size / 2)
+            .clamp(1, self.pool_size);
+        let deployed = Deployed {
+            permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            workers: Arc::new(Semaphore::new(share)),
+            module,
+        };
+        self.functions.insert(name.to_owned(), Arc::new(deployed));
         Ok(())
     }
 
@@ -83,7 +124,12 @@ impl Dispatcher {
         self.functions.values().map(|deployed| &deployed.module)
     }
 
-    async fn run(&self, deployed: &Deployed, event: Event) -> Result<Response, Error> {
+    /// The budget of all running guests' memory.
+    pub fn guest_memory(&self) -> &GuestMemory {
+        &self.guest_memory
+    }
+
+    async fn run(&self, deployed: &Arc<Deployed>, event: Event) -> Result<Response, Error> {
         let function = deployed.module.name();
         let permit = deployed
             .permits
@@ -94,29 +140,58 @@ impl Dispatcher {
             })?;
         let timeout = deployed.module.limits().timeout;
         let deadline = Instant::now() + timeout;
-        let paused = match Invocation::start(&deployed.module, &event)?.run(INLINE_FUEL) {
-            Step::Done(result) => return result,
-            Step::Paused(paused) => *paused,
+        let waiting = if deployed.workers.available_permits() == 0 {
+            Waiting::Fresh(event)
+        } else {
+            match Invocation::start(&deployed.module, &event)?.run(INLINE_FUEL) {
+                Step::Done(result) => return result,
+                Step::Paused(paused) => Waiting::Paused(paused),
+            }
         };
-        let worker = self
-            .workers
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::Busy {
-                function: function.to_owned(),
-            })?;
+        let held = self.worker(deployed, deadline, timeout).await?;
+        let (sender, finished) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
-        let finished = tokio::task::spawn_blocking(move || {
-            let _held = (permit, worker, span.entered());
-            run_to_end(paused, deadline, timeout)
+        let module = deployed.module.clone();
+        self.pool.run(move || {
+            let _held = (permit, held, span.entered());
+            let result = match waiting {
+                Waiting::Fresh(event) => Invocation::start(&module, &event)
+                    .and_then(|invocation| run_to_end(invocation, deadline, timeout)),
+                Waiting::Paused(paused) => run_to_end(*paused, deadline, timeout),
+            };
+            let _ = sender.send(result);
         });
         match tokio::time::timeout_at(deadline.into(), finished).await {
             Ok(Ok(result)) => result,
-            Ok(Err(join)) => Err(Error::Trap {
-                reason: format!("worker failed: {join}"),
+            Ok(Err(_)) => Err(Error::Trap {
+                reason: "the worker running it failed".into(),
             }),
             Err(_) => Err(Error::Deadline { timeout }),
         }
+    }
+
+    /// Waits, within the deadline, for a worker of the function's share and
+    /// then for one of the pool's.
+    async fn worker(
+        &self,
+        deployed: &Deployed,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), Error> {
+        let late = |_| Error::Deadline { timeout };
+        let closed = |_| Error::Busy {
+            function: deployed.module.name().to_owned(),
+        };
+        let until = tokio::time::Instant::from_std(deadline);
+        let share = tokio::time::timeout_at(until, deployed.workers.clone().acquire_owned())
+            .await
+            .map_err(late)?
+            .map_err(closed)?;
+        let worker = tokio::time::timeout_at(until, self.workers.clone().acquire_owned())
+            .await
+            .map_err(late)?
+            .map_err(closed)?;
+        Ok((share, worker))
     }
 }
 
@@ -198,7 +273,7 @@ mod tests {
     const SPIN: &str = "(loop $l (br $l)) i64.const 0";
 
     fn dispatcher(workers: usize, spin_limits: Limits) -> Dispatcher {
-        let mut dispatcher = Dispatcher::new(workers);
+        let mut dispatcher = Dispatcher::new(workers, 256 << 20);
         dispatcher
             .deploy("ok", &wat_guest(OK), Limits::default())
             .unwrap();

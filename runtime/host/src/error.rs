@@ -62,10 +62,21 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// The guest tried to grow a table past its limit.
+    #[error("function exceeded its table limit of {limit} elements")]
+    TableLimit {
+        /// The limit.
+        limit: usize,
+    },
+    /// The memory budget of all running guests (`server.guest_memory`) is
+    /// spent: the event is refused, or stopped, rather than fenn running
+    /// out of memory.
+    #[error("the memory budget of all running guests is spent")]
+    Overloaded,
     /// The guest recursed deeper than its limit.
     #[error("function overflowed its stack")]
     StackOverflow,
-    /// The guest's output is not a response (seed 001 FAQ: a 502).
+    /// The guest's output is not a response (a 502).
     #[error("function output is not a valid response: {reason}")]
     BadOutput {
         /// What is wrong with it.
@@ -82,14 +93,15 @@ pub enum Error {
 impl Error {
     /// The HTTP status this failure answers with, the one mapping every
     /// trigger uses (the HTTP response; MQTT's `status` user property).
-    /// Seed 001's FAQ sets the two that matter most: output that is not a
-    /// response is a 502, and a function that does not answer in time a 504.
+    /// Output that is not a response is a 502, and a function that does
+    /// not answer in time a 504, as API gateways answer.
     pub fn status_code(&self) -> u16 {
         match self {
-            Self::Busy { .. } => 503,
+            Self::Busy { .. } | Self::Overloaded => 503,
             Self::Deadline { .. } | Self::OutOfFuel { .. } => 504,
             Self::Trap { .. }
             | Self::MemoryLimit { .. }
+            | Self::TableLimit { .. }
             | Self::StackOverflow
             | Self::BadOutput { .. } => 502,
             Self::NotFound { .. }
@@ -105,6 +117,8 @@ impl Error {
     pub fn client_message(&self) -> String {
         match self {
             Self::Busy { .. } => "function is busy, retry later".into(),
+            Self::Overloaded => "server is busy, retry later".into(),
+            Self::TableLimit { .. } => "function exceeded its table limit".into(),
             Self::Deadline { timeout } => format!("function did not answer within {timeout:?}"),
             Self::OutOfFuel { .. } => "function exceeded its CPU budget".into(),
             Self::Trap { .. } => "function failed".into(),
@@ -124,6 +138,7 @@ impl Error {
                 | Self::OutOfFuel { .. }
                 | Self::Deadline { .. }
                 | Self::MemoryLimit { .. }
+                | Self::TableLimit { .. }
                 | Self::StackOverflow
                 | Self::BadOutput { .. }
         )

@@ -7,11 +7,13 @@
 
 use crate::{Error, FunctionModule, output};
 use fenn_abi::{Event, Response, abi};
+use crate::guest_log::{self, LogCount, LogRate};
+use crate::limiter::{Hit, Limiter};
+use std::sync::Arc;
 use wasmi::{
-    Caller, Extern, Linker, Memory, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
-    TrapCode, TypedFunc, TypedResumableCall, TypedResumableCallOutOfFuel,
+    Caller, Extern, Linker, Memory, Store, TrapCode, TypedFunc, TypedResumableCall,
+    TypedResumableCallOutOfFuel,
 };
-use wasmi_core::LimiterError;
 
 /// Fuel charged for each host call, plus one unit per byte it reads.
 const HOST_CALL_FUEL: u64 = 1_000;
@@ -20,12 +22,12 @@ const HOST_CALL_FUEL: u64 = 1_000;
 /// is as small as the inline slice. A guest that needs more to start is out
 /// of fuel.
 pub(crate) const SETUP_FUEL: u64 = crate::dispatch::INLINE_FUEL;
-/// Longest log line kept; the rest is cut.
-const MAX_LOG_LINE: usize = 1024;
 
 /// What a store carries for its one invocation.
 pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
+    log_rate: Arc<LogRate>,
+    log: LogCount,
     last_error: Option<String>,
 }
 
@@ -33,62 +35,15 @@ impl HostState {
     pub(crate) fn new(module: &FunctionModule) -> Self {
         let limits = &module.limits;
         Self {
-            limiter: Limiter {
-                inner: StoreLimitsBuilder::new()
-                    .memory_size(limits.memory_bytes)
-                    .table_elements(limits.table_elements)
-                    .instances(1)
-                    .memories(1)
-                    .tables(1)
-                    .trap_on_grow_failure(true)
-                    .build(),
-                hit: false,
-            },
+            limiter: Limiter::new(
+                limits.memory_bytes,
+                limits.table_elements,
+                module.guest_memory.clone(),
+            ),
+            log_rate: module.log_rate.clone(),
+            log: LogCount::default(),
             last_error: None,
         }
-    }
-}
-
-/// wasmi's [`StoreLimits`], remembering whether a limit was hit so that a
-/// guest that dies of it is reported as [`Error::MemoryLimit`].
-pub(crate) struct Limiter {
-    inner: StoreLimits,
-    pub(crate) hit: bool,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
-        let allowed = self.inner.memory_growing(current, desired, maximum);
-        self.hit |= !matches!(allowed, Ok(true));
-        allowed
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
-        let allowed = self.inner.table_growing(current, desired, maximum);
-        self.hit |= !matches!(allowed, Ok(true));
-        allowed
-    }
-
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.inner.memories()
     }
 }
 
@@ -136,19 +91,28 @@ fn host_log(
         .ok_or_else(|| wasmi::Error::new("log: the guest has no memory export"))?;
     let start = ptr as u32 as usize;
     let end = start.saturating_add(len as u32 as usize);
-    let bytes = memory
-        .data(&caller)
+    let (data, state) = memory.data_and_store_mut(&mut caller);
+    let bytes = data
         .get(start..end)
         .ok_or_else(|| wasmi::Error::new("log: message lies outside the guest's memory"))?;
-    let line = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LOG_LINE)]).into_owned();
+    let level = abi::LogLevel::from_raw(level);
+    let now = std::time::Instant::now();
+    if !state.log.admit(bytes.len(), &state.log_rate, now) {
+        // A panic message still names the trap's cause.
+        if level == abi::LogLevel::Error {
+            state.last_error = Some(guest_log::escape(bytes));
+        }
+        return Ok(());
+    }
+    let line = guest_log::escape(bytes);
     // The dispatcher's span names the function and the invocation.
-    match abi::LogLevel::from_raw(level) {
+    match level {
         abi::LogLevel::Debug => tracing::debug!(target: "fenn::guest", "{line}"),
         abi::LogLevel::Info => tracing::info!(target: "fenn::guest", "{line}"),
         abi::LogLevel::Warn => tracing::warn!(target: "fenn::guest", "{line}"),
         abi::LogLevel::Error => {
             tracing::error!(target: "fenn::guest", "{line}");
-            caller.data_mut().last_error = Some(line);
+            state.last_error = Some(line);
         }
     }
     Ok(())
@@ -176,7 +140,7 @@ struct Running {
     memory: Memory,
     fuel_left: u64,
     fuel_budget: u64,
-    memory_limit: usize,
+    limits: crate::Limits,
 }
 
 /// The result of running one slice.
@@ -220,7 +184,8 @@ impl Invocation {
         })();
         let (memory, handle, ptr) = match setup {
             Ok(ready) => ready,
-            Err(error) => return Err(classify(&store, &error, budget, module.limits.memory_bytes)),
+            // Out of fuel here means out of the setup grant, not the budget.
+            Err(error) => return Err(classify(&store, &error, setup_grant, &module.limits)),
         };
         let fuel_left = budget - (setup_grant - store.get_fuel().unwrap_or(0).min(setup_grant));
         Ok(Self {
@@ -229,7 +194,7 @@ impl Invocation {
                 memory,
                 fuel_left,
                 fuel_budget: budget,
-                memory_limit: module.limits.memory_bytes,
+                limits: module.limits.clone(),
             },
             pending: Pending::Start { handle, ptr, len },
         })
@@ -287,8 +252,23 @@ impl Invocation {
                 &running.store,
                 &error,
                 running.fuel_budget,
-                running.memory_limit,
+                &running.limits,
             ))),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let dropped = self.store.data().log.dropped;
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "dropped guest log lines over the limits ({} lines or {} bytes an event, {} lines a second a function)",
+                guest_log::MAX_LINES,
+                guest_log::MAX_BYTES,
+                guest_log::RATE
+            );
         }
     }
 }
@@ -304,14 +284,30 @@ impl Running {
             .ok_or_else(|| Error::BadOutput {
                 reason: format!("output of {len} bytes at {ptr} lies outside the guest's memory"),
             })?;
-        output::decode(bytes)
+        output::decode(bytes, self.limits.max_response)
     }
 }
 
 /// Turns a wasmi error into the runtime's view of what went wrong.
-fn classify(store: &Store<HostState>, error: &wasmi::Error, fuel: u64, limit: usize) -> Error {
-    if store.data().limiter.hit {
-        return Error::MemoryLimit { limit };
+fn classify(
+    store: &Store<HostState>,
+    error: &wasmi::Error,
+    fuel: u64,
+    limits: &crate::Limits,
+) -> Error {
+    match store.data().limiter.hit {
+        Some(Hit::Memory) => {
+            return Error::MemoryLimit {
+                limit: limits.memory_bytes,
+            };
+        }
+        Some(Hit::Table) => {
+            return Error::TableLimit {
+                limit: limits.table_elements,
+            };
+        }
+        Some(Hit::Budget) => return Error::Overloaded,
+        None => {}
     }
     match error.as_trap_code() {
         Some(TrapCode::StackOverflow) => Error::StackOverflow,

@@ -5,13 +5,19 @@
 //! # Layout
 //!
 //! - [`limits`]: what bounds one invocation (fuel, deadline, memory, …).
+//! - [`limiter`]: what a store may grow to, and [`GuestMemory`], the
+//!   memory budget of all running guests together.
 //! - [`module`]: [`FunctionModule`], a module compiled and checked against
 //!   the ABI at deploy time ("online compile").
+//! - [`census`]: what a module asks of every instantiation, counted and
+//!   bounded at deploy.
 //! - [`invocation`]: one event's run, in fuel slices, with the guest's host
 //!   functions.
-//! - [`output`]: reading what a guest returns, leniently where the seeds are.
+//! - [`guest_log`]: a guest's log lines, bounded, rate-limited and escaped.
+//! - [`output`]: reading what a guest returns, within bounds.
 //! - [`dispatch`]: [`Dispatcher`], the [`FunctionHost`] triggers call:
-//!   concurrency limits, short guests inline, long ones on worker threads.
+//!   concurrency limits, short guests inline, long ones on worker threads
+//!   ([`pool`]: threads of their own, at a lower CPU priority).
 //! - [`error`]: [`Error`], one variant per way a deploy or an event fails.
 //! - [`sink`]: [`ResultSink`], where results go that have no caller to answer.
 //!
@@ -20,7 +26,7 @@
 //! use fenn_runtime::{Dispatcher, FunctionHost, Limits};
 //!
 //! let wasm = std::fs::read("hello.wasm").expect("a module");
-//! let mut dispatcher = Dispatcher::new(4);
+//! let mut dispatcher = Dispatcher::new(4, 256 << 20);
 //! dispatcher.deploy("hello", &wasm, Limits::default())?;
 //! let event = fenn_abi::Event::new("/hello", "GET").with_query("name", "Jason");
 //! let response = dispatcher.invoke("hello", event).await?;
@@ -28,16 +34,21 @@
 //! # Ok(()) }
 //! ```
 
+pub mod census;
 pub mod dispatch;
 pub mod error;
+pub mod guest_log;
 pub mod invocation;
+pub mod limiter;
 pub mod limits;
 pub mod module;
 pub mod output;
+pub mod pool;
 pub mod sink;
 
 pub use dispatch::{Dispatcher, FunctionHost};
 pub use error::Error;
+pub use limiter::GuestMemory;
 pub use limits::Limits;
 pub use module::FunctionModule;
 pub use sink::ResultSink;

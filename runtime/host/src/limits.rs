@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// The default budget of all running guests' linear memory together
+/// (`server.guest_memory`).
+pub const DEFAULT_GUEST_MEMORY: usize = 256 << 20;
+
 /// Bounds on one function's invocations and on its module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -20,6 +24,13 @@ pub struct Limits {
     pub module_bytes: usize,
     /// Events of this function that may run at once; more are refused.
     pub concurrency: usize,
+    /// Largest output a guest may return, in bytes; decoding never makes a
+    /// response larger than its output, so this bounds the response too.
+    pub max_response: usize,
+    /// Worker threads this function's long events may hold at once; `None`
+    /// is half the pool (at least one), so that runaway guests of one
+    /// function leave workers for the others.
+    pub max_workers: Option<usize>,
 }
 
 impl Default for Limits {
@@ -32,6 +43,8 @@ impl Default for Limits {
             max_recursion_depth: 1024,
             module_bytes: 8 << 20,
             concurrency: 32,
+            max_response: 1 << 20,
+            max_workers: None,
         }
     }
 }

@@ -2,7 +2,9 @@
 //! compile", seed 002), so a module that cannot run is refused with a reason
 //! before any event reaches it.
 
+use crate::guest_log::LogRate;
 use crate::invocation::{self, HostState};
+use crate::limiter::{GuestMemory, Hit};
 use crate::{Error, Limits};
 use fenn_abi::abi;
 use std::sync::Arc;
@@ -16,6 +18,9 @@ pub struct FunctionModule {
     pub(crate) module: Module,
     pub(crate) linker: Arc<Linker<HostState>>,
     pub(crate) limits: Limits,
+    /// The budget of all running guests this module's instances draw from.
+    pub(crate) guest_memory: Option<Arc<GuestMemory>>,
+    pub(crate) log_rate: Arc<LogRate>,
 }
 
 impl std::fmt::Debug for FunctionModule {
@@ -64,6 +69,7 @@ impl FunctionModule {
             reason: error.to_string(),
         })?;
         check_abi(&module)?;
+        crate::census::Census::of(wasm)?.check()?;
         let mut linker = Linker::new(&engine);
         invocation::define_host_functions(&mut linker)?;
         let compiled = Self {
@@ -72,6 +78,8 @@ impl FunctionModule {
             module,
             linker: Arc::new(linker),
             limits,
+            guest_memory: None,
+            log_rate: Arc::new(LogRate::new()),
         };
         compiled.trial_instantiate()?;
         Ok(compiled)
@@ -104,7 +112,10 @@ impl FunctionModule {
             })?;
         match self.linker.instantiate_and_start(&mut store, &self.module) {
             Ok(_) => Ok(()),
-            Err(_) if store.data().limiter.hit => Err(Error::MemoryLimit {
+            Err(_) if store.data().limiter.hit == Some(Hit::Table) => Err(Error::TableLimit {
+                limit: self.limits.table_elements,
+            }),
+            Err(_) if store.data().limiter.hit.is_some() => Err(Error::MemoryLimit {
                 limit: self.limits.memory_bytes,
             }),
             Err(error) if error.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => {

@@ -1,24 +1,40 @@
-//! Reading what a guest returns.
+//! Reading what a guest returns, within bounds.
 //!
 //! A guest answers with a postcard [`Response`] or with JSON text in the
-//! seeds' format. JSON is read as leniently as the seeds' own samples need:
-//! seed 001's Node.js and Python samples send `"statusCode": "200"` and
-//! `"isBase64Encoded": "false"` as strings, and an object as `body`. An
-//! object (or array) body becomes JSON text with `content-type:
-//! application/json` unless the function set a content type. Anything else
+//! API-gateway response format (read leniently, see [`json`]). Anything
 //! that is not a response is [`Error::BadOutput`], a 502 at the gateway.
+//!
+//! Every bound is checked here, once, for every trigger: the output may be
+//! at most the function's `max_response` bytes, and since decoding never
+//! makes anything larger than its input (JSON is kept as text, base64
+//! shrinks), neither is the response. A response has at most
+//! [`MAX_HEADERS`] headers of at most [`MAX_HEADER_BYTES`] in all, each a
+//! valid HTTP header, and a base64 body must decode.
+
+pub mod json;
 
 use crate::Error;
 use base64::Engine as _;
 use fenn_abi::{Map, Response, abi};
-use serde_json::Value;
+pub use json::from_json;
 
-/// Decodes a guest's tagged output.
+/// Most headers a response may carry.
+pub const MAX_HEADERS: usize = 100;
+/// Largest total size of a response's header names and values.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// Decodes a guest's tagged output of at most `max_response` bytes.
 ///
 /// # Errors
 ///
 /// [`Error::BadOutput`] naming what is wrong.
-pub fn decode(output: &[u8]) -> Result<Response, Error> {
+pub fn decode(output: &[u8], max_response: usize) -> Result<Response, Error> {
+    if output.len() > max_response {
+        return Err(bad(format!(
+            "output of {} bytes is over max_response ({max_response} bytes)",
+            output.len()
+        )));
+    }
     let response = match output.split_first() {
         Some((&abi::OUTPUT_POSTCARD, rest)) => abi::decode_response(rest)
             .map_err(|error| bad(format!("undecodable postcard response: {error}")))?,
@@ -27,66 +43,6 @@ pub fn decode(output: &[u8]) -> Result<Response, Error> {
         None => return Err(bad("empty output".into())),
     };
     check(response)
-}
-
-/// Reads a response from JSON text, leniently as described above.
-///
-/// # Errors
-///
-/// [`Error::BadOutput`] naming the field that is wrong.
-pub fn from_json(text: &[u8]) -> Result<Response, Error> {
-    let value: Value =
-        serde_json::from_slice(text).map_err(|error| bad(format!("not JSON: {error}")))?;
-    let Value::Object(mut fields) = value else {
-        return Err(bad("not a JSON object".into()));
-    };
-    let status_code = match fields.remove("statusCode") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        None => return Err(bad("missing statusCode".into())),
-        Some(_) => None,
-    }
-    .and_then(|n| u16::try_from(n).ok())
-    .ok_or_else(|| bad("statusCode is not a number".into()))?;
-    let is_base64_encoded = match fields.remove("isBase64Encoded") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => b,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
-        Some(other) => return Err(bad(format!("isBase64Encoded is {other}, not a boolean"))),
-    };
-    let mut headers = Map::new();
-    match fields.remove("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => {
-            for (name, value) in map {
-                let value = match value {
-                    Value::String(s) => s,
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                headers.insert(name.to_ascii_lowercase(), value);
-            }
-        }
-        Some(_) => return Err(bad("headers is not an object".into())),
-    }
-    let body = match fields.remove("body") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s,
-        Some(structured @ (Value::Object(_) | Value::Array(_))) => {
-            headers
-                .entry("content-type".into())
-                .or_insert_with(|| "application/json".into());
-            structured.to_string()
-        }
-        Some(scalar) => scalar.to_string(),
-    };
-    Ok(Response {
-        is_base64_encoded,
-        status_code,
-        headers,
-        body,
-    })
 }
 
 /// A response as a trigger sends it: the status, the headers and the
@@ -114,13 +70,7 @@ pub fn into_reply(response: Response) -> Result<Reply, Error> {
         body,
     } = response;
     let body = if is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(body.trim())
-            .map_err(|error| {
-                bad(format!(
-                    "isBase64Encoded is true but body is not base64: {error}"
-                ))
-            })?
+        base64_body(&body)?
     } else {
         body.into_bytes()
     };
@@ -132,14 +82,19 @@ pub fn into_reply(response: Response) -> Result<Reply, Error> {
 }
 
 /// Final checks for both encodings: a final HTTP status (1xx would break
-/// the client's connection), and header names in lower case so that the
-/// server's own framing headers are recognised however a guest spells them.
+/// the client's connection), headers within their bounds and valid HTTP,
+/// names in lower case so that the server's own framing headers are
+/// recognised however a guest spells them, and a base64 body that decodes.
 fn check(mut response: Response) -> Result<Response, Error> {
     if !(200..=599).contains(&response.status_code) {
         return Err(bad(format!(
             "statusCode {} is not a final HTTP status (200-599)",
             response.status_code
         )));
+    }
+    check_headers(&response.headers)?;
+    if response.is_base64_encoded {
+        base64_body(&response.body)?;
     }
     if response
         .headers
@@ -154,6 +109,50 @@ fn check(mut response: Response) -> Result<Response, Error> {
     Ok(response)
 }
 
+fn check_headers(headers: &Map) -> Result<(), Error> {
+    if headers.len() > MAX_HEADERS {
+        return Err(bad(format!(
+            "{} headers, over the limit of {MAX_HEADERS}",
+            headers.len()
+        )));
+    }
+    let total: usize = headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    if total > MAX_HEADER_BYTES {
+        return Err(bad(format!(
+            "headers of {total} bytes, over the limit of {MAX_HEADER_BYTES}"
+        )));
+    }
+    for (name, value) in headers {
+        // RFC 9110 token characters; values without control characters.
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(token) {
+            return Err(bad(format!("header name {:?} is not valid HTTP", cut(name))));
+        }
+        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return Err(bad(format!(
+                "header {:?} has a value that is not valid HTTP",
+                cut(name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn base64_body(body: &str) -> Result<Vec<u8>, Error> {
+    base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map_err(|error| {
+            bad(format!(
+                "isBase64Encoded is true but body is not base64: {error}"
+            ))
+        })
+}
+
+/// At most 40 characters of `text`, for an error message.
+fn cut(text: &str) -> &str {
+    text.char_indices().nth(40).map_or(text, |(end, _)| &text[..end])
+}
+
 fn bad(reason: String) -> Error {
     Error::BadOutput { reason }
 }
@@ -165,7 +164,7 @@ mod tests {
     fn json(text: &str) -> Result<Response, Error> {
         let mut output = vec![abi::OUTPUT_JSON];
         output.extend_from_slice(text.as_bytes());
-        decode(&output)
+        decode(&output, 1 << 20)
     }
 
     #[test]
@@ -180,7 +179,7 @@ mod tests {
         assert_eq!(response.status_code, 200);
         assert_eq!(response.headers["x-custom-header"], "header value");
         assert_eq!(response.headers["content-type"], "application/json");
-        let body: Value = serde_json::from_str(&response.body).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
         assert_eq!(body["path"], "/a");
     }
 
@@ -221,9 +220,9 @@ mod tests {
             let error = json(text).unwrap_err();
             assert!(matches!(error, Error::BadOutput { .. }), "{text}: {error}");
         }
-        assert!(matches!(decode(&[]), Err(Error::BadOutput { .. })));
-        assert!(matches!(decode(&[9, 1]), Err(Error::BadOutput { .. })));
-        assert!(matches!(decode(&[0, 0xff]), Err(Error::BadOutput { .. })));
+        assert!(matches!(decode(&[], 1), Err(Error::BadOutput { .. })));
+        assert!(matches!(decode(&[9, 1], 9), Err(Error::BadOutput { .. })));
+        assert!(matches!(decode(&[0, 0xff], 9), Err(Error::BadOutput { .. })));
     }
 
     #[test]
@@ -232,13 +231,13 @@ mod tests {
         response
             .headers
             .insert("Content-Length".into(), "999".into());
-        let decoded = decode(&abi::encode_output(&response).unwrap()).unwrap();
+        let decoded = decode(&abi::encode_output(&response).unwrap(), 1 << 20).unwrap();
         assert_eq!(
             decoded.headers.keys().collect::<Vec<_>>(),
             ["content-length"]
         );
         let early = Response::with_status(101, "");
-        let error = decode(&abi::encode_output(&early).unwrap()).unwrap_err();
+        let error = decode(&abi::encode_output(&early).unwrap(), 1 << 20).unwrap_err();
         assert!(
             error.to_string().contains("not a final HTTP status"),
             "{error}"
@@ -246,10 +245,38 @@ mod tests {
     }
 
     #[test]
+    fn an_output_over_max_response_is_refused_before_it_is_read() {
+        let output = abi::encode_output(&Response::ok("x".repeat(100))).unwrap();
+        let error = decode(&output, 64).unwrap_err();
+        assert!(error.to_string().contains("over max_response (64 bytes)"), "{error}");
+        assert!(decode(&output, output.len()).is_ok());
+    }
+
+    #[test]
+    fn too_many_headers_too_large_headers_and_invalid_ones_are_bad_output() {
+        let mut many = Response::ok("x");
+        for i in 0..=MAX_HEADERS {
+            many.headers.insert(format!("x-{i}"), "v".into());
+        }
+        let large = Response::ok("x").header("x-big", "v".repeat(MAX_HEADER_BYTES));
+        let name = Response::ok("x").header("bad header", "v");
+        let value = Response::ok("x").header("x-a", "a\r\nx-forged: 1");
+        for (response, says) in [
+            (many, "101 headers"),
+            (large, "headers of"),
+            (name, "\"bad header\" is not valid"),
+            (value, "\"x-a\" has a value"),
+        ] {
+            let error = decode(&abi::encode_output(&response).unwrap(), 1 << 20).unwrap_err();
+            assert!(error.to_string().contains(says), "{error}");
+        }
+    }
+
+    #[test]
     fn postcard_output_round_trips() {
         let response = Response::ok("hi").header("x-a", "b");
         let output = abi::encode_output(&response).unwrap();
-        assert_eq!(decode(&output).unwrap(), response);
+        assert_eq!(decode(&output, 1 << 20).unwrap(), response);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum GatewayError {
     /// The body did not arrive in time.
     #[error("request body did not arrive in time")]
     BodyTimeout,
+    /// The bodies held at once are at `server.buffer_memory`.
+    #[error("server is busy, retry later")]
+    Overloaded,
     /// The body could not be read.
     #[error("request body could not be read: {reason}")]
     BadBody {
@@ -55,6 +58,7 @@ impl GatewayError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadBody { .. } => StatusCode::BAD_REQUEST,
             Self::Function(error) => StatusCode::from_u16(error.status_code())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -90,7 +94,8 @@ impl GatewayError {
             }
         };
         match &self {
-            Self::Function(RuntimeError::Busy { .. }) => {
+            Self::Function(RuntimeError::Busy { .. } | RuntimeError::Overloaded)
+            | Self::Overloaded => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -8,15 +8,22 @@
 //!
 //! - [`route`]: [`RouteTable`], path templates (`/users/{id}`) and methods
 //!   to functions, built and checked once at start.
-//! - [`request`]: an HTTP request as the seeds' event.
-//! - [`response`]: a function's response as HTTP, plainly or in seed 002's
-//!   envelope.
+//! - [`request`]: an HTTP request as an event.
+//! - [`response`]: a function's response as HTTP, plainly or in the
+//!   function API's envelope.
 //! - [`error`]: [`GatewayError`], and the one place each failure gets its
 //!   HTTP status.
 //! - [`server`]: [`HttpTrigger`], the axum router and the listener loop
-//!   (header read timeout, body limit, graceful shutdown).
+//!   (connection limits, header read timeout, graceful shutdown); the
+//!   private `handler` answers one request (body limit, buffer budget).
+//! - [`connections`]: [`ConnectionLimits`](connections::ConnectionLimits),
+//!   connections in all and per client address.
+//! - [`io`]: a socket with a write timeout.
 
+pub mod connections;
 pub mod error;
+mod handler;
+pub mod io;
 pub mod request;
 pub mod response;
 pub mod route;

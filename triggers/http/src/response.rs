@@ -12,7 +12,6 @@ use crate::GatewayError;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use fenn_abi::Response;
-use serde_json::json;
 
 /// How a route answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,24 +31,41 @@ const OWNED_BY_SERVER: [&str; 4] = [
     "keep-alive",
 ];
 
-/// Turns a function's response into the HTTP answer for `mode`.
+/// Turns a function's response into the HTTP answer for `mode`; an
+/// envelope larger than `max_response` bytes is refused, so escaping the
+/// response twice cannot multiply what the gateway holds.
 ///
 /// # Errors
 ///
 /// [`GatewayError::Function`] with a bad-output error when the response
-/// has an invalid header or a body that claims base64 and is not.
+/// has an invalid header, a body that claims base64 and is not, or an
+/// envelope over `max_response`.
 pub fn to_http(
     response: Response,
     mode: ResponseMode,
+    max_response: usize,
 ) -> Result<axum::response::Response, GatewayError> {
     match mode {
         ResponseMode::Plain => plain(response),
-        ResponseMode::Envelope => Ok(envelope(StatusCode::OK, &envelope_message(&response))),
+        ResponseMode::Envelope => {
+            let message = envelope_message(&response, max_response).ok_or_else(|| too_large(max_response))?;
+            envelope_within(StatusCode::OK, &message, max_response)
+                .ok_or_else(|| too_large(max_response))
+        }
     }
 }
 
+fn bad(reason: String) -> GatewayError {
+    GatewayError::Function(fenn_runtime::Error::BadOutput { reason })
+}
+
+fn too_large(max_response: usize) -> GatewayError {
+    bad(format!(
+        "the response in its envelope is over max_response ({max_response} bytes)"
+    ))
+}
+
 fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
-    let bad = |reason: String| GatewayError::Function(fenn_runtime::Error::BadOutput { reason });
     let fenn_runtime::output::Reply {
         status_code,
         headers,
@@ -66,6 +82,7 @@ fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
         {
             continue;
         }
+        // The runtime checked every header; these cannot fail.
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| bad(format!("header name {name:?} is not valid HTTP")))?;
         let value = HeaderValue::from_str(value)
@@ -75,36 +92,95 @@ fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
     Ok(http)
 }
 
-/// The function's response as seed 002's message text.
-pub fn envelope_message(response: &Response) -> String {
-    let headers = if response.headers.is_empty() {
-        serde_json::Value::Null
-    } else {
-        json!(response.headers)
+/// The envelope's message: the response as JSON text, keys in alphabetical
+/// order and `headers` null when there are none.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Message<'a> {
+    body: &'a str,
+    headers: Option<&'a fenn_abi::Map>,
+    is_base64_encoded: bool,
+    status_code: u16,
+}
+
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    custom: Custom<'a>,
+    status: Status,
+}
+
+#[derive(serde::Serialize)]
+struct Custom<'a> {
+    message: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct Status {
+    code: u16,
+    text: &'static str,
+}
+
+/// The function's response as the envelope's message text, or `None` when
+/// it is over `max` bytes.
+pub fn envelope_message(response: &Response, max: usize) -> Option<String> {
+    let message = Message {
+        body: &response.body,
+        headers: Some(&response.headers).filter(|headers| !headers.is_empty()),
+        is_base64_encoded: response.is_base64_encoded,
+        status_code: response.status_code,
     };
-    json!({
-        "body": response.body,
-        "headers": headers,
-        "isBase64Encoded": response.is_base64_encoded,
-        "statusCode": response.status_code,
-    })
-    .to_string()
+    capped_json(&message, max).and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// An envelope answer with `status` as both the HTTP status and the code.
 pub fn envelope(status: StatusCode, message: &str) -> axum::response::Response {
-    let text = json!({
-        "custom": {"message": message},
-        "status": {"code": status.as_u16(), "text": ""},
-    })
-    .to_string();
+    envelope_within(status, message, usize::MAX).unwrap_or_default()
+}
+
+fn envelope_within(status: StatusCode, message: &str, max: usize) -> Option<axum::response::Response> {
+    let text = capped_json(
+        &Envelope {
+            custom: Custom { message },
+            status: Status {
+                code: status.as_u16(),
+                text: "",
+            },
+        },
+        max,
+    )?;
     let mut http = axum::response::Response::new(Body::from(text));
     *http.status_mut() = status;
     http.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    http
+    Some(http)
+}
+
+/// JSON text of `value`, or `None` as soon as it passes `max` bytes.
+fn capped_json(value: &impl serde::Serialize, max: usize) -> Option<Vec<u8>> {
+    struct Capped {
+        bytes: Vec<u8>,
+        max: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.bytes.len().saturating_add(buf.len()) > self.max {
+                return Err(std::io::Error::other("over the limit"));
+            }
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped {
+        bytes: Vec::new(),
+        max,
+    };
+    serde_json::to_writer(&mut out, value).ok()?;
+    Some(out.bytes)
 }
 
 #[cfg(test)]
@@ -122,6 +198,7 @@ mod tests {
         let response = to_http(
             Response::ok("Jason requested the API"),
             ResponseMode::Envelope,
+            1 << 20,
         )
         .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
@@ -134,7 +211,7 @@ mod tests {
     async fn plain_mode_decodes_base64_and_keeps_headers() {
         let mut response = Response::with_status(201, "AAH/").header("x-a", "b");
         response.is_base64_encoded = true;
-        let http = to_http(response, ResponseMode::Plain).unwrap();
+        let http = to_http(response, ResponseMode::Plain, 1 << 20).unwrap();
         assert_eq!(http.status(), StatusCode::CREATED);
         assert_eq!(http.headers()["x-a"], "b");
         let bytes = http.into_body().collect().await.unwrap().to_bytes();
@@ -146,16 +223,26 @@ mod tests {
         let response = Response::ok("four")
             .header("content-length", "999")
             .header("transfer-encoding", "chunked");
-        let http = to_http(response, ResponseMode::Plain).unwrap();
+        let http = to_http(response, ResponseMode::Plain, 1 << 20).unwrap();
         assert!(http.headers().get("content-length").is_none());
         assert!(http.headers().get("transfer-encoding").is_none());
         assert_eq!(body_text(http).await, "four");
     }
 
     #[test]
+    fn an_envelope_that_escaping_would_blow_past_max_response_is_refused() {
+        // Each control byte is 6 bytes in the message and 7 in the envelope.
+        let response = Response::ok("\u{1}".repeat(1000));
+        let error = to_http(response.clone(), ResponseMode::Envelope, 4000).unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
+        assert!(error.to_string().contains("over max_response"), "{error}");
+        assert!(to_http(response, ResponseMode::Envelope, 8000).is_ok());
+    }
+
+    #[test]
     fn an_invalid_header_is_a_bad_output() {
         let response = Response::ok("x").header("bad header", "v");
-        let error = to_http(response, ResponseMode::Plain).unwrap_err();
+        let error = to_http(response, ResponseMode::Plain, 1 << 20).unwrap_err();
         assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
     }
 }

@@ -17,8 +17,10 @@ pub struct RouteSpec {
     pub methods: Vec<String>,
     /// The function that answers.
     pub function: String,
-    /// Plain responses or seed 002's envelope.
+    /// Plain responses or the function API's envelope.
     pub response: ResponseMode,
+    /// The function's `max_response`: the envelope may be no larger.
+    pub max_response: usize,
 }
 
 /// Why a route table could not be built.
@@ -176,6 +178,7 @@ mod tests {
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             function: function.into(),
             response: ResponseMode::Plain,
+            max_response: 1 << 20,
         }
     }
 

@@ -1,13 +1,12 @@
 //! The HTTP trigger: the axum router over the route table, and the listener
-//! loop that owns connections, timeouts and graceful shutdown.
+//! loop that owns connections, their limits, timeouts and graceful shutdown.
 
-use crate::route::{Match, RouteTable};
-use crate::{GatewayError, ResponseMode, request, response};
+use crate::connections::{ConnectionLimits, Refused};
+use crate::handler::{Gateway, handle};
+use crate::io::WriteTimeout;
+use crate::route::RouteTable;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
 use fenn_runtime::FunctionHost;
-use http_body_util::{BodyExt as _, Limited};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,6 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 /// Limits and timeouts of the HTTP listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,15 @@ pub struct HttpSettings {
     pub body_read_timeout: Duration,
     /// Time in-flight requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Time one write of a response may wait for the client to read.
+    pub write_timeout: Duration,
+    /// Request and response bodies held at once, all connections together;
+    /// a request that would pass it is answered 503.
+    pub buffer_bytes: usize,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for HttpSettings {
@@ -37,14 +46,12 @@ impl Default for HttpSettings {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            buffer_bytes: 64 << 20,
+            max_connections: 512,
+            max_connections_per_client: 64,
         }
     }
-}
-
-struct Gateway<H> {
-    routes: RouteTable,
-    host: H,
-    settings: HttpSettings,
 }
 
 /// The HTTP API gateway trigger.
@@ -67,6 +74,9 @@ impl<H: FunctionHost> HttpTrigger<H> {
             gateway: Arc::new(Gateway {
                 routes,
                 host,
+                // The budget counts bytes; tokio's semaphores hold fewer
+                // permits than usize::MAX.
+                buffer: Arc::new(Semaphore::new(settings.buffer_bytes.min(Semaphore::MAX_PERMITS))),
                 settings,
             }),
         }
@@ -100,11 +110,15 @@ impl<H: FunctionHost> HttpTrigger<H> {
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout);
         let graceful = GracefulShutdown::new();
+        let limits = ConnectionLimits::new(
+            settings.max_connections,
+            settings.max_connections_per_client,
+        );
         tokio::pin!(shutdown);
         loop {
-            let stream = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, _peer)) => stream,
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: back off briefly.
                         tracing::warn!(%error, "accept failed");
@@ -114,11 +128,20 @@ impl<H: FunctionHost> HttpTrigger<H> {
                 },
                 () = &mut shutdown => break,
             };
+            let place = match limits.open(peer.ip()) {
+                Ok(place) => place,
+                Err(refused) => {
+                    refuse(refused, peer.ip(), &settings);
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
+            let stream = WriteTimeout::new(stream, settings.write_timeout);
             let service = TowerToHyperService::new(router.clone());
             let connection = builder.serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
+                let _place = place;
                 if let Err(error) = connection.await {
                     tracing::debug!(%error, "connection ended with an error");
                 }
@@ -136,60 +159,27 @@ impl<H: FunctionHost> HttpTrigger<H> {
     }
 }
 
-async fn handle<H: FunctionHost>(
-    State(gateway): State<Arc<Gateway<H>>>,
-    request: Request,
-) -> axum::response::Response {
-    let (parts, body) = request.into_parts();
-    let (spec, path_parameters) = match gateway.routes.find(parts.uri.path(), parts.method.as_str())
-    {
-        Match::Found {
-            spec,
-            path_parameters,
-        } => (spec, path_parameters),
-        Match::MethodNotAllowed(allowed) => {
-            return GatewayError::MethodNotAllowed { allowed }
-                .into_response_for(ResponseMode::Plain);
-        }
-        Match::NotFound => {
-            return GatewayError::NoRoute {
-                path: parts.uri.path().to_owned(),
-            }
-            .into_response_for(ResponseMode::Plain);
-        }
-    };
-    let mode = spec.response;
-    let answer = async {
-        let body = read_body(body, &gateway.settings).await?;
-        let event = request::to_event(
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            body,
-            path_parameters,
-        );
-        let output = gateway.host.invoke(&spec.function, event).await?;
-        response::to_http(output, mode)
-    };
-    match answer.await {
-        Ok(response) => response,
-        Err(error) => error.into_response_for(mode),
+/// Closes a connection over a limit (the caller drops the socket), with
+/// a log line at most once a second so a flood cannot flood the log.
+fn refuse(refused: Refused, client: std::net::IpAddr, settings: &HttpSettings) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    let refused_so_far = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST_LOGGED.swap(now, Ordering::Relaxed) == now {
+        return;
     }
-}
-
-async fn read_body(body: Body, settings: &HttpSettings) -> Result<Vec<u8>, GatewayError> {
-    let limit = settings.max_body_bytes;
-    let collect = Limited::new(body, limit).collect();
-    match tokio::time::timeout(settings.body_read_timeout, collect).await {
-        Err(_) => Err(GatewayError::BodyTimeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(GatewayError::BodyTooLarge { limit })
-        }
-        Ok(Err(error)) => Err(GatewayError::BadBody {
-            reason: error.to_string(),
-        }),
-    }
+    let (limit, key) = match refused {
+        Refused::Total => (settings.max_connections, "server.max_connections"),
+        Refused::Client => (
+            settings.max_connections_per_client,
+            "server.max_connections_per_client",
+        ),
+    };
+    tracing::warn!(%client, limit, refused_so_far, "HTTP: connection refused, {key} reached");
 }
 
 #[cfg(test)]
@@ -223,6 +213,7 @@ mod tests {
             methods: vec!["POST".into()],
             function: "f".into(),
             response: ResponseMode::Plain,
+            max_response: 1 << 20,
         }])
         .unwrap();
         HttpTrigger::new(routes, FakeHost, settings)

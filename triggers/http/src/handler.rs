@@ -1,0 +1,139 @@
+//! One request: the route, the body (within its limit and the shared
+//! buffer budget), the function, and its response back as HTTP.
+
+use crate::route::{Match, RouteTable};
+use crate::{GatewayError, HttpSettings, ResponseMode, request, response};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use fenn_runtime::FunctionHost;
+use http_body_util::{BodyExt as _, Limited};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Bodies larger than this are turned into HTTP off the request threads.
+const OFF_THREAD_BODY: usize = 64 << 10;
+
+/// What every request shares.
+pub(crate) struct Gateway<H> {
+    pub(crate) routes: RouteTable,
+    pub(crate) host: H,
+    pub(crate) settings: HttpSettings,
+    /// `server.buffer_memory`, in bytes: request and response bodies hold
+    /// their size from before they are read until they are sent.
+    pub(crate) buffer: Arc<Semaphore>,
+}
+
+pub(crate) async fn handle<H: FunctionHost>(
+    State(gateway): State<Arc<Gateway<H>>>,
+    request: Request,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let (spec, path_parameters) = match gateway.routes.find(parts.uri.path(), parts.method.as_str())
+    {
+        Match::Found {
+            spec,
+            path_parameters,
+        } => (spec, path_parameters),
+        Match::MethodNotAllowed(allowed) => {
+            return GatewayError::MethodNotAllowed { allowed }
+                .into_response_for(ResponseMode::Plain);
+        }
+        Match::NotFound => {
+            return GatewayError::NoRoute {
+                path: parts.uri.path().to_owned(),
+            }
+            .into_response_for(ResponseMode::Plain);
+        }
+    };
+    let mode = spec.response;
+    let answer = async {
+        let held = reserve_body(&parts.headers, &gateway)?;
+        let body = read_body(body, &gateway.settings).await?;
+        let event = request::to_event(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            body,
+            path_parameters,
+        );
+        let output = gateway.host.invoke(&spec.function, event).await?;
+        let held = [held, reserve(&gateway.buffer, output.body.len())?];
+        let max = spec.max_response;
+        let http = if output.body.len() <= OFF_THREAD_BODY {
+            response::to_http(output, mode, max)?
+        } else {
+            // Decoding base64 or escaping an envelope takes time in
+            // proportion to the body: large ones leave the request threads.
+            tokio::task::spawn_blocking(move || response::to_http(output, mode, max))
+                .await
+                .map_err(|error| {
+                    GatewayError::Function(fenn_runtime::Error::Trap {
+                        reason: format!("building the response failed: {error}"),
+                    })
+                })??
+        };
+        Ok::<_, GatewayError>(hold_until_sent(http, held))
+    };
+    match answer.await {
+        Ok(response) => response,
+        Err(error) => error.into_response_for(mode),
+    }
+}
+
+/// Refuses a declared length over the limit before reading a byte (so a
+/// client that sent `Expect: 100-continue` is not told to go on), and
+/// reserves what the body may take from the buffer budget.
+fn reserve_body<H>(
+    headers: &axum::http::HeaderMap,
+    gateway: &Gateway<H>,
+) -> Result<OwnedSemaphorePermit, GatewayError> {
+    let limit = gateway.settings.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(GatewayError::BodyTooLarge { limit }),
+        // hyper has checked a Content-Length it frames the body with.
+        Some(length) => reserve(&gateway.buffer, length as usize),
+        None => reserve(&gateway.buffer, limit),
+    }
+}
+
+/// Takes `bytes` from the buffer budget, or answers 503 at once.
+fn reserve(buffer: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, GatewayError> {
+    let permits = u32::try_from(bytes).map_err(|_| GatewayError::Overloaded)?;
+    buffer
+        .clone()
+        .try_acquire_many_owned(permits)
+        .map_err(|_| GatewayError::Overloaded)
+}
+
+/// The response, holding `held` until its body has been sent or dropped.
+fn hold_until_sent(
+    response: axum::response::Response,
+    held: [OwnedSemaphorePermit; 2],
+) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    let body = body.map_frame(move |frame| {
+        let _held = &held;
+        frame
+    });
+    axum::response::Response::from_parts(parts, Body::new(body))
+}
+
+async fn read_body(body: Body, settings: &HttpSettings) -> Result<Vec<u8>, GatewayError> {
+    let limit = settings.max_body_bytes;
+    let collect = Limited::new(body, limit).collect();
+    match tokio::time::timeout(settings.body_read_timeout, collect).await {
+        Err(_) => Err(GatewayError::BodyTimeout),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(GatewayError::BodyTooLarge { limit })
+        }
+        Ok(Err(error)) => Err(GatewayError::BadBody {
+            reason: error.to_string(),
+        }),
+    }
+}
