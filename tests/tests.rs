@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod cli;
+mod contain_client;
+mod contain_guest;
 mod cron;
 mod delivery;
 mod gateway;

@@ -5,7 +5,7 @@ use crate::{examples, serve};
 use anyhow::{Context as _, bail};
 use fenn_abi::Event;
 use fenn_runtime::{Dispatcher, FunctionHost, FunctionModule, Limits};
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 
 fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>> {
@@ -65,13 +65,15 @@ pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<
     let event: Event = match event {
         None => Event::new("/", "GET"),
         Some(source) => {
-            let text = if source == "-" {
-                let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text)?;
-                text
+            let limit = crate::files::MAX_EVENT;
+            let bytes = if source == "-" {
+                crate::files::read_stdin(limit, "the most an event may be")
             } else {
-                std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"))?
-            };
+                crate::files::read(Path::new(source), limit, "the most an event may be")
+            }
+            .map_err(anyhow::Error::msg)?;
+            let text =
+                String::from_utf8(bytes).with_context(|| format!("{source}: not UTF-8 text"))?;
             serde_json::from_str(&text).with_context(|| {
                 format!("{source}: not an event in the seeds' format (path, httpMethod, headers, queryParameters, pathParameters, body, isBase64Encoded)")
             })?

@@ -7,12 +7,14 @@
 //! - `config`: the TOML file, validated into typed config at start.
 //! - `units`: durations and sizes as the config writes them.
 //! - `examples`: the bundled example functions and their config.
+//! - `files`: bounded reads of the files a config or a command names.
 //! - `serve`: loading functions and running the gateway.
 //! - `commands`: `check` and `invoke`.
 
 mod commands;
 mod config;
 mod examples;
+mod files;
 mod serve;
 mod units;
 
@@ -97,7 +99,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     examples::CONFIG,
                 )?,
             };
-            runtime(config.workers)?.block_on(serve::serve(config, listen))
+            let runtime = runtime(config.workers)?;
+            let served = runtime.block_on(serve::serve(config, listen));
+            // A request still waiting on a guest past the shutdown grace
+            // does not hold the process: guests run on detached workers.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            served
         }
         Command::Check { module } => commands::check(&module),
         Command::Invoke { module, event } => {

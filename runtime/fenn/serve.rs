@@ -22,19 +22,8 @@ pub(crate) fn read_module(
             .map(std::borrow::Cow::Borrowed)
             .ok_or_else(|| format!("no bundled example '{name}'")),
         ModuleSource::File(path) => {
-            let size = std::fs::metadata(path)
-                .map_err(|error| format!("cannot read {}: {error}", path.display()))?
-                .len();
-            let limit = function.limits.module_bytes;
-            if size > limit as u64 {
-                return Err(format!(
-                    "{} is {size} bytes, over max_module_size ({limit} bytes)",
-                    path.display()
-                ));
-            }
-            std::fs::read(path)
+            crate::files::read(path, function.limits.module_bytes as u64, "max_module_size")
                 .map(std::borrow::Cow::Owned)
-                .map_err(|error| format!("cannot read {}: {error}", path.display()))
         }
     }
 }

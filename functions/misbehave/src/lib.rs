@@ -15,6 +15,13 @@
 //! - `framing`: sets `Content-Length: 999` on a 10-byte body;
 //! - `deep`: recurses with no shadow-stack frame, until wasmi's call-depth
 //!   limit stops it (where `recurse` runs out of its 64 KiB stack first);
+//! - `headers`: answers with `n` distinct headers (query `n`, default 25 000);
+//! - `jsonarray`: answers JSON whose body is an array of `kb` KiB of `0,`
+//!   (query `kb`, default 1024);
+//! - `control`: answers a body of `kb` KiB of 0x01 bytes (query `kb`);
+//! - `logflood`: logs `n` lines of 1 KiB (query `n`, default 100 000),
+//!   then answers `logged`;
+//! - `forge`: logs a line holding a newline and a fake log line after it;
 //! - anything else: 200 `ok`.
 #![no_std]
 
@@ -110,12 +117,55 @@ fn handle(event: Event) -> Answer {
             Answer::Response(response)
         }
         "deep" => Answer::Response(Response::ok(format!("{}", deep(0)))),
+        "headers" => {
+            let n = number(&event, "n", 25_000);
+            let mut response = Response::ok("many headers");
+            for i in 0..n {
+                response
+                    .headers
+                    .insert(format!("x-h{i}"), String::from("v"));
+            }
+            Answer::Response(response)
+        }
+        "jsonarray" => {
+            let kb = number(&event, "kb", 1024);
+            let mut json = String::from(r#"{"statusCode":200,"body":["#);
+            for _ in 0..kb * 512 {
+                json.push_str("0,");
+            }
+            json.push_str("0]}");
+            Answer::Json(json)
+        }
+        "control" => {
+            let kb = number(&event, "kb", 1024);
+            Answer::Response(Response::ok("\u{1}".repeat(kb * 1024)))
+        }
+        "logflood" => {
+            let line = "x".repeat(1024);
+            for _ in 0..number(&event, "n", 100_000) {
+                fenn_sdk::info!("{line}");
+            }
+            Answer::Response(Response::ok("logged"))
+        }
+        "forge" => {
+            fenn_sdk::warn!(
+                "innocent\n2026-01-01T00:00:00.000000Z  WARN invoke{{function=\"hello\"}}: forged line"
+            );
+            Answer::Response(Response::ok("forged"))
+        }
         "binary" => match fenn_sdk::body_bytes(&event) {
             Ok(bytes) => Answer::Response(fenn_sdk::binary_response(200, &bytes)),
             Err(_) => Answer::Response(Response::with_status(400, "bad base64")),
         },
         _ => Answer::Response(Response::ok("ok")),
     }
+}
+
+fn number(event: &Event, name: &str, default: usize) -> usize {
+    event
+        .query(name)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
 }
 
 fenn_sdk::export!(handle);

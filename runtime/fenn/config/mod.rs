@@ -73,11 +73,14 @@ pub(crate) struct Config {
 impl Config {
     /// Reads and validates a config file.
     pub(crate) fn load(file: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|error| ConfigError {
+        let error = |reason: String| ConfigError {
             file: file.to_owned(),
             key: "(file)".into(),
-            reason: error.to_string(),
-        })?;
+            reason,
+        };
+        let bytes = crate::files::read(file, crate::files::MAX_CONFIG, "the most a config may be")
+            .map_err(error)?;
+        let text = String::from_utf8(bytes).map_err(|_| error("is not UTF-8 text".into()))?;
         Self::parse(file, &text)
     }
 
@@ -156,7 +159,11 @@ impl Validator<'_> {
                 &server.write_timeout,
                 defaults.write_timeout,
             )?,
-            buffer_bytes: self.size("server.buffer_memory", &server.buffer_memory, defaults.buffer_bytes)?,
+            buffer_bytes: self.size(
+                "server.buffer_memory",
+                &server.buffer_memory,
+                defaults.buffer_bytes,
+            )?,
             max_connections: self.count(
                 "server.max_connections",
                 server.max_connections,
@@ -308,7 +315,12 @@ impl Validator<'_> {
         })
     }
 
-    fn size(&self, key: &str, value: &Option<String>, default: usize) -> Result<usize, ConfigError> {
+    fn size(
+        &self,
+        key: &str,
+        value: &Option<String>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
         match value {
             Some(text) => units::size(text).map_err(|reason| self.error(key, reason)),
             None => Ok(default),
@@ -324,10 +336,9 @@ impl Validator<'_> {
     ) -> Result<usize, ConfigError> {
         match value {
             Some(0) => Err(self.error(key, "must be at least 1")),
-            Some(n) if n > most => Err(self.error(
-                key,
-                format!("{n} is over the most fenn allows, {most}"),
-            )),
+            Some(n) if n > most => {
+                Err(self.error(key, format!("{n} is over the most fenn allows, {most}")))
+            }
             Some(n) => Ok(n),
             None => Ok(default),
         }
@@ -434,12 +445,8 @@ impl Validator<'_> {
     fn mqtt_tls(&self, raw: &RawMqtt) -> Result<MqttTls, ConfigError> {
         let read = |key: &str, path: &str| {
             let file = self.file.parent().unwrap_or(Path::new(".")).join(path);
-            std::fs::read(&file).map_err(|error| {
-                self.error(
-                    format!("mqtt.{key}"),
-                    format!("cannot read {}: {error}", file.display()),
-                )
-            })
+            crate::files::read(&file, crate::files::MAX_PEM, "the most a PEM file may be")
+                .map_err(|reason| self.error(format!("mqtt.{key}"), reason))
         };
         let ca = match &raw.ca_file {
             Some(path) => read("ca_file", path)?,
@@ -588,7 +595,10 @@ impl Validator<'_> {
         };
         let bounded = |field: &str, value: usize, most: usize| {
             if value > most {
-                Err(self.error(format!("{key}.{field}"), format!("{value} is over the most fenn allows, {most}")))
+                Err(self.error(
+                    format!("{key}.{field}"),
+                    format!("{value} is over the most fenn allows, {most}"),
+                ))
             } else {
                 Ok(value)
             }

@@ -85,9 +85,21 @@ impl Census {
     pub fn check(&self) -> Result<(), Error> {
         let limits = Self::LIMITS;
         let counts = [
-            ("functions", u64::from(self.functions), u64::from(limits.functions)),
-            ("globals", u64::from(self.globals), u64::from(limits.globals)),
-            ("exports", u64::from(self.exports), u64::from(limits.exports)),
+            (
+                "functions",
+                u64::from(self.functions),
+                u64::from(limits.functions),
+            ),
+            (
+                "globals",
+                u64::from(self.globals),
+                u64::from(limits.globals),
+            ),
+            (
+                "exports",
+                u64::from(self.exports),
+                u64::from(limits.exports),
+            ),
             (
                 "element segments",
                 u64::from(self.element_segments),
@@ -125,7 +137,9 @@ mod tests {
         assert_eq!((census.functions, census.exports), (1, 1001));
         let error = census.check().unwrap_err();
         assert!(
-            error.to_string().contains("1001 exports, over fenn's limit of 1000"),
+            error
+                .to_string()
+                .contains("1001 exports, over fenn's limit of 1000"),
             "{error}"
         );
     }

@@ -28,6 +28,7 @@ use crate::pool::WorkerPool;
 use crate::{Error, FunctionModule, Limits};
 use fenn_abi::event::HEADER_INVOCATION;
 use fenn_abi::{Event, Response};
+use futures_util::FutureExt as _;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -227,7 +228,12 @@ impl FunctionHost for Dispatcher {
             .insert(HEADER_INVOCATION.into(), invocation.to_string());
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
-        let result = self.run(&deployed, event).instrument(span).await;
+        let running = std::panic::AssertUnwindSafe(self.run(&deployed, event).instrument(span));
+        let result = running.catch_unwind().await.unwrap_or_else(|_| {
+            Err(Error::Internal {
+                reason: "fenn failed while running it (a bug: please report it)".into(),
+            })
+        });
         let micros = started.elapsed().as_micros();
         match &result {
             Ok(response) => tracing::debug!(

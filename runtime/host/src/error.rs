@@ -82,6 +82,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// fenn itself failed while running the event: a bug, reported as such.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What failed.
+        reason: String,
+    },
     /// The event could not be handed to the guest.
     #[error("event could not be encoded: {reason}")]
     BadEvent {
@@ -105,6 +111,7 @@ impl Error {
             | Self::StackOverflow
             | Self::BadOutput { .. } => 502,
             Self::NotFound { .. }
+            | Self::Internal { .. }
             | Self::BadEvent { .. }
             | Self::ModuleTooLarge { .. }
             | Self::InvalidModule { .. }

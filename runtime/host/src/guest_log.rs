@@ -115,7 +115,9 @@ mod tests {
         let kept = (0..150).filter(|_| count.admit(10, &rate, now)).count();
         assert_eq!((kept, count.dropped), (MAX_LINES as usize, 50));
         let mut bytes = LogCount::default();
-        let kept = (0..40).filter(|_| bytes.admit(MAX_LINE, &rate, now)).count();
+        let kept = (0..40)
+            .filter(|_| bytes.admit(MAX_LINE, &rate, now))
+            .count();
         assert_eq!(kept, MAX_BYTES / MAX_LINE);
     }
 

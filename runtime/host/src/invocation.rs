@@ -5,10 +5,10 @@
 //! The host functions the guest may import live here too; each one charges
 //! fuel, so logging cannot be used to escape the CPU budget.
 
-use crate::{Error, FunctionModule, output};
-use fenn_abi::{Event, Response, abi};
 use crate::guest_log::{self, LogCount, LogRate};
 use crate::limiter::{Hit, Limiter};
+use crate::{Error, FunctionModule, output};
+use fenn_abi::{Event, Response, abi};
 use std::sync::Arc;
 use wasmi::{
     Caller, Extern, Linker, Memory, Store, TrapCode, TypedFunc, TypedResumableCall,

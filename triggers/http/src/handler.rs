@@ -5,7 +5,6 @@ use crate::route::{Match, RouteTable};
 use crate::{GatewayError, HttpSettings, ResponseMode, request, response};
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header;
 use fenn_runtime::FunctionHost;
 use http_body_util::{BodyExt as _, Limited};
 use std::sync::Arc;
@@ -48,7 +47,7 @@ pub(crate) async fn handle<H: FunctionHost>(
     };
     let mode = spec.response;
     let answer = async {
-        let held = reserve_body(&parts.headers, &gateway)?;
+        let held = reserve_body(&body, &gateway)?;
         let body = read_body(body, &gateway.settings).await?;
         let event = request::to_event(
             &parts.method,
@@ -83,22 +82,22 @@ pub(crate) async fn handle<H: FunctionHost>(
 
 /// Refuses a declared length over the limit before reading a byte (so a
 /// client that sent `Expect: 100-continue` is not told to go on), and
-/// reserves what the body may take from the buffer budget.
+/// reserves what the body may take from the buffer budget: its declared
+/// length (none for a request without a body), or `max_body` when it is
+/// chunked.
 fn reserve_body<H>(
-    headers: &axum::http::HeaderMap,
+    body: &Body,
     gateway: &Gateway<H>,
 ) -> Result<OwnedSemaphorePermit, GatewayError> {
     let limit = gateway.settings.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<u64>().ok());
-    match declared {
-        Some(length) if length > limit as u64 => Err(GatewayError::BodyTooLarge { limit }),
-        // hyper has checked a Content-Length it frames the body with.
-        Some(length) => reserve(&gateway.buffer, length as usize),
-        None => reserve(&gateway.buffer, limit),
+    let hint = hyper::body::Body::size_hint(body);
+    if hint.lower() > limit as u64 {
+        return Err(GatewayError::BodyTooLarge { limit });
     }
+    let most = hint
+        .upper()
+        .map_or(limit, |upper| upper.min(limit as u64) as usize);
+    reserve(&gateway.buffer, most)
 }
 
 /// Takes `bytes` from the buffer budget, or answers 503 at once.
@@ -116,11 +115,35 @@ fn hold_until_sent(
     held: [OwnedSemaphorePermit; 2],
 ) -> axum::response::Response {
     let (parts, body) = response.into_parts();
-    let body = body.map_frame(move |frame| {
-        let _held = &held;
-        frame
-    });
+    let body = Held { body, _held: held };
     axum::response::Response::from_parts(parts, Body::new(body))
+}
+
+/// A body and what it holds: the same frames and size (so the response
+/// keeps its `Content-Length`), and the buffer budget given back on drop.
+struct Held {
+    body: Body,
+    _held: [OwnedSemaphorePermit; 2],
+}
+
+impl hyper::body::Body for Held {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 async fn read_body(body: Body, settings: &HttpSettings) -> Result<Vec<u8>, GatewayError> {

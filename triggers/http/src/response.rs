@@ -48,7 +48,8 @@ pub fn to_http(
     match mode {
         ResponseMode::Plain => plain(response),
         ResponseMode::Envelope => {
-            let message = envelope_message(&response, max_response).ok_or_else(|| too_large(max_response))?;
+            let message =
+                envelope_message(&response, max_response).ok_or_else(|| too_large(max_response))?;
             envelope_within(StatusCode::OK, &message, max_response)
                 .ok_or_else(|| too_large(max_response))
         }
@@ -137,7 +138,11 @@ pub fn envelope(status: StatusCode, message: &str) -> axum::response::Response {
     envelope_within(status, message, usize::MAX).unwrap_or_default()
 }
 
-fn envelope_within(status: StatusCode, message: &str, max: usize) -> Option<axum::response::Response> {
+fn envelope_within(
+    status: StatusCode,
+    message: &str,
+    max: usize,
+) -> Option<axum::response::Response> {
     let text = capped_json(
         &Envelope {
             custom: Custom { message },

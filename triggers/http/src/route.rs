@@ -80,10 +80,10 @@ impl RouteTable {
         let mut len = 0;
         for spec in specs {
             len += 1;
-            if !spec.route.starts_with('/') {
+            if let Err(reason) = check_template(&spec.route) {
                 return Err(RouteError::Template {
                     route: spec.route,
-                    reason: "must start with '/'".into(),
+                    reason,
                 });
             }
             match grouped.iter_mut().find(|(route, _)| *route == spec.route) {
@@ -150,6 +150,30 @@ impl RouteTable {
     }
 }
 
+/// A template must start with '/', hold only what a request path can
+/// (printable ASCII, no spaces: anything else percent-encoded), and name
+/// each parameter once.
+fn check_template(route: &str) -> Result<(), String> {
+    if !route.starts_with('/') {
+        return Err("must start with '/'".into());
+    }
+    if let Some(c) = route.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "{c:?} cannot appear in a request path (percent-encode it)"
+        ));
+    }
+    let mut names = BTreeSet::new();
+    for segment in route.split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let name = name.trim_start_matches('*');
+            if !names.insert(name) {
+                return Err(format!("parameter '{{{name}}}' appears twice"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn first_shared_method(existing: &[RouteSpec], new: &RouteSpec) -> Option<String> {
     for spec in existing {
         if spec.methods.is_empty() || new.methods.is_empty() {
@@ -189,6 +213,20 @@ mod tests {
                 path_parameters,
             } => (spec.function.as_str(), path_parameters),
             other => panic!("{path} {method}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_repeated_parameter_and_characters_no_path_can_hold_are_refused() {
+        for (route, says) in [
+            ("/{a}/{a}", "parameter '{a}' appears twice"),
+            ("/{a}/x/{*a}", "parameter '{a}' appears twice"),
+            ("/a b", "' ' cannot appear"),
+            ("/a\u{0}", "'\\0' cannot appear"),
+            ("/caf\u{e9}", "'é' cannot appear"),
+        ] {
+            let error = RouteTable::new([spec(route, &[], "f")]).unwrap_err();
+            assert!(error.to_string().contains(says), "{route}: {error}");
         }
     }
 

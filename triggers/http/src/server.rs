@@ -76,7 +76,9 @@ impl<H: FunctionHost> HttpTrigger<H> {
                 host,
                 // The budget counts bytes; tokio's semaphores hold fewer
                 // permits than usize::MAX.
-                buffer: Arc::new(Semaphore::new(settings.buffer_bytes.min(Semaphore::MAX_PERMITS))),
+                buffer: Arc::new(Semaphore::new(
+                    settings.buffer_bytes.min(Semaphore::MAX_PERMITS),
+                )),
                 settings,
             }),
         }
@@ -143,7 +145,7 @@ impl<H: FunctionHost> HttpTrigger<H> {
             tokio::spawn(async move {
                 let _place = place;
                 if let Err(error) = connection.await {
-                    tracing::debug!(%error, "connection ended with an error");
+                    ended(&error);
                 }
             });
         }
@@ -156,6 +158,19 @@ impl<H: FunctionHost> HttpTrigger<H> {
             tracing::warn!(grace = ?settings.shutdown_grace, "HTTP: shutdown grace ran out");
         }
         Ok(())
+    }
+}
+
+/// Logs why a connection ended early: a client cut at the write timeout
+/// at info (fenn did it on purpose), anything else at debug.
+fn ended(error: &hyper::Error) {
+    let io =
+        std::error::Error::source(error).and_then(|source| source.downcast_ref::<std::io::Error>());
+    match io {
+        Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            tracing::info!(reason = %io, "HTTP: connection cut");
+        }
+        _ => tracing::debug!(%error, "connection ended with an error"),
     }
 }
 
@@ -185,9 +200,12 @@ fn refuse(refused: Refused, client: std::net::IpAddr, settings: &HttpSettings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RouteSpec;
+    use crate::{ResponseMode, RouteSpec};
+    use axum::body::Body;
+    use axum::extract::Request;
     use fenn_abi::{Event, Response};
     use fenn_runtime::Error;
+    use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
 
     /// A host that answers with the event it got, or fails as the path says.

@@ -54,7 +54,12 @@ pub fn from_json(text: &[u8]) -> Result<Response, Error> {
             "false" => false,
             _ => return Err(bad(format!("isBase64Encoded is {raw}, not a boolean"))),
         },
-        Some(raw) => return Err(bad(format!("isBase64Encoded is {}, not a boolean", cut(raw)))),
+        Some(raw) => {
+            return Err(bad(format!(
+                "isBase64Encoded is {}, not a boolean",
+                cut(raw)
+            )));
+        }
     };
     let mut headers = headers(fields.headers)?;
     let body = match fields.body.map(RawValue::get) {
