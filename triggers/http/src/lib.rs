@@ -16,8 +16,7 @@
 //! - [`server`]: [`HttpTrigger`], the axum router and the listener loop
 //!   (connection limits, header read timeout, graceful shutdown); the
 //!   private `handler` answers one request (body limit, buffer budget).
-//! - [`connections`]: [`ConnectionLimits`](connections::ConnectionLimits),
-//!   connections in all and per client address.
+//! - [`connections`]: connections in all and per client address.
 //! - [`io`]: a socket with a write timeout.
 
 pub mod connections;
