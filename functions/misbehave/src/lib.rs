@@ -22,6 +22,8 @@
 //! - `logflood`: logs `n` lines of 1 KiB (query `n`, default 100 000),
 //!   then answers `logged`;
 //! - `forge`: logs a line holding a newline and a fake log line after it;
+//! - `work`: `n` rounds of arithmetic (query `n`, default 200 000: about
+//!   1.5 million fuel), then answers `worked`;
 //! - anything else: 200 `ok`.
 #![no_std]
 
@@ -146,6 +148,13 @@ fn handle(event: Event) -> Answer {
                 fenn_sdk::info!("{line}");
             }
             Answer::Response(Response::ok("logged"))
+        }
+        "work" => {
+            let mut x: u64 = 0;
+            for i in 0..number(&event, "n", 200_000) as u64 {
+                x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            Answer::Response(Response::ok(if x == 1 { "one" } else { "worked" }))
         }
         "forge" => {
             fenn_sdk::warn!(

@@ -95,7 +95,7 @@ pub(super) struct RawServer {
     /// `max_connections`: open HTTP connections (default 512).
     pub(super) max_connections: Option<usize>,
     /// `max_connections_per_client`: open HTTP connections from one IP
-    /// address (default 64).
+    /// address (default 128).
     pub(super) max_connections_per_client: Option<usize>,
     /// `write_timeout`: time a client has to take each part of a response
     /// (default `30s`); a client that stops reading is cut.

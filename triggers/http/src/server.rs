@@ -49,7 +49,7 @@ impl Default for HttpSettings {
             write_timeout: Duration::from_secs(30),
             buffer_bytes: 64 << 20,
             max_connections: 512,
-            max_connections_per_client: 64,
+            max_connections_per_client: 128,
         }
     }
 }
