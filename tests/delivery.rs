@@ -78,10 +78,8 @@ fn thousands_of_qos1_messages_across_broker_restarts_each_get_a_result() {
     });
     let all: HashSet<u64> = (0..(CHUNKS * JOBS) as u64).collect();
     assert_eq!(answered(&messages), all);
-    assert!(
-        fenn.log.text().matches("MQTT connection lost").count() >= CHUNKS,
-        "the broker went away {CHUNKS} times"
-    );
+    // fenn may log the last loss after the last result arrived: wait for it.
+    fenn.log.wait_for_count("MQTT connection lost", CHUNKS);
     for (topic, payload) in &messages {
         assert_eq!(topic, "done/soak");
         assert_eq!(json(payload)["path"], "jobs/soak");

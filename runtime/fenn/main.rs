@@ -80,6 +80,11 @@ fn main() -> ExitCode {
         .finish()
         .with(filter)
         .init();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("fenn failed: {info} (a bug in fenn: please report it)");
+        default_hook(info);
+    }));
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

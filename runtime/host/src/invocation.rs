@@ -464,6 +464,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn growing_a_table_past_its_limit_is_a_table_limit_not_a_memory_limit() {
+        let wat = r#"(module
+             (memory (export "memory") 1)
+             (table $t 1 funcref)
+             (func (export "fenn_abi_v1"))
+             (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
+             (func (export "fenn_handle") (param i32 i32) (result i64)
+               (drop (table.grow $t (ref.null func) (i32.const 100)))
+               i64.const 0))"#;
+        let limits = Limits {
+            table_elements: 50,
+            ..Limits::default()
+        };
+        let module = FunctionModule::compile("t", &wat::parse_str(wat).unwrap(), limits).unwrap();
+        let error = run_to_end(&module).unwrap_err();
+        assert!(matches!(error, Error::TableLimit { limit: 50 }), "{error}");
+    }
+
+    #[test]
+    fn a_looping_alloc_runs_out_of_the_setup_fuel_and_says_how_much_that_was() {
+        let wat = r#"(module
+             (memory (export "memory") 1)
+             (func (export "fenn_abi_v1"))
+             (func (export "fenn_alloc") (param i32) (result i32) (loop $l (br $l)) i32.const 0)
+             (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#;
+        let module =
+            FunctionModule::compile("t", &wat::parse_str(wat).unwrap(), Limits::default()).unwrap();
+        let error = run_to_end(&module).unwrap_err();
+        assert!(
+            matches!(error, Error::OutOfFuel { fuel: SETUP_FUEL }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("200000 units"), "{error}");
+    }
+
+    #[test]
     fn an_output_outside_memory_is_bad_output() {
         let module = guest("i64.const 0x0000FFFF00000010", Limits::default());
         let error = run_to_end(&module).unwrap_err();

@@ -100,8 +100,14 @@ fn reserve_body<H>(
     reserve(&gateway.buffer, most)
 }
 
+/// Bodies this small are not counted against the buffer budget, so that
+/// a full budget still serves small requests and answers (at most this
+/// much per connection goes uncounted).
+pub(crate) const UNCOUNTED_BODY: usize = 16 << 10;
+
 /// Takes `bytes` from the buffer budget, or answers 503 at once.
 fn reserve(buffer: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, GatewayError> {
+    let bytes = if bytes <= UNCOUNTED_BODY { 0 } else { bytes };
     let permits = u32::try_from(bytes).map_err(|_| GatewayError::Overloaded)?;
     buffer
         .clone()
