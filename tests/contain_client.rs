@@ -15,8 +15,6 @@ const SERVER: &str = r#"
     [[function]]
     name = "misbehave"
     module = "{misbehave}"
-    max_response = "32MiB"
-    memory = "64MiB"
       [[function.http]]
       route = "/m/{what}"
 
@@ -259,6 +257,19 @@ fn files_that_never_end_are_refused_unread() {
 
 #[test]
 fn config_values_past_what_fenn_can_hold_are_config_errors() {
+    let (ok, _, stderr) = {
+        let dir = TempDir::new("buffer");
+        let file = dir.write(
+            "fenn.toml",
+            "[server]\nbuffer_memory = \"1MiB\"\nmax_body = \"64KiB\"\n[[function]]\nname = \"f\"\nmodule = \"example:hello\"\nmax_response = \"2MiB\"\n[[function.http]]\nroute = \"/f\"\n",
+        );
+        run(&["serve", "--config", file.to_str().unwrap()], None)
+    };
+    assert!(!ok);
+    assert!(
+        stderr.contains("function[0].max_response: 2097152 bytes is over server.buffer_memory"),
+        "{stderr}"
+    );
     let dir = TempDir::new("limits");
     for (body, says) in [
         (

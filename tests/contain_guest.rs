@@ -78,8 +78,14 @@ fn a_guest_answering_25000_headers_gets_a_502_and_fenn_keeps_serving() {
 #[test]
 fn a_json_array_body_is_kept_as_text_and_held_to_max_response() {
     let fenn = Fenn::with_config(GUESTS);
-    let (status, body) = get(&fenn, "/m/jsonarray?kb=512");
-    assert_eq!(status, 200);
+    let response = client()
+        .get(fenn.url("/m/jsonarray?kb=512"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Sent in pieces, still with its length.
+    assert_eq!(response.headers()["content-length"], "524291");
+    let body = response.text().unwrap();
     assert_eq!(body.len(), 1 + 512 * 1024 + 2);
     assert!(body.starts_with("[0,0,") && body.ends_with(",0]"));
     let (status, _) = get(&fenn, "/m/jsonarray?kb=1100");

@@ -45,7 +45,9 @@ pub(crate) fn read_stdin(limit: u64, what: &str) -> Result<Vec<u8>, String> {
 /// What `reader` holds, or `None` when it holds more than `limit` bytes.
 fn read_at_most(reader: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
-    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 

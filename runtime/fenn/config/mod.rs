@@ -255,6 +255,15 @@ impl Validator<'_> {
                 ));
             }
             let parsed = self.function(&key, &function)?;
+            if !function.http.is_empty() && parsed.limits.max_response > http.buffer_bytes {
+                return Err(self.error(
+                    format!("{key}.max_response"),
+                    format!(
+                        "{} bytes is over server.buffer_memory ({} bytes), so such an answer could never be sent",
+                        parsed.limits.max_response, http.buffer_bytes
+                    ),
+                ));
+            }
             for (route_index, http) in function.http.iter().enumerate() {
                 let route_key = format!("{key}.http[{route_index}]");
                 route_specs.push(self.route(&route_key, &parsed, http)?);

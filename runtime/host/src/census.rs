@@ -26,6 +26,9 @@ pub struct Census {
     pub element_items: u64,
     /// Data segments.
     pub data_segments: u32,
+    /// Bytes every instantiation writes: the initial linear memory (zeroed)
+    /// and the data segments copied into it.
+    pub start_bytes: u64,
 }
 
 impl Census {
@@ -37,7 +40,12 @@ impl Census {
         element_segments: 1_000,
         element_items: 100_000,
         data_segments: 10_000,
+        start_bytes: u64::MAX,
     };
+
+    /// Instantiations that write more than this run on a worker thread,
+    /// never on the threads that receive events.
+    pub const HEAVY_START_BYTES: u64 = 4 << 20;
 
     /// Counts what `wasm` declares.
     ///
@@ -61,7 +69,20 @@ impl Census {
                 Payload::FunctionSection(s) => census.functions += s.count(),
                 Payload::GlobalSection(s) => census.globals += s.count(),
                 Payload::ExportSection(s) => census.exports += s.count(),
-                Payload::DataSection(s) => census.data_segments += s.count(),
+                Payload::DataSection(segments) => {
+                    for segment in segments {
+                        census.data_segments += 1;
+                        census.start_bytes += segment.map_err(invalid)?.data.len() as u64;
+                    }
+                }
+                Payload::MemorySection(memories) => {
+                    for memory in memories {
+                        let pages = memory.map_err(invalid)?.initial;
+                        census.start_bytes = census
+                            .start_bytes
+                            .saturating_add(pages.saturating_mul(65_536));
+                    }
+                }
                 Payload::ElementSection(segments) => {
                     for segment in segments {
                         census.element_segments += 1;
@@ -162,6 +183,7 @@ mod tests {
                 element_segments: 1,
                 element_items: 3,
                 data_segments: 1,
+                start_bytes: 65_536 + 1,
             }
         );
         assert!(census.check().is_ok());

@@ -18,7 +18,8 @@
 //! - while a function's share is all in use, its new events do not run
 //!   their first slice on the receiving task: they wait for a worker and
 //!   run there whole, so a function whose events all run long costs the
-//!   receiving threads nothing;
+//!   receiving threads nothing; so do all events of a module whose
+//!   instantiation alone is heavy ([`FunctionModule::heavy_start`]);
 //! - the linear memory of every running guest together is held to the
 //!   [`GuestMemory`] budget ([`Error::Overloaded`] past it).
 
@@ -141,7 +142,7 @@ impl Dispatcher {
             })?;
         let timeout = deployed.module.limits().timeout;
         let deadline = Instant::now() + timeout;
-        let waiting = if deployed.workers.available_permits() == 0 {
+        let waiting = if deployed.workers.available_permits() == 0 || deployed.module.heavy_start {
             Waiting::Fresh(event)
         } else {
             match Invocation::start(&deployed.module, &event)?.run(INLINE_FUEL) {
@@ -155,10 +156,13 @@ impl Dispatcher {
         let module = deployed.module.clone();
         self.pool.run(move || {
             let _held = (permit, held, span.entered());
+            // Nobody waits for the result once the caller is gone (its
+            // deadline passed, or its client went away): stop there.
+            let abandoned = || sender.is_closed();
             let result = match waiting {
                 Waiting::Fresh(event) => Invocation::start(&module, &event)
-                    .and_then(|invocation| run_to_end(invocation, deadline, timeout)),
-                Waiting::Paused(paused) => run_to_end(*paused, deadline, timeout),
+                    .and_then(|invocation| run_to_end(invocation, deadline, timeout, abandoned)),
+                Waiting::Paused(paused) => run_to_end(*paused, deadline, timeout, abandoned),
             };
             let _ = sender.send(result);
         });
@@ -201,9 +205,10 @@ fn run_to_end(
     mut invocation: Invocation,
     deadline: Instant,
     timeout: Duration,
+    abandoned: impl Fn() -> bool,
 ) -> Result<Response, Error> {
     loop {
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline || abandoned() {
             return Err(Error::Deadline { timeout });
         }
         match invocation.run(SLICE_FUEL) {

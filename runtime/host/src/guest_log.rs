@@ -87,12 +87,33 @@ pub(crate) fn escape(bytes: &[u8]) -> String {
             '\r' => line.push_str("\\r"),
             '\t' => line.push_str("\\t"),
             '\\' => line.push_str("\\\\"),
-            c if c.is_control() => line.extend(c.escape_unicode()),
+            // Line and paragraph separators and the bidirectional controls
+            // move text around in a viewer as a newline would.
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}')
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c) =>
+            {
+                line.extend(c.escape_unicode());
+            }
             c => line.push(c),
         }
     }
     line
 }
+
+/// The guest's last error line as the reason of its failure: escaped, and
+/// at most [`MAX_REASON`] characters, since every failed event logs it.
+pub(crate) fn reason(bytes: &[u8]) -> String {
+    let line = escape(bytes);
+    match line.char_indices().nth(MAX_REASON) {
+        Some((end, _)) => format!("{}…", &line[..end]),
+        None => line,
+    }
+}
+
+/// Longest guest text in a failure's reason.
+pub const MAX_REASON: usize = 256;
 
 #[cfg(test)]
 mod tests {
@@ -105,6 +126,9 @@ mod tests {
         assert!(!line.contains('\n') && !line.contains('\x1b'), "{line}");
         assert!(line.starts_with("ok\\n2026"), "{line}");
         assert!(line.contains("\\u{1b}[31mred"), "{line}");
+        let bidi = escape("a\u{202e}b\u{2028}c".as_bytes());
+        assert_eq!(bidi, "a\\u{202e}b\\u{2028}c");
+        assert_eq!(reason(&[b'x'; 1000]).chars().count(), MAX_REASON + 1);
     }
 
     #[test]

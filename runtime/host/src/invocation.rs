@@ -100,7 +100,7 @@ fn host_log(
     if !state.log.admit(bytes.len(), &state.log_rate, now) {
         // A panic message still names the trap's cause.
         if level == abi::LogLevel::Error {
-            state.last_error = Some(guest_log::escape(bytes));
+            state.last_error = Some(guest_log::reason(bytes));
         }
         return Ok(());
     }
@@ -112,7 +112,7 @@ fn host_log(
         abi::LogLevel::Warn => tracing::warn!(target: "fenn::guest", "{line}"),
         abi::LogLevel::Error => {
             tracing::error!(target: "fenn::guest", "{line}");
-            state.last_error = Some(line);
+            state.last_error = Some(guest_log::reason(bytes));
         }
     }
     Ok(())

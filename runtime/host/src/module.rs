@@ -21,6 +21,10 @@ pub struct FunctionModule {
     /// The budget of all running guests this module's instances draw from.
     pub(crate) guest_memory: Option<Arc<GuestMemory>>,
     pub(crate) log_rate: Arc<LogRate>,
+    /// Whether instantiating it writes more than
+    /// [`Census::HEAVY_START_BYTES`](crate::census::Census::HEAVY_START_BYTES):
+    /// its events then start on a worker thread.
+    pub heavy_start: bool,
 }
 
 impl std::fmt::Debug for FunctionModule {
@@ -69,7 +73,8 @@ impl FunctionModule {
             reason: error.to_string(),
         })?;
         check_abi(&module)?;
-        crate::census::Census::of(wasm)?.check()?;
+        let census = crate::census::Census::of(wasm)?;
+        census.check()?;
         let mut linker = Linker::new(&engine);
         invocation::define_host_functions(&mut linker)?;
         let compiled = Self {
@@ -80,6 +85,7 @@ impl FunctionModule {
             limits,
             guest_memory: None,
             log_rate: Arc::new(LogRate::new()),
+            heavy_start: census.start_bytes > crate::census::Census::HEAVY_START_BYTES,
         };
         compiled.trial_instantiate()?;
         Ok(compiled)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A 64 MB device: fenn inside a memory cgroup of 64 MB, a memory bomb
-# (memory = "16MiB", concurrency = 32) hammered by 32 connections, once with
+# (memory = "16MiB", concurrency = 32, 16 workers it may all hold, so that
+# the worker share does not bound it first) hammered by 32 connections, once with
 # a guest_memory budget that fits the device and once without one (the
 # default, 256 MiB). Prints what the clients got, whether fenn was still
 # serving, and the cgroup's peak memory. Needs root and a cgroup v1 memory
@@ -20,12 +21,14 @@ run() { # run LABEL GUEST_MEMORY_LINE
     dir=$(mktemp -d)
     cat >"$dir/fenn.toml" <<EOF
 [server]
+workers = 16
 $2
 [[function]]
 name = "bomb"
 module = "$misbehave"
 memory = "16MiB"
 concurrency = 32
+max_workers = 16
 fuel = 10_000_000_000
   [[function.http]]
   route = "/m/{what}"

@@ -108,6 +108,10 @@ pub(crate) const UNCOUNTED_BODY: usize = 16 << 10;
 /// Takes `bytes` from the buffer budget, or answers 503 at once.
 fn reserve(buffer: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, GatewayError> {
     let bytes = if bytes <= UNCOUNTED_BODY { 0 } else { bytes };
+    // More than a semaphore holds (2^29 on 32-bit targets) never fits.
+    if bytes > Semaphore::MAX_PERMITS {
+        return Err(GatewayError::Overloaded);
+    }
     let permits = u32::try_from(bytes).map_err(|_| GatewayError::Overloaded)?;
     buffer
         .clone()
@@ -121,16 +125,26 @@ fn hold_until_sent(
     held: [OwnedSemaphorePermit; 2],
 ) -> axum::response::Response {
     let (parts, body) = response.into_parts();
-    let body = Held { body, _held: held };
+    let body = Held {
+        body,
+        pending: axum::body::Bytes::new(),
+        _held: held,
+    };
     axum::response::Response::from_parts(parts, Body::new(body))
 }
 
-/// A body and what it holds: the same frames and size (so the response
-/// keeps its `Content-Length`), and the buffer budget given back on drop.
+/// A body and what it holds: the same frames, cut into pieces of at most
+/// [`FRAME`] bytes so that hyper takes them only as the client reads, and
+/// the same size (so the response keeps its `Content-Length`). What it
+/// holds goes back to the budget when hyper has taken the last piece.
 struct Held {
     body: Body,
+    pending: axum::body::Bytes,
     _held: [OwnedSemaphorePermit; 2],
 }
+
+/// Largest piece of a response body handed to hyper at once.
+const FRAME: usize = 16 << 10;
 
 impl hyper::body::Body for Held {
     type Data = axum::body::Bytes;
@@ -140,15 +154,36 @@ impl hyper::body::Body for Held {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+        use std::task::Poll;
+        loop {
+            if !self.pending.is_empty() {
+                let take = self.pending.len().min(FRAME);
+                let piece = self.pending.split_to(take);
+                return Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))));
+            }
+            match std::task::ready!(std::pin::Pin::new(&mut self.body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => self.pending = data,
+                    Err(frame) => return Poll::Ready(Some(Ok(frame))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.pending.is_empty() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
+        let inner = self.body.size_hint();
+        let pending = self.pending.len() as u64;
+        let mut hint = hyper::body::SizeHint::new();
+        hint.set_lower(inner.lower() + pending);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + pending);
+        }
+        hint
     }
 }
 

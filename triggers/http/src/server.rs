@@ -17,6 +17,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+/// Largest request line and headers, and hyper's read buffer per
+/// connection.
+pub const MAX_HEAD_BYTES: usize = 64 << 10;
+
 /// Limits and timeouts of the HTTP listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
@@ -110,7 +114,11 @@ impl<H: FunctionHost> HttpTrigger<H> {
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
+            .header_read_timeout(settings.header_read_timeout)
+            // A request's line and headers in at most 64 KiB (hyper's
+            // default is ~400 KiB a connection), so that many connections
+            // with large headers cannot hold memory no budget counts.
+            .max_buf_size(MAX_HEAD_BYTES);
         let graceful = GracefulShutdown::new();
         let limits = ConnectionLimits::new(
             settings.max_connections,
