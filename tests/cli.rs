@@ -18,8 +18,14 @@ fn check_describes_a_module_that_fits_the_abi() {
 #[test]
 fn check_refuses_garbage_and_a_module_without_the_abi_with_the_reason() {
     let dir = TempDir::new("check");
+    // Not a module at all (a README, say): said plainly.
     let garbage = dir.write("garbage.wasm", b"not wasm at all");
     let (ok, _, stderr) = run(&["check", garbage.to_str().unwrap()], None);
+    assert!(!ok);
+    assert!(stderr.contains("not a WebAssembly module"), "{stderr}");
+    // A module that starts right and then does not compile.
+    let broken = dir.write("broken.wasm", b"\0asm\x01\0\0\0garbage");
+    let (ok, _, stderr) = run(&["check", broken.to_str().unwrap()], None);
     assert!(!ok);
     assert!(stderr.contains("module does not compile"), "{stderr}");
     // The smallest valid module: no exports at all.
@@ -31,7 +37,7 @@ fn check_refuses_garbage_and_a_module_without_the_abi_with_the_reason() {
 }
 
 #[test]
-fn invoke_runs_seed_002_from_stdin() {
+fn invoke_runs_the_function_api_example_from_stdin() {
     let event = r#"{"path":"/testfunc","httpMethod":"POST","headers":{"content-type":"text/plain"},
                    "queryParameters":{"name":"Jason"},"pathParameters":{},
                    "body":"requested the API","isBase64Encoded":false}"#;

@@ -1,5 +1,6 @@
-//! The HTTP gateway as a client sees it: seed 002's example, the event a
-//! function receives, and how function output becomes the HTTP answer.
+//! The HTTP gateway as a client sees it: the function API's example, the
+//! event a function receives, and how function output becomes the HTTP
+//! answer.
 
 use crate::util::{Fenn, client};
 use serde_json::Value;
@@ -13,10 +14,10 @@ const MISBEHAVE: &str = r#"
       route = "/m/{what}"
 "#;
 
-const SEED_002_ENVELOPE: &str = r#"{"custom":{"message":"{\"body\":\"Jason requested the API\",\"headers\":null,\"isBase64Encoded\":false,\"statusCode\":200}"},"status":{"code":200,"text":""}}"#;
+const FUNCTION_API_ENVELOPE: &str = r#"{"custom":{"message":"{\"body\":\"Jason requested the API\",\"headers\":null,\"isBase64Encoded\":false,\"statusCode\":200}"},"status":{"code":200,"text":""}}"#;
 
 #[test]
-fn seed_002_example_answers_its_documented_envelope_verbatim() {
+fn the_function_api_example_answers_its_documented_envelope_verbatim() {
     let fenn = Fenn::examples();
     let response = client()
         .post(fenn.url("/testfunc?name=Jason"))
@@ -26,11 +27,11 @@ fn seed_002_example_answers_its_documented_envelope_verbatim() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
-    assert_eq!(response.text().unwrap(), SEED_002_ENVELOPE);
+    assert_eq!(response.text().unwrap(), FUNCTION_API_ENVELOPE);
 }
 
 #[test]
-fn seed_002_example_in_plain_mode_answers_the_body() {
+fn the_function_api_example_in_plain_mode_answers_the_body() {
     let fenn = Fenn::examples();
     let response = client()
         .post(fenn.url("/hello?name=Jason"))
@@ -93,7 +94,7 @@ fn echo_shows_the_event_exactly_as_sent() {
         .keys()
         .map(String::as_str)
         .collect();
-    let mut seed = vec![
+    let mut expected = vec![
         "body",
         "headers",
         "httpMethod",
@@ -102,8 +103,8 @@ fn echo_shows_the_event_exactly_as_sent() {
         "pathParameters",
         "queryParameters",
     ];
-    seed.sort_unstable();
-    assert_eq!(fields, seed, "exactly the seed's fields");
+    expected.sort_unstable();
+    assert_eq!(fields, expected, "exactly the API-gateway event's fields");
 }
 
 #[test]
@@ -134,7 +135,7 @@ fn a_binary_body_travels_base64_to_the_function_and_back() {
 }
 
 #[test]
-fn seed_001_sample_shapes_are_mapped_and_garbage_is_a_502_with_a_logged_reason() {
+fn the_sample_shapes_are_mapped_and_garbage_is_a_502_with_a_logged_reason() {
     let fenn = Fenn::with_config(MISBEHAVE);
     let response = client().get(fenn.url("/m/seed001")).send().unwrap();
     assert_eq!(response.status(), 201, "statusCode \"201\" as a string");

@@ -10,9 +10,12 @@ use std::path::Path;
 
 fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>> {
     let source = match module.strip_prefix("example:") {
-        Some(name) => ModuleSource::Example(
-            examples::name(name).with_context(|| format!("no bundled example '{name}'"))?,
-        ),
+        Some(name) => ModuleSource::Example(examples::name(name).with_context(|| {
+            format!(
+                "no bundled example '{name}' (there are: {})",
+                examples::NAMES.join(", ")
+            )
+        })?),
         None => ModuleSource::File(module.into()),
     };
     let function = FunctionConfig {
@@ -21,7 +24,49 @@ fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>>
         limits: Limits::default(),
         module_key: "module".into(),
     };
-    serve::read_module(&function).map_err(anyhow::Error::msg)
+    let wasm = serve::read_module(&function).map_err(anyhow::Error::msg)?;
+    if !wasm.starts_with(b"\0asm") {
+        bail!("{module}: not a WebAssembly module (a .wasm file starts with the bytes \\0asm)");
+    }
+    Ok(wasm)
+}
+
+/// The event fields, as the API-gateway format names them.
+const EVENT_FIELDS: [&str; 7] = [
+    "path",
+    "httpMethod",
+    "headers",
+    "queryParameters",
+    "pathParameters",
+    "body",
+    "isBase64Encoded",
+];
+
+/// Reads an event as `fenn invoke` takes it: JSON in the API-gateway
+/// format, every field known (a misspelt one would silently be empty), and
+/// header names lower-cased as the gateway hands them to functions.
+fn parse_event(source: &str, text: &str) -> anyhow::Result<Event> {
+    let what = || {
+        format!(
+            "{source}: not an event in the API-gateway format ({})",
+            EVENT_FIELDS.join(", ")
+        )
+    };
+    let value: serde_json::Value = serde_json::from_str(text).with_context(what)?;
+    if let Some(fields) = value.as_object() {
+        if let Some(unknown) = fields
+            .keys()
+            .find(|key| !EVENT_FIELDS.contains(&key.as_str()))
+        {
+            bail!("{}: unknown field '{unknown}'", what());
+        }
+    }
+    let mut event: Event = serde_json::from_value(value).with_context(what)?;
+    event.headers = std::mem::take(&mut event.headers)
+        .into_iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .collect();
+    Ok(event)
 }
 
 fn function_name(module: &str) -> String {
@@ -74,9 +119,7 @@ pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<
             .map_err(anyhow::Error::msg)?;
             let text =
                 String::from_utf8(bytes).with_context(|| format!("{source}: not UTF-8 text"))?;
-            serde_json::from_str(&text).with_context(|| {
-                format!("{source}: not an event in the seeds' format (path, httpMethod, headers, queryParameters, pathParameters, body, isBase64Encoded)")
-            })?
+            parse_event(source, &text)?
         }
     };
     let wasm = module_bytes(module)?;
@@ -92,4 +135,24 @@ pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", serde_json::to_string_pretty(&response)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_event_field_is_refused_and_header_names_are_lower_cased() {
+        let error = parse_event("e.json", r#"{"path":"/","queryParams":{"a":"b"}}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field 'queryParams'"),
+            "{error}"
+        );
+        let event = parse_event(
+            "e.json",
+            r#"{"path":"/","httpMethod":"GET","headers":{"Content-Type":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(event.header("content-type"), Some("x"));
+    }
 }

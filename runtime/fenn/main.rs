@@ -53,7 +53,7 @@ enum Command {
     Invoke {
         /// A .wasm file, or example:NAME for a bundled example.
         module: String,
-        /// The event as JSON in the seeds' format: a file, or - for stdin.
+        /// The event as JSON in the API-gateway format: a file, or - for stdin.
         #[arg(long)]
         event: Option<String>,
     },
@@ -94,7 +94,10 @@ fn main() -> ExitCode {
             // The embedded broker logs every connection at info.
             tracing_subscriber::filter::Targets::new()
                 .with_default(tracing::Level::INFO)
-                .with_target("rumqttd", tracing::Level::WARN)
+                // The embedded broker logs a client going away, and its own
+                // shutdown, as errors: a person reads that as something
+                // broken. RUST_LOG=rumqttd=warn shows them.
+                .with_target("rumqttd", tracing::level_filters::LevelFilter::OFF)
         });
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)

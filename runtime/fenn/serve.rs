@@ -28,8 +28,8 @@ pub(crate) fn read_module(
     }
 }
 
-/// Compiles and deploys every function: the "online compile" of seed 002,
-/// so a module that cannot run stops the start with its reason.
+/// Compiles and deploys every function: the "online compile", so a module
+/// that cannot run stops the start with its reason.
 pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigError> {
     let mut dispatcher = Dispatcher::new(config.workers, config.guest_memory);
     for function in &config.functions {

@@ -26,6 +26,19 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Like [`duration`], but `0s` (or `0`, `0ms`, …) is allowed and read as
+/// `None`: for keys where zero means "none at all".
+pub(crate) fn duration_or_zero(text: &str) -> Result<Option<Duration>, String> {
+    let number = text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .trim();
+    if number.parse::<f64>().is_ok_and(|n| n == 0.0) {
+        return Ok(None);
+    }
+    duration(text).map(Some)
+}
+
 /// Parses `4096`, `512KiB`, `16MiB`, `1GiB`, `1KB`, `1MB`.
 pub(crate) fn size(text: &str) -> Result<usize, String> {
     let text = text.trim();
@@ -60,6 +73,15 @@ pub(crate) fn size(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_is_none_where_zero_means_none() {
+        for zero in ["0s", "0", " 0ms ", "0.0h"] {
+            assert_eq!(duration_or_zero(zero), Ok(None), "{zero}");
+        }
+        assert_eq!(duration_or_zero("2s"), Ok(Some(Duration::from_secs(2))));
+        assert!(duration_or_zero("-1s").is_err());
+    }
 
     #[test]
     fn durations_in_every_unit() {

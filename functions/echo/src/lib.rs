@@ -1,5 +1,6 @@
-//! Answers with the event it received, as JSON in the seeds' format: the way
-//! to see exactly what a trigger delivers.
+//! Answers with the event it received, as JSON in the API-gateway event
+//! format of Alibaba Cloud Function Compute: the way to see exactly what a
+//! trigger delivers.
 #![no_std]
 
 extern crate alloc;

@@ -1,5 +1,5 @@
-//! Seed 002's example function: `POST /testfunc?name=Jason` with the body
-//! `requested the API` answers `Jason requested the API`.
+//! The function API's example function: `POST /testfunc?name=Jason` with the
+//! body `requested the API` answers `Jason requested the API`.
 #![no_std]
 
 extern crate alloc;

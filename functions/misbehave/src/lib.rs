@@ -6,7 +6,7 @@
 //! - `recurse`: recurses until the stack runs out;
 //! - `panic`: panics with a message;
 //! - `garbage`: answers JSON that is not a response;
-//! - `seed001`: answers seed 001's Node.js sample shape (string status
+//! - `seed001`: answers the API gateway's Node.js sample shape (string status
 //!   code, string `isBase64Encoded`, object body);
 //! - `badbase64`: claims a base64 body that is not base64;
 //! - `sleep`: busy-waits `ms` milliseconds of wall clock (query `ms`, or

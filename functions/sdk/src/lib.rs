@@ -1,11 +1,12 @@
 //! The guest SDK: write a fenn function in Rust.
 //!
 //! A function is a plain `fn handle(event: Event) -> Response` plus one
-//! [`export!`] line, the way seed 002's `FuncApiHandler.run(FuncApiRequest)`
-//! returns a `FuncApiResponse`. The SDK hides the ABI (`fenn_abi::abi`):
-//! it decodes the event from postcard, calls the handler, encodes what it
-//! returns, and gives the module an allocator that never frees (an instance
-//! serves one event and is dropped, so freeing would be wasted work).
+//! [`export!`] line, the way the function API's
+//! `FuncApiHandler.run(FuncApiRequest)` returns a `FuncApiResponse`. The SDK
+//! hides the ABI (`fenn_abi::abi`): it decodes the event from postcard,
+//! calls the handler, encodes what it returns, and gives the module an
+//! allocator that never frees (an instance serves one event and is dropped,
+//! so freeing would be wasted work).
 //!
 //! ```ignore
 //! use fenn_sdk::{Event, Response};
@@ -38,8 +39,9 @@ use alloc::{string::String, vec::Vec};
 use base64::Engine as _;
 pub use fenn_abi::{Event, Map, Response};
 
-/// What a handler may return: a [`Response`], or raw JSON text in the seeds'
-/// response format (useful to return exactly what another system produced).
+/// What a handler may return: a [`Response`], or raw JSON text in the
+/// API-gateway response format of Alibaba Cloud Function Compute (useful to
+/// return exactly what another system produced).
 pub trait Output {
     /// The tagged output bytes of the ABI.
     fn into_output(self) -> Vec<u8>;
@@ -55,7 +57,8 @@ impl Output for Response {
 }
 
 /// Response JSON text, passed to the host as it is and read there leniently
-/// (string status codes and object bodies are accepted, as in seed 001).
+/// (string status codes and object bodies are accepted, as in the API
+/// gateway's Node.js and Python samples).
 pub struct RawJson(pub String);
 
 impl Output for RawJson {

@@ -16,8 +16,9 @@
 //!
 //! The output starts with one tag byte: [`OUTPUT_POSTCARD`] followed by a
 //! postcard-encoded [`Response`], or [`OUTPUT_JSON`] followed by the response
-//! as JSON text in the seeds' format (read leniently by the host, so guests
-//! in any language can answer with plain JSON).
+//! as JSON text in the API-gateway response format of Alibaba Cloud Function
+//! Compute (read leniently by the host, so guests in any language can answer
+//! with plain JSON).
 //!
 //! Every instance serves exactly one event and is then dropped, so a guest
 //! may allocate without ever freeing.

@@ -13,12 +13,12 @@ pub const HEADER_TRIGGER: &str = "x-fenn-trigger";
 /// Header that carries the invocation id, the same one fenn logs.
 pub const HEADER_INVOCATION: &str = "x-fenn-invocation-id";
 
-/// An event, in the seeds' API-gateway format.
+/// An event, in the API-gateway event format of Alibaba Cloud Function Compute.
 ///
-/// JSON field names are exactly the seeds': `path`, `httpMethod`, `headers`,
-/// `queryParameters`, `pathParameters`, `body`, `isBase64Encoded`. A body
-/// that is not valid UTF-8 is carried base64-encoded with
-/// `is_base64_encoded` set.
+/// JSON field names are exactly the API-gateway event's: `path`,
+/// `httpMethod`, `headers`, `queryParameters`, `pathParameters`, `body`,
+/// `isBase64Encoded`. A body that is not valid UTF-8 is carried
+/// base64-encoded with `is_base64_encoded` set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
@@ -98,8 +98,8 @@ impl Event {
 mod tests {
     use super::*;
 
-    /// The event of DESIGN §1 / seed 001, verbatim.
-    const SEED_EVENT: &str = r#"{
+    /// The API-gateway event of the function API's example request, verbatim.
+    const SAMPLE_EVENT: &str = r#"{
         "path": "/testfunc",
         "httpMethod": "POST",
         "headers": {"content-type": "text/plain"},
@@ -110,21 +110,22 @@ mod tests {
     }"#;
 
     #[test]
-    fn seed_event_json_round_trips_with_the_seed_field_names() {
-        let event: Event = serde_json::from_str(SEED_EVENT).unwrap();
+    fn sample_event_json_round_trips_with_the_api_gateway_field_names() {
+        let event: Event = serde_json::from_str(SAMPLE_EVENT).unwrap();
         assert_eq!(event.path, "/testfunc");
         assert_eq!(event.http_method, "POST");
         assert_eq!(event.header("Content-Type"), Some("text/plain"));
         assert_eq!(event.query("name"), Some("Jason"));
         assert_eq!(event.body, "requested the API");
         let json = serde_json::to_value(&event).unwrap();
-        let expected: serde_json::Value = serde_json::from_str(SEED_EVENT).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(SAMPLE_EVENT).unwrap();
         assert_eq!(json, expected);
     }
 
     #[test]
-    fn seed_002_event_without_path_parameters_is_accepted() {
-        // Seed 002's request format has no pathParameters nor isBase64Encoded.
+    fn function_api_event_without_path_parameters_is_accepted() {
+        // The function API's request format has no pathParameters nor
+        // isBase64Encoded.
         let json = r#"{"path":"/testfunc","httpMethod":"POST","headers":{},
                        "queryParameters":{"name":"Jason"},"body":"requested the API"}"#;
         let event: Event = serde_json::from_str(json).unwrap();

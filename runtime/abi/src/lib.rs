@@ -3,8 +3,9 @@
 //!
 //! This crate is `no_std` (with `alloc`) so that the runtime and the guest
 //! SDK share the very same types. The JSON form of [`Event`] and [`Response`]
-//! is the API-gateway format of the seed documents, field for field; the
-//! host and guest exchange the same structures encoded with postcard.
+//! is the API-gateway event format of Alibaba Cloud Function Compute, field
+//! for field; the host and guest exchange the same structures encoded with
+//! postcard.
 //!
 //! # Layout
 //!

@@ -4,7 +4,8 @@ use crate::Map;
 use alloc::string::String;
 use serde::{Deserialize, Serialize};
 
-/// A function's result, in the seeds' format:
+/// A function's result, in the API-gateway response format of Alibaba Cloud
+/// Function Compute:
 /// `isBase64Encoded`, `statusCode`, `headers`, `body`.
 ///
 /// The gateway decodes a base64 body before answering the client.
@@ -60,7 +61,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_response_json_uses_the_seed_field_names() {
+    fn response_json_uses_the_api_gateway_field_names() {
         let response = Response::ok("...").header("x-a", "b");
         let json = serde_json::to_string(&response).unwrap();
         assert_eq!(

@@ -435,11 +435,9 @@ impl Validator<'_> {
                 // A generated client id is new every start: nothing to resume.
                 (None, _) => None,
                 (Some(_), None) => Some(std::time::Duration::from_secs(3600)),
-                (Some(_), Some(text)) => Some(
-                    units::duration(text)
-                        .map_err(|reason| self.error("mqtt.session_expiry", reason))?,
-                )
-                .filter(|expiry| !expiry.is_zero()),
+                // "0s": a clean session every time.
+                (Some(_), Some(text)) => units::duration_or_zero(text)
+                    .map_err(|reason| self.error("mqtt.session_expiry", reason))?,
             },
             outbox_dir: state_dir.map(|dir| dir.join("mqtt-outbox")),
             outbox_bytes: match &raw.outbox_size {

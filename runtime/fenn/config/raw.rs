@@ -184,7 +184,7 @@ pub(super) struct RawHttp {
     /// `methods`: e.g. `["GET", "POST"]`; absent or empty serves all.
     #[serde(default)]
     pub(super) methods: Vec<String>,
-    /// `response`: `"plain"` (default) or `"envelope"` (seed 002).
+    /// `response`: `"plain"` (default) or `"envelope"` (the function API envelope).
     #[serde(default)]
     pub(super) response: RawMode,
 }

@@ -20,7 +20,7 @@ const FLOOR: &str = r#"(module
     (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
     (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 4398046511123))"#; // (1024 << 32) | 19
 
-fn seed_event() -> Event {
+fn sample_event() -> Event {
     Event::new("/testfunc", "POST")
         .with_header("content-type", "text/plain")
         .with_query("name", "Jason")
@@ -62,7 +62,7 @@ fn main() {
         std::process::exit(1);
     };
     let module = FunctionModule::compile("hello", &wasm, Limits::default()).unwrap();
-    let event = seed_event();
+    let event = sample_event();
 
     let compile = measure(5, 20, || {
         black_box(FunctionModule::compile("hello", &wasm, Limits::default()).unwrap());

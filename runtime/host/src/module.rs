@@ -1,6 +1,6 @@
 //! A function's module: compiled and checked once, at deploy ("online
-//! compile", seed 002), so a module that cannot run is refused with a reason
-//! before any event reaches it.
+//! compile"), so a module that cannot run is refused with a reason before any
+//! event reaches it.
 
 use crate::guest_log::LogRate;
 use crate::invocation::{self, HostState};

@@ -174,8 +174,9 @@ mod tests {
     }
 
     #[test]
-    fn seed_001_nodejs_sample_shape_is_accepted() {
-        // statusCode as a string, body as an object (seed 001, Node.js).
+    fn the_nodejs_sample_shape_is_accepted() {
+        // statusCode as a string, body as an object (the API gateway's Node.js
+        // sample, Alibaba Cloud Function Compute).
         let response = json(
             r#"{"isBase64Encoded": false, "statusCode": "200",
                 "headers": {"x-custom-header": "header value"},
@@ -190,8 +191,9 @@ mod tests {
     }
 
     #[test]
-    fn seed_001_python_sample_shape_is_accepted() {
-        // isBase64Encoded and statusCode as strings (seed 001, Python).
+    fn the_python_sample_shape_is_accepted() {
+        // isBase64Encoded and statusCode as strings (the API gateway's Python
+        // sample, Alibaba Cloud Function Compute).
         let response = json(
             r#"{"isBase64Encoded": "false", "statusCode": "200",
                 "headers": {"x-custom-header": "no"}, "body": {"body": "hi"}}"#,

@@ -95,19 +95,25 @@ impl Schedule {
         } else {
             text
         };
+        let refuse = |reason: String| ScheduleError::Expression {
+            expression: text.to_owned(),
+            reason,
+        };
+        check_fields(normalized).map_err(refuse)?;
         let cron = CronParser::builder()
             .seconds(Seconds::Optional)
             .build()
             .parse(normalized)
-            .map_err(|error| ScheduleError::Expression {
-                expression: text.to_owned(),
-                reason: error.to_string(),
-            })?;
-        Ok(Schedule::Cron {
+            .map_err(|error| refuse(error.to_string()))?;
+        let schedule = Schedule::Cron {
             cron: Box::new(cron),
             zone,
             expression: text.to_owned(),
-        })
+        };
+        if schedule.next_after(Utc::now()).is_none() {
+            return Err(refuse("it never fires (no such date)".into()));
+        }
+        Ok(schedule)
     }
 
     /// The first fire time strictly after `after`, or `None` if it never
@@ -212,9 +218,73 @@ fn parse_interval(text: &str) -> Option<Duration> {
     }
 }
 
+/// What croner would take but a person did not mean: more fields than
+/// `sec min hour day month weekday` (croner reads a seventh as a year), and
+/// a step no smaller than its field's number of values (`*/61` in minutes
+/// matches minute 0 only), each named with its field.
+fn check_fields(text: &str) -> Result<(), String> {
+    if text.starts_with('@') {
+        return Ok(());
+    }
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    if fields.len() > 6 {
+        return Err(format!(
+            "{} fields: fenn takes 5 (min hour day month weekday) or 6 (sec first)",
+            fields.len()
+        ));
+    }
+    let names: &[(&str, u32)] = if fields.len() == 6 {
+        &[
+            ("second", 60),
+            ("minute", 60),
+            ("hour", 24),
+            ("day", 31),
+            ("month", 12),
+            ("weekday", 7),
+        ]
+    } else {
+        &[
+            ("minute", 60),
+            ("hour", 24),
+            ("day", 31),
+            ("month", 12),
+            ("weekday", 7),
+        ]
+    };
+    for (field, (name, values)) in fields.iter().zip(names) {
+        for part in field.split(',') {
+            let Some((_, step)) = part.split_once('/') else {
+                continue;
+            };
+            if step.parse::<u32>().is_ok_and(|step| step >= *values) {
+                return Err(format!(
+                    "the {name} field's step /{step} is not below its {values} values"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedules_that_never_fire_or_mean_something_else_are_refused() {
+        for (expression, says) in [
+            ("0 0 30 2 *", "never fires"),
+            ("*/61 * * * *", "minute field's step /61"),
+            ("0 */24 * * *", "hour field's step /24"),
+            ("0 0 0 1 1 * 2030", "7 fields"),
+        ] {
+            let error = Schedule::parse(expression, "UTC").unwrap_err();
+            assert!(error.to_string().contains(says), "{expression}: {error}");
+        }
+        for fine in ["0 0 29 2 *", "*/59 * * * *", "@daily", "*/5 * * * * *"] {
+            assert!(Schedule::parse(fine, "UTC").is_ok(), "{fine}");
+        }
+    }
 
     fn utc(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()

@@ -331,12 +331,28 @@ fn read_last_fire(file: &Path) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Replaces the file's content atomically and durably.
+/// Replaces the file's content atomically and durably, unless it already
+/// holds a later fire. Runs of one schedule may overlap (`overlap =
+/// "allow"`) and persist from detached tasks: writes take turns, and each
+/// goes through a temporary file of its own.
 fn write_last_fire(file: &Path, planned: DateTime<Utc>) -> std::io::Result<()> {
     use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let _turn = TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if read_last_fire(file).is_some_and(|stored| stored >= planned) {
+        return Ok(());
+    }
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let temporary = file.with_extension("tmp");
+    let temporary = file.with_extension(format!(
+        "{}-{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut out = std::fs::File::create(&temporary)?;
     out.write_all(rfc3339(planned).as_bytes())?;
     out.sync_all()?;
@@ -347,6 +363,26 @@ fn write_last_fire(file: &Path, planned: DateTime<Utc>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_writes_of_one_schedule_keep_the_latest_fire() {
+        let dir = std::env::temp_dir().join(format!("fenn-last-fire-{}", std::process::id()));
+        let file = dir.join("cron").join("fast.last");
+        let base = Utc::now();
+        std::thread::scope(|scope| {
+            for i in 0..32 {
+                let file = &file;
+                scope.spawn(move || {
+                    write_last_fire(file, base + TimeDelta::milliseconds(i)).unwrap();
+                });
+            }
+        });
+        assert_eq!(
+            read_last_fire(&file).map(rfc3339),
+            Some(rfc3339(base + TimeDelta::milliseconds(31)))
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn a_wait_that_grows_means_the_clock_went_back() {

@@ -2,9 +2,9 @@
 //!
 //! A client's fault is a 4xx; a function's failure is a 5xx whose body says
 //! what kind of failure it was but nothing of the function's internals (the
-//! full reason is in the log). Seed 001's FAQ sets the two that matter most:
-//! output that is not a response is a 502, and a function that does not
-//! answer in time is a 504.
+//! full reason is in the log). The two that matter most follow the API
+//! gateway's documented behaviour: output that is not a response is a 502,
+//! and a function that does not answer in time is a 504.
 
 use crate::ResponseMode;
 use crate::response::envelope;

@@ -1,4 +1,5 @@
-//! An HTTP request as the seeds' event.
+//! An HTTP request as an event in the API-gateway event format of Alibaba
+//! Cloud Function Compute.
 //!
 //! Header names are lower case and repeated headers are joined with `", "`;
 //! `x-fenn-*` headers are fenn's own, so a client's are dropped and
@@ -58,7 +59,7 @@ mod tests {
     use axum::http::HeaderValue;
 
     #[test]
-    fn seed_002_request_becomes_the_seed_event() {
+    fn the_function_api_request_becomes_an_event() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("text/plain"));
         let uri: Uri = "/testfunc?name=Jason".parse().unwrap();

@@ -1,12 +1,12 @@
-//! A function's response as HTTP: plainly, or in seed 002's envelope.
+//! A function's response as HTTP: plainly, or in the function API envelope.
 //!
 //! Plain mode answers with the function's status, headers and body (a
-//! base64 body decoded first). Envelope mode (seed 002's "function API")
+//! base64 body decoded first). Envelope mode (the function API envelope)
 //! always answers JSON:
 //! `{"custom":{"message":"<the response as JSON text>"},"status":{"code":200,"text":""}}`;
-//! the message's keys are in the seed's order (alphabetical) and `headers`
-//! is `null` when the function set none, so seed 002's example comes out
-//! byte for byte.
+//! the message's keys are in the function API's order (alphabetical) and
+//! `headers` is `null` when the function set none, so the function API's
+//! example comes out byte for byte.
 
 use crate::GatewayError;
 use axum::body::Body;
@@ -19,7 +19,7 @@ pub enum ResponseMode {
     /// The function's response, as HTTP (the default).
     #[default]
     Plain,
-    /// Seed 002's `{"custom":…,"status":…}` envelope.
+    /// The function API's `{"custom":…,"status":…}` envelope.
     Envelope,
 }
 
@@ -199,7 +199,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn seed_002_envelope_comes_out_verbatim() {
+    async fn the_function_api_envelope_comes_out_verbatim() {
         let response = to_http(
             Response::ok("Jason requested the API"),
             ResponseMode::Envelope,
@@ -208,8 +208,8 @@ mod tests {
         .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let text = body_text(response).await;
-        let seed = r#"{"custom":{"message":"{\"body\":\"Jason requested the API\",\"headers\":null,\"isBase64Encoded\":false,\"statusCode\":200}"},"status":{"code":200,"text":""}}"#;
-        assert_eq!(text, seed);
+        let expected = r#"{"custom":{"message":"{\"body\":\"Jason requested the API\",\"headers\":null,\"isBase64Encoded\":false,\"statusCode\":200}"},"status":{"code":200,"text":""}}"#;
+        assert_eq!(text, expected);
     }
 
     #[tokio::test]

@@ -1,8 +1,9 @@
-//! An MQTT message as the seeds' event, and a function's response as the
-//! reply message.
+//! An MQTT message as an event in the API-gateway event format of Alibaba
+//! Cloud Function Compute, and a function's response as the reply message.
 //!
 //! The event: `path` = the topic, `httpMethod` = `PUBLISH`, headers = the
-//! MQTT 5 user properties (names lower-cased), `content-type`,
+//! MQTT 5 user properties (names lower-cased, repeated ones joined with
+//! `", "`), `content-type`,
 //! `x-fenn-trigger: mqtt`, `x-fenn-qos`, and `x-fenn-response-topic` when the
 //! sender asked for a reply; `pathParameters` from the named segments;
 //! `body` = the payload (base64 when it is not UTF-8).
@@ -27,7 +28,15 @@ pub fn to_event(publish: &Received, path_parameters: Map) -> Result<Event, Strin
     for (name, value) in &publish.user_properties {
         let name = name.to_ascii_lowercase();
         if !name.starts_with("x-fenn-") {
-            event.headers.insert(name, value.clone());
+            // A repeated name is joined with ", ", as HTTP joins headers.
+            event
+                .headers
+                .entry(name)
+                .and_modify(|joined| {
+                    joined.push_str(", ");
+                    joined.push_str(value);
+                })
+                .or_insert_with(|| value.clone());
         }
     }
     if let Some(content_type) = &publish.content_type {
@@ -127,11 +136,13 @@ mod tests {
     }
 
     #[test]
-    fn a_message_becomes_the_seed_event() {
+    fn a_message_becomes_an_api_gateway_event() {
         let properties = PublishProperties {
             user_properties: vec![
                 ("Device".into(), "pi-zero".into()),
                 ("x-fenn-trigger".into(), "cron".into()),
+                ("dup".into(), "1".into()),
+                ("DUP".into(), "2".into()),
             ],
             content_type: Some("application/json".into()),
             response_topic: Some("replies/1".into()),
@@ -149,6 +160,7 @@ mod tests {
             ("sensors/kitchen/temp", "PUBLISH")
         );
         assert_eq!(event.header("device"), Some("pi-zero"));
+        assert_eq!(event.header("dup"), Some("1, 2"));
         assert_eq!(event.header("content-type"), Some("application/json"));
         assert_eq!(
             event.header("x-fenn-trigger"),
