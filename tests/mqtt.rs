@@ -480,3 +480,52 @@ fn a_result_too_large_for_mqtt_is_answered_with_an_error_and_fenn_stays_connecte
     );
     assert!(!fenn.log.text().contains("MQTT connection lost"));
 }
+
+#[test]
+fn a_busy_function_makes_mqtt_messages_wait_for_a_slot_instead_of_losing_them() {
+    let broker = Broker::start();
+    let fenn = serve(
+        &broker,
+        r#"
+        [[function]]
+        name = "misbehave"
+        module = "{misbehave}"
+        concurrency = 1
+        fuel = 1_000_000_000_000
+          [[function.mqtt]]
+          topic = "jobs/{n}/{what}"
+          [[function.http]]
+          route = "/m/{what}"
+        "#,
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let replies: Vec<Option<String>> = std::thread::scope(|scope| {
+        // HTTP traffic on the same function: refused at once when busy, as
+        // HTTP clients expect; it must not take the MQTT messages' turns away.
+        let http = scope.spawn(|| {
+            let client = crate::util::client();
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let status = client.get(fenn.url("/m/ok")).send().unwrap().status();
+                assert!(status == 200 || status == 503, "{status}");
+                answered += 1;
+            }
+            answered
+        });
+        let requests: Vec<_> = (0..8)
+            .map(|n| {
+                let broker = &broker;
+                scope.spawn(move || {
+                    broker.request_with(&["-q", "1"], &format!("jobs/{n}/sleep"), "30", 20)
+                })
+            })
+            .collect();
+        let replies = requests.into_iter().map(|r| r.join().unwrap()).collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(http.join().unwrap() > 0);
+        replies
+    });
+    for reply in replies {
+        assert_eq!(reply.as_deref(), Some("slept"), "{}", fenn.log.text());
+    }
+}

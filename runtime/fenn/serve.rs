@@ -52,6 +52,7 @@ pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigError>
 
 /// Runs the gateway until a shutdown signal.
 pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let signals = ShutdownSignals::install().context("cannot listen for shutdown signals")?;
     let dispatcher = load_functions(&config)?;
     let address = listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(address)
@@ -87,7 +88,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
         None => None,
     };
     let cron = tokio::spawn(cron.run(until_stopped(stopped)));
-    shutdown_signal().await;
+    signals.received().await;
     let _ = stop.send(true);
     let (http, cron) = tokio::join!(http, cron);
     let _ = stop_mqtt.send(true);
@@ -210,24 +211,46 @@ fn announce(config: &Config, local: SocketAddr) {
     let _ = out.flush();
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+/// SIGINT and SIGTERM, listened for from before fenn binds its port and
+/// announces itself: a stop that comes right after the start (a service
+/// manager's, a test's) still shuts down gracefully instead of killing fenn
+/// by the signal's default action.
+#[cfg(unix)]
+struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
     }
-    tracing::info!("shutdown signal received");
+
+    async fn received(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+        }
+        tracing::info!("shutdown signal received");
+    }
+}
+
+#[cfg(not(unix))]
+struct ShutdownSignals;
+
+#[cfg(not(unix))]
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn received(self) {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received");
+    }
 }

@@ -53,6 +53,18 @@ pub trait FunctionHost: Send + Sync + 'static {
         function: &str,
         event: Event,
     ) -> impl Future<Output = Result<Response, Error>> + Send;
+
+    /// Like [`invoke`](Self::invoke), but at the function's concurrency
+    /// limit the event waits for its turn instead of being refused: for a
+    /// trigger whose source bounds what may wait (MQTT's in-flight window)
+    /// and would otherwise lose the event.
+    fn invoke_queued(
+        &self,
+        function: &str,
+        event: Event,
+    ) -> impl Future<Output = Result<Response, Error>> + Send {
+        self.invoke(function, event)
+    }
 }
 
 struct Deployed {
@@ -131,15 +143,21 @@ impl Dispatcher {
         &self.guest_memory
     }
 
-    async fn run(&self, deployed: &Arc<Deployed>, event: Event) -> Result<Response, Error> {
-        let function = deployed.module.name();
-        let permit = deployed
-            .permits
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::Busy {
-                function: function.to_owned(),
-            })?;
+    async fn run(
+        &self,
+        deployed: &Arc<Deployed>,
+        event: Event,
+        queued: bool,
+    ) -> Result<Response, Error> {
+        let busy = || Error::Busy {
+            function: deployed.module.name().to_owned(),
+        };
+        let permits = deployed.permits.clone();
+        let permit = if queued {
+            permits.acquire_owned().await.map_err(|_| busy())?
+        } else {
+            permits.try_acquire_owned().map_err(|_| busy())?
+        };
         let timeout = deployed.module.limits().timeout;
         let deadline = Instant::now() + timeout;
         let waiting = if deployed.workers.available_permits() == 0 || deployed.module.heavy_start {
@@ -219,7 +237,23 @@ fn run_to_end(
 }
 
 impl FunctionHost for Dispatcher {
-    async fn invoke(&self, function: &str, mut event: Event) -> Result<Response, Error> {
+    async fn invoke(&self, function: &str, event: Event) -> Result<Response, Error> {
+        self.invoke_as(function, event, false).await
+    }
+
+    async fn invoke_queued(&self, function: &str, event: Event) -> Result<Response, Error> {
+        self.invoke_as(function, event, true).await
+    }
+}
+
+impl Dispatcher {
+    /// Names the event, runs it, and logs how it went.
+    async fn invoke_as(
+        &self,
+        function: &str,
+        mut event: Event,
+        queued: bool,
+    ) -> Result<Response, Error> {
         let deployed = self
             .functions
             .get(function)
@@ -233,7 +267,8 @@ impl FunctionHost for Dispatcher {
             .insert(HEADER_INVOCATION.into(), invocation.to_string());
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
-        let running = std::panic::AssertUnwindSafe(self.run(&deployed, event).instrument(span));
+        let running =
+            std::panic::AssertUnwindSafe(self.run(&deployed, event, queued).instrument(span));
         let result = running.catch_unwind().await.unwrap_or_else(|_| {
             Err(Error::Internal {
                 reason: "fenn failed while running it (a bug: please report it)".into(),
@@ -261,6 +296,14 @@ impl<H: FunctionHost> FunctionHost for Arc<H> {
         event: Event,
     ) -> impl Future<Output = Result<Response, Error>> + Send {
         (**self).invoke(function, event)
+    }
+
+    fn invoke_queued(
+        &self,
+        function: &str,
+        event: Event,
+    ) -> impl Future<Output = Result<Response, Error>> + Send {
+        (**self).invoke_queued(function, event)
     }
 }
 

@@ -366,7 +366,10 @@ async fn handle<H: FunctionHost>(
     });
     let response_topic =
         asked.or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
-    let result = host.invoke(&route.function, event).await;
+    // A busy function makes the message wait for its turn (at most
+    // max_in_flight messages are handled at once), rather than answering
+    // 503 and acknowledging work that was never done.
+    let result = host.invoke_queued(&route.function, event).await;
     match &result {
         Ok(response) => {
             tracing::debug!(%topic, function = %route.function, status = response.status_code, "MQTT message handled");
