@@ -61,20 +61,19 @@ enum Command {
 
 /// Makes freed guest memory go back to the system at once: blocks of 4 MiB
 /// and more (a large guest's linear memory, a large body) are mapped on
-/// their own, grown in place and unmapped when freed, and two arenas serve
-/// every thread. Without this, glibc keeps what the worker threads freed
-/// in per-thread arenas, and fenn's memory outgrows what its budgets count
+/// their own, grown in place and unmapped when freed. Without this, glibc
+/// raises its threshold as such blocks are freed and keeps later ones in
+/// its per-thread arenas, and fenn's memory outgrows what its budgets count
 /// (a 64 MB device was out of memory with a 32 MiB guest budget). A lower
 /// threshold would map and fault in every small guest's memory on every
 /// event: 128 KiB cost three quarters of the gateway's throughput.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn tune_allocator() {
-    // SAFETY: mallopt only sets two of the allocator's parameters; it is
+    // SAFETY: mallopt only sets one of the allocator's parameters; it is
     // called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

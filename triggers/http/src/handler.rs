@@ -88,7 +88,7 @@ pub(crate) async fn handle<H: FunctionHost>(
 fn reserve_body<H>(
     body: &Body,
     gateway: &Gateway<H>,
-) -> Result<OwnedSemaphorePermit, GatewayError> {
+) -> Result<Option<OwnedSemaphorePermit>, GatewayError> {
     let limit = gateway.settings.max_body_bytes;
     let hint = hyper::body::Body::size_hint(body);
     if hint.lower() > limit as u64 {
@@ -106,8 +106,13 @@ fn reserve_body<H>(
 pub(crate) const UNCOUNTED_BODY: usize = 16 << 10;
 
 /// Takes `bytes` from the buffer budget, or answers 503 at once.
-fn reserve(buffer: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, GatewayError> {
-    let bytes = if bytes <= UNCOUNTED_BODY { 0 } else { bytes };
+fn reserve(
+    buffer: &Arc<Semaphore>,
+    bytes: usize,
+) -> Result<Option<OwnedSemaphorePermit>, GatewayError> {
+    if bytes <= UNCOUNTED_BODY {
+        return Ok(None);
+    }
     // More than a semaphore holds (2^29 on 32-bit targets) never fits.
     if bytes > Semaphore::MAX_PERMITS {
         return Err(GatewayError::Overloaded);
@@ -116,14 +121,19 @@ fn reserve(buffer: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit
     buffer
         .clone()
         .try_acquire_many_owned(permits)
+        .map(Some)
         .map_err(|_| GatewayError::Overloaded)
 }
 
 /// The response, holding `held` until its body has been sent or dropped.
 fn hold_until_sent(
     response: axum::response::Response,
-    held: [OwnedSemaphorePermit; 2],
+    held: [Option<OwnedSemaphorePermit>; 2],
 ) -> axum::response::Response {
+    if held.iter().all(Option::is_none) {
+        // Nothing counted (small bodies): nothing to hold, no wrapper.
+        return response;
+    }
     let (parts, body) = response.into_parts();
     let body = Held {
         body,
@@ -140,7 +150,7 @@ fn hold_until_sent(
 struct Held {
     body: Body,
     pending: axum::body::Bytes,
-    _held: [OwnedSemaphorePermit; 2],
+    _held: [Option<OwnedSemaphorePermit>; 2],
 }
 
 /// Largest piece of a response body handed to hyper at once.
