@@ -2,7 +2,7 @@
 //! that never end, and config values past what fenn can hold, each crossed
 //! and answered with a clear refusal while fenn keeps serving.
 
-use crate::util::{Fenn, TempDir, client, run};
+use crate::util::{Fenn, TempDir, client, hello_works, run};
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -24,12 +24,6 @@ const SERVER: &str = r#"
       [[function.http]]
       route = "/hello"
 "#;
-
-fn hello_works(fenn: &Fenn) {
-    let response = client().get(fenn.url("/hello?name=Ada")).send().unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().unwrap(), "Hello, Ada!");
-}
 
 /// Sends `head` (request line and headers) and what follows on a new
 /// connection, without reading.

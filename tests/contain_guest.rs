@@ -2,7 +2,7 @@
 //! can do to fenn, each crossed as an attacker would and answered as a
 //! client sees it, with fenn still serving everything else.
 
-use crate::util::{Fenn, TempDir, client, misbehave_wasm, run};
+use crate::util::{Fenn, TempDir, client, hello_works, misbehave_wasm, run};
 
 const GUESTS: &str = r#"
     [server]
@@ -44,12 +44,6 @@ const GUESTS: &str = r#"
       [[function.http]]
       route = "/hello"
 "#;
-
-fn hello_works(fenn: &Fenn) {
-    let response = client().get(fenn.url("/hello?name=Ada")).send().unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().unwrap(), "Hello, Ada!");
-}
 
 fn get(fenn: &Fenn, path: &str) -> (u16, String) {
     let response = client().get(fenn.url(path)).send().unwrap();

@@ -1,7 +1,7 @@
 //! Every limit crossed, as a client sees it: the answer, the log line, and
 //! fenn still serving everything else.
 
-use crate::util::{Fenn, client};
+use crate::util::{Fenn, client, hello_works};
 use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
@@ -25,12 +25,6 @@ const MISBEHAVE: &str = r#"
       [[function.http]]
       route = "/hello"
 "#;
-
-fn hello_works(fenn: &Fenn) {
-    let response = client().get(fenn.url("/hello?name=Ada")).send().unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.text().unwrap(), "Hello, Ada!");
-}
 
 #[test]
 fn an_endless_loop_is_answered_504_at_its_deadline_while_others_keep_succeeding() {

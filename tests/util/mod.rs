@@ -208,6 +208,13 @@ impl Drop for Fenn {
     }
 }
 
+/// Asserts that fenn still serves the bundled hello at `/hello`.
+pub(crate) fn hello_works(fenn: &Fenn) {
+    let response = client().get(fenn.url("/hello?name=Ada")).send().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().unwrap(), "Hello, Ada!");
+}
+
 /// An HTTP client with a generous timeout (tests assert on fenn's own).
 pub(crate) fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
