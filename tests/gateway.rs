@@ -137,14 +137,14 @@ fn a_binary_body_travels_base64_to_the_function_and_back() {
 #[test]
 fn the_sample_shapes_are_mapped_and_garbage_is_a_502_with_a_logged_reason() {
     let fenn = Fenn::with_config(MISBEHAVE);
-    let response = client().get(fenn.url("/m/seed001")).send().unwrap();
+    let response = client().get(fenn.url("/m/nodejs")).send().unwrap();
     assert_eq!(response.status(), 201, "statusCode \"201\" as a string");
     assert_eq!(response.headers()["x-custom-header"], "header value");
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"path": "/m/seed001", "method": "GET"})
+        serde_json::json!({"path": "/m/nodejs", "method": "GET"})
     );
 
     let response = client().get(fenn.url("/m/garbage")).send().unwrap();

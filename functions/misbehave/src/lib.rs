@@ -6,7 +6,7 @@
 //! - `recurse`: recurses until the stack runs out;
 //! - `panic`: panics with a message;
 //! - `garbage`: answers JSON that is not a response;
-//! - `seed001`: answers the API gateway's Node.js sample shape (string status
+//! - `nodejs`: answers the API gateway's Node.js sample shape (string status
 //!   code, string `isBase64Encoded`, object body);
 //! - `badbase64`: claims a base64 body that is not base64;
 //! - `sleep`: busy-waits `ms` milliseconds of wall clock (query `ms`, or
@@ -89,7 +89,7 @@ fn handle(event: Event) -> Answer {
         }
         "panic" => panic!("asked to panic"),
         "garbage" => Answer::Json(String::from("this is not {json")),
-        "seed001" => Answer::Json(format!(
+        "nodejs" => Answer::Json(format!(
             r#"{{"isBase64Encoded":"false","statusCode":"201","headers":{{"x-custom-header":"header value"}},"body":{{"path":"{}","method":"{}"}}}}"#,
             event.path, event.http_method
         )),
