@@ -29,11 +29,14 @@
 //! expressions, skips the second pass of a repeated hour for wildcard and
 //! step jobs; fenn searches that pass itself, see `second_pass`.)
 
-use chrono::{DateTime, Offset as _, TimeDelta, TimeZone as _, Timelike as _, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone as _, Timelike as _, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::{Cron, JobType};
 use std::time::Duration;
+
+mod dst;
+use dst::{next_in_zone, second_pass};
 
 /// Why an expression or zone was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,17 +130,9 @@ impl Schedule {
                 Utc.timestamp_millis_opt(next).single()
             }
             Schedule::Cron { cron, zone, .. } => {
-                // croner resolves an ambiguous local time to its first pass,
-                // which can lie before `after`: then look again an hour on.
                 // Cron has whole seconds: match from the start of this one.
                 let after = after.with_nanosecond(0).unwrap_or(after);
-                let next = (0..3).find_map(|hours| {
-                    let from = after + TimeDelta::hours(hours);
-                    cron.find_next_occurrence(&from.with_timezone(zone), false)
-                        .ok()
-                        .map(|local| local.with_timezone(&Utc))
-                        .filter(|at| *at > after)
-                });
+                let next = next_in_zone(cron, *zone, after);
                 match cron.determine_job_type() {
                     JobType::FixedTime => next,
                     JobType::IntervalWildcard => match (second_pass(cron, *zone, after), next) {
@@ -159,9 +154,34 @@ impl Schedule {
             }
             Schedule::Cron { cron, zone, .. } => {
                 let at = at.with_nanosecond(0).unwrap_or(at);
-                cron.find_previous_occurrence(&at.with_timezone(zone), true)
-                    .ok()
-                    .map(|local| local.with_timezone(&Utc))
+                // croner's answer, checked as in `next_in_zone` (around a
+                // spring gap it can answer a time that never fires), then
+                // walked forward over fires it does not see (a gap's end, a
+                // repeated hour's second pass), a bounded number of steps.
+                let mut from = at;
+                let mut last = None;
+                for _ in 0..8 {
+                    let found = cron
+                        .find_previous_occurrence(&from.with_timezone(zone), true)
+                        .ok()?
+                        .with_timezone(&Utc);
+                    if cron
+                        .is_time_matching(&found.with_timezone(zone))
+                        .unwrap_or(false)
+                    {
+                        last = Some(found);
+                        break;
+                    }
+                    from = found - TimeDelta::seconds(1);
+                }
+                let mut last = last?;
+                for _ in 0..64 {
+                    match self.next_after(last) {
+                        Some(next) if next <= at => last = next,
+                        _ => break,
+                    }
+                }
+                Some(last)
             }
         }
     }
@@ -181,28 +201,6 @@ impl Schedule {
             Schedule::Every(_) => "UTC".into(),
         }
     }
-}
-
-/// A wildcard or step job's next fire in the second pass of a repeated
-/// (fall-back) hour, which croner skips: it searches the next wall-clock
-/// match after the local time of `after`, and after a fall back that local
-/// time is already past the repeated hour.
-///
-/// The search is redone at each fixed offset in force around `after` (now,
-/// and a few hours on, past any change); a match counts only if the zone
-/// really has that offset at that instant.
-fn second_pass(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let offset_at = |at: DateTime<Utc>| zone.offset_from_utc_datetime(&at.naive_utc()).fix();
-    [offset_at(after), offset_at(after + TimeDelta::hours(3))]
-        .into_iter()
-        .filter_map(|offset| {
-            let local = cron
-                .find_next_occurrence(&after.with_timezone(&offset), false)
-                .ok()?;
-            let at = local.with_timezone(&Utc);
-            (at > after && offset_at(at) == offset).then_some(at)
-        })
-        .min()
 }
 
 fn parse_interval(text: &str) -> Option<Duration> {
@@ -291,7 +289,7 @@ mod tests {
     }
 
     /// The next `n` fire times after `from`, as RFC 3339 in UTC.
-    fn fires(schedule: &Schedule, from: &str, n: usize) -> Vec<String> {
+    pub(super) fn fires(schedule: &Schedule, from: &str, n: usize) -> Vec<String> {
         let mut at = utc(from);
         (0..n)
             .map(|_| {
@@ -364,101 +362,6 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "'Mars/Olympus' is not an IANA time zone (such as Europe/Berlin or UTC)"
-        );
-    }
-
-    // Europe/Dublin: 2026-03-29 01:00 local (UTC) jumps to 02:00 (IST, +1);
-    // 2026-10-25 02:00 IST falls back to 01:00 GMT.
-    // America/New_York: 2026-03-08 02:00 EST jumps to 03:00 EDT;
-    // 2026-11-01 02:00 EDT falls back to 01:00 EST.
-
-    #[test]
-    fn a_daily_local_time_keeps_its_local_time_across_both_changes() {
-        let nine = Schedule::parse("0 0 9 * * *", "Europe/Dublin").unwrap();
-        assert_eq!(
-            fires(&nine, "2026-03-28T10:00:00Z", 2),
-            // 09:00 GMT, then 09:00 IST = 08:00 UTC: no drift after the change.
-            ["2026-03-29T08:00:00+00:00", "2026-03-30T08:00:00+00:00"]
-        );
-        assert_eq!(
-            fires(&nine, "2026-10-24T10:00:00Z", 2),
-            ["2026-10-25T09:00:00+00:00", "2026-10-26T09:00:00+00:00"]
-        );
-    }
-
-    #[test]
-    fn a_fixed_time_in_the_spring_gap_runs_once_right_after_it() {
-        // 02:30 does not exist in New York on 2026-03-08.
-        let half_two = Schedule::parse("0 30 2 * * *", "America/New_York").unwrap();
-        assert_eq!(
-            fires(&half_two, "2026-03-07T12:00:00Z", 3),
-            [
-                "2026-03-08T07:00:00+00:00", // 03:00 EDT, the first time after the gap
-                "2026-03-09T06:30:00+00:00", // 02:30 EDT
-                "2026-03-10T06:30:00+00:00",
-            ]
-        );
-    }
-
-    #[test]
-    fn a_fixed_time_in_the_autumn_overlap_runs_once() {
-        // 01:30 happens twice in New York on 2026-11-01.
-        let half_one = Schedule::parse("0 30 1 * * *", "America/New_York").unwrap();
-        assert_eq!(
-            fires(&half_one, "2026-10-31T12:00:00Z", 2),
-            // 01:30 EDT (05:30 UTC) only, then 01:30 EST the next day.
-            ["2026-11-01T05:30:00+00:00", "2026-11-02T06:30:00+00:00"]
-        );
-        // Started during the second pass (01:10 EST): not again that night.
-        assert_eq!(
-            fires(&half_one, "2026-11-01T06:10:00Z", 1),
-            ["2026-11-02T06:30:00+00:00"]
-        );
-        let dublin = Schedule::parse("0 30 1 * * *", "Europe/Dublin").unwrap();
-        assert_eq!(
-            fires(&dublin, "2026-10-24T12:00:00Z", 2),
-            ["2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00"]
-        );
-    }
-
-    #[test]
-    fn a_step_job_skips_the_gap_and_runs_through_the_repeated_hour() {
-        let quarter = Schedule::parse("0 */30 * * * *", "America/New_York").unwrap();
-        // Spring: 01:30 EST, then 03:00 EDT (02:00 and 02:30 do not exist).
-        assert_eq!(
-            fires(&quarter, "2026-03-08T06:15:00Z", 2),
-            ["2026-03-08T06:30:00+00:00", "2026-03-08T07:00:00+00:00"]
-        );
-        // Autumn: 01:00, 01:30 EDT, then 01:00, 01:30 EST, then 02:00 EST.
-        assert_eq!(
-            fires(&quarter, "2026-11-01T04:45:00Z", 5),
-            [
-                "2026-11-01T05:00:00+00:00",
-                "2026-11-01T05:30:00+00:00",
-                "2026-11-01T06:00:00+00:00",
-                "2026-11-01T06:30:00+00:00",
-                "2026-11-01T07:00:00+00:00",
-            ]
-        );
-    }
-
-    #[test]
-    fn a_step_job_runs_through_dublins_repeated_hour() {
-        // 2026-10-25: 02:00 IST (01:00 UTC) falls back to 01:00 GMT.
-        let half_hourly = Schedule::parse("0 */30 * * * *", "Europe/Dublin").unwrap();
-        assert_eq!(
-            fires(&half_hourly, "2026-10-25T00:15:00Z", 4),
-            [
-                "2026-10-25T00:30:00+00:00", // 01:30 IST
-                "2026-10-25T01:00:00+00:00", // 01:00 GMT, the second pass
-                "2026-10-25T01:30:00+00:00", // 01:30 GMT
-                "2026-10-25T02:00:00+00:00",
-            ]
-        );
-        // Spring: 2026-03-29 01:00 GMT jumps to 02:00 IST; 01:00-01:59 do not exist.
-        assert_eq!(
-            fires(&half_hourly, "2026-03-29T00:45:00Z", 2),
-            ["2026-03-29T01:00:00+00:00", "2026-03-29T01:30:00+00:00"]
         );
     }
 
