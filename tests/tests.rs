@@ -12,4 +12,5 @@ mod delivery;
 mod gateway;
 mod limits;
 mod mqtt;
+mod mqtt_faults;
 mod util;

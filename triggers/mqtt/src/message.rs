@@ -109,13 +109,18 @@ pub fn result(response: Response, topic: String, qos: u8) -> Outgoing {
 
 /// The message for a failed invocation: `{"message": …}` with its status.
 pub fn failure(error: &fenn_runtime::Error, topic: String, qos: u8) -> Outgoing {
+    refusal(error.status_code(), &error.client_message(), topic, qos)
+}
+
+/// A reply that no function produced: `{"message": …}` with `status`.
+pub fn refusal(status: u16, message: &str, topic: String, qos: u8) -> Outgoing {
     Outgoing {
         topic,
         qos,
-        payload: Bytes::from(message_json(&error.client_message())),
+        payload: Bytes::from(message_json(message)),
         content_type: Some("application/json".into()),
         correlation: None,
-        user_properties: vec![("status".into(), error.status_code().to_string())],
+        user_properties: vec![("status".into(), status.to_string())],
     }
 }
 

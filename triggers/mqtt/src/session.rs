@@ -329,7 +329,7 @@ pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Clien
                 .set_keep_alive(settings.keep_alive)
                 .set_manual_acks(true)
                 .set_inflight(WINDOW)
-                .set_max_packet_size(packet, packet)
+                .set_max_packet_size(v311_read_limit(packet), packet)
                 .set_clean_session(settings.session_expiry.is_none());
             if let Some((user, password)) = &settings.credentials {
                 options.set_credentials(user, password);
@@ -342,4 +342,15 @@ pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Clien
             (Client::V311(client), Connection::V311(Box::new(eventloop)))
         }
     }
+}
+
+/// The largest packet read under MQTT 3.1.1, which cannot tell the broker
+/// fenn's limit. rumqttc drops the connection on a packet over its limit,
+/// and the broker sends the same message again after the reconnect, for
+/// ever; so fenn reads messages up to four times its limit (at least 1 MiB,
+/// at most MQTT's own 256 MiB) and refuses those over the limit itself
+/// (`trigger::handle`). Larger still, only the broker can drop them (its
+/// `message_size_limit`).
+fn v311_read_limit(max_packet: usize) -> usize {
+    max_packet.saturating_mul(4).clamp(1 << 20, 256 << 20)
 }

@@ -178,6 +178,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             self.routes.clone(),
             self.host.clone(),
             in_flight,
+            settings.max_packet_bytes as usize,
         ));
         let mut work = Some(work);
         // Messages read but not yet taken by the dispatcher. The poller
@@ -292,6 +293,7 @@ async fn dispatch<H: FunctionHost>(
     routes: Arc<Vec<MqttRoute>>,
     host: Arc<H>,
     in_flight: usize,
+    max_packet: usize,
 ) {
     let slots = Arc::new(Semaphore::new(in_flight));
     while let Some(publish) = queue.recv().await {
@@ -305,7 +307,7 @@ async fn dispatch<H: FunctionHost>(
         }
         let (publisher, routes, host) = (publisher.clone(), routes.clone(), host.clone());
         tokio::spawn(async move {
-            let stored = handle(&publish, &publisher, &routes, &*host).await;
+            let stored = handle(&publish, &publisher, &routes, &*host, max_packet).await;
             drop(slot);
             let stored = match stored {
                 Some(told) => told.await.unwrap_or(false),
@@ -333,12 +335,15 @@ async fn ack_in_order(
 }
 
 /// Runs the function for one message and queues its reply; the receiver
-/// says when the reply is stored (None: no reply to wait for).
+/// says when the reply is stored (None: no reply to wait for). A message
+/// over `max_packet` (which only MQTT 3.1.1 lets through) is answered with
+/// a 413 and not run.
 async fn handle<H: FunctionHost>(
     publish: &Received,
     publisher: &Publisher,
     routes: &[MqttRoute],
     host: &H,
+    max_packet: usize,
 ) -> Option<oneshot::Receiver<bool>> {
     let topic = String::from_utf8_lossy(&publish.topic).into_owned();
     let Some((route, parameters)) = routes.iter().find_map(|route| {
@@ -350,13 +355,6 @@ async fn handle<H: FunctionHost>(
         tracing::warn!(%topic, "MQTT: a message no subscription matches");
         return None;
     };
-    let event = match message::to_event(publish, parameters.clone()) {
-        Ok(event) => event,
-        Err(reason) => {
-            tracing::warn!(%topic, %reason, "MQTT: message dropped");
-            return None;
-        }
-    };
     let asked = publish.response_topic.clone().filter(|asked| {
         let plain = crate::topic::is_plain_topic(asked);
         if !plain {
@@ -366,6 +364,21 @@ async fn handle<H: FunctionHost>(
     });
     let response_topic =
         asked.or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
+    let size = publish.topic.len() + publish.payload.len();
+    if size > max_packet {
+        tracing::warn!(%topic, bytes = size, limit = max_packet, "MQTT: a message over the size limit was refused");
+        let text = format!("message is {size} bytes, over the limit of {max_packet} bytes");
+        let mut refusal = message::refusal(413, &text, response_topic?, publish.qos.min(1));
+        refusal.correlation.clone_from(&publish.correlation);
+        return Some(publisher.publish(refusal).await);
+    }
+    let event = match message::to_event(publish, parameters.clone()) {
+        Ok(event) => event,
+        Err(reason) => {
+            tracing::warn!(%topic, %reason, "MQTT: message dropped");
+            return None;
+        }
+    };
     // A busy function makes the message wait for its turn (at most
     // max_in_flight messages are handled at once), rather than answering
     // 503 and acknowledging work that was never done.
