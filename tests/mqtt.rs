@@ -220,7 +220,9 @@ fn wrong_credentials_are_retried_with_backoff_and_right_ones_connect() {
             ("FENN_MQTT_PASSWORD", "guess"),
         ],
     );
-    let log = refused.log.wait_for_count("MQTT connection lost", 3);
+    let log = refused
+        .log
+        .wait_for_count("MQTT: cannot connect to the broker", 3);
     assert!(
         log.contains("NotAuthorized") || log.contains("not authorized"),
         "{log}"
@@ -265,7 +267,9 @@ fn mutual_tls_with_certificates_the_test_makes() {
     };
     // Without a client certificate the broker refuses, and fenn retries.
     let refused = Fenn::with_config(&tls(false));
-    refused.log.wait_for_count("MQTT connection lost", 2);
+    refused
+        .log
+        .wait_for_count("MQTT: cannot connect to the broker", 2);
     assert!(!refused.log.text().contains("MQTT subscribed"));
     // With one, it connects over TLS and answers.
     let accepted = Fenn::with_config(&tls(true));

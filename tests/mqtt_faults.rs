@@ -69,3 +69,123 @@ fn over_mqtt_3_1_1_an_oversized_message_is_refused_and_those_behind_it_are_answe
     }
     assert_eq!(fenn.log.text().matches("MQTT connected").count(), 1);
 }
+
+/// The broker is away and the outbox full: cron results wait in memory
+/// within a budget and past it are dropped, said so; a fast function on an
+/// `overlap = "skip"` schedule keeps running (its result waiting is not a
+/// run); and SIGTERM stops fenn within its grace, saying what was lost.
+#[test]
+fn with_the_outbox_full_cron_stays_bounded_keeps_running_and_fenn_stops_in_its_grace() {
+    // Nothing listens here: fenn never connects.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut fenn = Fenn::with_config(&format!(
+        r#"
+        [server]
+        shutdown_grace = "2s"
+
+        [mqtt]
+        url = "mqtt://127.0.0.1:{port}"
+        outbox_size = "4KiB"
+
+        [[function]]
+        name = "hello"
+        module = "example:hello"
+          [[function.cron]]
+          name = "fast"
+          schedule = "every 10ms"
+          overlap = "allow"
+          publish = "samples/fast"
+          [[function.cron]]
+          name = "slow"
+          schedule = "every 200ms"
+          publish = "samples/slow"
+        "#
+    ));
+    let log = fenn.log.wait_for("a result was dropped");
+    let slow_runs = log.matches("cron run schedule=slow").count();
+    fenn.log
+        .wait_for_count("cron run schedule=slow", slow_runs + 3);
+    let status = fenn.terminate();
+    assert!(status.success(), "{status:?}");
+    let log = fenn.log.text();
+    assert!(log.contains("MQTT outbox: no room"), "{log}");
+    assert!(log.contains("were not kept"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+}
+
+/// A QoS 0 flood at a function that cannot keep up: past the read-ahead,
+/// messages are dropped (QoS 0 allows it) and the log gives the total when
+/// the function catches up and again when fenn stops.
+#[test]
+fn dropped_qos0_messages_are_totalled_in_the_log() {
+    use std::io::Write as _;
+    const SENT: usize = 3000;
+    let broker = Broker::start();
+    let mut fenn = Fenn::with_config(&format!(
+        r#"
+        [mqtt]
+        url = "mqtt://127.0.0.1:{}"
+        max_in_flight = 1
+
+        [[function]]
+        name = "misbehave"
+        module = "{{misbehave}}"
+        concurrency = 1
+        fuel = 1_000_000_000_000
+          [[function.mqtt]]
+          topic = "jobs/{{what}}"
+          qos = 0
+        "#,
+        broker.port
+    ));
+    fenn.log.wait_for("MQTT subscribed");
+    let port = broker.port.to_string();
+    let mut publisher = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "jobs/sleep",
+            "-q",
+            "0",
+            "-l",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = publisher.stdin.take().unwrap();
+    for _ in 0..SENT {
+        writeln!(stdin, "2").unwrap();
+    }
+    drop(stdin);
+    assert!(publisher.wait().unwrap().success());
+    let log = fenn.log.wait_for("functions caught up");
+    let total = |line: &str| -> usize {
+        let at = line.find("total=").unwrap() + "total=".len();
+        line[at..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let caught_up = log
+        .lines()
+        .find(|l| l.contains("functions caught up"))
+        .unwrap();
+    let dropped = total(caught_up);
+    assert!(dropped > 0 && dropped < SENT, "{caught_up}");
+    assert!(fenn.terminate().success());
+    let log = fenn.log.text();
+    let in_all = log
+        .lines()
+        .find(|l| l.contains("QoS 0 messages dropped while functions were saturated, in all"))
+        .unwrap_or_else(|| panic!("no total at shutdown:\n{log}"));
+    assert_eq!(total(in_all), dropped, "{in_all}");
+}

@@ -74,7 +74,8 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
         config.schedules.clone(),
         host.clone(),
         config.state_dir.clone(),
-    );
+    )
+    .with_grace(config.http.shutdown_grace);
     let mqtt = match config.mqtt.clone() {
         Some(settings) => {
             if let Some(address) = config.embedded_broker {

@@ -11,10 +11,12 @@ use std::pin::Pin;
 /// The MQTT trigger's publisher is the implementation: it keeps results in
 /// order, on disk while the broker is away. Tests may collect them instead.
 pub trait ResultSink: Send + Sync {
-    /// Hands over `result` for `destination`; returns once it is queued.
+    /// Hands over `result` for `destination`; answers `true` once it is
+    /// stored, `false` when it was dropped or lost (the sink logs why). A
+    /// sink bounds how long and how much waits.
     fn deliver<'a>(
         &'a self,
         destination: &'a str,
         result: &'a Result<Response, Error>,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 }

@@ -26,13 +26,18 @@ use tokio::task::JoinSet;
 /// clock that jumps (NTP on a device without a battery-backed clock) is
 /// noticed within this time.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// Time runs get to finish at shutdown unless [`CronTrigger::with_grace`]
+/// says otherwise.
+const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// Longest response body written to the log.
 const LOGGED_BODY: usize = 1024;
 
 /// What to do when a fire comes while the previous run still goes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Overlap {
-    /// Skip the fire, log and count it (the default).
+    /// Skip the fire while the function still runs for the previous one
+    /// (not while its result waits to be published); log and count it
+    /// (the default).
     #[default]
     Skip,
     /// Run anyway, alongside.
@@ -70,6 +75,7 @@ pub struct CronTrigger<H> {
     history: Arc<Mutex<History>>,
     skipped: Arc<AtomicU64>,
     seed: u64,
+    grace: Duration,
 }
 
 impl<H: FunctionHost> CronTrigger<H> {
@@ -87,7 +93,15 @@ impl<H: FunctionHost> CronTrigger<H> {
             history: Arc::new(Mutex::new(History::new(256))),
             skipped: Arc::new(AtomicU64::new(0)),
             seed,
+            grace: DEFAULT_GRACE,
         }
+    }
+
+    /// How long runs get to finish (and to hand their results over) once
+    /// the trigger stops; past it they are stopped, their results lost.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
     }
 
     /// Sends the results of schedules with a `publish` topic to `sink`.
@@ -107,7 +121,7 @@ impl<H: FunctionHost> CronTrigger<H> {
     }
 
     /// Runs every schedule until `shutdown` completes, then waits for the
-    /// runs in flight.
+    /// runs in flight, at most the grace.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let (stop, stopped) = watch::channel(false);
         let mut loops = JoinSet::new();
@@ -120,6 +134,7 @@ impl<H: FunctionHost> CronTrigger<H> {
                 history: self.history.clone(),
                 skipped: self.skipped.clone(),
                 seed: self.seed,
+                grace: self.grace,
             };
             loops.spawn(schedule.run(stopped.clone()));
         }
@@ -137,6 +152,7 @@ struct ScheduleLoop<H> {
     history: Arc<Mutex<History>>,
     skipped: Arc<AtomicU64>,
     seed: u64,
+    grace: Duration,
 }
 
 impl<H: FunctionHost> ScheduleLoop<H> {
@@ -194,15 +210,28 @@ impl<H: FunctionHost> ScheduleLoop<H> {
             }
             let (this, running) = (this.clone(), RunningGuard(running.clone()));
             runs.spawn(async move {
-                this.fire(due.planned, fire_at, due.catch_up).await;
-                drop(running);
+                this.fire(due.planned, fire_at, due.catch_up, running).await;
             });
             while runs.try_join_next().is_some() {}
         }
-        while runs.join_next().await.is_some() {}
+        let grace = this.grace;
+        let finished =
+            tokio::time::timeout(grace, async { while runs.join_next().await.is_some() {} });
+        if finished.await.is_err() {
+            tracing::warn!(schedule = %name, runs = runs.len(), "cron: runs still going or waiting to publish when the shutdown grace ran out were stopped; their results are lost");
+            runs.abort_all();
+        }
     }
 
-    async fn fire(&self, planned: DateTime<Utc>, fire_at: DateTime<Utc>, catch_up: bool) {
+    /// One fire: runs the function (the schedule counts as running until
+    /// it returns: `running`), then logs, publishes and records the result.
+    async fn fire(
+        &self,
+        planned: DateTime<Utc>,
+        fire_at: DateTime<Utc>,
+        catch_up: bool,
+        running: RunningGuard,
+    ) {
         let started = Utc::now();
         let clock = Instant::now();
         let spec = &self.spec;
@@ -226,6 +255,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 .insert("x-fenn-catch-up".into(), "true".into());
         }
         let result = self.host.invoke(&spec.function, event).await;
+        drop(running);
         let duration = clock.elapsed();
         let late_us = (started - fire_at).num_microseconds().unwrap_or(i64::MAX);
         let outcome = match &result {
@@ -247,6 +277,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
             }
         };
         if let (Some(topic), Some(sink)) = (&spec.publish, &self.sink) {
+            // The sink logs a result it drops or loses.
             sink.deliver(topic, &result).await;
         }
         if let Ok(mut history) = self.history.lock() {

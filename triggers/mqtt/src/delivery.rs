@@ -21,101 +21,21 @@
 //! stalling the poller (which must go on reading PUBACKs).
 
 use crate::link::{InFlight, Link};
-use crate::outbox::{Outbox, OutboxError, Outgoing};
+use crate::outbox::{Outbox, OutboxError};
+use crate::publisher::{CHANNEL, Item};
 use crate::session::Client;
-use fenn_abi::Response;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::Pin;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 /// Messages handed to rumqttc and not yet confirmed, at most.
 pub const WINDOW: usize = 64;
 /// Messages waiting in memory before they spill to the outbox.
 pub const QUEUE: usize = 1024;
-/// Capacity of delivery's channel.
-pub const CHANNEL: usize = 256;
-
-/// A message for delivery, and who to tell once it is stored.
-#[derive(Debug)]
-pub struct Item {
-    /// The message.
-    pub message: Outgoing,
-    /// Told `true` once the broker has it or it is durable in the outbox,
-    /// `false` when it was dropped.
-    pub stored: oneshot::Sender<bool>,
-}
-
-impl Item {
-    fn answer(self, stored: bool) {
-        let _ = self.stored.send(stored);
-    }
-}
 
 enum Origin {
     Memory(Item),
     Outbox,
-}
-
-/// A handle that queues messages for delivery, in order.
-#[derive(Debug, Clone)]
-pub struct Publisher {
-    items: mpsc::Sender<Item>,
-    max_bytes: usize,
-}
-
-impl Publisher {
-    /// Queues `message`; the returned receiver says once it is stored. A
-    /// message too large for an MQTT packet becomes a 502 failure message
-    /// (sent, it would break the connection on every attempt).
-    pub async fn publish(&self, mut message: Outgoing) -> oneshot::Receiver<bool> {
-        let size = message.payload.len() + message.topic.len();
-        let properties: usize = message
-            .user_properties
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + 5)
-            .sum();
-        if size + properties + 1024 > self.max_bytes {
-            tracing::warn!(topic = %message.topic, bytes = size, "MQTT: a result too large to publish was replaced by an error");
-            let failure = fenn_runtime::Error::BadOutput {
-                reason: format!("the result is {size} bytes, over the MQTT packet limit"),
-            };
-            let correlation = message.correlation.take();
-            message = crate::message::failure(&failure, message.topic, message.qos);
-            message.correlation = correlation;
-        }
-        let (stored, told) = oneshot::channel();
-        if let Err(refused) = self.items.send(Item { message, stored }).await {
-            refused.0.answer(false);
-        }
-        told
-    }
-}
-
-impl fenn_runtime::ResultSink for Publisher {
-    fn deliver<'a>(
-        &'a self,
-        topic: &'a str,
-        result: &'a Result<Response, fenn_runtime::Error>,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
-        Box::pin(async move {
-            let message = match result {
-                Ok(response) => crate::message::result(response.clone(), topic.to_owned(), 1),
-                Err(error) => crate::message::failure(error, topic.to_owned(), 1),
-            };
-            let stored = self.publish(message).await;
-            if !stored.await.unwrap_or(false) {
-                tracing::warn!(%topic, "MQTT: a result could not be published or kept in the outbox");
-            }
-        })
-    }
-}
-
-/// A channel for delivery, for messages of at most `max_bytes`: the
-/// handle, and the end [`run`] reads.
-pub fn channel(max_bytes: usize) -> (Publisher, mpsc::Receiver<Item>) {
-    let (items, queue) = mpsc::channel(CHANNEL);
-    (Publisher { items, max_bytes }, queue)
 }
 
 /// Delivers until `close` completes, then keeps in the outbox whatever
@@ -165,6 +85,12 @@ pub async fn run(
         }
     }
     delivery.spill();
+    if !delivery.parked.is_empty() {
+        tracing::warn!(
+            lost = delivery.parked.len(),
+            "MQTT: results still waiting for room in the full outbox at shutdown were not kept (a reply to a QoS 1 message comes again with the message; a cron result is lost)"
+        );
+    }
 }
 
 struct Delivery {

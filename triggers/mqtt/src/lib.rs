@@ -8,7 +8,8 @@
 //! # Layout
 //!
 //! - [`trigger`]: [`MqttTrigger`], the polling, dispatching and ack loops.
-//! - [`delivery`]: the one task that publishes, and [`Publisher`], its handle.
+//! - [`delivery`]: the one task that publishes.
+//! - [`publisher`]: [`Publisher`], its handle, also cron's result sink.
 //! - [`link`]: the connection as the poller sees it, and which sent
 //!   messages the broker has confirmed (pure).
 //! - [`outbox`]: [`Outbox`], results waiting for the broker, on disk.
@@ -31,13 +32,14 @@ pub mod embedded;
 pub mod link;
 pub mod message;
 pub mod outbox;
+pub mod publisher;
 pub mod session;
 pub mod topic;
 pub mod trigger;
 
 pub use backoff::Backoff;
-pub use delivery::Publisher;
 pub use outbox::{Outbox, OutboxError, Outgoing};
+pub use publisher::Publisher;
 pub use session::Version;
 pub use topic::{ReplyTemplate, TopicError, TopicFilter};
 pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger};

@@ -17,10 +17,11 @@
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
-use crate::delivery::{self, Publisher};
+use crate::delivery;
 use crate::link::Link;
 use crate::message;
 use crate::outbox::{Outbox, OutboxError};
+use crate::publisher::{self, Publisher};
 use crate::session::{self, Ack, Client, Happened, Received, Version};
 use crate::{Backoff, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
@@ -108,7 +109,7 @@ pub struct MqttTrigger<H> {
     host: Arc<H>,
     outbox: Outbox,
     publisher: Publisher,
-    deliveries: mpsc::Receiver<delivery::Item>,
+    deliveries: mpsc::Receiver<publisher::Item>,
 }
 
 impl<H: FunctionHost> MqttTrigger<H> {
@@ -124,7 +125,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         host: Arc<H>,
     ) -> Result<Self, OutboxError> {
         let outbox = Outbox::open(settings.outbox_dir.as_deref(), settings.outbox_bytes)?;
-        let (publisher, deliveries) = delivery::channel(settings.max_packet_bytes as usize);
+        let (publisher, deliveries) = publisher::channel(settings.max_packet_bytes as usize);
         Ok(Self {
             settings,
             routes: Arc::new(routes),
@@ -189,7 +190,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // QoS 0 message is dropped, as QoS 0 allows, and counted.
         let mut read_ahead: VecDeque<Received> = VecDeque::new();
         let mut retry: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        let mut dropped = 0_u64;
+        // QoS 0 messages dropped, and how many of them the log has totalled.
+        let (mut dropped, mut reported) = (0_u64, 0_u64);
+        // Whether the last attempt connected: a failure then is a lost
+        // connection, else a connection that could not be made.
+        let mut connected = false;
         let mut backoff = Backoff::default();
         tokio::pin!(shutdown);
         let drained = async {
@@ -212,6 +217,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     link.send_if_modified(|link| link.observe(&happened));
                     match happened {
                         Happened::Connected => {
+                            connected = true;
                             backoff.reset();
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
                             tokio::spawn(subscribe_all(client.clone(), self.routes.clone()));
@@ -235,7 +241,12 @@ impl<H: FunctionHost> MqttTrigger<H> {
                         Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
                         Happened::Lost(error) => {
                             let delay = backoff.next(random());
-                            tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
+                            if connected {
+                                tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
+                            } else {
+                                tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
+                            }
+                            connected = false;
                             retry = Some(Box::pin(tokio::time::sleep(delay)));
                         }
                     }
@@ -247,6 +258,10 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             permit.send(publish);
                         }
                         _ => break,
+                    }
+                    if read_ahead.is_empty() && dropped > reported {
+                        tracing::warn!(burst = dropped - reported, total = dropped, "MQTT: functions caught up; QoS 0 messages were dropped meanwhile");
+                        reported = dropped;
                     }
                 }
                 () = &mut shutdown, if work.is_some() => {
@@ -262,6 +277,12 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     break;
                 }
             }
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                total = dropped,
+                "MQTT: QoS 0 messages dropped while functions were saturated, in all"
+            );
         }
         let _ = close.send(());
         // Delivery moves what is unconfirmed to the outbox; keep polling
