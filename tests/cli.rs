@@ -49,6 +49,24 @@ fn invoke_runs_the_function_api_example_from_stdin() {
 }
 
 #[test]
+fn invoke_reads_a_piped_event_without_the_option_and_runs_get_on_empty_input() {
+    let event =
+        r#"{"path":"/hi","httpMethod":"POST","queryParameters":{"name":"Ada"},"body":"piped"}"#;
+    let (ok, stdout, stderr) = run(&["invoke", "example:hello"], Some(event));
+    assert!(ok, "{stderr}");
+    let response: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(response["body"], "Ada piped");
+    let (ok, stdout, stderr) = run(&["invoke", "example:echo"], Some(""));
+    assert!(ok, "{stderr}");
+    let response: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let seen: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (seen["httpMethod"].as_str(), seen["path"].as_str()),
+        (Some("GET"), Some("/"))
+    );
+}
+
+#[test]
 fn invoke_reports_a_trap_and_fails() {
     let dir = TempDir::new("invoke");
     let event = dir.write("event.json", r#"{"path":"/panic","httpMethod":"GET"}"#);
@@ -116,6 +134,21 @@ fn a_module_that_does_not_fit_is_refused_at_start_not_at_the_first_event() {
     ));
     assert!(
         stderr.contains("function[0].module: module refused: module does not fit the fenn ABI: missing export 'fenn_abi_v1'"),
+        "{stderr}"
+    );
+    // A memory limit below what the module needs names `memory`, and every
+    // function that cannot load is named, not only the first.
+    let stderr = serve_fails(&format!(
+        "[[function]]\nname = \"small\"\nmodule = \"example:hello\"\nmemory = \"64KiB\"\n\
+         [[function]]\nname = \"empty\"\nmodule = \"{}\"\n",
+        empty.display()
+    ));
+    assert!(
+        stderr.contains("function[0].memory: 65536 bytes is less than the module needs to start"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("function[1].module: module refused"),
         "{stderr}"
     );
 }

@@ -22,7 +22,7 @@ fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>>
         name: "cli".into(),
         module: source,
         limits: Limits::default(),
-        module_key: "module".into(),
+        key: String::new(),
     };
     let wasm = serve::read_module(&function).map_err(anyhow::Error::msg)?;
     if !wasm.starts_with(b"\0asm") {
@@ -104,24 +104,31 @@ pub(crate) fn check(module: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The event `fenn invoke` runs: from `--event` (a file, or `-` for
+/// stdin); without it, from stdin when something is piped in, else (a
+/// terminal, or nothing piped) `GET /`.
+fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
+    use std::io::IsTerminal as _;
+    let limit = crate::files::MAX_EVENT;
+    let what = "the most an event may be";
+    let (source, bytes) = match source {
+        Some("-") => ("-", crate::files::read_stdin(limit, what)),
+        Some(file) => (file, crate::files::read(Path::new(file), limit, what)),
+        None if std::io::stdin().is_terminal() => return Ok(Event::new("/", "GET")),
+        None => ("(stdin)", crate::files::read_stdin(limit, what)),
+    };
+    let bytes = bytes.map_err(anyhow::Error::msg)?;
+    let text = String::from_utf8(bytes).with_context(|| format!("{source}: not UTF-8 text"))?;
+    if source == "(stdin)" && text.trim().is_empty() {
+        return Ok(Event::new("/", "GET"));
+    }
+    parse_event(source, &text)
+}
+
 /// `fenn invoke MODULE [--event FILE|-]`: one event through a module.
 #[allow(clippy::print_stdout)]
 pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<()> {
-    let event: Event = match event {
-        None => Event::new("/", "GET"),
-        Some(source) => {
-            let limit = crate::files::MAX_EVENT;
-            let bytes = if source == "-" {
-                crate::files::read_stdin(limit, "the most an event may be")
-            } else {
-                crate::files::read(Path::new(source), limit, "the most an event may be")
-            }
-            .map_err(anyhow::Error::msg)?;
-            let text =
-                String::from_utf8(bytes).with_context(|| format!("{source}: not UTF-8 text"))?;
-            parse_event(source, &text)?
-        }
-    };
+    let event = read_event(event)?;
     let wasm = module_bytes(module)?;
     let name = function_name(module);
     let mut dispatcher = Dispatcher::new(1, fenn_runtime::limits::DEFAULT_GUEST_MEMORY);

@@ -53,7 +53,8 @@ enum Command {
     Invoke {
         /// A .wasm file, or example:NAME for a bundled example.
         module: String,
-        /// The event as JSON in the API-gateway format: a file, or - for stdin.
+        /// The event as JSON in the API-gateway format: a file, or - for
+        /// stdin. Without it, stdin when an event is piped in, else GET /.
         #[arg(long)]
         event: Option<String>,
     },

@@ -1,7 +1,7 @@
 //! `fenn serve`: load every function the config names, then serve the
 //! gateway until SIGINT or SIGTERM, letting in-flight requests finish.
 
-use crate::config::{Config, ConfigError, FunctionConfig, ModuleSource};
+use crate::config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use crate::examples;
 use anyhow::Context as _;
 use fenn_cron::CronTrigger;
@@ -29,25 +29,46 @@ pub(crate) fn read_module(
 }
 
 /// Compiles and deploys every function: the "online compile", so a module
-/// that cannot run stops the start with its reason.
-pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigError> {
+/// that cannot run stops the start with its reason (every such module's).
+pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigErrors> {
     let mut dispatcher = Dispatcher::new(config.workers, config.guest_memory);
+    let mut errors = Vec::new();
     for function in &config.functions {
-        let error = |reason: String| ConfigError {
-            file: config.file.clone(),
-            key: function.module_key.clone(),
-            reason,
-        };
-        let wasm = read_module(function).map_err(error)?;
-        dispatcher
-            .deploy(&function.name, &wasm, function.limits.clone())
-            .map_err(|refused| error(format!("module refused: {refused}")))?;
+        if let Err(error) = load_function(&mut dispatcher, config, function) {
+            errors.push(error);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
     }
     for spec in &config.route_specs {
         let deployed = config.functions.iter().any(|f| f.name == spec.function);
         debug_assert!(deployed, "routes are built from declared functions");
     }
     Ok(dispatcher)
+}
+
+fn load_function(
+    dispatcher: &mut Dispatcher,
+    config: &Config,
+    function: &FunctionConfig,
+) -> Result<(), ConfigError> {
+    let error = |field: &str, reason: String| ConfigError {
+        file: config.file.clone(),
+        key: function.key_of(field),
+        reason,
+    };
+    let wasm = read_module(function).map_err(|reason| error("module", reason))?;
+    dispatcher
+        .deploy(&function.name, &wasm, function.limits.clone())
+        .map_err(|refused| match refused {
+            // The trial instantiation did not fit: the limit is what to change.
+            fenn_runtime::Error::MemoryLimit { limit } => error(
+                "memory",
+                format!("{limit} bytes is less than the module needs to start (its initial memory and data)"),
+            ),
+            refused => error("module", format!("module refused: {refused}")),
+        })
 }
 
 /// Runs the gateway until a shutdown signal.

@@ -2,6 +2,7 @@
 //! then validated once, at start, into typed config. Every error names the
 //! file, the key and the reason.
 
+mod assemble;
 mod raw;
 
 use crate::{examples, units};
@@ -31,6 +32,17 @@ pub(crate) struct ConfigError {
     pub(crate) reason: String,
 }
 
+/// Every error found in a config, one a line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub(crate) struct ConfigErrors(pub(crate) Vec<ConfigError>);
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        Self(vec![error])
+    }
+}
+
 /// Where a function's module comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ModuleSource {
@@ -46,8 +58,20 @@ pub(crate) struct FunctionConfig {
     pub(crate) name: String,
     pub(crate) module: ModuleSource,
     pub(crate) limits: Limits,
-    /// Key of `module` in the file, for errors found when it is loaded.
-    pub(crate) module_key: String,
+    /// Key of the function in the file (`function[0]`), for errors found
+    /// when it is loaded; empty for a module given on the command line.
+    pub(crate) key: String,
+}
+
+impl FunctionConfig {
+    /// The key of one of the function's fields, such as `function[0].memory`.
+    pub(crate) fn key_of(&self, field: &str) -> String {
+        if self.key.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{}.{field}", self.key)
+        }
+    }
 }
 
 /// The validated config.
@@ -72,7 +96,7 @@ pub(crate) struct Config {
 
 impl Config {
     /// Reads and validates a config file.
-    pub(crate) fn load(file: &Path) -> Result<Self, ConfigError> {
+    pub(crate) fn load(file: &Path) -> Result<Self, ConfigErrors> {
         let error = |reason: String| ConfigError {
             file: file.to_owned(),
             key: "(file)".into(),
@@ -85,7 +109,9 @@ impl Config {
     }
 
     /// Validates config text; `file` names it in errors and anchors paths.
-    pub(crate) fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
+    /// A file that does not parse, or has a key or type wrong, gives that
+    /// one error; past that every error found is given.
+    pub(crate) fn parse(file: &Path, text: &str) -> Result<Self, ConfigErrors> {
         let deserializer = toml::Deserializer::parse(text).map_err(|error| ConfigError {
             file: file.to_owned(),
             key: "(syntax)".into(),
@@ -99,12 +125,18 @@ impl Config {
                 reason: error.into_inner().message().trim().to_owned(),
             }
         })?;
-        Validator { file }.config(raw)
+        let validator = Validator {
+            file,
+            errors: std::cell::RefCell::default(),
+        };
+        validator.config(&raw).map_err(ConfigErrors)
     }
 }
 
 struct Validator<'a> {
     file: &'a Path,
+    /// Errors found so far (see [`assemble`]).
+    errors: std::cell::RefCell<Vec<ConfigError>>,
 }
 
 impl Validator<'_> {
@@ -114,214 +146,6 @@ impl Validator<'_> {
             key: key.into(),
             reason: reason.into(),
         }
-    }
-
-    fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let server = raw.server;
-        let defaults = HttpSettings::default();
-        let listen = match &server.listen {
-            Some(text) => text.parse().map_err(|_| {
-                self.error(
-                    "server.listen",
-                    format!("'{text}' is not an address such as 127.0.0.1:8080"),
-                )
-            })?,
-            None => examples::DEFAULT_LISTEN,
-        };
-        let duration = |key: &str, value: &Option<String>, default| match value {
-            Some(text) => units::duration(text).map_err(|reason| self.error(key, reason)),
-            None => Ok(default),
-        };
-        let http = HttpSettings {
-            max_body_bytes: match &server.max_body {
-                Some(text) => {
-                    units::size(text).map_err(|reason| self.error("server.max_body", reason))?
-                }
-                None => defaults.max_body_bytes,
-            },
-            header_read_timeout: duration(
-                "server.header_read_timeout",
-                &server.header_read_timeout,
-                defaults.header_read_timeout,
-            )?,
-            body_read_timeout: duration(
-                "server.body_read_timeout",
-                &server.body_read_timeout,
-                defaults.body_read_timeout,
-            )?,
-            shutdown_grace: duration(
-                "server.shutdown_grace",
-                &server.shutdown_grace,
-                defaults.shutdown_grace,
-            )?,
-            write_timeout: duration(
-                "server.write_timeout",
-                &server.write_timeout,
-                defaults.write_timeout,
-            )?,
-            buffer_bytes: self.size(
-                "server.buffer_memory",
-                &server.buffer_memory,
-                defaults.buffer_bytes,
-            )?,
-            max_connections: self.count(
-                "server.max_connections",
-                server.max_connections,
-                defaults.max_connections,
-                MAX_CONNECTIONS,
-            )?,
-            max_connections_per_client: self.count(
-                "server.max_connections_per_client",
-                server.max_connections_per_client,
-                defaults.max_connections_per_client,
-                MAX_CONNECTIONS,
-            )?,
-        };
-        if http.max_body_bytes > http.buffer_bytes {
-            return Err(self.error(
-                "server.max_body",
-                format!(
-                    "{} bytes is over server.buffer_memory ({} bytes), so no body could be read",
-                    http.max_body_bytes, http.buffer_bytes
-                ),
-            ));
-        }
-        let guest_memory = self.size(
-            "server.guest_memory",
-            &server.guest_memory,
-            fenn_runtime::limits::DEFAULT_GUEST_MEMORY,
-        )?;
-        let workers = match server.workers {
-            Some(0) => return Err(self.error("server.workers", "must be at least 1")),
-            Some(n) if n > MAX_WORKERS => {
-                return Err(self.error(
-                    "server.workers",
-                    format!("{n} is over the most fenn allows, {MAX_WORKERS}"),
-                ));
-            }
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(2, usize::from),
-        };
-        if raw.functions.is_empty() {
-            return Err(self.error("function", "no [[function]] is declared"));
-        }
-        let state_dir = server
-            .state_dir
-            .as_ref()
-            .map(|dir| self.file.parent().unwrap_or(Path::new(".")).join(dir))
-            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from));
-        let mqtt = match &raw.mqtt {
-            Some(broker) => Some(self.mqtt(broker, &http, state_dir.as_deref())?),
-            None => None,
-        };
-        let embedded_broker = match (&raw.mqtt, &mqtt) {
-            (Some(raw), Some(settings)) if raw.embedded => {
-                if settings.version != MqttVersion::V5 {
-                    return Err(self.error(
-                        "mqtt.embedded",
-                        "the embedded broker speaks MQTT 5: leave mqtt.version at \"5\"",
-                    ));
-                }
-                if settings.tls.is_some() {
-                    return Err(self.error(
-                        "mqtt.embedded",
-                        "the embedded broker speaks mqtt://, not mqtts://",
-                    ));
-                }
-                let address = format!("{}:{}", settings.host, settings.port);
-                Some(address.parse().map_err(|_| {
-                    self.error(
-                        "mqtt.embedded",
-                        format!("the embedded broker listens on an IP address, such as mqtt://127.0.0.1:1883, not '{address}'"),
-                    )
-                })?)
-            }
-            _ => None,
-        };
-        let mut mqtt_routes = Vec::new();
-        let mut schedules: Vec<CronSpec> = Vec::new();
-        let mut functions = Vec::new();
-        let mut route_specs = Vec::new();
-        let mut route_keys = Vec::new();
-        for (index, function) in raw.functions.into_iter().enumerate() {
-            let key = format!("function[{index}]");
-            if functions
-                .iter()
-                .any(|f: &FunctionConfig| f.name == function.name)
-            {
-                return Err(self.error(
-                    format!("{key}.name"),
-                    format!("'{}' is declared twice", function.name),
-                ));
-            }
-            let parsed = self.function(&key, &function)?;
-            if !function.http.is_empty() && parsed.limits.max_response > http.buffer_bytes {
-                return Err(self.error(
-                    format!("{key}.max_response"),
-                    format!(
-                        "{} bytes is over server.buffer_memory ({} bytes), so such an answer could never be sent",
-                        parsed.limits.max_response, http.buffer_bytes
-                    ),
-                ));
-            }
-            for (route_index, http) in function.http.iter().enumerate() {
-                let route_key = format!("{key}.http[{route_index}]");
-                route_specs.push(self.route(&route_key, &parsed, http)?);
-                route_keys.push(route_key);
-            }
-            for (mqtt_index, route) in function.mqtt.iter().enumerate() {
-                let mqtt_key = format!("{key}.mqtt[{mqtt_index}]");
-                if mqtt.is_none() {
-                    return Err(self.error(mqtt_key, "needs an [mqtt] section naming the broker"));
-                }
-                mqtt_routes.push(self.mqtt_route(&mqtt_key, &function.name, route)?);
-            }
-            for (cron_index, cron) in function.cron.iter().enumerate() {
-                let cron_key = format!("{key}.cron[{cron_index}]");
-                let spec = self.cron(&cron_key, &function.name, cron, state_dir.is_some())?;
-                if spec.publish.is_some() && mqtt.is_none() {
-                    return Err(self.error(
-                        format!("{cron_key}.publish"),
-                        "needs an [mqtt] section naming the broker",
-                    ));
-                }
-                if schedules.iter().any(|other| other.name == spec.name) {
-                    return Err(self.error(
-                        format!("{cron_key}.name"),
-                        format!("schedule '{}' is declared twice", spec.name),
-                    ));
-                }
-                schedules.push(spec);
-            }
-            functions.push(parsed);
-        }
-        let routes = RouteTable::new(route_specs.clone()).map_err(|error| {
-            let route = match &error {
-                fenn_http::route::RouteError::Template { route, .. }
-                | fenn_http::route::RouteError::Duplicate { route, .. } => route.clone(),
-            };
-            let index = route_specs
-                .iter()
-                .rposition(|spec| spec.route == route)
-                .unwrap_or(0);
-            let key = route_keys.get(index).cloned().unwrap_or_default();
-            self.error(format!("{key}.route"), error.to_string())
-        })?;
-        Ok(Config {
-            file: self.file.to_owned(),
-            listen,
-            http,
-            workers,
-            guest_memory,
-            functions,
-            routes,
-            route_specs,
-            schedules,
-            state_dir,
-            mqtt,
-            mqtt_routes,
-            embedded_broker,
-        })
     }
 
     fn size(
@@ -658,7 +482,7 @@ impl Validator<'_> {
             name: raw.name.clone(),
             module,
             limits,
-            module_key: format!("{key}.module"),
+            key: key.to_owned(),
         })
     }
 
@@ -696,8 +520,10 @@ impl Validator<'_> {
 mod tests {
     use super::*;
 
+    /// The config, or its first error.
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("/etc/fenn/fenn.toml"), text)
+            .map_err(|errors| errors.0.into_iter().next().unwrap())
     }
 
     const GOOD: &str = r#"

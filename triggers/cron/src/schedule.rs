@@ -103,11 +103,8 @@ impl Schedule {
             reason,
         };
         check_fields(normalized).map_err(refuse)?;
-        let cron = CronParser::builder()
-            .seconds(Seconds::Optional)
-            .build()
-            .parse(normalized)
-            .map_err(|error| refuse(error.to_string()))?;
+        let cron =
+            parse_cron(normalized).map_err(|error| refuse(name_the_field(normalized, &error)))?;
         let schedule = Schedule::Cron {
             cron: Box::new(cron),
             zone,
@@ -203,6 +200,43 @@ impl Schedule {
     }
 }
 
+fn parse_cron(text: &str) -> Result<Cron, croner::errors::CronError> {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .build()
+        .parse(text)
+}
+
+/// croner's reason, with the field it is about: each field is tried alone,
+/// the others `*`, and the first that fails is named (croner's own message,
+/// such as "Number out of bounds", does not say where).
+fn name_the_field(text: &str, error: &croner::errors::CronError) -> String {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let names = field_names(fields.len());
+    for (index, (field, name)) in fields.iter().zip(names).enumerate() {
+        let alone: Vec<&str> = (0..fields.len())
+            .map(|i| if i == index { *field } else { "*" })
+            .collect();
+        if let Err(alone_error) = parse_cron(&alone.join(" ")) {
+            return format!("the {} field '{field}': {alone_error}", name.0);
+        }
+    }
+    error.to_string()
+}
+
+/// The fields' names and numbers of values, for 5 or 6 fields.
+fn field_names(count: usize) -> &'static [(&'static str, u32)] {
+    const SIX: [(&str, u32); 6] = [
+        ("second", 60),
+        ("minute", 60),
+        ("hour", 24),
+        ("day", 31),
+        ("month", 12),
+        ("weekday", 7),
+    ];
+    if count == 6 { &SIX } else { &SIX[1..] }
+}
+
 fn parse_interval(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
@@ -231,25 +265,7 @@ fn check_fields(text: &str) -> Result<(), String> {
             fields.len()
         ));
     }
-    let names: &[(&str, u32)] = if fields.len() == 6 {
-        &[
-            ("second", 60),
-            ("minute", 60),
-            ("hour", 24),
-            ("day", 31),
-            ("month", 12),
-            ("weekday", 7),
-        ]
-    } else {
-        &[
-            ("minute", 60),
-            ("hour", 24),
-            ("day", 31),
-            ("month", 12),
-            ("weekday", 7),
-        ]
-    };
-    for (field, (name, values)) in fields.iter().zip(names) {
+    for (field, (name, values)) in fields.iter().zip(field_names(fields.len())) {
         for part in field.split(',') {
             let Some((_, step)) = part.split_once('/') else {
                 continue;
@@ -275,6 +291,10 @@ mod tests {
             ("*/61 * * * *", "minute field's step /61"),
             ("0 */24 * * *", "hour field's step /24"),
             ("0 0 0 1 1 * 2030", "7 fields"),
+            ("0 25 * * *", "the hour field '25'"),
+            ("61 * * * * *", "the second field '61'"),
+            ("0 0 * 13 *", "the month field '13'"),
+            ("0 0 * * MOON", "the weekday field 'MOON'"),
         ] {
             let error = Schedule::parse(expression, "UTC").unwrap_err();
             assert!(error.to_string().contains(says), "{expression}: {error}");

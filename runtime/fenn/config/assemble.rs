@@ -1,0 +1,362 @@
+//! The whole config from its sections. Each section, function and binding
+//! is validated on its own and an error in one does not stop the others,
+//! so a config with several mistakes is reported in one go; a value in
+//! error stands in as its default meanwhile, so no error follows from
+//! another.
+
+use super::raw::{RawConfig, RawFunction, RawMqtt, RawServer};
+use super::{
+    Config, ConfigError, FunctionConfig, MAX_CONNECTIONS, MAX_WORKERS, MqttVersion, Validator,
+};
+use crate::{examples, units};
+use fenn_cron::CronSpec;
+use fenn_http::{HttpSettings, RouteSpec, RouteTable};
+use fenn_mqtt::{MqttRoute, MqttSettings};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// What `[server]` gives.
+struct Server {
+    listen: SocketAddr,
+    http: HttpSettings,
+    guest_memory: usize,
+    workers: usize,
+}
+
+/// What the functions and their bindings give.
+#[derive(Default)]
+struct Functions {
+    functions: Vec<FunctionConfig>,
+    route_specs: Vec<RouteSpec>,
+    route_keys: Vec<String>,
+    mqtt_routes: Vec<MqttRoute>,
+    schedules: Vec<CronSpec>,
+}
+
+impl Validator<'_> {
+    /// The validated config, or every error found.
+    pub(super) fn config(&self, raw: &RawConfig) -> Result<Config, Vec<ConfigError>> {
+        let server = self.server(&raw.server);
+        if raw.functions.is_empty() {
+            self.report(self.error("function", "no [[function]] is declared"));
+        }
+        let state_dir = raw
+            .server
+            .state_dir
+            .as_ref()
+            .map(|dir| self.file.parent().unwrap_or(Path::new(".")).join(dir))
+            .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from));
+        let mqtt = raw
+            .mqtt
+            .as_ref()
+            .and_then(|broker| self.keep(self.mqtt(broker, &server.http, state_dir.as_deref())));
+        let embedded_broker = self
+            .keep(self.embedded(raw.mqtt.as_ref(), mqtt.as_ref()))
+            .flatten();
+        let has_mqtt = raw.mqtt.is_some();
+        let found = self.functions(&raw.functions, &server.http, has_mqtt, state_dir.is_some());
+        let routes = self.keep(self.route_table(&found));
+        let errors = self.errors.take();
+        let Some(routes) = routes.filter(|_| errors.is_empty()) else {
+            return Err(errors);
+        };
+        Ok(Config {
+            file: self.file.to_owned(),
+            listen: server.listen,
+            http: server.http,
+            workers: server.workers,
+            guest_memory: server.guest_memory,
+            functions: found.functions,
+            routes,
+            route_specs: found.route_specs,
+            schedules: found.schedules,
+            state_dir,
+            mqtt,
+            mqtt_routes: found.mqtt_routes,
+            embedded_broker,
+        })
+    }
+
+    /// Records `error` and goes on.
+    fn report(&self, error: ConfigError) {
+        self.errors.borrow_mut().push(error);
+    }
+
+    /// The value, or None with its error recorded.
+    pub(super) fn keep<T>(&self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|error| self.report(error)).ok()
+    }
+
+    fn server(&self, server: &RawServer) -> Server {
+        let defaults = HttpSettings::default();
+        let listen = match &server.listen {
+            Some(text) => self.keep(text.parse().map_err(|_| {
+                self.error(
+                    "server.listen",
+                    format!("'{text}' is not an address such as 127.0.0.1:8080"),
+                )
+            })),
+            None => None,
+        };
+        let duration = |key: &str, value: &Option<String>, default| match value {
+            Some(text) => self
+                .keep(units::duration(text).map_err(|reason| self.error(key, reason)))
+                .unwrap_or(default),
+            None => default,
+        };
+        let size = |key: &str, value: &Option<String>, default| {
+            self.keep(self.size(key, value, default)).unwrap_or(default)
+        };
+        let count = |key: &str, value, default, most| {
+            self.keep(self.count(key, value, default, most))
+                .unwrap_or(default)
+        };
+        let http = HttpSettings {
+            max_body_bytes: size("server.max_body", &server.max_body, defaults.max_body_bytes),
+            header_read_timeout: duration(
+                "server.header_read_timeout",
+                &server.header_read_timeout,
+                defaults.header_read_timeout,
+            ),
+            body_read_timeout: duration(
+                "server.body_read_timeout",
+                &server.body_read_timeout,
+                defaults.body_read_timeout,
+            ),
+            shutdown_grace: duration(
+                "server.shutdown_grace",
+                &server.shutdown_grace,
+                defaults.shutdown_grace,
+            ),
+            write_timeout: duration(
+                "server.write_timeout",
+                &server.write_timeout,
+                defaults.write_timeout,
+            ),
+            buffer_bytes: size(
+                "server.buffer_memory",
+                &server.buffer_memory,
+                defaults.buffer_bytes,
+            ),
+            max_connections: count(
+                "server.max_connections",
+                server.max_connections,
+                defaults.max_connections,
+                MAX_CONNECTIONS,
+            ),
+            max_connections_per_client: count(
+                "server.max_connections_per_client",
+                server.max_connections_per_client,
+                defaults.max_connections_per_client,
+                MAX_CONNECTIONS,
+            ),
+        };
+        if http.max_body_bytes > http.buffer_bytes {
+            self.report(self.error(
+                "server.max_body",
+                format!(
+                    "{} bytes is over server.buffer_memory ({} bytes), so no body could be read",
+                    http.max_body_bytes, http.buffer_bytes
+                ),
+            ));
+        }
+        let guest_memory = size(
+            "server.guest_memory",
+            &server.guest_memory,
+            fenn_runtime::limits::DEFAULT_GUEST_MEMORY,
+        );
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let workers = count("server.workers", server.workers, cores, MAX_WORKERS);
+        Server {
+            listen: listen.unwrap_or(examples::DEFAULT_LISTEN),
+            http,
+            guest_memory,
+            workers,
+        }
+    }
+
+    /// `mqtt.embedded`: where the embedded broker listens, if it is on.
+    fn embedded(
+        &self,
+        raw: Option<&RawMqtt>,
+        settings: Option<&MqttSettings>,
+    ) -> Result<Option<SocketAddr>, ConfigError> {
+        let (Some(raw), Some(settings)) = (raw, settings) else {
+            return Ok(None);
+        };
+        if !raw.embedded {
+            return Ok(None);
+        }
+        if settings.version != MqttVersion::V5 {
+            return Err(self.error(
+                "mqtt.embedded",
+                "the embedded broker speaks MQTT 5: leave mqtt.version at \"5\"",
+            ));
+        }
+        if settings.tls.is_some() {
+            return Err(self.error(
+                "mqtt.embedded",
+                "the embedded broker speaks mqtt://, not mqtts://",
+            ));
+        }
+        let address = format!("{}:{}", settings.host, settings.port);
+        address.parse().map(Some).map_err(|_| {
+            self.error(
+                "mqtt.embedded",
+                format!("the embedded broker listens on an IP address, such as mqtt://127.0.0.1:1883, not '{address}'"),
+            )
+        })
+    }
+
+    /// Every function and its bindings; a function in error still has its
+    /// MQTT and cron bindings checked (its routes need its limits).
+    fn functions(
+        &self,
+        raw: &[RawFunction],
+        http: &HttpSettings,
+        has_mqtt: bool,
+        has_state: bool,
+    ) -> Functions {
+        let mut found = Functions::default();
+        for (index, function) in raw.iter().enumerate() {
+            let key = format!("function[{index}]");
+            if raw[..index].iter().any(|f| f.name == function.name) {
+                self.report(self.error(
+                    format!("{key}.name"),
+                    format!("'{}' is declared twice", function.name),
+                ));
+            }
+            let parsed = self.keep(self.function(&key, function));
+            if let Some(parsed) = &parsed {
+                self.bindings(&key, function, parsed, http, &mut found);
+            }
+            for (mqtt_index, route) in function.mqtt.iter().enumerate() {
+                let mqtt_key = format!("{key}.mqtt[{mqtt_index}]");
+                if !has_mqtt {
+                    self.report(self.error(mqtt_key, "needs an [mqtt] section naming the broker"));
+                    continue;
+                }
+                found.mqtt_routes.extend(self.keep(self.mqtt_route(
+                    &mqtt_key,
+                    &function.name,
+                    route,
+                )));
+            }
+            for (cron_index, cron) in function.cron.iter().enumerate() {
+                let cron_key = format!("{key}.cron[{cron_index}]");
+                let Some(spec) = self.keep(self.cron(&cron_key, &function.name, cron, has_state))
+                else {
+                    continue;
+                };
+                if spec.publish.is_some() && !has_mqtt {
+                    self.report(self.error(
+                        format!("{cron_key}.publish"),
+                        "needs an [mqtt] section naming the broker",
+                    ));
+                }
+                if found.schedules.iter().any(|other| other.name == spec.name) {
+                    self.report(self.error(
+                        format!("{cron_key}.name"),
+                        format!("schedule '{}' is declared twice", spec.name),
+                    ));
+                }
+                found.schedules.push(spec);
+            }
+            found.functions.extend(parsed);
+        }
+        found
+    }
+
+    /// A function's HTTP routes.
+    fn bindings(
+        &self,
+        key: &str,
+        function: &RawFunction,
+        parsed: &FunctionConfig,
+        http: &HttpSettings,
+        found: &mut Functions,
+    ) {
+        if !function.http.is_empty() && parsed.limits.max_response > http.buffer_bytes {
+            self.report(self.error(
+                format!("{key}.max_response"),
+                format!(
+                    "{} bytes is over server.buffer_memory ({} bytes), so such an answer could never be sent",
+                    parsed.limits.max_response, http.buffer_bytes
+                ),
+            ));
+        }
+        for (route_index, route) in function.http.iter().enumerate() {
+            let route_key = format!("{key}.http[{route_index}]");
+            if let Some(spec) = self.keep(self.route(&route_key, parsed, route)) {
+                found.route_specs.push(spec);
+                found.route_keys.push(route_key);
+            }
+        }
+    }
+
+    /// The routing table; a conflict names the later route's key.
+    fn route_table(&self, found: &Functions) -> Result<RouteTable, ConfigError> {
+        RouteTable::new(found.route_specs.clone()).map_err(|error| {
+            let route = match &error {
+                fenn_http::route::RouteError::Template { route, .. }
+                | fenn_http::route::RouteError::Duplicate { route, .. } => route.clone(),
+            };
+            let index = found
+                .route_specs
+                .iter()
+                .rposition(|spec| spec.route == route)
+                .unwrap_or(0);
+            let key = found.route_keys.get(index).cloned().unwrap_or_default();
+            self.error(format!("{key}.route"), error.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use std::path::Path;
+
+    #[test]
+    fn every_error_in_a_config_is_reported_at_once() {
+        let text = r#"
+            [server]
+            listen = "nowhere"
+            workers = 0
+
+            [[function]]
+            name = "hello"
+            module = "example:hello"
+            timeout = "2x"
+              [[function.cron]]
+              name = "tick"
+              schedule = "0 25 * * *"
+              [[function.mqtt]]
+              topic = "a/b"
+
+            [[function]]
+            name = "hello"
+            module = "example:bogus"
+        "#;
+        let errors = Config::parse(Path::new("fenn.toml"), text).unwrap_err();
+        let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.listen",
+                "server.workers",
+                "function[0].timeout",
+                "function[0].mqtt[0]",
+                "function[0].cron[0].schedule",
+                "function[1].name",
+                "function[1].module",
+            ]
+        );
+        let text = errors.to_string();
+        assert_eq!(text.lines().count(), 7, "{text}");
+        assert!(
+            text.starts_with("fenn.toml: server.listen: 'nowhere'"),
+            "{text}"
+        );
+    }
+}
