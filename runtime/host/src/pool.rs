@@ -73,9 +73,11 @@ fn work(receiver: &Mutex<Receiver<Job>>) {
 #[allow(unsafe_code)]
 fn lower_priority() {
     // SAFETY: plain system calls on this thread's own id, with no pointers;
-    // on Linux a nice value belongs to a thread, not the whole process.
+    // on Linux a nice value belongs to a thread, not the whole process. The
+    // raw system call, as glibc has a gettid wrapper only from 2.30 on (the
+    // packages are built for glibc 2.17).
     let result = unsafe {
-        let tid = libc::gettid();
+        let tid = libc::syscall(libc::SYS_gettid);
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE)
     };
     if result != 0 {

@@ -8,12 +8,15 @@
 # controller (/sys/fs/cgroup/memory) or cgroup v2 (/sys/fs/cgroup).
 #
 #   triggers/http/benches/small_device.sh [seconds, default 5]
+#   FENN=target/x86_64-unknown-linux-musl/release/fenn triggers/http/benches/small_device.sh
+#       (another build, such as the static musl one)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 secs=${1:-5}
 
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet --bin fenn
+fenn=${FENN:-target/release/fenn}
+[ -n "${FENN:-}" ] || cargo build --release --quiet --bin fenn
 misbehave=$PWD/functions/target/wasm32-unknown-unknown/release/misbehave.wasm
 
 run() { # run LABEL GUEST_MEMORY_LINE
@@ -52,7 +55,7 @@ EOF
         peak_file=$group/memory.peak
     fi
     out=$dir/out
-    sh -c "echo \$\$ >$group/cgroup.procs && exec target/release/fenn serve --config $dir/fenn.toml --listen 127.0.0.1:0" >"$out" 2>/dev/null &
+    sh -c "echo \$\$ >$group/cgroup.procs && exec $fenn serve --config $dir/fenn.toml --listen 127.0.0.1:0" >"$out" 2>/dev/null &
     pid=$!
     url=""
     for _ in $(seq 1 500); do
