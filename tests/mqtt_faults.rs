@@ -56,7 +56,7 @@ fn over_mqtt_3_1_1_an_oversized_message_is_refused_and_those_behind_it_are_answe
         .find(|(topic, _)| topic == "results/big")
         .unwrap_or_else(|| panic!("no reply to the oversized message: {messages:?}"));
     assert!(
-        refused.contains("message is 100016 bytes, over the limit of"),
+        refused.contains("message is 100016 bytes, over the size limit"),
         "{refused}"
     );
     for n in 0..3 {
@@ -160,12 +160,18 @@ fn dropped_qos0_messages_are_totalled_in_the_log() {
         .spawn()
         .unwrap();
     let mut stdin = publisher.stdin.take().unwrap();
+    // Each message keeps the function busy 1 ms: far slower than fenn
+    // reads them, so the read-ahead fills and the rest are dropped.
     for _ in 0..SENT {
-        writeln!(stdin, "2").unwrap();
+        writeln!(stdin, "1").unwrap();
     }
     drop(stdin);
     assert!(publisher.wait().unwrap().success());
-    let log = fenn.log.wait_for("functions caught up");
+    // About 1 000 runs of 1 ms to catch up, on low-priority workers that a
+    // busy machine may hold back: a generous limit.
+    let log = fenn
+        .log
+        .wait_for_count_within("functions caught up", 1, Duration::from_secs(120));
     let total = |line: &str| -> usize {
         let at = line.find("total=").unwrap() + "total=".len();
         line[at..]
@@ -179,13 +185,20 @@ fn dropped_qos0_messages_are_totalled_in_the_log() {
         .lines()
         .find(|l| l.contains("functions caught up"))
         .unwrap();
-    let dropped = total(caught_up);
-    assert!(dropped > 0 && dropped < SENT, "{caught_up}");
+    assert!(
+        total(caught_up) > 0 && total(caught_up) < SENT,
+        "{caught_up}"
+    );
     assert!(fenn.terminate().success());
     let log = fenn.log.text();
     let in_all = log
         .lines()
         .find(|l| l.contains("QoS 0 messages dropped while functions were saturated, in all"))
         .unwrap_or_else(|| panic!("no total at shutdown:\n{log}"));
-    assert_eq!(total(in_all), dropped, "{in_all}");
+    // The last catch-up's running total is the total: nothing came after.
+    let last = log
+        .lines()
+        .rfind(|l| l.contains("functions caught up"))
+        .unwrap();
+    assert_eq!(total(in_all), total(last), "{in_all}");
 }

@@ -88,14 +88,24 @@ impl Captured {
     /// Waits until the text contains `needle` `count` times, and returns
     /// it; fails the test after 20 s.
     pub(crate) fn wait_for_count(&self, needle: &str, count: usize) -> String {
+        self.wait_for_count_within(needle, count, Duration::from_secs(20))
+    }
+
+    /// [`Captured::wait_for_count`], failing the test after `limit`.
+    pub(crate) fn wait_for_count_within(
+        &self,
+        needle: &str,
+        count: usize,
+        limit: Duration,
+    ) -> String {
         let (text, changed) = &*self.0;
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + limit;
         let mut guard = text.lock().unwrap();
         while guard.matches(needle).count() < count {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
-                "waited 20 s for {count}x {needle:?} in:\n{guard}"
+                "waited {limit:?} for {count}x {needle:?} in:\n{guard}"
             );
             guard = changed.wait_timeout(guard, left).unwrap().0;
         }

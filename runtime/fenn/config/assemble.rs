@@ -21,6 +21,8 @@ struct Server {
     http: HttpSettings,
     guest_memory: usize,
     workers: usize,
+    /// `buffer_memory` is valid (not a default standing in for an error).
+    buffer_valid: bool,
 }
 
 /// What the functions and their bindings give.
@@ -54,7 +56,8 @@ impl Validator<'_> {
             .keep(self.embedded(raw.mqtt.as_ref(), mqtt.as_ref()))
             .flatten();
         let has_mqtt = raw.mqtt.is_some();
-        let found = self.functions(&raw.functions, &server.http, has_mqtt, state_dir.is_some());
+        let buffer = server.buffer_valid.then_some(server.http.buffer_bytes);
+        let found = self.functions(&raw.functions, buffer, has_mqtt, state_dir.is_some());
         let routes = self.keep(self.route_table(&found));
         let errors = self.errors.take();
         let Some(routes) = routes.filter(|_| errors.is_empty()) else {
@@ -111,8 +114,17 @@ impl Validator<'_> {
             self.keep(self.count(key, value, default, most))
                 .unwrap_or(default)
         };
+        // Kept apart: the check between the two is made only when both are
+        // valid, not against a default standing in for a value in error.
+        let max_body =
+            self.keep(self.size("server.max_body", &server.max_body, defaults.max_body_bytes));
+        let buffer = self.keep(self.size(
+            "server.buffer_memory",
+            &server.buffer_memory,
+            defaults.buffer_bytes,
+        ));
         let http = HttpSettings {
-            max_body_bytes: size("server.max_body", &server.max_body, defaults.max_body_bytes),
+            max_body_bytes: max_body.unwrap_or(defaults.max_body_bytes),
             header_read_timeout: duration(
                 "server.header_read_timeout",
                 &server.header_read_timeout,
@@ -133,11 +145,7 @@ impl Validator<'_> {
                 &server.write_timeout,
                 defaults.write_timeout,
             ),
-            buffer_bytes: size(
-                "server.buffer_memory",
-                &server.buffer_memory,
-                defaults.buffer_bytes,
-            ),
+            buffer_bytes: buffer.unwrap_or(defaults.buffer_bytes),
             max_connections: count(
                 "server.max_connections",
                 server.max_connections,
@@ -151,7 +159,10 @@ impl Validator<'_> {
                 MAX_CONNECTIONS,
             ),
         };
-        if http.max_body_bytes > http.buffer_bytes {
+        if max_body
+            .zip(buffer)
+            .is_some_and(|(body, buffer)| body > buffer)
+        {
             self.report(self.error(
                 "server.max_body",
                 format!(
@@ -172,6 +183,7 @@ impl Validator<'_> {
             http,
             guest_memory,
             workers,
+            buffer_valid: buffer.is_some(),
         }
     }
 
@@ -213,7 +225,7 @@ impl Validator<'_> {
     fn functions(
         &self,
         raw: &[RawFunction],
-        http: &HttpSettings,
+        buffer: Option<usize>,
         has_mqtt: bool,
         has_state: bool,
     ) -> Functions {
@@ -228,7 +240,7 @@ impl Validator<'_> {
             }
             let parsed = self.keep(self.function(&key, function));
             if let Some(parsed) = &parsed {
-                self.bindings(&key, function, parsed, http, &mut found);
+                self.bindings(&key, function, parsed, buffer, &mut found);
             }
             for (mqtt_index, route) in function.mqtt.iter().enumerate() {
                 let mqtt_key = format!("{key}.mqtt[{mqtt_index}]");
@@ -273,15 +285,16 @@ impl Validator<'_> {
         key: &str,
         function: &RawFunction,
         parsed: &FunctionConfig,
-        http: &HttpSettings,
+        buffer: Option<usize>,
         found: &mut Functions,
     ) {
-        if !function.http.is_empty() && parsed.limits.max_response > http.buffer_bytes {
+        let over = buffer.filter(|buffer| parsed.limits.max_response > *buffer);
+        if let Some(buffer) = over.filter(|_| !function.http.is_empty()) {
             self.report(self.error(
                 format!("{key}.max_response"),
                 format!(
-                    "{} bytes is over server.buffer_memory ({} bytes), so such an answer could never be sent",
-                    parsed.limits.max_response, http.buffer_bytes
+                    "{} bytes is over server.buffer_memory ({buffer} bytes), so such an answer could never be sent",
+                    parsed.limits.max_response
                 ),
             ));
         }
@@ -358,5 +371,26 @@ mod tests {
             text.starts_with("fenn.toml: server.listen: 'nowhere'"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_value_in_error_does_not_make_errors_of_its_own() {
+        // Were the bad buffer_memory's default (64 MiB) checked against,
+        // max_body and max_response would be reported too.
+        let text = r#"
+            [server]
+            buffer_memory = "lots"
+            max_body = "100MiB"
+
+            [[function]]
+            name = "hello"
+            module = "example:hello"
+            max_response = "100MiB"
+              [[function.http]]
+              route = "/hello"
+        "#;
+        let errors = Config::parse(Path::new("fenn.toml"), text).unwrap_err();
+        let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(keys, ["server.buffer_memory"]);
     }
 }

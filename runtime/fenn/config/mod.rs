@@ -249,10 +249,10 @@ impl Validator<'_> {
                     let bytes = units::size(text)
                         .map_err(|reason| self.error("mqtt.max_payload", reason))?;
                     // Room for the topic and the properties on top.
-                    u32::try_from(bytes.saturating_add(64 << 10))
+                    u32::try_from(bytes.saturating_add(fenn_mqtt::PACKET_ROOM as usize))
                         .map_err(|_| self.error("mqtt.max_payload", "must be below 4GiB"))?
                 }
-                None => (1 << 20) + (64 << 10),
+                None => (1 << 20) + fenn_mqtt::PACKET_ROOM,
             },
             shutdown_grace: http.shutdown_grace,
             session_expiry: match (&raw.client_id, &raw.session_expiry) {

@@ -11,9 +11,11 @@ use std::pin::Pin;
 /// The MQTT trigger's publisher is the implementation: it keeps results in
 /// order, on disk while the broker is away. Tests may collect them instead.
 pub trait ResultSink: Send + Sync {
-    /// Hands over `result` for `destination`; answers `true` once it is
-    /// stored, `false` when it was dropped or lost (the sink logs why). A
-    /// sink bounds how long and how much waits.
+    /// Hands over `result` for `destination`: answers `true` once the sink
+    /// has taken it, `false` when it dropped it (the sink logs why, and
+    /// also when a result it took is lost later). A sink bounds how much
+    /// waits, and does not keep the caller waiting for the result to be
+    /// stored.
     fn deliver<'a>(
         &'a self,
         destination: &'a str,

@@ -171,8 +171,9 @@ impl Schedule {
                     }
                     from = found - TimeDelta::seconds(1);
                 }
+                // Enough steps for an every-second job's repeated hour (3 600).
                 let mut last = last?;
-                for _ in 0..64 {
+                for _ in 0..4_000 {
                     match self.next_after(last) {
                         Some(next) if next <= at => last = next,
                         _ => break,

@@ -214,11 +214,17 @@ impl<H: FunctionHost> ScheduleLoop<H> {
             });
             while runs.try_join_next().is_some() {}
         }
-        let grace = this.grace;
+        // A schedule that ended waits for its runs; one that stops gives
+        // them the grace.
+        let grace = if *stop.borrow() {
+            this.grace
+        } else {
+            Duration::MAX
+        };
         let finished =
             tokio::time::timeout(grace, async { while runs.join_next().await.is_some() {} });
         if finished.await.is_err() {
-            tracing::warn!(schedule = %name, runs = runs.len(), "cron: runs still going or waiting to publish when the shutdown grace ran out were stopped; their results are lost");
+            tracing::warn!(schedule = %name, runs = runs.len(), "cron: runs still going when the shutdown grace ran out were stopped; their results are lost");
             runs.abort_all();
         }
     }

@@ -88,7 +88,7 @@ pub async fn run(
     if !delivery.parked.is_empty() {
         tracing::warn!(
             lost = delivery.parked.len(),
-            "MQTT: results still waiting for room in the full outbox at shutdown were not kept (a reply to a QoS 1 message comes again with the message; a cron result is lost)"
+            "MQTT: results still waiting for room in the full outbox at shutdown were not kept (a QoS 1 message they answer was not acknowledged: with a client_id the broker sends it again; a cron result is lost)"
         );
     }
 }

@@ -42,4 +42,4 @@ pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use publisher::Publisher;
 pub use session::Version;
 pub use topic::{ReplyTemplate, TopicError, TopicFilter};
-pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger};
+pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger, PACKET_ROOM};

@@ -4,8 +4,10 @@
 //! A reply to an MQTT message waits until it is stored, however long the
 //! outbox stays full: its QoS 1 request stays unacknowledged meanwhile, so
 //! the broker bounds how many wait. Cron has no such brake, so the results
-//! it hands over ([`ResultSink`]) wait within a memory budget; past it, a
-//! result is dropped at once with a warning, and counted.
+//! it hands over ([`ResultSink`]) are queued at once and wait to be stored
+//! within a memory budget, without holding up the run that made them; past
+//! the budget a result is dropped at once with a warning, and counted, and
+//! so is one that is never stored (fenn stopped with it still waiting).
 
 use crate::outbox::Outgoing;
 use fenn_abi::Response;
@@ -46,8 +48,10 @@ impl Item {
 pub struct Publisher {
     items: mpsc::Sender<Item>,
     max_bytes: usize,
-    /// Bytes of sink results waiting to be stored (see the module docs).
+    /// Bytes of sink results waiting to be stored (see the module docs),
+    /// out of `budget`.
     waiting: Arc<Semaphore>,
+    budget: usize,
     /// Sink results dropped or lost so far.
     lost: Arc<AtomicU64>,
 }
@@ -56,27 +60,35 @@ impl Publisher {
     /// Queues `message`; the returned receiver says once it is stored. A
     /// message too large for an MQTT packet becomes a 502 failure message
     /// (sent, it would break the connection on every attempt).
-    pub async fn publish(&self, mut message: Outgoing) -> oneshot::Receiver<bool> {
+    pub async fn publish(&self, message: Outgoing) -> oneshot::Receiver<bool> {
+        let message = self.fit(message);
+        let (stored, told) = oneshot::channel();
+        if let Err(refused) = self.items.send(Item { message, stored }).await {
+            refused.0.answer(false);
+        }
+        told
+    }
+
+    /// `message`, or a 502 failure message in its place when it is too
+    /// large for an MQTT packet.
+    fn fit(&self, mut message: Outgoing) -> Outgoing {
         let size = message.payload.len() + message.topic.len();
         let properties: usize = message
             .user_properties
             .iter()
             .map(|(n, v)| n.len() + v.len() + 5)
             .sum();
-        if size + properties + 1024 > self.max_bytes {
-            tracing::warn!(topic = %message.topic, bytes = size, "MQTT: a result too large to publish was replaced by an error");
-            let failure = fenn_runtime::Error::BadOutput {
-                reason: format!("the result is {size} bytes, over the MQTT packet limit"),
-            };
-            let correlation = message.correlation.take();
-            message = crate::message::failure(&failure, message.topic, message.qos);
-            message.correlation = correlation;
+        if size + properties + 1024 <= self.max_bytes {
+            return message;
         }
-        let (stored, told) = oneshot::channel();
-        if let Err(refused) = self.items.send(Item { message, stored }).await {
-            refused.0.answer(false);
-        }
-        told
+        tracing::warn!(topic = %message.topic, bytes = size, "MQTT: a result too large to publish was replaced by an error");
+        let failure = fenn_runtime::Error::BadOutput {
+            reason: format!("the result is {size} bytes, over the MQTT packet limit"),
+        };
+        let correlation = message.correlation.take();
+        let mut replaced = crate::message::failure(&failure, message.topic, message.qos);
+        replaced.correlation = correlation;
+        replaced
     }
 
     /// Sink results dropped (no room to wait) or lost (not stored when
@@ -97,24 +109,30 @@ impl ResultSink for Publisher {
         result: &'a Result<Response, fenn_runtime::Error>,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
         Box::pin(async move {
-            let message = match result {
+            let message = self.fit(match result {
                 Ok(response) => crate::message::result(response.clone(), topic.to_owned(), 1),
                 Err(error) => crate::message::failure(error, topic.to_owned(), 1),
-            };
-            let charge = (message.payload.len() + message.topic.len()).max(WAITING_MIN);
+            });
+            let size = message.payload.len() + message.topic.len();
+            let charge = size.clamp(WAITING_MIN, self.budget);
             let charge = u32::try_from(charge).unwrap_or(u32::MAX);
-            let Ok(_permit) = self.waiting.try_acquire_many(charge) else {
+            let Ok(permit) = self.waiting.clone().try_acquire_many_owned(charge) else {
                 let lost = self.count_lost();
-                tracing::warn!(%topic, lost, "MQTT: a result was dropped: the outbox is full and the results waiting for room use their memory budget");
+                tracing::warn!(%topic, lost, "MQTT: a result was dropped: the results not yet confirmed by the broker or stored in the outbox use their memory budget");
                 return false;
             };
             let stored = self.publish(message).await;
-            if stored.await.unwrap_or(false) {
-                return true;
-            }
-            let lost = self.count_lost();
-            tracing::warn!(%topic, lost, "MQTT: a result was lost: it could not be published or kept in the outbox");
-            false
+            // The run that made the result goes on; its result waits here,
+            // within the budget, until it is stored or given up.
+            let (publisher, topic) = (self.clone(), topic.to_owned());
+            tokio::spawn(async move {
+                if !stored.await.unwrap_or(false) {
+                    let lost = publisher.count_lost();
+                    tracing::warn!(%topic, lost, "MQTT: a result was lost: it could not be published or kept in the outbox");
+                }
+                drop(permit);
+            });
+            true
         })
     }
 }
@@ -128,6 +146,7 @@ pub fn channel(max_bytes: usize) -> (Publisher, mpsc::Receiver<Item>) {
         items,
         max_bytes,
         waiting: Arc::new(Semaphore::new(budget)),
+        budget,
         lost: Arc::new(AtomicU64::new(0)),
     };
     (publisher, queue)
@@ -145,17 +164,16 @@ mod tests {
         })
     }
 
-    /// Delivery never answers (a full outbox): cron results wait up to the
-    /// budget, the next one is dropped at once, and answering one that
-    /// waits lets it through.
+    /// Delivery never answers (a full outbox): cron results are taken up
+    /// to the budget, the next one is dropped at once, and once one that
+    /// waits is stored there is room again; one never stored is counted
+    /// lost.
     #[tokio::test(flavor = "current_thread")]
     async fn cron_results_wait_within_a_budget_and_past_it_are_dropped() {
         let (publisher, mut items) = channel(64 << 10);
         let fits = WAITING_BUDGET / WAITING_MIN;
-        let mut waiting = tokio::task::JoinSet::new();
         for _ in 0..fits {
-            let publisher = publisher.clone();
-            waiting.spawn(async move { publisher.deliver("samples", &result("21.5")).await });
+            assert!(publisher.deliver("samples", &result("21.5")).await);
         }
         let mut held = Vec::new();
         while held.len() < fits {
@@ -168,15 +186,34 @@ mod tests {
             "the dropped result was not queued"
         );
         held.pop().unwrap().answer(true);
-        assert!(waiting.join_next().await.unwrap().unwrap());
-        // Room for one again.
-        let again = publisher.clone();
-        let next = tokio::spawn(async move { again.deliver("samples", &result("next")).await });
-        items.recv().await.unwrap().answer(true);
-        assert!(next.await.unwrap());
-        // A result not stored (delivery dropped it) is said to be lost.
+        // The waiter lets its budget go once it hears.
+        while publisher.waiting.available_permits() < WAITING_MIN {
+            tokio::task::yield_now().await;
+        }
+        assert!(publisher.deliver("samples", &result("next")).await);
         held.pop().unwrap().answer(false);
-        assert!(!waiting.join_next().await.unwrap().unwrap());
-        assert_eq!(publisher.lost(), 2);
+        while publisher.lost() < 2 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// A result too large for a packet becomes a small 502 message before
+    /// it is charged, so it is neither refused for the budget nor charged
+    /// its own size.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_result_too_large_for_a_packet_is_charged_as_its_error() {
+        let (publisher, mut items) = channel(64 << 10);
+        let huge = "x".repeat(2 << 20);
+        assert!(publisher.deliver("samples", &result(&huge)).await);
+        let item = items.recv().await.unwrap();
+        assert!(
+            item.message.payload.len() < 1024,
+            "{:?}",
+            item.message.payload
+        );
+        assert_eq!(
+            publisher.waiting.available_permits(),
+            publisher.budget - WAITING_MIN
+        );
     }
 }

@@ -44,6 +44,10 @@ pub struct Received {
     pub response_topic: Option<String>,
     /// MQTT 5 correlation data.
     pub correlation: Option<Bytes>,
+    /// The size of a message over the limit, whose payload was dropped on
+    /// arrival (only MQTT 3.1.1 lets one through); it is answered with a
+    /// 413.
+    pub oversized: Option<usize>,
     ack: Ack,
 }
 
@@ -64,6 +68,17 @@ impl Received {
         self.ack.clone()
     }
 
+    /// Drops the payload of a message (topic and payload) over
+    /// `max_packet` bytes at once, the limit the broker is told under MQTT
+    /// 5, keeping only its size (for the 413 that answers it).
+    pub fn drop_oversized(&mut self, max_packet: usize) {
+        let size = self.topic.len() + self.payload.len();
+        if size > max_packet {
+            self.oversized = Some(size);
+            self.payload = Bytes::new();
+        }
+    }
+
     /// A message received over MQTT 5.
     pub fn from_v5(mut publish: v5::mqttbytes::v5::Publish) -> Self {
         let properties = publish.properties.take().unwrap_or_default();
@@ -75,6 +90,7 @@ impl Received {
             content_type: properties.content_type,
             response_topic: properties.response_topic,
             correlation: properties.correlation_data,
+            oversized: None,
             ack: Ack(AckFor::V5(Box::new(publish))),
         }
     }
@@ -88,6 +104,7 @@ impl Received {
             content_type: None,
             response_topic: None,
             correlation: None,
+            oversized: None,
             ack: Ack(AckFor::V311(publish)),
         }
     }
@@ -348,9 +365,9 @@ pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Clien
 /// fenn's limit. rumqttc drops the connection on a packet over its limit,
 /// and the broker sends the same message again after the reconnect, for
 /// ever; so fenn reads messages up to four times its limit (at least 1 MiB,
-/// at most MQTT's own 256 MiB) and refuses those over the limit itself
-/// (`trigger::handle`). Larger still, only the broker can drop them (its
-/// `message_size_limit`).
+/// at most MQTT's own 256 MiB), drops the payload of one over the limit as
+/// it arrives and answers it with a 413 ([`Received::drop_oversized`]).
+/// Larger still, only the broker can drop them (its `message_size_limit`).
 fn v311_read_limit(max_packet: usize) -> usize {
     max_packet.saturating_mul(4).clamp(1 << 20, 256 << 20)
 }

@@ -33,8 +33,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-/// QoS 0 messages read ahead of the dispatcher, at most.
+/// QoS 0 messages read ahead of the dispatcher, at most, and their bytes.
 const READ_AHEAD: usize = 1024;
+const READ_AHEAD_BYTES: usize = 8 << 20;
+/// Room in an MQTT packet for the topic and properties on top of
+/// `max_payload` (the packet limit is the two together).
+pub const PACKET_ROOM: u32 = 64 << 10;
 
 /// How to reach the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,16 +183,18 @@ impl<H: FunctionHost> MqttTrigger<H> {
             self.routes.clone(),
             self.host.clone(),
             in_flight,
-            settings.max_packet_bytes as usize,
         ));
+        let max_packet = settings.max_packet_bytes as usize;
         let mut work = Some(work);
         // Messages read but not yet taken by the dispatcher. The poller
         // never stops polling: rumqttc reads the PUBACKs that acks wait on,
         // and writes queued acks and replies, only while polled. QoS 1
         // messages are bounded by the broker (fenn's Receive Maximum, or
-        // the broker's own in-flight limit); past READ_AHEAD waiting, a
-        // QoS 0 message is dropped, as QoS 0 allows, and counted.
+        // the broker's own in-flight limit); past READ_AHEAD waiting, or
+        // READ_AHEAD_BYTES, a QoS 0 message is dropped, as QoS 0 allows,
+        // and counted.
         let mut read_ahead: VecDeque<Received> = VecDeque::new();
+        let mut read_ahead_bytes = 0_usize;
         let mut retry: Option<Pin<Box<tokio::time::Sleep>>> = None;
         // QoS 0 messages dropped, and how many of them the log has totalled.
         let (mut dropped, mut reported) = (0_u64, 0_u64);
@@ -222,16 +228,21 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
                             tokio::spawn(subscribe_all(client.clone(), self.routes.clone()));
                         }
-                        Happened::Received(message) => {
+                        Happened::Received(mut message) => {
                             if work.is_none() {
                                 continue;
                             }
-                            if message.qos == 0 && read_ahead.len() >= READ_AHEAD {
+                            message.drop_oversized(max_packet);
+                            let size = message.payload.len();
+                            let full = read_ahead.len() >= READ_AHEAD
+                                || read_ahead_bytes + size > READ_AHEAD_BYTES;
+                            if message.qos == 0 && full {
                                 dropped += 1;
                                 if dropped.is_power_of_two() {
                                     tracing::warn!(dropped, "MQTT: functions are saturated; QoS 0 messages dropped");
                                 }
                             } else {
+                                read_ahead_bytes += size;
                                 read_ahead.push_back(*message);
                             }
                         }
@@ -255,6 +266,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 permit = async { sender?.reserve_owned().await.ok() }, if work.is_some() && !read_ahead.is_empty() => {
                     match (permit, read_ahead.pop_front()) {
                         (Some(permit), Some(publish)) => {
+                            read_ahead_bytes -= publish.payload.len();
                             permit.send(publish);
                         }
                         _ => break,
@@ -269,6 +281,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     work = None;
                     // Not started: left unacknowledged for the broker.
                     read_ahead.clear();
+                    read_ahead_bytes = 0;
                     grace = Some(Box::pin(tokio::time::sleep(settings.shutdown_grace)));
                 }
                 () = &mut drained, if work.is_none() => break,
@@ -314,7 +327,6 @@ async fn dispatch<H: FunctionHost>(
     routes: Arc<Vec<MqttRoute>>,
     host: Arc<H>,
     in_flight: usize,
-    max_packet: usize,
 ) {
     let slots = Arc::new(Semaphore::new(in_flight));
     while let Some(publish) = queue.recv().await {
@@ -328,7 +340,7 @@ async fn dispatch<H: FunctionHost>(
         }
         let (publisher, routes, host) = (publisher.clone(), routes.clone(), host.clone());
         tokio::spawn(async move {
-            let stored = handle(&publish, &publisher, &routes, &*host, max_packet).await;
+            let stored = handle(&publish, &publisher, &routes, &*host).await;
             drop(slot);
             let stored = match stored {
                 Some(told) => told.await.unwrap_or(false),
@@ -357,14 +369,13 @@ async fn ack_in_order(
 
 /// Runs the function for one message and queues its reply; the receiver
 /// says when the reply is stored (None: no reply to wait for). A message
-/// over `max_packet` (which only MQTT 3.1.1 lets through) is answered with
-/// a 413 and not run.
+/// whose payload was over the limit (which only MQTT 3.1.1 lets through)
+/// is answered with a 413 and not run.
 async fn handle<H: FunctionHost>(
     publish: &Received,
     publisher: &Publisher,
     routes: &[MqttRoute],
     host: &H,
-    max_packet: usize,
 ) -> Option<oneshot::Receiver<bool>> {
     let topic = String::from_utf8_lossy(&publish.topic).into_owned();
     let Some((route, parameters)) = routes.iter().find_map(|route| {
@@ -385,10 +396,9 @@ async fn handle<H: FunctionHost>(
     });
     let response_topic =
         asked.or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
-    let size = publish.topic.len() + publish.payload.len();
-    if size > max_packet {
-        tracing::warn!(%topic, bytes = size, limit = max_packet, "MQTT: a message over the size limit was refused");
-        let text = format!("message is {size} bytes, over the limit of {max_packet} bytes");
+    if let Some(size) = publish.oversized {
+        tracing::warn!(%topic, bytes = size, "MQTT: a message over the size limit (max_payload) was refused");
+        let text = format!("message is {size} bytes, over the size limit");
         let mut refusal = message::refusal(413, &text, response_topic?, publish.qos.min(1));
         refusal.correlation.clone_from(&publish.correlation);
         return Some(publisher.publish(refusal).await);

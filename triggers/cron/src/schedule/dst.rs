@@ -175,6 +175,15 @@ mod tests {
         );
     }
 
+    #[test]
+    fn catch_up_finds_the_last_fire_in_the_second_pass_of_a_repeated_hour() {
+        // 01:30 EST on 2026-11-01 is the second 01:30 that night.
+        let half_minutes = Schedule::parse("*/30 * * * * *", "America/New_York").unwrap();
+        let at: DateTime<Utc> = "2026-11-01T06:30:10Z".parse().unwrap();
+        let want: DateTime<Utc> = "2026-11-01T06:30:00Z".parse().unwrap();
+        assert_eq!(half_minutes.last_at_or_before(at), Some(want));
+    }
+
     /// What a daily job at local `hour:minute` should do on `day` in `zone`:
     /// fire once, at that time if it exists (its first pass if it occurs
     /// twice), else at the first instant after the spring gap.
