@@ -23,6 +23,7 @@
 //! - the linear memory of every running guest together is held to the
 //!   [`GuestMemory`] budget ([`Error::Overloaded`] past it).
 
+pub use crate::invocation::INLINE_FUEL;
 use crate::invocation::{Invocation, Step};
 use crate::limiter::GuestMemory;
 use crate::pool::WorkerPool;
@@ -38,8 +39,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
-/// Fuel a guest may use on the receiving task before it moves to a worker.
-pub const INLINE_FUEL: u64 = 200_000;
 /// Fuel per slice on a worker thread; the deadline is checked between slices.
 pub const SLICE_FUEL: u64 = 2_000_000;
 

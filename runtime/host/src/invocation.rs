@@ -21,7 +21,10 @@ const HOST_CALL_FUEL: u64 = 1_000;
 /// input, before the handler runs; this runs on the receiving task, so it
 /// is as small as the inline slice. A guest that needs more to start is out
 /// of fuel.
-pub(crate) const SETUP_FUEL: u64 = crate::dispatch::INLINE_FUEL;
+pub(crate) const SETUP_FUEL: u64 = INLINE_FUEL;
+/// Fuel a guest may use on the receiving task before it moves to a worker
+/// (the dispatcher's first slice).
+pub const INLINE_FUEL: u64 = 200_000;
 
 /// What a store carries for its one invocation.
 pub(crate) struct HostState {

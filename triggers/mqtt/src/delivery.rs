@@ -23,13 +23,11 @@
 use crate::link::{InFlight, Link};
 use crate::outbox::{Outbox, OutboxError};
 use crate::publisher::{CHANNEL, Item};
-use crate::session::Client;
+use crate::session::{Client, WINDOW};
 use std::collections::VecDeque;
 use std::future::Future;
 use tokio::sync::{mpsc, watch};
 
-/// Messages handed to rumqttc and not yet confirmed, at most.
-pub const WINDOW: usize = 64;
 /// Messages waiting in memory before they spill to the outbox.
 pub const QUEUE: usize = 1024;
 

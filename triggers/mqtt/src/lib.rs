@@ -14,6 +14,7 @@
 //!   messages the broker has confirmed (pure).
 //! - [`outbox`]: [`Outbox`], results waiting for the broker, on disk.
 //! - [`session`]: one connection, MQTT 5 or 3.1.1, as the trigger uses it.
+//! - [`settings`]: [`MqttSettings`], how to reach the broker.
 //! - [`message`]: a message as the event, a response as the reply.
 //! - [`backoff`]: [`Backoff`], reconnect delays.
 //! - `embedded` (feature `embedded-broker`): an MQTT broker inside fenn,
@@ -34,12 +35,13 @@ pub mod message;
 pub mod outbox;
 pub mod publisher;
 pub mod session;
+pub mod settings;
 pub mod topic;
 pub mod trigger;
 
 pub use backoff::Backoff;
 pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use publisher::Publisher;
-pub use session::Version;
+pub use settings::Version;
 pub use topic::{ReplyTemplate, TopicError, TopicFilter};
 pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger, PACKET_ROOM};

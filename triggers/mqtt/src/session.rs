@@ -8,24 +8,16 @@
 //! configured reply topic only, and the status code is not sent along.
 
 use crate::outbox::Outgoing;
-use crate::trigger::MqttSettings;
+use crate::settings::{MqttSettings, Version};
 use bytes::Bytes;
 use rumqttc::v5;
 use rumqttc::v5::mqttbytes::v5::{PubAckReason, PublishProperties};
 use rumqttc::{NetworkOptions, Transport};
 
 /// Publishes awaiting the broker's PUBACK, at most: delivery's window.
-const WINDOW: u16 = crate::delivery::WINDOW as u16;
-
-/// The protocol version spoken.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Version {
-    /// MQTT 5 (the default).
-    #[default]
-    V5,
-    /// MQTT 3.1.1, for brokers without MQTT 5.
-    V311,
-}
+/// Publishes handed to the client and not yet confirmed, at most (the
+/// delivery task keeps to it; rumqttc is told it).
+pub const WINDOW: usize = 64;
 
 /// A message from the broker.
 #[derive(Debug, Clone)]
@@ -319,7 +311,7 @@ pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Clien
             options
                 .set_keep_alive(settings.keep_alive)
                 .set_manual_acks(true)
-                .set_outgoing_inflight_upper_limit(WINDOW)
+                .set_outgoing_inflight_upper_limit(WINDOW as u16)
                 .set_receive_maximum(Some(receive))
                 .set_max_packet_size(Some(settings.max_packet_bytes))
                 .set_network_options(network);
@@ -345,7 +337,7 @@ pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Clien
             options
                 .set_keep_alive(settings.keep_alive)
                 .set_manual_acks(true)
-                .set_inflight(WINDOW)
+                .set_inflight(WINDOW as u16)
                 .set_max_packet_size(v311_read_limit(packet), packet)
                 .set_clean_session(settings.session_expiry.is_none());
             if let Some((user, password)) = &settings.credentials {

@@ -22,12 +22,12 @@ use crate::link::Link;
 use crate::message;
 use crate::outbox::{Outbox, OutboxError};
 use crate::publisher::{self, Publisher};
-use crate::session::{self, Ack, Client, Happened, Received, Version};
+use crate::session::{self, Ack, Client, Happened, Received, WINDOW};
+pub use crate::settings::{MqttSettings, MqttTls};
 use crate::{Backoff, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,59 +39,6 @@ const READ_AHEAD_BYTES: usize = 8 << 20;
 /// Room in an MQTT packet for the topic and properties on top of
 /// `max_payload` (the packet limit is the two together).
 pub const PACKET_ROOM: u32 = 64 << 10;
-
-/// How to reach the broker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MqttSettings {
-    /// Broker host.
-    pub host: String,
-    /// Broker port.
-    pub port: u16,
-    /// MQTT client id.
-    pub client_id: String,
-    /// User name and password, if the broker wants them.
-    pub credentials: Option<(String, String)>,
-    /// Keep-alive interval.
-    pub keep_alive: Duration,
-    /// Messages handled at once; more wait in the broker.
-    pub max_in_flight: usize,
-    /// Largest MQTT packet accepted, told to the broker at connect (MQTT 5
-    /// Maximum Packet Size), so that it drops larger messages instead of
-    /// sending them and breaking the connection (rumqttc's own default is
-    /// 10 KiB, not told to the broker).
-    pub max_packet_bytes: u32,
-    /// Time in-flight messages get to finish at shutdown.
-    pub shutdown_grace: Duration,
-    /// TLS, for `mqtts://`.
-    pub tls: Option<MqttTls>,
-    /// MQTT 5 (default) or 3.1.1.
-    pub version: Version,
-    /// Persistent session: how long the broker keeps it after fenn
-    /// disconnects; None for a clean session.
-    pub session_expiry: Option<Duration>,
-    /// Where the outbox lives; None keeps it in memory only.
-    pub outbox_dir: Option<PathBuf>,
-    /// Largest size of the outbox, in bytes.
-    pub outbox_bytes: u64,
-}
-
-/// TLS material, read from files when the config loads.
-#[derive(Clone, PartialEq, Eq)]
-pub struct MqttTls {
-    /// PEM certificates the broker's certificate must chain to.
-    pub ca: Vec<u8>,
-    /// PEM client certificate and key, for mutual TLS.
-    pub client_auth: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-impl std::fmt::Debug for MqttTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MqttTls")
-            .field("ca_bytes", &self.ca.len())
-            .field("client_auth", &self.client_auth.is_some())
-            .finish()
-    }
-}
 
 /// One subscription as the config declares it.
 #[derive(Debug, Clone)]
@@ -156,7 +103,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // acknowledges one (MQTT 5 Receive Maximum). The client's queue
         // holds acks and a delivery window or two of replies; the poller
         // drains it all the time, so a full queue only waits briefly.
-        let requests = 2 * in_flight + 2 * delivery::WINDOW + self.routes.len() + 16;
+        let requests = 2 * in_flight + 2 * WINDOW + self.routes.len() + 16;
         let receive = u16::try_from(in_flight).unwrap_or(u16::MAX);
         let (client, mut connection) = session::connect(settings, receive, requests);
         let (link, links) = watch::channel(Link::default());
