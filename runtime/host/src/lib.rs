@@ -19,6 +19,8 @@
 //!   concurrency limits, short guests inline, long ones on worker threads
 //!   ([`pool`]: threads of their own, at a lower CPU priority).
 //! - [`error`]: [`Error`], one variant per way a deploy or an event fails.
+//! - [`event`]: [`EventBuilder`], the one place a trigger's parts become an
+//!   event, with the rules all triggers share.
 //! - [`sink`]: [`ResultSink`], where results go that have no caller to answer.
 //!
 //! ```no_run
@@ -37,6 +39,7 @@
 pub mod census;
 pub mod dispatch;
 pub mod error;
+pub mod event;
 pub mod guest_log;
 pub mod invocation;
 pub mod limiter;
@@ -48,6 +51,7 @@ pub mod sink;
 
 pub use dispatch::{Dispatcher, FunctionHost};
 pub use error::Error;
+pub use event::EventBuilder;
 pub use limiter::GuestMemory;
 pub use limits::Limits;
 pub use module::FunctionModule;

@@ -11,9 +11,7 @@
 use crate::ticker::{self, LATE};
 use crate::{History, Run, Schedule, Ticker};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use fenn_abi::Event;
-use fenn_abi::event::HEADER_TRIGGER;
-use fenn_runtime::{FunctionHost, ResultSink};
+use fenn_runtime::{EventBuilder, FunctionHost, ResultSink};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -241,25 +239,16 @@ impl<H: FunctionHost> ScheduleLoop<H> {
         let started = Utc::now();
         let clock = Instant::now();
         let spec = &self.spec;
-        let mut event = Event::new(&spec.name, "SCHEDULE").with_body(&spec.body);
-        event.headers.insert(HEADER_TRIGGER.into(), "cron".into());
+        let mut event = EventBuilder::new("cron", &spec.name, "SCHEDULE");
         event
-            .headers
-            .insert("x-fenn-schedule".into(), spec.schedule.describe());
-        event
-            .headers
-            .insert("x-fenn-timezone".into(), spec.schedule.zone());
-        event
-            .headers
-            .insert("x-fenn-planned-time".into(), rfc3339(planned));
-        event
-            .headers
-            .insert("x-fenn-fire-time".into(), rfc3339(started));
+            .fenn_header("schedule", spec.schedule.describe())
+            .fenn_header("timezone", spec.schedule.zone())
+            .fenn_header("planned-time", rfc3339(planned))
+            .fenn_header("fire-time", rfc3339(started));
         if catch_up {
-            event
-                .headers
-                .insert("x-fenn-catch-up".into(), "true".into());
+            event.fenn_header("catch-up", "true");
         }
+        let event = event.text(&spec.body);
         let result = self.host.invoke(&spec.function, event).await;
         drop(running);
         let duration = clock.elapsed();

@@ -9,9 +9,8 @@
 //! with `isBase64Encoded: true`.
 
 use axum::http::{HeaderMap, Method, Uri};
-use base64::Engine as _;
-use fenn_abi::event::HEADER_TRIGGER;
 use fenn_abi::{Event, Map};
+use fenn_runtime::EventBuilder;
 
 /// Builds the event for a request.
 pub fn to_event(
@@ -21,36 +20,18 @@ pub fn to_event(
     body: Vec<u8>,
     path_parameters: Map,
 ) -> Event {
-    let mut event = Event::new(uri.path(), method.as_str());
+    let mut event = EventBuilder::new("http", uri.path(), method.as_str());
     for (name, value) in headers {
-        let name = name.as_str();
-        if name.starts_with("x-fenn-") {
-            continue;
-        }
-        let value = String::from_utf8_lossy(value.as_bytes());
-        event
-            .headers
-            .entry(name.to_owned())
-            .and_modify(|joined| {
-                joined.push_str(", ");
-                joined.push_str(&value);
-            })
-            .or_insert_with(|| value.into_owned());
+        event.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
     }
-    event.headers.insert(HEADER_TRIGGER.into(), "http".into());
     if let Some(query) = uri.query() {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        event.query_parameters.extend(pairs);
-    }
-    event.path_parameters = path_parameters;
-    match String::from_utf8(body) {
-        Ok(text) => event.body = text,
-        Err(error) => {
-            event.body = base64::engine::general_purpose::STANDARD.encode(error.as_bytes());
-            event.is_base64_encoded = true;
+        for (name, value) in pairs {
+            event.query(name, value);
         }
     }
-    event
+    event.path_parameters(path_parameters);
+    event.body(body)
 }
 
 #[cfg(test)]

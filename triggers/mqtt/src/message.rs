@@ -15,53 +15,28 @@
 
 use crate::outbox::Outgoing;
 use crate::session::Received;
-use base64::Engine as _;
 use bytes::Bytes;
-use fenn_abi::event::HEADER_TRIGGER;
 use fenn_abi::{Event, Map, Response};
+use fenn_runtime::EventBuilder;
 
 /// Builds the event for a message, or says why the message is unusable.
 pub fn to_event(publish: &Received, path_parameters: Map) -> Result<Event, String> {
     let topic = std::str::from_utf8(&publish.topic)
         .map_err(|_| "the topic is not valid UTF-8".to_owned())?;
-    let mut event = Event::new(topic, "PUBLISH");
+    let mut event = EventBuilder::new("mqtt", topic, "PUBLISH");
     for (name, value) in &publish.user_properties {
-        let name = name.to_ascii_lowercase();
-        if !name.starts_with("x-fenn-") {
-            // A repeated name is joined with ", ", as HTTP joins headers.
-            event
-                .headers
-                .entry(name)
-                .and_modify(|joined| {
-                    joined.push_str(", ");
-                    joined.push_str(value);
-                })
-                .or_insert_with(|| value.clone());
-        }
+        event.header(name, value);
     }
     if let Some(content_type) = &publish.content_type {
-        event
-            .headers
-            .insert("content-type".into(), content_type.clone());
+        event.header("content-type", content_type);
     }
     if let Some(response_topic) = &publish.response_topic {
-        event
-            .headers
-            .insert("x-fenn-response-topic".into(), response_topic.clone());
+        event.fenn_header("response-topic", response_topic.clone());
     }
-    event.headers.insert(HEADER_TRIGGER.into(), "mqtt".into());
     event
-        .headers
-        .insert("x-fenn-qos".into(), publish.qos.to_string());
-    event.path_parameters = path_parameters;
-    match std::str::from_utf8(&publish.payload) {
-        Ok(text) => event.body = text.to_owned(),
-        Err(_) => {
-            event.body = base64::engine::general_purpose::STANDARD.encode(&publish.payload);
-            event.is_base64_encoded = true;
-        }
-    }
-    Ok(event)
+        .fenn_header("qos", publish.qos.to_string())
+        .path_parameters(path_parameters);
+    Ok(event.body(publish.payload.to_vec()))
 }
 
 /// The reply to `request` on `topic`: the function's result with the
