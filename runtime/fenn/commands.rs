@@ -131,7 +131,7 @@ pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<
     let event = read_event(event)?;
     let wasm = module_bytes(module)?;
     let name = function_name(module);
-    let mut dispatcher = Dispatcher::new(1, fenn_runtime::limits::DEFAULT_GUEST_MEMORY);
+    let dispatcher = Dispatcher::new(1, fenn_runtime::limits::DEFAULT_GUEST_MEMORY);
     dispatcher
         .deploy(&name, &wasm, Limits::default())
         .with_context(|| format!("{module} refused"))?;

@@ -31,10 +31,10 @@ pub(crate) fn read_module(
 /// Compiles and deploys every function: the "online compile", so a module
 /// that cannot run stops the start with its reason (every such module's).
 pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigErrors> {
-    let mut dispatcher = Dispatcher::new(config.workers, config.guest_memory);
+    let dispatcher = Dispatcher::new(config.workers, config.guest_memory);
     let mut errors = Vec::new();
     for function in &config.functions {
-        if let Err(error) = load_function(&mut dispatcher, config, function) {
+        if let Err(error) = load_function(&dispatcher, config, function) {
             errors.push(error);
         }
     }
@@ -49,7 +49,7 @@ pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigErrors
 }
 
 fn load_function(
-    dispatcher: &mut Dispatcher,
+    dispatcher: &Dispatcher,
     config: &Config,
     function: &FunctionConfig,
 ) -> Result<(), ConfigError> {

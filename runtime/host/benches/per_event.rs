@@ -90,7 +90,7 @@ fn main() {
         };
         assert_eq!(result.unwrap().status_code, 200);
     });
-    let mut dispatcher = Dispatcher::new(1, 256 << 20);
+    let dispatcher = Dispatcher::new(1, 256 << 20);
     dispatcher
         .deploy("hello", &wasm, Limits::default())
         .unwrap();

@@ -28,6 +28,7 @@ use crate::invocation::{Invocation, Step};
 use crate::limiter::GuestMemory;
 use crate::pool::WorkerPool;
 use crate::{Error, FunctionModule, Limits};
+use arc_swap::ArcSwap;
 use fenn_abi::event::HEADER_INVOCATION;
 use fenn_abi::{Event, Response};
 use futures_util::FutureExt as _;
@@ -72,9 +73,16 @@ struct Deployed {
     workers: Arc<Semaphore>,
 }
 
+/// Deployed functions by name.
+type Table = HashMap<String, Arc<Deployed>>;
+
 /// The runtime's [`FunctionHost`]: deployed functions and the worker pool.
+///
+/// The function table is swapped whole ([`ArcSwap`]): an event looks its
+/// function up without a lock, a deploy or a removal replaces the table at
+/// once, and an event already running keeps the version it started with.
 pub struct Dispatcher {
-    functions: HashMap<String, Arc<Deployed>>,
+    functions: ArcSwap<Table>,
     workers: Arc<Semaphore>,
     pool_size: usize,
     pool: WorkerPool,
@@ -100,7 +108,7 @@ impl Dispatcher {
             .map_or(0, |d| d.as_secs() << 20);
         let workers = workers.max(1);
         Self {
-            functions: HashMap::new(),
+            functions: ArcSwap::default(),
             workers: Arc::new(Semaphore::new(workers)),
             pool_size: workers,
             pool: WorkerPool::new(workers),
@@ -110,12 +118,14 @@ impl Dispatcher {
     }
 
     /// Compiles and checks `wasm`, then serves it as `name` (replacing any
-    /// function of that name; events already running finish on the old one).
+    /// function of that name; events already running finish on the old
+    /// one, every event that starts after this returns runs the new one).
+    /// Nothing changes when the module is refused.
     ///
     /// # Errors
     ///
     /// The module is refused as [`FunctionModule::compile`] says.
-    pub fn deploy(&mut self, name: &str, wasm: &[u8], limits: Limits) -> Result<(), Error> {
+    pub fn deploy(&self, name: &str, wasm: &[u8], limits: Limits) -> Result<(), Error> {
         let mut module = FunctionModule::compile(name, wasm, limits)?;
         module.guest_memory = Some(self.guest_memory.clone());
         let limits = module.limits();
@@ -128,13 +138,34 @@ impl Dispatcher {
             workers: Arc::new(Semaphore::new(share)),
             module,
         };
-        self.functions.insert(name.to_owned(), Arc::new(deployed));
+        let deployed = Arc::new(deployed);
+        self.functions.rcu(|table| {
+            let mut next = Table::clone(table);
+            next.insert(name.to_owned(), deployed.clone());
+            next
+        });
         Ok(())
     }
 
-    /// The deployed functions, by name.
-    pub fn functions(&self) -> impl Iterator<Item = &FunctionModule> {
-        self.functions.values().map(|deployed| &deployed.module)
+    /// Stops serving `name` (events already running finish); whether it
+    /// was deployed.
+    pub fn remove(&self, name: &str) -> bool {
+        let mut removed = false;
+        self.functions.rcu(|table| {
+            let mut next = Table::clone(table);
+            removed = next.remove(name).is_some();
+            next
+        });
+        removed
+    }
+
+    /// The deployed functions' modules, as of now.
+    pub fn modules(&self) -> Vec<FunctionModule> {
+        let table = self.functions.load();
+        table
+            .values()
+            .map(|deployed| deployed.module.clone())
+            .collect()
     }
 
     /// The budget of all running guests' memory.
@@ -255,6 +286,7 @@ impl Dispatcher {
     ) -> Result<Response, Error> {
         let deployed = self
             .functions
+            .load()
             .get(function)
             .cloned()
             .ok_or_else(|| Error::NotFound {
@@ -326,7 +358,7 @@ mod tests {
     const SPIN: &str = "(loop $l (br $l)) i64.const 0";
 
     fn dispatcher(workers: usize, spin_limits: Limits) -> Dispatcher {
-        let mut dispatcher = Dispatcher::new(workers, 256 << 20);
+        let dispatcher = Dispatcher::new(workers, 256 << 20);
         dispatcher
             .deploy("ok", &wat_guest(OK), Limits::default())
             .unwrap();
@@ -343,6 +375,44 @@ mod tests {
             concurrency,
             ..Limits::default()
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_redeploy_serves_new_events_while_a_running_one_keeps_its_version() {
+        let dispatcher = Arc::new(dispatcher(2, endless(300, 4)));
+        dispatcher
+            .deploy("f", &wat_guest(SPIN), endless(300, 4))
+            .unwrap();
+        let running = tokio::spawn({
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.invoke("f", Event::default()).await }
+        });
+        // Wait until the old version holds its permit: it is running.
+        let old = dispatcher.functions.load().get("f").unwrap().clone();
+        while old.permits.available_permits() == 4 {
+            tokio::task::yield_now().await;
+        }
+        dispatcher
+            .deploy("f", &wat_guest(OK), Limits::default())
+            .unwrap();
+        let response = dispatcher.invoke("f", Event::default()).await.unwrap();
+        assert_eq!(response.body, "ok");
+        let old = running.await.unwrap();
+        assert!(matches!(old, Err(Error::Deadline { .. })), "{old:?}");
+        // A refused module changes nothing; a removal ends it.
+        assert!(
+            dispatcher
+                .deploy("f", b"not wasm", Limits::default())
+                .is_err()
+        );
+        assert_eq!(
+            dispatcher.invoke("f", Event::default()).await.unwrap().body,
+            "ok"
+        );
+        assert!(dispatcher.remove("f"));
+        let gone = dispatcher.invoke("f", Event::default()).await;
+        assert!(matches!(gone, Err(Error::NotFound { .. })), "{gone:?}");
+        assert!(!dispatcher.remove("f"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,7 +447,7 @@ mod tests {
         });
         // The first call holds the only permit until its deadline; wait
         // until it does, then a second one must be refused straight away.
-        let deployed = dispatcher.functions.get("spin").unwrap().clone();
+        let deployed = dispatcher.functions.load().get("spin").unwrap().clone();
         while deployed.permits.available_permits() > 0 {
             tokio::task::yield_now().await;
         }

@@ -28,7 +28,7 @@
 //! use fenn_runtime::{Dispatcher, FunctionHost, Limits};
 //!
 //! let wasm = std::fs::read("hello.wasm").expect("a module");
-//! let mut dispatcher = Dispatcher::new(4, 256 << 20);
+//! let dispatcher = Dispatcher::new(4, 256 << 20);
 //! dispatcher.deploy("hello", &wasm, Limits::default())?;
 //! let event = fenn_abi::Event::new("/hello", "GET").with_query("name", "Jason");
 //! let response = dispatcher.invoke("hello", event).await?;
