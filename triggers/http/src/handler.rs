@@ -3,6 +3,7 @@
 
 use crate::route::{Match, RouteTable};
 use crate::{GatewayError, HttpSettings, ResponseMode, request, response};
+use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use fenn_runtime::FunctionHost;
@@ -15,7 +16,9 @@ const OFF_THREAD_BODY: usize = 64 << 10;
 
 /// What every request shares.
 pub(crate) struct Gateway<H> {
-    pub(crate) routes: RouteTable,
+    /// Swapped whole when the routes change ([`crate::HttpTrigger::apply`]):
+    /// a request routes by the table as it was when it arrived.
+    pub(crate) routes: ArcSwap<RouteTable>,
     pub(crate) host: H,
     pub(crate) settings: HttpSettings,
     /// `server.buffer_memory`, in bytes: request and response bodies hold
@@ -28,8 +31,8 @@ pub(crate) async fn handle<H: FunctionHost>(
     request: Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    let (spec, path_parameters) = match gateway.routes.find(parts.uri.path(), parts.method.as_str())
-    {
+    let routes = gateway.routes.load_full();
+    let (spec, path_parameters) = match routes.find(parts.uri.path(), parts.method.as_str()) {
         Match::Found {
             spec,
             path_parameters,

@@ -5,6 +5,7 @@ use crate::connections::{ConnectionLimits, Refused};
 use crate::handler::{Gateway, handle};
 use crate::io::WriteTimeout;
 use crate::route::RouteTable;
+use arc_swap::ArcSwap;
 use axum::Router;
 use fenn_runtime::FunctionHost;
 use hyper::server::conn::http1;
@@ -76,7 +77,7 @@ impl<H: FunctionHost> HttpTrigger<H> {
     pub fn new(routes: RouteTable, host: H, settings: HttpSettings) -> Self {
         Self {
             gateway: Arc::new(Gateway {
-                routes,
+                routes: ArcSwap::from_pointee(routes),
                 host,
                 // The budget counts bytes; tokio's semaphores hold fewer
                 // permits than usize::MAX.
@@ -86,6 +87,13 @@ impl<H: FunctionHost> HttpTrigger<H> {
                 settings,
             }),
         }
+    }
+
+    /// Serves `routes` from now on, in place of the routes before, without
+    /// a restart: requests already routed finish as they are, every
+    /// request that arrives after this returns is routed by the new table.
+    pub fn apply(&self, routes: RouteTable) {
+        self.gateway.routes.store(Arc::new(routes));
     }
 
     /// The axum router: every request goes through the route table.
@@ -266,6 +274,24 @@ mod tests {
     async fn a_route_hands_the_function_its_event() {
         let (status, body) = send(&trigger(HttpSettings::default()), "POST", "/x", "hi").await;
         assert_eq!((status, body.as_str()), (200, r#"f POST hi {"name": "x"}"#));
+    }
+
+    #[tokio::test]
+    async fn new_routes_apply_to_the_next_request_without_a_restart() {
+        let trigger = trigger(HttpSettings::default());
+        assert_eq!(send(&trigger, "POST", "/x", "").await.0, 200);
+        let routes = RouteTable::new([RouteSpec {
+            route: "/v2/{name}".into(),
+            methods: vec!["GET".into()],
+            function: "g".into(),
+            response: ResponseMode::Plain,
+            max_response: 1 << 20,
+        }])
+        .unwrap();
+        trigger.apply(routes);
+        assert_eq!(send(&trigger, "POST", "/x", "").await.0, 404);
+        let (status, body) = send(&trigger, "GET", "/v2/y", "").await;
+        assert_eq!((status, body.as_str()), (200, r#"g GET  {"name": "y"}"#));
     }
 
     #[tokio::test]
