@@ -16,14 +16,18 @@
 //! - [`history`]: [`History`], the bounded record of recent runs.
 //! - [`trigger`]: [`CronTrigger`], the loop that sleeps, fires, persists
 //!   the last fire time and logs each result.
+//! - [`bindings`]: [`CronBindings`], changing the schedules while the
+//!   trigger runs.
 //!
 //! [croner]: https://docs.rs/croner
 
+pub mod bindings;
 pub mod history;
 pub mod schedule;
 pub mod ticker;
 pub mod trigger;
 
+pub use bindings::CronBindings;
 pub use history::{History, Run};
 pub use schedule::{Schedule, ScheduleError};
 pub use ticker::Ticker;

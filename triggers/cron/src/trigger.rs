@@ -8,6 +8,7 @@
 //! knows what it missed; a fire is therefore run at most once, even if the
 //! device loses power while it runs.
 
+use crate::bindings::{CronBindings, Running};
 use crate::ticker::{self, LATE};
 use crate::{History, Run, Schedule, Ticker};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -66,7 +67,8 @@ pub struct CronSpec {
 
 /// The cron trigger.
 pub struct CronTrigger<H> {
-    specs: Vec<CronSpec>,
+    bindings: CronBindings,
+    specs: watch::Receiver<Arc<Vec<CronSpec>>>,
     host: Arc<H>,
     sink: Option<Arc<dyn ResultSink>>,
     state_dir: Option<PathBuf>,
@@ -83,7 +85,9 @@ impl<H: FunctionHost> CronTrigger<H> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
+        let (bindings, specs) = CronBindings::new(specs);
         Self {
+            bindings,
             specs,
             host,
             sink: None,
@@ -108,6 +112,11 @@ impl<H: FunctionHost> CronTrigger<H> {
         self
     }
 
+    /// The handle that changes the schedules while the trigger runs.
+    pub fn bindings(&self) -> CronBindings {
+        self.bindings.clone()
+    }
+
     /// The run history, shared with the running trigger.
     pub fn history(&self) -> Arc<Mutex<History>> {
         self.history.clone()
@@ -118,27 +127,42 @@ impl<H: FunctionHost> CronTrigger<H> {
         self.skipped.clone()
     }
 
-    /// Runs every schedule until `shutdown` completes, then waits for the
-    /// runs in flight, at most the grace.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        let (stop, stopped) = watch::channel(false);
+    /// Runs every schedule until `shutdown` completes, following the
+    /// changes [`CronBindings::apply`] makes, then waits for the runs in
+    /// flight, at most the grace.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) {
+        let mut running = Running::default();
         let mut loops = JoinSet::new();
-        for spec in self.specs {
-            let schedule = ScheduleLoop {
-                spec,
-                host: self.host.clone(),
-                sink: self.sink.clone(),
-                state_dir: self.state_dir.clone(),
-                history: self.history.clone(),
-                skipped: self.skipped.clone(),
-                seed: self.seed,
-                grace: self.grace,
-            };
-            loops.spawn(schedule.run(stopped.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            let specs = self.specs.borrow_and_update().clone();
+            for (spec, stopped) in running.reconcile(&specs) {
+                loops.spawn(self.schedule_loop(spec).run(stopped));
+            }
+            while loops.try_join_next().is_some() {}
+            tokio::select! {
+                changed = self.specs.changed() => if changed.is_err() {
+                    (&mut shutdown).await;
+                    break;
+                },
+                () = &mut shutdown => break,
+            }
         }
-        shutdown.await;
-        let _ = stop.send(true);
+        running.stop_all();
         while loops.join_next().await.is_some() {}
+    }
+
+    fn schedule_loop(&self, spec: CronSpec) -> ScheduleLoop<H> {
+        ScheduleLoop {
+            spec,
+            host: self.host.clone(),
+            sink: self.sink.clone(),
+            state_dir: self.state_dir.clone(),
+            history: self.history.clone(),
+            skipped: self.skipped.clone(),
+            seed: self.seed,
+            grace: self.grace,
+        }
     }
 }
 
