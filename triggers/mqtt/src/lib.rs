@@ -8,6 +8,8 @@
 //! # Layout
 //!
 //! - [`trigger`]: [`MqttTrigger`], the polling, dispatching and ack loops.
+//! - [`bindings`]: [`MqttBindings`], changing the subscriptions while the
+//!   trigger runs.
 //! - [`delivery`]: the one task that publishes.
 //! - [`publisher`]: [`Publisher`], its handle, also cron's result sink.
 //! - [`link`]: the connection as the poller sees it, and which sent
@@ -27,6 +29,7 @@
 //!   into its own subscription.
 
 pub mod backoff;
+pub mod bindings;
 pub mod delivery;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
@@ -40,6 +43,7 @@ pub mod topic;
 pub mod trigger;
 
 pub use backoff::Backoff;
+pub use bindings::MqttBindings;
 pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use publisher::Publisher;
 pub use settings::Version;

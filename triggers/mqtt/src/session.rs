@@ -221,6 +221,18 @@ impl Client {
         }
     }
 
+    /// Unsubscribes from `filter`.
+    ///
+    /// # Errors
+    ///
+    /// rumqttc's, as text: the event loop is gone.
+    pub async fn unsubscribe(&self, filter: String) -> Result<(), String> {
+        match self {
+            Self::V5(client) => client.unsubscribe(filter).await.map_err(|e| e.to_string()),
+            Self::V311(client) => client.unsubscribe(filter).await.map_err(|e| e.to_string()),
+        }
+    }
+
     /// Asks the event loop to disconnect, without waiting.
     pub fn try_disconnect(&self) {
         let _ = match self {

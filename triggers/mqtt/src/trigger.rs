@@ -17,6 +17,7 @@
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
+use crate::bindings::{self, MqttBindings, Routes};
 use crate::delivery;
 use crate::link::Link;
 use crate::message;
@@ -56,7 +57,8 @@ pub struct MqttRoute {
 /// The MQTT trigger.
 pub struct MqttTrigger<H> {
     settings: MqttSettings,
-    routes: Arc<Vec<MqttRoute>>,
+    bindings: MqttBindings,
+    changes: watch::Receiver<()>,
     host: Arc<H>,
     outbox: Outbox,
     publisher: Publisher,
@@ -77,14 +79,21 @@ impl<H: FunctionHost> MqttTrigger<H> {
     ) -> Result<Self, OutboxError> {
         let outbox = Outbox::open(settings.outbox_dir.as_deref(), settings.outbox_bytes)?;
         let (publisher, deliveries) = publisher::channel(settings.max_packet_bytes as usize);
+        let (bindings, changes) = MqttBindings::new(routes);
         Ok(Self {
             settings,
-            routes: Arc::new(routes),
+            bindings,
+            changes,
             host,
             outbox,
             publisher,
             deliveries,
         })
+    }
+
+    /// The handle that changes the subscriptions while the trigger runs.
+    pub fn bindings(&self) -> MqttBindings {
+        self.bindings.clone()
     }
 
     /// A handle that publishes through this trigger's connection, in
@@ -96,14 +105,15 @@ impl<H: FunctionHost> MqttTrigger<H> {
     /// Connects, subscribes and serves until `shutdown` completes, then
     /// lets in-flight messages finish within the grace; what the broker
     /// has not confirmed by then stays in the outbox.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) {
         let settings = &self.settings;
+        let routes = self.bindings.routes();
         let in_flight = settings.max_in_flight.clamp(1, usize::from(u16::MAX));
         // The broker may send `in_flight` QoS 1 messages before fenn
         // acknowledges one (MQTT 5 Receive Maximum). The client's queue
         // holds acks and a delivery window or two of replies; the poller
         // drains it all the time, so a full queue only waits briefly.
-        let requests = 2 * in_flight + 2 * WINDOW + self.routes.len() + 16;
+        let requests = 2 * in_flight + 2 * WINDOW + routes.load().len() + 16;
         let receive = u16::try_from(in_flight).unwrap_or(u16::MAX);
         let (client, mut connection) = session::connect(settings, receive, requests);
         let (link, links) = watch::channel(Link::default());
@@ -127,7 +137,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             queue,
             order,
             self.publisher,
-            self.routes.clone(),
+            routes.clone(),
             self.host.clone(),
             in_flight,
         ));
@@ -148,6 +158,10 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // Whether the last attempt connected: a failure then is a lost
         // connection, else a connection that could not be made.
         let mut connected = false;
+        // The filters subscribed to, and those given up while disconnected
+        // (the persistent session keeps them until told).
+        let mut subscribed = bindings::wanted(&routes.load());
+        let mut stale: Vec<String> = Vec::new();
         let mut backoff = Backoff::default();
         tokio::pin!(shutdown);
         let drained = async {
@@ -173,7 +187,8 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             connected = true;
                             backoff.reset();
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
-                            tokio::spawn(subscribe_all(client.clone(), self.routes.clone()));
+                            let stale = std::mem::take(&mut stale);
+                            tokio::spawn(subscribe_all(client.clone(), routes.load_full(), stale));
                         }
                         Happened::Received(mut message) => {
                             if work.is_none() {
@@ -221,6 +236,19 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     if read_ahead.is_empty() && dropped > reported {
                         tracing::warn!(burst = dropped - reported, total = dropped, "MQTT: functions caught up; QoS 0 messages were dropped meanwhile");
                         reported = dropped;
+                    }
+                }
+                changed = self.changes.changed(), if work.is_some() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let now = bindings::wanted(&routes.load());
+                    let (subscribe, gone) = bindings::changes(&subscribed, &now);
+                    subscribed = now;
+                    if connected {
+                        tokio::spawn(resubscribe(client.clone(), subscribe, gone));
+                    } else {
+                        stale.extend(gone);
                     }
                 }
                 () = &mut shutdown, if work.is_some() => {
@@ -271,7 +299,7 @@ async fn dispatch<H: FunctionHost>(
     mut queue: mpsc::Receiver<Received>,
     order: mpsc::UnboundedSender<(Ack, oneshot::Receiver<bool>)>,
     publisher: Publisher,
-    routes: Arc<Vec<MqttRoute>>,
+    routes: Routes,
     host: Arc<H>,
     in_flight: usize,
 ) {
@@ -285,7 +313,9 @@ async fn dispatch<H: FunctionHost>(
         if publish.qos > 0 && order.send((publish.ack(), finished)).is_err() {
             break;
         }
-        let (publisher, routes, host) = (publisher.clone(), routes.clone(), host.clone());
+        // The routes as the message is taken: a change applies from the
+        // next message on.
+        let (publisher, routes, host) = (publisher.clone(), routes.load_full(), host.clone());
         tokio::spawn(async move {
             let stored = handle(&publish, &publisher, &routes, &*host).await;
             drop(slot);
@@ -377,12 +407,35 @@ async fn handle<H: FunctionHost>(
     )
 }
 
-async fn subscribe_all(client: Client, routes: Arc<Vec<MqttRoute>>) {
+/// On each connection: drops what the persistent session still holds of
+/// filters given up while disconnected, then subscribes to every route's.
+async fn subscribe_all(client: Client, routes: Arc<Vec<MqttRoute>>, stale: Vec<String>) {
+    unsubscribe(&client, stale).await;
     for route in routes.iter() {
         let filter = route.filter.subscription();
         match client.subscribe(filter.clone(), route.qos).await {
             Ok(()) => tracing::info!(%filter, function = %route.function, "MQTT subscribed"),
             Err(error) => tracing::warn!(%filter, %error, "MQTT: could not subscribe"),
+        }
+    }
+}
+
+/// Follows a change of the routes on the live connection.
+async fn resubscribe(client: Client, subscribe: Vec<(String, u8)>, gone: Vec<String>) {
+    unsubscribe(&client, gone).await;
+    for (filter, qos) in subscribe {
+        match client.subscribe(filter.clone(), qos).await {
+            Ok(()) => tracing::info!(%filter, "MQTT subscribed"),
+            Err(error) => tracing::warn!(%filter, %error, "MQTT: could not subscribe"),
+        }
+    }
+}
+
+async fn unsubscribe(client: &Client, filters: Vec<String>) {
+    for filter in filters {
+        match client.unsubscribe(filter.clone()).await {
+            Ok(()) => tracing::info!(%filter, "MQTT unsubscribed"),
+            Err(error) => tracing::warn!(%filter, %error, "MQTT: could not unsubscribe"),
         }
     }
 }
