@@ -8,6 +8,7 @@ use fenn_cron::CronTrigger;
 use fenn_http::HttpTrigger;
 use fenn_mqtt::MqttTrigger;
 use fenn_runtime::Dispatcher;
+use fenn_runtime::trigger::{self, Trigger};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,43 +83,27 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let local = listener.local_addr()?;
     announce(&config, local);
     let host = Arc::new(dispatcher);
-    // Two stages: the gateway and cron stop first; MQTT last, so that the
-    // results of cron's last runs still reach its outbox.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (stop_mqtt, mqtt_stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
     let http = HttpTrigger::new(config.routes.clone(), host.clone(), config.http.clone());
-    let http = tokio::spawn(http.run(listener, until_stopped(stopped.clone())));
+    let mut triggers: Vec<Box<dyn Trigger>> = vec![Box::new(http.on(listener))];
     let mut cron = CronTrigger::new(
         config.schedules.clone(),
         host.clone(),
         config.state_dir.clone(),
     )
     .with_grace(config.http.shutdown_grace);
-    let mqtt = match config.mqtt.clone() {
-        Some(settings) => {
-            if let Some(address) = config.embedded_broker {
-                embedded_broker(address, settings.max_packet_bytes)?;
-            }
-            let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host)
-                .context("cannot open the MQTT outbox")?;
-            cron = cron.with_sink(Arc::new(mqtt.publisher()));
-            Some(tokio::spawn(mqtt.run(until_stopped(mqtt_stopped))))
+    if let Some(settings) = config.mqtt.clone() {
+        if let Some(address) = config.embedded_broker {
+            embedded_broker(address, settings.max_packet_bytes)?;
         }
-        None => None,
-    };
-    let cron = tokio::spawn(cron.run(until_stopped(stopped)));
-    signals.received().await;
-    let _ = stop.send(true);
-    let (http, cron) = tokio::join!(http, cron);
-    let _ = stop_mqtt.send(true);
-    if let Some(mqtt) = mqtt {
-        mqtt.await?;
+        let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host)
+            .context("cannot open the MQTT outbox")?;
+        cron = cron.with_sink(Arc::new(mqtt.publisher()));
+        triggers.push(Box::new(mqtt));
     }
-    http??;
-    cron?;
+    triggers.push(Box::new(cron));
+    // The gateway and cron stop first; MQTT last, so that the results of
+    // cron's last runs still reach its outbox (each trigger's stage).
+    trigger::run_all(triggers, signals.received()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -22,6 +22,9 @@
 //! - [`event`]: [`EventBuilder`], the one place a trigger's parts become an
 //!   event, with the rules all triggers share.
 //! - [`sink`]: [`ResultSink`], where results go that have no caller to answer.
+//! - [`trigger`]: [`Trigger`], the seam every event source implements, and
+//!   [`Bindings`], changing a running trigger's routes, subscriptions or
+//!   schedules.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), fenn_runtime::Error> {
@@ -48,6 +51,7 @@ pub mod module;
 pub mod output;
 pub mod pool;
 pub mod sink;
+pub mod trigger;
 
 pub use dispatch::{Dispatcher, FunctionHost};
 pub use error::Error;
@@ -56,3 +60,4 @@ pub use limiter::GuestMemory;
 pub use limits::Limits;
 pub use module::FunctionModule;
 pub use sink::ResultSink;
+pub use trigger::{Bindings, Stage, Trigger};

@@ -1,10 +1,11 @@
 //! The schedules a running cron trigger serves, and changing them without a
-//! restart: [`CronBindings::apply`] hands over a new set, and the trigger
+//! restart: [`CronBindings`]'s `apply` hands over a new set, and the trigger
 //! stops the loops of schedules that went or changed (their runs finish)
 //! and starts loops for those that came or changed. A schedule that stayed
 //! as it was keeps its loop, and so its next fire.
 
 use crate::CronSpec;
+use fenn_runtime::Bindings;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -24,10 +25,16 @@ impl CronBindings {
         };
         (bindings, receiver)
     }
+}
+
+impl Bindings for CronBindings {
+    type Binding = CronSpec;
+    type Error = std::convert::Infallible;
 
     /// Serves `specs` from now on, in place of the schedules before.
-    pub fn apply(&self, specs: Vec<CronSpec>) {
+    fn apply(&self, specs: Vec<CronSpec>) -> Result<(), Self::Error> {
         self.specs.send_replace(Arc::new(specs));
+        Ok(())
     }
 }
 
@@ -198,7 +205,7 @@ mod tests {
         host.wait_for("old", 2).await;
         let mut b = spec("b", "every 20ms");
         b.function = "new".into();
-        bindings.apply(vec![b]);
+        bindings.apply(vec![b]).unwrap();
         // Once the new schedule fires, the change is in; three more fires
         // take 40 ms at least: were the old one still running, it would
         // fire again meanwhile (one run may have been on its way).

@@ -12,6 +12,7 @@ use crate::bindings::{CronBindings, Running};
 use crate::ticker::{self, LATE};
 use crate::{History, Run, Schedule, Ticker};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
 use fenn_runtime::{EventBuilder, FunctionHost, ResultSink};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -128,7 +129,7 @@ impl<H: FunctionHost> CronTrigger<H> {
     }
 
     /// Runs every schedule until `shutdown` completes, following the
-    /// changes [`CronBindings::apply`] makes, then waits for the runs in
+    /// changes its [`CronBindings`] make, then waits for the runs in
     /// flight, at most the grace.
     pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) {
         let mut running = Running::default();
@@ -163,6 +164,20 @@ impl<H: FunctionHost> CronTrigger<H> {
             seed: self.seed,
             grace: self.grace,
         }
+    }
+}
+
+impl<H: FunctionHost> Trigger for CronTrigger<H> {
+    fn kind(&self) -> &'static str {
+        "cron"
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::Sources
+    }
+
+    fn run(self: Box<Self>, shutdown: BoxFuture) -> BoxFuture {
+        Box::pin(CronTrigger::run(*self, shutdown))
     }
 }
 

@@ -18,7 +18,7 @@ const OFF_THREAD_BODY: usize = 64 << 10;
 pub(crate) struct Gateway<H> {
     /// Swapped whole when the routes change ([`crate::HttpTrigger::apply`]):
     /// a request routes by the table as it was when it arrived.
-    pub(crate) routes: ArcSwap<RouteTable>,
+    pub(crate) routes: Arc<ArcSwap<RouteTable>>,
     pub(crate) host: H,
     pub(crate) settings: HttpSettings,
     /// `server.buffer_memory`, in bytes: request and response bodies hold

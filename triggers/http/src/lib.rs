@@ -31,4 +31,4 @@ pub mod server;
 pub use error::GatewayError;
 pub use response::ResponseMode;
 pub use route::{RouteSpec, RouteTable};
-pub use server::{HttpSettings, HttpTrigger};
+pub use server::{HttpBindings, HttpServing, HttpSettings, HttpTrigger};

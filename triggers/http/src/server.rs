@@ -4,10 +4,11 @@
 use crate::connections::{ConnectionLimits, Refused};
 use crate::handler::{Gateway, handle};
 use crate::io::WriteTimeout;
-use crate::route::RouteTable;
+use crate::route::{RouteError, RouteSpec, RouteTable};
 use arc_swap::ArcSwap;
 use axum::Router;
 use fenn_runtime::FunctionHost;
+use fenn_runtime::trigger::{Bindings, BoxFuture, Stage, Trigger};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -59,6 +60,48 @@ impl Default for HttpSettings {
     }
 }
 
+/// A handle that changes the gateway's routes while it serves: requests
+/// already routed finish as they are, every request that arrives after
+/// [`Bindings::apply`] returns is routed by the new table.
+#[derive(Clone)]
+pub struct HttpBindings {
+    routes: Arc<ArcSwap<RouteTable>>,
+}
+
+impl Bindings for HttpBindings {
+    type Binding = RouteSpec;
+    type Error = RouteError;
+
+    fn apply(&self, routes: Vec<RouteSpec>) -> Result<(), RouteError> {
+        self.routes.store(Arc::new(RouteTable::new(routes)?));
+        Ok(())
+    }
+}
+
+/// The gateway on its listener: the HTTP [`Trigger`].
+pub struct HttpServing<H> {
+    trigger: HttpTrigger<H>,
+    listener: TcpListener,
+}
+
+impl<H: FunctionHost> Trigger for HttpServing<H> {
+    fn kind(&self) -> &'static str {
+        "http"
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::Sources
+    }
+
+    fn run(self: Box<Self>, shutdown: BoxFuture) -> BoxFuture {
+        Box::pin(async move {
+            if let Err(error) = self.trigger.run(self.listener, shutdown).await {
+                tracing::error!(%error, "HTTP: the gateway stopped");
+            }
+        })
+    }
+}
+
 /// The HTTP API gateway trigger.
 pub struct HttpTrigger<H> {
     gateway: Arc<Gateway<H>>,
@@ -77,7 +120,7 @@ impl<H: FunctionHost> HttpTrigger<H> {
     pub fn new(routes: RouteTable, host: H, settings: HttpSettings) -> Self {
         Self {
             gateway: Arc::new(Gateway {
-                routes: ArcSwap::from_pointee(routes),
+                routes: Arc::new(ArcSwap::from_pointee(routes)),
                 host,
                 // The budget counts bytes; tokio's semaphores hold fewer
                 // permits than usize::MAX.
@@ -89,11 +132,19 @@ impl<H: FunctionHost> HttpTrigger<H> {
         }
     }
 
-    /// Serves `routes` from now on, in place of the routes before, without
-    /// a restart: requests already routed finish as they are, every
-    /// request that arrives after this returns is routed by the new table.
-    pub fn apply(&self, routes: RouteTable) {
-        self.gateway.routes.store(Arc::new(routes));
+    /// The handle that changes the routes while the gateway serves.
+    pub fn bindings(&self) -> HttpBindings {
+        HttpBindings {
+            routes: self.gateway.routes.clone(),
+        }
+    }
+
+    /// The gateway as a [`Trigger`], serving `listener`.
+    pub fn on(self, listener: TcpListener) -> HttpServing<H> {
+        HttpServing {
+            trigger: self,
+            listener,
+        }
     }
 
     /// The axum router: every request goes through the route table.
@@ -280,15 +331,14 @@ mod tests {
     async fn new_routes_apply_to_the_next_request_without_a_restart() {
         let trigger = trigger(HttpSettings::default());
         assert_eq!(send(&trigger, "POST", "/x", "").await.0, 200);
-        let routes = RouteTable::new([RouteSpec {
+        let routes = vec![RouteSpec {
             route: "/v2/{name}".into(),
             methods: vec!["GET".into()],
             function: "g".into(),
             response: ResponseMode::Plain,
             max_response: 1 << 20,
-        }])
-        .unwrap();
-        trigger.apply(routes);
+        }];
+        trigger.bindings().apply(routes).unwrap();
         assert_eq!(send(&trigger, "POST", "/x", "").await.0, 404);
         let (status, body) = send(&trigger, "GET", "/v2/y", "").await;
         assert_eq!((status, body.as_str()), (200, r#"g GET  {"name": "y"}"#));

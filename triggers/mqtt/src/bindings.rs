@@ -1,11 +1,12 @@
 //! The subscriptions a running MQTT trigger serves, and changing them
-//! without a restart: [`MqttBindings::apply`] swaps the routes messages are
+//! without a restart: [`MqttBindings`]'s `apply` swaps the routes messages are
 //! matched against at once, and the trigger subscribes to the filters that
 //! came and unsubscribes from those that went, on the live connection (the
 //! session and the outbox stay).
 
 use crate::MqttRoute;
 use arc_swap::ArcSwap;
+use fenn_runtime::Bindings;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -35,12 +36,18 @@ impl MqttBindings {
     pub(crate) fn routes(&self) -> Routes {
         self.routes.clone()
     }
+}
+
+impl Bindings for MqttBindings {
+    type Binding = MqttRoute;
+    type Error = std::convert::Infallible;
 
     /// Serves `routes` from now on: a message that arrives after this
     /// returns is matched against them; the subscriptions follow.
-    pub fn apply(&self, routes: Vec<MqttRoute>) {
+    fn apply(&self, routes: Vec<MqttRoute>) -> Result<(), Self::Error> {
         self.routes.store(Arc::new(routes));
         self.changed.send_replace(());
+        Ok(())
     }
 }
 

@@ -27,6 +27,7 @@ use crate::session::{self, Ack, Client, Happened, Received, WINDOW};
 pub use crate::settings::{MqttSettings, MqttTls};
 use crate::{Backoff, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
+use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -290,6 +291,21 @@ impl<H: FunctionHost> MqttTrigger<H> {
             while !matches!(connection.poll().await, Happened::Lost(_)) {}
         })
         .await;
+    }
+}
+
+impl<H: FunctionHost> Trigger for MqttTrigger<H> {
+    fn kind(&self) -> &'static str {
+        "mqtt"
+    }
+
+    /// Last: cron's results go out through this trigger's outbox.
+    fn stage(&self) -> Stage {
+        Stage::Carriers
+    }
+
+    fn run(self: Box<Self>, shutdown: BoxFuture) -> BoxFuture {
+        Box::pin(MqttTrigger::run(*self, shutdown))
     }
 }
 

@@ -6,6 +6,7 @@
 
 use fenn_abi::{Event, Response};
 use fenn_mqtt::{MqttRoute, MqttSettings, MqttTrigger, ReplyTemplate, TopicFilter, Version};
+use fenn_runtime::Bindings as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,7 +157,7 @@ fn subscriptions_follow_a_new_set_of_routes_on_the_live_connection() {
         let _ = stopped.await;
     }));
     assert_eq!(broker.request_until_answered("old/topic"), "old");
-    bindings.apply(vec![route("new/topic", "new")]);
+    bindings.apply(vec![route("new/topic", "new")]).unwrap();
     assert_eq!(broker.request_until_answered("new/topic"), "new");
     // The old filter is unsubscribed: the broker counts fenn's one
     // subscription (its own $SYS topics are not counted; it would count
