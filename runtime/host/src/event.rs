@@ -53,6 +53,16 @@ impl EventBuilder {
         self
     }
 
+    /// A header the source states itself (MQTT's content type): it replaces
+    /// whatever outside header of that name came before.
+    pub fn set_header(&mut self, name: &str, value: &str) -> &mut Self {
+        let name = name.to_ascii_lowercase();
+        if !name.starts_with(FENN_PREFIX) {
+            self.event.headers.insert(name, value.to_owned());
+        }
+        self
+    }
+
     /// One of fenn's own headers, `x-fenn-` followed by `name`.
     pub fn fenn_header(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
         self.event
@@ -114,6 +124,18 @@ mod tests {
             (event.body.as_str(), event.is_base64_encoded),
             ("21.5", false)
         );
+    }
+
+    #[test]
+    fn a_header_the_source_states_replaces_an_outside_one() {
+        let mut builder = EventBuilder::new("mqtt", "t", "PUBLISH");
+        builder
+            .header("Content-Type", "text/plain")
+            .set_header("content-type", "application/json")
+            .set_header("x-fenn-trigger", "forged");
+        let event = builder.text("");
+        assert_eq!(event.header("content-type"), Some("application/json"));
+        assert_eq!(event.header("x-fenn-trigger"), Some("mqtt"));
     }
 
     #[test]

@@ -62,7 +62,10 @@ pub async fn run_all(triggers: Vec<Box<dyn Trigger>>, signal: impl Future<Output
     let stops: Vec<watch::Sender<bool>> = STAGES.iter().map(|_| watch::channel(false).0).collect();
     let mut running: Vec<JoinSet<()>> = STAGES.iter().map(|_| JoinSet::new()).collect();
     for trigger in triggers {
-        let index = usize::from(trigger.stage() == Stage::Carriers);
+        let index = match trigger.stage() {
+            Stage::Sources => 0,
+            Stage::Carriers => 1,
+        };
         let mut stopped = stops[index].subscribe();
         let shutdown: BoxFuture = Box::pin(async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -75,7 +78,7 @@ pub async fn run_all(triggers: Vec<Box<dyn Trigger>>, signal: impl Future<Output
         stop.send_replace(true);
         while let Some(ended) = stage_running.join_next().await {
             if let Err(error) = ended {
-                tracing::error!(?stage, %error, "a trigger failed while stopping");
+                tracing::error!(?stage, %error, "a trigger failed");
             }
         }
     }

@@ -27,12 +27,22 @@ impl CronBindings {
     }
 }
 
+/// A set of schedules that names one schedule twice.
+#[derive(Debug, thiserror::Error)]
+#[error("schedule '{0}' is declared twice")]
+pub struct DuplicateSchedule(pub String);
+
 impl Bindings for CronBindings {
     type Binding = CronSpec;
-    type Error = std::convert::Infallible;
+    type Error = DuplicateSchedule;
 
-    /// Serves `specs` from now on, in place of the schedules before.
+    /// Serves `specs` from now on, in place of the schedules before; a set
+    /// that names a schedule twice is refused and nothing changes.
     fn apply(&self, specs: Vec<CronSpec>) -> Result<(), Self::Error> {
+        let mut names = std::collections::HashSet::new();
+        if let Some(twice) = specs.iter().find(|spec| !names.insert(spec.name.as_str())) {
+            return Err(DuplicateSchedule(twice.name.clone()));
+        }
         self.specs.send_replace(Arc::new(specs));
         Ok(())
     }
@@ -216,6 +226,8 @@ mod tests {
             host.count("old") <= before + 1,
             "the old schedule kept firing"
         );
+        let twice = vec![spec("c", "every 1s"), spec("c", "every 2s")];
+        assert!(bindings.apply(twice).is_err());
         let _ = stop.send(());
         running.await.unwrap();
     }

@@ -135,11 +135,16 @@ impl<H: FunctionHost> CronTrigger<H> {
         let mut running = Running::default();
         let mut loops = JoinSet::new();
         tokio::pin!(shutdown);
+        // Loops started at start-up resume from the last fire on disk; one
+        // started by a change starts from now (the stored time belongs to
+        // the schedule as it was, and would read as missed fires).
+        let mut resume = true;
         loop {
             let specs = self.specs.borrow_and_update().clone();
             for (spec, stopped) in running.reconcile(&specs) {
-                loops.spawn(self.schedule_loop(spec).run(stopped));
+                loops.spawn(self.schedule_loop(spec).run(stopped, resume));
             }
+            resume = false;
             while loops.try_join_next().is_some() {}
             tokio::select! {
                 changed = self.specs.changed() => if changed.is_err() {
@@ -193,10 +198,10 @@ struct ScheduleLoop<H> {
 }
 
 impl<H: FunctionHost> ScheduleLoop<H> {
-    async fn run(self, mut stop: watch::Receiver<bool>) {
+    async fn run(self, mut stop: watch::Receiver<bool>, resume: bool) {
         let name = self.spec.name.clone();
         let state = self.state_dir.as_deref().map(|dir| state_file(dir, &name));
-        let last = state.as_deref().and_then(read_last_fire);
+        let last = state.as_deref().filter(|_| resume).and_then(read_last_fire);
         let mut ticker = Ticker::new(
             self.spec.schedule.clone(),
             last,

@@ -5,11 +5,12 @@
 //! session and the outbox stay).
 
 use crate::MqttRoute;
+use crate::session::Client;
 use arc_swap::ArcSwap;
 use fenn_runtime::Bindings;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// The routes in force, read by every message without a lock.
 pub(crate) type Routes = Arc<ArcSwap<Vec<MqttRoute>>>;
@@ -43,11 +44,54 @@ impl Bindings for MqttBindings {
     type Error = std::convert::Infallible;
 
     /// Serves `routes` from now on: a message that arrives after this
-    /// returns is matched against them; the subscriptions follow.
+    /// returns is matched against them (one already waiting keeps the
+    /// routes it arrived under); the subscriptions follow.
     fn apply(&self, routes: Vec<MqttRoute>) -> Result<(), Self::Error> {
         self.routes.store(Arc::new(routes));
         self.changed.send_replace(());
         Ok(())
+    }
+}
+
+/// A change the subscription task makes, in the order asked.
+#[derive(Debug)]
+pub(crate) enum Subscription {
+    /// A new connection: drop what the persistent session still holds of
+    /// filters given up while disconnected, then subscribe to every one
+    /// wanted.
+    Connected {
+        wanted: BTreeMap<String, u8>,
+        stale: BTreeSet<String>,
+    },
+    /// The routes changed on the live connection.
+    Change {
+        subscribe: Vec<(String, u8)>,
+        gone: Vec<String>,
+    },
+}
+
+/// Makes the subscription changes one after the other, so that a later
+/// change never overtakes an earlier one; ends when the trigger does.
+pub(crate) async fn subscriber(client: Client, mut changes: mpsc::UnboundedReceiver<Subscription>) {
+    while let Some(change) = changes.recv().await {
+        let (subscribe, gone): (Vec<(String, u8)>, Vec<String>) = match change {
+            Subscription::Connected { wanted, stale } => {
+                (wanted.into_iter().collect(), stale.into_iter().collect())
+            }
+            Subscription::Change { subscribe, gone } => (subscribe, gone),
+        };
+        for filter in gone {
+            match client.unsubscribe(filter.clone()).await {
+                Ok(()) => tracing::info!(%filter, "MQTT unsubscribed"),
+                Err(error) => tracing::warn!(%filter, %error, "MQTT: could not unsubscribe"),
+            }
+        }
+        for (filter, qos) in subscribe {
+            match client.subscribe(filter.clone(), qos).await {
+                Ok(()) => tracing::info!(%filter, qos, "MQTT subscribed"),
+                Err(error) => tracing::warn!(%filter, %error, "MQTT: could not subscribe"),
+            }
+        }
     }
 }
 

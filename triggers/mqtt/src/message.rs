@@ -28,7 +28,9 @@ pub fn to_event(publish: &Received, path_parameters: Map) -> Result<Event, Strin
         event.header(name, value);
     }
     if let Some(content_type) = &publish.content_type {
-        event.header("content-type", content_type);
+        // The property is the content type; a user property of that
+        // name gives way to it.
+        event.set_header("content-type", content_type);
     }
     if let Some(response_topic) = &publish.response_topic {
         event.fenn_header("response-topic", response_topic.clone());

@@ -17,7 +17,7 @@
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
-use crate::bindings::{self, MqttBindings, Routes};
+use crate::bindings::{self, MqttBindings, Subscription};
 use crate::delivery;
 use crate::link::Link;
 use crate::message;
@@ -128,7 +128,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 let _ = closed.await;
             },
         ));
-        let (work, queue) = mpsc::channel::<Received>(in_flight);
+        let (work, queue) = mpsc::channel::<(Received, Arc<Vec<MqttRoute>>)>(in_flight);
         // Unbounded, so the dispatcher never waits on acks (which wait on
         // PUBACKs): it holds at most the QoS 1 messages the broker let
         // through unacknowledged.
@@ -138,7 +138,6 @@ impl<H: FunctionHost> MqttTrigger<H> {
             queue,
             order,
             self.publisher,
-            routes.clone(),
             self.host.clone(),
             in_flight,
         ));
@@ -151,7 +150,8 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // the broker's own in-flight limit); past READ_AHEAD waiting, or
         // READ_AHEAD_BYTES, a QoS 0 message is dropped, as QoS 0 allows,
         // and counted.
-        let mut read_ahead: VecDeque<Received> = VecDeque::new();
+        // Each message with the routes in force when it arrived.
+        let mut read_ahead: VecDeque<(Received, Arc<Vec<MqttRoute>>)> = VecDeque::new();
         let mut read_ahead_bytes = 0_usize;
         let mut retry: Option<Pin<Box<tokio::time::Sleep>>> = None;
         // QoS 0 messages dropped, and how many of them the log has totalled.
@@ -160,9 +160,12 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // connection, else a connection that could not be made.
         let mut connected = false;
         // The filters subscribed to, and those given up while disconnected
-        // (the persistent session keeps them until told).
+        // (the persistent session keeps them until told); one task makes
+        // every change, in order.
         let mut subscribed = bindings::wanted(&routes.load());
-        let mut stale: Vec<String> = Vec::new();
+        let mut stale = std::collections::BTreeSet::new();
+        let (subscriptions, to_make) = mpsc::unbounded_channel();
+        tokio::spawn(bindings::subscriber(client.clone(), to_make));
         let mut backoff = Backoff::default();
         tokio::pin!(shutdown);
         let drained = async {
@@ -188,8 +191,10 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             connected = true;
                             backoff.reset();
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
-                            let stale = std::mem::take(&mut stale);
-                            tokio::spawn(subscribe_all(client.clone(), routes.load_full(), stale));
+                            let _ = subscriptions.send(Subscription::Connected {
+                                wanted: subscribed.clone(),
+                                stale: std::mem::take(&mut stale),
+                            });
                         }
                         Happened::Received(mut message) => {
                             if work.is_none() {
@@ -206,7 +211,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                                 }
                             } else {
                                 read_ahead_bytes += size;
-                                read_ahead.push_back(*message);
+                                read_ahead.push_back((*message, routes.load_full()));
                             }
                         }
                         Happened::PubAck { refused: Some(reason) } => {
@@ -229,7 +234,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 permit = async { sender?.reserve_owned().await.ok() }, if work.is_some() && !read_ahead.is_empty() => {
                     match (permit, read_ahead.pop_front()) {
                         (Some(permit), Some(publish)) => {
-                            read_ahead_bytes -= publish.payload.len();
+                            read_ahead_bytes -= publish.0.payload.len();
                             permit.send(publish);
                         }
                         _ => break,
@@ -247,8 +252,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     let (subscribe, gone) = bindings::changes(&subscribed, &now);
                     subscribed = now;
                     if connected {
-                        tokio::spawn(resubscribe(client.clone(), subscribe, gone));
+                        let _ = subscriptions.send(Subscription::Change { subscribe, gone });
                     } else {
+                        for (filter, _) in &subscribe {
+                            stale.remove(filter);
+                        }
                         stale.extend(gone);
                     }
                 }
@@ -312,15 +320,14 @@ impl<H: FunctionHost> Trigger for MqttTrigger<H> {
 /// Runs each message's function, at most `in_flight` at once, and queues
 /// its completion for the in-order acks.
 async fn dispatch<H: FunctionHost>(
-    mut queue: mpsc::Receiver<Received>,
+    mut queue: mpsc::Receiver<(Received, Arc<Vec<MqttRoute>>)>,
     order: mpsc::UnboundedSender<(Ack, oneshot::Receiver<bool>)>,
     publisher: Publisher,
-    routes: Routes,
     host: Arc<H>,
     in_flight: usize,
 ) {
     let slots = Arc::new(Semaphore::new(in_flight));
-    while let Some(publish) = queue.recv().await {
+    while let Some((publish, routes)) = queue.recv().await {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             break;
         };
@@ -329,9 +336,7 @@ async fn dispatch<H: FunctionHost>(
         if publish.qos > 0 && order.send((publish.ack(), finished)).is_err() {
             break;
         }
-        // The routes as the message is taken: a change applies from the
-        // next message on.
-        let (publisher, routes, host) = (publisher.clone(), routes.load_full(), host.clone());
+        let (publisher, host) = (publisher.clone(), host.clone());
         tokio::spawn(async move {
             let stored = handle(&publish, &publisher, &routes, &*host).await;
             drop(slot);
@@ -421,39 +426,6 @@ async fn handle<H: FunctionHost>(
             .publish(message::reply(result, publish, reply_topic))
             .await,
     )
-}
-
-/// On each connection: drops what the persistent session still holds of
-/// filters given up while disconnected, then subscribes to every route's.
-async fn subscribe_all(client: Client, routes: Arc<Vec<MqttRoute>>, stale: Vec<String>) {
-    unsubscribe(&client, stale).await;
-    for route in routes.iter() {
-        let filter = route.filter.subscription();
-        match client.subscribe(filter.clone(), route.qos).await {
-            Ok(()) => tracing::info!(%filter, function = %route.function, "MQTT subscribed"),
-            Err(error) => tracing::warn!(%filter, %error, "MQTT: could not subscribe"),
-        }
-    }
-}
-
-/// Follows a change of the routes on the live connection.
-async fn resubscribe(client: Client, subscribe: Vec<(String, u8)>, gone: Vec<String>) {
-    unsubscribe(&client, gone).await;
-    for (filter, qos) in subscribe {
-        match client.subscribe(filter.clone(), qos).await {
-            Ok(()) => tracing::info!(%filter, "MQTT subscribed"),
-            Err(error) => tracing::warn!(%filter, %error, "MQTT: could not subscribe"),
-        }
-    }
-}
-
-async fn unsubscribe(client: &Client, filters: Vec<String>) {
-    for filter in filters {
-        match client.unsubscribe(filter.clone()).await {
-            Ok(()) => tracing::info!(%filter, "MQTT unsubscribed"),
-            Err(error) => tracing::warn!(%filter, %error, "MQTT: could not unsubscribe"),
-        }
-    }
 }
 
 fn random() -> u64 {
