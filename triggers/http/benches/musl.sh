@@ -16,32 +16,13 @@ cargo zigbuild --release --quiet --bin fenn --target x86_64-unknown-linux-musl
 GNU=target/release/fenn
 MUSL=target/x86_64-unknown-linux-musl/release/fenn
 
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-start() { # start BINARY: serves the bundled examples, sets URL and PID
-    local out; out=$(mktemp)
-    "$1" serve --listen 127.0.0.1:0 >"$out" 2>/dev/null &
-    PID=$!; pids+=("$PID")
-    for _ in $(seq 1 500); do
-        URL=$(grep -o 'http://[0-9.:]*' "$out" | head -1 || true)
-        [ -n "$URL" ] && return 0
-        sleep 0.01
-    done
-    echo "$1 did not start" >&2; exit 1
-}
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+. triggers/http/benches/common.sh
 
-start "$GNU"; GNU_URL=$URL/hello?name=Jason; GNU_PID=$PID
-start "$MUSL"; MUSL_URL=$URL/hello?name=Jason; MUSL_PID=$PID
+start glibc "$GNU" serve --listen 127.0.0.1:0; GNU_URL=$URL/hello?name=Jason; GNU_PID=$PID
+start musl "$MUSL" serve --listen 127.0.0.1:0; MUSL_URL=$URL/hello?name=Jason; MUSL_PID=$PID
 [ "$(curl -s "$GNU_URL")" = "$(curl -s "$MUSL_URL")" ] || { echo "answers differ" >&2; exit 1; }
 
-throughput() { wrk -t2 -c64 -d"${secs}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
-p50() { # microseconds at one connection
-    wrk -t1 -c1 -d"${secs}s" --latency "$1" | awk '
-        function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; return (v+0)*1000000 }
-        $1=="50%" {print us($2)}'
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+p50() { local p50 _; read -r p50 _ <<<"$(latency "$1")"; echo "$p50"; }
 
 declare -a gt mt gl ml
 for round in 1 2 3; do
