@@ -5,29 +5,10 @@
 
 use crate::util::{Broker, Collector, Fenn, TempDir};
 use std::collections::HashSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn json(payload: &str) -> serde_json::Value {
     serde_json::from_str(payload).unwrap_or_else(|_| panic!("not the echo's JSON: {payload}"))
-}
-
-/// `mosquitto_pub -l -q 1`: one QoS 1 message per line, all acknowledged
-/// by the broker when it returns.
-fn publish_lines(broker: &Broker, topic: &str, lines: impl Iterator<Item = String>) {
-    let port = broker.port.to_string();
-    let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port, "-t", topic, "-q", "1", "-l"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = publisher.stdin.take().unwrap();
-    for line in lines {
-        writeln!(stdin, "{line}").unwrap();
-    }
-    drop(stdin);
-    assert!(publisher.wait().unwrap().success());
 }
 
 #[test]
@@ -62,11 +43,7 @@ fn thousands_of_qos1_messages_across_broker_restarts_each_get_a_result() {
     // while fenn works through it.
     for chunk in 0..CHUNKS {
         let first = chunk * JOBS;
-        publish_lines(
-            &broker,
-            "jobs/soak",
-            (first..first + JOBS).map(|n| n.to_string()),
-        );
+        broker.publish_lines("jobs/soak", 1, (first..first + JOBS).map(|n| n.to_string()));
         results.wait_until(Duration::from_secs(60), "results of this chunk", |m| {
             let ids = answered(m);
             ids.iter().filter(|&&id| id >= first as u64).count() >= JOBS / 5

@@ -161,7 +161,7 @@ fn a_message_over_the_size_limit_is_dropped_by_the_broker_and_fenn_keeps_serving
         .expect("a reply");
     assert!(reply.contains(&large), "the large message was handled");
     // 200 KiB: over the limit. The broker drops it; fenn stays connected.
-    broker.publish("sensors/huge/temp", &vec![b'y'; 200 << 10]);
+    broker.publish("sensors/huge/temp", &vec![b'y'; 200 << 10], 0);
     assert_eq!(
         broker
             .request("sensors/small/temp", "1", 10)

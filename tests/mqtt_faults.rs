@@ -1,7 +1,6 @@
 //! The MQTT trigger when a message or the broker misbehaves.
 
 use crate::util::{Broker, Collector, Fenn};
-use std::process::Command;
 use std::time::Duration;
 
 /// MQTT 3.1.1 cannot tell the broker fenn's size limit: an oversized QoS 1
@@ -30,21 +29,14 @@ fn over_mqtt_3_1_1_an_oversized_message_is_refused_and_those_behind_it_are_answe
         broker.port
     ));
     fenn.log.wait_for("MQTT subscribed");
-    let port = broker.port.to_string();
-    let publish = |topic: &str, payload: &[u8]| {
-        let file = std::env::temp_dir().join(format!("fenn-oversized-{}", std::process::id()));
-        std::fs::write(&file, payload).unwrap();
-        let status = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &port, "-q", "1", "-t", topic, "-f"])
-            .arg(&file)
-            .status()
-            .unwrap();
-        let _ = std::fs::remove_file(&file);
-        assert!(status.success());
-    };
-    publish("sensors/big/temp", &vec![b'x'; 100_000]);
+    // mosquitto_pub speaks 3.1.1 unless told otherwise.
+    broker.publish("sensors/big/temp", &vec![b'x'; 100_000], 1);
     for n in 0..3 {
-        publish(&format!("sensors/room{n}/temp"), n.to_string().as_bytes());
+        broker.publish(
+            &format!("sensors/room{n}/temp"),
+            n.to_string().as_bytes(),
+            1,
+        );
     }
     let messages = results.wait_until(
         Duration::from_secs(20),
@@ -122,7 +114,6 @@ fn with_the_outbox_full_cron_stays_bounded_keeps_running_and_fenn_stops_in_its_g
 /// the function catches up and again when fenn stops.
 #[test]
 fn dropped_qos0_messages_are_totalled_in_the_log() {
-    use std::io::Write as _;
     const SENT: usize = 3000;
     let broker = Broker::start();
     let mut fenn = Fenn::with_config(&format!(
@@ -143,30 +134,9 @@ fn dropped_qos0_messages_are_totalled_in_the_log() {
         broker.port
     ));
     fenn.log.wait_for("MQTT subscribed");
-    let port = broker.port.to_string();
-    let mut publisher = Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-t",
-            "jobs/sleep",
-            "-q",
-            "0",
-            "-l",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = publisher.stdin.take().unwrap();
     // Each message keeps the function busy 1 ms: far slower than fenn
     // reads them, so the read-ahead fills and the rest are dropped.
-    for _ in 0..SENT {
-        writeln!(stdin, "1").unwrap();
-    }
-    drop(stdin);
-    assert!(publisher.wait().unwrap().success());
+    broker.publish_lines("jobs/sleep", 0, (0..SENT).map(|_| "1".to_owned()));
     // About 1 000 runs of 1 ms to catch up, on low-priority workers that a
     // busy machine may hold back: a generous limit.
     let log = fenn

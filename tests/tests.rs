@@ -1,5 +1,7 @@
 //! fenn's black-box tests: the real `fenn` binary, real HTTP clients, and
-//! guests built from source in `functions/`.
+//! guests built from source in `functions/`; and, where no command of the
+//! binary reaches a behaviour yet, a trigger driven as a library against
+//! the same real broker (`live_bindings`).
 
 // This whole crate is test code: an unwrap that fails is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -11,6 +13,7 @@ mod cron;
 mod delivery;
 mod gateway;
 mod limits;
+mod live_bindings;
 mod mqtt;
 mod mqtt_faults;
 mod util;

@@ -69,6 +69,11 @@ impl Broker {
         ))
     }
 
+    /// A broker that publishes its `$SYS` counters every second.
+    pub(crate) fn start_with_counters() -> Self {
+        Self::start_with("allow_anonymous true\nsys_interval 1\n")
+    }
+
     fn start_with(access: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -203,23 +208,36 @@ impl Broker {
 }
 
 impl Broker {
-    /// `mosquitto_pub -f`: publishes `payload` (any size) to `topic`.
-    pub(crate) fn publish(&self, topic: &str, payload: &[u8]) {
+    /// `mosquitto_pub -f` (MQTT 3.1.1): publishes `payload` (any size) to
+    /// `topic` at `qos`; a QoS 1 message is acknowledged by the broker when
+    /// this returns.
+    pub(crate) fn publish(&self, topic: &str, payload: &[u8], qos: u8) {
         let file = self.dir.write("payload", payload);
         let status = Command::new("mosquitto_pub")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-t",
-                topic,
-                "-f",
-            ])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-q", &qos.to_string(), "-t", topic, "-f"])
             .arg(file)
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// `mosquitto_pub -l` (MQTT 3.1.1): one message per line at `qos`, all
+    /// sent (a QoS 1 one acknowledged by the broker) when this returns.
+    pub(crate) fn publish_lines(&self, topic: &str, qos: u8, lines: impl Iterator<Item = String>) {
+        use std::io::Write as _;
+        let mut publisher = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-t", topic, "-q", &qos.to_string(), "-l"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = publisher.stdin.take().unwrap();
+        for line in lines {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        drop(stdin);
+        assert!(publisher.wait().unwrap().success());
     }
 }
 

@@ -156,9 +156,6 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let mut retry: Option<Pin<Box<tokio::time::Sleep>>> = None;
         // QoS 0 messages dropped, and how many of them the log has totalled.
         let (mut dropped, mut reported) = (0_u64, 0_u64);
-        // Whether the last attempt connected: a failure then is a lost
-        // connection, else a connection that could not be made.
-        let mut connected = false;
         // The filters subscribed to, and those given up while disconnected
         // (the persistent session keeps them until told); one task makes
         // every change, in order.
@@ -185,10 +182,12 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     if matches!(happened, Happened::Lost(_)) {
                         connection.forget_publishes();
                     }
+                    // Up before this poll: a failure then is a lost
+                    // connection, else one that could not be made.
+                    let was_up = link.borrow().up;
                     link.send_if_modified(|link| link.observe(&happened));
                     match happened {
                         Happened::Connected => {
-                            connected = true;
                             backoff.reset();
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
                             let _ = subscriptions.send(Subscription::Connected {
@@ -220,12 +219,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
                         Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
                         Happened::Lost(error) => {
                             let delay = backoff.next(random());
-                            if connected {
+                            if was_up {
                                 tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
                             } else {
                                 tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
                             }
-                            connected = false;
                             retry = Some(Box::pin(tokio::time::sleep(delay)));
                         }
                     }
@@ -251,7 +249,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     let now = bindings::wanted(&routes.load());
                     let (subscribe, gone) = bindings::changes(&subscribed, &now);
                     subscribed = now;
-                    if connected {
+                    if link.borrow().up {
                         let _ = subscriptions.send(Subscription::Change { subscribe, gone });
                     } else {
                         for (filter, _) in &subscribe {

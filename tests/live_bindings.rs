@@ -1,0 +1,102 @@
+//! Changing a running MQTT trigger's subscriptions, the trigger driven as
+//! a library against a real Mosquitto and Mosquitto's own clients.
+
+use crate::util::Broker;
+use fenn_abi::{Event, Response};
+use fenn_mqtt::{MqttRoute, MqttSettings, MqttTrigger, ReplyTemplate, TopicFilter, Version};
+use fenn_runtime::Bindings as _;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Answers with the function's name, so a reply says which route took it.
+struct Named;
+
+impl fenn_runtime::FunctionHost for Named {
+    async fn invoke(&self, function: &str, _event: Event) -> Result<Response, fenn_runtime::Error> {
+        Ok(Response::ok(function))
+    }
+}
+
+/// The broker's count of subscriptions, as it publishes it each second.
+fn subscriptions(broker: &Broker) -> Option<u64> {
+    let output = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
+        .args([
+            "-t",
+            "$SYS/broker/subscriptions/count",
+            "-C",
+            "1",
+            "-W",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+/// Asks until a reply comes (a subscription is made asynchronously).
+fn request_until_answered(broker: &Broker, topic: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(reply) = broker.request(topic, "x", 1) {
+            return reply;
+        }
+        assert!(Instant::now() < deadline, "no reply on {topic}");
+    }
+}
+
+fn route(topic: &str, function: &str) -> MqttRoute {
+    let filter = TopicFilter::parse(topic).unwrap();
+    MqttRoute {
+        reply: Some(ReplyTemplate::new(&format!("{topic}/fallback"), &filter).unwrap()),
+        filter,
+        qos: 1,
+        function: function.into(),
+    }
+}
+
+#[test]
+fn subscriptions_follow_a_new_set_of_routes_on_the_live_connection() {
+    let broker = Broker::start_with_counters();
+    let settings = MqttSettings {
+        host: "127.0.0.1".into(),
+        port: broker.port,
+        client_id: format!("fenn-bindings-{}", broker.port),
+        credentials: None,
+        keep_alive: Duration::from_secs(30),
+        max_in_flight: 8,
+        max_packet_bytes: 1 << 20,
+        shutdown_grace: Duration::from_secs(1),
+        tls: None,
+        version: Version::V5,
+        session_expiry: None,
+        outbox_dir: None,
+        outbox_bytes: 1 << 20,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let trigger = runtime
+        .block_on(async {
+            MqttTrigger::new(settings, vec![route("old/topic", "old")], Arc::new(Named))
+        })
+        .unwrap();
+    let bindings = trigger.bindings();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = runtime.spawn(trigger.run(async {
+        let _ = stopped.await;
+    }));
+    assert_eq!(request_until_answered(&broker, "old/topic"), "old");
+    bindings.apply(vec![route("new/topic", "new")]).unwrap();
+    assert_eq!(request_until_answered(&broker, "new/topic"), "new");
+    // The old filter is unsubscribed: at a tick when no reader of the
+    // count is connected, the broker counts fenn's one subscription (two
+    // were the old one kept); and a request there gets no reply.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while subscriptions(&broker) != Some(1) {
+        assert!(Instant::now() < deadline, "the old subscription stayed");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(broker.request("old/topic", "x", 2), None);
+    let _ = stop.send(());
+    runtime.block_on(running).unwrap();
+}
