@@ -72,6 +72,16 @@ impl LogLevel {
             _ => Self::Info,
         }
     }
+
+    /// The level's name, in lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
 }
 
 /// Packs an output location into [`EXPORT_HANDLE`]'s return value.

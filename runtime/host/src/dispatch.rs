@@ -27,7 +27,7 @@ pub use crate::invocation::INLINE_FUEL;
 use crate::invocation::{Invocation, Step};
 use crate::limiter::GuestMemory;
 use crate::pool::WorkerPool;
-use crate::{Error, FunctionModule, Limits};
+use crate::{Error, FunctionModule, Limits, Trace};
 use arc_swap::ArcSwap;
 use fenn_abi::event::HEADER_INVOCATION;
 use fenn_abi::{Event, Response};
@@ -126,8 +126,33 @@ impl Dispatcher {
     ///
     /// The module is refused as [`FunctionModule::compile`] says.
     pub fn deploy(&self, name: &str, wasm: &[u8], limits: Limits) -> Result<(), Error> {
+        let module = self.compile(name, wasm, limits)?;
+        self.install(module);
+        Ok(())
+    }
+
+    /// Compiles and checks `wasm` as [`deploy`](Self::deploy) does, to
+    /// draw on this dispatcher's guest memory, without serving it yet.
+    ///
+    /// # Errors
+    ///
+    /// The module is refused as [`FunctionModule::compile`] says.
+    pub fn compile(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        limits: Limits,
+    ) -> Result<FunctionModule, Error> {
         let mut module = FunctionModule::compile(name, wasm, limits)?;
         module.guest_memory = Some(self.guest_memory.clone());
+        Ok(module)
+    }
+
+    /// Serves a module from [`compile`](Self::compile) under its name, in
+    /// place of any function of that name (events already running finish
+    /// on the old one).
+    pub fn install(&self, module: FunctionModule) {
+        let name = module.name().to_owned();
         let limits = module.limits();
         let share = limits
             .max_workers
@@ -141,10 +166,9 @@ impl Dispatcher {
         let deployed = Arc::new(deployed);
         self.functions.rcu(|table| {
             let mut next = Table::clone(table);
-            next.insert(name.to_owned(), deployed.clone());
+            next.insert(name.clone(), deployed.clone());
             next
         });
-        Ok(())
     }
 
     /// Stops serving `name` (events already running finish); whether it
@@ -178,6 +202,7 @@ impl Dispatcher {
         deployed: &Arc<Deployed>,
         event: Event,
         queued: bool,
+        trace: Option<Arc<Trace>>,
     ) -> Result<Response, Error> {
         let busy = || Error::Busy {
             function: deployed.module.name().to_owned(),
@@ -193,7 +218,8 @@ impl Dispatcher {
         let waiting = if deployed.workers.available_permits() == 0 || deployed.module.heavy_start {
             Waiting::Fresh(event)
         } else {
-            match Invocation::start(&deployed.module, &event)?.run(INLINE_FUEL) {
+            let started = Invocation::start_traced(&deployed.module, &event, trace.clone())?;
+            match started.run(INLINE_FUEL) {
                 Step::Done(result) => return result,
                 Step::Paused(paused) => Waiting::Paused(paused),
             }
@@ -208,7 +234,7 @@ impl Dispatcher {
             // deadline passed, or its client went away): stop there.
             let abandoned = || sender.is_closed();
             let result = match waiting {
-                Waiting::Fresh(event) => Invocation::start(&module, &event)
+                Waiting::Fresh(event) => Invocation::start_traced(&module, &event, trace)
                     .and_then(|invocation| run_to_end(invocation, deadline, timeout, abandoned)),
                 Waiting::Paused(paused) => run_to_end(*paused, deadline, timeout, abandoned),
             };
@@ -268,21 +294,37 @@ fn run_to_end(
 
 impl FunctionHost for Dispatcher {
     async fn invoke(&self, function: &str, event: Event) -> Result<Response, Error> {
-        self.invoke_as(function, event, false).await
+        self.invoke_as(function, event, false, None).await
     }
 
     async fn invoke_queued(&self, function: &str, event: Event) -> Result<Response, Error> {
-        self.invoke_as(function, event, true).await
+        self.invoke_as(function, event, true, None).await
     }
 }
 
 impl Dispatcher {
+    /// Runs `function` on `event` as [`invoke`](FunctionHost::invoke)
+    /// does, recording its guest log lines and fuel in `trace`.
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke`](FunctionHost::invoke).
+    pub async fn invoke_traced(
+        &self,
+        function: &str,
+        event: Event,
+        trace: Arc<Trace>,
+    ) -> Result<Response, Error> {
+        self.invoke_as(function, event, false, Some(trace)).await
+    }
+
     /// Names the event, runs it, and logs how it went.
     async fn invoke_as(
         &self,
         function: &str,
         mut event: Event,
         queued: bool,
+        trace: Option<Arc<Trace>>,
     ) -> Result<Response, Error> {
         let deployed = self
             .functions
@@ -298,8 +340,9 @@ impl Dispatcher {
             .insert(HEADER_INVOCATION.into(), invocation.to_string());
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
-        let running =
-            std::panic::AssertUnwindSafe(self.run(&deployed, event, queued).instrument(span));
+        let running = std::panic::AssertUnwindSafe(
+            self.run(&deployed, event, queued, trace).instrument(span),
+        );
         let result = running.catch_unwind().await.unwrap_or_else(|_| {
             Err(Error::Internal {
                 reason: "fenn failed while running it (a bug: please report it)".into(),
@@ -456,6 +499,37 @@ mod tests {
         assert!(matches!(second, Err(Error::Busy { .. })), "{second:?}");
         assert!(started.elapsed() < Duration::from_millis(100));
         assert!(matches!(first.await.unwrap(), Err(Error::Deadline { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_traced_invocation_keeps_its_log_lines_and_fuel() {
+        let wasm = wat::parse_str(
+            r#"(module
+                 (import "fenn" "log" (func $log (param i32 i32 i32)))
+                 (memory (export "memory") 1)
+                 (data (i32.const 1024) "\01{\"statusCode\":200,\"body\":\"ok\"}")
+                 (data (i32.const 2048) "hello\nforged")
+                 (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
+                 (func (export "fenn_handle") (param i32 i32) (result i64)
+                   (call $log (i32.const 2) (i32.const 2048) (i32.const 12))
+                   i64.const 4398046511135))"#,
+        )
+        .unwrap();
+        let dispatcher = Dispatcher::new(1, 256 << 20);
+        dispatcher.deploy("logs", &wasm, Limits::default()).unwrap();
+        let trace = Arc::new(Trace::default());
+        let response = dispatcher
+            .invoke_traced("logs", Event::default(), trace.clone())
+            .await
+            .unwrap();
+        assert_eq!(response.body, "ok");
+        let recorded = trace.recorded();
+        assert_eq!(recorded.lines.len(), 1);
+        assert_eq!(recorded.lines[0].level, "warn");
+        assert_eq!(recorded.lines[0].message, "hello\\nforged");
+        // The log call's host charge alone is 1 000 fuel.
+        assert!(recorded.fuel_used > 1_000, "{recorded:?}");
     }
 
     #[tokio::test]

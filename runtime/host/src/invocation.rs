@@ -7,7 +7,7 @@
 
 use crate::guest_log::{self, LogCount, LogRate};
 use crate::limiter::{Hit, Limiter};
-use crate::{Error, FunctionModule, output};
+use crate::{Error, FunctionModule, Trace, output};
 use fenn_abi::{Event, Response, abi};
 use std::sync::Arc;
 use wasmi::{
@@ -32,6 +32,7 @@ pub(crate) struct HostState {
     log_rate: Arc<LogRate>,
     log: LogCount,
     last_error: Option<String>,
+    trace: Option<Arc<Trace>>,
 }
 
 impl HostState {
@@ -46,6 +47,7 @@ impl HostState {
             log_rate: module.log_rate.clone(),
             log: LogCount::default(),
             last_error: None,
+            trace: None,
         }
     }
 }
@@ -108,6 +110,9 @@ fn host_log(
         return Ok(());
     }
     let line = guest_log::escape(bytes);
+    if let Some(trace) = &state.trace {
+        trace.line(level.name(), line.clone());
+    }
     // The dispatcher's span names the function and the invocation.
     match level {
         abi::LogLevel::Debug => tracing::debug!(target: "fenn::guest", "{line}"),
@@ -161,13 +166,29 @@ impl Invocation {
     ///
     /// A guest failure while instantiating or allocating the input.
     pub fn start(module: &FunctionModule, event: &Event) -> Result<Self, Error> {
+        Self::start_traced(module, event, None)
+    }
+
+    /// Like [`start`](Self::start), recording the guest's log lines and
+    /// fuel in `trace`.
+    ///
+    /// # Errors
+    ///
+    /// A guest failure while instantiating or allocating the input.
+    pub fn start_traced(
+        module: &FunctionModule,
+        event: &Event,
+        trace: Option<Arc<Trace>>,
+    ) -> Result<Self, Error> {
         let input = abi::encode_event(event).map_err(|error| Error::BadEvent {
             reason: error.to_string(),
         })?;
         let len = i32::try_from(input.len()).map_err(|_| Error::BadEvent {
             reason: format!("{} bytes do not fit a 32-bit guest", input.len()),
         })?;
-        let mut store = Store::new(&module.engine, HostState::new(module));
+        let mut state = HostState::new(module);
+        state.trace = trace;
+        let mut store = Store::new(&module.engine, state);
         store.limiter(|state| &mut state.limiter);
         let budget = module.limits.fuel;
         let setup_grant = budget.min(SETUP_FUEL);
@@ -263,6 +284,9 @@ impl Invocation {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Some(trace) = &self.store.data().trace {
+            trace.fuel(self.fuel_budget - self.fuel_left);
+        }
         let dropped = self.store.data().log.dropped;
         if dropped > 0 {
             tracing::warn!(

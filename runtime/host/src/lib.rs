@@ -22,6 +22,8 @@
 //! - [`event`]: [`EventBuilder`], the one place a trigger's parts become an
 //!   event, with the rules all triggers share.
 //! - [`sink`]: [`ResultSink`], where results go that have no caller to answer.
+//! - [`trace`]: [`Trace`], one invocation's log lines and fuel, for a
+//!   caller that asks.
 //! - [`trigger`]: [`Trigger`], the seam every event source implements, and
 //!   [`Bindings`], changing a running trigger's routes, subscriptions or
 //!   schedules.
@@ -51,6 +53,7 @@ pub mod module;
 pub mod output;
 pub mod pool;
 pub mod sink;
+pub mod trace;
 pub mod trigger;
 
 pub use dispatch::{Dispatcher, FunctionHost};
@@ -60,4 +63,5 @@ pub use limiter::GuestMemory;
 pub use limits::Limits;
 pub use module::FunctionModule;
 pub use sink::ResultSink;
+pub use trace::Trace;
 pub use trigger::{Bindings, Stage, Trigger};
