@@ -45,7 +45,7 @@ const EVENT_FIELDS: [&str; 7] = [
 /// Reads an event as `fenn invoke` takes it: JSON in the API-gateway
 /// format, every field known (a misspelt one would silently be empty), and
 /// header names lower-cased as the gateway hands them to functions.
-fn parse_event(source: &str, text: &str) -> anyhow::Result<Event> {
+pub(crate) fn parse_event(source: &str, text: &str) -> anyhow::Result<Event> {
     let what = || {
         format!(
             "{source}: not an event in the API-gateway format ({})",
@@ -107,7 +107,7 @@ pub(crate) fn check(module: &str) -> anyhow::Result<()> {
 /// The event `fenn invoke` runs: from `--event` (a file, or `-` for
 /// stdin); without it, from stdin when something is piped in, else (a
 /// terminal, or nothing piped) `GET /`.
-fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
+pub(crate) fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
     use std::io::IsTerminal as _;
     let limit = crate::files::MAX_EVENT;
     let what = "the most an event may be";

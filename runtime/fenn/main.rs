@@ -9,12 +9,21 @@
 //! - `examples`: the bundled example functions and their config.
 //! - `files`: bounded reads of the files a config or a command names.
 //! - `serve`: loading functions and running the gateway.
+//! - `catalog`: every served function's bindings, and their collisions.
+//! - `admin`: the management API and its store of deployed functions.
 //! - `commands`: `check` and `invoke`.
+//! - `remote` and `manage`: the CLI of the management API (`deploy`,
+//!   `ls`, `rollback`, `rm`, `invoke --remote`).
 
+mod admin;
+mod announce;
+mod catalog;
 mod commands;
 mod config;
 mod examples;
 mod files;
+mod manage;
+mod remote;
 mod serve;
 mod units;
 
@@ -49,15 +58,72 @@ enum Command {
         /// A .wasm file, or example:NAME for a bundled example.
         module: String,
     },
-    /// Run one event through a module and print the response JSON.
+    /// Run one event through a module and print the response JSON; with
+    /// --remote, through a deployed function of a running fenn.
     Invoke {
-        /// A .wasm file, or example:NAME for a bundled example.
+        /// A .wasm file, or example:NAME for a bundled example; with
+        /// --remote, the name of a function.
         module: String,
         /// The event as JSON in the API-gateway format: a file, or - for
         /// stdin. Without it, stdin when an event is piped in, else GET /.
         #[arg(long)]
         event: Option<String>,
+        /// Invoke a running fenn's function through its management API:
+        /// at URL, else FENN_REMOTE, else http://127.0.0.1:8081.
+        #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+        remote: Option<String>,
+        /// With --remote: print the API's JSON answer.
+        #[arg(long, requires = "remote")]
+        json: bool,
     },
+    /// Deploy a module as a function of a running fenn (compiled and
+    /// checked there before it is saved).
+    Deploy {
+        /// The function's name.
+        name: String,
+        /// The .wasm file.
+        module: PathBuf,
+        /// The function's definition: the keys of a [[function]] block
+        /// (timeout, memory, [[http]], [[mqtt]], [[cron]], …) in TOML.
+        #[arg(long, value_name = "DEF.toml")]
+        function: Option<PathBuf>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// List a running fenn's functions.
+    Ls {
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Serve a deployed function's previous version, or VERSION.
+    Rollback {
+        /// The function's name.
+        name: String,
+        /// A kept version (default: the one before the current).
+        version: Option<u64>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Delete a deployed function: its routes, subscriptions and
+    /// schedules go at once.
+    Rm {
+        /// The function's name.
+        name: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+/// Where the management API is, and how to answer.
+#[derive(Debug, clap::Args)]
+struct RemoteArgs {
+    /// The management API of a running fenn (the token comes from
+    /// FENN_ADMIN_TOKEN).
+    #[arg(long, value_name = "URL", env = "FENN_REMOTE", default_value = remote::DEFAULT_REMOTE)]
+    remote: String,
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Makes freed guest memory go back to the system at once: blocks of 4 MiB
@@ -143,8 +209,53 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             served
         }
         Command::Check { module } => commands::check(&module),
-        Command::Invoke { module, event } => {
-            runtime(1)?.block_on(commands::invoke(&module, event.as_deref()))
+        Command::Invoke {
+            module,
+            event,
+            remote: None,
+            json: _,
+        } => runtime(1)?.block_on(commands::invoke(&module, event.as_deref())),
+        Command::Invoke {
+            module,
+            event,
+            remote: Some(url),
+            json,
+        } => {
+            let event = commands::read_event(event.as_deref())?;
+            let url = match url.as_str() {
+                "" => {
+                    std::env::var("FENN_REMOTE").unwrap_or_else(|_| remote::DEFAULT_REMOTE.into())
+                }
+                url => url.to_owned(),
+            };
+            let remote = remote::Remote::new(&url)?;
+            runtime(1)?.block_on(manage::invoke(&remote, &module, &event, json))
+        }
+        Command::Deploy {
+            name,
+            module,
+            function,
+            remote: args,
+        } => {
+            let remote = remote::Remote::new(&args.remote)?;
+            let deploy = manage::deploy(&remote, &name, &module, function.as_deref(), args.json);
+            runtime(1)?.block_on(deploy)
+        }
+        Command::Ls { remote: args } => {
+            let remote = remote::Remote::new(&args.remote)?;
+            runtime(1)?.block_on(manage::list(&remote, args.json))
+        }
+        Command::Rollback {
+            name,
+            version,
+            remote: args,
+        } => {
+            let remote = remote::Remote::new(&args.remote)?;
+            runtime(1)?.block_on(manage::rollback(&remote, &name, version, args.json))
+        }
+        Command::Rm { name, remote: args } => {
+            let remote = remote::Remote::new(&args.remote)?;
+            runtime(1)?.block_on(manage::remove(&remote, &name, args.json))
         }
     }
 }

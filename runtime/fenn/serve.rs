@@ -1,15 +1,16 @@
 //! `fenn serve`: load every function the config names, then serve the
 //! gateway until SIGINT or SIGTERM, letting in-flight requests finish.
 
+use crate::admin::{self, Platform, Triggers};
+use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use crate::examples;
 use anyhow::Context as _;
 use fenn_cron::CronTrigger;
-use fenn_http::HttpTrigger;
+use fenn_http::{HttpSettings, HttpTrigger, RouteTable};
 use fenn_mqtt::MqttTrigger;
 use fenn_runtime::Dispatcher;
 use fenn_runtime::trigger::{self, Trigger};
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -72,40 +73,107 @@ fn load_function(
         })
 }
 
-/// Runs the gateway until a shutdown signal.
+/// Runs the gateway, and the management API when it is on, until a
+/// shutdown signal.
 pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let signals = ShutdownSignals::install().context("cannot listen for shutdown signals")?;
     let dispatcher = load_functions(&config)?;
+    let mut catalog = Catalog::from_config(&config);
+    let deployed = match &config.admin {
+        Some(admin) => {
+            let state = admin::load(admin, &config.context(), &dispatcher, catalog.clone())
+                .map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
+            catalog = state.catalog.clone();
+            Some(state)
+        }
+        None => None,
+    };
     let address = listen.unwrap_or(config.listen);
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    let local = listener.local_addr()?;
-    announce(&config, local);
+    let admin_listener = match &config.admin {
+        Some(admin) => Some(
+            TcpListener::bind(admin.listen)
+                .await
+                .with_context(|| format!("admin.listen: cannot listen on {}", admin.listen))?,
+        ),
+        None => None,
+    };
+    let admin_local = admin_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    crate::announce::announce(&config, listener.local_addr()?, admin_local);
     let host = Arc::new(dispatcher);
-    let http = HttpTrigger::new(config.routes.clone(), host.clone(), config.http.clone());
+    let routes = RouteTable::new(catalog.routes()).context("the routes collide")?;
+    let http = HttpTrigger::new(routes, host.clone(), config.http.clone());
+    let http_bindings = http.bindings();
     let mut triggers: Vec<Box<dyn Trigger>> = vec![Box::new(http.on(listener))];
-    let mut cron = CronTrigger::new(
-        config.schedules.clone(),
-        host.clone(),
-        config.state_dir.clone(),
-    )
-    .with_grace(config.http.shutdown_grace);
+    let mut cron = CronTrigger::new(catalog.schedules(), host.clone(), config.state_dir.clone())
+        .with_grace(config.http.shutdown_grace);
+    let mut mqtt_bindings = None;
     if let Some(settings) = config.mqtt.clone() {
         if let Some(address) = config.embedded_broker {
             embedded_broker(address, settings.max_packet_bytes)?;
         }
-        let mqtt = MqttTrigger::new(settings, config.mqtt_routes.clone(), host)
+        let mqtt = MqttTrigger::new(settings, catalog.mqtt(), host.clone())
             .context("cannot open the MQTT outbox")?;
         cron = cron.with_sink(Arc::new(mqtt.publisher()));
+        mqtt_bindings = Some(mqtt.bindings());
         triggers.push(Box::new(mqtt));
     }
+    let triggers_bindings = Triggers {
+        http: http_bindings,
+        mqtt: mqtt_bindings,
+        cron: cron.bindings(),
+    };
     triggers.push(Box::new(cron));
-    // The gateway and cron stop first; MQTT last, so that the results of
-    // cron's last runs still reach its outbox (each trigger's stage).
-    trigger::run_all(triggers, signals.received()).await;
+    let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
+    let admin_task = match (deployed, admin_listener, &config.admin) {
+        (Some(state), Some(listener), Some(settings)) => {
+            let platform = Arc::new(Platform {
+                dispatcher: host,
+                triggers: triggers_bindings,
+                state: tokio::sync::Mutex::new(state),
+                context: config.context(),
+                settings: settings.clone(),
+                max_event_bytes: config.http.max_body_bytes,
+            });
+            let mut stops = admin_stops;
+            let stopped = async move {
+                let _ = stops.wait_for(|stop| *stop).await;
+            };
+            let http = admin_http(&config);
+            Some(tokio::spawn(admin::serve(
+                platform, listener, http, stopped,
+            )))
+        }
+        _ => None,
+    };
+    // The management API stops first, so that no change starts while the
+    // triggers stop; then the gateway and cron; MQTT last, so that the
+    // results of cron's last runs still reach its outbox (each trigger's
+    // stage).
+    let stopping = async move {
+        signals.received().await;
+        stop_admin.send_replace(true);
+    };
+    trigger::run_all(triggers, stopping).await;
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The management API's listener: few connections, the gateway's timeouts.
+fn admin_http(config: &Config) -> HttpSettings {
+    HttpSettings {
+        max_connections: 32,
+        max_connections_per_client: 16,
+        ..config.http.clone()
+    }
 }
 
 /// Starts the embedded broker, or says why there is none.
@@ -131,91 +199,6 @@ fn embedded_broker(address: SocketAddr, max_packet_bytes: u32) -> anyhow::Result
 fn embedded_broker(address: SocketAddr, _max_packet_bytes: u32) -> anyhow::Result<()> {
     tracing::warn!(%address, "mqtt.embedded: this fenn was built without the embedded broker (cargo feature embedded-broker); it connects to mqtt://{address} and retries until a broker listens there");
     Ok(())
-}
-
-/// Tells the person who started fenn what it serves (stdout, not the log).
-#[allow(clippy::print_stdout)]
-fn announce(config: &Config, local: SocketAddr) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "fenn {} listening on http://{local}",
-        env!("CARGO_PKG_VERSION")
-    );
-    let _ = writeln!(out, "functions from {}:", config.file.display());
-    for spec in &config.route_specs {
-        let methods = if spec.methods.is_empty() {
-            "ANY".to_owned()
-        } else {
-            spec.methods.join(",")
-        };
-        let mode = match spec.response {
-            fenn_http::ResponseMode::Plain => "",
-            fenn_http::ResponseMode::Envelope => " (envelope)",
-        };
-        let _ = writeln!(
-            out,
-            "  {methods:<8} {:<22} -> {}{mode}",
-            spec.route, spec.function
-        );
-    }
-    if let Some(mqtt) = &config.mqtt {
-        let embedded = if config.embedded_broker.is_some() {
-            " (embedded unless one already listens there)"
-        } else {
-            ""
-        };
-        let scheme = if mqtt.tls.is_some() { "mqtts" } else { "mqtt" };
-        let _ = writeln!(
-            out,
-            "MQTT broker {scheme}://{}:{}{embedded}",
-            mqtt.host, mqtt.port
-        );
-    }
-    for route in &config.mqtt_routes {
-        let reply = route
-            .reply
-            .as_ref()
-            .map(|reply| format!(" (replies to {})", reply.as_written()))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {:<8} {:<22} -> {}{reply}",
-            "MQTT",
-            route.filter.as_written(),
-            route.function
-        );
-    }
-    for schedule in &config.schedules {
-        let _ = writeln!(
-            out,
-            "  {:<8} {:<22} -> {} ({}, {})",
-            "CRON",
-            schedule.name,
-            schedule.function,
-            schedule.schedule.describe(),
-            schedule.schedule.zone()
-        );
-    }
-    if config
-        .route_specs
-        .iter()
-        .any(|spec| spec.route == "/testfunc")
-    {
-        let _ = writeln!(
-            out,
-            "try: curl -X POST 'http://{local}/testfunc?name=Jason' -H 'content-type: text/plain' -d 'requested the API'"
-        );
-    }
-    if let (Some(mqtt), Some(route)) = (&config.mqtt, config.mqtt_routes.first()) {
-        let topic = route.filter.as_written().replace(['{', '}'], "");
-        let _ = writeln!(
-            out,
-            "try: mosquitto_rr -h {} -p {} -t {topic} -e replies/fenn -m '{{\"celsius\":31}}'",
-            mqtt.host, mqtt.port
-        );
-    }
-    let _ = out.flush();
 }
 
 /// SIGINT and SIGTERM, listened for from before fenn binds its port and

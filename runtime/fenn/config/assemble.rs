@@ -27,19 +27,20 @@ struct Server {
 
 /// What the functions and their bindings give.
 #[derive(Default)]
-struct Functions {
-    functions: Vec<FunctionConfig>,
-    route_specs: Vec<RouteSpec>,
+pub(super) struct Functions {
+    pub(super) functions: Vec<FunctionConfig>,
+    pub(super) route_specs: Vec<RouteSpec>,
     route_keys: Vec<String>,
-    mqtt_routes: Vec<MqttRoute>,
-    schedules: Vec<CronSpec>,
+    pub(super) mqtt_routes: Vec<MqttRoute>,
+    pub(super) schedules: Vec<CronSpec>,
 }
 
 impl Validator<'_> {
     /// The validated config, or every error found.
     pub(super) fn config(&self, raw: &RawConfig) -> Result<Config, Vec<ConfigError>> {
         let server = self.server(&raw.server);
-        if raw.functions.is_empty() {
+        // With the management API, functions may all come from deploys.
+        if raw.functions.is_empty() && raw.admin.is_none() {
             self.report(self.error("function", "no [[function]] is declared"));
         }
         let state_dir = raw
@@ -58,9 +59,13 @@ impl Validator<'_> {
         let has_mqtt = raw.mqtt.is_some();
         let buffer = server.buffer_valid.then_some(server.http.buffer_bytes);
         let found = self.functions(&raw.functions, buffer, has_mqtt, state_dir.is_some());
+        let admin = raw
+            .admin
+            .as_ref()
+            .and_then(|admin| self.keep(self.admin(admin, state_dir.as_deref())));
         let routes = self.keep(self.route_table(&found));
         let errors = self.errors.take();
-        let Some(routes) = routes.filter(|_| errors.is_empty()) else {
+        if routes.is_none() || !errors.is_empty() {
             return Err(errors);
         };
         Ok(Config {
@@ -70,13 +75,13 @@ impl Validator<'_> {
             workers: server.workers,
             guest_memory: server.guest_memory,
             functions: found.functions,
-            routes,
             route_specs: found.route_specs,
             schedules: found.schedules,
             state_dir,
             mqtt,
             mqtt_routes: found.mqtt_routes,
             embedded_broker,
+            admin,
         })
     }
 
@@ -222,7 +227,7 @@ impl Validator<'_> {
 
     /// Every function and its bindings; a function in error still has its
     /// MQTT and cron bindings checked (its routes need its limits).
-    fn functions(
+    pub(super) fn functions(
         &self,
         raw: &[RawFunction],
         buffer: Option<usize>,

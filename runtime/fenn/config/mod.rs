@@ -2,12 +2,17 @@
 //! then validated once, at start, into typed config. Every error names the
 //! file, the key and the reason.
 
+mod admin;
 mod assemble;
+mod definition;
 mod raw;
+
+pub(crate) use admin::{AdminSettings, TOKEN_VARIABLE};
+pub(crate) use definition::{Context, Definition, definition};
 
 use crate::{examples, units};
 use fenn_cron::{CronSpec, Overlap, Schedule, ScheduleError};
-use fenn_http::{HttpSettings, ResponseMode, RouteSpec, RouteTable};
+use fenn_http::{HttpSettings, ResponseMode, RouteSpec};
 use fenn_mqtt::{
     MqttRoute, MqttSettings, MqttTls, ReplyTemplate, TopicFilter, Version as MqttVersion,
 };
@@ -84,7 +89,6 @@ pub(crate) struct Config {
     /// `server.guest_memory`.
     pub(crate) guest_memory: usize,
     pub(crate) functions: Vec<FunctionConfig>,
-    pub(crate) routes: RouteTable,
     pub(crate) route_specs: Vec<RouteSpec>,
     pub(crate) schedules: Vec<CronSpec>,
     pub(crate) state_dir: Option<PathBuf>,
@@ -92,9 +96,20 @@ pub(crate) struct Config {
     pub(crate) mqtt_routes: Vec<MqttRoute>,
     /// `mqtt.embedded`: where the embedded broker listens.
     pub(crate) embedded_broker: Option<SocketAddr>,
+    /// `[admin]`: the management API, when it is on.
+    pub(crate) admin: Option<AdminSettings>,
 }
 
 impl Config {
+    /// What a deployed function's definition is validated against.
+    pub(crate) fn context(&self) -> Context {
+        Context {
+            has_mqtt: self.mqtt.is_some(),
+            has_state: self.state_dir.is_some(),
+            buffer_bytes: self.http.buffer_bytes,
+        }
+    }
+
     /// Reads and validates a config file.
     pub(crate) fn load(file: &Path) -> Result<Self, ConfigErrors> {
         let error = |reason: String| ConfigError {

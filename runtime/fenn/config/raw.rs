@@ -15,6 +15,28 @@ pub(super) struct RawConfig {
     pub(super) functions: Vec<RawFunction>,
     /// `[mqtt]`: the broker (absent: no MQTT).
     pub(super) mqtt: Option<RawMqtt>,
+    /// `[admin]`: the management API (absent: none).
+    pub(super) admin: Option<RawAdmin>,
+}
+
+/// `[admin]`: the management API's own listener. The bearer token comes
+/// from `FENN_ADMIN_TOKEN`, else from `token_file`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    /// `listen`: default `127.0.0.1:8081`.
+    pub(super) listen: Option<String>,
+    /// `token_file`: a file holding the token (relative to the config).
+    pub(super) token_file: Option<String>,
+    /// `insecure_plain_http`: serve plain HTTP on an address other than
+    /// loopback, the token crossing the network in clear (default false:
+    /// such an address is refused).
+    #[serde(default)]
+    pub(super) insecure_plain_http: bool,
+    /// `max_module_size`: largest module a deploy may upload (default `8MiB`).
+    pub(super) max_module_size: Option<String>,
+    /// `keep_versions`: versions of each function kept for rollback (default 5).
+    pub(super) keep_versions: Option<usize>,
 }
 
 /// `[mqtt]`: the broker fenn subscribes at. Credentials come from the
@@ -58,7 +80,7 @@ pub(super) struct RawMqtt {
 }
 
 /// `[[function.mqtt]]`: one subscription.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMqttRoute {
     /// `topic`: a filter; `{name}` segments fill pathParameters.
@@ -106,7 +128,7 @@ pub(super) struct RawServer {
 }
 
 /// `[[function]]`: one function, its limits and its triggers.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFunction {
     /// `name`: unique, used in logs and routes.
@@ -143,7 +165,7 @@ pub(super) struct RawFunction {
 }
 
 /// `[[function.cron]]`: one schedule.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCron {
     /// `name`: unique among schedules; the event's `path`.
@@ -176,7 +198,7 @@ pub(super) enum RawOverlap {
 }
 
 /// `[[function.http]]`: one route of the HTTP gateway.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawHttp {
     /// `route`: path template, e.g. `/users/{id}` or `/files/{*rest}`.

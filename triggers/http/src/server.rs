@@ -166,7 +166,25 @@ impl<H: FunctionHost> HttpTrigger<H> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let settings = self.gateway.settings.clone();
-        let router = self.router();
+        serve_router(listener, self.router(), settings, shutdown).await
+    }
+}
+
+/// Serves `router` on `listener` as the gateway serves its routes (HTTP/1.1,
+/// the connection limits, the header read and write timeouts of
+/// `settings`) until `shutdown` completes, then lets in-flight requests
+/// finish within the shutdown grace.
+///
+/// # Errors
+///
+/// Never, today; accept errors are logged and the loop goes on.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    settings: HttpSettings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    {
         // HTTP/1.1 only: devices and their clients speak it, and leaving
         // HTTP/2 out keeps the h2 stack out of the binary. A TLS-terminating
         // proxy in front can still offer HTTP/2 to browsers.

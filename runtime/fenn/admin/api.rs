@@ -1,0 +1,247 @@
+//! The management API over HTTP: the token check, the paths under `/v1`,
+//! and reading bodies within their limits.
+
+use super::ApiError;
+use super::platform::Platform;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use base64::Engine as _;
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// A JSON response.
+pub(crate) fn json(status: StatusCode, body: &Value) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The router: every request is checked for the token, then routed.
+pub(crate) fn router(platform: Arc<Platform>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(platform)
+}
+
+async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Response {
+    if !authorized(&platform.settings.token, &request) {
+        return ApiError::Unauthorized.into_response();
+    }
+    match route(&platform, request).await {
+        Ok((status, body)) => json(status, &body),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Whether the request carries the token (`Authorization: Bearer …`),
+/// compared in time that does not depend on where they differ.
+fn authorized(token: &str, request: &Request) -> bool {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Equal-length digests: the comparison takes the same time whatever
+    // the given token's length or content.
+    let given = super::store::sha256(given.as_bytes());
+    let expected = super::store::sha256(token.as_bytes());
+    let differ = given
+        .bytes()
+        .zip(expected.bytes())
+        .fold(0u8, |differ, (a, b)| differ | (a ^ b));
+    differ == 0
+}
+
+async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Value), ApiError> {
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = request.method().clone();
+    #[allow(clippy::unnecessary_wraps)]
+    fn ok(body: Value) -> Result<(StatusCode, Value), ApiError> {
+        Ok((StatusCode::OK, body))
+    }
+    match (segments.as_slice(), &method) {
+        (["v1", "check"], &Method::POST) => {
+            let wasm = read(
+                request,
+                platform.settings.max_module_bytes,
+                "admin.max_module_size",
+            )
+            .await?;
+            ok(super::check::check(platform, wasm).await?)
+        }
+        (["v1", "functions"], &Method::GET) => ok(platform.list().await),
+        (["v1", "functions", name], _) => {
+            let name = function_name(name)?;
+            match method {
+                Method::GET => ok(platform.get(&name).await?),
+                Method::PUT => {
+                    let (definition, wasm) = deployment(platform, request).await?;
+                    let answer = platform.deploy(&name, definition, wasm).await?;
+                    Ok((StatusCode::CREATED, answer))
+                }
+                Method::DELETE => ok(platform.delete(&name).await?),
+                _ => Err(not_allowed("GET, PUT or DELETE")),
+            }
+        }
+        (["v1", "functions", name, "rollback"], &Method::POST) => {
+            let name = function_name(name)?;
+            let body = read(request, 4 << 10, "4 KiB").await?;
+            let to = if body.iter().all(u8::is_ascii_whitespace) {
+                None
+            } else {
+                #[derive(serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Rollback {
+                    version: Option<u64>,
+                }
+                let asked: Rollback = parse_json(&body)?;
+                asked.version
+            };
+            ok(platform.rollback(&name, to).await?)
+        }
+        (["v1", "functions", name, "invoke"], &Method::POST) => {
+            let name = function_name(name)?;
+            let limit = platform.max_event_bytes;
+            let body = read(request, limit, "server.max_body").await?;
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| ApiError::BadRequest("the event is not UTF-8 JSON".into()))?;
+            let event = crate::commands::parse_event("event", text)
+                .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
+            ok(platform.invoke(&name, event).await?)
+        }
+        (
+            ["v1", "check"] | ["v1", "functions"] | ["v1", "functions", _, "rollback" | "invoke"],
+            _,
+        ) => Err(not_allowed("another method")),
+        _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
+    }
+}
+
+fn not_allowed(allowed: &str) -> ApiError {
+    ApiError::MethodNotAllowed(format!("this path takes {allowed}"))
+}
+
+/// A function name from the path: decoded, then held to the rule config
+/// names follow (letters, digits, `-`, `_`, `.`; not `.` or `..`).
+fn function_name(segment: &str) -> Result<String, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    let fits = !decoded.is_empty()
+        && decoded.len() <= 128
+        && decoded != "."
+        && decoded != ".."
+        && decoded
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if fits {
+        Ok(decoded.into_owned())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "'{}' is not a function name: letters, digits, '-', '_' or '.', at most 128",
+            decoded.escape_debug()
+        )))
+    }
+}
+
+/// A deploy's body: `{"definition": {…}, "module": "<base64>"}`.
+async fn deployment(platform: &Platform, request: Request) -> Result<(Value, Vec<u8>), ApiError> {
+    let most = platform.settings.max_module_bytes;
+    // Base64 is 4/3 of the module, and the definition has room besides.
+    let limit = most / 3 * 4 + 8 + (256 << 10);
+    let body = read(request, limit, "admin.max_module_size").await?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Deployment {
+        #[serde(default = "empty_object")]
+        definition: Value,
+        module: String,
+    }
+    let deployment: Deployment = parse_json(&body)?;
+    drop(body);
+    let wasm = base64::engine::general_purpose::STANDARD
+        .decode(deployment.module.as_bytes())
+        .map_err(|error| ApiError::BadRequest(format!("module: not base64: {error}")))?;
+    if wasm.len() > most {
+        return Err(ApiError::TooLarge(format!(
+            "the module is {} bytes, over admin.max_module_size ({most} bytes)",
+            wasm.len()
+        )));
+    }
+    Ok((deployment.definition, wasm))
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::BadRequest(format!("the body is not the JSON expected: {error}"))
+    })
+}
+
+/// The request's body, refused past `limit` bytes without reading on.
+async fn read(request: Request, limit: usize, key: &str) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the body is over the limit of {limit} bytes ({key})"
+        ))
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(request.into_body(), limit);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        Err(error)
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(error) => Err(ApiError::BadRequest(format!(
+            "cannot read the body: {error}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_slashes_dots_or_controls_are_refused() {
+        for bad in ["..", ".", "a%2Fb", "%2E%2E", "a%0Ab", "", "caf%C3%A9"] {
+            assert!(function_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(function_name("hello-2.v1").unwrap(), "hello-2.v1");
+    }
+
+    #[test]
+    fn only_the_token_is_authorized() {
+        let request = |value: &str| {
+            Request::builder()
+                .header(header::AUTHORIZATION, value)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let token = "0123456789abcdef";
+        assert!(authorized(token, &request("Bearer 0123456789abcdef")));
+        assert!(!authorized(token, &request("Bearer 0123456789abcdeF")));
+        assert!(!authorized(token, &request("Bearer 0123456789abcdef ")));
+        assert!(!authorized(token, &request("0123456789abcdef")));
+        assert!(!authorized(token, &Request::new(Body::empty())));
+    }
+}

@@ -1,0 +1,34 @@
+//! `POST /v1/check`: the online compile on its own. A module in; what it
+//! exports and imports, whether it fits the ABI and how long the compile
+//! took out, or the compiler's reason; nothing is saved.
+
+use super::ApiError;
+use super::platform::Platform;
+use fenn_runtime::{FunctionModule, Limits};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// Compiles and checks `wasm` as a deploy would, with default limits.
+pub(crate) async fn check(platform: &Platform, wasm: Vec<u8>) -> Result<Value, ApiError> {
+    let limits = Limits {
+        module_bytes: platform.settings.max_module_bytes,
+        ..Limits::default()
+    };
+    let size = wasm.len();
+    let checked = tokio::task::spawn_blocking(move || {
+        let info = fenn_runtime::module::inspect(&wasm)?;
+        let started = Instant::now();
+        FunctionModule::compile("check", &wasm, limits)?;
+        Ok::<_, fenn_runtime::Error>((info, started.elapsed()))
+    })
+    .await
+    .map_err(|_| ApiError::Internal("the check failed (a bug: please report it)".into()))?;
+    let (info, took) = checked.map_err(|error| ApiError::refused(error.to_string()))?;
+    Ok(json!({
+        "size": size,
+        "exports": info.exports,
+        "imports": info.imports,
+        "abi": format!("fenn ABI v{}", fenn_abi::abi::ABI_VERSION),
+        "compile_ms": took.as_secs_f64() * 1e3,
+    }))
+}

@@ -1,0 +1,82 @@
+//! How a management API request fails, and the one place each failure
+//! gets its HTTP status and its JSON body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// A refused or failed request.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// No token, or not the token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// A request fenn cannot read (a bad name, JSON that does not parse).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such function, version or path.
+    #[error("{0}")]
+    NotFound(String),
+    /// A method the path does not take.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The change collides with what is served, or with the config file.
+    #[error("{0}")]
+    Conflict(String),
+    /// A body over its limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The module or the definition is refused; nothing changed.
+    #[error("{reason}")]
+    Refused {
+        reason: String,
+        /// Each error, one a line, for a definition with several.
+        errors: Vec<String>,
+    },
+    /// fenn could not do it (the disk failed): nothing changed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A refusal with one reason.
+    pub(crate) fn refused(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self::Refused {
+            errors: vec![reason.clone()],
+            reason,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            Self::Refused { reason, errors } => {
+                serde_json::json!({"error": reason, "errors": errors})
+            }
+            other => serde_json::json!({"error": other.to_string()}),
+        };
+        let mut response = super::api::json(status, &body);
+        if matches!(self, Self::Unauthorized) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"fenn\""),
+            );
+        }
+        response
+    }
+}

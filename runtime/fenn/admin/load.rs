@@ -1,0 +1,85 @@
+//! At start: the store's functions served again, each at the version it
+//! served when fenn stopped, beside the config file's.
+
+use super::manifest::Manifest;
+use super::platform::State;
+use super::store::Store;
+use crate::catalog::{Catalog, Entry};
+use crate::config::{AdminSettings, Context, definition};
+use fenn_runtime::Dispatcher;
+use std::sync::Arc;
+
+/// Opens the store and installs every deployed function's current version
+/// in `dispatcher`; `catalog` holds the config file's functions. A deployed
+/// function that can no longer be served (its definition or module is
+/// refused, or it collides with the config file) stops the start with
+/// every such reason: a restart never silently drops a deploy.
+pub(crate) fn load(
+    settings: &AdminSettings,
+    context: &Context,
+    dispatcher: &Dispatcher,
+    mut catalog: Catalog,
+) -> Result<State, Vec<String>> {
+    let (store, manifest) = Store::open(&settings.store_dir).map_err(|error| vec![error])?;
+    let mut errors = Vec::new();
+    for name in manifest.functions.keys() {
+        match serve(
+            name, &manifest, &store, settings, context, dispatcher, &catalog,
+        ) {
+            Ok(next) => catalog = next,
+            Err(reason) => errors.push(reason),
+        }
+    }
+    if errors.is_empty() {
+        Ok(State {
+            catalog,
+            manifest,
+            store: Arc::new(store),
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+fn serve(
+    name: &str,
+    manifest: &Manifest,
+    store: &Store,
+    settings: &AdminSettings,
+    context: &Context,
+    dispatcher: &Dispatcher,
+    catalog: &Catalog,
+) -> Result<Catalog, String> {
+    let Some(current) = manifest.current(name) else {
+        return Err(format!(
+            "deployed function '{name}': the store names no current version"
+        ));
+    };
+    let what = format!(
+        "deployed function '{name}' (version {}, {})",
+        current.version,
+        settings.store_dir.display()
+    );
+    if catalog.origin(name).is_some() {
+        return Err(format!(
+            "{what}: the config file now declares a function of the same name; rename one, or remove the deployed one (fenn rm {name}) after starting without it in the config"
+        ));
+    }
+    let path = store.module_path(&current.sha256);
+    let defined = definition(name, &current.definition, context, path)
+        .map_err(|errors| format!("{what}: {errors}"))?;
+    let wasm = store
+        .read_module(
+            &current.sha256,
+            settings.max_module_bytes.max(current.size as usize),
+        )
+        .map_err(|error| format!("{what}: {error}"))?;
+    let module = dispatcher
+        .compile(name, &wasm, defined.function.limits.clone())
+        .map_err(|error| format!("{what}: module refused: {error}"))?;
+    let next = catalog
+        .with(name, Entry::deployed(&defined))
+        .map_err(|collision| format!("{what}: {collision}"))?;
+    dispatcher.install(module);
+    Ok(next)
+}

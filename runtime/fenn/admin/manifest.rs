@@ -1,0 +1,204 @@
+//! The store's manifest: every deployed function's kept versions and which
+//! one serves. Pure logic; [`super::store`] writes it to disk.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The manifest's format, written into it.
+pub(crate) const FORMAT: u32 = 1;
+
+/// Every deployed function.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Manifest {
+    pub(crate) format: u32,
+    pub(crate) functions: BTreeMap<String, Record>,
+}
+
+/// One function: the version that serves and the versions kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Record {
+    pub(crate) current: u64,
+    /// Oldest first.
+    pub(crate) versions: Vec<Version>,
+}
+
+/// One deployed version: its module by content hash and its definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Version {
+    pub(crate) version: u64,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    /// RFC 3339, UTC.
+    pub(crate) deployed_at: String,
+    pub(crate) definition: serde_json::Value,
+}
+
+/// Why a rollback cannot be made.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refused {
+    #[error("no deployed function '{0}'")]
+    Unknown(String),
+    #[error("function '{name}' keeps no version {version} (it keeps {kept})")]
+    NoSuchVersion {
+        name: String,
+        version: u64,
+        kept: String,
+    },
+    #[error("function '{0}' keeps no version before the one it serves")]
+    NothingEarlier(String),
+}
+
+impl Manifest {
+    /// An empty manifest of this format.
+    pub(crate) fn new() -> Self {
+        Self {
+            format: FORMAT,
+            functions: BTreeMap::new(),
+        }
+    }
+
+    /// Adds `version` (its number is filled in) as `name`'s new current
+    /// version, keeping at most `keep` versions; returns its number.
+    pub(crate) fn deploy(&mut self, name: &str, mut version: Version, keep: usize) -> u64 {
+        let record = self.functions.entry(name.to_owned()).or_insert(Record {
+            current: 0,
+            versions: Vec::new(),
+        });
+        let number = record.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+        version.version = number;
+        record.versions.push(version);
+        record.current = number;
+        let excess = record.versions.len().saturating_sub(keep.max(1));
+        record.versions.drain(..excess);
+        number
+    }
+
+    /// The version a rollback of `name` goes to: `to`, or the newest one
+    /// older than the current.
+    pub(crate) fn rollback_target(&self, name: &str, to: Option<u64>) -> Result<&Version, Refused> {
+        let record = self
+            .functions
+            .get(name)
+            .ok_or_else(|| Refused::Unknown(name.to_owned()))?;
+        match to {
+            Some(number) => record
+                .versions
+                .iter()
+                .find(|v| v.version == number)
+                .ok_or_else(|| Refused::NoSuchVersion {
+                    name: name.to_owned(),
+                    version: number,
+                    kept: record
+                        .versions
+                        .iter()
+                        .map(|v| v.version.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            None => record
+                .versions
+                .iter()
+                .filter(|v| v.version < record.current)
+                .max_by_key(|v| v.version)
+                .ok_or_else(|| Refused::NothingEarlier(name.to_owned())),
+        }
+    }
+
+    /// Makes `number` (a kept version) `name`'s current one.
+    pub(crate) fn select(&mut self, name: &str, number: u64) {
+        if let Some(record) = self.functions.get_mut(name) {
+            record.current = number;
+        }
+    }
+
+    /// The version `name` serves.
+    pub(crate) fn current(&self, name: &str) -> Option<&Version> {
+        let record = self.functions.get(name)?;
+        record.versions.iter().find(|v| v.version == record.current)
+    }
+
+    /// Every module hash a kept version names.
+    pub(crate) fn referenced(&self) -> BTreeSet<&str> {
+        self.functions
+            .values()
+            .flat_map(|record| record.versions.iter().map(|v| v.sha256.as_str()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(sha: &str) -> Version {
+        Version {
+            version: 0,
+            sha256: sha.into(),
+            size: 1,
+            deployed_at: "2026-11-29T00:00:00Z".into(),
+            definition: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn deploys_number_versions_and_keep_the_newest_n() {
+        let mut manifest = Manifest::new();
+        for sha in ["a", "b", "c", "d"] {
+            manifest.deploy("f", version(sha), 3);
+        }
+        let record = &manifest.functions["f"];
+        assert_eq!(record.current, 4);
+        let kept: Vec<u64> = record.versions.iter().map(|v| v.version).collect();
+        assert_eq!(kept, [2, 3, 4]);
+        assert_eq!(
+            manifest.referenced().into_iter().collect::<Vec<_>>(),
+            ["b", "c", "d"]
+        );
+    }
+
+    #[test]
+    fn a_rollback_goes_to_the_previous_or_a_named_version() {
+        let mut manifest = Manifest::new();
+        for sha in ["a", "b", "c"] {
+            manifest.deploy("f", version(sha), 5);
+        }
+        assert_eq!(manifest.rollback_target("f", None).unwrap().version, 2);
+        manifest.select("f", 2);
+        assert_eq!(manifest.current("f").unwrap().sha256, "b");
+        assert_eq!(manifest.rollback_target("f", None).unwrap().version, 1);
+        manifest.select("f", 1);
+        assert_eq!(
+            manifest.rollback_target("f", None),
+            Err(Refused::NothingEarlier("f".into()))
+        );
+        assert_eq!(manifest.rollback_target("f", Some(3)).unwrap().sha256, "c");
+        assert!(matches!(
+            manifest.rollback_target("f", Some(9)),
+            Err(Refused::NoSuchVersion { .. })
+        ));
+        assert_eq!(
+            manifest.rollback_target("g", None),
+            Err(Refused::Unknown("g".into()))
+        );
+        // A deploy after a rollback takes a new number.
+        assert_eq!(manifest.deploy("f", version("d"), 5), 4);
+    }
+
+    #[test]
+    fn a_deploy_after_a_rollback_keeps_the_newest_versions() {
+        let mut manifest = Manifest::new();
+        manifest.deploy("f", version("a"), 2);
+        manifest.deploy("f", version("b"), 2);
+        manifest.select("f", 1);
+        manifest.deploy("f", version("c"), 2);
+        let kept: Vec<u64> = manifest.functions["f"]
+            .versions
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(kept, [2, 3]);
+    }
+}

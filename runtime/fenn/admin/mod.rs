@@ -1,0 +1,41 @@
+//! The management API: functions deployed, checked, tested, rolled back
+//! and deleted while fenn serves, on a listener of its own (`[admin]`),
+//! every request with the bearer token.
+//!
+//! - `api`: the HTTP side: token, paths, bodies within limits.
+//! - `check`: `POST /v1/check`, the online compile.
+//! - `platform`: deploy, rollback, delete: checked, saved, swapped.
+//! - `views`: listing, one function, the test event.
+//! - `load`: the store's functions served again at start.
+//! - `store` and `manifest`: deployed functions on disk.
+//! - `error`: [`ApiError`] and its HTTP statuses.
+
+mod api;
+mod check;
+mod error;
+mod load;
+mod manifest;
+mod platform;
+mod store;
+mod views;
+
+pub(crate) use error::ApiError;
+pub(crate) use load::load;
+pub(crate) use platform::{Platform, Triggers};
+
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Serves the management API on `listener` until `shutdown` completes.
+pub(crate) async fn serve(
+    platform: Arc<Platform>,
+    listener: TcpListener,
+    settings: fenn_http::HttpSettings,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) {
+    let router = api::router(platform);
+    if let Err(error) = fenn_http::server::serve_router(listener, router, settings, shutdown).await
+    {
+        tracing::error!(%error, "admin: the management API stopped");
+    }
+}

@@ -1,0 +1,267 @@
+//! The functions fenn serves, changed while it runs: deploy, rollback and
+//! delete, each one atomic change (checked, then saved, then swapped into
+//! the dispatcher and every trigger's bindings), serialized one at a time.
+
+use super::ApiError;
+use super::manifest::{Manifest, Refused, Version};
+use super::store::{Store, sha256};
+use crate::catalog::{Catalog, Entry, Origin};
+use crate::config::{AdminSettings, Context, Definition, definition};
+use fenn_cron::CronBindings;
+use fenn_http::HttpBindings;
+use fenn_mqtt::MqttBindings;
+use fenn_runtime::{Bindings as _, Dispatcher, FunctionModule};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Mutex;
+
+/// Each trigger's bindings handle.
+#[derive(Clone)]
+pub(crate) struct Triggers {
+    pub(crate) http: HttpBindings,
+    pub(crate) mqtt: Option<MqttBindings>,
+    pub(crate) cron: CronBindings,
+}
+
+/// What a change works on, held by one change at a time.
+pub(crate) struct State {
+    pub(crate) catalog: Catalog,
+    pub(crate) manifest: Manifest,
+    pub(crate) store: Arc<Store>,
+}
+
+/// The served functions and the means to change them.
+pub(crate) struct Platform {
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) triggers: Triggers,
+    pub(crate) state: Mutex<State>,
+    pub(crate) context: Context,
+    pub(crate) settings: AdminSettings,
+    /// Largest test event (`server.max_body`).
+    pub(crate) max_event_bytes: usize,
+}
+
+/// A version ready to serve: validated and compiled.
+pub(crate) struct Ready {
+    pub(crate) definition: Definition,
+    pub(crate) module: FunctionModule,
+    pub(crate) compile_ms: f64,
+}
+
+impl Platform {
+    /// Validates and compiles a version of `name` off the async threads.
+    pub(crate) async fn prepare(
+        &self,
+        name: &str,
+        value: &Value,
+        wasm: Arc<Vec<u8>>,
+        sha: &str,
+        store: &Store,
+    ) -> Result<Ready, ApiError> {
+        let path = store.module_path(sha);
+        let definition =
+            definition(name, value, &self.context, path).map_err(|errors| ApiError::Refused {
+                reason: "the definition is refused".into(),
+                errors: errors.0.iter().map(ToString::to_string).collect(),
+            })?;
+        let dispatcher = self.dispatcher.clone();
+        let limits = definition.function.limits.clone();
+        let owned = name.to_owned();
+        let compiled = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let module = dispatcher.compile(&owned, &wasm, limits);
+            (module, started.elapsed())
+        })
+        .await
+        .map_err(|_| ApiError::Internal("the compile failed (a bug: please report it)".into()))?;
+        let module = compiled.0.map_err(|refused| match refused {
+            fenn_runtime::Error::MemoryLimit { limit } => ApiError::refused(format!(
+                "memory: {limit} bytes is less than the module needs to start (its initial memory and data)"
+            )),
+            refused => ApiError::refused(format!("module refused: {refused}")),
+        })?;
+        Ok(Ready {
+            definition,
+            module,
+            compile_ms: compiled.1.as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Deploys `wasm` with its definition as `name`'s new version.
+    pub(crate) async fn deploy(
+        &self,
+        name: &str,
+        value: Value,
+        wasm: Vec<u8>,
+    ) -> Result<Value, ApiError> {
+        let mut state = self.state.lock().await;
+        writable(&state.catalog, name, false)?;
+        let sha = sha256(&wasm);
+        let size = wasm.len() as u64;
+        let wasm = Arc::new(wasm);
+        let ready = self
+            .prepare(name, &value, wasm.clone(), &sha, &state.store)
+            .await?;
+        let catalog = state
+            .catalog
+            .with(name, Entry::deployed(&ready.definition))
+            .map_err(ApiError::Conflict)?;
+        let mut manifest = state.manifest.clone();
+        let version = Version {
+            version: 0,
+            sha256: sha.clone(),
+            size,
+            deployed_at: now(),
+            definition: value,
+        };
+        let number = manifest.deploy(name, version, self.settings.keep_versions);
+        let store = state.store.clone();
+        let saved = manifest.clone();
+        blocking(move || {
+            store.put_module(&wasm)?;
+            store.commit(&saved)
+        })
+        .await?;
+        self.swap(&mut state, catalog, manifest, Some(ready.module));
+        tracing::info!(function = name, version = number, %sha, "deployed");
+        Ok(json!({
+            "name": name,
+            "version": number,
+            "sha256": sha,
+            "size": size,
+            "compile_ms": ready.compile_ms,
+        }))
+    }
+
+    /// Serves `name`'s version `to`, or the one before the current.
+    pub(crate) async fn rollback(&self, name: &str, to: Option<u64>) -> Result<Value, ApiError> {
+        let mut state = self.state.lock().await;
+        writable(&state.catalog, name, true)?;
+        let target = state
+            .manifest
+            .rollback_target(name, to)
+            .map_err(|refused| match refused {
+                Refused::NothingEarlier(_) => ApiError::Conflict(refused.to_string()),
+                _ => ApiError::NotFound(refused.to_string()),
+            })?;
+        let target = target.clone();
+        let store = state.store.clone();
+        let (sha, limit) = (target.sha256.clone(), self.settings.max_module_bytes);
+        let wasm = blocking(move || {
+            store
+                .read_module(&sha, limit)
+                .map_err(std::io::Error::other)
+        })
+        .await?;
+        let ready = self
+            .prepare(
+                name,
+                &target.definition,
+                Arc::new(wasm),
+                &target.sha256,
+                &state.store,
+            )
+            .await?;
+        let catalog = state
+            .catalog
+            .with(name, Entry::deployed(&ready.definition))
+            .map_err(ApiError::Conflict)?;
+        let mut manifest = state.manifest.clone();
+        manifest.select(name, target.version);
+        let store = state.store.clone();
+        let saved = manifest.clone();
+        blocking(move || store.commit(&saved)).await?;
+        self.swap(&mut state, catalog, manifest, Some(ready.module));
+        tracing::info!(function = name, version = target.version, "rolled back");
+        Ok(json!({"name": name, "version": target.version, "sha256": target.sha256}))
+    }
+
+    /// Stops serving `name` and deletes its versions.
+    pub(crate) async fn delete(&self, name: &str) -> Result<Value, ApiError> {
+        let mut state = self.state.lock().await;
+        writable(&state.catalog, name, true)?;
+        let catalog = state.catalog.without(name);
+        let mut manifest = state.manifest.clone();
+        manifest.functions.remove(name);
+        let store = state.store.clone();
+        let saved = manifest.clone();
+        blocking(move || store.commit(&saved)).await?;
+        self.swap(&mut state, catalog, manifest, None);
+        self.dispatcher.remove(name);
+        tracing::info!(function = name, "deleted");
+        Ok(json!({"name": name, "deleted": true}))
+    }
+
+    /// Puts a change in force: the module first (a route may name it),
+    /// then every trigger's bindings.
+    fn swap(
+        &self,
+        state: &mut State,
+        catalog: Catalog,
+        manifest: Manifest,
+        module: Option<FunctionModule>,
+    ) {
+        if let Some(module) = module {
+            self.dispatcher.install(module);
+        }
+        self.triggers.apply(&catalog);
+        state.catalog = catalog;
+        state.manifest = manifest;
+    }
+}
+
+impl Triggers {
+    /// Hands every trigger its bindings from `catalog`, which has checked
+    /// that they do not collide.
+    pub(crate) fn apply(&self, catalog: &Catalog) {
+        let refused = [
+            self.http
+                .apply(catalog.routes())
+                .err()
+                .map(|e| e.to_string()),
+            self.mqtt
+                .as_ref()
+                .and_then(|mqtt| mqtt.apply(catalog.mqtt()).err().map(|e| e.to_string())),
+            self.cron
+                .apply(catalog.schedules())
+                .err()
+                .map(|e| e.to_string()),
+        ];
+        for reason in refused.into_iter().flatten() {
+            tracing::error!(%reason, "a trigger refused bindings the catalog accepted (a bug: please report it)");
+        }
+    }
+}
+
+/// Whether the API may change `name`: not a config file's function, and,
+/// when `existing`, one that is deployed.
+fn writable(catalog: &Catalog, name: &str, existing: bool) -> Result<(), ApiError> {
+    match catalog.origin(name) {
+        Some(Origin::Config) => Err(ApiError::Conflict(format!(
+            "function '{name}' comes from the config file: change it there"
+        ))),
+        None if existing => Err(ApiError::NotFound(format!("no deployed function '{name}'"))),
+        _ => Ok(()),
+    }
+}
+
+/// Runs disk work off the async threads; its failure changes nothing.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(ApiError::Internal(format!(
+            "the store failed, nothing changed: {error}"
+        ))),
+        Err(_) => Err(ApiError::Internal(
+            "the store failed (a bug: please report it)".into(),
+        )),
+    }
+}
+
+/// Now, as RFC 3339 in UTC.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,124 @@
+//! What the management API shows of the served functions, and its test
+//! event: one invocation with its log lines, fuel and duration.
+
+use super::ApiError;
+use super::platform::Platform;
+use crate::catalog::{Entry, Origin};
+use fenn_abi::Event;
+use fenn_runtime::Trace;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Platform {
+    /// Every served function, config and deployed, by name.
+    pub(crate) async fn list(&self) -> Value {
+        let state = self.state.lock().await;
+        let functions: Vec<Value> = state
+            .catalog
+            .entries()
+            .map(|(name, entry)| {
+                let current = state.manifest.current(name);
+                json!({
+                    "name": name,
+                    "origin": origin(entry.origin),
+                    "version": current.map(|v| v.version),
+                    "sha256": current.map(|v| v.sha256.as_str()),
+                    "triggers": bindings(entry),
+                })
+            })
+            .collect();
+        json!({ "functions": functions })
+    }
+
+    /// One function: its definition, its bindings and the versions kept.
+    pub(crate) async fn get(&self, name: &str) -> Result<Value, ApiError> {
+        let state = self.state.lock().await;
+        let entry = state
+            .catalog
+            .entry(name)
+            .ok_or_else(|| ApiError::NotFound(format!("no function '{name}'")))?;
+        let record = state.manifest.functions.get(name);
+        let current = state.manifest.current(name);
+        let versions: Vec<Value> = record
+            .map(|record| {
+                record
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        json!({
+                            "version": v.version,
+                            "sha256": v.sha256,
+                            "size": v.size,
+                            "deployed_at": v.deployed_at,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(json!({
+            "name": name,
+            "origin": origin(entry.origin),
+            "version": current.map(|v| v.version),
+            "definition": current.map(|v| &v.definition),
+            "triggers": bindings(entry),
+            "versions": versions,
+        }))
+    }
+
+    /// Runs `event` through `name` as any trigger's event would run, and
+    /// answers its response (or why it failed), its guest log lines, the
+    /// fuel it used and how long it took.
+    pub(crate) async fn invoke(&self, name: &str, event: Event) -> Result<Value, ApiError> {
+        if self.state.lock().await.catalog.entry(name).is_none() {
+            return Err(ApiError::NotFound(format!("no function '{name}'")));
+        }
+        let trace = Arc::new(Trace::default());
+        let started = Instant::now();
+        let result = self
+            .dispatcher
+            .invoke_traced(name, event, trace.clone())
+            .await;
+        let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        let recorded = trace.recorded();
+        let logs: Vec<Value> = recorded
+            .lines
+            .iter()
+            .map(|line| json!({"level": line.level, "message": line.message}))
+            .collect();
+        let (response, error) = match result {
+            Ok(response) => (Some(response), None),
+            Err(error) => (None, Some(error.to_string())),
+        };
+        Ok(json!({
+            "response": response,
+            "error": error,
+            "logs": logs,
+            "fuel_used": recorded.fuel_used,
+            "duration_ms": duration_ms,
+        }))
+    }
+}
+
+fn origin(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Config => "config",
+        Origin::Deployed => "deployed",
+    }
+}
+
+/// A function's bindings as a person reads them.
+fn bindings(entry: &Entry) -> Value {
+    let http: Vec<Value> = entry
+        .routes
+        .iter()
+        .map(|route| json!({"route": route.route, "methods": route.methods}))
+        .collect();
+    let mqtt: Vec<&str> = entry.mqtt.iter().map(|r| r.filter.as_written()).collect();
+    let cron: Vec<Value> = entry
+        .schedules
+        .iter()
+        .map(|s| json!({"name": s.name, "schedule": s.schedule.describe()}))
+        .collect();
+    json!({"http": http, "mqtt": mqtt, "cron": cron})
+}
