@@ -6,6 +6,8 @@
 // This whole crate is test code: an unwrap that fails is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
+mod admin_faults;
 mod cli;
 mod contain_client;
 mod contain_guest;

@@ -161,27 +161,27 @@ mod tests {
     use crate::config::{Context, definition};
     use serde_json::json;
 
-    fn entry(name: &str, value: serde_json::Value) -> Entry {
+    fn entry(name: &str, value: &serde_json::Value) -> Entry {
         let context = Context {
             has_mqtt: true,
             has_state: true,
             buffer_bytes: 64 << 20,
         };
-        Entry::deployed(&definition(name, &value, &context, "m".into()).unwrap())
+        Entry::deployed(&definition(name, value, &context, "m".into()).unwrap())
     }
 
     #[test]
     fn a_binding_taken_by_another_function_is_named_and_nothing_changes() {
         let catalog = Catalog::default()
-            .with("a", entry("a", json!({"http": [{"route": "/a"}], "mqtt": [{"topic": "s/{room}"}], "cron": [{"name": "tick", "schedule": "every 5s"}]})))
+            .with("a", entry("a", &json!({"http": [{"route": "/a"}], "mqtt": [{"topic": "s/{room}"}], "cron": [{"name": "tick", "schedule": "every 5s"}]})))
             .unwrap();
-        let route = catalog.with("b", entry("b", json!({"http": [{"route": "/a"}]})));
+        let route = catalog.with("b", entry("b", &json!({"http": [{"route": "/a"}]})));
         assert!(
             route
                 .unwrap_err()
                 .contains("already served by function 'a'")
         );
-        let topic = catalog.with("b", entry("b", json!({"mqtt": [{"topic": "s/+"}]})));
+        let topic = catalog.with("b", entry("b", &json!({"mqtt": [{"topic": "s/+"}]})));
         assert_eq!(
             topic.unwrap_err(),
             "MQTT topic 's/+' is already subscribed by function 'a'"
@@ -190,7 +190,7 @@ mod tests {
             "b",
             entry(
                 "b",
-                json!({"cron": [{"name": "tick", "schedule": "every 9s"}]}),
+                &json!({"cron": [{"name": "tick", "schedule": "every 9s"}]}),
             ),
         );
         assert_eq!(
@@ -202,7 +202,7 @@ mod tests {
         let again = catalog
             .with(
                 "a",
-                entry("a", json!({"http": [{"route": "/a"}, {"route": "/b"}]})),
+                entry("a", &json!({"http": [{"route": "/a"}, {"route": "/b"}]})),
             )
             .unwrap();
         assert_eq!(again.routes().len(), 2);

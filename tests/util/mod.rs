@@ -2,9 +2,11 @@
 //! a Mosquitto of the test's own ([`Broker`]) and a subscriber that
 //! survives its restarts ([`Collector`]).
 
+pub(crate) mod admin;
 mod broker;
 mod collector;
 
+pub(crate) use admin::{Managed, echo_wasm, hello_wasm, tagged};
 pub(crate) use broker::{Broker, Certificates};
 pub(crate) use collector::Collector;
 
@@ -139,6 +141,11 @@ impl Fenn {
         let dir = TempDir::new("serve");
         let file = dir.write("fenn.toml", config.replace("{misbehave}", misbehave_wasm()));
         Self::start(Some(&file), Some(dir), env)
+    }
+
+    /// `fenn serve --config FILE`, the file and its directory the caller's.
+    pub(crate) fn with_config_file(file: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        Self::start(Some(&file.to_owned()), None, env)
     }
 
     fn start(config: Option<&PathBuf>, dir: Option<TempDir>, env: &[(&str, &str)]) -> Self {

@@ -121,8 +121,8 @@ mod tests {
         }
     }
 
-    fn parse(value: serde_json::Value) -> Result<Definition, ConfigErrors> {
-        definition("hello", &value, &context(), "m.wasm".into())
+    fn parse(value: &serde_json::Value) -> Result<Definition, ConfigErrors> {
+        definition("hello", value, &context(), "m.wasm".into())
     }
 
     fn keys(errors: &ConfigErrors) -> Vec<&str> {
@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn a_definition_is_validated_into_a_function_and_its_bindings() {
-        let definition = parse(json!({
+        let definition = parse(&json!({
             "timeout": "2s",
             "http": [{"route": "/hi", "methods": ["get"]}],
             "cron": [{"name": "tick", "schedule": "every 10s"}]
@@ -152,13 +152,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_as_the_definition_writes_it() {
-        let errors = parse(json!({"timeoot": "2s"})).unwrap_err();
+        let errors = parse(&json!({"timeoot": "2s"})).unwrap_err();
         assert_eq!(keys(&errors), ["timeoot"]);
         assert!(
             errors.to_string().contains("unknown field `timeoot`"),
             "{errors}"
         );
-        let errors = parse(json!({
+        let errors = parse(&json!({
             "timeout": "2x",
             "http": [{"route": "/a", "methods": ["g3t"]}],
             "cron": [{"name": "t", "schedule": "0 25 * * *"}],
@@ -174,11 +174,11 @@ mod tests {
             errors.to_string().starts_with("definition: timeout: '2x'"),
             "{errors}"
         );
-        let errors = parse(json!({"http": [{"route": 5}]})).unwrap_err();
+        let errors = parse(&json!({"http": [{"route": 5}]})).unwrap_err();
         assert_eq!(keys(&errors), ["http[0].route"]);
-        let errors = parse(json!({"module": "x.wasm"})).unwrap_err();
+        let errors = parse(&json!({"module": "x.wasm"})).unwrap_err();
         assert_eq!(keys(&errors), ["module"]);
-        let errors = parse(json!(["not", "an", "object"])).unwrap_err();
+        let errors = parse(&json!(["not", "an", "object"])).unwrap_err();
         assert_eq!(keys(&errors), ["(definition)"]);
         let bad_name = definition("../x", &json!({}), &context(), "m".into()).unwrap_err();
         assert_eq!(keys(&bad_name), ["name"]);

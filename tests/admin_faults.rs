@@ -1,0 +1,369 @@
+//! The management API under bad input, races, storms and kill -9: a clear
+//! error, and nothing served or stored changes.
+
+use crate::util::{Broker, Managed, echo_wasm, hello_wasm, tagged};
+use serde_json::{Value, json};
+
+fn wat(text: &str) -> Vec<u8> {
+    wat::parse_str(text).unwrap()
+}
+
+/// An ABI v1 module whose start function is `start`'s body.
+fn with_start(start: &str) -> Vec<u8> {
+    wat(&format!(
+        r#"(module (memory (export "memory") 1)
+             (func (export "fenn_abi_v1"))
+             (func (export "fenn_alloc") (param i32) (result i32) i32.const 0)
+             (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0)
+             (func $start {start}) (start $start))"#
+    ))
+}
+
+/// Asserts the answer is `status` and its error contains `reason`.
+fn refused(answer: (u16, Value), status: u16, reason: &str) {
+    let (got, body) = answer;
+    let text = body.to_string();
+    assert_eq!(got, status, "{text}");
+    assert!(text.contains(reason), "expected {reason:?} in {text}");
+}
+
+#[test]
+fn bad_modules_definitions_and_names_are_refused_with_their_reason_and_change_nothing() {
+    let broker = Broker::start();
+    let config = format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n[[function]]\nname = \"cfg\"\nmodule = \"example:hello\"\n[[function.http]]\nroute = \"/cfg\"\n",
+        broker.port
+    );
+    let fenn = Managed::start(&config);
+    let good = json!({"http": [{"route": "/good"}]});
+    assert_eq!(fenn.deploy("good", &hello_wasm(), &good).0, 201);
+    let (_, before) = fenn.call("GET", "/v1/functions", None);
+    let hello = hello_wasm();
+    let cases: Vec<(&str, Vec<u8>, Value, u16, &str)> = vec![
+        (
+            "good",
+            b"not wasm at all".to_vec(),
+            good.clone(),
+            422,
+            "module does not compile",
+        ),
+        (
+            "good",
+            vec![0; (1 << 20) + 1],
+            good.clone(),
+            413,
+            "over admin.max_module_size",
+        ),
+        ("good", wat("(module)"), good.clone(), 422, "fenn_abi_v1"),
+        (
+            "good",
+            wat(
+                r#"(module (import "env" "open" (func)) (memory (export "memory") 1) (func (export "fenn_abi_v1")) (func (export "fenn_alloc") (param i32) (result i32) i32.const 0) (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
+            ),
+            good.clone(),
+            422,
+            "env",
+        ),
+        (
+            "good",
+            with_start("(loop $l (br $l))"),
+            good,
+            422,
+            "does not finish within",
+        ),
+        (
+            "good",
+            hello.clone(),
+            json!({"timeoot": "2s"}),
+            422,
+            "timeoot: unknown field",
+        ),
+        (
+            "good",
+            hello.clone(),
+            json!({"cron": [{"name": "c", "schedule": "0 25 * * *"}]}),
+            422,
+            "cron[0].schedule",
+        ),
+        (
+            "good",
+            hello.clone(),
+            json!({"mqtt": [{"topic": "a/#/b"}]}),
+            422,
+            "mqtt[0].topic",
+        ),
+        (
+            "good",
+            hello.clone(),
+            json!({"mqtt": [{"topic": "a/{x}", "reply": "a/{x}"}]}),
+            422,
+            "mqtt[0].reply",
+        ),
+        (
+            "good",
+            hello.clone(),
+            json!({"name": "other"}),
+            422,
+            "the URL names the function",
+        ),
+        (
+            "other",
+            hello.clone(),
+            json!({"http": [{"route": "/good"}]}),
+            409,
+            "already served by function 'good'",
+        ),
+        (
+            "other",
+            hello.clone(),
+            json!({"http": [{"route": "/cfg"}]}),
+            409,
+            "already served by function 'cfg'",
+        ),
+        (
+            "cfg",
+            hello.clone(),
+            json!({}),
+            409,
+            "comes from the config file",
+        ),
+        (
+            "a%2Fb",
+            hello.clone(),
+            json!({}),
+            400,
+            "not a function name",
+        ),
+        ("a%0Ab", hello, json!({}), 400, "not a function name"),
+    ];
+    for (name, wasm, definition, status, reason) in cases {
+        refused(fenn.deploy(name, &wasm, &definition), status, reason);
+    }
+    // `..` as the name, sent as written (an HTTP client library would
+    // resolve it away).
+    for name in ["..", "%2E%2E"] {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(fenn.admin).unwrap();
+        let request = format!(
+            "DELETE /v1/functions/{name} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+            crate::util::admin::TOKEN
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("is not a function name"), "{answer}");
+    }
+    refused(
+        fenn.call("PUT", "/v1/functions/good", Some(json!({"module": "%%%"}))),
+        400,
+        "not base64",
+    );
+    refused(
+        fenn.call("PUT", "/v1/functions/good", Some(json!({"modul": ""}))),
+        400,
+        "unknown field",
+    );
+    refused(
+        fenn.call("DELETE", "/v1/functions/cfg", None),
+        409,
+        "comes from the config file",
+    );
+    refused(
+        fenn.call("DELETE", "/v1/functions/nope", None),
+        404,
+        "no deployed function 'nope'",
+    );
+    refused(
+        fenn.call(
+            "POST",
+            "/v1/functions/good/rollback",
+            Some(json!({"version": 9})),
+        ),
+        404,
+        "keeps no version 9",
+    );
+    refused(
+        fenn.call(
+            "POST",
+            "/v1/functions/nope/invoke",
+            Some(json!({"path": "/", "httpMethod": "GET"})),
+        ),
+        404,
+        "no function 'nope'",
+    );
+    refused(
+        fenn.call(
+            "POST",
+            "/v1/functions/good/invoke",
+            Some(json!({"pth": "/"})),
+        ),
+        400,
+        "unknown field 'pth'",
+    );
+    // A wrong or missing token: 401 and nothing else.
+    for header in [
+        None,
+        Some("Bearer wrong-token-0123456789"),
+        Some("Basic dGVzdA=="),
+    ] {
+        let mut request = crate::util::client().get(fenn.api("/v1/functions"));
+        if let Some(value) = header {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.text().unwrap(), r#"{"error":"unauthorized"}"#);
+    }
+    let (_, after) = fenn.call("GET", "/v1/functions", None);
+    assert_eq!(after, before);
+    assert_eq!(fenn.get("/good?name=Ada"), (200, "Hello, Ada!".into()));
+    let modules = std::fs::read_dir(fenn.dir.0.join("state/functions/modules")).unwrap();
+    assert_eq!(modules.count(), 1, "a refused module was kept");
+}
+
+#[test]
+fn concurrent_deploys_of_one_name_are_serialized() {
+    let fenn = std::sync::Arc::new(Managed::start(""));
+    let deploys: Vec<_> = (0..8u32)
+        .map(|n| {
+            let fenn = fenn.clone();
+            std::thread::spawn(move || {
+                let guest = if n % 2 == 0 {
+                    hello_wasm()
+                } else {
+                    echo_wasm()
+                };
+                let wasm = tagged(&guest, n);
+                let (status, answer) =
+                    fenn.deploy("same", &wasm, &json!({"http": [{"route": "/same"}]}));
+                assert_eq!(status, 201, "{answer}");
+                (
+                    answer["version"].as_u64().unwrap(),
+                    answer["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    let mut versions: Vec<(u64, String)> = deploys.into_iter().map(|d| d.join().unwrap()).collect();
+    versions.sort();
+    let numbers: Vec<u64> = versions.iter().map(|v| v.0).collect();
+    assert_eq!(numbers, (1..=8).collect::<Vec<_>>());
+    let (_, one) = fenn.call("GET", "/v1/functions/same", None);
+    assert_eq!(one["version"], 8, "{one}");
+    let kept: Vec<&str> = one["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kept,
+        versions[3..]
+            .iter()
+            .map(|v| v.1.as_str())
+            .collect::<Vec<_>>()
+    );
+    let modules = std::fs::read_dir(fenn.dir.0.join("state/functions/modules")).unwrap();
+    assert_eq!(modules.count(), 5);
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_deploy_storm_leaves_memory_and_the_store_where_they_were() {
+    let fenn = Managed::start("");
+    let definition =
+        json!({"http": [{"route": "/storm"}], "cron": [{"name": "storm", "schedule": "@daily"}]});
+    let deploy = |n: u32| {
+        let (status, answer) = fenn.deploy("storm", &tagged(&echo_wasm(), n), &definition);
+        assert_eq!(status, 201, "{answer}");
+    };
+    (0..40).for_each(deploy);
+    let settled = rss_kib(fenn.fenn.pid());
+    (40..340).for_each(deploy);
+    let after = rss_kib(fenn.fenn.pid());
+    assert!(
+        after < settled + 16 * 1024,
+        "grew from {settled} KiB to {after} KiB over 300 deploys"
+    );
+    let modules = std::fs::read_dir(fenn.dir.0.join("state/functions/modules")).unwrap();
+    assert_eq!(
+        modules.count(),
+        5,
+        "versions beyond the five kept stay on disk"
+    );
+    assert!(fenn.get("/storm").1.contains("x-fenn-trigger"));
+}
+
+#[test]
+fn kill_9_during_deploys_leaves_one_consistent_version_that_ls_agrees_with() {
+    let mut fenn = Managed::start("");
+    // Odd versions are hello, even ones echo: an answer tells which
+    // parity serves, and `fenn ls` must name a version of that parity.
+    let route = json!({"http": [{"route": "/k"}]});
+    for round in 0..20u64 {
+        let (_, one) = fenn.call("GET", "/v1/functions/k", None);
+        let newest = one["versions"].as_array().into_iter().flatten();
+        let mut next = newest
+            .filter_map(|v| v["version"].as_u64())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let deploying = {
+            let api = fenn.api("/v1/functions/k");
+            let route = route.clone();
+            std::thread::spawn(move || {
+                let client = crate::util::client();
+                loop {
+                    let wasm = if next % 2 == 1 {
+                        hello_wasm()
+                    } else {
+                        echo_wasm()
+                    };
+                    let body = crate::util::admin::deployment(&tagged(&wasm, next as u32), &route);
+                    let sent = client
+                        .put(&api)
+                        .bearer_auth(crate::util::admin::TOKEN)
+                        .body(body)
+                        .send();
+                    match sent {
+                        Ok(response) if response.status() == 201 => next += 1,
+                        Ok(response) => panic!("{}", response.text().unwrap()),
+                        Err(_) => return,
+                    }
+                }
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20 + round * 7 % 150));
+        fenn.restart(true);
+        deploying.join().unwrap();
+        let (ok, out, err) = fenn.cli(&["ls", "--json"]);
+        assert!(ok, "{err}");
+        let listed: Value = serde_json::from_str(&out).unwrap();
+        let (status, body) = fenn.get("/k?name=k");
+        match listed["functions"][0]["version"].as_u64() {
+            None => assert_eq!(status, 404, "round {round}: nothing listed, {body} served"),
+            Some(version) => {
+                assert_eq!(status, 200, "round {round}: {body}");
+                let hello = body == "Hello, k!";
+                assert_eq!(
+                    hello,
+                    version % 2 == 1,
+                    "round {round}: version {version} listed, {body} served"
+                );
+            }
+        }
+        let leftovers = std::fs::read_dir(fenn.dir.0.join("state/functions")).unwrap();
+        assert!(
+            leftovers
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+        );
+    }
+}

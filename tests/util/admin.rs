@@ -1,0 +1,143 @@
+//! A fenn with its management API on, kept across restarts (its config and
+//! state directory outlive each process), and the API called as a client
+//! would: over HTTP with the token, or through the `fenn` CLI.
+
+use super::{Fenn, TempDir};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::process::Stdio;
+
+/// The token the tests' fenn is given.
+pub(crate) const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// The bundled hello guest ("Hello, NAME!").
+pub(crate) fn hello_wasm() -> Vec<u8> {
+    std::fs::read(env!("FENN_GUEST_HELLO")).unwrap()
+}
+
+/// The bundled echo guest (answers with the event as JSON).
+pub(crate) fn echo_wasm() -> Vec<u8> {
+    std::fs::read(env!("FENN_GUEST_ECHO")).unwrap()
+}
+
+/// `wasm` with a custom section holding `tag`: another module (another
+/// hash) that runs the same.
+pub(crate) fn tagged(wasm: &[u8], tag: u32) -> Vec<u8> {
+    let name = b"fenn-test";
+    let payload_len = 1 + name.len() + 4;
+    let mut out = wasm.to_vec();
+    out.extend_from_slice(&[0, payload_len as u8, name.len() as u8]);
+    out.extend_from_slice(name);
+    out.extend_from_slice(&tag.to_le_bytes());
+    out
+}
+
+/// A deploy's body: the definition and the module in base64.
+pub(crate) fn deployment(wasm: &[u8], definition: &Value) -> String {
+    let module = base64::engine::general_purpose::STANDARD.encode(wasm);
+    json!({"definition": definition, "module": module}).to_string()
+}
+
+/// A config directory and the fenn serving it.
+pub(crate) struct Managed {
+    pub(crate) dir: TempDir,
+    pub(crate) fenn: Fenn,
+    pub(crate) admin: SocketAddr,
+}
+
+impl Managed {
+    /// fenn with `extra` config (an `[mqtt]` section, `[[function]]`s)
+    /// and the management API on a free port.
+    pub(crate) fn start(extra: &str) -> Self {
+        let dir = TempDir::new("admin");
+        dir.write(
+            "fenn.toml",
+            format!(
+                "[server]\nstate_dir = \"state\"\n[admin]\nlisten = \"127.0.0.1:0\"\nmax_module_size = \"1MiB\"\n{extra}\n"
+            ),
+        );
+        let (fenn, admin) = Self::serve(&dir);
+        Self { dir, fenn, admin }
+    }
+
+    fn serve(dir: &TempDir) -> (Fenn, SocketAddr) {
+        let fenn = Fenn::with_config_file(&dir.0.join("fenn.toml"), &[("FENN_ADMIN_TOKEN", TOKEN)]);
+        let announced = fenn.stdout.wait_for("management API listening on http://");
+        let admin = announced
+            .split("management API listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap();
+        (fenn, admin)
+    }
+
+    /// Stops fenn (SIGTERM, or SIGKILL when `kill`) and starts it again on
+    /// the same config and state.
+    pub(crate) fn restart(&mut self, kill: bool) {
+        if kill {
+            let killed = std::process::Command::new("kill")
+                .args(["-KILL", &self.fenn.pid().to_string()])
+                .status()
+                .unwrap();
+            assert!(killed.success());
+            self.fenn
+                .wait_exit(std::time::Duration::from_secs(30))
+                .unwrap();
+        } else {
+            assert!(self.fenn.terminate().success());
+        }
+        (self.fenn, self.admin) = Self::serve(&self.dir);
+    }
+
+    pub(crate) fn api(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
+    /// `method path` with the token and a JSON body: (status, answer).
+    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let client = super::client();
+        let mut request = client
+            .request(method.parse().unwrap(), self.api(path))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Deploys `wasm` as `name` with `definition`: (status, answer).
+    pub(crate) fn deploy(&self, name: &str, wasm: &[u8], definition: &Value) -> (u16, Value) {
+        let body = serde_json::from_str(&deployment(wasm, definition)).unwrap();
+        self.call("PUT", &format!("/v1/functions/{name}"), Some(body))
+    }
+
+    /// Runs the `fenn` CLI against this fenn: (success, stdout, stderr).
+    pub(crate) fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let output = super::fenn()
+            .args(args)
+            .env("FENN_REMOTE", format!("http://{}", self.admin))
+            .env("FENN_ADMIN_TOKEN", TOKEN)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// `GET path` on the gateway: (status, body).
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
+        let response = super::client().get(self.fenn.url(path)).send().unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    }
+}
