@@ -8,6 +8,7 @@
 
 mod admin;
 mod admin_faults;
+mod admin_tls;
 mod cli;
 mod contain_client;
 mod contain_guest;

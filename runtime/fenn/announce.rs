@@ -87,8 +87,15 @@ pub(crate) fn announce(config: &Config, local: SocketAddr, admin: Option<SocketA
             mqtt.host, mqtt.port
         );
     }
-    if let Some(admin) = admin {
-        let _ = writeln!(out, "management API listening on http://{admin}");
+    if let (Some(admin), Some(settings)) = (admin, &config.admin) {
+        let _ = match &settings.tls {
+            Some(tls) => writeln!(
+                out,
+                "management API listening on https://{admin} (certificate sha256 {})",
+                tls.fingerprint
+            ),
+            None => writeln!(out, "management API listening on http://{admin}"),
+        };
     }
     let _ = out.flush();
 }

@@ -24,6 +24,7 @@ mod examples;
 mod files;
 mod manage;
 mod remote;
+mod remote_tls;
 mod serve;
 mod units;
 
@@ -75,6 +76,8 @@ enum Command {
         /// With --remote: print the API's JSON answer.
         #[arg(long, requires = "remote")]
         json: bool,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// Deploy a module as a function of a running fenn (compiled and
     /// checked there before it is saved).
@@ -124,6 +127,36 @@ struct RemoteArgs {
     /// Print the API's JSON answer.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+/// How to trust an `https://` management API's certificate.
+#[derive(Debug, clap::Args)]
+struct TrustArgs {
+    /// PEM file of the CA that signed its certificate.
+    #[arg(long, value_name = "FILE", env = "FENN_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// The SHA-256 fingerprint of its own certificate (fenn prints it at
+    /// start), for a device's self-signed certificate.
+    #[arg(
+        long,
+        value_name = "SHA256",
+        env = "FENN_FINGERPRINT",
+        conflicts_with = "ca_file"
+    )]
+    fingerprint: Option<String>,
+}
+
+impl TrustArgs {
+    fn connect(&self, url: &str) -> anyhow::Result<remote::Remote> {
+        let trust = match (&self.ca_file, &self.fingerprint) {
+            (Some(file), _) => Some(remote_tls::Trust::CaFile(file)),
+            (None, Some(pinned)) => Some(remote_tls::Trust::Fingerprint(pinned)),
+            (None, None) => None,
+        };
+        remote::Remote::new(url, trust)
+    }
 }
 
 /// Makes freed guest memory go back to the system at once: blocks of 4 MiB
@@ -213,13 +246,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             module,
             event,
             remote: None,
-            json: _,
+            ..
         } => runtime(1)?.block_on(commands::invoke(&module, event.as_deref())),
+        remote => run_remote(remote),
+    }
+}
+
+/// The commands that speak to a running fenn's management API.
+fn run_remote(command: Command) -> anyhow::Result<()> {
+    let runtime = runtime(1)?;
+    match command {
         Command::Invoke {
             module,
             event,
             remote: Some(url),
             json,
+            trust,
         } => {
             let event = commands::read_event(event.as_deref())?;
             let url = match url.as_str() {
@@ -228,8 +270,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 url => url.to_owned(),
             };
-            let remote = remote::Remote::new(&url)?;
-            runtime(1)?.block_on(manage::invoke(&remote, &module, &event, json))
+            let remote = trust.connect(&url)?;
+            runtime.block_on(manage::invoke(&remote, &module, &event, json))
         }
         Command::Deploy {
             name,
@@ -237,25 +279,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             function,
             remote: args,
         } => {
-            let remote = remote::Remote::new(&args.remote)?;
+            let remote = args.trust.connect(&args.remote)?;
             let deploy = manage::deploy(&remote, &name, &module, function.as_deref(), args.json);
-            runtime(1)?.block_on(deploy)
+            runtime.block_on(deploy)
         }
         Command::Ls { remote: args } => {
-            let remote = remote::Remote::new(&args.remote)?;
-            runtime(1)?.block_on(manage::list(&remote, args.json))
+            let remote = args.trust.connect(&args.remote)?;
+            runtime.block_on(manage::list(&remote, args.json))
         }
         Command::Rollback {
             name,
             version,
             remote: args,
         } => {
-            let remote = remote::Remote::new(&args.remote)?;
-            runtime(1)?.block_on(manage::rollback(&remote, &name, version, args.json))
+            let remote = args.trust.connect(&args.remote)?;
+            runtime.block_on(manage::rollback(&remote, &name, version, args.json))
         }
         Command::Rm { name, remote: args } => {
-            let remote = remote::Remote::new(&args.remote)?;
-            runtime(1)?.block_on(manage::remove(&remote, &name, args.json))
+            let remote = args.trust.connect(&args.remote)?;
+            runtime.block_on(manage::remove(&remote, &name, args.json))
+        }
+        Command::Serve { .. } | Command::Check { .. } | Command::Invoke { .. } => {
+            anyhow::bail!("not a command of the management API")
         }
     }
 }

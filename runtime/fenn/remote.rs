@@ -3,11 +3,14 @@
 //! `FENN_ADMIN_TOKEN`. A refusal is an error carrying the server's reason.
 
 use crate::config::TOKEN_VARIABLE;
+use crate::remote_tls::{Trust, client_config};
 use anyhow::{Context as _, bail};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Where the CLI finds the management API unless told.
 pub(crate) const DEFAULT_REMOTE: &str = "http://127.0.0.1:8081";
@@ -19,25 +22,57 @@ pub(crate) struct Remote {
     url: String,
     authority: String,
     token: String,
+    /// For `https://`: the TLS client and the name the certificate must
+    /// carry.
+    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
 }
 
 impl Remote {
-    /// The API at `url` (`http://host:port`), with the token from the
-    /// environment.
-    pub(crate) fn new(url: &str) -> anyhow::Result<Self> {
-        let Some(rest) = url.strip_prefix("http://") else {
-            bail!("--remote {url}: the management API is reached as http://host:port");
+    /// The API at `url` (`http://host:port`, or `https://host:port`
+    /// trusted as `trust` says), with the token from the environment.
+    pub(crate) fn new(url: &str, trust: Option<Trust<'_>>) -> anyhow::Result<Self> {
+        let (secure, rest) = match url.split_once("://") {
+            Some(("http", rest)) => (false, rest),
+            Some(("https", rest)) => (true, rest),
+            _ => bail!(
+                "--remote {url}: the management API is reached as http://host:port or https://host:port"
+            ),
         };
         let authority = rest.trim_end_matches('/');
         if authority.is_empty() || authority.contains('/') {
-            bail!("--remote {url}: not http://host:port");
+            bail!("--remote {url}: not http(s)://host:port");
         }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => (host, port.to_owned()),
+            _ => (authority, if secure { "443" } else { "80" }.to_owned()),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let tls = match (secure, trust) {
+            (true, Some(trust)) => {
+                let name = ServerName::try_from(host.to_owned())
+                    .with_context(|| format!("--remote {url}: '{host}' is not a host name"))?;
+                Some((
+                    tokio_rustls::TlsConnector::from(client_config(&trust)?),
+                    name,
+                ))
+            }
+            (true, None) => bail!(
+                "--remote {url}: say how to trust its certificate: --ca-file FILE, or --fingerprint SHA256 (fenn prints it at start)"
+            ),
+            (false, _) => None,
+        };
         let token = std::env::var(TOKEN_VARIABLE)
             .map_err(|_| anyhow::anyhow!("set {TOKEN_VARIABLE} to the management API's token"))?;
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
-            authority: authority.to_owned(),
+            authority,
             token,
+            tls,
         })
     }
 
@@ -57,10 +92,6 @@ impl Remote {
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
             .with_context(cannot)?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .with_context(cannot)?;
-        tokio::spawn(connection);
         let bytes = body.map(|body| body.to_string()).unwrap_or_default();
         let request = hyper::Request::builder()
             .method(method)
@@ -72,14 +103,17 @@ impl Remote {
             )
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(bytes)))?;
-        let response = sender.send_request(request).await.with_context(cannot)?;
-        let status = response.status();
-        let limited = http_body_util::Limited::new(response.into_body(), MAX_ANSWER);
-        let bytes = limited
-            .collect()
-            .await
-            .map_err(|error| anyhow::anyhow!("{}: cannot read the answer: {error}", self.url))?
-            .to_bytes();
+        let (status, bytes) = match &self.tls {
+            None => exchange(stream, request).await,
+            Some((connector, name)) => {
+                let secured = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .with_context(cannot)?;
+                exchange(secured, request).await
+            }
+        }
+        .with_context(cannot)?;
         let answer: Value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| serde_json::json!({"error": String::from_utf8_lossy(&bytes)}));
         if status.is_success() {
@@ -101,4 +135,23 @@ impl Remote {
         }
         bail!(message)
     }
+}
+
+/// One request and its answer over `io`: the status and at most
+/// [`MAX_ANSWER`] bytes of body.
+async fn exchange(
+    io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    request: hyper::Request<Full<Bytes>>,
+) -> anyhow::Result<(hyper::StatusCode, Bytes)> {
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let limited = http_body_util::Limited::new(response.into_body(), MAX_ANSWER);
+    let bytes = limited
+        .collect()
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot read the answer: {error}"))?
+        .to_bytes();
+    Ok((status, bytes))
 }

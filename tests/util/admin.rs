@@ -50,12 +50,16 @@ impl Managed {
     /// fenn with `extra` config (an `[mqtt]` section, `[[function]]`s)
     /// and the management API on a free port.
     pub(crate) fn start(extra: &str) -> Self {
-        let dir = TempDir::new("admin");
+        let admin = "[admin]\nlisten = \"127.0.0.1:0\"\nmax_module_size = \"1MiB\"\n";
+        Self::start_in(TempDir::new("admin"), &format!("{admin}{extra}"))
+    }
+
+    /// fenn on `config` (and `[server] state_dir`) in `dir`, which may
+    /// hold the files the config names.
+    pub(crate) fn start_in(dir: TempDir, config: &str) -> Self {
         dir.write(
             "fenn.toml",
-            format!(
-                "[server]\nstate_dir = \"state\"\n[admin]\nlisten = \"127.0.0.1:0\"\nmax_module_size = \"1MiB\"\n{extra}\n"
-            ),
+            format!("[server]\nstate_dir = \"state\"\n{config}\n"),
         );
         let (fenn, admin) = Self::serve(&dir);
         Self { dir, fenn, admin }
@@ -63,11 +67,12 @@ impl Managed {
 
     fn serve(dir: &TempDir) -> (Fenn, SocketAddr) {
         let fenn = Fenn::with_config_file(&dir.0.join("fenn.toml"), &[("FENN_ADMIN_TOKEN", TOKEN)]);
-        let announced = fenn.stdout.wait_for("management API listening on http://");
+        let announced = fenn.stdout.wait_for("management API listening on ");
         let admin = announced
-            .split("management API listening on http://")
+            .split("management API listening on ")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|url| url.split("://").nth(1))
             .and_then(|addr| addr.parse().ok())
             .unwrap();
         (fenn, admin)
@@ -121,9 +126,14 @@ impl Managed {
 
     /// Runs the `fenn` CLI against this fenn: (success, stdout, stderr).
     pub(crate) fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        self.cli_at(&format!("http://{}", self.admin), args)
+    }
+
+    /// Runs the `fenn` CLI with `FENN_REMOTE` set to `remote`.
+    pub(crate) fn cli_at(&self, remote: &str, args: &[&str]) -> (bool, String, String) {
         let output = super::fenn()
             .args(args)
-            .env("FENN_REMOTE", format!("http://{}", self.admin))
+            .env("FENN_REMOTE", remote)
             .env("FENN_ADMIN_TOKEN", TOKEN)
             .stdin(Stdio::null())
             .output()

@@ -33,9 +33,14 @@ pub(crate) async fn serve(
     settings: fenn_http::HttpSettings,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
+    let tls = platform
+        .settings
+        .tls
+        .as_ref()
+        .map(|tls| fenn_http::listener::TlsAcceptor::from(tls.config.clone()));
     let router = api::router(platform);
-    if let Err(error) = fenn_http::server::serve_router(listener, router, settings, shutdown).await
-    {
+    let served = fenn_http::listener::serve_router(listener, router, settings, tls, shutdown);
+    if let Err(error) = served.await {
         tracing::error!(%error, "admin: the management API stopped");
     }
 }

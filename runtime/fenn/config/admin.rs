@@ -18,6 +18,8 @@ const MAX_TOKEN_FILE: u64 = 4 << 10;
 #[derive(Clone)]
 pub(crate) struct AdminSettings {
     pub(crate) listen: SocketAddr,
+    /// TLS, when `tls_cert` and `tls_key` are set.
+    pub(crate) tls: Option<Tls>,
     /// The bearer token every request must carry.
     pub(crate) token: String,
     /// Largest module a deploy or a check may upload.
@@ -50,11 +52,17 @@ impl Validator<'_> {
                 format!("'{text}' is not an address such as {DEFAULT_ADMIN_LISTEN}"),
             )
         })?;
-        if !listen.ip().is_loopback() && !raw.insecure_plain_http {
+        let tls = match (&raw.tls_cert, &raw.tls_key) {
+            (Some(cert), Some(key)) => Some(self.admin_tls(cert, key)?),
+            (None, None) => None,
+            (Some(_), None) => return Err(self.error("admin.tls_key", "tls_cert needs tls_key")),
+            (None, Some(_)) => return Err(self.error("admin.tls_cert", "tls_key needs tls_cert")),
+        };
+        if !listen.ip().is_loopback() && tls.is_none() && !raw.insecure_plain_http {
             return Err(self.error(
                 "admin.listen",
                 format!(
-                    "{listen} is reachable from other machines, and the management API speaks plain HTTP: its token would cross the network in clear. Listen on loopback and reach it through an SSH tunnel or a TLS proxy, or set admin.insecure_plain_http = true on a network you trust"
+                    "{listen} is reachable from other machines: the token must not cross the network in clear. Set admin.tls_cert and admin.tls_key (HTTPS), or listen on loopback, or set admin.insecure_plain_http = true on a network you trust"
                 ),
             ));
         }
@@ -72,6 +80,7 @@ impl Validator<'_> {
         )?;
         Ok(AdminSettings {
             listen,
+            tls,
             token,
             max_module_bytes,
             keep_versions: self.count("admin.keep_versions", raw.keep_versions, 5, 1000)?,
@@ -108,4 +117,88 @@ impl Validator<'_> {
             ))
         }
     }
+}
+
+/// The management API's TLS: the server config and the certificate's
+/// SHA-256 fingerprint, which a client may pin.
+#[derive(Clone)]
+pub(crate) struct Tls {
+    pub(crate) config: std::sync::Arc<rustls::ServerConfig>,
+    pub(crate) fingerprint: String,
+}
+
+/// A fingerprint as `AB:CD:…`, the way `openssl x509 -fingerprint` writes it.
+pub(crate) fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
+}
+
+impl Validator<'_> {
+    fn admin_tls(&self, cert: &str, key: &str) -> Result<Tls, ConfigError> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        let read = |key: &str, path: &Path| {
+            crate::files::read(path, crate::files::MAX_PEM, "the most a PEM file may be")
+                .map_err(|reason| self.error(key, reason))
+        };
+        let key_path = base.join(key);
+        private_to_owner(&key_path).map_err(|reason| self.error("admin.tls_key", reason))?;
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(&read("admin.tls_cert", &base.join(cert))?)
+                .collect::<Result<_, _>>()
+                .map_err(|error| {
+                    self.error("admin.tls_cert", format!("not PEM certificates: {error}"))
+                })?;
+        let Some(first) = certs.first() else {
+            return Err(self.error("admin.tls_cert", "holds no PEM certificate"));
+        };
+        let fingerprint = fingerprint(first.as_ref());
+        let private =
+            PrivateKeyDer::from_pem_slice(&read("admin.tls_key", &key_path)?).map_err(|error| {
+                self.error(
+                    "admin.tls_key",
+                    format!("holds no PEM private key: {error}"),
+                )
+            })?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| self.error("admin.tls_cert", error.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, private)
+            .map_err(|error| {
+                self.error("admin.tls_key", format!("does not fit tls_cert: {error}"))
+            })?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls {
+            config: std::sync::Arc::new(config),
+            fingerprint,
+        })
+    }
+}
+
+/// Refuses a key file that users other than its owner may read, as ssh
+/// refuses such a private key.
+#[cfg(unix)]
+fn private_to_owner(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let metadata = std::fs::metadata(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mode = metadata.permissions().mode();
+    if mode & 0o077 == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} may be read by other users (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        ))
+    }
+}
+
+#[cfg(not(unix))]
+fn private_to_owner(_path: &Path) -> Result<(), String> {
+    Ok(())
 }

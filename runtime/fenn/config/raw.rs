@@ -28,9 +28,14 @@ pub(super) struct RawAdmin {
     pub(super) listen: Option<String>,
     /// `token_file`: a file holding the token (relative to the config).
     pub(super) token_file: Option<String>,
+    /// `tls_cert`: PEM certificate chain; with `tls_key`, the listener
+    /// serves HTTPS (required off loopback).
+    pub(super) tls_cert: Option<String>,
+    /// `tls_key`: PEM private key of `tls_cert`, readable by its owner only.
+    pub(super) tls_key: Option<String>,
     /// `insecure_plain_http`: serve plain HTTP on an address other than
     /// loopback, the token crossing the network in clear (default false:
-    /// such an address is refused).
+    /// such an address needs `tls_cert` and `tls_key`).
     #[serde(default)]
     pub(super) insecure_plain_http: bool,
     /// `max_module_size`: largest module a deploy may upload (default `8MiB`).

@@ -18,11 +18,14 @@
 //!   private `handler` answers one request (body limit, buffer budget).
 //! - [`connections`]: connections in all and per client address.
 //! - [`io`]: a socket with a write timeout.
+//! - [`listener`]: the listener loop (limits, timeouts, TLS, draining),
+//!   which the management API serves through too.
 
 pub mod connections;
 pub mod error;
 mod handler;
 pub mod io;
+pub mod listener;
 pub mod request;
 pub mod response;
 pub mod route;

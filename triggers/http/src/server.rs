@@ -1,18 +1,12 @@
 //! The HTTP trigger: the axum router over the route table, and the listener
 //! loop that owns connections, their limits, timeouts and graceful shutdown.
 
-use crate::connections::{ConnectionLimits, Refused};
 use crate::handler::{Gateway, handle};
-use crate::io::WriteTimeout;
 use crate::route::{RouteError, RouteSpec, RouteTable};
 use arc_swap::ArcSwap;
 use axum::Router;
 use fenn_runtime::FunctionHost;
 use fenn_runtime::trigger::{Bindings, BoxFuture, Stage, Trigger};
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,120 +160,8 @@ impl<H: FunctionHost> HttpTrigger<H> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let settings = self.gateway.settings.clone();
-        serve_router(listener, self.router(), settings, shutdown).await
+        crate::listener::serve_router(listener, self.router(), settings, None, shutdown).await
     }
-}
-
-/// Serves `router` on `listener` as the gateway serves its routes (HTTP/1.1,
-/// the connection limits, the header read and write timeouts of
-/// `settings`) until `shutdown` completes, then lets in-flight requests
-/// finish within the shutdown grace.
-///
-/// # Errors
-///
-/// Never, today; accept errors are logged and the loop goes on.
-pub async fn serve_router(
-    listener: TcpListener,
-    router: Router,
-    settings: HttpSettings,
-    shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    {
-        // HTTP/1.1 only: devices and their clients speak it, and leaving
-        // HTTP/2 out keeps the h2 stack out of the binary. A TLS-terminating
-        // proxy in front can still offer HTTP/2 to browsers.
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout)
-            // A request's line and headers in at most 64 KiB (hyper's
-            // default is ~400 KiB a connection), so that many connections
-            // with large headers cannot hold memory no budget counts.
-            .max_buf_size(MAX_HEAD_BYTES);
-        let graceful = GracefulShutdown::new();
-        let limits = ConnectionLimits::new(
-            settings.max_connections,
-            settings.max_connections_per_client,
-        );
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off briefly.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let place = match limits.open(peer.ip()) {
-                Ok(place) => place,
-                Err(refused) => {
-                    refuse(refused, peer.ip(), &settings);
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let stream = WriteTimeout::new(stream, settings.write_timeout);
-            let service = TowerToHyperService::new(router.clone());
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                let _place = place;
-                if let Err(error) = connection.await {
-                    ended(&error);
-                }
-            });
-        }
-        drop(listener);
-        tracing::info!("HTTP: draining in-flight requests");
-        if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!(grace = ?settings.shutdown_grace, "HTTP: shutdown grace ran out");
-        }
-        Ok(())
-    }
-}
-
-/// Logs why a connection ended early: a client cut at the write timeout
-/// at info (fenn did it on purpose), anything else at debug.
-fn ended(error: &hyper::Error) {
-    let io =
-        std::error::Error::source(error).and_then(|source| source.downcast_ref::<std::io::Error>());
-    match io {
-        Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            tracing::info!(reason = %io, "HTTP: connection cut");
-        }
-        _ => tracing::debug!(%error, "connection ended with an error"),
-    }
-}
-
-/// Closes a connection over a limit (the caller drops the socket), with
-/// a log line at most once a second so a flood cannot flood the log.
-fn refuse(refused: Refused, client: std::net::IpAddr, settings: &HttpSettings) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
-    static REFUSED: AtomicU64 = AtomicU64::new(0);
-    let refused_so_far = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if LAST_LOGGED.swap(now, Ordering::Relaxed) == now {
-        return;
-    }
-    let (limit, key) = match refused {
-        Refused::Total => (settings.max_connections, "server.max_connections"),
-        Refused::Client => (
-            settings.max_connections_per_client,
-            "server.max_connections_per_client",
-        ),
-    };
-    tracing::warn!(%client, limit, refused_so_far, "HTTP: connection refused, {key} reached");
 }
 
 #[cfg(test)]
