@@ -5,7 +5,6 @@
 //! # Layout
 //!
 //! - `config`: the TOML file, validated into typed config at start.
-//! - `units`: durations and sizes as the config writes them.
 //! - `examples`: the bundled example functions and their config.
 //! - `files`: bounded reads of the files a config or a command names.
 //! - `serve`: loading functions and running the gateway.
@@ -26,7 +25,6 @@ mod manage;
 mod remote;
 mod remote_tls;
 mod serve;
-mod units;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

@@ -142,7 +142,9 @@ fn large_module(size: usize) -> Vec<u8> {
     );
     loop {
         for _ in 0..100 {
-            wat.push_str(&format!("(func (param i32) (result i32) {body} local.get 0)"));
+            wat.push_str(&format!(
+                "(func (param i32) (result i32) {body} local.get 0)"
+            ));
         }
         let wasm = wat::parse_str(format!("{wat})")).unwrap();
         if wasm.len() >= size {

@@ -8,10 +8,11 @@ use super::raw::{RawConfig, RawFunction, RawMqtt, RawServer};
 use super::{
     Config, ConfigError, FunctionConfig, MAX_CONNECTIONS, MAX_WORKERS, MqttVersion, Validator,
 };
-use crate::{examples, units};
+use crate::examples;
 use fenn_cron::CronSpec;
 use fenn_http::{HttpSettings, RouteSpec, RouteTable};
 use fenn_mqtt::{MqttRoute, MqttSettings};
+use fenn_runtime::units;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

@@ -5,19 +5,20 @@
 mod admin;
 mod assemble;
 mod definition;
+mod mqtt;
 mod raw;
 
 pub(crate) use admin::{AdminSettings, TOKEN_VARIABLE};
 pub(crate) use definition::{Context, Definition, definition};
 
-use crate::{examples, units};
-use fenn_cron::{CronSpec, Overlap, Schedule, ScheduleError};
-use fenn_http::{HttpSettings, ResponseMode, RouteSpec};
-use fenn_mqtt::{
-    MqttRoute, MqttSettings, MqttTls, ReplyTemplate, TopicFilter, Version as MqttVersion,
-};
+use crate::examples;
+use fenn_cron::{CronSpec, RawSchedule};
+use fenn_http::{HttpSettings, RawRoute, RouteSpec};
+use fenn_mqtt::{MqttRoute, MqttSettings, RawSubscription, Version as MqttVersion};
 use fenn_runtime::Limits;
-use raw::{RawConfig, RawCron, RawFunction, RawHttp, RawMode, RawMqtt, RawMqttRoute, RawOverlap};
+use fenn_runtime::trigger::{BindingError, is_name};
+use fenn_runtime::units;
+use raw::{RawConfig, RawFunction};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -192,221 +193,50 @@ impl Validator<'_> {
         }
     }
 
-    fn mqtt(
-        &self,
-        raw: &RawMqtt,
-        http: &HttpSettings,
-        state_dir: Option<&Path>,
-    ) -> Result<MqttSettings, ConfigError> {
-        let (tls, address) = match raw.url.split_once("://") {
-            Some(("mqtt", address)) => (false, address.trim_end_matches('/')),
-            Some(("mqtts", address)) => (true, address.trim_end_matches('/')),
-            _ => {
-                return Err(self.error(
-                    "mqtt.url",
-                    format!("'{}' is not mqtt://host:port or mqtts://host:port", raw.url),
-                ));
-            }
-        };
-        let (host, port) = match address.rsplit_once(':') {
-            Some((host, port)) => (
-                host,
-                port.parse()
-                    .map_err(|_| self.error("mqtt.url", format!("'{port}' is not a port")))?,
-            ),
-            None => (address, if tls { 8883 } else { 1883 }),
-        };
-        if host.is_empty() {
-            return Err(self.error("mqtt.url", format!("'{}' names no host", raw.url)));
-        }
-        let credentials = match (
-            std::env::var("FENN_MQTT_USERNAME"),
-            std::env::var("FENN_MQTT_PASSWORD"),
-        ) {
-            (Ok(user), Ok(password)) => Some((user, password)),
-            (Ok(user), Err(_)) => Some((user, String::new())),
-            _ => None,
-        };
-        let tls = if tls { Some(self.mqtt_tls(raw)?) } else { None };
-        let version = match raw.version.as_deref() {
-            None | Some("5" | "5.0") => MqttVersion::V5,
-            Some("3.1.1") => MqttVersion::V311,
-            Some(other) => {
-                return Err(self.error(
-                    "mqtt.version",
-                    format!("'{other}': fenn speaks MQTT \"5\" and \"3.1.1\""),
-                ));
-            }
-        };
-        Ok(MqttSettings {
-            version,
-            tls,
-            host: host.to_owned(),
-            port,
-            client_id: raw
-                .client_id
-                .clone()
-                .unwrap_or_else(|| format!("fenn-{}", std::process::id())),
-            credentials,
-            keep_alive: match &raw.keep_alive {
-                Some(text) => {
-                    units::duration(text).map_err(|reason| self.error("mqtt.keep_alive", reason))?
-                }
-                None => std::time::Duration::from_secs(30),
-            },
-            max_in_flight: match raw.max_in_flight {
-                Some(0) => return Err(self.error("mqtt.max_in_flight", "must be at least 1")),
-                Some(n) => n,
-                None => 32,
-            },
-            max_packet_bytes: match &raw.max_payload {
-                Some(text) => {
-                    let bytes = units::size(text)
-                        .map_err(|reason| self.error("mqtt.max_payload", reason))?;
-                    // Room for the topic and the properties on top.
-                    u32::try_from(bytes.saturating_add(fenn_mqtt::PACKET_ROOM as usize))
-                        .map_err(|_| self.error("mqtt.max_payload", "must be below 4GiB"))?
-                }
-                None => (1 << 20) + fenn_mqtt::PACKET_ROOM,
-            },
-            shutdown_grace: http.shutdown_grace,
-            session_expiry: match (&raw.client_id, &raw.session_expiry) {
-                // A generated client id is new every start: nothing to resume.
-                (None, _) => None,
-                (Some(_), None) => Some(std::time::Duration::from_secs(3600)),
-                // "0s": a clean session every time.
-                (Some(_), Some(text)) => units::duration_or_zero(text)
-                    .map_err(|reason| self.error("mqtt.session_expiry", reason))?,
-            },
-            outbox_dir: state_dir.map(|dir| dir.join("mqtt-outbox")),
-            outbox_bytes: match &raw.outbox_size {
-                Some(text) => units::size(text)
-                    .map_err(|reason| self.error("mqtt.outbox_size", reason))?
-                    as u64,
-                None => 16 << 20,
-            },
+    /// A binding's result, its error keyed under `key`.
+    fn binding<T>(&self, key: &str, result: Result<T, BindingError>) -> Result<T, ConfigError> {
+        result.map_err(|error| {
+            let key = if error.field.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{key}.{}", error.field)
+            };
+            self.error(key, error.reason)
         })
-    }
-
-    fn mqtt_tls(&self, raw: &RawMqtt) -> Result<MqttTls, ConfigError> {
-        let read = |key: &str, path: &str| {
-            let file = self.file.parent().unwrap_or(Path::new(".")).join(path);
-            crate::files::read(&file, crate::files::MAX_PEM, "the most a PEM file may be")
-                .map_err(|reason| self.error(format!("mqtt.{key}"), reason))
-        };
-        let ca = match &raw.ca_file {
-            Some(path) => read("ca_file", path)?,
-            None => {
-                return Err(self.error(
-                    "mqtt.ca_file",
-                    "mqtts:// needs the CA that signed the broker's certificate (PEM)",
-                ));
-            }
-        };
-        let client_auth = match (&raw.client_cert, &raw.client_key) {
-            (Some(cert), Some(key)) => Some((read("client_cert", cert)?, read("client_key", key)?)),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(self.error("mqtt.client_key", "client_cert needs client_key"));
-            }
-            (None, Some(_)) => {
-                return Err(self.error("mqtt.client_cert", "client_key needs client_cert"));
-            }
-        };
-        Ok(MqttTls { ca, client_auth })
     }
 
     fn mqtt_route(
         &self,
         key: &str,
         function: &str,
-        raw: &RawMqttRoute,
+        raw: &RawSubscription,
     ) -> Result<MqttRoute, ConfigError> {
-        let filter = TopicFilter::parse(&raw.topic)
-            .map_err(|error| self.error(format!("{key}.topic"), error.to_string()))?;
-        let qos = match raw.qos {
-            None => 1,
-            Some(qos @ (0 | 1)) => qos,
-            Some(other) => {
-                return Err(self.error(
-                    format!("{key}.qos"),
-                    format!("{other}: fenn serves QoS 0 and 1"),
-                ));
-            }
-        };
-        let reply = match &raw.reply {
-            Some(reply) => Some(
-                ReplyTemplate::new(reply, &filter)
-                    .map_err(|error| self.error(format!("{key}.reply"), error.to_string()))?,
-            ),
-            None => None,
-        };
-        Ok(MqttRoute {
-            filter,
-            qos,
-            function: function.to_owned(),
-            reply,
-        })
+        self.binding(key, raw.validate(function))
     }
 
     fn cron(
         &self,
         key: &str,
         function: &str,
-        raw: &RawCron,
+        raw: &RawSchedule,
         has_state: bool,
     ) -> Result<CronSpec, ConfigError> {
-        self.name(key, &raw.name)?;
-        let zone = raw.timezone.as_deref().unwrap_or("UTC");
-        let schedule = Schedule::parse(&raw.schedule, zone).map_err(|error| {
-            let field = match error {
-                ScheduleError::Zone { .. } => "timezone",
-                ScheduleError::Expression { .. } => "schedule",
-            };
-            self.error(format!("{key}.{field}"), error.to_string())
-        })?;
-        if raw.catch_up && !has_state {
-            return Err(self.error(
-                format!("{key}.catch_up"),
-                "needs somewhere to remember the last fire: set server.state_dir",
-            ));
+        let spec = self.binding(key, raw.validate(function, has_state))?;
+        // Results published to MQTT: a topic to publish to, checked here
+        // since it joins the two triggers.
+        match &spec.publish {
+            Some(topic) if !fenn_mqtt::topic::is_plain_topic(topic) => Err(self.error(
+                format!("{key}.publish"),
+                format!("'{topic}' is not a topic to publish to (no wildcards)"),
+            )),
+            _ => Ok(spec),
         }
-        let jitter = match &raw.jitter {
-            Some(text) => units::duration(text)
-                .map_err(|reason| self.error(format!("{key}.jitter"), reason))?,
-            None => std::time::Duration::ZERO,
-        };
-        Ok(CronSpec {
-            name: raw.name.clone(),
-            function: function.to_owned(),
-            schedule,
-            body: raw.body.clone(),
-            overlap: match raw.overlap {
-                RawOverlap::Skip => Overlap::Skip,
-                RawOverlap::Allow => Overlap::Allow,
-            },
-            catch_up: raw.catch_up,
-            jitter,
-            publish: match &raw.publish {
-                Some(topic) if !fenn_mqtt::topic::is_plain_topic(topic) => {
-                    return Err(self.error(
-                        format!("{key}.publish"),
-                        format!("'{topic}' is not a topic to publish to (no wildcards)"),
-                    ));
-                }
-                publish => publish.clone(),
-            },
-        })
     }
 
     /// Names of functions and schedules: they appear in logs, paths and
     /// file names, so letters, digits, `-`, `_` and `.` only.
     fn name(&self, key: &str, name: &str) -> Result<(), ConfigError> {
-        let fits = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if fits {
+        if is_name(name) {
             Ok(())
         } else {
             Err(self.error(
@@ -505,35 +335,20 @@ impl Validator<'_> {
         &self,
         key: &str,
         function: &FunctionConfig,
-        raw: &RawHttp,
+        raw: &RawRoute,
     ) -> Result<RouteSpec, ConfigError> {
-        let mut methods = Vec::new();
-        for method in &raw.methods {
-            let upper = method.to_ascii_uppercase();
-            if upper.is_empty() || !upper.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err(self.error(
-                    format!("{key}.methods"),
-                    format!("'{method}' is not an HTTP method"),
-                ));
-            }
-            methods.push(upper);
-        }
-        Ok(RouteSpec {
-            route: raw.route.clone(),
-            methods,
-            function: function.name.clone(),
-            response: match raw.response {
-                RawMode::Plain => ResponseMode::Plain,
-                RawMode::Envelope => ResponseMode::Envelope,
-            },
-            max_response: function.limits.max_response,
-        })
+        self.binding(
+            key,
+            raw.validate(&function.name, function.limits.max_response),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fenn_cron::Overlap;
+    use fenn_http::ResponseMode;
 
     /// The config, or its first error.
     fn parse(text: &str) -> Result<Config, ConfigError> {

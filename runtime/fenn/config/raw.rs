@@ -84,18 +84,6 @@ pub(super) struct RawMqtt {
     pub(super) outbox_size: Option<String>,
 }
 
-/// `[[function.mqtt]]`: one subscription.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawMqttRoute {
-    /// `topic`: a filter; `{name}` segments fill pathParameters.
-    pub(super) topic: String,
-    /// `qos`: 0 or 1 (default 1).
-    pub(super) qos: Option<u8>,
-    /// `reply`: topic for results when a message names no response topic.
-    pub(super) reply: Option<String>,
-}
-
 /// `[server]`: the HTTP listener and the worker pool.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,68 +146,13 @@ pub(super) struct RawFunction {
     /// `max_workers`: worker threads its long events may hold at once
     /// (default half of `server.workers`, at least 1).
     pub(super) max_workers: Option<usize>,
-    /// `[[function.http]]`
+    /// `[[function.http]]`: the HTTP trigger's routes (its keys are its own).
     #[serde(default)]
-    pub(super) http: Vec<RawHttp>,
-    /// `[[function.cron]]`
+    pub(super) http: Vec<fenn_http::RawRoute>,
+    /// `[[function.cron]]`: the cron trigger's schedules.
     #[serde(default)]
-    pub(super) cron: Vec<RawCron>,
-    /// `[[function.mqtt]]`
+    pub(super) cron: Vec<fenn_cron::RawSchedule>,
+    /// `[[function.mqtt]]`: the MQTT trigger's subscriptions.
     #[serde(default)]
-    pub(super) mqtt: Vec<RawMqttRoute>,
-}
-
-/// `[[function.cron]]`: one schedule.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCron {
-    /// `name`: unique among schedules; the event's `path`.
-    pub(super) name: String,
-    /// `schedule`: `*/10 * * * * *`, `30 2 * * *`, `@daily`, `every 30s`.
-    pub(super) schedule: String,
-    /// `timezone`: IANA zone the expression is read in (default `UTC`).
-    pub(super) timezone: Option<String>,
-    /// `body`: the event body (default empty).
-    #[serde(default)]
-    pub(super) body: String,
-    /// `overlap`: `"skip"` (default) or `"allow"`.
-    #[serde(default)]
-    pub(super) overlap: RawOverlap,
-    /// `catch_up`: after downtime, run the latest missed fire once (default false).
-    #[serde(default)]
-    pub(super) catch_up: bool,
-    /// `jitter`: delay each fire by a spread amount below this (default none).
-    pub(super) jitter: Option<String>,
-    /// `publish`: MQTT topic each result is published to (needs `[mqtt]`).
-    pub(super) publish: Option<String>,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum RawOverlap {
-    #[default]
-    Skip,
-    Allow,
-}
-
-/// `[[function.http]]`: one route of the HTTP gateway.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawHttp {
-    /// `route`: path template, e.g. `/users/{id}` or `/files/{*rest}`.
-    pub(super) route: String,
-    /// `methods`: e.g. `["GET", "POST"]`; absent or empty serves all.
-    #[serde(default)]
-    pub(super) methods: Vec<String>,
-    /// `response`: `"plain"` (default) or `"envelope"` (the function API envelope).
-    #[serde(default)]
-    pub(super) response: RawMode,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum RawMode {
-    #[default]
-    Plain,
-    Envelope,
+    pub(super) mqtt: Vec<fenn_mqtt::RawSubscription>,
 }

@@ -24,6 +24,7 @@
 //! - [`sink`]: [`ResultSink`], where results go that have no caller to answer.
 //! - [`trace`]: [`Trace`], one invocation's log lines and fuel, for a
 //!   caller that asks.
+//! - [`units`]: durations and sizes as a config writes them.
 //! - [`trigger`]: [`Trigger`], the seam every event source implements, and
 //!   [`Bindings`], changing a running trigger's routes, subscriptions or
 //!   schedules.
@@ -55,6 +56,7 @@ pub mod pool;
 pub mod sink;
 pub mod trace;
 pub mod trigger;
+pub mod units;
 
 pub use dispatch::{Dispatcher, FunctionHost};
 pub use error::Error;

@@ -55,6 +55,37 @@ pub trait Bindings: Send + Sync {
     fn apply(&self, bindings: Vec<Self::Binding>) -> Result<(), Self::Error>;
 }
 
+/// Why a binding, as a config or a deploy writes it, is refused: the
+/// binding's field (`route`, `cron[0]`'s `schedule`) and the reason. The
+/// caller names where the binding is (`function[0].http[1]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct BindingError {
+    /// The binding's key in error; empty for the binding as a whole.
+    pub field: String,
+    /// What is wrong, for a person.
+    pub reason: String,
+}
+
+impl BindingError {
+    /// `field` is refused for `reason`.
+    pub fn new(field: &str, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Whether `name` may name a function or a binding: it appears in logs,
+/// paths and file names, so letters, digits, `-`, `_` and `.` only.
+pub fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// Runs every trigger until `signal` completes, then stops them stage by
 /// stage.
 pub async fn run_all(triggers: Vec<Box<dyn Trigger>>, signal: impl Future<Output = ()>) {

@@ -16,17 +16,20 @@
 //! - [`history`]: [`History`], the bounded record of recent runs.
 //! - [`trigger`]: [`CronTrigger`], the loop that sleeps, fires, persists
 //!   the last fire time and logs each result.
+//! - [`binding`]: [`RawSchedule`], a schedule's keys and their validation.
 //! - [`bindings`]: [`CronBindings`], changing the schedules while the
 //!   trigger runs.
 //!
 //! [croner]: https://docs.rs/croner
 
+pub mod binding;
 pub mod bindings;
 pub mod history;
 pub mod schedule;
 pub mod ticker;
 pub mod trigger;
 
+pub use binding::RawSchedule;
 pub use bindings::CronBindings;
 pub use history::{History, Run};
 pub use schedule::{Schedule, ScheduleError};

@@ -8,6 +8,7 @@
 //!
 //! - [`route`]: [`RouteTable`], path templates (`/users/{id}`) and methods
 //!   to functions, built and checked once at start.
+//! - [`binding`]: [`RawRoute`], a route's keys and their validation.
 //! - [`request`]: an HTTP request as an event.
 //! - [`response`]: a function's response as HTTP, plainly or in the
 //!   function API's envelope.
@@ -21,6 +22,7 @@
 //! - [`listener`]: the listener loop (limits, timeouts, TLS, draining),
 //!   which the management API serves through too.
 
+pub mod binding;
 pub mod connections;
 pub mod error;
 mod handler;
@@ -31,6 +33,7 @@ pub mod response;
 pub mod route;
 pub mod server;
 
+pub use binding::RawRoute;
 pub use error::GatewayError;
 pub use response::ResponseMode;
 pub use route::{RouteSpec, RouteTable};

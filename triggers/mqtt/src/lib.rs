@@ -8,6 +8,8 @@
 //! # Layout
 //!
 //! - [`trigger`]: [`MqttTrigger`], the polling, dispatching and ack loops.
+//! - [`binding`]: [`RawSubscription`], a subscription's keys and their
+//!   validation.
 //! - [`bindings`]: [`MqttBindings`], changing the subscriptions while the
 //!   trigger runs.
 //! - [`delivery`]: the one task that publishes.
@@ -29,6 +31,7 @@
 //!   into its own subscription.
 
 pub mod backoff;
+pub mod binding;
 pub mod bindings;
 pub mod delivery;
 #[cfg(feature = "embedded-broker")]
@@ -43,6 +46,7 @@ pub mod topic;
 pub mod trigger;
 
 pub use backoff::Backoff;
+pub use binding::RawSubscription;
 pub use bindings::MqttBindings;
 pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use publisher::Publisher;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`, `1h`.
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+pub fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -28,7 +28,7 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
 
 /// Like [`duration`], but `0s` (or `0`, `0ms`, …) is allowed and read as
 /// `None`: for keys where zero means "none at all".
-pub(crate) fn duration_or_zero(text: &str) -> Result<Option<Duration>, String> {
+pub fn duration_or_zero(text: &str) -> Result<Option<Duration>, String> {
     let number = text
         .trim()
         .trim_end_matches(|c: char| c.is_ascii_alphabetic())
@@ -40,7 +40,7 @@ pub(crate) fn duration_or_zero(text: &str) -> Result<Option<Duration>, String> {
 }
 
 /// Parses `4096`, `512KiB`, `16MiB`, `1GiB`, `1KB`, `1MB`.
-pub(crate) fn size(text: &str) -> Result<usize, String> {
+pub fn size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
