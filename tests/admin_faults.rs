@@ -154,6 +154,12 @@ fn bad_modules_definitions_and_names_are_refused_with_their_reason_and_change_no
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
         assert!(answer.contains("is not a function name"), "{answer}");
     }
+    let huge = json!({"http": [{"route": format!("/{}", "x".repeat(70_000))}]});
+    refused(
+        fenn.deploy("good", &hello_wasm(), &huge),
+        413,
+        "over the most fenn keeps",
+    );
     refused(
         fenn.call("PUT", "/v1/functions/good", Some(json!({"module": "%%%"}))),
         400,
@@ -366,4 +372,22 @@ fn kill_9_during_deploys_leaves_one_consistent_version_that_ls_agrees_with() {
                 .all(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
         );
     }
+}
+
+#[test]
+fn deploys_past_max_functions_are_refused_until_one_is_deleted() {
+    let admin = "[admin]\nlisten = \"127.0.0.1:0\"\nmax_functions = 2\n";
+    let fenn = Managed::start_in(crate::util::TempDir::new("admin-max"), admin);
+    for name in ["a", "b"] {
+        assert_eq!(fenn.deploy(name, &hello_wasm(), &json!({})).0, 201);
+    }
+    refused(
+        fenn.deploy("c", &hello_wasm(), &json!({})),
+        409,
+        "admin.max_functions",
+    );
+    // A new version of a deployed function is not another function.
+    assert_eq!(fenn.deploy("a", &echo_wasm(), &json!({})).0, 201);
+    assert_eq!(fenn.call("DELETE", "/v1/functions/b", None).0, 200);
+    assert_eq!(fenn.deploy("c", &hello_wasm(), &json!({})).0, 201);
 }

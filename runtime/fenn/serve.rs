@@ -139,6 +139,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 context: config.context(),
                 settings: settings.clone(),
                 max_event_bytes: config.http.max_body_bytes,
+                uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
             });
             let mut stops = admin_stops;
             let stopped = async move {

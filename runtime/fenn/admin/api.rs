@@ -12,6 +12,9 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// Largest definition, as JSON.
+const MAX_DEFINITION: usize = 64 << 10;
+
 /// A JSON response.
 pub(crate) fn json(status: StatusCode, body: &Value) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
@@ -68,6 +71,7 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
     }
     match (segments.as_slice(), &method) {
         (["v1", "check"], &Method::POST) => {
+            let _upload = upload(platform).await?;
             let wasm = read(
                 request,
                 platform.settings.max_module_bytes,
@@ -82,6 +86,7 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
             match method {
                 Method::GET => ok(platform.get(&name).await?),
                 Method::PUT => {
+                    let _upload = upload(platform).await?;
                     let (definition, wasm) = deployment(platform, request).await?;
                     let answer = platform.deploy(&name, definition, wasm).await?;
                     Ok((StatusCode::CREATED, answer))
@@ -124,6 +129,15 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
     }
 }
 
+/// A place among the uploads held at once.
+async fn upload(platform: &Platform) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    platform
+        .uploads
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("fenn is stopping".into()))
+}
+
 fn not_allowed(allowed: &str) -> ApiError {
     ApiError::MethodNotAllowed(format!("this path takes {allowed}"))
 }
@@ -164,6 +178,13 @@ async fn deployment(platform: &Platform, request: Request) -> Result<(Value, Vec
     }
     let deployment: Deployment = parse_json(&body)?;
     drop(body);
+    // Every version's definition is kept in the manifest.
+    let written = deployment.definition.to_string().len();
+    if written > MAX_DEFINITION {
+        return Err(ApiError::TooLarge(format!(
+            "the definition is {written} bytes of JSON, over the most fenn keeps ({MAX_DEFINITION})"
+        )));
+    }
     let wasm = base64::engine::general_purpose::STANDARD
         .decode(deployment.module.as_bytes())
         .map_err(|error| ApiError::BadRequest(format!("module: not base64: {error}")))?;

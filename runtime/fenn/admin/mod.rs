@@ -21,7 +21,7 @@ mod views;
 
 pub(crate) use error::ApiError;
 pub(crate) use load::load;
-pub(crate) use platform::{Platform, Triggers};
+pub(crate) use platform::{Platform, Triggers, UPLOADS};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -40,7 +40,14 @@ pub(crate) struct Platform {
     pub(crate) settings: AdminSettings,
     /// Largest test event (`server.max_body`).
     pub(crate) max_event_bytes: usize,
+    /// Requests that carry a module (a deploy, a check) read and hold it
+    /// a few at a time, so that memory stays bounded however many
+    /// connections upload at once.
+    pub(crate) uploads: tokio::sync::Semaphore,
 }
+
+/// Uploads read and held at once.
+pub(crate) const UPLOADS: usize = 2;
 
 /// A version ready to serve: validated and compiled.
 pub(crate) struct Ready {
@@ -97,6 +104,12 @@ impl Platform {
     ) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
         writable(&state.catalog, name, false)?;
+        let deployed = state.manifest.functions.len();
+        if !state.manifest.functions.contains_key(name) && deployed >= self.settings.max_functions {
+            return Err(ApiError::Conflict(format!(
+                "{deployed} functions are deployed, the most admin.max_functions allows: delete one first"
+            )));
+        }
         let sha = sha256(&wasm);
         let size = wasm.len() as u64;
         let wasm = Arc::new(wasm);

@@ -26,6 +26,8 @@ pub(crate) struct AdminSettings {
     pub(crate) max_module_bytes: usize,
     /// Versions of each function kept for rollback.
     pub(crate) keep_versions: usize,
+    /// Functions that may be deployed at once.
+    pub(crate) max_functions: usize,
     /// Where deployed functions are kept: `<state_dir>/functions`.
     pub(crate) store_dir: PathBuf,
 }
@@ -83,7 +85,8 @@ impl Validator<'_> {
             tls,
             token,
             max_module_bytes,
-            keep_versions: self.count("admin.keep_versions", raw.keep_versions, 5, 1000)?,
+            keep_versions: self.count("admin.keep_versions", raw.keep_versions, 5, 100)?,
+            max_functions: self.count("admin.max_functions", raw.max_functions, 100, 10_000)?,
             store_dir: state_dir.join("functions"),
         })
     }

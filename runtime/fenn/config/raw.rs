@@ -42,6 +42,8 @@ pub(super) struct RawAdmin {
     pub(super) max_module_size: Option<String>,
     /// `keep_versions`: versions of each function kept for rollback (default 5).
     pub(super) keep_versions: Option<usize>,
+    /// `max_functions`: functions that may be deployed (default 100).
+    pub(super) max_functions: Option<usize>,
 }
 
 /// `[mqtt]`: the broker fenn subscribes at. Credentials come from the
