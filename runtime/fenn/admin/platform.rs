@@ -6,7 +6,7 @@ use super::ApiError;
 use super::manifest::{Manifest, Refused, Version};
 use super::store::{Store, sha256};
 use crate::catalog::{Catalog, Entry, Origin};
-use crate::config::{AdminSettings, Context, Definition, definition};
+use crate::config::{AdminSettings, Context, definition};
 use fenn_cron::CronBindings;
 use fenn_http::HttpBindings;
 use fenn_mqtt::MqttBindings;
@@ -49,24 +49,26 @@ pub(crate) struct Platform {
 /// Uploads read and held at once.
 pub(crate) const UPLOADS: usize = 2;
 
-/// A version ready to serve: validated and compiled.
+/// A version ready to serve: validated, compiled, and its bindings
+/// checked against every other function's.
 pub(crate) struct Ready {
-    pub(crate) definition: Definition,
+    pub(crate) catalog: Catalog,
     pub(crate) module: FunctionModule,
     pub(crate) compile_ms: f64,
 }
 
 impl Platform {
-    /// Validates and compiles a version of `name` off the async threads.
+    /// Validates and compiles a version of `name` off the async threads,
+    /// and checks its bindings collide with no other function's.
     pub(crate) async fn prepare(
         &self,
+        state: &State,
         name: &str,
         value: &Value,
         wasm: Arc<Vec<u8>>,
         sha: &str,
-        store: &Store,
     ) -> Result<Ready, ApiError> {
-        let path = store.module_path(sha);
+        let path = state.store.module_path(sha);
         let definition =
             definition(name, value, &self.context, path).map_err(|errors| ApiError::Refused {
                 reason: "the definition is refused".into(),
@@ -88,8 +90,12 @@ impl Platform {
             )),
             refused => ApiError::refused(format!("module refused: {refused}")),
         })?;
+        let catalog = state
+            .catalog
+            .with(name, Entry::deployed(&definition))
+            .map_err(ApiError::Conflict)?;
         Ok(Ready {
-            definition,
+            catalog,
             module,
             compile_ms: compiled.1.as_secs_f64() * 1e3,
         })
@@ -114,12 +120,8 @@ impl Platform {
         let size = wasm.len() as u64;
         let wasm = Arc::new(wasm);
         let ready = self
-            .prepare(name, &value, wasm.clone(), &sha, &state.store)
+            .prepare(&state, name, &value, wasm.clone(), &sha)
             .await?;
-        let catalog = state
-            .catalog
-            .with(name, Entry::deployed(&ready.definition))
-            .map_err(ApiError::Conflict)?;
         let mut manifest = state.manifest.clone();
         let version = Version {
             version: 0,
@@ -129,21 +131,15 @@ impl Platform {
             definition: value,
         };
         let number = manifest.deploy(name, version, self.settings.keep_versions);
-        let store = state.store.clone();
-        let saved = manifest.clone();
-        blocking(move || {
-            store.put_module(&wasm)?;
-            store.commit(&saved)
-        })
-        .await?;
-        self.swap(&mut state, catalog, manifest, Some(ready.module));
+        let compile_ms = ready.compile_ms;
+        self.commit(&mut state, manifest, Some(wasm), ready).await?;
         tracing::info!(function = name, version = number, %sha, "deployed");
         Ok(json!({
             "name": name,
             "version": number,
             "sha256": sha,
             "size": size,
-            "compile_ms": ready.compile_ms,
+            "compile_ms": compile_ms,
         }))
     }
 
@@ -157,35 +153,22 @@ impl Platform {
             .map_err(|refused| match refused {
                 Refused::NothingEarlier(_) => ApiError::Conflict(refused.to_string()),
                 _ => ApiError::NotFound(refused.to_string()),
-            })?;
-        let target = target.clone();
+            })?
+            .clone();
         let store = state.store.clone();
         let (sha, limit) = (target.sha256.clone(), self.settings.max_module_bytes);
-        let wasm = blocking(move || {
+        let read = move || {
             store
                 .read_module(&sha, limit)
                 .map_err(std::io::Error::other)
-        })
-        .await?;
+        };
+        let wasm = Arc::new(blocking(read).await?);
         let ready = self
-            .prepare(
-                name,
-                &target.definition,
-                Arc::new(wasm),
-                &target.sha256,
-                &state.store,
-            )
+            .prepare(&state, name, &target.definition, wasm, &target.sha256)
             .await?;
-        let catalog = state
-            .catalog
-            .with(name, Entry::deployed(&ready.definition))
-            .map_err(ApiError::Conflict)?;
         let mut manifest = state.manifest.clone();
         manifest.select(name, target.version);
-        let store = state.store.clone();
-        let saved = manifest.clone();
-        blocking(move || store.commit(&saved)).await?;
-        self.swap(&mut state, catalog, manifest, Some(ready.module));
+        self.commit(&mut state, manifest, None, ready).await?;
         tracing::info!(function = name, version = target.version, "rolled back");
         Ok(json!({"name": name, "version": target.version, "sha256": target.sha256}))
     }
@@ -197,31 +180,49 @@ impl Platform {
         let catalog = state.catalog.without(name);
         let mut manifest = state.manifest.clone();
         manifest.functions.remove(name);
-        let store = state.store.clone();
-        let saved = manifest.clone();
-        blocking(move || store.commit(&saved)).await?;
-        self.swap(&mut state, catalog, manifest, None);
+        save(&state, &manifest, None).await?;
+        self.triggers.apply(&catalog);
         self.dispatcher.remove(name);
+        state.catalog = catalog;
+        state.manifest = manifest;
         tracing::info!(function = name, "deleted");
         Ok(json!({"name": name, "deleted": true}))
     }
 
-    /// Puts a change in force: the module first (a route may name it),
-    /// then every trigger's bindings.
-    fn swap(
+    /// Saves `manifest` (and `wasm`, a new module), then puts the change in
+    /// force: the module first (a route may name it), then every
+    /// trigger's bindings. Nothing is in force when saving fails.
+    async fn commit(
         &self,
         state: &mut State,
-        catalog: Catalog,
         manifest: Manifest,
-        module: Option<FunctionModule>,
-    ) {
-        if let Some(module) = module {
-            self.dispatcher.install(module);
-        }
-        self.triggers.apply(&catalog);
-        state.catalog = catalog;
+        wasm: Option<Arc<Vec<u8>>>,
+        ready: Ready,
+    ) -> Result<(), ApiError> {
+        save(state, &manifest, wasm).await?;
+        self.dispatcher.install(ready.module);
+        self.triggers.apply(&ready.catalog);
+        state.catalog = ready.catalog;
         state.manifest = manifest;
+        Ok(())
     }
+}
+
+/// Writes `wasm` (when new) and makes `manifest` the store's.
+async fn save(
+    state: &State,
+    manifest: &Manifest,
+    wasm: Option<Arc<Vec<u8>>>,
+) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    let saved = manifest.clone();
+    blocking(move || {
+        if let Some(wasm) = wasm {
+            store.put_module(&wasm)?;
+        }
+        store.commit(&saved)
+    })
+    .await
 }
 
 impl Triggers {
