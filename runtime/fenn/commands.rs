@@ -31,44 +31,6 @@ fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>>
     Ok(wasm)
 }
 
-/// The event fields, as the API-gateway format names them.
-const EVENT_FIELDS: [&str; 7] = [
-    "path",
-    "httpMethod",
-    "headers",
-    "queryParameters",
-    "pathParameters",
-    "body",
-    "isBase64Encoded",
-];
-
-/// Reads an event as `fenn invoke` takes it: JSON in the API-gateway
-/// format, every field known (a misspelt one would silently be empty), and
-/// header names lower-cased as the gateway hands them to functions.
-pub(crate) fn parse_event(source: &str, text: &str) -> anyhow::Result<Event> {
-    let what = || {
-        format!(
-            "{source}: not an event in the API-gateway format ({})",
-            EVENT_FIELDS.join(", ")
-        )
-    };
-    let value: serde_json::Value = serde_json::from_str(text).with_context(what)?;
-    if let Some(fields) = value.as_object() {
-        if let Some(unknown) = fields
-            .keys()
-            .find(|key| !EVENT_FIELDS.contains(&key.as_str()))
-        {
-            bail!("{}: unknown field '{unknown}'", what());
-        }
-    }
-    let mut event: Event = serde_json::from_value(value).with_context(what)?;
-    event.headers = std::mem::take(&mut event.headers)
-        .into_iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value))
-        .collect();
-    Ok(event)
-}
-
 fn function_name(module: &str) -> String {
     let stem = Path::new(module.trim_start_matches("example:"))
         .file_stem()
@@ -127,7 +89,7 @@ pub(crate) fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
     if optional && text.trim().is_empty() {
         return Ok(Event::new("/", "GET"));
     }
-    parse_event(source, &text)
+    crate::event::parse_event(source, &text)
 }
 
 /// `fenn invoke MODULE [--event FILE|-]`: one event through a module.
@@ -147,24 +109,4 @@ pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", serde_json::to_string_pretty(&response)?)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_unknown_event_field_is_refused_and_header_names_are_lower_cased() {
-        let error = parse_event("e.json", r#"{"path":"/","queryParams":{"a":"b"}}"#).unwrap_err();
-        assert!(
-            error.to_string().contains("unknown field 'queryParams'"),
-            "{error}"
-        );
-        let event = parse_event(
-            "e.json",
-            r#"{"path":"/","httpMethod":"GET","headers":{"Content-Type":"x"}}"#,
-        )
-        .unwrap();
-        assert_eq!(event.header("content-type"), Some("x"));
-    }
 }

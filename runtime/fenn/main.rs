@@ -11,6 +11,7 @@
 //! - `catalog`: every served function's bindings, and their collisions.
 //! - `admin`: the management API and its store of deployed functions.
 //! - `commands`: `check` and `invoke`.
+//! - `event`: an event as JSON in the API-gateway format.
 //! - `remote` and `manage`: the CLI of the management API (`deploy`,
 //!   `ls`, `rollback`, `rm`, `invoke --remote`).
 
@@ -19,6 +20,7 @@ mod announce;
 mod catalog;
 mod commands;
 mod config;
+mod event;
 mod examples;
 mod files;
 mod manage;

@@ -117,7 +117,7 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
             let body = read(request, limit, "server.max_body").await?;
             let text = std::str::from_utf8(&body)
                 .map_err(|_| ApiError::BadRequest("the event is not UTF-8 JSON".into()))?;
-            let event = crate::commands::parse_event("event", text)
+            let event = crate::event::parse_event("event", text)
                 .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
             ok(platform.invoke(&name, event).await?)
         }

@@ -17,6 +17,7 @@
 //! - [`server`]: [`HttpTrigger`], the axum router and the listener loop
 //!   (connection limits, header read timeout, graceful shutdown); the
 //!   private `handler` answers one request (body limit, buffer budget).
+//! - [`settings`]: [`HttpSettings`], a listener's limits and timeouts.
 //! - [`connections`]: connections in all and per client address.
 //! - [`io`]: a socket with a write timeout.
 //! - [`listener`]: the listener loop (limits, timeouts, TLS, draining),
@@ -32,9 +33,11 @@ pub mod request;
 pub mod response;
 pub mod route;
 pub mod server;
+pub mod settings;
 
 pub use binding::RawRoute;
 pub use error::GatewayError;
 pub use response::ResponseMode;
 pub use route::{RouteSpec, RouteTable};
-pub use server::{HttpBindings, HttpServing, HttpSettings, HttpTrigger};
+pub use server::{HttpBindings, HttpServing, HttpTrigger};
+pub use settings::HttpSettings;

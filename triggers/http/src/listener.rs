@@ -5,7 +5,7 @@
 
 use crate::connections::{ConnectionLimits, Refused};
 use crate::io::WriteTimeout;
-use crate::server::{HttpSettings, MAX_HEAD_BYTES};
+use crate::settings::HttpSettings;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -16,6 +16,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 pub use tokio_rustls::TlsAcceptor;
+
+/// Largest request line and headers, and hyper's read buffer per
+/// connection.
+pub const MAX_HEAD_BYTES: usize = 64 << 10;
 
 /// Serves `router` on `listener` as the gateway serves its routes (HTTP/1.1,
 /// the connection limits, the header read and write timeouts of

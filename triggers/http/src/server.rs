@@ -3,56 +3,15 @@
 
 use crate::handler::{Gateway, handle};
 use crate::route::{RouteError, RouteSpec, RouteTable};
+use crate::settings::HttpSettings;
 use arc_swap::ArcSwap;
 use axum::Router;
 use fenn_runtime::FunctionHost;
 use fenn_runtime::trigger::{Bindings, BoxFuture, Stage, Trigger};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-
-/// Largest request line and headers, and hyper's read buffer per
-/// connection.
-pub const MAX_HEAD_BYTES: usize = 64 << 10;
-
-/// Limits and timeouts of the HTTP listener.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpSettings {
-    /// Largest request body accepted; larger is a 413.
-    pub max_body_bytes: usize,
-    /// Time a client has to send its request headers (slow clients are cut).
-    pub header_read_timeout: Duration,
-    /// Time a client has to send its request body; longer is a 408.
-    pub body_read_timeout: Duration,
-    /// Time in-flight requests get to finish at shutdown.
-    pub shutdown_grace: Duration,
-    /// Time one write of a response may wait for the client to read.
-    pub write_timeout: Duration,
-    /// Request and response bodies held at once, all connections together;
-    /// a request that would pass it is answered 503.
-    pub buffer_bytes: usize,
-    /// Connections open at once; more are closed as they arrive.
-    pub max_connections: usize,
-    /// Connections open at once from one IP address.
-    pub max_connections_per_client: usize,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 1 << 20,
-            header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(30),
-            write_timeout: Duration::from_secs(30),
-            buffer_bytes: 64 << 20,
-            max_connections: 512,
-            max_connections_per_client: 128,
-        }
-    }
-}
 
 /// A handle that changes the gateway's routes while it serves: requests
 /// already routed finish as they are, every request that arrives after
