@@ -152,6 +152,11 @@ fn rollback_serves_an_earlier_version_and_a_restart_keeps_what_was_deployed() {
         "{err}"
     );
     fenn.restart(false);
+    let announced = fenn.fenn.stdout.wait_for("(fenn ls shows their triggers)");
+    assert!(
+        announced.contains(": r (version 1) (fenn ls"),
+        "{announced}"
+    );
     assert_eq!(fenn.get("/r?name=Bo"), (200, "Hello, Bo!".into()));
     let (ok, out, _) = fenn.cli(&["ls", "--json"]);
     assert!(ok);
@@ -189,5 +194,32 @@ fn the_test_event_answers_with_the_response_logs_fuel_and_duration() {
     assert!(
         out.contains("\"statusCode\": 200") && out.contains("fuel used: "),
         "{out}"
+    );
+}
+
+#[test]
+fn the_cli_names_what_is_wrong_and_prints_failures_as_json_when_asked() {
+    let fenn = Managed::start("");
+    let (ok, out, err) = fenn.cli(&["rm", "bad name"]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("'bad name' is not a function name"), "{err}");
+    let (ok, out, _) = fenn.cli(&["rm", "nope", "--json"]);
+    assert!(!ok);
+    let answer: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains("404 Not Found: no deployed function 'nope'"),
+        "{error}"
+    );
+    let output = crate::util::fenn()
+        .args(["ls", "--remote", &format!("http://{}", fenn.admin)])
+        .env("FENN_ADMIN_TOKEN", "not-the-token-0123456789")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("FENN_ADMIN_TOKEN is not the token this fenn was started with"),
+        "{err}"
     );
 }

@@ -45,7 +45,7 @@ fn bad_modules_definitions_and_names_are_refused_with_their_reason_and_change_no
             b"not wasm at all".to_vec(),
             good.clone(),
             422,
-            "module does not compile",
+            "not a WebAssembly module",
         ),
         (
             "good",

@@ -7,7 +7,12 @@ use std::net::SocketAddr;
 
 /// Tells the person who started fenn what it serves (stdout, not the log).
 #[allow(clippy::print_stdout)]
-pub(crate) fn announce(config: &Config, local: SocketAddr, admin: Option<SocketAddr>) {
+pub(crate) fn announce(
+    config: &Config,
+    local: SocketAddr,
+    admin: Option<SocketAddr>,
+    deployed: &[String],
+) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
@@ -88,6 +93,16 @@ pub(crate) fn announce(config: &Config, local: SocketAddr, admin: Option<SocketA
         );
     }
     if let (Some(admin), Some(settings)) = (admin, &config.admin) {
+        let list = if deployed.is_empty() {
+            "none yet".to_owned()
+        } else {
+            deployed.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "deployed functions in {}: {list} (fenn ls shows their triggers)",
+            settings.store_dir.display()
+        );
         let _ = match &settings.tls {
             Some(tls) => writeln!(
                 out,

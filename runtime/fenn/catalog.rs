@@ -109,11 +109,33 @@ impl Catalog {
                 }
             }
         }
+        // The new routes go last, so that a collision names the function
+        // that holds the route, not the newcomer.
+        let others = self.without(name);
+        let specs = others
+            .routes()
+            .into_iter()
+            .chain(entry.routes.iter().cloned());
+        RouteTable::new(specs).map_err(|error| others.name_holder(&error))?;
         let mut next = self.clone();
         next.entries.insert(name.to_owned(), Arc::new(entry));
-        // The route table names the function a route collides with.
-        RouteTable::new(next.routes()).map_err(|error| error.to_string())?;
         Ok(next)
+    }
+
+    /// A route collision as a person reads it: a template that overlaps
+    /// another names the function that serves the other.
+    fn name_holder(&self, error: &fenn_http::route::RouteError) -> String {
+        let fenn_http::route::RouteError::Template { reason, .. } = error else {
+            return error.to_string();
+        };
+        let holder = self.entries.iter().find_map(|(name, entry)| {
+            let route = entry.routes.iter().find(|r| reason.ends_with(&r.route))?;
+            Some((name, &route.route))
+        });
+        match holder {
+            Some((name, route)) => format!("{error} (served by function '{name}' as {route})"),
+            None => error.to_string(),
+        }
     }
 
     /// The catalog without `name`.
@@ -175,11 +197,26 @@ mod tests {
         let catalog = Catalog::default()
             .with("a", entry("a", &json!({"http": [{"route": "/a"}], "mqtt": [{"topic": "s/{room}"}], "cron": [{"name": "tick", "schedule": "every 5s"}]})))
             .unwrap();
-        let route = catalog.with("b", entry("b", &json!({"http": [{"route": "/a"}]})));
+        // Whichever name sorts first, the holder is named.
+        for newcomer in ["0", "b"] {
+            let route = catalog.with(
+                newcomer,
+                entry(newcomer, &json!({"http": [{"route": "/a"}]})),
+            );
+            assert!(
+                route
+                    .unwrap_err()
+                    .contains("already served by function 'a'")
+            );
+        }
+        let with_c = catalog
+            .with("c", entry("c", &json!({"http": [{"route": "/c/{x}"}]})))
+            .unwrap();
+        let overlap = with_c.with("b", entry("b", &json!({"http": [{"route": "/c/{y}"}]})));
+        let overlap = overlap.unwrap_err();
         assert!(
-            route
-                .unwrap_err()
-                .contains("already served by function 'a'")
+            overlap.contains("(served by function 'c' as /c/{x})"),
+            "{overlap}"
         );
         let topic = catalog.with("b", entry("b", &json!({"mqtt": [{"topic": "s/+"}]})));
         assert_eq!(

@@ -254,6 +254,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The commands that speak to a running fenn's management API.
 fn run_remote(command: Command) -> anyhow::Result<()> {
+    let as_json = match &command {
+        Command::Invoke { json, .. } => *json,
+        Command::Deploy { remote, .. }
+        | Command::Ls { remote }
+        | Command::Rollback { remote, .. }
+        | Command::Rm { remote, .. } => remote.json,
+        Command::Serve { .. } | Command::Check { .. } => false,
+    };
+    let result = call_remote(command);
+    if let (true, Err(error)) = (as_json, &result) {
+        manage::print_failure(error);
+    }
+    result
+}
+
+fn call_remote(command: Command) -> anyhow::Result<()> {
     let runtime = runtime(1)?;
     match command {
         Command::Invoke {

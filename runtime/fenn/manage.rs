@@ -25,6 +25,26 @@ fn print(answer: &Value, as_json: bool, human: impl Fn(&Value) -> String) -> any
     Ok(())
 }
 
+/// Refuses a name the API would, before sending it.
+fn named(name: &str) -> anyhow::Result<()> {
+    if fenn_runtime::trigger::is_name(name) && name != "." && name != ".." {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "'{}' is not a function name: letters, digits, '-', '_' or '.'",
+            name.escape_debug()
+        )
+    }
+}
+
+/// Prints a failure as JSON on stdout, for a script that asked for
+/// `--json` (the message goes to stderr too).
+#[allow(clippy::print_stdout)]
+pub(crate) fn print_failure(error: &anyhow::Error) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", json!({"error": format!("{error:#}")}));
+}
+
 /// `fenn deploy NAME MODULE [--function DEF.toml]`.
 pub(crate) async fn deploy(
     remote: &Remote,
@@ -33,6 +53,7 @@ pub(crate) async fn deploy(
     function: Option<&Path>,
     as_json: bool,
 ) -> anyhow::Result<()> {
+    named(name)?;
     let wasm = crate::files::read(module, 256 << 20, "the most a module may be")
         .map_err(anyhow::Error::msg)?;
     let definition: Value = match function {
@@ -66,7 +87,10 @@ pub(crate) async fn deploy(
 
 /// `fenn ls`.
 pub(crate) async fn list(remote: &Remote, as_json: bool) -> anyhow::Result<()> {
-    let answer = remote.call("GET", "/v1/functions", None).await?;
+    let answer = remote
+        .call("GET", "/v1/functions", None)
+        .await
+        .context("ls")?;
     print(&answer, as_json, |a| {
         let mut lines = vec![format!(
             "{:<20} {:<9} {:<8} TRIGGERS",
@@ -124,6 +148,7 @@ pub(crate) async fn rollback(
     version: Option<u64>,
     as_json: bool,
 ) -> anyhow::Result<()> {
+    named(name)?;
     let answer = remote
         .call(
             "POST",
@@ -139,6 +164,7 @@ pub(crate) async fn rollback(
 
 /// `fenn rm NAME`.
 pub(crate) async fn remove(remote: &Remote, name: &str, as_json: bool) -> anyhow::Result<()> {
+    named(name)?;
     let answer = remote
         .call("DELETE", &format!("/v1/functions/{name}"), None)
         .await
@@ -155,6 +181,7 @@ pub(crate) async fn invoke(
     event: &fenn_abi::Event,
     as_json: bool,
 ) -> anyhow::Result<()> {
+    named(name)?;
     let body = serde_json::to_value(event)?;
     let answer = remote
         .call("POST", &format!("/v1/functions/{name}/invoke"), Some(body))

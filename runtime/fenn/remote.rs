@@ -104,20 +104,39 @@ impl Remote {
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(bytes)))?;
         let (status, bytes) = match &self.tls {
-            None => exchange(stream, request).await,
+            None => exchange(stream, request).await.map_err(|error| {
+                // An HTTPS listener answers plain HTTP with a TLS record.
+                let hint = format!("{error:#}").contains("invalid HTTP version");
+                let hint = if hint {
+                    " (does it serve HTTPS? then https://…)"
+                } else {
+                    ""
+                };
+                error.context(format!("{}{hint}", cannot()))
+            })?,
             Some((connector, name)) => {
                 let secured = connector
                     .connect(name.clone(), stream)
                     .await
-                    .with_context(cannot)?;
-                exchange(secured, request).await
+                    .map_err(|error| {
+                        let hint = error.to_string().contains("CaUsedAsEndEntity");
+                        let hint = if hint {
+                            " (a self-signed certificate: pin it with --fingerprint)"
+                        } else {
+                            ""
+                        };
+                        anyhow::Error::new(error).context(format!("{}{hint}", cannot()))
+                    })?;
+                exchange(secured, request).await.with_context(cannot)?
             }
-        }
-        .with_context(cannot)?;
+        };
         let answer: Value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| serde_json::json!({"error": String::from_utf8_lossy(&bytes)}));
         if status.is_success() {
             return Ok(answer);
+        }
+        if status == hyper::StatusCode::UNAUTHORIZED {
+            bail!("401 Unauthorized: {TOKEN_VARIABLE} is not the token this fenn was started with");
         }
         let reason = answer["error"].as_str().unwrap_or("no reason given");
         let mut message = format!(

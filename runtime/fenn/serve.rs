@@ -104,7 +104,13 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
-    crate::announce::announce(&config, listener.local_addr()?, admin_local);
+    let names: Vec<String> = deployed.as_ref().map_or_else(Vec::new, |state| {
+        let versions = state.manifest.functions.iter();
+        versions
+            .map(|(name, record)| format!("{name} (version {})", record.current))
+            .collect()
+    });
+    crate::announce::announce(&config, listener.local_addr()?, admin_local, &names);
     let host = Arc::new(dispatcher);
     let routes = RouteTable::new(catalog.routes()).context("the routes collide")?;
     let http = HttpTrigger::new(routes, host.clone(), config.http.clone());

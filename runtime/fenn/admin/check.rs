@@ -8,12 +8,25 @@ use fenn_runtime::{FunctionModule, Limits};
 use serde_json::{Value, json};
 use std::time::Instant;
 
+/// Refuses bytes that are not a WebAssembly module with the reason a
+/// person needs, before the compiler's own.
+pub(crate) fn is_wasm(wasm: &[u8]) -> Result<(), ApiError> {
+    if wasm.starts_with(b"\0asm") {
+        Ok(())
+    } else {
+        Err(ApiError::refused(
+            "not a WebAssembly module (a .wasm file starts with the bytes \\0asm)",
+        ))
+    }
+}
+
 /// Compiles and checks `wasm` as a deploy would, with default limits.
 pub(crate) async fn check(platform: &Platform, wasm: Vec<u8>) -> Result<Value, ApiError> {
     let limits = Limits {
         module_bytes: platform.settings.max_module_bytes,
         ..Limits::default()
     };
+    is_wasm(&wasm)?;
     let size = wasm.len();
     let checked = tokio::task::spawn_blocking(move || {
         let info = fenn_runtime::module::inspect(&wasm)?;
@@ -29,6 +42,6 @@ pub(crate) async fn check(platform: &Platform, wasm: Vec<u8>) -> Result<Value, A
         "exports": info.exports,
         "imports": info.imports,
         "abi": format!("fenn ABI v{}", fenn_abi::abi::ABI_VERSION),
-        "compile_ms": took.as_secs_f64() * 1e3,
+        "compile_ms": super::millis(took),
     }))
 }

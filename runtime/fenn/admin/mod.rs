@@ -26,6 +26,11 @@ pub(crate) use platform::{Platform, Triggers, UPLOADS};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// A duration in milliseconds, to the hundredth, as the API answers it.
+pub(crate) fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1e5).round() / 100.0
+}
+
 /// Serves the management API on `listener` until `shutdown` completes.
 pub(crate) async fn serve(
     platform: Arc<Platform>,
@@ -39,7 +44,14 @@ pub(crate) async fn serve(
         .as_ref()
         .map(|tls| fenn_http::listener::TlsAcceptor::from(tls.config.clone()));
     let router = api::router(platform);
-    let served = fenn_http::listener::serve_router(listener, router, settings, tls, shutdown);
+    let served = fenn_http::listener::serve_router(
+        listener,
+        router,
+        settings,
+        tls,
+        "management API",
+        shutdown,
+    );
     if let Err(error) = served.await {
         tracing::error!(%error, "admin: the management API stopped");
     }

@@ -97,7 +97,7 @@ impl Platform {
         Ok(Ready {
             catalog,
             module,
-            compile_ms: compiled.1.as_secs_f64() * 1e3,
+            compile_ms: super::millis(compiled.1),
         })
     }
 
@@ -116,6 +116,7 @@ impl Platform {
                 "{deployed} functions are deployed, the most admin.max_functions allows: delete one first"
             )));
         }
+        super::check::is_wasm(&wasm)?;
         let sha = sha256(&wasm);
         let size = wasm.len() as u64;
         let wasm = Arc::new(wasm);

@@ -79,7 +79,7 @@ impl Platform {
             .dispatcher
             .invoke_traced(name, event, trace.clone())
             .await;
-        let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+        let duration_ms = super::millis(started.elapsed());
         let recorded = trace.recorded();
         let logs: Vec<Value> = recorded
             .lines

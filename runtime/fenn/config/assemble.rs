@@ -314,7 +314,7 @@ impl Validator<'_> {
     }
 
     /// The routing table; a conflict names the later route's key.
-    fn route_table(&self, found: &Functions) -> Result<RouteTable, ConfigError> {
+    pub(super) fn route_table(&self, found: &Functions) -> Result<RouteTable, ConfigError> {
         RouteTable::new(found.route_specs.clone()).map_err(|error| {
             let route = match &error {
                 fenn_http::route::RouteError::Template { route, .. }

@@ -80,6 +80,10 @@ pub(crate) fn definition(
         context.has_mqtt,
         context.has_state,
     );
+    // The definition's own routes: a template that is not one, or two
+    // that collide, is the definition's error (another function's is the
+    // catalog's).
+    validator.keep(validator.route_table(&found));
     let errors = validator.errors.take();
     let mut found = match (errors.is_empty(), found.functions.pop()) {
         (true, Some(function)) => (found, function),
@@ -176,6 +180,8 @@ mod tests {
         );
         let errors = parse(&json!({"http": [{"route": 5}]})).unwrap_err();
         assert_eq!(keys(&errors), ["http[0].route"]);
+        let errors = parse(&json!({"http": [{"route": "no-slash"}]})).unwrap_err();
+        assert_eq!(keys(&errors), ["http[0].route"], "{errors}");
         let errors = parse(&json!({"module": "x.wasm"})).unwrap_err();
         assert_eq!(keys(&errors), ["module"]);
         let errors = parse(&json!(["not", "an", "object"])).unwrap_err();

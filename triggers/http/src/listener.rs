@@ -24,7 +24,7 @@ pub const MAX_HEAD_BYTES: usize = 64 << 10;
 /// Serves `router` on `listener` as the gateway serves its routes (HTTP/1.1,
 /// the connection limits, the header read and write timeouts of
 /// `settings`) until `shutdown` completes, then lets in-flight requests
-/// finish within the shutdown grace.
+/// finish within the shutdown grace. `name` names the listener in the log.
 ///
 /// # Errors
 ///
@@ -34,6 +34,7 @@ pub async fn serve_router(
     router: Router,
     settings: HttpSettings,
     tls: Option<TlsAcceptor>,
+    name: &'static str,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     {
@@ -107,12 +108,12 @@ pub async fn serve_router(
             });
         }
         drop(listener);
-        tracing::info!("HTTP: draining in-flight requests");
+        tracing::info!("{name}: draining in-flight requests");
         if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
             .await
             .is_err()
         {
-            tracing::warn!(grace = ?settings.shutdown_grace, "HTTP: shutdown grace ran out");
+            tracing::warn!(grace = ?settings.shutdown_grace, "{name}: shutdown grace ran out");
         }
         Ok(())
     }

@@ -119,7 +119,8 @@ impl<H: FunctionHost> HttpTrigger<H> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let settings = self.gateway.settings.clone();
-        crate::listener::serve_router(listener, self.router(), settings, None, shutdown).await
+        crate::listener::serve_router(listener, self.router(), settings, None, "HTTP", shutdown)
+            .await
     }
 }
 
