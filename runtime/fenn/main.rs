@@ -86,8 +86,8 @@ enum Command {
         name: String,
         /// The .wasm file.
         module: PathBuf,
-        /// The function's definition: the keys of a [[function]] block
-        /// (timeout, memory, [[http]], [[mqtt]], [[cron]], …) in TOML.
+        /// The function's definition: the keys of a `[[function]]` block
+        /// (timeout, memory, `[[http]]`, `[[mqtt]]`, `[[cron]]`, …) in TOML.
         #[arg(long, value_name = "DEF.toml")]
         function: Option<PathBuf>,
         #[command(flatten)]
