@@ -66,6 +66,19 @@ fn bad_modules_definitions_and_names_are_refused_with_their_reason_and_change_no
         ),
         (
             "good",
+            wat(&format!(
+                r#"(module (memory (export "memory") 1) (func (export "fenn_abi_v1"))
+                     (func (export "fenn_alloc") (param i32) (result i32) i32.const 0)
+                     (func (export "fenn_handle") (param i32 i32) (result i64) {}i64.const 0{}))"#,
+                "(block ".repeat(10_001),
+                ")".repeat(10_001)
+            )),
+            good.clone(),
+            422,
+            "nests blocks deeper than fenn's limit",
+        ),
+        (
+            "good",
             with_start("(loop $l (br $l))"),
             good,
             422,
@@ -390,4 +403,47 @@ fn deploys_past_max_functions_are_refused_until_one_is_deleted() {
     assert_eq!(fenn.deploy("a", &echo_wasm(), &json!({})).0, 201);
     assert_eq!(fenn.call("DELETE", "/v1/functions/b", None).0, 200);
     assert_eq!(fenn.deploy("c", &hello_wasm(), &json!({})).0, 201);
+}
+
+#[test]
+fn a_body_that_never_arrives_gives_its_upload_place_back_at_the_body_read_timeout() {
+    use std::io::{Read as _, Write as _};
+    let admin = "body_read_timeout = \"1s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+    let fenn = Managed::start_in(crate::util::TempDir::new("admin-slow"), admin);
+    // Both upload places taken by clients that announce a body and send none.
+    let stalled: Vec<_> = (0..2)
+        .map(|n| {
+            let mut stream = std::net::TcpStream::connect(fenn.admin).unwrap();
+            let request = format!(
+                "PUT /v1/functions/slow{n} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-length: 1000\r\n\r\n",
+                crate::util::admin::TOKEN
+            );
+            stream.write_all(request.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    for mut stream in stalled {
+        let mut answer = [0u8; 512];
+        let read = stream.read(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("did not arrive within 1s"), "{answer}");
+    }
+    assert_eq!(fenn.deploy("after", &hello_wasm(), &json!({})).0, 201);
+}
+
+#[test]
+fn a_test_event_shows_the_start_of_a_large_body() {
+    let fenn = Managed::start("");
+    let wasm = std::fs::read(crate::util::misbehave_wasm()).unwrap();
+    assert_eq!(fenn.deploy("m", &wasm, &json!({})).0, 201);
+    let event = json!({"path": "/control", "httpMethod": "GET", "queryParameters": {"kb": "200"}});
+    let (status, answer) = fenn.call("POST", "/v1/functions/m/invoke", Some(event));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["body_truncated"], true);
+    assert_eq!(answer["body_bytes"], 200 * 1024);
+    assert_eq!(
+        answer["response"]["body"].as_str().unwrap().len(),
+        64 * 1024
+    );
 }

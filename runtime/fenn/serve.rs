@@ -13,6 +13,7 @@ use fenn_runtime::Dispatcher;
 use fenn_runtime::trigger::{self, Trigger};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Reads a function's module, refusing one over its size limit unread.
@@ -146,6 +147,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 settings: settings.clone(),
                 max_event_bytes: config.http.max_body_bytes,
                 uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
+                body_timeout: config.http.body_read_timeout,
             });
             let mut stops = admin_stops;
             let stopped = async move {
@@ -174,11 +176,14 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     Ok(())
 }
 
-/// The management API's listener: few connections, the gateway's timeouts.
+/// The management API's listener: few connections, and a client that
+/// says nothing is cut within 5 s, so that idle connections cannot keep
+/// the operator out for long.
 fn admin_http(config: &Config) -> HttpSettings {
     HttpSettings {
         max_connections: 32,
-        max_connections_per_client: 16,
+        max_connections_per_client: 8,
+        header_read_timeout: config.http.header_read_timeout.min(Duration::from_secs(5)),
         ..config.http.clone()
     }
 }

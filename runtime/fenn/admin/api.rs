@@ -73,6 +73,7 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
         (["v1", "check"], &Method::POST) => {
             let _upload = upload(platform).await?;
             let wasm = read(
+                platform,
                 request,
                 platform.settings.max_module_bytes,
                 "admin.max_module_size",
@@ -97,7 +98,7 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
         }
         (["v1", "functions", name, "rollback"], &Method::POST) => {
             let name = function_name(name)?;
-            let body = read(request, 4 << 10, "4 KiB").await?;
+            let body = read(platform, request, 4 << 10, "4 KiB").await?;
             let to = if body.iter().all(u8::is_ascii_whitespace) {
                 None
             } else {
@@ -113,8 +114,9 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
         }
         (["v1", "functions", name, "invoke"], &Method::POST) => {
             let name = function_name(name)?;
+            let _upload = upload(platform).await?;
             let limit = platform.max_event_bytes;
-            let body = read(request, limit, "server.max_body").await?;
+            let body = read(platform, request, limit, "server.max_body").await?;
             let text = std::str::from_utf8(&body)
                 .map_err(|_| ApiError::BadRequest("the event is not UTF-8 JSON".into()))?;
             let event = crate::event::parse_event("event", text)
@@ -131,11 +133,15 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
 
 /// A place among the uploads held at once.
 async fn upload(platform: &Platform) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-    platform
-        .uploads
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Internal("fenn is stopping".into()))
+    let wait = platform.body_timeout;
+    match tokio::time::timeout(wait, platform.uploads.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(_)) => Err(ApiError::Internal("fenn is stopping".into())),
+        Err(_) => Err(ApiError::Busy(format!(
+            "{} other uploads or test events held their places for {wait:?}: try again",
+            super::UPLOADS
+        ))),
+    }
 }
 
 fn not_allowed(allowed: &str) -> ApiError {
@@ -168,23 +174,29 @@ async fn deployment(platform: &Platform, request: Request) -> Result<(Value, Vec
     let most = platform.settings.max_module_bytes;
     // Base64 is 4/3 of the module, and the definition has room besides.
     let limit = most / 3 * 4 + 8 + (256 << 10);
-    let body = read(request, limit, "admin.max_module_size").await?;
+    let body = read(platform, request, limit, "admin.max_module_size").await?;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct Deployment {
-        #[serde(default = "empty_object")]
-        definition: Value,
+    struct Deployment<'a> {
+        /// Kept raw until its size is known: every version's definition
+        /// is kept in the manifest, and a huge one costs memory to parse.
+        #[serde(borrow)]
+        definition: Option<&'a serde_json::value::RawValue>,
         module: String,
     }
-    let deployment: Deployment = parse_json(&body)?;
-    drop(body);
-    // Every version's definition is kept in the manifest.
-    let written = deployment.definition.to_string().len();
+    let deployment: Deployment<'_> = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::BadRequest(format!("the body is not the JSON expected: {error}"))
+    })?;
+    let written = deployment.definition.map_or(0, |raw| raw.get().len());
     if written > MAX_DEFINITION {
         return Err(ApiError::TooLarge(format!(
             "the definition is {written} bytes of JSON, over the most fenn keeps ({MAX_DEFINITION})"
         )));
     }
+    let definition = match deployment.definition {
+        Some(raw) => parse_json(raw.get().as_bytes())?,
+        None => empty_object(),
+    };
     let wasm = base64::engine::general_purpose::STANDARD
         .decode(deployment.module.as_bytes())
         .map_err(|error| ApiError::BadRequest(format!("module: not base64: {error}")))?;
@@ -194,7 +206,7 @@ async fn deployment(platform: &Platform, request: Request) -> Result<(Value, Vec
             wasm.len()
         )));
     }
-    Ok((deployment.definition, wasm))
+    Ok((definition, wasm))
 }
 
 fn empty_object() -> Value {
@@ -208,7 +220,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 }
 
 /// The request's body, refused past `limit` bytes without reading on.
-async fn read(request: Request, limit: usize, key: &str) -> Result<Vec<u8>, ApiError> {
+async fn read(
+    platform: &Platform,
+    request: Request,
+    limit: usize,
+    key: &str,
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::TooLarge(format!(
             "the body is over the limit of {limit} bytes ({key})"
@@ -223,7 +240,15 @@ async fn read(request: Request, limit: usize, key: &str) -> Result<Vec<u8>, ApiE
         return Err(too_large());
     }
     let limited = http_body_util::Limited::new(request.into_body(), limit);
-    match limited.collect().await {
+    // A client that sends its body slowly holds an upload's place: it has
+    // the gateway's body read timeout, no more.
+    let Ok(collected) = tokio::time::timeout(platform.body_timeout, limited.collect()).await else {
+        return Err(ApiError::BadRequest(format!(
+            "the body did not arrive within {:?} (server.body_read_timeout)",
+            platform.body_timeout
+        )));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes().to_vec()),
         Err(error)
             if error

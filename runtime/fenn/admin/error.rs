@@ -32,6 +32,9 @@ pub(crate) enum ApiError {
         /// Each error, one a line, for a definition with several.
         errors: Vec<String>,
     },
+    /// Other large requests are in progress; try again.
+    #[error("{0}")]
+    Busy(String),
     /// fenn could not do it (the disk failed): nothing changed.
     #[error("{0}")]
     Internal(String),
@@ -56,6 +59,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -44,9 +44,11 @@ pub(crate) struct Platform {
     /// a few at a time, so that memory stays bounded however many
     /// connections upload at once.
     pub(crate) uploads: tokio::sync::Semaphore,
+    /// Time a client has to send a request's body (`server.body_read_timeout`).
+    pub(crate) body_timeout: std::time::Duration,
 }
 
-/// Uploads read and held at once.
+/// Requests with large bodies (uploads, test answers) at once.
 pub(crate) const UPLOADS: usize = 2;
 
 /// A version ready to serve: validated, compiled, and its bindings
@@ -215,6 +217,7 @@ async fn save(
     manifest: &Manifest,
     wasm: Option<Arc<Vec<u8>>>,
 ) -> Result<(), ApiError> {
+    fits_store(manifest)?;
     let store = state.store.clone();
     let saved = manifest.clone();
     blocking(move || {
@@ -261,6 +264,18 @@ fn writable(catalog: &Catalog, name: &str, existing: bool) -> Result<(), ApiErro
     }
 }
 
+/// Refuses a manifest larger than the store writes (and a start reads).
+fn fits_store(manifest: &Manifest) -> Result<(), ApiError> {
+    let size = super::store::encode(manifest).map_or(usize::MAX, |bytes| bytes.len());
+    if size > super::store::MAX_MANIFEST {
+        return Err(ApiError::Conflict(format!(
+            "the store's manifest would be {size} bytes, over the most fenn keeps ({}): delete functions, or keep fewer versions",
+            super::store::MAX_MANIFEST
+        )));
+    }
+    Ok(())
+}
+
 /// Runs disk work off the async threads; its failure changes nothing.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
@@ -279,4 +294,27 @@ async fn blocking<T: Send + 'static>(
 /// Now, as RFC 3339 in UTC.
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_the_store_could_not_read_back_is_refused() {
+        let version = |text: &str| Version {
+            version: 0,
+            sha256: "00".into(),
+            size: 1,
+            deployed_at: now(),
+            definition: json!({"x": text}),
+        };
+        let mut manifest = Manifest::new();
+        manifest.deploy("f", version("small"), 5);
+        assert!(fits_store(&manifest).is_ok());
+        let large = "x".repeat(super::super::store::MAX_MANIFEST);
+        manifest.deploy("f", version(&large), 5);
+        let refused = fits_store(&manifest).unwrap_err().to_string();
+        assert!(refused.contains("over the most fenn keeps"), "{refused}");
+    }
 }

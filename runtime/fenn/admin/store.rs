@@ -15,8 +15,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 const MANIFEST: &str = "manifest.json";
-/// Largest manifest read at start.
-const MAX_MANIFEST: u64 = 64 << 20;
+/// Largest manifest written, and read at start: a change that would make
+/// it larger is refused, so a start never meets one it cannot read.
+pub(crate) const MAX_MANIFEST: usize = 16 << 20;
 
 /// The store's directory.
 #[derive(Debug)]
@@ -46,7 +47,8 @@ impl Store {
         };
         let path = dir.join(MANIFEST);
         let manifest = if path.exists() {
-            let bytes = crate::files::read(&path, MAX_MANIFEST, "the most a manifest may be")?;
+            let bytes =
+                crate::files::read(&path, MAX_MANIFEST as u64, "the most a manifest may be")?;
             let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| {
                 format!("{}: not a manifest fenn wrote: {error}", path.display())
             })?;
@@ -103,7 +105,7 @@ impl Store {
     /// Makes `manifest` the store's: the commit point of a change. Then
     /// deletes the modules it no longer names.
     pub(crate) fn commit(&self, manifest: &Manifest) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
+        let bytes = encode(manifest)?;
         write_atomically(&self.dir, MANIFEST, &bytes)?;
         if let Err(error) = self.collect(manifest) {
             tracing::warn!(%error, "cannot delete modules no version names");
@@ -137,6 +139,11 @@ impl Store {
     fn module_count(&self) -> usize {
         fs::read_dir(&self.modules).map_or(0, Iterator::count)
     }
+}
+
+/// The manifest as the store writes it: compact JSON.
+pub(crate) fn encode(manifest: &Manifest) -> std::io::Result<Vec<u8>> {
+    serde_json::to_vec(manifest).map_err(std::io::Error::other)
 }
 
 /// Writes `bytes` as `dir/name` so that the file is either whole or as it

@@ -90,8 +90,21 @@ impl Platform {
             Ok(response) => (Some(response), None),
             Err(error) => (None, Some(error.to_string())),
         };
+        // A test shows the start of a large body: the answer is held
+        // in memory until sent, and JSON may escape a byte as six.
+        let body_bytes = response.as_ref().map_or(0, |r| r.body.len());
+        let response = response.map(|mut response| {
+            let mut end = response.body.len().min(MAX_TEST_BODY);
+            while !response.body.is_char_boundary(end) {
+                end -= 1;
+            }
+            response.body.truncate(end);
+            response
+        });
         Ok(json!({
             "response": response,
+            "body_truncated": body_bytes > MAX_TEST_BODY,
+            "body_bytes": body_bytes,
             "error": error,
             "logs": logs,
             "fuel_used": recorded.fuel_used,
@@ -99,6 +112,9 @@ impl Platform {
         }))
     }
 }
+
+/// Most of a response body a test event's answer shows.
+const MAX_TEST_BODY: usize = 64 << 10;
 
 fn origin(origin: Origin) -> &'static str {
     match origin {

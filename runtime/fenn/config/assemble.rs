@@ -16,6 +16,9 @@ use fenn_runtime::units;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// Most bindings of one kind (`http`, `mqtt`, `cron`) one function has.
+const MAX_BINDINGS: usize = 64;
+
 /// What `[server]` gives.
 struct Server {
     listen: SocketAddr,
@@ -245,6 +248,22 @@ impl Validator<'_> {
                 ));
             }
             let parsed = self.keep(self.function(&key, function));
+            let counts = [
+                ("http", function.http.len()),
+                ("mqtt", function.mqtt.len()),
+                ("cron", function.cron.len()),
+            ];
+            if let Some((kind, count)) = counts.into_iter().find(|(_, n)| *n > MAX_BINDINGS) {
+                // Each binding costs at every change of the tables and at
+                // start; a function past the bound has none checked.
+                self.report(self.error(
+                    format!("{key}.{kind}"),
+                    format!(
+                        "{count} bindings, over the most one function may have ({MAX_BINDINGS})"
+                    ),
+                ));
+                continue;
+            }
             if let Some(parsed) = &parsed {
                 self.bindings(&key, function, parsed, buffer, &mut found);
             }

@@ -144,9 +144,67 @@ impl Census {
     }
 }
 
+/// Deepest nesting of blocks, loops and ifs a function may have: the
+/// compiler's memory grows with it (a module of millions of nested blocks
+/// held hundreds of MB), and code that compilers emit stays far below it
+/// (a `match` of a few thousand arms nests as deep as it has arms).
+pub const MAX_NESTING: u32 = 10_000;
+
+/// Refuses a module with a function nested deeper than [`MAX_NESTING`],
+/// before it is compiled. Bytes that do not parse are left to the
+/// compiler, whose reason is the one to give.
+///
+/// # Errors
+///
+/// [`Error::NotAbi`] naming the depth.
+pub fn check_nesting(wasm: &[u8]) -> Result<(), Error> {
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        let Ok(mut operators) = body.get_operators_reader() else {
+            return Ok(());
+        };
+        let mut depth: u32 = 0;
+        while !operators.eof() {
+            match operators.read() {
+                Ok(
+                    wasmparser::Operator::Block { .. }
+                    | wasmparser::Operator::Loop { .. }
+                    | wasmparser::Operator::If { .. }
+                    | wasmparser::Operator::TryTable { .. },
+                ) => depth += 1,
+                Ok(wasmparser::Operator::End) => depth = depth.saturating_sub(1),
+                Ok(_) => {}
+                Err(_) => return Ok(()),
+            }
+            if depth > MAX_NESTING {
+                return Err(Error::NotAbi {
+                    reason: format!(
+                        "a function nests blocks deeper than fenn's limit of {MAX_NESTING} (compiling it would take memory in proportion)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_nested_past_the_limit_are_refused_before_compiling() {
+        let nested = |depth: usize| {
+            let body = format!("{}{}", "(block ".repeat(depth), ")".repeat(depth));
+            wat::parse_str(format!("(module (func {body}))")).unwrap()
+        };
+        assert!(check_nesting(&nested(MAX_NESTING as usize)).is_ok());
+        let error = check_nesting(&nested(MAX_NESTING as usize + 1)).unwrap_err();
+        assert!(error.to_string().contains("nests blocks deeper"), "{error}");
+        assert!(check_nesting(b"not wasm").is_ok());
+    }
 
     #[test]
     fn a_module_with_too_many_exports_is_refused_naming_them() {

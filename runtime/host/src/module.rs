@@ -69,6 +69,7 @@ impl FunctionModule {
             .set_max_recursion_depth(limits.max_recursion_depth)
             .compilation_mode(CompilationMode::Eager);
         let engine = Engine::new(&config);
+        crate::census::check_nesting(wasm)?;
         let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
             reason: error.to_string(),
         })?;

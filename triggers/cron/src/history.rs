@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One run of a schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,30 @@ impl History {
     }
 }
 
+/// How often a schedule's skipped fires are logged: the first at once,
+/// then at most one line a minute with the count since the last, so that
+/// a fast schedule whose runs take long cannot flood the log.
+#[derive(Debug, Default)]
+pub struct SkipLog {
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl SkipLog {
+    /// Counts a skip at `now`; the number of skips to log now, if a line is due.
+    pub fn skipped(&mut self, now: Instant) -> Option<u64> {
+        self.unlogged += 1;
+        let due = self
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= Duration::from_secs(60));
+        if !due {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.unlogged))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +92,15 @@ mod tests {
         }
         let names: Vec<_> = history.runs().map(|run| run.schedule.as_str()).collect();
         assert_eq!(names, ["s1", "s2"]);
+    }
+
+    #[test]
+    fn skips_are_logged_once_a_minute_with_their_count() {
+        let start = Instant::now();
+        let mut log = SkipLog::default();
+        assert_eq!(log.skipped(start), Some(1));
+        let quiet = (1..1000).filter_map(|ms| log.skipped(start + Duration::from_millis(ms)));
+        assert_eq!(quiet.count(), 0);
+        assert_eq!(log.skipped(start + Duration::from_secs(60)), Some(1000));
     }
 }

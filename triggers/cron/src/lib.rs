@@ -31,7 +31,7 @@ pub mod trigger;
 
 pub use binding::RawSchedule;
 pub use bindings::CronBindings;
-pub use history::{History, Run};
+pub use history::{History, Run, SkipLog};
 pub use schedule::{Schedule, ScheduleError};
 pub use ticker::Ticker;
 pub use trigger::{CronSpec, CronTrigger, Overlap};

@@ -10,7 +10,7 @@
 
 use crate::bindings::{CronBindings, Running};
 use crate::ticker::{self, LATE};
-use crate::{History, Run, Schedule, Ticker};
+use crate::{History, Run, Schedule, SkipLog, Ticker};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
 use fenn_runtime::{EventBuilder, FunctionHost, ResultSink};
@@ -212,6 +212,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
         let running = Arc::new(AtomicBool::new(false));
         let this = Arc::new(self);
         let mut runs = JoinSet::new();
+        let mut skip_log = SkipLog::default();
         tracing::info!(schedule = %name, every = %ticker.schedule().describe(), zone = %ticker.schedule().zone(), "cron schedule started");
         loop {
             let Some(due) = ticker.next(Utc::now()) else {
@@ -238,7 +239,9 @@ impl<H: FunctionHost> ScheduleLoop<H> {
             }
             if this.spec.overlap == Overlap::Skip && running.swap(true, Ordering::AcqRel) {
                 this.skipped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(schedule = %name, planned = %rfc3339(due.planned), "previous run still going: fire skipped");
+                if let Some(skipped) = skip_log.skipped(std::time::Instant::now()) {
+                    tracing::warn!(schedule = %name, planned = %rfc3339(due.planned), skipped, "previous run still going: fire skipped (one line a minute at most)");
+                }
                 continue;
             }
             if let Some(file) = state.clone() {

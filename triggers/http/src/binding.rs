@@ -6,6 +6,9 @@ use crate::{ResponseMode, RouteSpec};
 use fenn_runtime::trigger::BindingError;
 use serde::Deserialize;
 
+/// Most distinct methods one route names.
+pub const MAX_METHODS: usize = 16;
+
 /// One route of the HTTP gateway, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,16 +43,27 @@ impl RawRoute {
     ///
     /// A method that is not one.
     pub fn validate(&self, function: &str, max_response: usize) -> Result<RouteSpec, BindingError> {
-        let mut methods = Vec::new();
+        let mut methods: Vec<String> = Vec::new();
         for method in &self.methods {
             let upper = method.to_ascii_uppercase();
-            if upper.is_empty() || !upper.bytes().all(|b| b.is_ascii_alphabetic()) {
+            if upper.is_empty()
+                || upper.len() > 32
+                || !upper.bytes().all(|b| b.is_ascii_alphabetic())
+            {
                 return Err(BindingError::new(
                     "methods",
                     format!("'{method}' is not an HTTP method"),
                 ));
             }
-            methods.push(upper);
+            if !methods.contains(&upper) {
+                methods.push(upper);
+            }
+            if methods.len() > MAX_METHODS {
+                return Err(BindingError::new(
+                    "methods",
+                    format!("more than {MAX_METHODS} methods"),
+                ));
+            }
         }
         Ok(RouteSpec {
             route: self.route.clone(),

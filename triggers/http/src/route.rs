@@ -76,7 +76,10 @@ impl RouteTable {
     ///
     /// [`RouteError`] naming the route and the reason.
     pub fn new(specs: impl IntoIterator<Item = RouteSpec>) -> Result<Self, RouteError> {
+        // By template, in the order first seen; the index keeps building
+        // linear in the number of routes.
         let mut grouped: Vec<(String, Vec<RouteSpec>)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut len = 0;
         for spec in specs {
             len += 1;
@@ -86,7 +89,7 @@ impl RouteTable {
                     reason,
                 });
             }
-            match grouped.iter_mut().find(|(route, _)| *route == spec.route) {
+            match index.get(&spec.route).map(|&at| &mut grouped[at]) {
                 Some((_, same)) => {
                     if let Some(method) = first_shared_method(same, &spec) {
                         return Err(RouteError::Duplicate {
@@ -97,7 +100,10 @@ impl RouteTable {
                     }
                     same.push(spec);
                 }
-                None => grouped.push((spec.route.clone(), vec![spec])),
+                None => {
+                    index.insert(spec.route.clone(), grouped.len());
+                    grouped.push((spec.route.clone(), vec![spec]));
+                }
             }
         }
         let mut router = matchit::Router::new();
@@ -160,6 +166,11 @@ fn check_template(route: &str) -> Result<(), String> {
     if let Some(c) = route.chars().find(|c| !c.is_ascii_graphic()) {
         return Err(format!(
             "{c:?} cannot appear in a request path (percent-encode it)"
+        ));
+    }
+    if let Some(c) = route.chars().find(|c| matches!(c, '?' | '#')) {
+        return Err(format!(
+            "'{c}' starts the query or fragment, which are not part of the path a route matches"
         ));
     }
     let mut names = BTreeSet::new();
