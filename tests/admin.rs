@@ -3,7 +3,9 @@
 
 use crate::util::{Broker, Collector, Managed, TempDir, echo_wasm, hello_wasm};
 use serde_json::json;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 fn mqtt_section(broker: &Broker) -> String {
     format!("[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n", broker.port)
@@ -83,33 +85,50 @@ fn a_redeploy_under_steady_load_fails_no_request_and_every_later_request_gets_th
     let route = json!({"http": [{"route": "/v"}]});
     assert_eq!(fenn.deploy("v", &hello_wasm(), &route).0, 201);
     let url = fenn.fenn.url("/v?name=load");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each client counts its answers before the deploy answered and after;
+    // the test waits on those counts, not on time.
+    let answered: Arc<OnceLock<Instant>> = Arc::default();
+    let (before, after) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)
         .map(|_| {
-            let (url, stop) = (url.clone(), stop.clone());
+            let (url, stop, answered) = (url.clone(), stop.clone(), answered.clone());
+            let (before, after) = (before.clone(), after.clone());
             std::thread::spawn(move || {
                 let client = crate::util::client();
                 let mut seen = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let sent = std::time::Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    let sent = Instant::now();
                     let response = client.get(&url).send().unwrap();
                     seen.push((sent, response.status().as_u16(), response.text().unwrap()));
+                    match answered.get() {
+                        Some(at) if sent > *at => after.fetch_add(1, Ordering::Relaxed),
+                        Some(_) => 0,
+                        None => before.fetch_add(1, Ordering::Relaxed),
+                    };
                 }
                 seen
             })
         })
         .collect();
-    // Let every client have answers from the old version first.
-    std::thread::sleep(Duration::from_millis(300));
+    let wait_for = |count: &AtomicUsize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while count.load(Ordering::Relaxed) < 40 {
+            assert!(Instant::now() < deadline, "no {what}");
+            std::thread::yield_now();
+        }
+    };
+    wait_for(&before, "answers before the deploy");
     let (status, answer) = fenn.deploy("v", &echo_wasm(), &route);
-    let answered = std::time::Instant::now();
+    let _ = answered.set(Instant::now());
+    let answered = *answered.get().unwrap();
     assert_eq!(
         (status, answer["version"].as_u64()),
         (201, Some(2)),
         "{answer}"
     );
-    std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    wait_for(&after, "requests sent after the deploy answered");
+    stop.store(true, Ordering::Relaxed);
     let seen: Vec<_> = clients
         .into_iter()
         .flat_map(|c| c.join().unwrap())

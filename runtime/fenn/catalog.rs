@@ -129,7 +129,10 @@ impl Catalog {
             return error.to_string();
         };
         let holder = self.entries.iter().find_map(|(name, entry)| {
-            let route = entry.routes.iter().find(|r| reason.ends_with(&r.route))?;
+            let route = entry
+                .routes
+                .iter()
+                .find(|r| reason.ends_with(&format!(": {}", r.route)))?;
             Some((name, &route.route))
         });
         match holder {

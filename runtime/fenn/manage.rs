@@ -105,7 +105,10 @@ pub(crate) async fn list(remote: &Remote, as_json: bool) -> anyhow::Result<()> {
                 function["name"].as_str().unwrap_or(""),
                 function["origin"].as_str().unwrap_or(""),
                 version,
-                triggers(&function["triggers"])
+                match function["not_served"].as_str() {
+                    Some(reason) => format!("NOT SERVED: {reason}"),
+                    None => triggers(&function["triggers"]),
+                }
             ));
         }
         lines.join("\n")

@@ -83,7 +83,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let deployed = match &config.admin {
         Some(admin) => {
             let state = admin::load(admin, &config.context(), &dispatcher, catalog.clone())
-                .map_err(|errors| anyhow::anyhow!(errors.join("\n")))?;
+                .map_err(anyhow::Error::msg)?;
             catalog = state.catalog.clone();
             Some(state)
         }
@@ -108,7 +108,13 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let names: Vec<String> = deployed.as_ref().map_or_else(Vec::new, |state| {
         let versions = state.manifest.functions.iter();
         versions
-            .map(|(name, record)| format!("{name} (version {})", record.current))
+            .map(|(name, record)| match state.broken.contains_key(name) {
+                false => format!("{name} (version {})", record.current),
+                true => format!(
+                    "{name} (version {}, NOT SERVED: see the log)",
+                    record.current
+                ),
+            })
             .collect()
     });
     crate::announce::announce(&config, listener.local_addr()?, admin_local, &names);

@@ -61,7 +61,10 @@ fn authorized(token: &str, request: &Request) -> bool {
     differ == 0
 }
 
-async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Value), ApiError> {
+async fn route(
+    platform: &Arc<Platform>,
+    request: Request,
+) -> Result<(StatusCode, Value), ApiError> {
     let path = request.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method().clone();
@@ -89,10 +92,15 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
                 Method::PUT => {
                     let _upload = upload(platform).await?;
                     let (definition, wasm) = deployment(platform, request).await?;
-                    let answer = platform.deploy(&name, definition, wasm).await?;
-                    Ok((StatusCode::CREATED, answer))
+                    let deploy = move |p: Arc<Platform>| async move {
+                        p.deploy(&name, definition, wasm).await
+                    };
+                    Ok((StatusCode::CREATED, completed(platform, deploy).await?))
                 }
-                Method::DELETE => ok(platform.delete(&name).await?),
+                Method::DELETE => {
+                    let delete = move |p: Arc<Platform>| async move { p.delete(&name).await };
+                    ok(completed(platform, delete).await?)
+                }
                 _ => Err(not_allowed("GET, PUT or DELETE")),
             }
         }
@@ -110,7 +118,8 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
                 let asked: Rollback = parse_json(&body)?;
                 asked.version
             };
-            ok(platform.rollback(&name, to).await?)
+            let rollback = move |p: Arc<Platform>| async move { p.rollback(&name, to).await };
+            ok(completed(platform, rollback).await?)
         }
         (["v1", "functions", name, "invoke"], &Method::POST) => {
             let name = function_name(name)?;
@@ -129,6 +138,22 @@ async fn route(platform: &Platform, request: Request) -> Result<(StatusCode, Val
         ) => Err(not_allowed("another method")),
         _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
     }
+}
+
+/// Runs a change to its end on a task of its own, even when the client
+/// goes away mid-change: what is saved and what is served never part.
+async fn completed<F, Fut>(platform: &Arc<Platform>, change: F) -> Result<Value, ApiError>
+where
+    F: FnOnce(Arc<Platform>) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, ApiError>> + Send + 'static,
+{
+    tokio::spawn(change(platform.clone()))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::Internal(
+                "the change failed (a bug: please report it)".into(),
+            ))
+        })
 }
 
 /// A place among the uploads held at once.
@@ -243,7 +268,7 @@ async fn read(
     // A client that sends its body slowly holds an upload's place: it has
     // the gateway's body read timeout, no more.
     let Ok(collected) = tokio::time::timeout(platform.body_timeout, limited.collect()).await else {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::Timeout(format!(
             "the body did not arrive within {:?} (server.body_read_timeout)",
             platform.body_timeout
         )));

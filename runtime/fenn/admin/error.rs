@@ -32,6 +32,9 @@ pub(crate) enum ApiError {
         /// Each error, one a line, for a definition with several.
         errors: Vec<String>,
     },
+    /// The body did not arrive in time.
+    #[error("{0}")]
+    Timeout(String),
     /// Other large requests are in progress; try again.
     #[error("{0}")]
     Busy(String),
@@ -59,6 +62,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -12,33 +12,34 @@ use std::sync::Arc;
 /// Opens the store and installs every deployed function's current version
 /// in `dispatcher`; `catalog` holds the config file's functions. A deployed
 /// function that can no longer be served (its definition or module is
-/// refused, or it collides with the config file) stops the start with
-/// every such reason: a restart never silently drops a deploy.
+/// refused under today's config, or it collides with the config file) is
+/// not served, and says so: logged as an error, listed with its reason,
+/// and mended by a rollback, a new deploy or a delete. The rest serve.
 pub(crate) fn load(
     settings: &AdminSettings,
     context: &Context,
     dispatcher: &Dispatcher,
     mut catalog: Catalog,
-) -> Result<State, Vec<String>> {
-    let (store, manifest) = Store::open(&settings.store_dir).map_err(|error| vec![error])?;
-    let mut errors = Vec::new();
+) -> Result<State, String> {
+    let (store, manifest) = Store::open(&settings.store_dir)?;
+    let mut broken = std::collections::BTreeMap::new();
     for name in manifest.functions.keys() {
         match serve(
             name, &manifest, &store, settings, context, dispatcher, &catalog,
         ) {
             Ok(next) => catalog = next,
-            Err(reason) => errors.push(reason),
+            Err(reason) => {
+                tracing::error!("{reason}: not served (fenn rollback, deploy or rm mends it)");
+                broken.insert(name.clone(), reason);
+            }
         }
     }
-    if errors.is_empty() {
-        Ok(State {
-            catalog,
-            manifest,
-            store: Arc::new(store),
-        })
-    } else {
-        Err(errors)
-    }
+    Ok(State {
+        catalog,
+        manifest,
+        store: Arc::new(store),
+        broken,
+    })
 }
 
 fn serve(

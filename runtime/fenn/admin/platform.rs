@@ -29,6 +29,8 @@ pub(crate) struct State {
     pub(crate) catalog: Catalog,
     pub(crate) manifest: Manifest,
     pub(crate) store: Arc<Store>,
+    /// Deployed functions kept but not served, with why (see `load`).
+    pub(crate) broken: std::collections::BTreeMap<String, String>,
 }
 
 /// The served functions and the means to change them.
@@ -111,7 +113,7 @@ impl Platform {
         wasm: Vec<u8>,
     ) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
-        writable(&state.catalog, name, false)?;
+        writable(&state, name, false)?;
         let deployed = state.manifest.functions.len();
         if !state.manifest.functions.contains_key(name) && deployed >= self.settings.max_functions {
             return Err(ApiError::Conflict(format!(
@@ -149,7 +151,7 @@ impl Platform {
     /// Serves `name`'s version `to`, or the one before the current.
     pub(crate) async fn rollback(&self, name: &str, to: Option<u64>) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
-        writable(&state.catalog, name, true)?;
+        writable(&state, name, true)?;
         let target = state
             .manifest
             .rollback_target(name, to)
@@ -159,13 +161,24 @@ impl Platform {
             })?
             .clone();
         let store = state.store.clone();
-        let (sha, limit) = (target.sha256.clone(), self.settings.max_module_bytes);
-        let read = move || {
-            store
-                .read_module(&sha, limit)
-                .map_err(std::io::Error::other)
+        // As at start: a module kept from before a lower limit still serves.
+        let limit = self.settings.max_module_bytes.max(target.size as usize);
+        let sha = target.sha256.clone();
+        let read = tokio::task::spawn_blocking(move || store.read_module(&sha, limit));
+        let wasm = match read.await {
+            Ok(Ok(wasm)) => Arc::new(wasm),
+            Ok(Err(reason)) => {
+                return Err(ApiError::Conflict(format!(
+                    "version {} cannot be served: {reason}",
+                    target.version
+                )));
+            }
+            Err(_) => {
+                return Err(ApiError::Internal(
+                    "the store failed (a bug: please report it)".into(),
+                ));
+            }
         };
-        let wasm = Arc::new(blocking(read).await?);
         let ready = self
             .prepare(&state, name, &target.definition, wasm, &target.sha256)
             .await?;
@@ -179,7 +192,17 @@ impl Platform {
     /// Stops serving `name` and deletes its versions.
     pub(crate) async fn delete(&self, name: &str) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
-        writable(&state.catalog, name, true)?;
+        if state.broken.contains_key(name) {
+            // Not served (a config function may hold its name): only the
+            // stored versions go.
+            let mut manifest = state.manifest.clone();
+            manifest.functions.remove(name);
+            save(&state, &manifest, None).await?;
+            state.broken.remove(name);
+            state.manifest = manifest;
+            return Ok(json!({"name": name, "deleted": true}));
+        }
+        writable(&state, name, true)?;
         let catalog = state.catalog.without(name);
         let mut manifest = state.manifest.clone();
         manifest.functions.remove(name);
@@ -203,6 +226,7 @@ impl Platform {
         ready: Ready,
     ) -> Result<(), ApiError> {
         save(state, &manifest, wasm).await?;
+        state.broken.remove(ready.module.name());
         self.dispatcher.install(ready.module);
         self.triggers.apply(&ready.catalog);
         state.catalog = ready.catalog;
@@ -254,12 +278,15 @@ impl Triggers {
 
 /// Whether the API may change `name`: not a config file's function, and,
 /// when `existing`, one that is deployed.
-fn writable(catalog: &Catalog, name: &str, existing: bool) -> Result<(), ApiError> {
-    match catalog.origin(name) {
+fn writable(state: &State, name: &str, existing: bool) -> Result<(), ApiError> {
+    match state.catalog.origin(name) {
         Some(Origin::Config) => Err(ApiError::Conflict(format!(
             "function '{name}' comes from the config file: change it there"
         ))),
-        None if existing => Err(ApiError::NotFound(format!("no deployed function '{name}'"))),
+        // A deployed function not served (see `load`) is still deployed.
+        None if existing && !state.manifest.functions.contains_key(name) => {
+            Err(ApiError::NotFound(format!("no deployed function '{name}'")))
+        }
         _ => Ok(()),
     }
 }

@@ -155,7 +155,12 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     file.sync_all()?;
     drop(file);
     fs::rename(&temporary, dir.join(name))?;
-    File::open(dir)?.sync_all()
+    // Renamed, the file is in place: a failure to sync the directory now
+    // is logged, not reported as a change that did not happen.
+    if let Err(error) = File::open(dir).and_then(|dir| dir.sync_all()) {
+        tracing::warn!(dir = %dir.display(), %error, "cannot sync the store's directory");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

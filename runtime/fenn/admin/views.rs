@@ -27,6 +27,17 @@ impl Platform {
                     "triggers": bindings(entry),
                 })
             })
+            .chain(state.broken.iter().map(|(name, reason)| {
+                let current = state.manifest.current(name);
+                json!({
+                    "name": name,
+                    "origin": "deployed",
+                    "version": current.map(|v| v.version),
+                    "sha256": current.map(|v| v.sha256.as_str()),
+                    "triggers": {"http": [], "mqtt": [], "cron": []},
+                    "not_served": reason,
+                })
+            }))
             .collect();
         json!({ "functions": functions })
     }
@@ -34,10 +45,18 @@ impl Platform {
     /// One function: its definition, its bindings and the versions kept.
     pub(crate) async fn get(&self, name: &str) -> Result<Value, ApiError> {
         let state = self.state.lock().await;
-        let entry = state
-            .catalog
-            .entry(name)
-            .ok_or_else(|| ApiError::NotFound(format!("no function '{name}'")))?;
+        let broken = state.broken.get(name);
+        let entry = match state.catalog.entry(name) {
+            Some(entry) if broken.is_none() => entry.clone(),
+            _ if broken.is_some() => Entry {
+                origin: Origin::Deployed,
+                routes: Vec::new(),
+                mqtt: Vec::new(),
+                schedules: Vec::new(),
+            },
+            _ => return Err(ApiError::NotFound(format!("no function '{name}'"))),
+        };
+        let entry = &entry;
         let record = state.manifest.functions.get(name);
         let current = state.manifest.current(name);
         let versions: Vec<Value> = record
@@ -63,6 +82,7 @@ impl Platform {
             "definition": current.map(|v| &v.definition),
             "triggers": bindings(entry),
             "versions": versions,
+            "not_served": broken,
         }))
     }
 
