@@ -27,7 +27,7 @@ fn print(answer: &Value, as_json: bool, human: impl Fn(&Value) -> String) -> any
 
 /// Refuses a name the API would, before sending it.
 fn named(name: &str) -> anyhow::Result<()> {
-    if fenn_runtime::trigger::is_name(name) && name != "." && name != ".." {
+    if fenn_runtime::trigger::is_name(name) {
         Ok(())
     } else {
         anyhow::bail!(

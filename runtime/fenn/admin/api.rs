@@ -177,14 +177,7 @@ fn not_allowed(allowed: &str) -> ApiError {
 /// names follow (letters, digits, `-`, `_`, `.`; not `.` or `..`).
 fn function_name(segment: &str) -> Result<String, ApiError> {
     let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
-    let fits = !decoded.is_empty()
-        && decoded.len() <= 128
-        && decoded != "."
-        && decoded != ".."
-        && decoded
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if fits {
+    if fenn_runtime::trigger::is_name(&decoded) {
         Ok(decoded.into_owned())
     } else {
         Err(ApiError::BadRequest(format!(
@@ -200,6 +193,18 @@ async fn deployment(platform: &Platform, request: Request) -> Result<(Value, Vec
     // Base64 is 4/3 of the module, and the definition has room besides.
     let limit = most / 3 * 4 + 8 + (256 << 10);
     let body = read(platform, request, limit, "admin.max_module_size").await?;
+    // Megabytes of JSON and base64: off the threads that serve events.
+    tokio::task::spawn_blocking(move || parse_deployment(&body, most))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::Internal(
+                "reading the deploy failed (a bug: please report it)".into(),
+            ))
+        })
+}
+
+/// The definition and the module of a deploy's body.
+fn parse_deployment(body: &[u8], most: usize) -> Result<(Value, Vec<u8>), ApiError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Deployment<'a> {
@@ -209,7 +214,7 @@ async fn deployment(platform: &Platform, request: Request) -> Result<(Value, Vec
         definition: Option<&'a serde_json::value::RawValue>,
         module: String,
     }
-    let deployment: Deployment<'_> = serde_json::from_slice(&body).map_err(|error| {
+    let deployment: Deployment<'_> = serde_json::from_slice(body).map_err(|error| {
         ApiError::BadRequest(format!("the body is not the JSON expected: {error}"))
     })?;
     let written = deployment.definition.map_or(0, |raw| raw.get().len());

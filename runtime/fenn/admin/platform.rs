@@ -121,9 +121,12 @@ impl Platform {
             )));
         }
         super::check::is_wasm(&wasm)?;
-        let sha = sha256(&wasm);
         let size = wasm.len() as u64;
         let wasm = Arc::new(wasm);
+        let hashed = wasm.clone();
+        let sha = tokio::task::spawn_blocking(move || sha256(&hashed))
+            .await
+            .map_err(|_| ApiError::Internal("hashing failed (a bug: please report it)".into()))?;
         let ready = self
             .prepare(&state, name, &value, wasm.clone(), &sha)
             .await?;
@@ -241,10 +244,11 @@ async fn save(
     manifest: &Manifest,
     wasm: Option<Arc<Vec<u8>>>,
 ) -> Result<(), ApiError> {
-    fits_store(manifest)?;
     let store = state.store.clone();
     let saved = manifest.clone();
     blocking(move || {
+        // Refused before the module is written when it would not fit.
+        super::store::encoded(&saved)?;
         if let Some(wasm) = wasm {
             store.put_module(&wasm)?;
         }
@@ -291,24 +295,15 @@ fn writable(state: &State, name: &str, existing: bool) -> Result<(), ApiError> {
     }
 }
 
-/// Refuses a manifest larger than the store writes (and a start reads).
-fn fits_store(manifest: &Manifest) -> Result<(), ApiError> {
-    let size = super::store::encode(manifest).map_or(usize::MAX, |bytes| bytes.len());
-    if size > super::store::MAX_MANIFEST {
-        return Err(ApiError::Conflict(format!(
-            "the store's manifest would be {size} bytes, over the most fenn keeps ({}): delete functions, or keep fewer versions",
-            super::store::MAX_MANIFEST
-        )));
-    }
-    Ok(())
-}
-
 /// Runs disk work off the async threads; its failure changes nothing.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) if error.kind() == std::io::ErrorKind::FileTooLarge => {
+            Err(ApiError::Conflict(error.to_string()))
+        }
         Ok(Err(error)) => Err(ApiError::Internal(format!(
             "the store failed, nothing changed: {error}"
         ))),
@@ -321,27 +316,4 @@ async fn blocking<T: Send + 'static>(
 /// Now, as RFC 3339 in UTC.
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_manifest_the_store_could_not_read_back_is_refused() {
-        let version = |text: &str| Version {
-            version: 0,
-            sha256: "00".into(),
-            size: 1,
-            deployed_at: now(),
-            definition: json!({"x": text}),
-        };
-        let mut manifest = Manifest::new();
-        manifest.deploy("f", version("small"), 5);
-        assert!(fits_store(&manifest).is_ok());
-        let large = "x".repeat(super::super::store::MAX_MANIFEST);
-        manifest.deploy("f", version(&large), 5);
-        let refused = fits_store(&manifest).unwrap_err().to_string();
-        assert!(refused.contains("over the most fenn keeps"), "{refused}");
-    }
 }

@@ -105,7 +105,7 @@ impl Store {
     /// Makes `manifest` the store's: the commit point of a change. Then
     /// deletes the modules it no longer names.
     pub(crate) fn commit(&self, manifest: &Manifest) -> std::io::Result<()> {
-        let bytes = encode(manifest)?;
+        let bytes = encoded(manifest)?;
         write_atomically(&self.dir, MANIFEST, &bytes)?;
         if let Err(error) = self.collect(manifest) {
             tracing::warn!(%error, "cannot delete modules no version names");
@@ -141,9 +141,21 @@ impl Store {
     }
 }
 
-/// The manifest as the store writes it: compact JSON.
-pub(crate) fn encode(manifest: &Manifest) -> std::io::Result<Vec<u8>> {
-    serde_json::to_vec(manifest).map_err(std::io::Error::other)
+/// The manifest as the store writes it (compact JSON), or a
+/// [`FileTooLarge`](std::io::ErrorKind::FileTooLarge) error when it is
+/// larger than a start reads.
+pub(crate) fn encoded(manifest: &Manifest) -> std::io::Result<Vec<u8>> {
+    let bytes = serde_json::to_vec(manifest).map_err(std::io::Error::other)?;
+    if bytes.len() > MAX_MANIFEST {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "the store's manifest would be {} bytes, over the most fenn keeps ({MAX_MANIFEST}): delete functions, or keep fewer versions",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Writes `bytes` as `dir/name` so that the file is either whole or as it
@@ -213,6 +225,22 @@ mod tests {
         let (store, _) = Store::open(&dir).unwrap();
         assert_eq!(store.module_count(), 2);
         assert!(!dir.join(".manifest.json.tmp").exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_manifest_a_start_could_not_read_back_is_not_written() {
+        let dir = temp_dir("large");
+        let (store, mut manifest) = Store::open(&dir).unwrap();
+        manifest.deploy("f", version("a"), 5);
+        store.commit(&manifest).unwrap();
+        let mut large = version("b");
+        large.definition = serde_json::json!({"x": "x".repeat(MAX_MANIFEST)});
+        let mut grown = manifest.clone();
+        grown.deploy("f", large, 5);
+        let refused = store.commit(&grown).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::FileTooLarge);
+        assert_eq!(Store::open(&dir).unwrap().1, manifest);
         let _ = fs::remove_dir_all(&dir);
     }
 

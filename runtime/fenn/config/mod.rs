@@ -241,7 +241,7 @@ impl Validator<'_> {
         } else {
             Err(self.error(
                 format!("{key}.name"),
-                format!("'{name}' must be letters, digits, '-', '_' or '.'"),
+                format!("'{name}' must be letters, digits, '-', '_' or '.' (at most 128, not '.' or '..')"),
             ))
         }
     }

@@ -78,13 +78,20 @@ impl BindingError {
 }
 
 /// Whether `name` may name a function or a binding: it appears in logs,
-/// paths and file names, so letters, digits, `-`, `_` and `.` only.
+/// URL paths and file names, so letters, digits, `-`, `_` and `.` only, at
+/// most [`MAX_NAME`] of them, and not `.` or `..`.
 pub fn is_name(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name != "."
+        && name != ".."
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
+
+/// Longest name of a function or a binding.
+pub const MAX_NAME: usize = 128;
 
 /// Runs every trigger until `signal` completes, then stops them stage by
 /// stage.

@@ -54,7 +54,10 @@ impl RawSchedule {
         if !is_name(&self.name) {
             return Err(BindingError::new(
                 "name",
-                format!("'{}' must be letters, digits, '-', '_' or '.'", self.name),
+                format!(
+                    "'{}' must be letters, digits, '-', '_' or '.' (at most 128, not '.' or '..')",
+                    self.name
+                ),
             ));
         }
         let zone = self.timezone.as_deref().unwrap_or("UTC");
