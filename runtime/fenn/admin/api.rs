@@ -82,7 +82,7 @@ async fn route(
                 "admin.max_module_size",
             )
             .await?;
-            ok(super::check::check(platform, wasm).await?)
+            ok(super::check::check(platform.settings.max_module_bytes, wasm).await?)
         }
         (["v1", "functions"], &Method::GET) => ok(platform.list().await),
         (["v1", "functions", name], _) => {

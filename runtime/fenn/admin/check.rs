@@ -3,7 +3,6 @@
 //! took out, or the compiler's reason; nothing is saved.
 
 use super::ApiError;
-use super::platform::Platform;
 use fenn_runtime::{FunctionModule, Limits};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -21,9 +20,9 @@ pub(crate) fn is_wasm(wasm: &[u8]) -> Result<(), ApiError> {
 }
 
 /// Compiles and checks `wasm` as a deploy would, with default limits.
-pub(crate) async fn check(platform: &Platform, wasm: Vec<u8>) -> Result<Value, ApiError> {
+pub(crate) async fn check(max_module_bytes: usize, wasm: Vec<u8>) -> Result<Value, ApiError> {
     let limits = Limits {
-        module_bytes: platform.settings.max_module_bytes,
+        module_bytes: max_module_bytes,
         ..Limits::default()
     };
     is_wasm(&wasm)?;
