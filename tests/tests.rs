@@ -15,6 +15,7 @@ mod contain_guest;
 mod cron;
 mod delivery;
 mod gateway;
+mod health;
 mod limits;
 mod live_bindings;
 mod mqtt;

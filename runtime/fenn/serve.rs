@@ -126,6 +126,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let mut cron = CronTrigger::new(catalog.schedules(), host.clone(), config.state_dir.clone())
         .with_grace(config.http.shutdown_grace);
     let mut mqtt_bindings = None;
+    let mut mqtt_link = None;
     if let Some(settings) = config.mqtt.clone() {
         if let Some(address) = config.embedded_broker {
             embedded_broker(address, settings.max_packet_bytes)?;
@@ -134,6 +135,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
             .context("cannot open the MQTT outbox")?;
         cron = cron.with_sink(Arc::new(mqtt.publisher()));
         mqtt_bindings = Some(mqtt.bindings());
+        mqtt_link = Some(mqtt.link());
         triggers.push(Box::new(mqtt));
     }
     let triggers_bindings = Triggers {
@@ -154,6 +156,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 max_event_bytes: config.http.max_body_bytes,
                 uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
                 body_timeout: config.http.body_read_timeout,
+                mqtt_link,
             });
             let mut stops = admin_stops;
             let stopped = async move {

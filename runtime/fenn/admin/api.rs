@@ -32,6 +32,12 @@ pub(crate) fn router(platform: Arc<Platform>) -> axum::Router {
 }
 
 async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Response {
+    // For service managers and load balancers: no token, nothing secret.
+    match request.uri().path() {
+        "/healthz" => return json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        "/readyz" => return readiness(&platform),
+        _ => {}
+    }
     if !authorized(&platform.settings.token, &request) {
         return ApiError::Unauthorized.into_response();
     }
@@ -39,6 +45,23 @@ async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Resp
         Ok((status, body)) => json(status, &body),
         Err(error) => error.into_response(),
     }
+}
+
+/// `GET /readyz`: 200 when fenn serves its functions and, with `[mqtt]`,
+/// is connected to the broker; 503 naming what is not ready.
+fn readiness(platform: &Platform) -> Response {
+    let mqtt = platform.mqtt_link.as_ref().map(|link| link.borrow().up);
+    let ready = mqtt != Some(false);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mqtt = mqtt.map(|up| if up { "connected" } else { "disconnected" });
+    json(
+        status,
+        &serde_json::json!({"ready": ready, "functions": "loaded", "mqtt": mqtt}),
+    )
 }
 
 /// Whether the request carries the token (`Authorization: Bearer …`),

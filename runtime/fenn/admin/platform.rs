@@ -48,6 +48,8 @@ pub(crate) struct Platform {
     pub(crate) uploads: tokio::sync::Semaphore,
     /// Time a client has to send a request's body (`server.body_read_timeout`).
     pub(crate) body_timeout: std::time::Duration,
+    /// The MQTT connection, with `[mqtt]`: readiness follows it.
+    pub(crate) mqtt_link: Option<tokio::sync::watch::Receiver<fenn_mqtt::link::Link>>,
 }
 
 /// Requests with large bodies (uploads, test answers) at once.

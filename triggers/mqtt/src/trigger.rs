@@ -64,6 +64,7 @@ pub struct MqttTrigger<H> {
     outbox: Outbox,
     publisher: Publisher,
     deliveries: mpsc::Receiver<publisher::Item>,
+    link: watch::Sender<Link>,
 }
 
 impl<H: FunctionHost> MqttTrigger<H> {
@@ -89,7 +90,14 @@ impl<H: FunctionHost> MqttTrigger<H> {
             outbox,
             publisher,
             deliveries,
+            link: watch::Sender::new(Link::default()),
         })
+    }
+
+    /// The connection as the trigger sees it, as it changes (`up` says
+    /// whether fenn is connected to the broker now).
+    pub fn link(&self) -> watch::Receiver<Link> {
+        self.link.subscribe()
     }
 
     /// The handle that changes the subscriptions while the trigger runs.
@@ -117,7 +125,8 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let requests = 2 * in_flight + 2 * WINDOW + routes.load().len() + 16;
         let receive = u16::try_from(in_flight).unwrap_or(u16::MAX);
         let (client, mut connection) = session::connect(settings, receive, requests);
-        let (link, links) = watch::channel(Link::default());
+        let links = self.link.subscribe();
+        let link = self.link;
         let (close, closed) = oneshot::channel::<()>();
         let delivery = tokio::spawn(delivery::run(
             self.deliveries,
