@@ -73,9 +73,16 @@ fn a_deployed_function_serves_http_mqtt_and_cron_and_deleting_it_stops_all_three
         deleted_ticks,
         "the deleted schedule fired"
     );
-    // The subscription is gone from the broker, and a message gets no reply.
+    // The subscription is gone from the broker: at a tick when no reader
+    // of the count is connected, it counts the collector's one (two were
+    // fenn's kept); and a message gets no reply.
     let (_, listed) = fenn.call("GET", "/v1/functions", None);
     assert_eq!(listed["functions"].as_array().unwrap().len(), 1, "{listed}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while broker.subscriptions() != Some(1) {
+        assert!(Instant::now() < deadline, "fenn's subscription stayed");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     assert_eq!(broker.request("dep/in", "hi", 2), None);
 }
 

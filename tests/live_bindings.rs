@@ -5,7 +5,6 @@ use crate::util::Broker;
 use fenn_abi::{Event, Response};
 use fenn_mqtt::{MqttRoute, MqttSettings, MqttTrigger, ReplyTemplate, TopicFilter, Version};
 use fenn_runtime::Bindings as _;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,23 +15,6 @@ impl fenn_runtime::FunctionHost for Named {
     async fn invoke(&self, function: &str, _event: Event) -> Result<Response, fenn_runtime::Error> {
         Ok(Response::ok(function))
     }
-}
-
-/// The broker's count of subscriptions, as it publishes it each second.
-fn subscriptions(broker: &Broker) -> Option<u64> {
-    let output = Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string()])
-        .args([
-            "-t",
-            "$SYS/broker/subscriptions/count",
-            "-C",
-            "1",
-            "-W",
-            "5",
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
 
 /// Asks until a reply comes (a subscription is made asynchronously).
@@ -92,7 +74,7 @@ fn subscriptions_follow_a_new_set_of_routes_on_the_live_connection() {
     // count is connected, the broker counts fenn's one subscription (two
     // were the old one kept); and a request there gets no reply.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while subscriptions(&broker) != Some(1) {
+    while broker.subscriptions() != Some(1) {
         assert!(Instant::now() < deadline, "the old subscription stayed");
         std::thread::sleep(Duration::from_millis(300));
     }

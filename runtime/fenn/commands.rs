@@ -25,8 +25,8 @@ fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>>
         key: String::new(),
     };
     let wasm = serve::read_module(&function).map_err(anyhow::Error::msg)?;
-    if !wasm.starts_with(b"\0asm") {
-        bail!("{module}: not a WebAssembly module (a .wasm file starts with the bytes \\0asm)");
+    if !fenn_runtime::module::is_wasm(&wasm) {
+        bail!("{module}: {}", fenn_runtime::module::NOT_WASM);
     }
     Ok(wasm)
 }

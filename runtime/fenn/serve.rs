@@ -64,13 +64,9 @@ fn load_function(
     let wasm = read_module(function).map_err(|reason| error("module", reason))?;
     dispatcher
         .deploy(&function.name, &wasm, function.limits.clone())
-        .map_err(|refused| match refused {
-            // The trial instantiation did not fit: the limit is what to change.
-            fenn_runtime::Error::MemoryLimit { limit } => error(
-                "memory",
-                format!("{limit} bytes is less than the module needs to start (its initial memory and data)"),
-            ),
-            refused => error("module", format!("module refused: {refused}")),
+        .map_err(|refused| {
+            let (field, reason) = crate::config::refusal(&refused);
+            error(field, reason)
         })
 }
 

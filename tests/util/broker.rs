@@ -69,6 +69,25 @@ impl Broker {
         ))
     }
 
+    /// The broker's count of subscriptions, as a broker started
+    /// [`with counters`](Broker::start_with_counters) publishes it each
+    /// second (the reader's own subscription may be counted or not).
+    pub(crate) fn subscriptions(&self) -> Option<u64> {
+        let output = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "-t",
+                "$SYS/broker/subscriptions/count",
+                "-C",
+                "1",
+                "-W",
+                "5",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+    }
+
     /// A broker that publishes its `$SYS` counters every second.
     pub(crate) fn start_with_counters() -> Self {
         Self::start_with("allow_anonymous true\nsys_interval 1\n")

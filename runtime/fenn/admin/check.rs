@@ -10,12 +10,10 @@ use std::time::Instant;
 /// Refuses bytes that are not a WebAssembly module with the reason a
 /// person needs, before the compiler's own.
 pub(crate) fn is_wasm(wasm: &[u8]) -> Result<(), ApiError> {
-    if wasm.starts_with(b"\0asm") {
+    if fenn_runtime::module::is_wasm(wasm) {
         Ok(())
     } else {
-        Err(ApiError::refused(
-            "not a WebAssembly module (a .wasm file starts with the bytes \\0asm)",
-        ))
+        Err(ApiError::refused(fenn_runtime::module::NOT_WASM))
     }
 }
 

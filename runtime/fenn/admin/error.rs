@@ -53,6 +53,14 @@ impl ApiError {
         }
     }
 
+    /// The whole reason, every error of a refusal included.
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            Self::Refused { errors, .. } => errors.join("; "),
+            other => other.to_string(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,

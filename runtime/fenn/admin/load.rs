@@ -3,9 +3,10 @@
 
 use super::manifest::Manifest;
 use super::platform::State;
+use super::platform::ready;
 use super::store::Store;
-use crate::catalog::{Catalog, Entry};
-use crate::config::{AdminSettings, Context, definition};
+use crate::catalog::Catalog;
+use crate::config::{AdminSettings, Context};
 use fenn_runtime::Dispatcher;
 use std::sync::Arc;
 
@@ -63,24 +64,26 @@ fn serve(
     );
     if catalog.origin(name).is_some() {
         return Err(format!(
-            "{what}: the config file now declares a function of the same name; rename one, or remove the deployed one (fenn rm {name}) after starting without it in the config"
+            "{what}: the config file now declares a function of the same name; rename one, or remove the deployed one (fenn rm {name})"
         ));
     }
-    let path = store.module_path(&current.sha256);
-    let defined = definition(name, &current.definition, context, path)
-        .map_err(|errors| format!("{what}: {errors}"))?;
     let wasm = store
         .read_module(
             &current.sha256,
             settings.max_module_bytes.max(current.size as usize),
         )
         .map_err(|error| format!("{what}: {error}"))?;
-    let module = dispatcher
-        .compile(name, &wasm, defined.function.limits.clone())
-        .map_err(|error| format!("{what}: module refused: {error}"))?;
-    let next = catalog
-        .with(name, Entry::deployed(&defined))
-        .map_err(|collision| format!("{what}: {collision}"))?;
-    dispatcher.install(module);
-    Ok(next)
+    let path = store.module_path(&current.sha256);
+    let ready = ready(
+        dispatcher,
+        context,
+        catalog,
+        name,
+        &current.definition,
+        &wasm,
+        path,
+    )
+    .map_err(|refused| format!("{what}: {}", refused.detail()))?;
+    dispatcher.install(ready.module);
+    Ok(ready.catalog)
 }

@@ -130,10 +130,11 @@ impl Manifest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn version(sha: &str) -> Version {
+    /// A version of module `sha`, its number yet to be given.
+    pub(crate) fn version(sha: &str) -> Version {
         Version {
             version: 0,
             sha256: sha.into(),

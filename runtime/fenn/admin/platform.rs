@@ -64,8 +64,7 @@ pub(crate) struct Ready {
 }
 
 impl Platform {
-    /// Validates and compiles a version of `name` off the async threads,
-    /// and checks its bindings collide with no other function's.
+    /// [`ready`] off the async threads.
     pub(crate) async fn prepare(
         &self,
         state: &State,
@@ -74,36 +73,17 @@ impl Platform {
         wasm: Arc<Vec<u8>>,
         sha: &str,
     ) -> Result<Ready, ApiError> {
-        let path = state.store.module_path(sha);
-        let definition =
-            definition(name, value, &self.context, path).map_err(|errors| ApiError::Refused {
-                reason: "the definition is refused".into(),
-                errors: errors.0.iter().map(ToString::to_string).collect(),
-            })?;
-        let dispatcher = self.dispatcher.clone();
-        let limits = definition.function.limits.clone();
-        let owned = name.to_owned();
-        let compiled = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let module = dispatcher.compile(&owned, &wasm, limits);
-            (module, started.elapsed())
+        let (dispatcher, context) = (self.dispatcher.clone(), self.context.clone());
+        let (catalog, path) = (state.catalog.clone(), state.store.module_path(sha));
+        let (name, value) = (name.to_owned(), value.clone());
+        tokio::task::spawn_blocking(move || {
+            ready(&dispatcher, &context, &catalog, &name, &value, &wasm, path)
         })
         .await
-        .map_err(|_| ApiError::Internal("the compile failed (a bug: please report it)".into()))?;
-        let module = compiled.0.map_err(|refused| match refused {
-            fenn_runtime::Error::MemoryLimit { limit } => ApiError::refused(format!(
-                "memory: {limit} bytes is less than the module needs to start (its initial memory and data)"
-            )),
-            refused => ApiError::refused(format!("module refused: {refused}")),
-        })?;
-        let catalog = state
-            .catalog
-            .with(name, Entry::deployed(&definition))
-            .map_err(ApiError::Conflict)?;
-        Ok(Ready {
-            catalog,
-            module,
-            compile_ms: super::millis(compiled.1),
+        .unwrap_or_else(|_| {
+            Err(ApiError::Internal(
+                "the compile failed (a bug: please report it)".into(),
+            ))
         })
     }
 
@@ -238,6 +218,42 @@ impl Platform {
         state.manifest = manifest;
         Ok(())
     }
+}
+
+/// Validates `name`'s definition `value`, compiles `wasm` (to be kept at
+/// `path`) and checks its bindings against every other function's in
+/// `catalog`: what a deploy, a rollback and a start each do before a
+/// version serves.
+pub(crate) fn ready(
+    dispatcher: &Dispatcher,
+    context: &Context,
+    catalog: &Catalog,
+    name: &str,
+    value: &Value,
+    wasm: &[u8],
+    path: std::path::PathBuf,
+) -> Result<Ready, ApiError> {
+    let definition =
+        definition(name, value, context, path).map_err(|errors| ApiError::Refused {
+            reason: "the definition is refused".into(),
+            errors: errors.0.iter().map(ToString::to_string).collect(),
+        })?;
+    let started = Instant::now();
+    let module = dispatcher
+        .compile(name, wasm, definition.function.limits.clone())
+        .map_err(|refused| match crate::config::refusal(&refused) {
+            ("module", reason) => ApiError::refused(reason),
+            (field, reason) => ApiError::refused(format!("{field}: {reason}")),
+        })?;
+    let compile_ms = super::millis(started.elapsed());
+    let catalog = catalog
+        .with(name, Entry::deployed(&definition))
+        .map_err(ApiError::Conflict)?;
+    Ok(Ready {
+        catalog,
+        module,
+        compile_ms,
+    })
 }
 
 /// Writes `wasm` (when new) and makes `manifest` the store's.

@@ -177,23 +177,13 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
 
 #[cfg(test)]
 mod tests {
-    use super::super::manifest::Version;
+    use super::super::manifest::tests::version;
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("fenn-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
-    }
-
-    fn version(sha: &str) -> Version {
-        Version {
-            version: 0,
-            sha256: sha.into(),
-            size: 1,
-            deployed_at: "2026-11-29T00:00:00Z".into(),
-            definition: serde_json::json!({"timeout": "1s"}),
-        }
     }
 
     #[test]

@@ -49,6 +49,21 @@ impl From<ConfigError> for ConfigErrors {
     }
 }
 
+/// A module's refusal as the key to change and the reason: a trial
+/// instantiation that did not fit is the `memory` limit's, anything else
+/// the `module`'s.
+pub(crate) fn refusal(refused: &fenn_runtime::Error) -> (&'static str, String) {
+    match refused {
+        fenn_runtime::Error::MemoryLimit { limit } => (
+            "memory",
+            format!(
+                "{limit} bytes is less than the module needs to start (its initial memory and data)"
+            ),
+        ),
+        refused => ("module", format!("module refused: {refused}")),
+    }
+}
+
 /// Where a function's module comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ModuleSource {

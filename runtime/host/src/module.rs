@@ -140,6 +140,15 @@ impl FunctionModule {
     }
 }
 
+/// Why bytes that do not start as a module does are refused, before the
+/// compiler's own reason: what a person needs to hear.
+pub const NOT_WASM: &str = "not a WebAssembly module (a .wasm file starts with the bytes \\0asm)";
+
+/// Whether `bytes` start as a WebAssembly module does.
+pub fn is_wasm(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\0asm")
+}
+
 /// Compiles `wasm` on its own and lists its exports and imports, whether or
 /// not it fits the ABI (what `fenn check` prints before its verdict).
 ///
