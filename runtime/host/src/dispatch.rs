@@ -27,9 +27,10 @@ pub use crate::invocation::INLINE_FUEL;
 use crate::invocation::{Invocation, Step};
 use crate::limiter::GuestMemory;
 use crate::pool::WorkerPool;
+use crate::observe::{Invoked, Observer, TEST_TRIGGER};
 use crate::{Error, FunctionModule, Limits, Trace};
 use arc_swap::ArcSwap;
-use fenn_abi::event::HEADER_INVOCATION;
+use fenn_abi::event::{HEADER_INVOCATION, HEADER_TRIGGER};
 use fenn_abi::{Event, Response};
 use futures_util::FutureExt as _;
 use std::collections::HashMap;
@@ -88,6 +89,7 @@ pub struct Dispatcher {
     pool: WorkerPool,
     guest_memory: Arc<GuestMemory>,
     next_invocation: AtomicU64,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 /// Where an event stands when it waits for a worker.
@@ -114,7 +116,16 @@ impl Dispatcher {
             pool: WorkerPool::new(workers),
             guest_memory: GuestMemory::new(guest_memory),
             next_invocation: AtomicU64::new(seed),
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every invocation as it ends, with its log
+    /// lines, fuel and memory.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Compiles and checks `wasm`, then serves it as `name` (replacing any
@@ -304,7 +315,8 @@ impl FunctionHost for Dispatcher {
 
 impl Dispatcher {
     /// Runs `function` on `event` as [`invoke`](FunctionHost::invoke)
-    /// does, recording its guest log lines and fuel in `trace`.
+    /// does, recording its guest log lines and fuel in `trace`; an
+    /// observer sees it as a [`TEST_TRIGGER`] invocation.
     ///
     /// # Errors
     ///
@@ -338,6 +350,18 @@ impl Dispatcher {
         event
             .headers
             .insert(HEADER_INVOCATION.into(), invocation.to_string());
+        let observing = self.observer.as_ref().map(|observer| {
+            let trigger = match &trace {
+                Some(_) => TEST_TRIGGER.to_owned(),
+                None => event.header(HEADER_TRIGGER).unwrap_or("").to_owned(),
+            };
+            let kept = trace
+                .clone()
+                .unwrap_or_else(|| Arc::new(Trace::bounded(observer.log_bytes())));
+            let about = (trigger, event.http_method.clone(), event.path.clone());
+            (observer, kept, about, std::time::SystemTime::now())
+        });
+        let trace = observing.as_ref().map(|(_, kept, ..)| kept.clone());
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
         let running = std::panic::AssertUnwindSafe(
@@ -358,6 +382,20 @@ impl Dispatcher {
                 "invoked"
             ),
             Err(error) => tracing::warn!(function, invocation, micros, %error, "invocation failed"),
+        }
+        if let Some((observer, kept, (trigger, method, source), at)) = observing {
+            observer.invoked(Invoked {
+                id: invocation,
+                function,
+                version: deployed.module.version,
+                trigger: &trigger,
+                method: &method,
+                source: &source,
+                started: at,
+                duration: started.elapsed(),
+                result: &result,
+                recorded: kept.recorded(),
+            });
         }
         result
     }

@@ -136,6 +136,28 @@ impl Error {
         }
     }
 
+    /// The failure's kind in a word, as history and metrics name it
+    /// (`busy`, `deadline`, `trap`…): a fixed set, whatever the reason.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ModuleTooLarge { .. } => "module_too_large",
+            Self::InvalidModule { .. } => "invalid_module",
+            Self::NotAbi { .. } => "not_abi",
+            Self::NotFound { .. } => "not_found",
+            Self::Busy { .. } => "busy",
+            Self::Trap { .. } => "trap",
+            Self::OutOfFuel { .. } => "out_of_fuel",
+            Self::Deadline { .. } => "deadline",
+            Self::MemoryLimit { .. } => "memory_limit",
+            Self::TableLimit { .. } => "table_limit",
+            Self::Overloaded => "overloaded",
+            Self::StackOverflow => "stack_overflow",
+            Self::BadOutput { .. } => "bad_output",
+            Self::Internal { .. } => "internal",
+            Self::BadEvent { .. } => "bad_event",
+        }
+    }
+
     /// Whether the function itself failed (as opposed to the runtime
     /// declining to run it).
     pub fn is_guest_failure(&self) -> bool {

@@ -52,6 +52,14 @@ impl HostState {
     }
 }
 
+impl Drop for HostState {
+    fn drop(&mut self) {
+        if let Some(trace) = &self.trace {
+            trace.ended(self.limiter.peak, self.log.dropped);
+        }
+    }
+}
+
 /// Defines the `fenn` import module of ABI v1.
 pub(crate) fn define_host_functions(linker: &mut Linker<HostState>) -> Result<(), Error> {
     fn define_error(error: impl std::fmt::Display) -> Error {
@@ -111,7 +119,7 @@ fn host_log(
     }
     let line = guest_log::escape(bytes);
     if let Some(trace) = &state.trace {
-        trace.line(level.name(), line.clone());
+        trace.line(level.name(), &line, bytes.len() > guest_log::MAX_LINE);
     }
     // The dispatcher's span names the function and the invocation.
     match level {

@@ -22,8 +22,10 @@
 //! - [`event`]: [`EventBuilder`], the one place a trigger's parts become an
 //!   event, with the rules all triggers share.
 //! - [`sink`]: [`ResultSink`], where results go that have no caller to answer.
-//! - [`trace`]: [`Trace`], one invocation's log lines and fuel, for a
-//!   caller that asks.
+//! - [`trace`]: [`Trace`], one invocation's log lines, fuel and memory,
+//!   for a caller that asks.
+//! - [`observe`]: [`Observer`], told of every invocation as it ends (the
+//!   history and the metrics).
 //! - [`units`]: durations and sizes as a config writes them.
 //! - [`trigger`]: [`Trigger`], the seam every event source implements, and
 //!   [`Bindings`], changing a running trigger's routes, subscriptions or
@@ -51,6 +53,7 @@ pub mod invocation;
 pub mod limiter;
 pub mod limits;
 pub mod module;
+pub mod observe;
 pub mod output;
 pub mod pool;
 pub mod sink;
@@ -64,6 +67,7 @@ pub use event::EventBuilder;
 pub use limiter::GuestMemory;
 pub use limits::Limits;
 pub use module::FunctionModule;
+pub use observe::{Invoked, Observer};
 pub use sink::ResultSink;
 pub use trace::Trace;
 pub use trigger::{Bindings, Stage, Trigger};

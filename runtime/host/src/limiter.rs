@@ -72,6 +72,8 @@ pub(crate) struct Limiter {
     reserved: usize,
     growing: usize,
     pub(crate) hit: Option<Hit>,
+    /// The largest linear memory the guest has grown to, in bytes.
+    pub(crate) peak: usize,
 }
 
 impl Limiter {
@@ -93,6 +95,7 @@ impl Limiter {
             reserved: 0,
             growing: 0,
             hit: None,
+            peak: 0,
         }
     }
 }
@@ -126,6 +129,7 @@ impl ResourceLimiter for Limiter {
             self.reserved += delta;
             self.growing = delta;
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

@@ -25,6 +25,9 @@ pub struct FunctionModule {
     /// [`Census::HEAVY_START_BYTES`](crate::census::Census::HEAVY_START_BYTES):
     /// its events then start on a worker thread.
     pub heavy_start: bool,
+    /// The deployed version it is (0 for a function of the config file),
+    /// as the invocation history names it.
+    pub version: u64,
 }
 
 impl std::fmt::Debug for FunctionModule {
@@ -87,6 +90,7 @@ impl FunctionModule {
             guest_memory: None,
             log_rate: Arc::new(LogRate::new()),
             heavy_start: census.start_bytes > crate::census::Census::HEAVY_START_BYTES,
+            version: 0,
         };
         compiled.trial_instantiate()?;
         Ok(compiled)

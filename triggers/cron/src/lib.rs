@@ -13,7 +13,7 @@
 //!   and the next fire time after any instant (pure, DST rules documented).
 //! - [`ticker`]: [`Ticker`], which fire comes next given the last one and
 //!   the clock: skipped fires, bounded catch-up, jitter (pure).
-//! - [`history`]: [`History`], the bounded record of recent runs.
+//! - [`history`]: [`CronStats`], counts for the metrics, and [`SkipLog`].
 //! - [`trigger`]: [`CronTrigger`], the loop that sleeps, fires, persists
 //!   the last fire time and logs each result.
 //! - [`binding`]: [`RawSchedule`], a schedule's keys and their validation.
@@ -31,7 +31,7 @@ pub mod trigger;
 
 pub use binding::RawSchedule;
 pub use bindings::CronBindings;
-pub use history::{History, Run, SkipLog};
+pub use history::{CronStats, SkipLog};
 pub use schedule::{Schedule, ScheduleError};
 pub use ticker::Ticker;
 pub use trigger::{CronSpec, CronTrigger, Overlap};

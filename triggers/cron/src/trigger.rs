@@ -1,6 +1,6 @@
 //! The cron trigger's loop: one task per schedule sleeps until the next
-//! fire, builds the event, runs the function, logs the result, records it
-//! in the history and, when the schedule names a `publish` topic, hands it
+//! fire, builds the event, runs the function, logs the result, counts it
+//! ([`CronStats`]) and, when the schedule names a `publish` topic, hands it
 //! to the [`ResultSink`] (the MQTT outbox).
 //!
 //! The last planned fire of each schedule is written to the state
@@ -10,14 +10,14 @@
 
 use crate::bindings::{CronBindings, Running};
 use crate::ticker::{self, LATE};
-use crate::{History, Run, Schedule, SkipLog, Ticker};
+use crate::{CronStats, Schedule, SkipLog, Ticker};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
 use fenn_runtime::{EventBuilder, FunctionHost, ResultSink};
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -61,8 +61,7 @@ pub struct CronSpec {
     pub catch_up: bool,
     /// Spread each fire by up to this much.
     pub jitter: Duration,
-    /// Where each result is also sent (an MQTT topic), besides the log
-    /// and the history.
+    /// Where each result is also sent (an MQTT topic), besides the log.
     pub publish: Option<String>,
 }
 
@@ -73,8 +72,7 @@ pub struct CronTrigger<H> {
     host: Arc<H>,
     sink: Option<Arc<dyn ResultSink>>,
     state_dir: Option<PathBuf>,
-    history: Arc<Mutex<History>>,
-    skipped: Arc<AtomicU64>,
+    stats: Arc<CronStats>,
     seed: u64,
     grace: Duration,
 }
@@ -93,8 +91,7 @@ impl<H: FunctionHost> CronTrigger<H> {
             host,
             sink: None,
             state_dir,
-            history: Arc::new(Mutex::new(History::new(256))),
-            skipped: Arc::new(AtomicU64::new(0)),
+            stats: Arc::default(),
             seed,
             grace: DEFAULT_GRACE,
         }
@@ -118,14 +115,10 @@ impl<H: FunctionHost> CronTrigger<H> {
         self.bindings.clone()
     }
 
-    /// The run history, shared with the running trigger.
-    pub fn history(&self) -> Arc<Mutex<History>> {
-        self.history.clone()
-    }
-
-    /// Fires skipped so far (overlap or downtime), shared with the trigger.
-    pub fn skipped(&self) -> Arc<AtomicU64> {
-        self.skipped.clone()
+    /// What the trigger counts (skipped and caught-up fires, lateness),
+    /// shared with the running trigger.
+    pub fn stats(&self) -> Arc<CronStats> {
+        self.stats.clone()
     }
 
     /// Runs every schedule until `shutdown` completes, following the
@@ -164,8 +157,7 @@ impl<H: FunctionHost> CronTrigger<H> {
             host: self.host.clone(),
             sink: self.sink.clone(),
             state_dir: self.state_dir.clone(),
-            history: self.history.clone(),
-            skipped: self.skipped.clone(),
+            stats: self.stats.clone(),
             seed: self.seed,
             grace: self.grace,
         }
@@ -191,8 +183,7 @@ struct ScheduleLoop<H> {
     host: Arc<H>,
     sink: Option<Arc<dyn ResultSink>>,
     state_dir: Option<PathBuf>,
-    history: Arc<Mutex<History>>,
-    skipped: Arc<AtomicU64>,
+    stats: Arc<CronStats>,
     seed: u64,
     grace: Duration,
 }
@@ -220,7 +211,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 break;
             };
             if due.skipped > 0 {
-                this.skipped.fetch_add(due.skipped, Ordering::Relaxed);
+                this.stats.skipped.fetch_add(due.skipped, Ordering::Relaxed);
                 tracing::warn!(schedule = %name, skipped = due.skipped, "missed fires were skipped (device off or clock jumped)");
             }
             let fire_at = if due.catch_up {
@@ -238,7 +229,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 }
             }
             if this.spec.overlap == Overlap::Skip && running.swap(true, Ordering::AcqRel) {
-                this.skipped.fetch_add(1, Ordering::Relaxed);
+                this.stats.skipped.fetch_add(1, Ordering::Relaxed);
                 if let Some(skipped) = skip_log.skipped(std::time::Instant::now()) {
                     tracing::warn!(schedule = %name, planned = %rfc3339(due.planned), skipped, "previous run still going: fire skipped (one line a minute at most)");
                 }
@@ -299,8 +290,13 @@ impl<H: FunctionHost> ScheduleLoop<H> {
         let result = self.host.invoke(&spec.function, event).await;
         drop(running);
         let duration = clock.elapsed();
-        let late_us = (started - fire_at).num_microseconds().unwrap_or(i64::MAX);
-        let outcome = match &result {
+        let late = (started - fire_at).to_std().unwrap_or_default();
+        let late_us = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
+        self.stats.lateness.observe(late);
+        if catch_up {
+            self.stats.caught_up.fetch_add(1, Ordering::Relaxed);
+        }
+        match &result {
             Ok(response) => {
                 let body: String = response.body.chars().take(LOGGED_BODY).collect();
                 tracing::info!(
@@ -308,28 +304,17 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                     planned = %rfc3339(planned), late_us, duration_us = duration.as_micros() as u64,
                     body = %body, "cron run"
                 );
-                Ok(response.status_code)
             }
             Err(error) => {
                 tracing::warn!(
                     schedule = %spec.name, function = %spec.function, planned = %rfc3339(planned),
                     late_us, %error, "cron run failed"
                 );
-                Err(error.to_string())
             }
-        };
+        }
         if let (Some(topic), Some(sink)) = (&spec.publish, &self.sink) {
             // The sink logs a result it drops or loses.
             sink.deliver(topic, &result).await;
-        }
-        if let Ok(mut history) = self.history.lock() {
-            history.record(Run {
-                schedule: spec.name.clone(),
-                planned,
-                started,
-                duration,
-                outcome,
-            });
         }
     }
 }

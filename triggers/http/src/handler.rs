@@ -2,7 +2,7 @@
 //! buffer budget), the function, and its response back as HTTP.
 
 use crate::route::{Match, RouteTable};
-use crate::{GatewayError, HttpSettings, ResponseMode, request, response};
+use crate::{GatewayError, HttpSettings, RequestStats, ResponseMode, request, response};
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,6 +24,10 @@ pub(crate) struct Gateway<H> {
     /// `server.buffer_memory`, in bytes: request and response bodies hold
     /// their size from before they are read until they are sent.
     pub(crate) buffer: Arc<Semaphore>,
+    /// Answers by route and status.
+    pub(crate) stats: Arc<RequestStats>,
+    /// The route of requests that matched none, as the stats name it.
+    pub(crate) unmatched: Arc<str>,
 }
 
 pub(crate) async fn handle<H: FunctionHost>(
@@ -32,20 +36,26 @@ pub(crate) async fn handle<H: FunctionHost>(
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let routes = gateway.routes.load_full();
-    let (spec, path_parameters) = match routes.find(parts.uri.path(), parts.method.as_str()) {
-        Match::Found {
-            spec,
-            path_parameters,
-        } => (spec, path_parameters),
+    let (spec, template, path_parameters) =
+        match routes.find(parts.uri.path(), parts.method.as_str()) {
+            Match::Found {
+                spec,
+                template,
+                path_parameters,
+            } => (spec, template, path_parameters),
         Match::MethodNotAllowed(allowed) => {
-            return GatewayError::MethodNotAllowed { allowed }
-                .into_response_for(ResponseMode::Plain);
+            let response =
+                GatewayError::MethodNotAllowed { allowed }.into_response_for(ResponseMode::Plain);
+            gateway.stats.count(&gateway.unmatched, response.status().as_u16());
+            return response;
         }
         Match::NotFound => {
-            return GatewayError::NoRoute {
+            let response = GatewayError::NoRoute {
                 path: parts.uri.path().to_owned(),
             }
             .into_response_for(ResponseMode::Plain);
+            gateway.stats.count(&gateway.unmatched, response.status().as_u16());
+            return response;
         }
     };
     let mode = spec.response;
@@ -77,10 +87,14 @@ pub(crate) async fn handle<H: FunctionHost>(
         };
         Ok::<_, GatewayError>(hold_until_sent(http, held))
     };
-    match answer.await {
+    let response = match answer.await {
         Ok(response) => response,
         Err(error) => error.into_response_for(mode),
-    }
+    };
+    gateway
+        .stats
+        .count(template, response.status().as_u16());
+    response
 }
 
 /// Refuses a declared length over the limit before reading a byte (so a

@@ -18,6 +18,7 @@
 //!   (connection limits, header read timeout, graceful shutdown); the
 //!   private `handler` answers one request (body limit, buffer budget).
 //! - [`settings`]: [`HttpSettings`], a listener's limits and timeouts.
+//! - [`stats`]: [`RequestStats`], requests by route template and status.
 //! - [`connections`]: connections in all and per client address.
 //! - [`io`]: a socket with a write timeout.
 //! - [`listener`]: the listener loop (limits, timeouts, TLS, draining),
@@ -34,6 +35,7 @@ pub mod response;
 pub mod route;
 pub mod server;
 pub mod settings;
+pub mod stats;
 
 pub use binding::RawRoute;
 pub use error::GatewayError;
@@ -41,3 +43,4 @@ pub use response::ResponseMode;
 pub use route::{RouteSpec, RouteTable};
 pub use server::{HttpBindings, HttpServing, HttpTrigger};
 pub use settings::HttpSettings;
+pub use stats::RequestStats;

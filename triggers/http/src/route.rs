@@ -7,6 +7,7 @@
 use crate::ResponseMode;
 use fenn_abi::Map;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// One route as the config declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,8 @@ pub enum Match<'a> {
     Found {
         /// The route.
         spec: &'a RouteSpec,
+        /// Its template, shared (the request stats count by it).
+        template: &'a Arc<str>,
         /// Named segments, percent-decoded.
         path_parameters: Map,
     },
@@ -65,7 +68,7 @@ pub enum Match<'a> {
 /// Routes by path template, then by method.
 #[derive(Debug, Clone)]
 pub struct RouteTable {
-    router: matchit::Router<Vec<RouteSpec>>,
+    router: matchit::Router<(Arc<str>, Vec<RouteSpec>)>,
     len: usize,
 }
 
@@ -109,7 +112,7 @@ impl RouteTable {
         let mut router = matchit::Router::new();
         for (route, specs) in grouped {
             router
-                .insert(route.clone(), specs)
+                .insert(route.clone(), (Arc::from(route.as_str()), specs))
                 .map_err(|error| RouteError::Template {
                     route,
                     reason: error.to_string(),
@@ -135,9 +138,11 @@ impl RouteTable {
         };
         let serves =
             |spec: &&RouteSpec| spec.methods.is_empty() || spec.methods.iter().any(|m| m == method);
-        match matched.value.iter().find(serves) {
+        let (template, specs) = matched.value;
+        match specs.iter().find(serves) {
             Some(spec) => Match::Found {
                 spec,
+                template,
                 path_parameters: matched
                     .params
                     .iter()
@@ -145,8 +150,7 @@ impl RouteTable {
                     .collect(),
             },
             None => {
-                let allowed: BTreeSet<String> = matched
-                    .value
+                let allowed: BTreeSet<String> = specs
                     .iter()
                     .flat_map(|spec| spec.methods.iter().cloned())
                     .collect();

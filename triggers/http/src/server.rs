@@ -1,6 +1,7 @@
 //! The HTTP trigger: the axum router over the route table, and the listener
 //! loop that owns connections, their limits, timeouts and graceful shutdown.
 
+use crate::RequestStats;
 use crate::handler::{Gateway, handle};
 use crate::route::{RouteError, RouteSpec, RouteTable};
 use crate::settings::HttpSettings;
@@ -81,8 +82,15 @@ impl<H: FunctionHost> HttpTrigger<H> {
                     settings.buffer_bytes.min(Semaphore::MAX_PERMITS),
                 )),
                 settings,
+                stats: Arc::default(),
+                unmatched: Arc::from(crate::stats::UNMATCHED),
             }),
         }
+    }
+
+    /// The gateway's answers by route and status, as they are counted.
+    pub fn stats(&self) -> Arc<RequestStats> {
+        self.gateway.stats.clone()
     }
 
     /// The handle that changes the routes while the gateway serves.

@@ -23,9 +23,11 @@
 use crate::link::{InFlight, Link};
 use crate::outbox::{Outbox, OutboxError};
 use crate::publisher::{CHANNEL, Item};
+use crate::MqttStats;
 use crate::session::{Client, WINDOW};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// Messages waiting in memory before they spill to the outbox.
@@ -43,6 +45,7 @@ pub async fn run(
     mut link: watch::Receiver<Link>,
     client: Client,
     outbox: Outbox,
+    stats: Arc<MqttStats>,
     close: impl Future<Output = ()>,
 ) {
     let mut delivery = Delivery {
@@ -64,6 +67,7 @@ pub async fn run(
         let now = *link.borrow_and_update();
         delivery.follow(&now);
         delivery.send(&now, &link).await;
+        stats.outbox(delivery.outbox.len(), delivery.outbox.bytes());
         tokio::select! {
             item = items.recv() => match item {
                 Some(item) => {

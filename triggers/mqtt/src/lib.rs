@@ -19,6 +19,7 @@
 //! - [`outbox`]: [`Outbox`], results waiting for the broker, on disk.
 //! - [`session`]: one connection, MQTT 5 or 3.1.1, as the trigger uses it.
 //! - [`settings`]: [`MqttSettings`], how to reach the broker.
+//! - [`stats`]: [`MqttStats`], counts for the metrics.
 //! - [`message`]: a message as the event, a response as the reply.
 //! - [`backoff`]: [`Backoff`], reconnect delays.
 //! - `embedded` (feature `embedded-broker`): an MQTT broker inside fenn,
@@ -42,6 +43,7 @@ pub mod outbox;
 pub mod publisher;
 pub mod session;
 pub mod settings;
+pub mod stats;
 pub mod topic;
 pub mod trigger;
 
@@ -51,5 +53,6 @@ pub use bindings::MqttBindings;
 pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use publisher::Publisher;
 pub use settings::Version;
+pub use stats::MqttStats;
 pub use topic::{ReplyTemplate, TopicError, TopicFilter};
 pub use trigger::{MqttRoute, MqttSettings, MqttTls, MqttTrigger, PACKET_ROOM};

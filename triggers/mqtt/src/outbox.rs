@@ -174,6 +174,11 @@ impl Outbox {
         Ok(outbox)
     }
 
+    /// Bytes of the messages waiting.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Messages waiting.
     pub fn len(&self) -> usize {
         self.items.len()

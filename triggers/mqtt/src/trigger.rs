@@ -25,7 +25,7 @@ use crate::outbox::{Outbox, OutboxError};
 use crate::publisher::{self, Publisher};
 use crate::session::{self, Ack, Client, Happened, Received, WINDOW};
 pub use crate::settings::{MqttSettings, MqttTls};
-use crate::{Backoff, ReplyTemplate, TopicFilter};
+use crate::{Backoff, MqttStats, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
 use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
 use std::collections::VecDeque;
@@ -65,6 +65,7 @@ pub struct MqttTrigger<H> {
     publisher: Publisher,
     deliveries: mpsc::Receiver<publisher::Item>,
     link: watch::Sender<Link>,
+    stats: Arc<MqttStats>,
 }
 
 impl<H: FunctionHost> MqttTrigger<H> {
@@ -91,6 +92,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             publisher,
             deliveries,
             link: watch::Sender::new(Link::default()),
+            stats: Arc::default(),
         })
     }
 
@@ -98,6 +100,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
     /// whether fenn is connected to the broker now).
     pub fn link(&self) -> watch::Receiver<Link> {
         self.link.subscribe()
+    }
+
+    /// What the trigger counts, as it runs.
+    pub fn stats(&self) -> Arc<MqttStats> {
+        self.stats.clone()
     }
 
     /// The handle that changes the subscriptions while the trigger runs.
@@ -133,6 +140,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             links,
             client.clone(),
             self.outbox,
+            self.stats.clone(),
             async {
                 let _ = closed.await;
             },
@@ -214,6 +222,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                                 || read_ahead_bytes + size > READ_AHEAD_BYTES;
                             if message.qos == 0 && full {
                                 dropped += 1;
+                                self.stats.dropped_qos0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 if dropped.is_power_of_two() {
                                     tracing::warn!(dropped, "MQTT: functions are saturated; QoS 0 messages dropped");
                                 }

@@ -1,0 +1,75 @@
+//! [`RequestStats`]: the gateway's requests counted by route template and
+//! status code, for the metrics. Labels stay bounded: routes are
+//! templates, never raw paths, and past [`MAX_SERIES`] pairs new ones are
+//! counted under [`OTHER`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The most (route, status) pairs counted apart.
+pub const MAX_SERIES: usize = 4096;
+/// The route of requests that matched none (404, 405).
+pub const UNMATCHED: &str = "(unmatched)";
+/// The route of pairs past [`MAX_SERIES`].
+pub const OTHER: &str = "(other)";
+
+/// Requests by route and status; see the module docs.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    counts: Mutex<HashMap<(Arc<str>, u16), u64>>,
+}
+
+impl RequestStats {
+    /// Counts one answer of `status` on `route`.
+    pub fn count(&self, route: &Arc<str>, status: u16) {
+        let Ok(mut counts) = self.counts.lock() else {
+            return;
+        };
+        if let Some(count) = counts.get_mut(&(route.clone(), status)) {
+            *count += 1;
+            return;
+        }
+        let key = if counts.len() < MAX_SERIES {
+            (route.clone(), status)
+        } else {
+            (Arc::from(OTHER), status)
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+
+    /// Every (route, status, count), in no order.
+    pub fn snapshot(&self) -> Vec<(Arc<str>, u16, u64)> {
+        self.counts
+            .lock()
+            .map(|counts| {
+                counts
+                    .iter()
+                    .map(|((route, status), count)| (route.clone(), *status, *count))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_are_counted_apart_up_to_the_bound() {
+        let stats = RequestStats::default();
+        let hello: Arc<str> = Arc::from("/hello/{name}");
+        stats.count(&hello, 200);
+        stats.count(&hello, 200);
+        stats.count(&hello, 502);
+        let mut seen = stats.snapshot();
+        seen.sort();
+        assert_eq!(seen, vec![(hello.clone(), 200, 2), (hello, 502, 1)]);
+        for code in 0..(MAX_SERIES as u16 + 10) {
+            stats.count(&Arc::from("/x"), code);
+        }
+        let seen = stats.snapshot();
+        assert!(seen.len() <= MAX_SERIES + 1 + 10, "{}", seen.len());
+        assert!(seen.iter().any(|(route, ..)| &**route == OTHER));
+    }
+}
