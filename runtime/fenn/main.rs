@@ -24,6 +24,7 @@ mod event;
 mod examples;
 mod files;
 mod manage;
+mod observe;
 mod remote;
 mod remote_tls;
 mod serve;

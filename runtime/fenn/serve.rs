@@ -5,6 +5,7 @@ use crate::admin::{self, Platform, Triggers};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use crate::examples;
+use crate::observe::{Metrics, Observe, Sources};
 use anyhow::Context as _;
 use fenn_cron::CronTrigger;
 use fenn_http::{HttpSettings, HttpTrigger, RouteTable};
@@ -33,8 +34,14 @@ pub(crate) fn read_module(
 
 /// Compiles and deploys every function: the "online compile", so a module
 /// that cannot run stops the start with its reason (every such module's).
-pub(crate) fn load_functions(config: &Config) -> Result<Dispatcher, ConfigErrors> {
-    let dispatcher = Dispatcher::new(config.workers, config.guest_memory);
+pub(crate) fn load_functions(
+    config: &Config,
+    observer: Option<Arc<dyn fenn_runtime::Observer>>,
+) -> Result<Dispatcher, ConfigErrors> {
+    let mut dispatcher = Dispatcher::new(config.workers, config.guest_memory);
+    if let Some(observer) = observer {
+        dispatcher = dispatcher.with_observer(observer);
+    }
     let mut errors = Vec::new();
     for function in &config.functions {
         if let Err(error) = load_function(&dispatcher, config, function) {
@@ -74,7 +81,16 @@ fn load_function(
 /// shutdown signal.
 pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let signals = ShutdownSignals::install().context("cannot listen for shutdown signals")?;
-    let dispatcher = load_functions(&config)?;
+    // The invocation history and the metrics are served by the management
+    // API: recorded when it is on.
+    let observe = config
+        .admin
+        .as_ref()
+        .map(|admin| Observe::new(admin.history));
+    let observer = observe
+        .clone()
+        .map(|observe| observe as Arc<dyn fenn_runtime::Observer>);
+    let dispatcher = load_functions(&config, observer)?;
     let mut catalog = Catalog::from_config(&config);
     let deployed = match &config.admin {
         Some(admin) => {
@@ -118,11 +134,13 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let routes = RouteTable::new(catalog.routes()).context("the routes collide")?;
     let http = HttpTrigger::new(routes, host.clone(), config.http.clone());
     let http_bindings = http.bindings();
+    let http_stats = http.stats();
     let mut triggers: Vec<Box<dyn Trigger>> = vec![Box::new(http.on(listener))];
     let mut cron = CronTrigger::new(catalog.schedules(), host.clone(), config.state_dir.clone())
         .with_grace(config.http.shutdown_grace);
     let mut mqtt_bindings = None;
     let mut mqtt_link = None;
+    let mut mqtt_stats = None;
     if let Some(settings) = config.mqtt.clone() {
         if let Some(address) = config.embedded_broker {
             embedded_broker(address, settings.max_packet_bytes)?;
@@ -132,6 +150,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
         cron = cron.with_sink(Arc::new(mqtt.publisher()));
         mqtt_bindings = Some(mqtt.bindings());
         mqtt_link = Some(mqtt.link());
+        mqtt_stats = Some((mqtt.stats(), mqtt.link(), mqtt.publisher()));
         triggers.push(Box::new(mqtt));
     }
     let triggers_bindings = Triggers {
@@ -139,11 +158,21 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
         mqtt: mqtt_bindings,
         cron: cron.bindings(),
     };
+    let cron_stats = cron.stats();
     triggers.push(Box::new(cron));
     let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
-    let admin_task = match (deployed, admin_listener, &config.admin) {
-        (Some(state), Some(listener), Some(settings)) => {
+    let admin_task = match (deployed, admin_listener, &config.admin, observe) {
+        (Some(state), Some(listener), Some(settings), Some(observe)) => {
+            let metrics = Metrics::new(Sources {
+                observe: observe.clone(),
+                guest_memory: host.guest_memory().clone(),
+                http: http_stats,
+                cron: cron_stats,
+                mqtt: mqtt_stats,
+            });
             let platform = Arc::new(Platform {
+                observe,
+                metrics,
                 dispatcher: host,
                 triggers: triggers_bindings,
                 state: tokio::sync::Mutex::new(state),

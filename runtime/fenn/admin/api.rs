@@ -6,7 +6,7 @@ use super::platform::Platform;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
-use axum::response::{IntoResponse as _, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
@@ -40,6 +40,15 @@ async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Resp
     }
     if !authorized(&platform.settings.token, &request) {
         return ApiError::Unauthorized.into_response();
+    }
+    let get = request.method() == Method::GET;
+    match request.uri().path() {
+        "/metrics" if get => return super::observed::metrics(&platform),
+        "/v1/invocations/stream" if get => {
+            let streamed = super::observed::stream(&platform, request.uri().query());
+            return streamed.unwrap_or_else(IntoResponse::into_response);
+        }
+        _ => {}
     }
     match route(&platform, request).await {
         Ok((status, body)) => json(status, &body),
@@ -108,6 +117,10 @@ async fn route(
             ok(super::check::check(platform.settings.max_module_bytes, wasm).await?)
         }
         (["v1", "functions"], &Method::GET) => ok(platform.list().await),
+        (["v1", "invocations"], &Method::GET) => {
+            ok(super::observed::invocations(platform, request.uri().query())?)
+        }
+        (["v1", "invocations", id], &Method::GET) => ok(super::observed::invocation(platform, id)?),
         (["v1", "functions", name], _) => {
             let name = function_name(name)?;
             match method {
@@ -156,7 +169,10 @@ async fn route(
             ok(platform.invoke(&name, event).await?)
         }
         (
-            ["v1", "check"] | ["v1", "functions"] | ["v1", "functions", _, "rollback" | "invoke"],
+            ["v1", "check"]
+            | ["v1", "functions" | "invocations"]
+            | ["v1", "functions", _, "rollback" | "invoke"]
+            | ["v1", "invocations", _],
             _,
         ) => Err(not_allowed("another method")),
         _ => Err(ApiError::NotFound(format!("no such path: {path}"))),

@@ -6,6 +6,7 @@
 //! - `check`: `POST /v1/check`, the online compile.
 //! - `platform`: deploy, rollback, delete: checked, saved, swapped.
 //! - `views`: listing, one function, the test event.
+//! - `observed`: the invocation history, its stream, the metrics.
 //! - `load`: the store's functions served again at start.
 //! - `store` and `manifest`: deployed functions on disk.
 //! - `error`: [`ApiError`] and its HTTP statuses.
@@ -15,6 +16,7 @@ mod check;
 mod error;
 mod load;
 mod manifest;
+mod observed;
 mod platform;
 mod store;
 mod views;

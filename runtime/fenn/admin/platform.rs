@@ -36,6 +36,10 @@ pub(crate) struct State {
 /// The served functions and the means to change them.
 pub(crate) struct Platform {
     pub(crate) dispatcher: Arc<Dispatcher>,
+    /// Every invocation recorded (the history and its stream).
+    pub(crate) observe: Arc<crate::observe::Observe>,
+    /// `GET /metrics`.
+    pub(crate) metrics: crate::observe::Metrics,
     pub(crate) triggers: Triggers,
     pub(crate) state: Mutex<State>,
     pub(crate) context: Context,
@@ -194,6 +198,7 @@ impl Platform {
         save(&state, &manifest, None).await?;
         self.triggers.apply(&catalog);
         self.dispatcher.remove(name);
+        self.observe.forget(name);
         state.catalog = catalog;
         state.manifest = manifest;
         tracing::info!(function = name, "deleted");

@@ -25,6 +25,7 @@ impl Platform {
                     "version": current.map(|v| v.version),
                     "sha256": current.map(|v| v.sha256.as_str()),
                     "triggers": bindings(entry),
+                    "recent": self.observe.read(|history| history.recent(name)),
                 })
             })
             .chain(state.broken.iter().map(|(name, reason)| {

@@ -2,6 +2,7 @@
 
 use super::raw::RawAdmin;
 use super::{ConfigError, Validator};
+use crate::observe::HistorySettings;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,8 @@ pub(crate) struct AdminSettings {
     pub(crate) max_functions: usize,
     /// Where deployed functions are kept: `<state_dir>/functions`.
     pub(crate) store_dir: PathBuf,
+    /// What the invocation history keeps.
+    pub(crate) history: HistorySettings,
 }
 
 impl std::fmt::Debug for AdminSettings {
@@ -88,6 +91,19 @@ impl Validator<'_> {
             keep_versions: self.count("admin.keep_versions", raw.keep_versions, 5, 100)?,
             max_functions: self.count("admin.max_functions", raw.max_functions, 100, 10_000)?,
             store_dir: state_dir.join("functions"),
+            history: self.history(raw)?,
+        })
+    }
+
+    fn history(&self, raw: &RawAdmin) -> Result<HistorySettings, ConfigError> {
+        let log_bytes = self.size("admin.history_log", &raw.history_log, 8 << 10)?;
+        if log_bytes > 1 << 20 {
+            return Err(self.error("admin.history_log", "is over the most fenn allows, 1MiB"));
+        }
+        Ok(HistorySettings {
+            per_function: self.count("admin.history", raw.history, 1000, 100_000)?,
+            log_bytes,
+            max_bytes: self.size("admin.history_memory", &raw.history_memory, 16 << 20)?,
         })
     }
 

@@ -44,6 +44,12 @@ pub(super) struct RawAdmin {
     pub(super) keep_versions: Option<usize>,
     /// `max_functions`: functions that may be deployed (default 100).
     pub(super) max_functions: Option<usize>,
+    /// `history`: invocations kept per function (default 1000).
+    pub(super) history: Option<usize>,
+    /// `history_log`: log lines kept per invocation (default `8KiB`).
+    pub(super) history_log: Option<String>,
+    /// `history_memory`: all kept invocations together (default `16MiB`).
+    pub(super) history_memory: Option<String>,
 }
 
 /// `[mqtt]`: the broker fenn subscribes at. Credentials come from the

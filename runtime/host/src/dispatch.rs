@@ -204,7 +204,7 @@ impl Dispatcher {
     }
 
     /// The budget of all running guests' memory.
-    pub fn guest_memory(&self) -> &GuestMemory {
+    pub fn guest_memory(&self) -> &Arc<GuestMemory> {
         &self.guest_memory
     }
 

@@ -93,22 +93,19 @@ impl Histogram {
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
-    /// The sum in seconds, the count, and each bound with the cumulative
-    /// count at or under it, as the Prometheus format writes them (the
-    /// `+Inf` bucket is the count).
+    /// The sum in seconds, the count, and each bucket's upper bound with
+    /// the observations in it alone (not cumulative), the last bucket's
+    /// bound `+Inf`: the shape prometheus-client encodes.
     pub fn snapshot(&self) -> (f64, u64, Vec<(f64, u64)>) {
-        let mut total = 0;
         let mut buckets: Vec<(f64, u64)> = self
             .bounds
             .iter()
             .zip(&self.counts)
-            .map(|(&bound, count)| {
-                total += count.load(Ordering::Relaxed);
-                (bound, total)
-            })
+            .map(|(&bound, count)| (bound, count.load(Ordering::Relaxed)))
             .collect();
-        let count = self.count.load(Ordering::Relaxed).max(total);
-        buckets.push((f64::INFINITY, count));
+        let bounded: u64 = buckets.iter().map(|(_, n)| n).sum();
+        let count = self.count.load(Ordering::Relaxed).max(bounded);
+        buckets.push((f64::INFINITY, count - bounded));
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         (sum, count, buckets)
     }
@@ -119,7 +116,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_histogram_counts_cumulatively_with_an_infinite_bucket() {
+    fn a_histogram_counts_each_bucket_and_the_rest_in_an_infinite_one() {
         let histogram = Histogram::default();
         histogram.observe(Duration::from_micros(200));
         histogram.observe(Duration::from_millis(3));
@@ -128,8 +125,8 @@ mod tests {
         assert_eq!(count, 3);
         assert!((sum - 60.0032).abs() < 1e-9, "{sum}");
         assert_eq!(buckets[0], (0.000_25, 1));
-        assert_eq!(buckets[4], (0.005, 2));
-        assert_eq!(buckets[SECONDS.len() - 1], (10.0, 2));
-        assert_eq!(*buckets.last().unwrap(), (f64::INFINITY, 3));
+        assert_eq!(buckets[4], (0.005, 1));
+        assert_eq!(buckets[SECONDS.len() - 1], (10.0, 0));
+        assert_eq!(*buckets.last().unwrap(), (f64::INFINITY, 1));
     }
 }

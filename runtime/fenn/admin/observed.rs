@@ -1,0 +1,158 @@
+//! What runs, over HTTP: the invocation history (`/v1/invocations`), its
+//! live stream (server-sent events) and the metrics (`/metrics`).
+
+use super::ApiError;
+use super::platform::Platform;
+use crate::observe::{Query, Record};
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Records a query answers unless it asks for fewer; the most it may ask.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1000;
+/// A comment line on an idle stream this often, so that a client gone
+/// away is noticed.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The query string's parameters, refusing any but `allowed`.
+fn parameters(query: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let pairs: HashMap<String, String> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|error| ApiError::BadRequest(format!("the query string: {error}")))?;
+    match pairs.keys().find(|key| !allowed.contains(&key.as_str())) {
+        Some(key) => Err(ApiError::BadRequest(format!(
+            "unknown query parameter '{key}': this path takes {}",
+            allowed.join(", ")
+        ))),
+        None => Ok(pairs),
+    }
+}
+
+/// The filters of a history query; a `limit` past the most is the most.
+fn query(query: Option<&str>) -> Result<Query, ApiError> {
+    let mut pairs = parameters(query, &["function", "trigger", "status", "limit"])?;
+    let limit = match pairs.remove("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            text.parse::<usize>().unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT)
+        }
+        Some(text) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit '{text}' is not a number (1 to {MAX_LIMIT})"
+            )));
+        }
+    };
+    Ok(Query {
+        function: pairs.remove("function"),
+        trigger: pairs.remove("trigger"),
+        status: pairs.remove("status"),
+        limit,
+    })
+}
+
+/// `GET /v1/invocations`: the newest invocations that match, newest
+/// first, without their log lines.
+pub(crate) fn invocations(platform: &Platform, text: Option<&str>) -> Result<Value, ApiError> {
+    let query = query(text)?;
+    let found = platform.observe.read(|history| history.query(&query));
+    let brief: Vec<Value> = found.iter().map(|record| brief(record)).collect();
+    Ok(json!({"invocations": brief, "limit": query.limit}))
+}
+
+/// A record without its lines, with their count.
+fn brief(record: &Record) -> Value {
+    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object.remove("logs");
+        object.insert("logLines".into(), json!(record.logs.len()));
+    }
+    value
+}
+
+/// `GET /v1/invocations/{id}`: one invocation with its log lines.
+pub(crate) fn invocation(platform: &Platform, id: &str) -> Result<Value, ApiError> {
+    let missing = || ApiError::NotFound(format!("no invocation '{id}' in the history"));
+    let id: u64 = id.parse().map_err(|_| missing())?;
+    let record = platform.observe.read(|history| history.get(id)).ok_or_else(missing)?;
+    serde_json::to_value(&*record).map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+/// `GET /metrics`, in the Prometheus text format.
+pub(crate) fn metrics(platform: &Platform) -> Response {
+    let mut response = Response::new(Body::from(platform.metrics.render()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+/// `GET /v1/invocations/stream[?function=NAME]`: each invocation as it
+/// ends, with its log lines, as server-sent events (`event: invocation`).
+/// A reader more than a backlog behind is told (`event: lagged`) and
+/// cut off rather than buffered for.
+pub(crate) fn stream(platform: &Arc<Platform>, text: Option<&str>) -> Result<Response, ApiError> {
+    let function = parameters(text, &["function"])?.remove("function");
+    let receiver = platform.observe.follow();
+    let events = futures_util::stream::unfold(Some(receiver), move |receiver| {
+        let function = function.clone();
+        async move {
+            let mut receiver = receiver?;
+            loop {
+                let next = tokio::time::timeout(KEEP_ALIVE, receiver.recv()).await;
+                let event = match next {
+                    Err(_) => ": keep-alive\n\n".to_owned(),
+                    Ok(Ok(record)) if function.as_ref().is_some_and(|f| *f != record.function) => {
+                        continue;
+                    }
+                    Ok(Ok(record)) => {
+                        let data = serde_json::to_string(&*record).unwrap_or_default();
+                        format!("event: invocation\ndata: {data}\n\n")
+                    }
+                    Ok(Err(RecvError::Lagged(missed))) => {
+                        let event = format!("event: lagged\ndata: {{\"missed\":{missed}}}\n\n");
+                        return Some((Ok::<_, std::convert::Infallible>(event), None));
+                    }
+                    Ok(Err(RecvError::Closed)) => return None,
+                };
+                return Some((Ok(event), Some(receiver)));
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_limits_are_clamped_and_bad_ones_refused() {
+        assert_eq!(query(None).unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!(query(Some("limit=0")).unwrap().limit, 1);
+        let huge = query(Some("limit=99999999999999999999999999")).unwrap();
+        assert_eq!(huge.limit, MAX_LIMIT);
+        assert!(query(Some("limit=-1")).is_err());
+        assert!(query(Some("limit=ten")).is_err());
+        assert!(query(Some("colour=red")).is_err());
+        let asked = query(Some("function=hello&status=error&trigger=http")).unwrap();
+        assert_eq!(asked.function.as_deref(), Some("hello"));
+        assert_eq!(asked.status.as_deref(), Some("error"));
+    }
+}

@@ -1,0 +1,344 @@
+//! The invocation history: the last invocations of each function with
+//! their log lines, and each function's counts for the metrics. A plain
+//! value: the observer holds it under a lock.
+//!
+//! Bounded twice: each function keeps at most `per_function` records,
+//! and all records together at most `max_bytes` (their text and log
+//! lines); past that, the function holding the most gives up its oldest.
+
+use fenn_runtime::observe::{Histogram, Invoked};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Longest source (request path, topic) a record keeps, in characters.
+const MAX_SOURCE: usize = 256;
+/// Longest failure reason a record keeps, in characters.
+const MAX_ERROR: usize = 512;
+/// Triggers counted apart in the metrics; any other is `other`.
+pub(crate) const TRIGGERS: [&str; 4] = ["http", "mqtt", "cron", "test"];
+
+/// One guest log line of an invocation.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Line {
+    pub(crate) level: &'static str,
+    pub(crate) message: String,
+}
+
+/// One invocation, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Record {
+    pub(crate) id: u64,
+    pub(crate) function: String,
+    pub(crate) version: u64,
+    pub(crate) trigger: &'static str,
+    pub(crate) method: String,
+    pub(crate) source: String,
+    /// RFC 3339, to the millisecond.
+    pub(crate) started: String,
+    pub(crate) duration_ms: f64,
+    pub(crate) fuel_used: u64,
+    pub(crate) peak_memory: usize,
+    /// `ok`, or the failure's kind (`trap`, `deadline`, `busy`…).
+    pub(crate) status: &'static str,
+    /// The function's status code, or the one its failure answers with.
+    pub(crate) status_code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    pub(crate) logs: Vec<Line>,
+    /// Whether log lines were cut or left out.
+    pub(crate) logs_cut: bool,
+}
+
+impl Record {
+    /// The record of an invocation that has ended.
+    pub(crate) fn of(invoked: Invoked<'_>) -> Self {
+        let (status, status_code, error) = match invoked.result {
+            Ok(response) => ("ok", response.status_code, None),
+            Err(error) => (
+                error.kind(),
+                error.status_code(),
+                Some(cut(&error.to_string(), MAX_ERROR)),
+            ),
+        };
+        let started: chrono::DateTime<chrono::Utc> = invoked.started.into();
+        let recorded = invoked.recorded;
+        Self {
+            id: invoked.id,
+            function: invoked.function.to_owned(),
+            version: invoked.version,
+            trigger: TRIGGERS
+                .into_iter()
+                .find(|known| *known == invoked.trigger)
+                .unwrap_or("other"),
+            method: cut(invoked.method, 16),
+            source: cut(invoked.source, MAX_SOURCE),
+            started: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            duration_ms: crate::admin::millis(invoked.duration),
+            fuel_used: recorded.fuel_used,
+            peak_memory: recorded.peak_memory,
+            status,
+            status_code,
+            error,
+            logs: recorded
+                .lines
+                .into_iter()
+                .map(|line| Line {
+                    level: line.level,
+                    message: line.message,
+                })
+                .collect(),
+            logs_cut: recorded.cut,
+        }
+    }
+
+    /// Bytes it holds, roughly: its text and its lines.
+    fn cost(&self) -> usize {
+        let lines: usize = self.logs.iter().map(|line| line.message.len() + 32).sum();
+        std::mem::size_of::<Self>()
+            + self.function.len()
+            + self.method.len()
+            + self.source.len()
+            + self.started.len()
+            + self.error.as_ref().map_or(0, String::len)
+            + lines
+    }
+}
+
+/// `text`, at most `max` characters of it.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// A function's counts since fenn started (or since it was deployed
+/// anew after a delete), for the metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Invocations by trigger and status.
+    pub(crate) invocations: BTreeMap<(&'static str, &'static str), u64>,
+    pub(crate) duration: Histogram,
+    pub(crate) fuel: u64,
+}
+
+#[derive(Debug, Default)]
+struct Function {
+    records: VecDeque<Arc<Record>>,
+    bytes: usize,
+    counts: Counts,
+}
+
+/// What a history query asks for; every part optional.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Query {
+    pub(crate) function: Option<String>,
+    pub(crate) trigger: Option<String>,
+    /// `ok`, `error` (any failure), or a failure's kind.
+    pub(crate) status: Option<String>,
+    pub(crate) limit: usize,
+}
+
+impl Query {
+    fn matches(&self, record: &Record) -> bool {
+        let status = match self.status.as_deref() {
+            None => true,
+            Some("error") => record.status != "ok",
+            Some(status) => record.status == status,
+        };
+        status && self.trigger.as_deref().is_none_or(|t| t == record.trigger)
+    }
+}
+
+/// The history; see the module docs.
+#[derive(Debug)]
+pub(crate) struct History {
+    functions: HashMap<String, Function>,
+    per_function: usize,
+    max_bytes: usize,
+    bytes: usize,
+}
+
+impl History {
+    pub(crate) fn new(per_function: usize, max_bytes: usize) -> Self {
+        Self {
+            functions: HashMap::new(),
+            per_function: per_function.max(1),
+            max_bytes,
+            bytes: 0,
+        }
+    }
+
+    /// Keeps `record` and counts it.
+    pub(crate) fn push(&mut self, record: Arc<Record>, duration: std::time::Duration) {
+        let cost = record.cost();
+        if !self.functions.contains_key(&record.function) {
+            self.functions
+                .insert(record.function.clone(), Function::default());
+        }
+        let Some(function) = self.functions.get_mut(&record.function) else {
+            return;
+        };
+        let key = (record.trigger, record.status);
+        *function.counts.invocations.entry(key).or_default() += 1;
+        function.counts.duration.observe(duration);
+        function.counts.fuel = function.counts.fuel.saturating_add(record.fuel_used);
+        if function.records.len() == self.per_function {
+            if let Some(old) = function.records.pop_front() {
+                function.bytes -= old.cost();
+                self.bytes -= old.cost();
+            }
+        }
+        function.records.push_back(record);
+        function.bytes += cost;
+        self.bytes += cost;
+        while self.bytes > self.max_bytes && self.evict_one() {}
+    }
+
+    /// Drops the oldest record of the function holding the most bytes.
+    fn evict_one(&mut self) -> bool {
+        let largest = self.functions.values_mut().max_by_key(|f| f.bytes);
+        let Some(old) = largest.and_then(|f| {
+            let old = f.records.pop_front()?;
+            f.bytes -= old.cost();
+            Some(old)
+        }) else {
+            return false;
+        };
+        self.bytes -= old.cost();
+        true
+    }
+
+    /// Forgets a function that was deleted: its records and counts.
+    pub(crate) fn forget(&mut self, function: &str) {
+        if let Some(gone) = self.functions.remove(function) {
+            self.bytes -= gone.bytes;
+        }
+    }
+
+    /// The newest records that match, newest first.
+    pub(crate) fn query(&self, query: &Query) -> Vec<Arc<Record>> {
+        let functions = self
+            .functions
+            .iter()
+            .filter(|(name, _)| query.function.as_ref().is_none_or(|f| f == *name));
+        let mut found: Vec<Arc<Record>> = functions
+            .flat_map(|(_, function)| {
+                let newest = function.records.iter().rev();
+                newest.filter(|r| query.matches(r)).take(query.limit).cloned()
+            })
+            .collect();
+        found.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        found.truncate(query.limit);
+        found
+    }
+
+    /// One record by its id.
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<Record>> {
+        self.functions
+            .values()
+            .find_map(|f| f.records.iter().rev().find(|r| r.id == id).cloned())
+    }
+
+    /// Each function's counts, by name.
+    pub(crate) fn counts(&self) -> impl Iterator<Item = (&str, &Counts)> {
+        self.functions.iter().map(|(name, f)| (name.as_str(), &f.counts))
+    }
+
+    /// A function's recent invocations in brief: how many are kept, the
+    /// last one's status, and the median and 99th percentile durations.
+    pub(crate) fn recent(&self, function: &str) -> Option<serde_json::Value> {
+        let records = &self.functions.get(function)?.records;
+        let last = records.back()?;
+        let mut durations: Vec<f64> = records.iter().map(|r| r.duration_ms).collect();
+        durations.sort_unstable_by(f64::total_cmp);
+        let at = |q: f64| durations[((durations.len() - 1) as f64 * q).round() as usize];
+        Some(serde_json::json!({
+            "count": records.len(),
+            "lastStatus": last.status,
+            "lastStatusCode": last.status_code,
+            "lastStarted": last.started,
+            "p50Ms": at(0.5),
+            "p99Ms": at(0.99),
+        }))
+    }
+
+    /// Bytes the records hold, as counted against the bound.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn record(id: u64, function: &str, status: &'static str, log: usize) -> Arc<Record> {
+        Arc::new(Record {
+            id,
+            function: function.into(),
+            version: 1,
+            trigger: "http",
+            method: "GET".into(),
+            source: "/x".into(),
+            started: "2026-11-29T00:00:00.000Z".into(),
+            duration_ms: id as f64,
+            fuel_used: 10,
+            peak_memory: 65536,
+            status,
+            status_code: 200,
+            error: None,
+            logs: vec![Line {
+                level: "info",
+                message: "x".repeat(log),
+            }],
+            logs_cut: false,
+        })
+    }
+
+    #[test]
+    fn each_function_keeps_its_newest_records_and_queries_merge_them() {
+        let mut history = History::new(3, usize::MAX);
+        for id in 0..5 {
+            history.push(record(id, "a", "ok", 0), Duration::ZERO);
+        }
+        history.push(record(10, "b", "trap", 0), Duration::ZERO);
+        let all = history.query(&Query {
+            limit: 10,
+            ..Query::default()
+        });
+        let ids: Vec<u64> = all.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [10, 4, 3, 2]);
+        let failed = history.query(&Query {
+            status: Some("error".into()),
+            limit: 10,
+            ..Query::default()
+        });
+        assert_eq!(failed.len(), 1);
+        assert_eq!(history.get(3).map(|r| r.id), Some(3));
+        assert!(history.get(0).is_none());
+        let (_, counts) = history.counts().find(|(name, _)| *name == "a").unwrap();
+        assert_eq!(counts.invocations[&("http", "ok")], 5);
+        assert_eq!(counts.fuel, 50);
+        let recent = history.recent("a").unwrap();
+        assert_eq!(recent["p50Ms"], 3.0);
+        history.forget("a");
+        assert!(history.recent("a").is_none());
+    }
+
+    #[test]
+    fn the_byte_bound_takes_from_the_function_holding_the_most() {
+        let mut history = History::new(1000, 64 << 10);
+        history.push(record(0, "quiet", "ok", 100), Duration::ZERO);
+        for id in 1..200 {
+            history.push(record(id, "loud", "ok", 8 << 10), Duration::ZERO);
+        }
+        assert!(history.bytes() <= 64 << 10, "{}", history.bytes());
+        assert!(history.get(0).is_some(), "the quiet function kept its record");
+        assert!(history.get(199).is_some());
+        assert!(history.get(1).is_none());
+    }
+}
