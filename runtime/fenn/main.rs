@@ -23,6 +23,7 @@ mod config;
 mod event;
 mod examples;
 mod files;
+mod logs;
 mod manage;
 mod observe;
 mod remote;
@@ -113,6 +114,20 @@ enum Command {
     Rm {
         /// The function's name.
         name: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Show a function's recent invocations with their log lines, oldest
+    /// first; with --follow, then each new one as it ends.
+    Logs {
+        /// The function's name.
+        name: String,
+        /// How many recent invocations (at most 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Keep printing new invocations until interrupted.
+        #[arg(long, short = 'f')]
+        follow: bool,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -260,7 +275,8 @@ fn run_remote(command: Command) -> anyhow::Result<()> {
         Command::Deploy { remote, .. }
         | Command::Ls { remote }
         | Command::Rollback { remote, .. }
-        | Command::Rm { remote, .. } => remote.json,
+        | Command::Rm { remote, .. }
+        | Command::Logs { remote, .. } => remote.json,
         Command::Serve { .. } | Command::Check { .. } => false,
     };
     let result = call_remote(command);
@@ -315,6 +331,15 @@ fn call_remote(command: Command) -> anyhow::Result<()> {
         Command::Rm { name, remote: args } => {
             let remote = args.trust.connect(&args.remote)?;
             runtime.block_on(manage::remove(&remote, &name, args.json))
+        }
+        Command::Logs {
+            name,
+            limit,
+            follow,
+            remote: args,
+        } => {
+            let remote = args.trust.connect(&args.remote)?;
+            runtime.block_on(logs::logs(&remote, &name, limit, follow, args.json))
         }
         Command::Serve { .. } | Command::Check { .. } | Command::Invoke { .. } => {
             anyhow::bail!("not a command of the management API")

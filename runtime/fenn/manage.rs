@@ -26,7 +26,7 @@ fn print(answer: &Value, as_json: bool, human: impl Fn(&Value) -> String) -> any
 }
 
 /// Refuses a name the API would, before sending it.
-fn named(name: &str) -> anyhow::Result<()> {
+pub(crate) fn named(name: &str) -> anyhow::Result<()> {
     if fenn_runtime::trigger::is_name(name) {
         Ok(())
     } else {

@@ -88,6 +88,30 @@ impl Remote {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
+        let response = self.send(method, path, body).await?;
+        let status = response.status();
+        let limited = http_body_util::Limited::new(response.into_body(), MAX_ANSWER);
+        let bytes = limited
+            .collect()
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot read the answer: {error}"))?
+            .to_bytes();
+        let answer: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::json!({"error": String::from_utf8_lossy(&bytes)}));
+        if status.is_success() {
+            return Ok(answer);
+        }
+        Err(refusal(status, &answer))
+    }
+
+    /// Sends one request; the response's body is the caller's to read
+    /// (a stream's, as it comes).
+    pub(crate) async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
         let cannot = || format!("cannot reach the management API at {}", self.url);
         let stream = tokio::net::TcpStream::connect(&self.authority)
             .await
@@ -103,7 +127,7 @@ impl Remote {
             )
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(bytes)))?;
-        let (status, bytes) = match &self.tls {
+        match &self.tls {
             None => exchange(stream, request).await.map_err(|error| {
                 // An HTTPS listener answers plain HTTP with a TLS record.
                 let hint = format!("{error:#}").contains("invalid HTTP version");
@@ -113,7 +137,7 @@ impl Remote {
                     ""
                 };
                 error.context(format!("{}{hint}", cannot()))
-            })?,
+            }),
             Some((connector, name)) => {
                 let secured = connector
                     .connect(name.clone(), stream)
@@ -127,17 +151,20 @@ impl Remote {
                         };
                         anyhow::Error::new(error).context(format!("{}{hint}", cannot()))
                     })?;
-                exchange(secured, request).await.with_context(cannot)?
+                exchange(secured, request).await.with_context(cannot)
             }
-        };
-        let answer: Value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| serde_json::json!({"error": String::from_utf8_lossy(&bytes)}));
-        if status.is_success() {
-            return Ok(answer);
         }
-        if status == hyper::StatusCode::UNAUTHORIZED {
-            bail!("401 Unauthorized: {TOKEN_VARIABLE} is not the token this fenn was started with");
-        }
+    }
+}
+
+/// The error of a refused request: its status and the server's reasons.
+pub(crate) fn refusal(status: hyper::StatusCode, answer: &Value) -> anyhow::Error {
+    if status == hyper::StatusCode::UNAUTHORIZED {
+        return anyhow::anyhow!(
+            "401 Unauthorized: {TOKEN_VARIABLE} is not the token this fenn was started with"
+        );
+    }
+    {
         let reason = answer["error"].as_str().unwrap_or("no reason given");
         let mut message = format!(
             "{} {}: {reason}",
@@ -152,25 +179,16 @@ impl Remote {
                 message.push_str(error);
             }
         }
-        bail!(message)
+        anyhow::anyhow!(message)
     }
 }
 
-/// One request and its answer over `io`: the status and at most
-/// [`MAX_ANSWER`] bytes of body.
+/// One request over `io`, and its response.
 async fn exchange(
     io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     request: hyper::Request<Full<Bytes>>,
-) -> anyhow::Result<(hyper::StatusCode, Bytes)> {
+) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
     tokio::spawn(connection);
-    let response = sender.send_request(request).await?;
-    let status = response.status();
-    let limited = http_body_util::Limited::new(response.into_body(), MAX_ANSWER);
-    let bytes = limited
-        .collect()
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot read the answer: {error}"))?
-        .to_bytes();
-    Ok((status, bytes))
+    Ok(sender.send_request(request).await?)
 }

@@ -21,6 +21,8 @@
 //! - `control`: answers a body of `kb` KiB of 0x01 bytes (query `kb`);
 //! - `logflood`: logs `n` lines of 1 KiB (query `n`, default 100 000),
 //!   then answers `logged`;
+//! - `biglog`: logs one line of `kb` KiB (query `kb`, default 10 240: 10 MiB),
+//!   then answers `logged`;
 //! - `forge`: logs a line holding a newline and a fake log line after it;
 //! - `work`: `n` rounds of arithmetic (query `n`, default 200 000: about
 //!   1.5 million fuel), then answers `worked`;
@@ -147,6 +149,11 @@ fn handle(event: Event) -> Answer {
             for _ in 0..number(&event, "n", 100_000) {
                 fenn_sdk::info!("{line}");
             }
+            Answer::Response(Response::ok("logged"))
+        }
+        "biglog" => {
+            let line = "y".repeat(number(&event, "kb", 10 << 10) * 1024);
+            fenn_sdk::log::raw(fenn_sdk::log::LogLevel::Info, line.as_bytes());
             Answer::Response(Response::ok("logged"))
         }
         "work" => {

@@ -11,8 +11,10 @@ pub fn write(level: LogLevel, args: core::fmt::Arguments<'_>) {
     raw(level, line.as_bytes());
 }
 
+/// Writes `bytes` as one log line at `level`, whole: the host cuts a
+/// line longer than it keeps, and charges fuel for every byte.
 #[cfg(target_arch = "wasm32")]
-pub(crate) fn raw(level: LogLevel, bytes: &[u8]) {
+pub fn raw(level: LogLevel, bytes: &[u8]) {
     #[link(wasm_import_module = "fenn")]
     unsafe extern "C" {
         fn log(level: i32, ptr: i32, len: i32);
@@ -28,8 +30,9 @@ pub(crate) fn raw(level: LogLevel, bytes: &[u8]) {
     }
 }
 
+/// Writes `bytes` as one log line (nothing outside wasm).
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn raw(_level: LogLevel, _bytes: &[u8]) {}
+pub fn raw(_level: LogLevel, _bytes: &[u8]) {}
 
 /// The wall clock as Unix milliseconds, from the host.
 #[cfg(target_arch = "wasm32")]

@@ -35,7 +35,7 @@ fn parameters(query: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, S
 
 /// The filters of a history query; a `limit` past the most is the most.
 fn query(query: Option<&str>) -> Result<Query, ApiError> {
-    let mut pairs = parameters(query, &["function", "trigger", "status", "limit"])?;
+    let mut pairs = parameters(query, &["function", "trigger", "status", "limit", "logs"])?;
     let limit = match pairs.remove("limit") {
         None => DEFAULT_LIMIT,
         Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
@@ -47,7 +47,15 @@ fn query(query: Option<&str>) -> Result<Query, ApiError> {
             )));
         }
     };
+    let logs = match pairs.remove("logs").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!("logs '{other}': true or false")));
+        }
+    };
     Ok(Query {
+        logs,
         function: pairs.remove("function"),
         trigger: pairs.remove("trigger"),
         status: pairs.remove("status"),
@@ -56,11 +64,17 @@ fn query(query: Option<&str>) -> Result<Query, ApiError> {
 }
 
 /// `GET /v1/invocations`: the newest invocations that match, newest
-/// first, without their log lines.
+/// first, their log lines only when asked (`logs=true`).
 pub(crate) fn invocations(platform: &Platform, text: Option<&str>) -> Result<Value, ApiError> {
     let query = query(text)?;
     let found = platform.observe.read(|history| history.query(&query));
-    let brief: Vec<Value> = found.iter().map(|record| brief(record)).collect();
+    let brief: Vec<Value> = found
+        .iter()
+        .map(|record| match query.logs {
+            true => serde_json::to_value(&**record).unwrap_or(Value::Null),
+            false => brief(record),
+        })
+        .collect();
     Ok(json!({"invocations": brief, "limit": query.limit}))
 }
 

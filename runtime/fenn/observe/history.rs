@@ -139,6 +139,8 @@ pub(crate) struct Query {
     /// `ok`, `error` (any failure), or a failure's kind.
     pub(crate) status: Option<String>,
     pub(crate) limit: usize,
+    /// Whether the answer carries the log lines.
+    pub(crate) logs: bool,
 }
 
 impl Query {
