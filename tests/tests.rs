@@ -20,4 +20,5 @@ mod limits;
 mod live_bindings;
 mod mqtt;
 mod mqtt_faults;
+mod observe;
 mod util;

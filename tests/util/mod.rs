@@ -60,7 +60,8 @@ impl Drop for TempDir {
 pub(crate) struct Captured(Arc<(Mutex<String>, Condvar)>);
 
 impl Captured {
-    fn drain(&self, mut from: impl Read + Send + 'static) {
+    /// Reads `from` into the text, on a thread of its own, until it ends.
+    pub(crate) fn drain(&self, mut from: impl Read + Send + 'static) {
         let captured = self.clone();
         std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
@@ -91,6 +92,22 @@ impl Captured {
     /// it; fails the test after 20 s.
     pub(crate) fn wait_for_count(&self, needle: &str, count: usize) -> String {
         self.wait_for_count_within(needle, count, Duration::from_secs(20))
+    }
+
+    /// Whether the text contains `needle` within `limit` (waiting on
+    /// each change, not polling).
+    pub(crate) fn shows_within(&self, needle: &str, limit: Duration) -> bool {
+        let (text, changed) = &*self.0;
+        let deadline = Instant::now() + limit;
+        let mut guard = text.lock().unwrap();
+        while !guard.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            guard = changed.wait_timeout(guard, left).unwrap().0;
+        }
+        true
     }
 
     /// [`Captured::wait_for_count`], failing the test after `limit`.

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Records a query answers unless it asks for fewer; the most it may ask.
@@ -112,8 +113,31 @@ pub(crate) fn metrics(platform: &Platform) -> Response {
 /// cut off rather than buffered for.
 pub(crate) fn stream(platform: &Arc<Platform>, text: Option<&str>) -> Result<Response, ApiError> {
     let function = parameters(text, &["function"])?.remove("function");
-    let receiver = platform.observe.follow();
-    let events = futures_util::stream::unfold(Some(receiver), move |receiver| {
+    let events = events(platform.observe.follow(), function);
+    let mut response = Response::new(Body::from_stream(events));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
+}
+
+/// The stream's events: first a comment saying it is subscribed (a
+/// client may act on it, knowing it misses nothing after), then each
+/// record of `function` (or all), a keep-alive comment when idle, and
+/// `lagged` before the end when the reader fell too far behind.
+fn events(
+    receiver: Receiver<Arc<Record>>,
+    function: Option<String>,
+) -> impl futures_util::Stream<Item = Result<String, std::convert::Infallible>> {
+    let subscribed = futures_util::stream::once(async { Ok(": subscribed\n\n".to_owned()) });
+    let records = futures_util::stream::unfold(Some(receiver), move |receiver| {
         let function = function.clone();
         async move {
             let mut receiver = receiver?;
@@ -138,23 +162,54 @@ pub(crate) fn stream(platform: &Arc<Platform>, text: Option<&str>) -> Result<Res
             }
         }
     });
-    let mut response = Response::new(Body::from_stream(events));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-cache"),
-    );
-    Ok(response)
+    futures_util::StreamExt::chain(subscribed, records)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::{HistorySettings, Observe};
+    use fenn_runtime::Observer as _;
+    use futures_util::StreamExt as _;
+
+    fn invoked(observe: &Observe, id: u64, function: &str) {
+        let result = Ok(fenn_abi::Response::default());
+        observe.invoked(fenn_runtime::Invoked {
+            id,
+            function,
+            version: 1,
+            trigger: "http",
+            method: "GET",
+            source: "/",
+            started: std::time::SystemTime::now(),
+            duration: Duration::from_millis(1),
+            result: &result,
+            recorded: fenn_runtime::trace::Recorded::default(),
+        });
+    }
+
+    #[tokio::test]
+    async fn a_reader_too_far_behind_is_told_and_cut_off_not_buffered_for() {
+        let observe = Observe::new(HistorySettings {
+            per_function: 10,
+            log_bytes: 1024,
+            max_bytes: 1 << 20,
+        });
+        let mut events = Box::pin(events(observe.follow(), Some("f".into())));
+        assert_eq!(events.next().await.unwrap().unwrap(), ": subscribed\n\n");
+        invoked(&observe, 1, "other");
+        invoked(&observe, 2, "f");
+        let first = events.next().await.unwrap().unwrap();
+        assert!(first.starts_with("event: invocation\ndata: {"), "{first}");
+        assert!(first.contains("\"id\":2"), "{first}");
+        // The reader stops reading while far more than the backlog ends.
+        for id in 3..1000 {
+            invoked(&observe, id, "f");
+        }
+        let lagged = events.next().await.unwrap().unwrap();
+        assert!(lagged.starts_with("event: lagged"), "{lagged}");
+        assert!(events.next().await.is_none());
+    }
 
     #[test]
     fn absurd_limits_are_clamped_and_bad_ones_refused() {
