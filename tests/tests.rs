@@ -10,6 +10,7 @@ mod admin;
 mod admin_faults;
 mod admin_tls;
 mod cli;
+mod console;
 mod contain_client;
 mod contain_guest;
 mod cron;

@@ -36,6 +36,11 @@ async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Resp
     match request.uri().path() {
         "/healthz" => return json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
         "/readyz" => return readiness(&platform),
+        path if request.method() == Method::GET => {
+            if let Some(asset) = super::console::asset(path) {
+                return asset;
+            }
+        }
         _ => {}
     }
     if !authorized(&platform.settings.token, &request) {
@@ -117,6 +122,7 @@ async fn route(
             ok(super::check::check(platform.settings.max_module_bytes, wasm).await?)
         }
         (["v1", "functions"], &Method::GET) => ok(platform.list().await),
+        (["v1", "status"], &Method::GET) => ok(super::observed::status(platform)),
         (["v1", "invocations"], &Method::GET) => {
             ok(super::observed::invocations(platform, request.uri().query())?)
         }

@@ -84,6 +84,8 @@ fn serve(
         path,
     )
     .map_err(|refused| format!("{what}: {}", refused.detail()))?;
-    dispatcher.install(ready.module);
+    let mut module = ready.module;
+    module.version = current.version;
+    dispatcher.install(module);
     Ok(ready.catalog)
 }

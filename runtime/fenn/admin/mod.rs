@@ -7,12 +7,14 @@
 //! - `platform`: deploy, rollback, delete: checked, saved, swapped.
 //! - `views`: listing, one function, the test event.
 //! - `observed`: the invocation history, its stream, the metrics.
+//! - `console`: the web console's page, style and script.
 //! - `load`: the store's functions served again at start.
 //! - `store` and `manifest`: deployed functions on disk.
 //! - `error`: [`ApiError`] and its HTTP statuses.
 
 mod api;
 mod check;
+mod console;
 mod error;
 mod load;
 mod manifest;

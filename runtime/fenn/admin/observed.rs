@@ -97,6 +97,17 @@ pub(crate) fn invocation(platform: &Platform, id: &str) -> Result<Value, ApiErro
     serde_json::to_value(&*record).map_err(|error| ApiError::Internal(error.to_string()))
 }
 
+/// `GET /v1/status`: the MQTT link (null without `[mqtt]`) and what the
+/// history holds.
+pub(crate) fn status(platform: &Platform) -> Value {
+    let mqtt = platform.mqtt_link.as_ref().map(|link| {
+        let link = *link.borrow();
+        json!({"connected": link.up, "reconnects": link.epoch.saturating_sub(1)})
+    });
+    let history = platform.observe.read(|history| history.bytes());
+    json!({"mqtt": mqtt, "history_bytes": history})
+}
+
 /// `GET /metrics`, in the Prometheus text format.
 pub(crate) fn metrics(platform: &Platform) -> Response {
     let mut response = Response::new(Body::from(platform.metrics.render()));

@@ -216,8 +216,13 @@ impl Platform {
         ready: Ready,
     ) -> Result<(), ApiError> {
         save(state, &manifest, wasm).await?;
-        state.broken.remove(ready.module.name());
-        self.dispatcher.install(ready.module);
+        let mut module = ready.module;
+        state.broken.remove(module.name());
+        // The history names the version each invocation ran.
+        if let Some(current) = manifest.current(module.name()) {
+            module.version = current.version;
+        }
+        self.dispatcher.install(module);
         self.triggers.apply(&ready.catalog);
         state.catalog = ready.catalog;
         state.manifest = manifest;

@@ -155,7 +155,11 @@ fn bindings(entry: &Entry) -> Value {
     let cron: Vec<Value> = entry
         .schedules
         .iter()
-        .map(|s| json!({"name": s.name, "schedule": s.schedule.describe()}))
+        .map(|s| {
+            let next = s.schedule.next_after(chrono::Utc::now());
+            let next = next.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            json!({"name": s.name, "schedule": s.schedule.describe(), "next": next})
+        })
         .collect();
     json!({"http": http, "mqtt": mqtt, "cron": cron})
 }

@@ -1,0 +1,41 @@
+//! The web console in a real browser: Debian's Chromium, headless, driven
+//! through chromedriver by Selenium (tests/console/drive.py), against the
+//! real binary. Screenshots go to a temporary directory, or to
+//! `FENN_CONSOLE_SCREENSHOTS` (the README's come from there).
+
+use crate::util::TempDir;
+use crate::util::admin::TOKEN;
+use crate::util::Managed;
+
+#[test]
+fn a_person_logs_in_compiles_deploys_tests_and_reads_the_history() {
+    let hello = "[[function]]\nname = \"hello\"\nmodule = \"example:hello\"\nhttp = [{ route = \"/hello\" }]\ncron = [{ name = \"heartbeat\", schedule = \"every 1h\" }]\n";
+    let fenn = Managed::start(hello);
+    let scratch = TempDir::new("console");
+    // A module cut short: wasmi refuses it with its reason.
+    let bad = scratch.write("broken.wasm", b"\0asm\x01\0\0\0\x01\x05");
+    let shots = std::env::var("FENN_CONSOLE_SCREENSHOTS")
+        .map_or_else(|_| scratch.0.clone(), std::path::PathBuf::from);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/drive.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(fenn.api(""))
+        .arg(TOKEN)
+        .arg(env!("FENN_GUEST_SENSOR"))
+        .arg(&bad)
+        .arg(&shots)
+        .output()
+        .expect("python3 with selenium (tests/run installs it)");
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // What the browser did is what the API now says.
+    let (status, sensor) = fenn.call("GET", "/v1/functions/sensor", None);
+    assert_eq!((status, &sensor["version"]), (200, &1.into()), "{sensor}");
+    let (_, tests) = fenn.call("GET", "/v1/invocations?function=sensor&trigger=test", None);
+    assert_eq!(tests["invocations"].as_array().unwrap().len(), 1, "{tests}");
+    assert_eq!(tests["invocations"][0]["version"], 1, "{tests}");
+}
