@@ -3,9 +3,9 @@
 //! real binary. Screenshots go to a temporary directory, or to
 //! `FENN_CONSOLE_SCREENSHOTS` (the README's come from there).
 
+use crate::util::Managed;
 use crate::util::TempDir;
 use crate::util::admin::TOKEN;
-use crate::util::Managed;
 
 #[test]
 fn a_person_logs_in_compiles_deploys_tests_and_reads_the_history() {

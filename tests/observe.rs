@@ -31,25 +31,55 @@ fn every_invocation_is_kept_with_its_log_lines_and_a_mark_where_they_were_cut() 
     for what in ["forge", "panic", "biglog"] {
         fenn.get(&format!("/m/{what}"));
     }
-    let (status, answer) = fenn.call("GET", "/v1/invocations?function=misbehave&limit=99999999999999999999999", None);
+    let (status, answer) = fenn.call(
+        "GET",
+        "/v1/invocations?function=misbehave&limit=99999999999999999999999",
+        None,
+    );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["limit"], 1000, "an absurd limit is clamped");
     let all = answer["invocations"].as_array().unwrap();
     let sources: Vec<&str> = all.iter().map(|r| r["source"].as_str().unwrap()).collect();
-    assert_eq!(sources, ["/m/biglog", "/m/panic", "/m/forge"], "newest first");
-    assert!(all.iter().all(|r| r["trigger"] == "http" && r["function"] == "misbehave"));
+    assert_eq!(
+        sources,
+        ["/m/biglog", "/m/panic", "/m/forge"],
+        "newest first"
+    );
+    assert!(
+        all.iter()
+            .all(|r| r["trigger"] == "http" && r["function"] == "misbehave")
+    );
     assert!(all.iter().all(|r| r["fuelUsed"].as_u64().unwrap() > 0));
-    assert!(all.iter().all(|r| r["peakMemory"].as_u64().unwrap() >= 65536));
+    assert!(
+        all.iter()
+            .all(|r| r["peakMemory"].as_u64().unwrap() >= 65536)
+    );
 
     let failed = invocations(&fenn, "function=misbehave&status=error");
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert_eq!((&failed[0]["status"], &failed[0]["statusCode"]), (&"trap".into(), &502.into()));
-    assert!(failed[0]["error"].as_str().unwrap().contains("asked to panic"), "{}", failed[0]);
+    assert_eq!(
+        (&failed[0]["status"], &failed[0]["statusCode"]),
+        (&"trap".into(), &502.into())
+    );
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("asked to panic"),
+        "{}",
+        failed[0]
+    );
 
     // One invocation, with its lines: escaped, and a 10 MiB line cut.
     let (_, forged) = fenn.call("GET", &format!("/v1/invocations/{}", all[2]["id"]), None);
     assert_eq!(forged["logs"][0]["level"], "warn", "{forged}");
-    assert!(forged["logs"][0]["message"].as_str().unwrap().starts_with("innocent\\n"), "{forged}");
+    assert!(
+        forged["logs"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("innocent\\n"),
+        "{forged}"
+    );
     let (_, big) = fenn.call("GET", &format!("/v1/invocations/{}", all[0]["id"]), None);
     assert_eq!(big["logsCut"], true, "{}", &big.to_string()[..300]);
     assert!(big["logs"][0]["message"].as_str().unwrap().len() <= 1024);
@@ -67,7 +97,10 @@ fn every_invocation_is_kept_with_its_log_lines_and_a_mark_where_they_were_cut() 
         assert!(Instant::now() < deadline, "no cron run in the history");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!((&tick["source"], &tick["method"]), (&"tick".into(), &"SCHEDULE".into()));
+    assert_eq!(
+        (&tick["source"], &tick["method"]),
+        (&"tick".into(), &"SCHEDULE".into())
+    );
 
     let (ok, out, err) = fenn.cli(&["logs", "misbehave", "--limit", "2"]);
     assert!(ok, "{err}");
@@ -142,7 +175,11 @@ fn sample(text: &str, series: &str) -> f64 {
 }
 
 fn scrape(fenn: &Managed) -> String {
-    let response = client().get(fenn.api("/metrics")).bearer_auth(TOKEN).send().unwrap();
+    let response = client()
+        .get(fenn.api("/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
     let text = response.text().unwrap();
     let mut promtool = std::process::Command::new("promtool")
@@ -166,7 +203,10 @@ fn scrape(fenn: &Managed) -> String {
 #[test]
 fn metrics_pass_promtool_and_move_as_events_run() {
     let broker = Broker::start();
-    let fenn = start(&format!("[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n", broker.port));
+    let fenn = start(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n",
+        broker.port
+    ));
     let ok = "fenn_invocations_total{function=\"misbehave\",trigger=\"http\",status=\"ok\"}";
     let trap = "fenn_invocations_total{function=\"misbehave\",trigger=\"http\",status=\"trap\"}";
     let routed = "fenn_http_requests_total{route=\"/m/{what}\",code=\"200\"}";
@@ -193,11 +233,20 @@ fn metrics_pass_promtool_and_move_as_events_run() {
     assert_eq!(moved(failed), 1.0, "{after}");
     assert_eq!(moved(unmatched), 1.0, "{after}");
     assert_eq!(moved(durations), 4.0, "{after}");
-    assert!(sample(&after, "fenn_fuel_used_total{function=\"misbehave\"}") > 1e6, "{after}");
+    assert!(
+        sample(&after, "fenn_fuel_used_total{function=\"misbehave\"}") > 1e6,
+        "{after}"
+    );
     assert_eq!(sample(&after, "fenn_mqtt_connected"), 1.0, "{after}");
-    assert!(sample(&after, "process_resident_memory_bytes") > 1e6, "{after}");
+    assert!(
+        sample(&after, "process_resident_memory_bytes") > 1e6,
+        "{after}"
+    );
     assert!(sample(&after, "process_open_fds") > 3.0, "{after}");
-    assert!(!after.contains("/nowhere") && !after.contains("/m/ok"), "raw paths are no labels");
+    assert!(
+        !after.contains("/nowhere") && !after.contains("/m/ok"),
+        "raw paths are no labels"
+    );
 
     // A scrape during a flood of events answers, and stays small.
     let flood: Vec<_> = (0..4)
@@ -221,9 +270,22 @@ fn metrics_pass_promtool_and_move_as_events_run() {
     assert_eq!(sample(&flooded, ok) - sample(&after, ok), 600.0);
 
     // Without the token: 401 and nothing else, everywhere.
-    for path in ["/metrics", "/v1/invocations", "/v1/invocations/stream", "/v1/invocations/1"] {
-        let response = client().get(fenn.api(path)).bearer_auth("wrong-token-0123456789").send().unwrap();
+    for path in [
+        "/metrics",
+        "/v1/invocations",
+        "/v1/invocations/stream",
+        "/v1/invocations/1",
+    ] {
+        let response = client()
+            .get(fenn.api(path))
+            .bearer_auth("wrong-token-0123456789")
+            .send()
+            .unwrap();
         assert_eq!(response.status(), 401, "{path}");
-        assert_eq!(response.text().unwrap(), r#"{"error":"unauthorized"}"#, "{path}");
+        assert_eq!(
+            response.text().unwrap(),
+            r#"{"error":"unauthorized"}"#,
+            "{path}"
+        );
     }
 }

@@ -27,8 +27,14 @@ pub(crate) async fn logs(
         .await
         .with_context(|| format!("logs {name}"))?;
     let path = format!("/v1/invocations?function={name}&limit={limit}&logs=true");
-    let answer = remote.call("GET", &path, None).await.with_context(|| format!("logs {name}"))?;
-    let recent = answer["invocations"].as_array().cloned().unwrap_or_default();
+    let answer = remote
+        .call("GET", &path, None)
+        .await
+        .with_context(|| format!("logs {name}"))?;
+    let recent = answer["invocations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     for record in recent.iter().rev() {
         show(record, as_json)?;
     }
@@ -45,20 +51,29 @@ async fn stream(remote: &Remote, name: &str, as_json: bool) -> anyhow::Result<()
     let status = response.status();
     let mut body = response.into_body();
     if !status.is_success() {
-        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let answer = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         return Err(refusal(status, &answer));
     }
     let mut pending: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.context("the stream broke off")?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         pending.extend_from_slice(&data);
         while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
             let event: Vec<u8> = pending.drain(..end + 2).collect();
             event_of(&String::from_utf8_lossy(&event), as_json)?;
         }
-        anyhow::ensure!(pending.len() <= MAX_EVENT, "the stream sent an event over {MAX_EVENT} bytes");
+        anyhow::ensure!(
+            pending.len() <= MAX_EVENT,
+            "the stream sent an event over {MAX_EVENT} bytes"
+        );
     }
     anyhow::bail!("fenn closed the stream (it stopped, or this reader fell too far behind)")
 }
@@ -109,7 +124,11 @@ fn show(record: &Value, as_json: bool) -> anyhow::Result<()> {
     writeln!(out, "{head}")?;
     for line in record["logs"].as_array().into_iter().flatten() {
         let level = line["level"].as_str().unwrap_or("");
-        writeln!(out, "  {level:<5} {}", line["message"].as_str().unwrap_or(""))?;
+        writeln!(
+            out,
+            "  {level:<5} {}",
+            line["message"].as_str().unwrap_or("")
+        )?;
     }
     if record["logsCut"] == Value::Bool(true) {
         writeln!(out, "  (log lines cut)")?;

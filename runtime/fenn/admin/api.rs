@@ -123,9 +123,10 @@ async fn route(
         }
         (["v1", "functions"], &Method::GET) => ok(platform.list().await),
         (["v1", "status"], &Method::GET) => ok(super::observed::status(platform)),
-        (["v1", "invocations"], &Method::GET) => {
-            ok(super::observed::invocations(platform, request.uri().query())?)
-        }
+        (["v1", "invocations"], &Method::GET) => ok(super::observed::invocations(
+            platform,
+            request.uri().query(),
+        )?),
         (["v1", "invocations", id], &Method::GET) => ok(super::observed::invocation(platform, id)?),
         (["v1", "functions", name], _) => {
             let name = function_name(name)?;

@@ -39,9 +39,10 @@ fn query(query: Option<&str>) -> Result<Query, ApiError> {
     let mut pairs = parameters(query, &["function", "trigger", "status", "limit", "logs"])?;
     let limit = match pairs.remove("limit") {
         None => DEFAULT_LIMIT,
-        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
-            text.parse::<usize>().unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT)
-        }
+        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
+            .parse::<usize>()
+            .unwrap_or(MAX_LIMIT)
+            .clamp(1, MAX_LIMIT),
         Some(text) => {
             return Err(ApiError::BadRequest(format!(
                 "limit '{text}' is not a number (1 to {MAX_LIMIT})"
@@ -52,7 +53,9 @@ fn query(query: Option<&str>) -> Result<Query, ApiError> {
         None | Some("false") => false,
         Some("true") => true,
         Some(other) => {
-            return Err(ApiError::BadRequest(format!("logs '{other}': true or false")));
+            return Err(ApiError::BadRequest(format!(
+                "logs '{other}': true or false"
+            )));
         }
     };
     Ok(Query {
@@ -93,7 +96,10 @@ fn brief(record: &Record) -> Value {
 pub(crate) fn invocation(platform: &Platform, id: &str) -> Result<Value, ApiError> {
     let missing = || ApiError::NotFound(format!("no invocation '{id}' in the history"));
     let id: u64 = id.parse().map_err(|_| missing())?;
-    let record = platform.observe.read(|history| history.get(id)).ok_or_else(missing)?;
+    let record = platform
+        .observe
+        .read(|history| history.get(id))
+        .ok_or_else(missing)?;
     serde_json::to_value(&*record).map_err(|error| ApiError::Internal(error.to_string()))
 }
 

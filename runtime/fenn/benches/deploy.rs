@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 // The test suite's starters, shared rather than copied.
+mod load;
 #[allow(dead_code, unused_imports)]
 #[path = "../../../tests/util/mod.rs"]
 mod util;
@@ -80,7 +81,7 @@ fn main() {
                 n - 1000
             })
         });
-        let (mut latencies, failed) = load(&url);
+        let (mut latencies, failed) = load::load(&url, CONNECTIONS, LOAD);
         stop.store(true, Ordering::Relaxed);
         let deploys = deployer.map_or(0, |d| d.join().unwrap());
         latencies.sort_by(f64::total_cmp);
@@ -91,40 +92,6 @@ fn main() {
             latencies[latencies.len() * 99 / 100],
         );
     }
-}
-
-/// Every request's latency in µs, and how many failed, over [`LOAD`].
-fn load(url: &str) -> (Vec<f64>, usize) {
-    let until = Instant::now() + LOAD;
-    let workers: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
-            let url = url.to_owned();
-            std::thread::spawn(move || {
-                let client = util::client();
-                let (mut latencies, mut failed) = (Vec::new(), 0);
-                while Instant::now() < until {
-                    let started = Instant::now();
-                    match client
-                        .get(&url)
-                        .send()
-                        .and_then(|r| r.error_for_status())
-                        .and_then(|r| r.bytes())
-                    {
-                        Ok(_) => latencies.push(started.elapsed().as_secs_f64() * 1e6),
-                        Err(_) => failed += 1,
-                    }
-                }
-                (latencies, failed)
-            })
-        })
-        .collect();
-    workers.into_iter().map(|w| w.join().unwrap()).fold(
-        (Vec::new(), 0),
-        |(mut all, failed), (l, f)| {
-            all.extend(l);
-            (all, failed + f)
-        },
-    )
 }
 
 /// An ABI v1 module of about `size` bytes of code: many small functions

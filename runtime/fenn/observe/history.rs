@@ -229,7 +229,10 @@ impl History {
         let mut found: Vec<Arc<Record>> = functions
             .flat_map(|(_, function)| {
                 let newest = function.records.iter().rev();
-                newest.filter(|r| query.matches(r)).take(query.limit).cloned()
+                newest
+                    .filter(|r| query.matches(r))
+                    .take(query.limit)
+                    .cloned()
             })
             .collect();
         found.sort_unstable_by(|a, b| b.id.cmp(&a.id));
@@ -246,7 +249,9 @@ impl History {
 
     /// Each function's counts, by name.
     pub(crate) fn counts(&self) -> impl Iterator<Item = (&str, &Counts)> {
-        self.functions.iter().map(|(name, f)| (name.as_str(), &f.counts))
+        self.functions
+            .iter()
+            .map(|(name, f)| (name.as_str(), &f.counts))
     }
 
     /// A function's recent invocations in brief: how many are kept, the
@@ -339,7 +344,10 @@ mod tests {
             history.push(record(id, "loud", "ok", 8 << 10), Duration::ZERO);
         }
         assert!(history.bytes() <= 64 << 10, "{}", history.bytes());
-        assert!(history.get(0).is_some(), "the quiet function kept its record");
+        assert!(
+            history.get(0).is_some(),
+            "the quiet function kept its record"
+        );
         assert!(history.get(199).is_some());
         assert!(history.get(1).is_none());
     }

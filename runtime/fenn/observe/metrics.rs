@@ -106,15 +106,45 @@ impl Collector for Sources {
             let labels = vec![("route", route.to_string()), ("code", code.to_string())];
             (labels, n)
         });
-        counter(&mut encoder, "fenn_http_requests", "HTTP requests answered by the gateway, by route template and status code", requests)?;
+        counter(
+            &mut encoder,
+            "fenn_http_requests",
+            "HTTP requests answered by the gateway, by route template and status code",
+            requests,
+        )?;
         self.mqtt(&mut encoder)?;
         let cron = &self.cron;
-        counter(&mut encoder, "fenn_cron_skipped", "Cron fires skipped: the previous run still going, or missed while fenn was off", [(vec![], cron.skipped.load(Ordering::Relaxed))])?;
-        counter(&mut encoder, "fenn_cron_caught_up", "Missed cron fires run once after downtime", [(vec![], cron.caught_up.load(Ordering::Relaxed))])?;
-        histogram(&mut encoder, "fenn_cron_lateness_seconds", "How late cron runs started after their fire time", [(vec![], &cron.lateness)])?;
+        counter(
+            &mut encoder,
+            "fenn_cron_skipped",
+            "Cron fires skipped: the previous run still going, or missed while fenn was off",
+            [(vec![], cron.skipped.load(Ordering::Relaxed))],
+        )?;
+        counter(
+            &mut encoder,
+            "fenn_cron_caught_up",
+            "Missed cron fires run once after downtime",
+            [(vec![], cron.caught_up.load(Ordering::Relaxed))],
+        )?;
+        histogram(
+            &mut encoder,
+            "fenn_cron_lateness_seconds",
+            "How late cron runs started after their fire time",
+            [(vec![], &cron.lateness)],
+        )?;
         let memory = &self.guest_memory;
-        gauge(&mut encoder, "fenn_guest_memory_bytes", "Linear memory held by running guests", clamp(memory.used()))?;
-        gauge(&mut encoder, "fenn_guest_memory_budget_bytes", "The budget of all running guests' memory (server.guest_memory)", clamp(memory.total()))?;
+        gauge(
+            &mut encoder,
+            "fenn_guest_memory_bytes",
+            "Linear memory held by running guests",
+            clamp(memory.used()),
+        )?;
+        gauge(
+            &mut encoder,
+            "fenn_guest_memory_budget_bytes",
+            "The budget of all running guests' memory (server.guest_memory)",
+            clamp(memory.total()),
+        )?;
         process(&mut encoder)
     }
 }
@@ -161,12 +191,42 @@ impl Sources {
             return Ok(());
         };
         let link = *link.borrow();
-        gauge(encoder, "fenn_mqtt_connected", "1 while fenn is connected to the MQTT broker", i64::from(link.up))?;
-        counter(encoder, "fenn_mqtt_reconnects", "Connections to the broker made after the first", [(vec![], link.epoch.saturating_sub(1))])?;
-        gauge(encoder, "fenn_mqtt_outbox_records", "Results waiting in the outbox for the broker", clamp64(stats.outbox_records.load(Ordering::Relaxed)))?;
-        gauge(encoder, "fenn_mqtt_outbox_bytes", "Bytes of the results waiting in the outbox", clamp64(stats.outbox_bytes.load(Ordering::Relaxed)))?;
-        counter(encoder, "fenn_mqtt_dropped_qos0", "QoS 0 messages dropped while the functions were saturated", [(vec![], stats.dropped_qos0.load(Ordering::Relaxed))])?;
-        counter(encoder, "fenn_mqtt_results_lost", "Results dropped or lost before the broker or the outbox had them", [(vec![], publisher.lost())])
+        gauge(
+            encoder,
+            "fenn_mqtt_connected",
+            "1 while fenn is connected to the MQTT broker",
+            i64::from(link.up),
+        )?;
+        counter(
+            encoder,
+            "fenn_mqtt_reconnects",
+            "Connections to the broker made after the first",
+            [(vec![], link.epoch.saturating_sub(1))],
+        )?;
+        gauge(
+            encoder,
+            "fenn_mqtt_outbox_records",
+            "Results waiting in the outbox for the broker",
+            clamp64(stats.outbox_records.load(Ordering::Relaxed)),
+        )?;
+        gauge(
+            encoder,
+            "fenn_mqtt_outbox_bytes",
+            "Bytes of the results waiting in the outbox",
+            clamp64(stats.outbox_bytes.load(Ordering::Relaxed)),
+        )?;
+        counter(
+            encoder,
+            "fenn_mqtt_dropped_qos0",
+            "QoS 0 messages dropped while the functions were saturated",
+            [(vec![], stats.dropped_qos0.load(Ordering::Relaxed))],
+        )?;
+        counter(
+            encoder,
+            "fenn_mqtt_results_lost",
+            "Results dropped or lost before the broker or the outbox had them",
+            [(vec![], publisher.lost())],
+        )
     }
 }
 
@@ -181,16 +241,28 @@ fn clamp64(value: u64) -> i64 {
 /// The process's resident memory and open file descriptors, as the usual
 /// `process_` metrics name them (Linux; elsewhere left out).
 fn process(encoder: &mut DescriptorEncoder<'_>) -> Fmt {
-    let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
-        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-        let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
-    });
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+            let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        });
     if let Some(rss) = rss {
-        gauge(encoder, "process_resident_memory_bytes", "Resident memory size in bytes", rss)?;
+        gauge(
+            encoder,
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes",
+            rss,
+        )?;
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        gauge(encoder, "process_open_fds", "Number of open file descriptors", clamp(fds.count()))?;
+        gauge(
+            encoder,
+            "process_open_fds",
+            "Number of open file descriptors",
+            clamp(fds.count()),
+        )?;
     }
     Ok(())
 }

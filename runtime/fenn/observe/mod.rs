@@ -50,13 +50,19 @@ impl Observe {
 
     /// Runs `read` on the history.
     pub(crate) fn read<T>(&self, read: impl FnOnce(&History) -> T) -> T {
-        let history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let history = self
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         read(&history)
     }
 
     /// Forgets a deleted function's records and counts.
     pub(crate) fn forget(&self, function: &str) {
-        let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut history = self
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         history.forget(function);
     }
 
@@ -75,7 +81,10 @@ impl Observer for Observe {
         let duration = invoked.duration;
         let record = Arc::new(Record::of(invoked));
         {
-            let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut history = self
+                .history
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             history.push(record.clone(), duration);
         }
         if self.stream.receiver_count() > 0 {

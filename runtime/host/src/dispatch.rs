@@ -26,8 +26,8 @@
 pub use crate::invocation::INLINE_FUEL;
 use crate::invocation::{Invocation, Step};
 use crate::limiter::GuestMemory;
-use crate::pool::WorkerPool;
 use crate::observe::{Invoked, Observer, TEST_TRIGGER};
+use crate::pool::WorkerPool;
 use crate::{Error, FunctionModule, Limits, Trace};
 use arc_swap::ArcSwap;
 use fenn_abi::event::{HEADER_INVOCATION, HEADER_TRIGGER};

@@ -52,7 +52,8 @@ pub trait Observer: Send + Sync + 'static {
 /// Bucket bounds, in seconds, for durations from a fraction of a
 /// millisecond to ten seconds.
 pub const SECONDS: &[f64] = &[
-    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    10.0,
 ];
 
 /// A histogram of durations, counted without a lock, for the metrics.

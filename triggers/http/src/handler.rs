@@ -43,21 +43,25 @@ pub(crate) async fn handle<H: FunctionHost>(
                 template,
                 path_parameters,
             } => (spec, template, path_parameters),
-        Match::MethodNotAllowed(allowed) => {
-            let response =
-                GatewayError::MethodNotAllowed { allowed }.into_response_for(ResponseMode::Plain);
-            gateway.stats.count(&gateway.unmatched, response.status().as_u16());
-            return response;
-        }
-        Match::NotFound => {
-            let response = GatewayError::NoRoute {
-                path: parts.uri.path().to_owned(),
+            Match::MethodNotAllowed(allowed) => {
+                let response = GatewayError::MethodNotAllowed { allowed }
+                    .into_response_for(ResponseMode::Plain);
+                gateway
+                    .stats
+                    .count(&gateway.unmatched, response.status().as_u16());
+                return response;
             }
-            .into_response_for(ResponseMode::Plain);
-            gateway.stats.count(&gateway.unmatched, response.status().as_u16());
-            return response;
-        }
-    };
+            Match::NotFound => {
+                let response = GatewayError::NoRoute {
+                    path: parts.uri.path().to_owned(),
+                }
+                .into_response_for(ResponseMode::Plain);
+                gateway
+                    .stats
+                    .count(&gateway.unmatched, response.status().as_u16());
+                return response;
+            }
+        };
     let mode = spec.response;
     let answer = async {
         let held = reserve_body(&body, &gateway)?;
@@ -91,9 +95,7 @@ pub(crate) async fn handle<H: FunctionHost>(
         Ok(response) => response,
         Err(error) => error.into_response_for(mode),
     };
-    gateway
-        .stats
-        .count(template, response.status().as_u16());
+    gateway.stats.count(template, response.status().as_u16());
     response
 }
 

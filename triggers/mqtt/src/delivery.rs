@@ -20,10 +20,10 @@
 //! channel between sends, and a flood spills to the outbox instead of
 //! stalling the poller (which must go on reading PUBACKs).
 
+use crate::MqttStats;
 use crate::link::{InFlight, Link};
 use crate::outbox::{Outbox, OutboxError};
 use crate::publisher::{CHANNEL, Item};
-use crate::MqttStats;
 use crate::session::{Client, WINDOW};
 use std::collections::VecDeque;
 use std::future::Future;
