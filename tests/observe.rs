@@ -163,6 +163,7 @@ fn the_stream_and_fenn_logs_follow_show_invocations_as_they_end() {
         }
     }
     let _ = follow.kill();
+    let _ = follow.wait();
     assert!(shown, "no live invocation shown:\n{}", out.text());
 }
 

@@ -350,6 +350,8 @@ impl Dispatcher {
         event
             .headers
             .insert(HEADER_INVOCATION.into(), invocation.to_string());
+        // A caller's own trace is the caller's to read after: copied.
+        let copy = trace.is_some();
         let observing = self.observer.as_ref().map(|observer| {
             let trigger = match &trace {
                 Some(_) => TEST_TRIGGER.to_owned(),
@@ -394,7 +396,7 @@ impl Dispatcher {
                 started: at,
                 duration: started.elapsed(),
                 result: &result,
-                recorded: kept.recorded(),
+                recorded: if copy { kept.recorded() } else { kept.take() },
             });
         }
         result

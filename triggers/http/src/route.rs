@@ -226,6 +226,7 @@ mod tests {
             Match::Found {
                 spec,
                 path_parameters,
+                ..
             } => (spec.function.as_str(), path_parameters),
             other => panic!("{path} {method}: {other:?}"),
         }
