@@ -363,7 +363,10 @@ impl Dispatcher {
             let about = (trigger, event.http_method.clone(), event.path.clone());
             (observer, kept, about, std::time::SystemTime::now())
         });
-        let trace = observing.as_ref().map(|(_, kept, ..)| kept.clone());
+        let trace = match &observing {
+            Some((_, kept, ..)) => Some(kept.clone()),
+            None => trace,
+        };
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
         let running = std::panic::AssertUnwindSafe(
@@ -541,9 +544,8 @@ mod tests {
         assert!(matches!(first.await.unwrap(), Err(Error::Deadline { .. })));
     }
 
-    #[tokio::test]
-    async fn a_traced_invocation_keeps_its_log_lines_and_fuel() {
-        let wasm = wat::parse_str(
+    fn logging_guest() -> Vec<u8> {
+        wat::parse_str(
             r#"(module
                  (import "fenn" "log" (func $log (param i32 i32 i32)))
                  (memory (export "memory") 1)
@@ -555,9 +557,70 @@ mod tests {
                    (call $log (i32.const 2) (i32.const 2048) (i32.const 12))
                    i64.const 4398046511135))"#,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Keeps what it is told: (trigger, source, status, lines, peak memory).
+    #[derive(Default)]
+    struct Seen(std::sync::Mutex<Vec<(String, String, String, usize, usize)>>);
+
+    impl Observer for Seen {
+        fn log_bytes(&self) -> usize {
+            1024
+        }
+
+        fn invoked(&self, invoked: Invoked<'_>) {
+            let status = match invoked.result {
+                Ok(response) => response.status_code.to_string(),
+                Err(error) => error.kind().to_owned(),
+            };
+            self.0.lock().unwrap().push((
+                invoked.trigger.to_owned(),
+                invoked.source.to_owned(),
+                status,
+                invoked.recorded.lines.len(),
+                invoked.recorded.peak_memory,
+            ));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_observer_is_told_of_every_invocation_with_its_lines() {
+        let seen = Arc::new(Seen::default());
+        let dispatcher = Dispatcher::new(2, 256 << 20).with_observer(seen.clone());
+        dispatcher
+            .deploy("logs", &logging_guest(), Limits::default())
+            .unwrap();
+        dispatcher
+            .deploy("spin", &wat_guest(SPIN), endless(50, 1))
+            .unwrap();
+        let event = Event::new("/sensors/1", "PUBLISH").with_header("x-fenn-trigger", "mqtt");
+        dispatcher.invoke("logs", event).await.unwrap();
+        let trace = Arc::new(Trace::default());
+        dispatcher
+            .invoke_traced("logs", Event::default(), trace.clone())
+            .await
+            .unwrap();
+        let late = dispatcher.invoke("spin", Event::new("/", "GET")).await;
+        assert!(matches!(late, Err(Error::Deadline { .. })), "{late:?}");
+        let seen = seen.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(
+            seen[0],
+            ("mqtt".into(), "/sensors/1".into(), "200".into(), 1, 65536)
+        );
+        // A test event is named so, and its caller still reads its trace.
+        assert_eq!((seen[1].0.as_str(), seen[1].3), ("test", 1));
+        assert_eq!(trace.recorded().lines.len(), 1);
+        assert_eq!(seen[2].2, "deadline");
+    }
+
+    #[tokio::test]
+    async fn a_traced_invocation_keeps_its_log_lines_and_fuel() {
         let dispatcher = Dispatcher::new(1, 256 << 20);
-        dispatcher.deploy("logs", &wasm, Limits::default()).unwrap();
+        dispatcher
+            .deploy("logs", &logging_guest(), Limits::default())
+            .unwrap();
         let trace = Arc::new(Trace::default());
         let response = dispatcher
             .invoke_traced("logs", Event::default(), trace.clone())
