@@ -560,9 +560,12 @@ mod tests {
         .unwrap()
     }
 
-    /// Keeps what it is told: (trigger, source, status, lines, peak memory).
+    /// Trigger, source, status, lines and peak memory of an invocation.
+    type Told = (String, String, String, usize, usize);
+
+    /// Keeps what it is told.
     #[derive(Default)]
-    struct Seen(std::sync::Mutex<Vec<(String, String, String, usize, usize)>>);
+    struct Seen(std::sync::Mutex<Vec<Told>>);
 
     impl Observer for Seen {
         fn log_bytes(&self) -> usize {
