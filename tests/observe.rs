@@ -167,6 +167,58 @@ fn the_stream_and_fenn_logs_follow_show_invocations_as_they_end() {
     assert!(shown, "no live invocation shown:\n{}", out.text());
 }
 
+#[test]
+fn streams_are_few_at_once_and_end_when_fenn_stops() {
+    let admin = "shutdown_grace = \"120s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+    let mut fenn = Managed::start_in(crate::util::TempDir::new("streams"), admin);
+    // Streams are few at once, so that they leave the listener to the
+    // API and health checks; one closed makes room for another.
+    let open = |fenn: &Managed| {
+        client()
+            .get(fenn.api("/v1/invocations/stream"))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap()
+    };
+    let mut others: Vec<_> = (0..4).map(|_| open(&fenn)).collect();
+    assert!(others.iter().all(|r| r.status() == 200));
+    let refused = open(&fenn);
+    assert_eq!(refused.status(), 503, "a fifth stream");
+    assert_eq!(
+        client().get(fenn.api("/healthz")).send().unwrap().status(),
+        200
+    );
+    drop(refused);
+    others.pop();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let last = loop {
+        let again = open(&fenn);
+        if again.status() == 200 {
+            break again;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a closed stream's place never came back"
+        );
+    };
+    // Stopping ends the open streams at once, not after the grace (120 s
+    // here; terminate gives up after 30).
+    let readers: Vec<_> = others
+        .into_iter()
+        .chain([last])
+        .map(|stream| std::thread::spawn(move || BufReader::new(stream).lines().count()))
+        .collect();
+    assert!(fenn.fenn.terminate().success());
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert!(
+        !fenn.fenn.log.text().contains("grace ran out"),
+        "{}",
+        fenn.fenn.log.text()
+    );
+}
+
 /// The value of the sample `series` (a name with its labels as the
 /// exposition writes them), or 0 when absent.
 fn sample(text: &str, series: &str) -> f64 {

@@ -59,17 +59,22 @@ async fn stream(remote: &Remote, name: &str, as_json: bool) -> anyhow::Result<()
         let answer = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         return Err(refusal(status, &answer));
     }
+    // What has come and is not an event yet; the part before `scanned`
+    // holds no event's end (each byte is looked at once).
     let mut pending: Vec<u8> = Vec::new();
+    let mut scanned = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame.context("the stream broke off")?;
+        let frame = frame.context("the stream broke off (fenn stopped?)")?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
         pending.extend_from_slice(&data);
-        while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = pending.drain(..end + 2).collect();
+        while let Some(at) = pending[scanned..].windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = pending.drain(..scanned + at + 2).collect();
+            scanned = 0;
             event_of(&String::from_utf8_lossy(&event), as_json)?;
         }
+        scanned = pending.len().saturating_sub(1);
         anyhow::ensure!(
             pending.len() <= MAX_EVENT,
             "the stream sent an event over {MAX_EVENT} bytes"

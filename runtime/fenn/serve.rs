@@ -182,6 +182,8 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
                 body_timeout: config.http.body_read_timeout,
                 mqtt_link,
+                stopping: admin_stops.clone(),
+                streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
             });
             let mut stops = admin_stops;
             let stopped = async move {

@@ -25,7 +25,7 @@ mod views;
 
 pub(crate) use error::ApiError;
 pub(crate) use load::load;
-pub(crate) use platform::{Platform, Triggers, UPLOADS};
+pub(crate) use platform::{Platform, STREAMS, Triggers, UPLOADS};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

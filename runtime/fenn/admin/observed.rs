@@ -130,7 +130,17 @@ pub(crate) fn metrics(platform: &Platform) -> Response {
 /// cut off rather than buffered for.
 pub(crate) fn stream(platform: &Arc<Platform>, text: Option<&str>) -> Result<Response, ApiError> {
     let function = parameters(text, &["function"])?.remove("function");
-    let events = events(platform.observe.follow(), function);
+    let open = platform.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Busy(format!(
+            "{} invocation streams are open, the most at once: close one",
+            super::STREAMS
+        ))
+    })?;
+    let mut stopping = platform.stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let events = events(platform.observe.follow(), function, stopped, open);
     let mut response = Response::new(Body::from_stream(events));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
@@ -148,18 +158,27 @@ pub(crate) fn stream(platform: &Arc<Platform>, text: Option<&str>) -> Result<Res
 /// The stream's events: first a comment saying it is subscribed (a
 /// client may act on it, knowing it misses nothing after), then each
 /// record of `function` (or all), a keep-alive comment when idle, and
-/// `lagged` before the end when the reader fell too far behind.
-fn events(
+/// `lagged` before the end when the reader fell too far behind. It ends
+/// when `stopped` completes (fenn stops); `held` is held until it ends.
+fn events<T: Send + 'static>(
     receiver: Receiver<Arc<Record>>,
     function: Option<String>,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+    held: T,
 ) -> impl futures_util::Stream<Item = Result<String, std::convert::Infallible>> {
     let subscribed = futures_util::stream::once(async { Ok(": subscribed\n\n".to_owned()) });
-    let records = futures_util::stream::unfold(Some(receiver), move |receiver| {
+    let stopped = futures_util::FutureExt::shared(futures_util::FutureExt::boxed(stopped));
+    let state = Some((receiver, held));
+    let records = futures_util::stream::unfold(state, move |state| {
         let function = function.clone();
+        let stopped = stopped.clone();
         async move {
-            let mut receiver = receiver?;
+            let (mut receiver, held) = state?;
             loop {
-                let next = tokio::time::timeout(KEEP_ALIVE, receiver.recv()).await;
+                let next = tokio::select! {
+                    next = tokio::time::timeout(KEEP_ALIVE, receiver.recv()) => next,
+                    () = stopped.clone() => return None,
+                };
                 let event = match next {
                     Err(_) => ": keep-alive\n\n".to_owned(),
                     Ok(Ok(record)) if function.as_ref().is_some_and(|f| *f != record.function) => {
@@ -175,7 +194,7 @@ fn events(
                     }
                     Ok(Err(RecvError::Closed)) => return None,
                 };
-                return Some((Ok(event), Some(receiver)));
+                return Some((Ok(event), Some((receiver, held))));
             }
         }
     });
@@ -212,7 +231,11 @@ mod tests {
             log_bytes: 1024,
             max_bytes: 1 << 20,
         });
-        let mut events = Box::pin(events(observe.follow(), Some("f".into())));
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let stopped = async move {
+            let _ = stopping.await;
+        };
+        let mut events = Box::pin(events(observe.follow(), Some("f".into()), stopped, ()));
         assert_eq!(events.next().await.unwrap().unwrap(), ": subscribed\n\n");
         invoked(&observe, 1, "other");
         invoked(&observe, 2, "f");
@@ -225,6 +248,24 @@ mod tests {
         }
         let lagged = events.next().await.unwrap().unwrap();
         assert!(lagged.starts_with("event: lagged"), "{lagged}");
+        assert!(events.next().await.is_none());
+        drop(stop);
+    }
+
+    #[tokio::test]
+    async fn a_stream_ends_when_fenn_stops() {
+        let observe = Observe::new(HistorySettings {
+            per_function: 10,
+            log_bytes: 1024,
+            max_bytes: 1 << 20,
+        });
+        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let stopped = async move {
+            let _ = stopping.await;
+        };
+        let mut events = Box::pin(events(observe.follow(), None, stopped, ()));
+        assert_eq!(events.next().await.unwrap().unwrap(), ": subscribed\n\n");
+        stop.send(()).unwrap();
         assert!(events.next().await.is_none());
     }
 

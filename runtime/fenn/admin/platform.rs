@@ -54,10 +54,18 @@ pub(crate) struct Platform {
     pub(crate) body_timeout: std::time::Duration,
     /// The MQTT connection, with `[mqtt]`: readiness follows it.
     pub(crate) mqtt_link: Option<tokio::sync::watch::Receiver<fenn_mqtt::link::Link>>,
+    /// Turns true when fenn stops: open streams end then.
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+    /// Streams open at once, each holding one of the listener's few
+    /// connections ([`STREAMS`]).
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// Requests with large bodies (uploads, test answers) at once.
 pub(crate) const UPLOADS: usize = 2;
+/// Invocation streams open at once: the rest of the listener's 32
+/// connections stay free for the API, health checks and the console.
+pub(crate) const STREAMS: usize = 4;
 
 /// A version ready to serve: validated, compiled, and its bindings
 /// checked against every other function's.

@@ -78,7 +78,7 @@ impl LogCount {
 /// [`MAX_LINE`] bytes, and every control character (a newline, a carriage
 /// return, a terminal escape) written as an escape, so a guest's text
 /// stays on its own line and cannot look like another.
-pub(crate) fn escape(bytes: &[u8]) -> String {
+pub fn escape(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_LINE)]);
     let mut line = String::with_capacity(text.len());
     for c in text.chars() {

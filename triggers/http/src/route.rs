@@ -69,6 +69,7 @@ pub enum Match<'a> {
 #[derive(Debug, Clone)]
 pub struct RouteTable {
     router: matchit::Router<(Arc<str>, Vec<RouteSpec>)>,
+    templates: std::collections::HashSet<Arc<str>>,
     len: usize,
 }
 
@@ -110,15 +111,27 @@ impl RouteTable {
             }
         }
         let mut router = matchit::Router::new();
+        let mut templates = std::collections::HashSet::new();
         for (route, specs) in grouped {
+            let template: Arc<str> = Arc::from(route.as_str());
+            templates.insert(template.clone());
             router
-                .insert(route.clone(), (Arc::from(route.as_str()), specs))
+                .insert(route.clone(), (template, specs))
                 .map_err(|error| RouteError::Template {
                     route,
                     reason: error.to_string(),
                 })?;
         }
-        Ok(Self { router, len })
+        Ok(Self {
+            router,
+            templates,
+            len,
+        })
+    }
+
+    /// Whether `template` is one of the table's routes, as written.
+    pub fn serves_template(&self, template: &str) -> bool {
+        self.templates.contains(template)
     }
 
     /// Number of routes.

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 #[derive(Clone)]
 pub struct HttpBindings {
     routes: Arc<ArcSwap<RouteTable>>,
+    stats: Arc<RequestStats>,
 }
 
 impl Bindings for HttpBindings {
@@ -27,7 +28,11 @@ impl Bindings for HttpBindings {
     type Error = RouteError;
 
     fn apply(&self, routes: Vec<RouteSpec>) -> Result<(), RouteError> {
-        self.routes.store(Arc::new(RouteTable::new(routes)?));
+        let table = RouteTable::new(routes)?;
+        // A route gone takes its counts along: the series stay bounded by
+        // the routes served.
+        self.stats.keep(|route| table.serves_template(route));
+        self.routes.store(Arc::new(table));
         Ok(())
     }
 }
@@ -97,6 +102,7 @@ impl<H: FunctionHost> HttpTrigger<H> {
     pub fn bindings(&self) -> HttpBindings {
         HttpBindings {
             routes: self.gateway.routes.clone(),
+            stats: self.gateway.stats.clone(),
         }
     }
 

@@ -38,6 +38,14 @@ impl RequestStats {
         *counts.entry(key).or_default() += 1;
     }
 
+    /// Keeps only the counts of routes for which `served` holds (and those
+    /// of [`UNMATCHED`] and [`OTHER`]).
+    pub fn keep(&self, served: impl Fn(&str) -> bool) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.retain(|(route, _), _| matches!(&**route, UNMATCHED | OTHER) || served(route));
+        }
+    }
+
     /// Every (route, status, count), in no order.
     pub fn snapshot(&self) -> Vec<(Arc<str>, u16, u64)> {
         self.counts
@@ -73,5 +81,10 @@ mod tests {
         assert_eq!(seen.len(), MAX_SERIES + 1);
         let other = seen.iter().find(|(route, ..)| &**route == OTHER).unwrap();
         assert_eq!((other.1, other.2), (200, 12));
+        stats.keep(|route| route == "/hello/{name}");
+        let mut kept = stats.snapshot();
+        kept.sort();
+        let routes: Vec<&str> = kept.iter().map(|(route, ..)| &**route).collect();
+        assert_eq!(routes, [OTHER, "/hello/{name}", "/hello/{name}"]);
     }
 }
