@@ -207,6 +207,7 @@ mod tests {
     use crate::observe::{HistorySettings, Observe};
     use fenn_runtime::Observer as _;
     use futures_util::StreamExt as _;
+    use tokio::sync::oneshot;
 
     fn invoked(observe: &Observe, id: u64, function: &str) {
         let result = Ok(fenn_abi::Response::default());
@@ -224,19 +225,31 @@ mod tests {
         });
     }
 
-    #[tokio::test]
-    async fn a_reader_too_far_behind_is_told_and_cut_off_not_buffered_for() {
+    type Events = std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<String, std::convert::Infallible>> + Send>,
+    >;
+
+    /// An observer, a stream of `function`'s invocations past its first
+    /// comment, and what stops it.
+    async fn following(function: Option<&str>) -> (Arc<Observe>, Events, oneshot::Sender<()>) {
         let observe = Observe::new(HistorySettings {
             per_function: 10,
             log_bytes: 1024,
             max_bytes: 1 << 20,
         });
-        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+        let (stop, stopping) = oneshot::channel::<()>();
         let stopped = async move {
             let _ = stopping.await;
         };
-        let mut events = Box::pin(events(observe.follow(), Some("f".into()), stopped, ()));
+        let function = function.map(str::to_owned);
+        let mut events: Events = Box::pin(events(observe.follow(), function, stopped, ()));
         assert_eq!(events.next().await.unwrap().unwrap(), ": subscribed\n\n");
+        (observe, events, stop)
+    }
+
+    #[tokio::test]
+    async fn a_reader_too_far_behind_is_told_and_cut_off_not_buffered_for() {
+        let (observe, mut events, _stop) = following(Some("f")).await;
         invoked(&observe, 1, "other");
         invoked(&observe, 2, "f");
         let first = events.next().await.unwrap().unwrap();
@@ -249,22 +262,11 @@ mod tests {
         let lagged = events.next().await.unwrap().unwrap();
         assert!(lagged.starts_with("event: lagged"), "{lagged}");
         assert!(events.next().await.is_none());
-        drop(stop);
     }
 
     #[tokio::test]
     async fn a_stream_ends_when_fenn_stops() {
-        let observe = Observe::new(HistorySettings {
-            per_function: 10,
-            log_bytes: 1024,
-            max_bytes: 1 << 20,
-        });
-        let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
-        let stopped = async move {
-            let _ = stopping.await;
-        };
-        let mut events = Box::pin(events(observe.follow(), None, stopped, ()));
-        assert_eq!(events.next().await.unwrap().unwrap(), ": subscribed\n\n");
+        let (_observe, mut events, stop) = following(None).await;
         stop.send(()).unwrap();
         assert!(events.next().await.is_none());
     }
