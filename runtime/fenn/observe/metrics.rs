@@ -207,13 +207,13 @@ impl Sources {
             encoder,
             "fenn_mqtt_outbox_records",
             "Results waiting in the outbox for the broker",
-            clamp64(stats.outbox_records.load(Ordering::Relaxed)),
+            clamp(stats.outbox_records.load(Ordering::Relaxed)),
         )?;
         gauge(
             encoder,
             "fenn_mqtt_outbox_bytes",
             "Bytes of the results waiting in the outbox",
-            clamp64(stats.outbox_bytes.load(Ordering::Relaxed)),
+            clamp(stats.outbox_bytes.load(Ordering::Relaxed)),
         )?;
         counter(
             encoder,
@@ -230,12 +230,9 @@ impl Sources {
     }
 }
 
-fn clamp(value: usize) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn clamp64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
+/// A count as a gauge's value, the largest one past `i64::MAX`.
+fn clamp(value: impl TryInto<i64>) -> i64 {
+    value.try_into().unwrap_or(i64::MAX)
 }
 
 /// The process's resident memory and open file descriptors, as the usual
