@@ -191,6 +191,7 @@ mod tests {
             has_mqtt: true,
             has_state: true,
             buffer_bytes: 64 << 20,
+            gateway: crate::config::PolicyNames::default(),
         };
         Entry::deployed(&definition(name, value, &context, "m".into()).unwrap())
     }

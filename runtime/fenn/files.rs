@@ -59,6 +59,30 @@ fn too_large(path: &Path, size: Option<u64>, limit: u64, what: &str) -> String {
     )
 }
 
+/// Refuses a key file that users other than its owner may read, as ssh
+/// refuses such a private key.
+#[cfg(unix)]
+pub(crate) fn private_to_owner(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let metadata = std::fs::metadata(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mode = metadata.permissions().mode();
+    if mode & 0o077 == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} may be read by other users (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        ))
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn private_to_owner(_path: &Path) -> Result<(), String> {
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -132,7 +132,12 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     crate::announce::announce(&config, listener.local_addr()?, admin_local, &names);
     let host = Arc::new(dispatcher);
     let routes = RouteTable::new(catalog.routes()).context("the routes collide")?;
-    let http = HttpTrigger::new(routes, host.clone(), config.http.clone());
+    let http = HttpTrigger::with_policy(
+        routes,
+        host.clone(),
+        config.http.clone(),
+        config.gateway.policy(),
+    );
     let http_bindings = http.bindings();
     let http_stats = http.stats();
     let mut triggers: Vec<Box<dyn Trigger>> = vec![Box::new(http.on(listener))];

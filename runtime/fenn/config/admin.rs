@@ -163,7 +163,8 @@ impl Validator<'_> {
                 .map_err(|reason| self.error(key, reason))
         };
         let key_path = base.join(key);
-        private_to_owner(&key_path).map_err(|reason| self.error("admin.tls_key", reason))?;
+        crate::files::private_to_owner(&key_path)
+            .map_err(|reason| self.error("admin.tls_key", reason))?;
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_slice_iter(&read("admin.tls_cert", &base.join(cert))?)
                 .collect::<Result<_, _>>()
@@ -196,28 +197,4 @@ impl Validator<'_> {
             fingerprint,
         })
     }
-}
-
-/// Refuses a key file that users other than its owner may read, as ssh
-/// refuses such a private key.
-#[cfg(unix)]
-fn private_to_owner(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let metadata = std::fs::metadata(path)
-        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    let mode = metadata.permissions().mode();
-    if mode & 0o077 == 0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} may be read by other users (mode {:o}): chmod 600 it",
-            path.display(),
-            mode & 0o777
-        ))
-    }
-}
-
-#[cfg(not(unix))]
-fn private_to_owner(_path: &Path) -> Result<(), String> {
-    Ok(())
 }

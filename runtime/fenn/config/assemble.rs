@@ -6,7 +6,8 @@
 
 use super::raw::{RawConfig, RawFunction, RawMqtt, RawServer};
 use super::{
-    Config, ConfigError, FunctionConfig, MAX_CONNECTIONS, MAX_WORKERS, MqttVersion, Validator,
+    Config, ConfigError, FunctionConfig, MAX_CONNECTIONS, MAX_WORKERS, MqttVersion, PolicyNames,
+    Validator,
 };
 use crate::examples;
 use fenn_cron::CronSpec;
@@ -62,7 +63,15 @@ impl Validator<'_> {
             .flatten();
         let has_mqtt = raw.mqtt.is_some();
         let buffer = server.buffer_valid.then_some(server.http.buffer_bytes);
-        let found = self.functions(&raw.functions, buffer, has_mqtt, state_dir.is_some());
+        let gateway = self.gateway(raw.gateway.as_ref(), &raw.apps);
+        let names = gateway.names();
+        let found = self.functions(
+            &raw.functions,
+            buffer,
+            has_mqtt,
+            state_dir.is_some(),
+            &names,
+        );
         let admin = raw
             .admin
             .as_ref()
@@ -86,11 +95,12 @@ impl Validator<'_> {
             mqtt_routes: found.mqtt_routes,
             embedded_broker,
             admin,
+            gateway,
         })
     }
 
     /// Records `error` and goes on.
-    fn report(&self, error: ConfigError) {
+    pub(super) fn report(&self, error: ConfigError) {
         self.errors.borrow_mut().push(error);
     }
 
@@ -237,6 +247,7 @@ impl Validator<'_> {
         buffer: Option<usize>,
         has_mqtt: bool,
         has_state: bool,
+        names: &PolicyNames,
     ) -> Functions {
         let mut found = Functions::default();
         for (index, function) in raw.iter().enumerate() {
@@ -265,7 +276,7 @@ impl Validator<'_> {
                 continue;
             }
             if let Some(parsed) = &parsed {
-                self.bindings(&key, function, parsed, buffer, &mut found);
+                self.bindings(&key, function, parsed, buffer, names, &mut found);
             }
             for (mqtt_index, route) in function.mqtt.iter().enumerate() {
                 let mqtt_key = format!("{key}.mqtt[{mqtt_index}]");
@@ -311,8 +322,14 @@ impl Validator<'_> {
         function: &RawFunction,
         parsed: &FunctionConfig,
         buffer: Option<usize>,
+        names: &PolicyNames,
         found: &mut Functions,
     ) {
+        let context = fenn_http::PolicyContext {
+            known_apps: &names.apps,
+            jwt: names.jwt,
+            function_apps: &function.apps,
+        };
         let over = buffer.filter(|buffer| parsed.limits.max_response > *buffer);
         if let Some(buffer) = over.filter(|_| !function.http.is_empty()) {
             self.report(self.error(
@@ -325,7 +342,7 @@ impl Validator<'_> {
         }
         for (route_index, route) in function.http.iter().enumerate() {
             let route_key = format!("{key}.http[{route_index}]");
-            if let Some(spec) = self.keep(self.route(&route_key, parsed, route)) {
+            if let Some(spec) = self.keep(self.route(&route_key, parsed, route, &context)) {
                 found.route_specs.push(spec);
                 found.route_keys.push(route_key);
             }

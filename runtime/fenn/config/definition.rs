@@ -20,6 +20,8 @@ pub(crate) struct Context {
     pub(crate) has_state: bool,
     /// `server.buffer_memory`.
     pub(crate) buffer_bytes: usize,
+    /// The apps routes may name, and whether `jwt` may be asked for.
+    pub(crate) gateway: super::PolicyNames,
 }
 
 /// A validated definition: the function and its bindings.
@@ -79,6 +81,7 @@ pub(crate) fn definition(
         Some(context.buffer_bytes),
         context.has_mqtt,
         context.has_state,
+        &context.gateway,
     );
     // The definition's own routes: a template that is not one, or two
     // that collide, is the definition's error (another function's is the
@@ -122,6 +125,7 @@ mod tests {
             has_mqtt: false,
             has_state: false,
             buffer_bytes: 64 << 20,
+            gateway: super::super::PolicyNames::default(),
         }
     }
 

@@ -5,11 +5,13 @@
 mod admin;
 mod assemble;
 mod definition;
+mod gateway;
 mod mqtt;
 mod raw;
 
 pub(crate) use admin::{AdminSettings, TOKEN_VARIABLE};
 pub(crate) use definition::{Context, Definition, definition};
+pub(crate) use gateway::{GatewaySettings, PolicyNames};
 
 use crate::examples;
 use fenn_cron::{CronSpec, RawSchedule};
@@ -114,6 +116,8 @@ pub(crate) struct Config {
     pub(crate) embedded_broker: Option<SocketAddr>,
     /// `[admin]`: the management API, when it is on.
     pub(crate) admin: Option<AdminSettings>,
+    /// `[gateway]` and `[[app]]`.
+    pub(crate) gateway: GatewaySettings,
 }
 
 impl Config {
@@ -123,6 +127,7 @@ impl Config {
             has_mqtt: self.mqtt.is_some(),
             has_state: self.state_dir.is_some(),
             buffer_bytes: self.http.buffer_bytes,
+            gateway: self.gateway.names(),
         }
     }
 
@@ -351,10 +356,11 @@ impl Validator<'_> {
         key: &str,
         function: &FunctionConfig,
         raw: &RawRoute,
+        context: &fenn_http::PolicyContext<'_>,
     ) -> Result<RouteSpec, ConfigError> {
         self.binding(
             key,
-            raw.validate(&function.name, function.limits.max_response),
+            raw.validate(&function.name, function.limits.max_response, context),
         )
     }
 }

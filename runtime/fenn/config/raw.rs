@@ -17,6 +17,72 @@ pub(super) struct RawConfig {
     pub(super) mqtt: Option<RawMqtt>,
     /// `[admin]`: the management API (absent: none).
     pub(super) admin: Option<RawAdmin>,
+    /// `[gateway]`: policies every route shares (absent: none).
+    pub(super) gateway: Option<RawGateway>,
+    /// `[[app]]`: callers' identities, which routes authorize.
+    #[serde(default, rename = "app")]
+    pub(super) apps: Vec<RawApp>,
+}
+
+/// `[gateway]`: global IP lists, trusted proxies, signatures and JWTs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGateway {
+    /// `allow`: addresses and CIDR blocks that may call any route (default: all).
+    #[serde(default)]
+    pub(super) allow: Vec<String>,
+    /// `deny`: addresses and CIDR blocks refused on every route.
+    #[serde(default)]
+    pub(super) deny: Vec<String>,
+    /// `trusted_proxies`: proxies whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub(super) trusted_proxies: Vec<String>,
+    /// `signature_window`: how far a signed request's timestamp may be
+    /// from now (default `15m`).
+    pub(super) signature_window: Option<String>,
+    /// `nonce_cache`: signed requests' nonces remembered (default 65536).
+    pub(super) nonce_cache: Option<usize>,
+    /// `[gateway.jwt]`: how JWT bearer tokens are checked.
+    pub(super) jwt: Option<RawJwt>,
+}
+
+/// `[gateway.jwt]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJwt {
+    /// `secret_env`: the variable holding an HS256 secret.
+    pub(super) secret_env: Option<String>,
+    /// `secret_file`: a file holding an HS256 secret (mode 600).
+    pub(super) secret_file: Option<String>,
+    /// `public_key`: a PEM RSA (RS256) or EC P-256 (ES256) public key.
+    pub(super) public_key: Option<String>,
+    /// `jwks`: a JWKS file of RSA and EC keys.
+    pub(super) jwks: Option<String>,
+    /// `issuer`: the `iss` tokens must have.
+    pub(super) issuer: Option<String>,
+    /// `audience`: `aud` must name one of these.
+    #[serde(default)]
+    pub(super) audience: Vec<String>,
+    /// `leeway`: how far `exp` and `nbf` may be off (default `30s`).
+    pub(super) leeway: Option<String>,
+}
+
+/// `[[app]]`: a caller's identity.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApp {
+    /// `name`: what routes' `apps` name, and the function's `x-fenn-app`.
+    pub(super) name: String,
+    /// `key`: the AppKey, sent with signed requests as `X-Ca-Key`.
+    pub(super) key: String,
+    /// `secret_env`: the variable holding the AppSecret.
+    pub(super) secret_env: Option<String>,
+    /// `secret_file`: a file holding the AppSecret (mode 600).
+    pub(super) secret_file: Option<String>,
+    /// `code_env`: the variable holding the AppCode.
+    pub(super) code_env: Option<String>,
+    /// `code_file`: a file holding the AppCode (mode 600).
+    pub(super) code_file: Option<String>,
 }
 
 /// `[admin]`: the management API's own listener. The bearer token comes
@@ -154,6 +220,9 @@ pub(super) struct RawFunction {
     /// `max_workers`: worker threads its long events may hold at once
     /// (default half of `server.workers`, at least 1).
     pub(super) max_workers: Option<usize>,
+    /// `apps`: the apps its routes authorize, where a route names none.
+    #[serde(default)]
+    pub(super) apps: Vec<String>,
     /// `[[function.http]]`: the HTTP trigger's routes (its keys are its own).
     #[serde(default)]
     pub(super) http: Vec<fenn_http::RawRoute>,

@@ -2,9 +2,11 @@
 //! validation into a [`RouteSpec`]. The gateway's keys live here, not in
 //! the binary.
 
+use crate::policy::{RoutePolicy, cors::Cors, ip::IpList, rate};
 use crate::{ResponseMode, RouteSpec};
 use fenn_runtime::trigger::BindingError;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Most distinct methods one route names.
 pub const MAX_METHODS: usize = 16;
@@ -21,6 +23,58 @@ pub struct RawRoute {
     /// `response`: `"plain"` (default) or `"envelope"` (the function API envelope).
     #[serde(default)]
     pub response: RawMode,
+    /// `apps`: the apps that may call it, by AppCode or signature (default:
+    /// the function's `apps`; none and no `jwt` leave it open).
+    #[serde(default)]
+    pub apps: Vec<String>,
+    /// `jwt`: a JWT bearer token checked by `[gateway.jwt]` lets a caller in.
+    #[serde(default)]
+    pub jwt: bool,
+    /// `allow`: addresses and CIDR blocks that may call it (default: all).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// `deny`: addresses and CIDR blocks refused (deny wins over allow).
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// `rate`: requests to the route, all callers together (`"100/s"`).
+    pub rate: Option<String>,
+    /// `rate_per_caller`: requests of one caller: its app, else its IP address.
+    pub rate_per_caller: Option<String>,
+    /// `cors`: web origins that may call it from a browser.
+    pub cors: Option<RawCors>,
+}
+
+/// `cors`, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCors {
+    /// `origins`: `["https://ui.example.com"]`, or `["*"]` for any.
+    pub origins: Vec<String>,
+    /// `methods`: allowed methods (default: the route's).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// `headers`: allowed request headers (default: those asked for).
+    #[serde(default)]
+    pub headers: Vec<String>,
+    /// `expose`: response headers a page may read.
+    #[serde(default)]
+    pub expose: Vec<String>,
+    /// `max_age`: how long a browser keeps a preflight's answer (default `10m`).
+    pub max_age: Option<String>,
+    /// `credentials`: cookies and Authorization may be sent (default false).
+    #[serde(default)]
+    pub credentials: bool,
+}
+
+/// What a route's policy keys are checked against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PolicyContext<'a> {
+    /// The names of the apps configured.
+    pub known_apps: &'a [Arc<str>],
+    /// `[gateway.jwt]` is configured.
+    pub jwt: bool,
+    /// The function's own `apps`, for routes that name none.
+    pub function_apps: &'a [String],
 }
 
 /// `response`, as written.
@@ -42,7 +96,12 @@ impl RawRoute {
     /// # Errors
     ///
     /// A method that is not one.
-    pub fn validate(&self, function: &str, max_response: usize) -> Result<RouteSpec, BindingError> {
+    pub fn validate(
+        &self,
+        function: &str,
+        max_response: usize,
+        context: &PolicyContext<'_>,
+    ) -> Result<RouteSpec, BindingError> {
         let mut methods: Vec<String> = Vec::new();
         for method in &self.methods {
             let upper = method.to_ascii_uppercase();
@@ -74,6 +133,73 @@ impl RawRoute {
                 RawMode::Envelope => ResponseMode::Envelope,
             },
             max_response,
+            policy: self.policy(context)?,
         })
+    }
+
+    fn policy(&self, context: &PolicyContext<'_>) -> Result<RoutePolicy, BindingError> {
+        let (key, named) = if self.apps.is_empty() {
+            ("apps", context.function_apps)
+        } else {
+            ("apps", self.apps.as_slice())
+        };
+        let mut apps = Vec::new();
+        for (i, name) in named.iter().enumerate() {
+            let app = context
+                .known_apps
+                .iter()
+                .find(|known| ***known == **name)
+                .ok_or_else(|| {
+                    BindingError::new(
+                        &format!("{key}[{i}]"),
+                        format!("no [[app]] is named '{name}'"),
+                    )
+                })?;
+            apps.push(app.clone());
+        }
+        if self.jwt && !context.jwt {
+            return Err(BindingError::new(
+                "jwt",
+                "needs [gateway.jwt] in the config",
+            ));
+        }
+        let route = self
+            .rate
+            .as_deref()
+            .map(|text| rate::parse_rate("rate", text))
+            .transpose()?;
+        let per_caller = self
+            .rate_per_caller
+            .as_deref()
+            .map(|text| rate::parse_rate("rate_per_caller", text))
+            .transpose()?;
+        let cors = self.cors.as_ref().map(RawCors::validate).transpose()?;
+        Ok(RoutePolicy {
+            apps,
+            jwt: self.jwt,
+            ip: IpList::parse(&self.allow, &self.deny)?,
+            rate: (route.is_some() || per_caller.is_some())
+                .then(|| Arc::new(rate::RateLimits::new(route, per_caller))),
+            cors,
+        })
+    }
+}
+
+impl RawCors {
+    fn validate(&self) -> Result<Cors, BindingError> {
+        let max_age = match &self.max_age {
+            Some(text) => fenn_runtime::units::duration(text)
+                .map_err(|reason| BindingError::new("cors.max_age", reason))?
+                .as_secs(),
+            None => 600,
+        };
+        Cors::new(
+            &self.origins,
+            &self.methods,
+            &self.headers,
+            &self.expose,
+            max_age,
+            self.credentials,
+        )
     }
 }

@@ -7,6 +7,7 @@
 //! and a function that does not answer in time is a 504.
 
 use crate::ResponseMode;
+use crate::policy::Refusal;
 use crate::response::envelope;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
@@ -48,6 +49,34 @@ pub enum GatewayError {
         /// Why.
         reason: String,
     },
+    /// A gateway policy refused the request (credentials, IP lists, rate
+    /// limits, CORS).
+    #[error("{}", .0.message)]
+    Refused(Refusal),
+}
+
+impl From<Refusal> for GatewayError {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+/// A request id as the API gateway's clients read it in `X-Ca-Request-Id`:
+/// 128 random bits written as a UUID.
+fn request_id() -> HeaderValue {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    );
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("0"))
 }
 
 impl GatewayError {
@@ -60,6 +89,9 @@ impl GatewayError {
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadBody { .. } => StatusCode::BAD_REQUEST,
+            Self::Refused(refusal) => {
+                StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN)
+            }
             Self::Function(error) => StatusCode::from_u16(error.status_code())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
@@ -99,6 +131,17 @@ impl GatewayError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Refused(refusal) => {
+                let headers = response.headers_mut();
+                headers.insert(
+                    "x-ca-error-message",
+                    HeaderValue::from_static(refusal.message),
+                );
+                headers.insert("x-ca-request-id", request_id());
+                if let Some(wait) = refusal.retry_after {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+                }
             }
             Self::MethodNotAllowed { allowed } => {
                 if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {

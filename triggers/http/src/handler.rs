@@ -1,13 +1,18 @@
 //! One request: the route, the body (within its limit and the shared
 //! buffer budget), the function, and its response back as HTTP.
 
+use crate::policy::{self, GatewayPolicy, Refusal};
 use crate::route::{Match, RouteTable};
 use crate::{GatewayError, HttpSettings, RequestStats, ResponseMode, request, response};
 use arc_swap::ArcSwap;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::response::IntoResponse as _;
 use fenn_runtime::FunctionHost;
 use http_body_util::{BodyExt as _, Limited};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -28,6 +33,8 @@ pub(crate) struct Gateway<H> {
     pub(crate) stats: Arc<RequestStats>,
     /// The route of requests that matched none, as the stats name it.
     pub(crate) unmatched: Arc<str>,
+    /// Apps, JWT keys, global IP lists: what every route's policy uses.
+    pub(crate) policy: Arc<GatewayPolicy>,
 }
 
 pub(crate) async fn handle<H: FunctionHost>(
@@ -35,43 +42,56 @@ pub(crate) async fn handle<H: FunctionHost>(
     request: Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
+    let client = gateway.policy.client(peer, &parts.headers);
     let routes = gateway.routes.load_full();
-    let (spec, template, path_parameters) =
-        match routes.find(parts.uri.path(), parts.method.as_str()) {
-            Match::Found {
-                spec,
-                template,
-                path_parameters,
-            } => (spec, template, path_parameters),
-            Match::MethodNotAllowed(allowed) => {
-                let response = GatewayError::MethodNotAllowed { allowed }
-                    .into_response_for(ResponseMode::Plain);
-                gateway
-                    .stats
-                    .count(&gateway.unmatched, response.status().as_u16());
-                return response;
-            }
-            Match::NotFound => {
-                let response = GatewayError::NoRoute {
-                    path: parts.uri.path().to_owned(),
-                }
-                .into_response_for(ResponseMode::Plain);
-                gateway
-                    .stats
-                    .count(&gateway.unmatched, response.status().as_u16());
-                return response;
-            }
-        };
+    let found = if gateway.policy.ip.admits(client) {
+        routes.find(parts.uri.path(), parts.method.as_str())
+    } else {
+        Match::Refused(Refusal::forbidden("Access Denied by IP Control"))
+    };
+    let (spec, template, path_parameters) = match found {
+        Match::Found {
+            spec,
+            template,
+            path_parameters,
+        } => (spec, template, path_parameters),
+        unrouted => {
+            let response = match preflight(&routes, &parts, client) {
+                Some(response) if matches!(unrouted, Match::MethodNotAllowed(_)) => response,
+                _ => unrouted_error(unrouted, &parts).into_response_for(ResponseMode::Plain),
+            };
+            gateway
+                .stats
+                .count(&gateway.unmatched, response.status().as_u16());
+            return response;
+        }
+    };
     let mode = spec.response;
     let answer = async {
+        let policy = &gateway.policy;
+        let now = policy::now_ms();
+        let admission = policy::admit(policy, &spec.policy, &parts.headers, client, now)?;
+        if !admission.needs_body() {
+            admission.rate(&spec.policy, client)?;
+        }
         let held = reserve_body(&body, &gateway)?;
         let body = read_body(body, &gateway.settings).await?;
-        let event = request::to_event(
+        if admission.needs_body() {
+            let method = parts.method.as_str();
+            admission.finish(policy, method, &parts.uri, &parts.headers, &body, now)?;
+            admission.rate(&spec.policy, client)?;
+        }
+        let event = request::to_admitted_event(
             &parts.method,
             &parts.uri,
             &parts.headers,
             body,
             path_parameters,
+            admission.app.as_deref(),
         );
         let output = gateway.host.invoke(&spec.function, event).await?;
         let held = [held, reserve(&gateway.buffer, output.body.len())?];
@@ -91,12 +111,67 @@ pub(crate) async fn handle<H: FunctionHost>(
         };
         Ok::<_, GatewayError>(hold_until_sent(http, held))
     };
-    let response = match answer.await {
+    let mut response = match answer.await {
         Ok(response) => response,
         Err(error) => error.into_response_for(mode),
     };
+    if let Some(cors) = &spec.policy.cors {
+        if let Some(origin) = cors.allowed(&parts.headers) {
+            cors.decorate(origin, response.headers_mut());
+        }
+    }
     gateway.stats.count(template, response.status().as_u16());
     response
+}
+
+/// The error for a request no route serves.
+fn unrouted_error(unrouted: Match<'_>, parts: &Parts) -> GatewayError {
+    match unrouted {
+        Match::MethodNotAllowed(allowed) => GatewayError::MethodNotAllowed { allowed },
+        Match::Refused(refusal) => GatewayError::Refused(refusal),
+        Match::NotFound | Match::Found { .. } => GatewayError::NoRoute {
+            path: parts.uri.path().to_owned(),
+        },
+    }
+}
+
+/// The answer to a CORS preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) for a route with a CORS policy: fenn
+/// answers it, without credentials, as browsers send it.
+fn preflight(
+    routes: &RouteTable,
+    parts: &Parts,
+    client: IpAddr,
+) -> Option<axum::response::Response> {
+    use axum::http::header;
+    if parts.method != axum::http::Method::OPTIONS {
+        return None;
+    }
+    let asked = parts
+        .headers
+        .get(header::ACCESS_CONTROL_REQUEST_METHOD)?
+        .to_str()
+        .ok()?;
+    let Match::Found { spec, .. } = routes.find(parts.uri.path(), asked) else {
+        return None;
+    };
+    let cors = spec.policy.cors.as_ref()?;
+    let refused =
+        |refusal| Some(GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain));
+    if !spec.policy.ip.admits(client) {
+        return refused(Refusal::forbidden("Access Denied by IP Control"));
+    }
+    let Some(origin) = cors.allowed(&parts.headers) else {
+        return refused(Refusal::forbidden("CORS Origin Not Allowed"));
+    };
+    let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
+    cors.preflight(
+        origin,
+        &parts.headers,
+        &spec.methods,
+        response.headers_mut(),
+    );
+    Some(response)
 }
 
 /// Refuses a declared length over the limit before reading a byte (so a

@@ -19,6 +19,8 @@
 //!   private `handler` answers one request (body limit, buffer budget).
 //! - [`settings`]: [`HttpSettings`], a listener's limits and timeouts.
 //! - [`stats`]: [`RequestStats`], requests by route template and status.
+//! - [`policy`]: apps, AppCodes, signatures, JWTs, IP lists, rate limits
+//!   and CORS: who may call a route, from where and how often.
 //! - [`connections`]: connections in all and per client address.
 //! - [`io`]: a socket with a write timeout.
 //! - [`listener`]: the listener loop (limits, timeouts, TLS, draining),
@@ -30,6 +32,7 @@ pub mod error;
 mod handler;
 pub mod io;
 pub mod listener;
+pub mod policy;
 pub mod request;
 pub mod response;
 pub mod route;
@@ -37,7 +40,7 @@ pub mod server;
 pub mod settings;
 pub mod stats;
 
-pub use binding::RawRoute;
+pub use binding::{PolicyContext, RawRoute};
 pub use error::GatewayError;
 pub use response::ResponseMode;
 pub use route::{RouteSpec, RouteTable};

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 pub use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
 
 /// Largest request line and headers, and hyper's read buffer per
 /// connection.
@@ -77,7 +78,16 @@ pub async fn serve_router(
             };
             let _ = stream.set_nodelay(true);
             let stream = WriteTimeout::new(stream, settings.write_timeout);
-            let service = TowerToHyperService::new(router.clone());
+            // Each request knows its peer: the gateway's IP lists, rate
+            // limits and trusted proxies start from it.
+            let service = TowerToHyperService::new(router.clone().map_request(
+                move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    request
+                },
+            ));
             let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
             let handshake = settings.header_read_timeout;
             tokio::spawn(async move {

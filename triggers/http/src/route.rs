@@ -5,6 +5,7 @@
 //! once, before the listener starts, and every conflict is an error then.
 
 use crate::ResponseMode;
+use crate::policy::RoutePolicy;
 use fenn_abi::Map;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct RouteSpec {
     pub response: ResponseMode,
     /// The function's `max_response`: the envelope may be no larger.
     pub max_response: usize,
+    /// Who may call it, from where, how often.
+    pub policy: RoutePolicy,
 }
 
 /// Why a route table could not be built.
@@ -63,6 +66,8 @@ pub enum Match<'a> {
     MethodNotAllowed(Vec<String>),
     /// No route has this path.
     NotFound,
+    /// Not looked up: a gateway policy refused the request first.
+    Refused(crate::policy::Refusal),
 }
 
 /// Routes by path template, then by method.
@@ -231,6 +236,7 @@ mod tests {
             function: function.into(),
             response: ResponseMode::Plain,
             max_response: 1 << 20,
+            policy: Default::default(),
         }
     }
 

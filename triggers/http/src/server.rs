@@ -3,6 +3,7 @@
 
 use crate::RequestStats;
 use crate::handler::{Gateway, handle};
+use crate::policy::GatewayPolicy;
 use crate::route::{RouteError, RouteSpec, RouteTable};
 use crate::settings::HttpSettings;
 use arc_swap::ArcSwap;
@@ -75,8 +76,20 @@ impl<H> Clone for HttpTrigger<H> {
 }
 
 impl<H: FunctionHost> HttpTrigger<H> {
-    /// A trigger serving `routes` with the functions of `host`.
+    /// A trigger serving `routes` with the functions of `host`, and no
+    /// apps, JWT keys or global IP lists.
     pub fn new(routes: RouteTable, host: H, settings: HttpSettings) -> Self {
+        Self::with_policy(routes, host, settings, GatewayPolicy::default())
+    }
+
+    /// A trigger serving `routes` with the functions of `host` under
+    /// `policy`.
+    pub fn with_policy(
+        routes: RouteTable,
+        host: H,
+        settings: HttpSettings,
+        policy: GatewayPolicy,
+    ) -> Self {
         Self {
             gateway: Arc::new(Gateway {
                 routes: Arc::new(ArcSwap::from_pointee(routes)),
@@ -89,6 +102,7 @@ impl<H: FunctionHost> HttpTrigger<H> {
                 settings,
                 stats: Arc::default(),
                 unmatched: Arc::from(crate::stats::UNMATCHED),
+                policy: Arc::new(policy),
             }),
         }
     }
@@ -173,6 +187,7 @@ mod tests {
             function: "f".into(),
             response: ResponseMode::Plain,
             max_response: 1 << 20,
+            policy: Default::default(),
         }])
         .unwrap();
         HttpTrigger::new(routes, FakeHost, settings)
@@ -211,6 +226,7 @@ mod tests {
             function: "g".into(),
             response: ResponseMode::Plain,
             max_response: 1 << 20,
+            policy: Default::default(),
         }];
         trigger.bindings().apply(routes).unwrap();
         assert_eq!(send(&trigger, "POST", "/x", "").await.0, 404);

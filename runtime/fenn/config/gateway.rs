@@ -1,0 +1,267 @@
+//! `[gateway]` and `[[app]]`: the policies every route shares. Secrets
+//! (AppSecret, AppCode, a JWT's HS256 secret) come from an environment
+//! variable or from a file only its owner may read, never from the
+//! config itself.
+
+use super::raw::{RawApp, RawGateway, RawJwt};
+use super::{ConfigError, Validator};
+use fenn_http::policy::apps::{AppSpec, Apps};
+use fenn_http::policy::ip::{self, IpList};
+use fenn_http::policy::jwt::{Jwt, JwtKey};
+use fenn_http::policy::{DEFAULT_NONCES, GatewayPolicy, nonce::Nonces};
+use fenn_runtime::units;
+use ipnet::IpNet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest secret, code or JWKS file.
+const MAX_SECRET_FILE: u64 = 64 << 10;
+/// Most apps.
+const MAX_APPS: usize = 1024;
+
+/// The validated `[gateway]` and `[[app]]`s.
+#[derive(Debug, Clone)]
+pub(crate) struct GatewaySettings {
+    pub(crate) apps: Arc<Apps>,
+    pub(crate) jwt: Option<Jwt>,
+    pub(crate) ip: IpList,
+    pub(crate) trusted_proxies: Vec<IpNet>,
+    pub(crate) window: Duration,
+    pub(crate) nonces: usize,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            apps: Arc::default(),
+            jwt: None,
+            ip: IpList::default(),
+            trusted_proxies: Vec::new(),
+            window: Duration::from_secs(15 * 60),
+            nonces: DEFAULT_NONCES,
+        }
+    }
+}
+
+impl GatewaySettings {
+    /// The gateway's policy, to serve with.
+    pub(crate) fn policy(&self) -> GatewayPolicy {
+        GatewayPolicy {
+            apps: self.apps.clone(),
+            jwt: self.jwt.clone(),
+            ip: self.ip.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            nonces: Nonces::new(self.nonces),
+            window: self.window,
+        }
+    }
+
+    /// What routes are checked against: the apps' names, and whether
+    /// tokens can be checked.
+    pub(crate) fn names(&self) -> PolicyNames {
+        PolicyNames {
+            apps: self.apps.names().to_vec(),
+            jwt: self.jwt.is_some(),
+        }
+    }
+}
+
+/// What a route's `apps` and `jwt` are checked against.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PolicyNames {
+    pub(crate) apps: Vec<Arc<str>>,
+    pub(crate) jwt: bool,
+}
+
+impl Validator<'_> {
+    /// `[gateway]` and `[[app]]`, every error reported.
+    pub(super) fn gateway(&self, raw: Option<&RawGateway>, apps: &[RawApp]) -> GatewaySettings {
+        let mut settings = GatewaySettings::default();
+        let specs: Vec<AppSpec> = apps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, app)| self.keep(self.app(&format!("app[{i}]"), app)))
+            .collect();
+        if apps.len() > MAX_APPS {
+            self.report(self.error("app", format!("more than {MAX_APPS} apps")));
+        }
+        if let Some(apps) =
+            self.keep(Apps::new(&specs).map_err(|error| self.error(error.field, error.reason)))
+        {
+            settings.apps = Arc::new(apps);
+        }
+        let Some(raw) = raw else {
+            return settings;
+        };
+        let key = |error: fenn_runtime::trigger::BindingError| {
+            self.error(format!("gateway.{}", error.field), error.reason)
+        };
+        settings.ip = self
+            .keep(IpList::parse(&raw.allow, &raw.deny).map_err(key))
+            .unwrap_or_default();
+        settings.trusted_proxies = self
+            .keep(ip::nets("trusted_proxies", &raw.trusted_proxies).map_err(key))
+            .unwrap_or_default();
+        if let Some(text) = &raw.signature_window {
+            settings.window = self
+                .keep(
+                    units::duration(text)
+                        .map_err(|reason| self.error("gateway.signature_window", reason)),
+                )
+                .unwrap_or(settings.window);
+        }
+        if raw.nonce_cache.is_some() {
+            settings.nonces = self
+                .keep(self.count(
+                    "gateway.nonce_cache",
+                    raw.nonce_cache,
+                    DEFAULT_NONCES,
+                    1 << 22,
+                ))
+                .unwrap_or(DEFAULT_NONCES);
+        }
+        settings.jwt = raw.jwt.as_ref().and_then(|jwt| self.keep(self.jwt(jwt)));
+        settings
+    }
+
+    fn app(&self, key: &str, raw: &RawApp) -> Result<AppSpec, ConfigError> {
+        self.name(key, &raw.name)?;
+        if raw.key.is_empty()
+            || raw.key.len() > 128
+            || !raw.key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(self.error(
+                format!("{key}.key"),
+                "must be 1 to 128 printable characters without spaces",
+            ));
+        }
+        let secret = self.secret(
+            key,
+            "secret",
+            raw.secret_env.as_deref(),
+            raw.secret_file.as_deref(),
+        )?;
+        let code = self.secret(
+            key,
+            "code",
+            raw.code_env.as_deref(),
+            raw.code_file.as_deref(),
+        )?;
+        let code = code
+            .map(|code| {
+                String::from_utf8(code)
+                    .map_err(|_| self.error(format!("{key}.code_file"), "is not UTF-8 text"))
+            })
+            .transpose()?;
+        if secret.is_none() && code.is_none() {
+            return Err(self.error(
+                key.to_owned(),
+                "an app needs secret_env or secret_file (signatures), or code_env or code_file (AppCode)",
+            ));
+        }
+        Ok(AppSpec {
+            name: raw.name.clone(),
+            key: raw.key.clone(),
+            secret,
+            code,
+        })
+    }
+
+    /// A secret from the variable `env` or the file `file` (one of them),
+    /// trimmed; keyed `{key}.{what}_env` or `{key}.{what}_file`.
+    fn secret(
+        &self,
+        key: &str,
+        what: &str,
+        env: Option<&str>,
+        file: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, ConfigError> {
+        let bytes = match (env, file) {
+            (Some(_), Some(_)) => {
+                return Err(self.error(
+                    format!("{key}.{what}_env"),
+                    format!("give {what}_env or {what}_file, not both"),
+                ));
+            }
+            (None, None) => return Ok(None),
+            (Some(variable), None) => std::env::var(variable)
+                .map_err(|_| {
+                    self.error(
+                        format!("{key}.{what}_env"),
+                        format!("the environment variable {variable} is not set"),
+                    )
+                })?
+                .into_bytes(),
+            (None, Some(file)) => self.private_file(&format!("{key}.{what}_file"), file)?,
+        };
+        let text = String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec();
+        if text.len() < 8 || text.len() > 4096 {
+            let which = if env.is_some() { "env" } else { "file" };
+            return Err(self.error(format!("{key}.{what}_{which}"), "must be 8 to 4096 bytes"));
+        }
+        Ok(Some(text))
+    }
+
+    /// A file under `key` that only its owner may read, as ssh asks of a
+    /// private key.
+    fn private_file(&self, key: &str, file: &str) -> Result<Vec<u8>, ConfigError> {
+        let path = self.file.parent().unwrap_or(Path::new(".")).join(file);
+        crate::files::private_to_owner(&path).map_err(|reason| self.error(key, reason))?;
+        crate::files::read(&path, MAX_SECRET_FILE, "the most a secret file may be")
+            .map_err(|reason| self.error(key, reason))
+    }
+
+    fn jwt(&self, raw: &RawJwt) -> Result<Jwt, ConfigError> {
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        let mut keys = Vec::new();
+        if let Some(secret) = self.secret(
+            "gateway.jwt",
+            "secret",
+            raw.secret_env.as_deref(),
+            raw.secret_file.as_deref(),
+        )? {
+            keys.push(JwtKey::secret(&secret));
+        }
+        if let Some(file) = &raw.public_key {
+            let pem = crate::files::read(
+                &base.join(file),
+                crate::files::MAX_PEM,
+                "the most a PEM file may be",
+            )
+            .map_err(|reason| self.error("gateway.jwt.public_key", reason))?;
+            keys.push(
+                JwtKey::pem(&pem).map_err(|reason| self.error("gateway.jwt.public_key", reason))?,
+            );
+        }
+        if let Some(file) = &raw.jwks {
+            let json = crate::files::read(
+                &base.join(file),
+                MAX_SECRET_FILE,
+                "the most a JWKS file may be",
+            )
+            .map_err(|reason| self.error("gateway.jwt.jwks", reason))?;
+            keys.extend(
+                JwtKey::jwks(&json).map_err(|reason| self.error("gateway.jwt.jwks", reason))?,
+            );
+        }
+        if keys.is_empty() {
+            return Err(self.error(
+                "gateway.jwt",
+                "names no key: give secret_env, secret_file, public_key or jwks",
+            ));
+        }
+        let leeway = match &raw.leeway {
+            Some(text) => {
+                units::duration(text).map_err(|reason| self.error("gateway.jwt.leeway", reason))?
+            }
+            None => Duration::from_secs(30),
+        };
+        Ok(Jwt {
+            keys,
+            issuer: raw.issuer.clone(),
+            audience: raw.audience.clone(),
+            leeway: leeway.as_secs(),
+        })
+    }
+}

@@ -1,0 +1,220 @@
+//! JWT bearer tokens: HS256 with a shared secret, RS256 and ES256 with PEM
+//! public keys or a JWKS file; the issuer, the audience, `exp` (required)
+//! and `nbf`, with a leeway for clocks that disagree a little. The token's
+//! `sub` names the caller.
+
+use super::Refusal;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::sync::Arc;
+
+/// Longest subject passed on to the function.
+const MAX_SUBJECT: usize = 256;
+
+/// One key tokens may be signed with.
+#[derive(Clone)]
+pub struct JwtKey {
+    kid: Option<String>,
+    key: DecodingKey,
+    algorithm: Algorithm,
+}
+
+impl std::fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} key {:?}", self.algorithm, self.kid)
+    }
+}
+
+impl JwtKey {
+    /// An HS256 secret.
+    pub fn secret(secret: &[u8]) -> Self {
+        Self {
+            kid: None,
+            key: DecodingKey::from_secret(secret),
+            algorithm: Algorithm::HS256,
+        }
+    }
+
+    /// A PEM public key: RSA for RS256, EC P-256 for ES256.
+    ///
+    /// # Errors
+    ///
+    /// Neither kind of key.
+    pub fn pem(pem: &[u8]) -> Result<Self, String> {
+        let (key, algorithm) = match DecodingKey::from_rsa_pem(pem) {
+            Ok(key) => (key, Algorithm::RS256),
+            Err(_) => (
+                DecodingKey::from_ec_pem(pem)
+                    .map_err(|_| "holds no PEM RSA or EC public key".to_owned())?,
+                Algorithm::ES256,
+            ),
+        };
+        Ok(Self {
+            kid: None,
+            key,
+            algorithm,
+        })
+    }
+
+    /// The keys of a JWKS document (RSA and EC P-256 keys).
+    ///
+    /// # Errors
+    ///
+    /// Not a JWKS, or a key of another kind.
+    pub fn jwks(json: &[u8]) -> Result<Vec<Self>, String> {
+        let set: JwkSet =
+            serde_json::from_slice(json).map_err(|error| format!("is not a JWKS: {error}"))?;
+        set.keys
+            .iter()
+            .map(|jwk| {
+                let algorithm = match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                    _ => return Err("holds a key that is neither RSA nor EC".to_owned()),
+                };
+                let key = DecodingKey::from_jwk(jwk)
+                    .map_err(|error| format!("holds a key fenn cannot use: {error}"))?;
+                Ok(Self {
+                    kid: jwk.common.key_id.clone(),
+                    key,
+                    algorithm,
+                })
+            })
+            .collect()
+    }
+}
+
+/// How tokens are checked.
+#[derive(Debug, Clone)]
+pub struct Jwt {
+    /// The keys.
+    pub keys: Vec<JwtKey>,
+    /// `iss` required, when set.
+    pub issuer: Option<String>,
+    /// One of these in `aud` required, when any.
+    pub audience: Vec<String>,
+    /// Seconds `exp` and `nbf` may be off by.
+    pub leeway: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: Option<String>,
+}
+
+impl Jwt {
+    /// The subject of a valid `token`.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid Token` for anything wrong with it: fenn does not say what.
+    pub fn verify(&self, token: &str) -> Result<Arc<str>, Refusal> {
+        let invalid = Refusal::unauthorized("Invalid Token");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
+        let key = self
+            .keys
+            .iter()
+            .find(|key| {
+                key.algorithm == header.alg
+                    && (header.kid.is_none() || key.kid.is_none() || key.kid == header.kid)
+            })
+            .ok_or_else(|| invalid.clone())?;
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        if let Some(issuer) = &self.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        if self.audience.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.audience);
+        }
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(|error| {
+                tracing::debug!(%error, "token refused");
+                invalid.clone()
+            })?;
+        match data.claims.sub {
+            Some(sub)
+                if !sub.is_empty()
+                    && sub.len() <= MAX_SUBJECT
+                    && sub.chars().all(|c| c.is_ascii_graphic() || c == ' ') =>
+            {
+                Ok(Arc::from(sub))
+            }
+            _ => Err(invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    fn hs(claims: &serde_json::Value, secret: &[u8]) -> String {
+        encode(
+            &Header::default(),
+            claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    fn jwt() -> Jwt {
+        Jwt {
+            keys: vec![JwtKey::secret(b"s3cret")],
+            issuer: Some("plant".into()),
+            audience: vec!["fenn".into()],
+            leeway: 30,
+        }
+    }
+
+    #[test]
+    fn a_valid_token_names_its_subject_and_a_bad_one_is_refused() {
+        let good = json!({"sub": "pump-7", "iss": "plant", "aud": "fenn", "exp": now() + 60});
+        assert_eq!(&*jwt().verify(&hs(&good, b"s3cret")).unwrap(), "pump-7");
+        let refused =
+            |claims: serde_json::Value, secret: &[u8]| jwt().verify(&hs(&claims, secret)).is_err();
+        assert!(refused(good.clone(), b"other"));
+        let mut expired = good.clone();
+        expired["exp"] = json!(now() - 120);
+        assert!(refused(expired, b"s3cret"));
+        let mut early = good.clone();
+        early["nbf"] = json!(now() + 120);
+        assert!(refused(early, b"s3cret"));
+        let mut within_leeway = good.clone();
+        within_leeway["exp"] = json!(now() - 10);
+        assert!(!refused(within_leeway, b"s3cret"));
+        let mut issuer = good.clone();
+        issuer["iss"] = json!("elsewhere");
+        assert!(refused(issuer, b"s3cret"));
+        let mut audience = good.clone();
+        audience["aud"] = json!("other");
+        assert!(refused(audience, b"s3cret"));
+        let mut no_exp = good.clone();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert!(refused(no_exp, b"s3cret"));
+    }
+
+    #[test]
+    fn alg_none_and_garbage_are_refused() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let claims = b64.encode(format!(
+            r#"{{"sub":"x","iss":"plant","aud":"fenn","exp":{}}}"#,
+            now() + 60
+        ));
+        assert!(jwt().verify(&format!("{header}.{claims}.")).is_err());
+        assert!(jwt().verify("not.a.token").is_err());
+        assert!(jwt().verify("").is_err());
+    }
+}

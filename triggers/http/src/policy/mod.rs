@@ -1,0 +1,308 @@
+//! Gateway policies: who may call a route (apps by AppCode or signature,
+//! JWT bearer tokens), from where (IP allow and deny lists), how often
+//! (rate limits), and from which web origins (CORS).
+//!
+//! - [`GatewayPolicy`]: what all routes share: the apps, the JWT keys, the
+//!   global IP lists and trusted proxies, the nonces seen.
+//! - [`RoutePolicy`]: one route's, built from its keys
+//!   ([`RawRoute`](crate::RawRoute)).
+//! - [`admit`] decides on a request's headers; [`Admission::finish`] on
+//!   its body, for a signature.
+//!
+//! Plain values, no I/O: the handler asks them and answers.
+
+pub mod apps;
+pub mod cors;
+pub mod ip;
+pub mod jwt;
+pub mod nonce;
+pub mod rate;
+pub mod signature;
+
+use apps::Apps;
+use axum::http::{HeaderMap, Uri};
+use ipnet::IpNet;
+use rate::{Caller, RateLimits};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest `Authorization` header looked at.
+const MAX_AUTHORIZATION: usize = 8 << 10;
+
+/// A request refused by a policy: its status and the reason, which the
+/// client reads in `X-Ca-Error-Message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// 401, 403 or 429.
+    pub status: u16,
+    /// The reason, as the gateway words it.
+    pub message: &'static str,
+    /// Seconds until a rate-limited request would pass.
+    pub retry_after: Option<u64>,
+}
+
+impl Refusal {
+    /// No or bad credentials.
+    pub const fn unauthorized(message: &'static str) -> Self {
+        Self {
+            status: 401,
+            message,
+            retry_after: None,
+        }
+    }
+
+    /// Credentials fine, but not for this; or an address refused.
+    pub const fn forbidden(message: &'static str) -> Self {
+        Self {
+            status: 403,
+            message,
+            retry_after: None,
+        }
+    }
+
+    /// Over a rate limit, for `wait`.
+    pub fn limited(message: &'static str, wait: Duration) -> Self {
+        Self {
+            status: 429,
+            message,
+            retry_after: Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+        }
+    }
+}
+
+/// What every route shares.
+#[derive(Debug)]
+pub struct GatewayPolicy {
+    /// The apps.
+    pub apps: Arc<Apps>,
+    /// How bearer tokens are checked, when they are.
+    pub jwt: Option<jwt::Jwt>,
+    /// The lists every request passes.
+    pub ip: ip::IpList,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Nonces of signed requests seen.
+    pub nonces: nonce::Nonces,
+    /// How far a signed request's timestamp may be from now.
+    pub window: Duration,
+}
+
+impl Default for GatewayPolicy {
+    fn default() -> Self {
+        Self {
+            apps: Arc::default(),
+            jwt: None,
+            ip: ip::IpList::default(),
+            trusted_proxies: Vec::new(),
+            nonces: nonce::Nonces::new(DEFAULT_NONCES),
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Nonces remembered by default.
+pub const DEFAULT_NONCES: usize = 65_536;
+
+impl GatewayPolicy {
+    /// The client's address, as fenn believes it.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        ip::client_ip(peer, headers, &self.trusted_proxies)
+    }
+}
+
+/// One route's policy.
+#[derive(Debug, Clone, Default)]
+pub struct RoutePolicy {
+    /// Apps it authorizes; with `jwt`, none means the route is open.
+    pub apps: Vec<Arc<str>>,
+    /// It accepts a JWT.
+    pub jwt: bool,
+    /// Its IP lists.
+    pub ip: ip::IpList,
+    /// Its rate limits, shared by the route's clones.
+    pub rate: Option<Arc<RateLimits>>,
+    /// Its CORS policy.
+    pub cors: Option<cors::Cors>,
+}
+
+impl PartialEq for RoutePolicy {
+    fn eq(&self, other: &Self) -> bool {
+        let same_rate = match (&self.rate, &other.rate) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        self.apps == other.apps
+            && self.jwt == other.jwt
+            && self.ip == other.ip
+            && same_rate
+            && self.cors == other.cors
+    }
+}
+
+impl Eq for RoutePolicy {}
+
+impl RoutePolicy {
+    /// Only callers with credentials may call it.
+    pub fn is_protected(&self) -> bool {
+        self.jwt || !self.apps.is_empty()
+    }
+}
+
+/// A request let in by its headers.
+pub struct Admission {
+    /// The app or subject that called, when the route asks for one.
+    pub app: Option<Arc<str>>,
+    pending: Option<signature::Pending>,
+}
+
+/// Decides on a request by its headers, for `route`, from `client`.
+///
+/// # Errors
+///
+/// The [`Refusal`] to answer with.
+pub fn admit(
+    gateway: &GatewayPolicy,
+    route: &RoutePolicy,
+    headers: &HeaderMap,
+    client: IpAddr,
+    now_ms: u64,
+) -> Result<Admission, Refusal> {
+    if !route.ip.admits(client) {
+        return Err(Refusal::forbidden("Access Denied by IP Control"));
+    }
+    if !route.is_protected() {
+        return Ok(Admission {
+            app: None,
+            pending: None,
+        });
+    }
+    let authorized = |name: &Arc<str>| route.apps.iter().any(|app| app == name);
+    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    if let Some(value) = values.next() {
+        if values.next().is_some() || value.len() > MAX_AUTHORIZATION {
+            return Err(Refusal::unauthorized("Invalid Authorization"));
+        }
+        let text = value
+            .to_str()
+            .map_err(|_| Refusal::unauthorized("Invalid Authorization"))?;
+        let (scheme, credential) = text.split_once(' ').unwrap_or((text, ""));
+        let credential = credential.trim();
+        if scheme.eq_ignore_ascii_case("APPCODE") && !route.apps.is_empty() {
+            let app = gateway
+                .apps
+                .by_code(credential)
+                .ok_or(Refusal::unauthorized("Invalid AppCode"))?;
+            if !authorized(&app.name) {
+                return Err(Refusal::forbidden("Unauthorized"));
+            }
+            return Ok(Admission {
+                app: Some(app.name.clone()),
+                pending: None,
+            });
+        }
+        if scheme.eq_ignore_ascii_case("Bearer") && route.jwt {
+            let jwt = gateway
+                .jwt
+                .as_ref()
+                .ok_or(Refusal::unauthorized("Invalid Token"))?;
+            return Ok(Admission {
+                app: Some(jwt.verify(credential)?),
+                pending: None,
+            });
+        }
+        if !signature::is_signed(headers) {
+            return Err(Refusal::unauthorized("Invalid Authorization"));
+        }
+    }
+    if !route.apps.is_empty() && signature::is_signed(headers) {
+        let window = u64::try_from(gateway.window.as_millis()).unwrap_or(u64::MAX);
+        let pending = signature::check_headers(headers, &gateway.apps, now_ms, window)?;
+        if !authorized(&pending.app.name) {
+            return Err(Refusal::forbidden("Unauthorized"));
+        }
+        return Ok(Admission {
+            app: Some(pending.app.name.clone()),
+            pending: Some(pending),
+        });
+    }
+    Err(Refusal::unauthorized("Missing Credentials"))
+}
+
+impl Admission {
+    /// Its signature is to be checked over the body.
+    pub fn needs_body(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Verifies a signed request's signature over its `body`, then
+    /// records its nonce; nothing for other requests.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`] to answer with.
+    pub fn finish(
+        &self,
+        gateway: &GatewayPolicy,
+        method: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
+        let Some(pending) = &self.pending else {
+            return Ok(());
+        };
+        pending.verify(method, uri, headers, body)?;
+        let window = u64::try_from(gateway.window.as_millis()).unwrap_or(u64::MAX);
+        gateway
+            .nonces
+            .admit(
+                &pending.app.name,
+                &pending.nonce,
+                pending.stamp,
+                now_ms,
+                window,
+            )
+            .map_err(|stale| match stale {
+                nonce::Stale::Used => Refusal::unauthorized("Nonce Used"),
+                nonce::Stale::TooOld => Refusal::unauthorized("Invalid Timestamp"),
+            })
+    }
+
+    /// The rate limits of `route` for this caller, who is at `client`.
+    ///
+    /// # Errors
+    ///
+    /// A 429 with the wait.
+    pub fn rate(&self, route: &RoutePolicy, client: IpAddr) -> Result<(), Refusal> {
+        let Some(limits) = &route.rate else {
+            return Ok(());
+        };
+        let caller = match &self.app {
+            Some(app) => Caller::App(app.clone()),
+            None => Caller::Ip(client),
+        };
+        limits
+            .check(&caller)
+            .map_err(|wait| Refusal::limited("Throttled by Flow Control", wait))
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Whether a request header is a credential, never passed to a function
+/// of a protected route.
+pub fn is_credential(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization")
+        || name
+            .get(..5)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("x-ca-"))
+}
