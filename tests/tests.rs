@@ -22,4 +22,5 @@ mod live_bindings;
 mod mqtt;
 mod mqtt_faults;
 mod observe;
+mod policies;
 mod util;

@@ -165,10 +165,29 @@ impl Fenn {
         Self::start(Some(&file.to_owned()), None, env)
     }
 
+    /// Like [`Fenn::with_config_file`], the gateway on `listen` (such as
+    /// `[::]:0`, for IPv4 and IPv6 clients).
+    pub(crate) fn with_config_file_on(
+        file: &std::path::Path,
+        env: &[(&str, &str)],
+        listen: &str,
+    ) -> Self {
+        Self::start_on(Some(&file.to_owned()), None, env, listen)
+    }
+
     fn start(config: Option<&PathBuf>, dir: Option<TempDir>, env: &[(&str, &str)]) -> Self {
+        Self::start_on(config, dir, env, "127.0.0.1:0")
+    }
+
+    fn start_on(
+        config: Option<&PathBuf>,
+        dir: Option<TempDir>,
+        env: &[(&str, &str)],
+        listen: &str,
+    ) -> Self {
         let mut command = fenn();
         command.envs(env.iter().copied());
-        command.args(["serve", "--listen", "127.0.0.1:0"]);
+        command.args(["serve", "--listen", listen]);
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }

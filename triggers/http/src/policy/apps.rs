@@ -80,10 +80,7 @@ impl Apps {
         let mut apps = Self::default();
         for (i, spec) in specs.iter().enumerate() {
             let same = |field: &str| {
-                BindingError::new(
-                    &format!("app[{i}].{field}"),
-                    format!("is also another app's"),
-                )
+                BindingError::new(&format!("app[{i}].{field}"), "is also another app's")
             };
             if apps.names.iter().any(|name| **name == *spec.name) {
                 return Err(same("name"));

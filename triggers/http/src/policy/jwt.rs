@@ -199,7 +199,7 @@ mod tests {
         let mut audience = good.clone();
         audience["aud"] = json!("other");
         assert!(refused(audience, b"s3cret"));
-        let mut no_exp = good.clone();
+        let mut no_exp = good;
         no_exp.as_object_mut().unwrap().remove("exp");
         assert!(refused(no_exp, b"s3cret"));
     }

@@ -117,7 +117,8 @@ fn bad_headers_are_refused_with_the_gateways_messages() {
             h.insert(name, HeaderValue::from_static(value));
         }
     };
-    let cases: Vec<(Box<dyn Fn(&mut HeaderMap)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut HeaderMap)>;
+    let cases: Vec<(Change, &str)> = vec![
         (Box::new(set("x-ca-key", "nobody")), "Invalid AppKey"),
         (
             Box::new(|h: &mut HeaderMap| {
