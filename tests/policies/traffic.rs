@@ -33,6 +33,9 @@ fn fenn(dir: &TempDir) -> (Fenn, u16) {
           route = "/web"
           methods = ["GET", "PUT"]
           cors = { origins = ["https://ui.example"], max_age = "1m" }
+          [[function.http]]
+          route = "/anyone"
+          cors = { origins = ["*"] }
     "#;
     let file = dir.write("fenn.toml", config);
     let fenn = Fenn::with_config_file_on(&file, &[], "[::]:0");
@@ -178,6 +181,20 @@ fn a_cors_preflight_is_answered_by_fenn_for_allowed_origins_only() {
     assert_eq!(headers["access-control-allow-methods"], "GET, PUT");
     assert_eq!(headers["access-control-allow-headers"], "content-type");
     assert_eq!(headers["access-control-max-age"], "60");
+    // A route serving every method still has its preflight answered by
+    // fenn, not by the function.
+    let any = client()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("http://127.0.0.1:{port}/anyone"),
+        )
+        .header("origin", "https://elsewhere.example")
+        .header("access-control-request-method", "DELETE")
+        .send()
+        .unwrap();
+    assert_eq!(any.status(), 204);
+    assert_eq!(any.headers()["access-control-allow-origin"], "*");
+    assert_eq!(any.headers()["access-control-allow-methods"], "DELETE");
     let refused = preflight("https://evil.example");
     assert_eq!(refused.status(), 403);
     assert!(

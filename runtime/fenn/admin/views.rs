@@ -149,7 +149,22 @@ fn bindings(entry: &Entry) -> Value {
     let http: Vec<Value> = entry
         .routes
         .iter()
-        .map(|route| json!({"route": route.route, "methods": route.methods}))
+        .map(|route| {
+            let mut view = json!({"route": route.route, "methods": route.methods});
+            // Who may call it, when not everyone may.
+            if route.policy.is_protected() {
+                view["apps"] = json!(
+                    route
+                        .policy
+                        .apps
+                        .iter()
+                        .map(|app| &**app)
+                        .collect::<Vec<_>>()
+                );
+                view["jwt"] = json!(route.policy.jwt);
+            }
+            view
+        })
         .collect();
     let mqtt: Vec<&str> = entry.mqtt.iter().map(|r| r.filter.as_written()).collect();
     let cron: Vec<Value> = entry

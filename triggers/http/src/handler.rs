@@ -48,28 +48,44 @@ pub(crate) async fn handle<H: FunctionHost>(
         .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
     let client = gateway.policy.client(peer, &parts.headers);
     let routes = gateway.routes.load_full();
-    let found = if gateway.policy.ip.admits(client) {
-        routes.find(parts.uri.path(), parts.method.as_str())
-    } else {
-        Match::Refused(Refusal::forbidden("Access Denied by IP Control"))
-    };
-    let (spec, template, path_parameters) = match found {
-        Match::Found {
-            spec,
-            template,
-            path_parameters,
-        } => (spec, template, path_parameters),
-        unrouted => {
-            let response = match preflight(&routes, &parts, client) {
-                Some(response) if matches!(unrouted, Match::MethodNotAllowed(_)) => response,
-                _ => unrouted_error(unrouted, &parts).into_response_for(ResponseMode::Plain),
-            };
-            gateway
-                .stats
-                .count(&gateway.unmatched, response.status().as_u16());
-            return response;
-        }
-    };
+    if !gateway.policy.ip.admits(client) {
+        let refusal = Refusal::forbidden("Access Denied by IP Control");
+        let response = GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain);
+        gateway
+            .stats
+            .count(&gateway.unmatched, response.status().as_u16());
+        return response;
+    }
+    if let Some((response, template)) = preflight(&routes, &parts, client) {
+        gateway.stats.count(template, response.status().as_u16());
+        return response;
+    }
+    let (spec, template, path_parameters) =
+        match routes.find(parts.uri.path(), parts.method.as_str()) {
+            Match::Found {
+                spec,
+                template,
+                path_parameters,
+            } => (spec, template, path_parameters),
+            Match::MethodNotAllowed(allowed) => {
+                let response = GatewayError::MethodNotAllowed { allowed }
+                    .into_response_for(ResponseMode::Plain);
+                gateway
+                    .stats
+                    .count(&gateway.unmatched, response.status().as_u16());
+                return response;
+            }
+            Match::NotFound => {
+                let response = GatewayError::NoRoute {
+                    path: parts.uri.path().to_owned(),
+                }
+                .into_response_for(ResponseMode::Plain);
+                gateway
+                    .stats
+                    .count(&gateway.unmatched, response.status().as_u16());
+                return response;
+            }
+        };
     let mode = spec.response;
     let answer = async {
         let policy = &gateway.policy;
@@ -124,25 +140,14 @@ pub(crate) async fn handle<H: FunctionHost>(
     response
 }
 
-/// The error for a request no route serves.
-fn unrouted_error(unrouted: Match<'_>, parts: &Parts) -> GatewayError {
-    match unrouted {
-        Match::MethodNotAllowed(allowed) => GatewayError::MethodNotAllowed { allowed },
-        Match::Refused(refusal) => GatewayError::Refused(refusal),
-        Match::NotFound | Match::Found { .. } => GatewayError::NoRoute {
-            path: parts.uri.path().to_owned(),
-        },
-    }
-}
-
 /// The answer to a CORS preflight (`OPTIONS` with `Origin` and
 /// `Access-Control-Request-Method`) for a route with a CORS policy: fenn
 /// answers it, without credentials, as browsers send it.
-fn preflight(
-    routes: &RouteTable,
+fn preflight<'r>(
+    routes: &'r RouteTable,
     parts: &Parts,
     client: IpAddr,
-) -> Option<axum::response::Response> {
+) -> Option<(axum::response::Response, &'r Arc<str>)> {
     use axum::http::header;
     if parts.method != axum::http::Method::OPTIONS {
         return None;
@@ -152,12 +157,15 @@ fn preflight(
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)?
         .to_str()
         .ok()?;
-    let Match::Found { spec, .. } = routes.find(parts.uri.path(), asked) else {
+    parts.headers.get(header::ORIGIN)?;
+    let Match::Found { spec, template, .. } = routes.find(parts.uri.path(), asked) else {
         return None;
     };
     let cors = spec.policy.cors.as_ref()?;
-    let refused =
-        |refusal| Some(GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain));
+    let refused = |refusal| {
+        let response = GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain);
+        Some((response, template))
+    };
     if !spec.policy.ip.admits(client) {
         return refused(Refusal::forbidden("Access Denied by IP Control"));
     }
@@ -171,7 +179,7 @@ fn preflight(
         &spec.methods,
         response.headers_mut(),
     );
-    Some(response)
+    Some((response, template))
 }
 
 /// Refuses a declared length over the limit before reading a byte (so a

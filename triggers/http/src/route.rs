@@ -66,8 +66,6 @@ pub enum Match<'a> {
     MethodNotAllowed(Vec<String>),
     /// No route has this path.
     NotFound,
-    /// Not looked up: a gateway policy refused the request first.
-    Refused(crate::policy::Refusal),
 }
 
 /// Routes by path template, then by method.
