@@ -17,6 +17,9 @@ use std::time::Duration;
 #[path = "../../../tests/util/mod.rs"]
 mod util;
 
+#[path = "policies/in_process.rs"]
+mod in_process;
+
 const ROUNDS: usize = 3;
 const LOAD: Duration = Duration::from_secs(5);
 const CODE: &str = "bench-app-code-0123456789";
@@ -29,11 +32,12 @@ const SCRIPT: &str = r#"
 local lines, i = {}, 0
 function init(args)
   for line in io.lines(args[1]) do lines[#lines + 1] = line end
+  args_path = args[2]
 end
 function request()
   i = i + 1
   local nonce, stamp, signature = lines[i]:match("^(%S+) (%S+) (%S+)$")
-  return wrk.format("GET", "/signed", {
+  return wrk.format("GET", args_path, {
     ["Accept"] = "application/json", ["X-Ca-Key"] = "bench-key",
     ["X-Ca-Nonce"] = nonce, ["X-Ca-Timestamp"] = stamp,
     ["X-Ca-Signature-Headers"] = "x-ca-key,x-ca-nonce,x-ca-timestamp",
@@ -77,17 +81,21 @@ http = [
     dir.write("fenn.toml", text)
 }
 
-/// `SIGNED` signed requests as `nonce stamp signature` lines, stamped a
-/// millisecond apart from now (within the window, each after the last).
-fn signed_lines(dir: &util::TempDir, run: usize) -> std::path::PathBuf {
+/// `SIGNED` signed requests as `nonce stamp signature` lines, eight to a
+/// millisecond from `*from` (or now, if later) on, as a client faster than
+/// the clock stamps them; `*from` moves past the last, so that no run's
+/// stamps are older than what fenn's nonce cache already forgot.
+fn signed_lines(dir: &util::TempDir, run: usize, from: &mut u64) -> std::path::PathBuf {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, SECRET.as_bytes());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
+    let start = now.max(*from);
+    *from = start + (SIGNED / 8) as u64 + 1;
     let mut lines = String::with_capacity(SIGNED * 96);
     for i in 0..SIGNED {
-        let (nonce, stamp) = (format!("r{run}-{i}"), now + i as u64);
+        let (nonce, stamp) = (format!("r{run}-{i}"), start + (i / 8) as u64);
         let text = format!(
             "GET\napplication/json\n\n\n\nx-ca-key:bench-key\nx-ca-nonce:{nonce}\nx-ca-timestamp:{stamp}\n/signed"
         );
@@ -127,6 +135,7 @@ fn wrk(url: &str, connections: usize, extra: &[String], arguments: &[String]) ->
 }
 
 fn main() {
+    in_process::report();
     let dir = util::TempDir::new("bench-policies");
     let file = config(&dir);
     let fenn = util::Fenn::with_config_file(
@@ -146,8 +155,11 @@ fn main() {
     .unwrap();
     let script = dir.write("signed.lua", SCRIPT);
     let header = |value: String| vec!["-H".to_owned(), value];
-    let policies: [(&str, &str, Vec<String>); 6] = [
+    let policies: [(&str, &str, Vec<String>); 7] = [
         ("open", "/open", vec![]),
+        // The signature's baseline: the same wrk script, its headers
+        // unread by an open route.
+        ("open+lua", "/open", vec![]),
         (
             "appcode",
             "/appcode",
@@ -164,17 +176,18 @@ fn main() {
     ];
     let mut rates = vec![Vec::new(); policies.len()];
     let mut p50s = vec![Vec::new(); policies.len()];
-    let mut run = 0;
+    let (mut run, mut from) = (0, 0);
     for round in 0..ROUNDS {
         for (at, (label, path, extra)) in policies.iter().enumerate() {
             let mut measured = [(0.0, 0.0); 2];
             for (slot, connections) in [64, 1].into_iter().enumerate() {
                 let (mut extra, mut arguments) = (extra.clone(), Vec::new());
-                if *label == "signature" {
+                if *label == "signature" || *label == "open+lua" {
                     run += 1;
-                    let lines = signed_lines(&dir, run);
+                    let lines = signed_lines(&dir, run, &mut from);
                     extra.extend(["-s".to_owned(), script.display().to_string()]);
-                    arguments.extend(["--".to_owned(), lines.display().to_string()]);
+                    let path = (*path).to_owned();
+                    arguments.extend(["--".to_owned(), lines.display().to_string(), path]);
                 }
                 measured[slot] = wrk(&fenn.url(path), connections, &extra, &arguments);
             }
@@ -188,9 +201,15 @@ fn main() {
     }
     let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
     let (open_rate, open_p50) = (mean(&rates[0]), mean(&p50s[0]));
+    println!("(signature against open+lua: the same wrk script)");
     println!("policy      req/s (64 conns)   per request vs open   p50 (1 conn)   vs open");
     for (at, (label, _, _)) in policies.iter().enumerate() {
         let (rate, p50) = (mean(&rates[at]), mean(&p50s[at]));
+        let (open_rate, open_p50) = if *label == "signature" {
+            (mean(&rates[1]), mean(&p50s[1]))
+        } else {
+            (open_rate, open_p50)
+        };
         println!(
             "{label:<10} {rate:>10.0} {:>+15.2} µs {p50:>15.1} µs {:>+8.1} µs",
             1e6 / rate - 1e6 / open_rate,
