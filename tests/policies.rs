@@ -135,6 +135,7 @@ fn the_gateways_own_sdk_signs_and_sends_appcodes_and_the_function_sees_the_app_o
     );
     let event = seen(&answer);
     assert_eq!(event["headers"]["x-fenn-app"], "dashboard");
+    assert_eq!(event["headers"]["x-fenn-auth"], "signature");
     assert_eq!(event["queryParameters"]["c"], "3");
     assert_no_credentials(event);
     // A JSON POST, whose body the SDK signs through Content-MD5.
@@ -155,6 +156,7 @@ fn the_gateways_own_sdk_signs_and_sends_appcodes_and_the_function_sees_the_app_o
     };
     let event = code(DASH_CODE, "/signed/x");
     assert_eq!(seen(&event)["headers"]["x-fenn-app"], "dashboard");
+    assert_eq!(seen(&event)["headers"]["x-fenn-auth"], "appcode");
     assert_no_credentials(seen(&event));
     let refused = code(PUMP_CODE, "/signed/x");
     assert_eq!(

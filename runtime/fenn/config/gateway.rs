@@ -52,7 +52,7 @@ impl GatewaySettings {
             jwt: self.jwt.clone(),
             ip: self.ip.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
-            nonces: Nonces::new(self.nonces),
+            nonces: Nonces::new(self.nonces, self.apps.names().len()),
             window: self.window,
         }
     }
@@ -117,7 +117,7 @@ impl Validator<'_> {
                     "gateway.nonce_cache",
                     raw.nonce_cache,
                     DEFAULT_NONCES,
-                    1 << 22,
+                    1 << 20,
                 ))
                 .unwrap_or(DEFAULT_NONCES);
         }

@@ -1,6 +1,7 @@
 //! One request: the route, the body (within its limit and the shared
 //! buffer budget), the function, and its response back as HTTP.
 
+use crate::policy::cors::Cors;
 use crate::policy::{self, GatewayPolicy, Refusal};
 use crate::route::{Match, RouteTable};
 use crate::{GatewayError, HttpSettings, RequestStats, ResponseMode, request, response};
@@ -107,7 +108,10 @@ pub(crate) async fn handle<H: FunctionHost>(
             &parts.headers,
             body,
             path_parameters,
-            admission.app.as_deref(),
+            admission
+                .caller
+                .as_ref()
+                .map(|(caller, credential)| (&**caller, *credential)),
         );
         let output = gateway.host.invoke(&spec.function, event).await?;
         let held = [held, reserve(&gateway.buffer, output.body.len())?];
@@ -135,6 +139,7 @@ pub(crate) async fn handle<H: FunctionHost>(
         if let Some(origin) = cors.allowed(&parts.headers) {
             cors.decorate(origin, response.headers_mut());
         }
+        Cors::vary(response.headers_mut());
     }
     gateway.stats.count(template, response.status().as_u16());
     response
@@ -156,14 +161,20 @@ fn preflight<'r>(
         .headers
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)?
         .to_str()
-        .ok()?;
+        .ok()
+        .filter(|method| {
+            !method.is_empty()
+                && method.len() <= 32
+                && method.bytes().all(|b| b.is_ascii_alphabetic())
+        })?;
     parts.headers.get(header::ORIGIN)?;
     let Match::Found { spec, template, .. } = routes.find(parts.uri.path(), asked) else {
         return None;
     };
     let cors = spec.policy.cors.as_ref()?;
     let refused = |refusal| {
-        let response = GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain);
+        let mut response = GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain);
+        Cors::vary(response.headers_mut());
         Some((response, template))
     };
     if !spec.policy.ip.admits(client) {
@@ -179,6 +190,7 @@ fn preflight<'r>(
         &spec.methods,
         response.headers_mut(),
     );
+    Cors::vary(response.headers_mut());
     Some((response, template))
 }
 

@@ -23,26 +23,28 @@ pub fn to_event(
     to_admitted_event(method, uri, headers, body, path_parameters, None)
 }
 
-/// Builds the event for a request to a protected route, which `app`
-/// called: the credentials (`Authorization`, `X-Ca-*`) stay out of it and
-/// `x-fenn-app` names the app or the token's subject.
+/// Builds the event for a request to a protected route, which `caller`
+/// called: the credentials (`Authorization`, `X-Ca-*`) stay out of it,
+/// `x-fenn-app` names the app or the token's subject and `x-fenn-auth`
+/// how it proved it (`appcode`, `signature`, `jwt`).
 pub fn to_admitted_event(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Vec<u8>,
     path_parameters: Map,
-    app: Option<&str>,
+    caller: Option<(&str, crate::policy::Credential)>,
 ) -> Event {
     let mut event = EventBuilder::new("http", uri.path(), method.as_str());
     for (name, value) in headers {
-        if app.is_some() && crate::policy::is_credential(name.as_str()) {
+        if caller.is_some() && crate::policy::is_credential(name.as_str()) {
             continue;
         }
         event.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
     }
-    if let Some(app) = app {
+    if let Some((app, credential)) = caller {
         event.fenn_header("app", app);
+        event.fenn_header("auth", credential.as_str());
     }
     if let Some(query) = uri.query() {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();

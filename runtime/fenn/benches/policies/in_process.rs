@@ -64,7 +64,7 @@ pub(crate) fn report() {
     let apps = vec![Arc::from("bench")];
     let open = RoutePolicy::default();
     let protected = RoutePolicy {
-        apps: apps.clone(),
+        apps,
         ..RoutePolicy::default()
     };
     let jwt_route = RoutePolicy {

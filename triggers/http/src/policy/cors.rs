@@ -15,7 +15,8 @@ pub struct Cors {
     origins: Vec<String>,
     methods: Option<HeaderValue>,
     headers: Option<HeaderValue>,
-    expose: Option<HeaderValue>,
+    /// The refusal headers, and those given.
+    expose: HeaderValue,
     max_age: HeaderValue,
     credentials: bool,
 }
@@ -81,7 +82,15 @@ impl Cors {
             origins: origins.to_vec(),
             methods: list("cors.methods", methods)?,
             headers: list("cors.headers", headers)?,
-            expose: list("cors.expose", expose)?,
+            expose: {
+                // A page can read why it was refused, and the request id.
+                let mut all = vec![
+                    "x-ca-error-message".to_owned(),
+                    "x-ca-request-id".to_owned(),
+                ];
+                all.extend(expose.iter().cloned());
+                list("cors.expose", &all)?.unwrap_or(HeaderValue::from_static(""))
+            },
             max_age: HeaderValue::from(max_age_secs),
             credentials,
         })
@@ -102,16 +111,19 @@ impl Cors {
             origin.clone()
         };
         response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
-        response.append(header::VARY, HeaderValue::from_static("origin"));
         if self.credentials {
             response.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
             );
         }
-        if let Some(expose) = &self.expose {
-            response.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
-        }
+        response.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.clone());
+    }
+
+    /// Marks an answer of a route with this policy as depending on
+    /// `Origin`, allowed or not, so that no cache serves it to another.
+    pub fn vary(response: &mut HeaderMap) {
+        response.append(header::VARY, HeaderValue::from_static("origin"));
     }
 
     /// The headers of a preflight's answer: the methods given, else the
@@ -195,7 +207,10 @@ mod tests {
         );
         assert_eq!(response[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
         assert_eq!(response[header::ACCESS_CONTROL_MAX_AGE], "600");
-        assert_eq!(response[header::ACCESS_CONTROL_EXPOSE_HEADERS], "x-total");
+        assert_eq!(
+            response[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+            "x-ca-error-message, x-ca-request-id, x-total"
+        );
     }
 
     #[test]

@@ -107,18 +107,32 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .take(MAX_HOPS);
     let mut client = peer;
     for hop in hops {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) => {
+        match parse_hop(hop) {
+            Some(ip) => {
                 client = ip.to_canonical();
                 if !is_trusted(&client) {
                     break;
                 }
             }
             // Garbage past the trusted hops: the last address believed.
-            Err(_) => break,
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: an address, or one with a port
+/// (`203.0.113.9:443`, `[2001:db8::1]:443`) or in brackets, as some
+/// proxies write them.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|at| at.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|inner| inner.parse().ok())
+        })
 }
 
 #[cfg(test)]
@@ -184,6 +198,23 @@ mod tests {
             ip("198.51.100.1")
         );
         assert_eq!(client_ip(ip("10.0.0.1"), &headers, &[]), ip("10.0.0.1"));
+        let mut ported = HeaderMap::new();
+        ported.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9:443"),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &ported, &trusted),
+            ip("203.0.113.9")
+        );
+        ported.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("[2001:db8::1]:443"),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &ported, &trusted),
+            ip("2001:db8::1")
+        );
         let mut garbage = HeaderMap::new();
         garbage.insert("x-forwarded-for", HeaderValue::from_static("nonsense"));
         assert_eq!(

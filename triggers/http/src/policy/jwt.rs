@@ -8,6 +8,9 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::sync::Arc;
 
+/// Most keys of a JWKS.
+pub const MAX_KEYS: usize = 64;
+
 /// Longest subject passed on to the function.
 const MAX_SUBJECT: usize = 256;
 
@@ -64,6 +67,10 @@ impl JwtKey {
     pub fn jwks(json: &[u8]) -> Result<Vec<Self>, String> {
         let set: JwkSet =
             serde_json::from_slice(json).map_err(|error| format!("is not a JWKS: {error}"))?;
+        if set.keys.len() > MAX_KEYS {
+            // A token without a kid may be tried against each.
+            return Err(format!("holds more than {MAX_KEYS} keys"));
+        }
         set.keys
             .iter()
             .map(|jwk| {
@@ -111,31 +118,33 @@ impl Jwt {
     pub fn verify(&self, token: &str) -> Result<Arc<str>, Refusal> {
         let invalid = Refusal::unauthorized("Invalid Token");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
-        let key = self
+        // Every key of the token's algorithm (and its kid, when both have
+        // one) is tried: a JWKS may hold several during a rotation.
+        let data = self
             .keys
             .iter()
-            .find(|key| {
+            .filter(|key| {
                 key.algorithm == header.alg
                     && (header.kid.is_none() || key.kid.is_none() || key.kid == header.kid)
             })
+            .find_map(|key| {
+                let mut validation = Validation::new(key.algorithm);
+                validation.leeway = self.leeway;
+                validation.validate_nbf = true;
+                validation.set_required_spec_claims(&["exp"]);
+                if let Some(issuer) = &self.issuer {
+                    validation.set_issuer(&[issuer]);
+                }
+                if self.audience.is_empty() {
+                    validation.validate_aud = false;
+                } else {
+                    validation.set_audience(&self.audience);
+                }
+                jsonwebtoken::decode::<Claims>(token, &key.key, &validation)
+                    .map_err(|error| tracing::debug!(%error, "token refused"))
+                    .ok()
+            })
             .ok_or_else(|| invalid.clone())?;
-        let mut validation = Validation::new(key.algorithm);
-        validation.leeway = self.leeway;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
-        if let Some(issuer) = &self.issuer {
-            validation.set_issuer(&[issuer]);
-        }
-        if self.audience.is_empty() {
-            validation.validate_aud = false;
-        } else {
-            validation.set_audience(&self.audience);
-        }
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(|error| {
-                tracing::debug!(%error, "token refused");
-                invalid.clone()
-            })?;
         match data.claims.sub {
             Some(sub)
                 if !sub.is_empty()

@@ -95,7 +95,7 @@ impl Default for GatewayPolicy {
             jwt: None,
             ip: ip::IpList::default(),
             trusted_proxies: Vec::new(),
-            nonces: nonce::Nonces::new(DEFAULT_NONCES),
+            nonces: nonce::Nonces::new(DEFAULT_NONCES, 1),
             window: Duration::from_secs(15 * 60),
         }
     }
@@ -149,10 +149,33 @@ impl RoutePolicy {
     }
 }
 
+/// How a caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: APPCODE`.
+    AppCode,
+    /// An `X-Ca-Signature`.
+    Signature,
+    /// A JWT bearer token; the caller is its subject, never an app.
+    Jwt,
+}
+
+impl Credential {
+    /// As the function is told it in `x-fenn-auth`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AppCode => "appcode",
+            Self::Signature => "signature",
+            Self::Jwt => "jwt",
+        }
+    }
+}
+
 /// A request let in by its headers.
 pub struct Admission {
-    /// The app or subject that called, when the route asks for one.
-    pub app: Option<Arc<str>>,
+    /// The app (or the token's subject) that called, and how it proved
+    /// it, when the route asks.
+    pub caller: Option<(Arc<str>, Credential)>,
     pending: Option<signature::Pending>,
 }
 
@@ -173,7 +196,7 @@ pub fn admit(
     }
     if !route.is_protected() {
         return Ok(Admission {
-            app: None,
+            caller: None,
             pending: None,
         });
     }
@@ -197,7 +220,7 @@ pub fn admit(
                 return Err(Refusal::forbidden("Unauthorized"));
             }
             return Ok(Admission {
-                app: Some(app.name.clone()),
+                caller: Some((app.name.clone(), Credential::AppCode)),
                 pending: None,
             });
         }
@@ -207,7 +230,7 @@ pub fn admit(
                 .as_ref()
                 .ok_or(Refusal::unauthorized("Invalid Token"))?;
             return Ok(Admission {
-                app: Some(jwt.verify(credential)?),
+                caller: Some((jwt.verify(credential)?, Credential::Jwt)),
                 pending: None,
             });
         }
@@ -222,7 +245,7 @@ pub fn admit(
             return Err(Refusal::forbidden("Unauthorized"));
         }
         return Ok(Admission {
-            app: Some(pending.app.name.clone()),
+            caller: Some((pending.app.name.clone(), Credential::Signature)),
             pending: Some(pending),
         });
     }
@@ -279,8 +302,9 @@ impl Admission {
         let Some(limits) = &route.rate else {
             return Ok(());
         };
-        let caller = match &self.app {
-            Some(app) => Caller::App(app.clone()),
+        let caller = match &self.caller {
+            Some((subject, Credential::Jwt)) => Caller::Subject(subject.clone()),
+            Some((app, _)) => Caller::App(app.clone()),
             None => Caller::Ip(client),
         };
         limits

@@ -1,14 +1,16 @@
 //! Nonces of signed requests already seen, so that a replay is refused.
 //!
 //! A nonce must be remembered only while its timestamp is in the window;
-//! past that, the timestamp refuses the replay. The cache holds at most
-//! `max` nonces (a keyed hash of app and nonce, 16 bytes each with its
-//! time). When it is full the oldest is forgotten and its timestamp
-//! becomes a horizon: a request stamped at or before it is refused as
+//! past that, the timestamp refuses the replay. Each app has a cache of
+//! its own, of at most its share of `max` nonces (a keyed hash and the
+//! time, about 50 bytes each with the tables' overhead). When an app's is
+//! full its oldest is forgotten and that one's timestamp becomes the app's
+//! horizon: a request of that app stamped at or before it is refused as
 //! stale, since fenn can no longer tell whether it was seen. Requests
-//! stamped now pass, so the bound costs only replays of old ones.
+//! stamped later pass, and one app's traffic never moves another's
+//! horizon.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher as _, RandomState};
 use std::sync::Mutex;
 
@@ -24,10 +26,14 @@ pub enum Stale {
 /// The nonces seen, bounded in number.
 #[derive(Debug)]
 pub struct Nonces {
-    inner: Mutex<Inner>,
-    max: usize,
+    apps: Mutex<HashMap<Box<str>, Inner>>,
+    /// Nonces each app may have remembered.
+    per_app: usize,
     hasher: RandomState,
 }
+
+/// Fewest nonces an app's cache holds, however many apps share `max`.
+const MIN_PER_APP: usize = 1024;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -39,11 +45,12 @@ struct Inner {
 }
 
 impl Nonces {
-    /// A cache of at most `max` nonces.
-    pub fn new(max: usize) -> Self {
+    /// A cache of at most `max` nonces, shared out among `apps` apps (each
+    /// keeps at least 1024).
+    pub fn new(max: usize, apps: usize) -> Self {
         Self {
-            inner: Mutex::default(),
-            max: max.max(1),
+            apps: Mutex::default(),
+            per_app: (max / apps.max(1)).max(MIN_PER_APP.min(max)).max(1),
             hasher: RandomState::new(),
         }
     }
@@ -62,11 +69,18 @@ impl Nonces {
         now: u64,
         window: u64,
     ) -> Result<(), Stale> {
-        let hash = self.hasher.hash_one((app, nonce));
-        let mut inner = self
-            .inner
+        let hash = self.hasher.hash_one(nonce);
+        let mut apps = self
+            .apps
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Apps are the config's, so this map is as bounded as they are.
+        if !apps.contains_key(app) {
+            apps.insert(app.into(), Inner::default());
+        }
+        let Some(inner) = apps.get_mut(app) else {
+            return Err(Stale::TooOld);
+        };
         // Out of the window: the timestamp check refuses these now.
         while let Some(&(old, stamped)) = inner.order.front() {
             if stamped.saturating_add(window) >= now {
@@ -78,7 +92,7 @@ impl Nonces {
         if inner.seen.contains(&hash) {
             return Err(Stale::Used);
         }
-        if inner.order.len() >= self.max {
+        if inner.order.len() >= self.per_app {
             if let Some((old, stamped)) = inner.order.pop_front() {
                 inner.seen.remove(&old);
                 inner.horizon = inner.horizon.max(stamped);
@@ -94,7 +108,9 @@ impl Nonces {
 
     /// Nonces remembered now.
     pub fn len(&self) -> usize {
-        self.inner.lock().map_or(0, |inner| inner.order.len())
+        self.apps
+            .lock()
+            .map_or(0, |apps| apps.values().map(|inner| inner.order.len()).sum())
     }
 
     /// None remembered.
@@ -111,7 +127,7 @@ mod tests {
 
     #[test]
     fn a_replay_is_refused_and_another_app_may_use_the_same_nonce() {
-        let nonces = Nonces::new(100);
+        let nonces = Nonces::new(100, 2);
         assert_eq!(nonces.admit("a", "n1", 1_000, 1_000, WINDOW), Ok(()));
         assert_eq!(
             nonces.admit("a", "n1", 1_000, 2_000, WINDOW),
@@ -122,7 +138,7 @@ mod tests {
 
     #[test]
     fn nonces_out_of_the_window_are_forgotten() {
-        let nonces = Nonces::new(100);
+        let nonces = Nonces::new(100, 1);
         nonces.admit("a", "n1", 1_000, 1_000, WINDOW).unwrap();
         nonces
             .admit("a", "n2", 1_000 + WINDOW, 1_000 + 2 * WINDOW, WINDOW)
@@ -132,7 +148,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_refuses_old_stamps_but_not_fresh_ones() {
-        let nonces = Nonces::new(1000);
+        let nonces = Nonces::new(1000, 1);
         for i in 0..100_000u64 {
             let now = 1_000_000 + i;
             nonces.admit("a", &i.to_string(), now, now, WINDOW).unwrap();
@@ -152,5 +168,23 @@ mod tests {
             nonces.admit("a", "new", 1_100_000, 1_100_000, WINDOW),
             Ok(())
         );
+    }
+
+    #[test]
+    fn one_apps_flood_of_future_stamps_leaves_another_apps_requests_alone() {
+        let nonces = Nonces::new(2048, 2);
+        let now = 10_000_000;
+        for i in 0..50_000u64 {
+            // Stamped 13 minutes ahead: allowed, and they fill the cache.
+            nonces
+                .admit("flood", &i.to_string(), now + 780_000 + i, now, WINDOW)
+                .unwrap();
+        }
+        assert_eq!(
+            nonces.admit("flood", "late", now, now, WINDOW),
+            Err(Stale::TooOld)
+        );
+        assert_eq!(nonces.admit("dash", "fresh", now, now, WINDOW), Ok(()));
+        assert!(nonces.len() <= 2048);
     }
 }

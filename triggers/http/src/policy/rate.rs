@@ -1,7 +1,7 @@
 //! Rate limits: token buckets (governor's GCRA) for a whole route and for
 //! each caller of it, the callers held in a store of bounded size.
 //!
-//! A caller is its app (or JWT subject) when it has one, else its IP
+//! A caller is its app or its JWT's subject when it has one, else its IP
 //! address. The store keeps at most [`MAX_CALLERS`] of them; a caller
 //! whose bucket is full again is as good as new and is forgotten first.
 //! Callers that still find the store full share one bucket, so a flood
@@ -25,8 +25,10 @@ pub const MAX_CALLERS: usize = 10_000;
 /// Who a per-caller bucket belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Caller {
-    /// An app, by name, or a JWT's subject.
+    /// An app, by name.
     App(Arc<str>),
+    /// A JWT's subject (apart from apps of the same name).
+    Subject(Arc<str>),
     /// A client without credentials, by address.
     Ip(IpAddr),
 }

@@ -180,36 +180,11 @@ pub fn string_to_sign(
     let form = one(headers, "content-type")?
         .is_some_and(|kind| kind.starts_with("application/x-www-form-urlencoded"));
     let mut parameters: BTreeMap<String, String> = BTreeMap::new();
-    let mut add = |pairs: Vec<(String, String)>, replace: bool| {
-        let mut mine = BTreeMap::<String, String>::new();
-        for (name, value) in pairs {
-            // A repeated name is its values joined by commas.
-            mine.entry(name)
-                .and_modify(|joined| {
-                    joined.push(',');
-                    joined.push_str(&value);
-                })
-                .or_insert(value);
-        }
-        for (name, value) in mine {
-            if replace || !parameters.contains_key(&name) {
-                parameters.insert(name, value);
-            }
-        }
-    };
-    let pairs = |bytes: &[u8]| serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes);
     if let Some(query) = uri.query() {
-        add(
-            pairs(query.as_bytes()).map_err(|_| Refusal::unauthorized("Invalid Signature"))?,
-            true,
-        );
+        add_parameters(&mut parameters, query.as_bytes())?;
     }
     if form {
-        // The form's parameters win over the query's of the same name.
-        add(
-            pairs(body).map_err(|_| Refusal::unauthorized("Invalid Signature"))?,
-            true,
-        );
+        add_parameters(&mut parameters, body)?;
     }
     for (i, (name, value)) in parameters.iter().enumerate() {
         text.push(if i == 0 { '?' } else { '&' });
@@ -220,6 +195,27 @@ pub fn string_to_sign(
         }
     }
     Ok(text)
+}
+
+/// Adds the parameters of `encoded` (a query or a form body) to those
+/// signed. Requests that two different ones could sign alike are refused:
+/// a name given twice (in the query, or in the query and the form), a
+/// decoded `&` (or `=` in a name) that would read as a separator, and
+/// bytes that are not UTF-8 (decoded alike whatever they were).
+fn add_parameters(
+    parameters: &mut BTreeMap<String, String>,
+    encoded: &[u8],
+) -> Result<(), Refusal> {
+    let refused = Refusal::unauthorized("Invalid Signature");
+    let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(encoded)
+        .map_err(|_| refused.clone())?;
+    for (name, value) in pairs {
+        let ambiguous = name.contains(['&', '=', '\u{FFFD}']) || value.contains(['&', '\u{FFFD}']);
+        if ambiguous || parameters.insert(name, value).is_some() {
+            return Err(refused);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -182,3 +182,32 @@ fn a_signature_over_other_headers_than_it_declares_is_refused() {
     let pending = check_headers(&headers, &apps(), NOW, WINDOW).unwrap();
     assert!(pending.verify("GET", &uri, &headers, b"").is_err());
 }
+
+#[test]
+fn requests_that_would_sign_alike_are_refused() {
+    // Each of these, signed as the rules read it, could stand for another
+    // request: refused whatever the signature.
+    let cases = [
+        ("/p?a=1&a=2", ""),
+        ("/p?a=1%26b%3D2", ""),
+        ("/p?a%3Db=1", ""),
+        ("/p?a=%FF", ""),
+        ("/p?amount=999", "amount=1"),
+    ];
+    let form = headers(&[("content-type", "application/x-www-form-urlencoded")]);
+    for (uri, body) in cases {
+        let uri: Uri = uri.parse().unwrap();
+        assert_eq!(
+            string_to_sign("POST", &form, &[], &uri, body.as_bytes()),
+            Err(Refusal::unauthorized("Invalid Signature")),
+            "{uri} {body}"
+        );
+    }
+    // A value with '=' (base64, say) is one value only.
+    let uri: Uri = "/p?token=YWJj%3D%3D".parse().unwrap();
+    assert!(
+        string_to_sign("GET", &HeaderMap::new(), &[], &uri, b"")
+            .unwrap()
+            .ends_with("/p?token=YWJj==")
+    );
+}
