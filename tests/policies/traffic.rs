@@ -247,6 +247,10 @@ fn policy_config_errors_name_their_key() {
         key = "kc"
         secret_file = "good.secret"
 
+        [[app]]
+        name = "d"
+        secret_file = "good.secret"
+
         [[function]]
         name = "echo"
         module = "example:echo"
@@ -257,6 +261,13 @@ fn policy_config_errors_name_their_key() {
           route = "/y"
           rate = "lots"
           jwt = true
+
+        [[function]]
+        name = "echo2"
+        module = "example:echo"
+        apps = ["cc"]
+          [[function.http]]
+          route = "/z"
     "#;
     let file = dir.write("fenn.toml", config);
     let output = crate::util::fenn()
@@ -273,6 +284,8 @@ fn policy_config_errors_name_their_key() {
         "gateway.deny[0]: '10.0.0.0/33' is not an IP address or a CIDR block",
         "function[0].http[0].apps[0]: no [[app]] is named 'ghost'",
         "function[0].http[1].jwt: needs [gateway.jwt] in the config",
+        "app[3].key: an app that signs requests needs its AppKey",
+        "function[1].http[0]: the function's apps[0]: no [[app]] is named 'cc' (there are: c)",
     ] {
         assert!(
             errors.contains(expected),

@@ -127,10 +127,12 @@ impl Validator<'_> {
 
     fn app(&self, key: &str, raw: &RawApp) -> Result<AppSpec, ConfigError> {
         self.name(key, &raw.name)?;
-        if raw.key.is_empty()
-            || raw.key.len() > 128
-            || !raw.key.bytes().all(|b| b.is_ascii_graphic())
-        {
+        let fits = |app_key: &String| {
+            !app_key.is_empty()
+                && app_key.len() <= 128
+                && app_key.bytes().all(|b| b.is_ascii_graphic())
+        };
+        if raw.key.as_ref().is_some_and(|app_key| !fits(app_key)) {
             return Err(self.error(
                 format!("{key}.key"),
                 "must be 1 to 128 printable characters without spaces",
@@ -154,6 +156,12 @@ impl Validator<'_> {
                     .map_err(|_| self.error(format!("{key}.code_file"), "is not UTF-8 text"))
             })
             .transpose()?;
+        if secret.is_some() && raw.key.is_none() {
+            return Err(self.error(
+                format!("{key}.key"),
+                "an app that signs requests needs its AppKey (key), which they carry as X-Ca-Key",
+            ));
+        }
         if secret.is_none() && code.is_none() {
             return Err(self.error(
                 key.to_owned(),

@@ -73,8 +73,9 @@ pub(super) struct RawJwt {
 pub(super) struct RawApp {
     /// `name`: what routes' `apps` name, and the function's `x-fenn-app`.
     pub(super) name: String,
-    /// `key`: the AppKey, sent with signed requests as `X-Ca-Key`.
-    pub(super) key: String,
+    /// `key`: the AppKey, sent with signed requests as `X-Ca-Key` (needed
+    /// with a secret only).
+    pub(super) key: Option<String>,
     /// `secret_env`: the variable holding the AppSecret.
     pub(super) secret_env: Option<String>,
     /// `secret_file`: a file holding the AppSecret (mode 600).

@@ -138,23 +138,31 @@ impl RawRoute {
     }
 
     fn policy(&self, context: &PolicyContext<'_>) -> Result<RoutePolicy, BindingError> {
-        let (key, named) = if self.apps.is_empty() {
-            ("apps", context.function_apps)
+        let from_function = self.apps.is_empty();
+        let named = if from_function {
+            context.function_apps
         } else {
-            ("apps", self.apps.as_slice())
+            self.apps.as_slice()
         };
         let mut apps = Vec::new();
         for (i, name) in named.iter().enumerate() {
-            let app = context
-                .known_apps
-                .iter()
-                .find(|known| ***known == **name)
-                .ok_or_else(|| {
-                    BindingError::new(
-                        &format!("{key}[{i}]"),
-                        format!("no [[app]] is named '{name}'"),
-                    )
-                })?;
+            let Some(app) = context.known_apps.iter().find(|known| ***known == **name) else {
+                let known: Vec<&str> = context.known_apps.iter().map(|app| &**app).collect();
+                let reason = format!(
+                    "no [[app]] is named '{name}' (there are: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+                // The function's apps are the function's error, not the route's.
+                return Err(if from_function {
+                    BindingError::new("", format!("the function's apps[{i}]: {reason}"))
+                } else {
+                    BindingError::new(&format!("apps[{i}]"), reason)
+                });
+            };
             apps.push(app.clone());
         }
         if self.jwt && !context.jwt {

@@ -17,7 +17,7 @@ const N: usize = 50_000;
 fn gateway() -> GatewayPolicy {
     let apps = Apps::new(&[AppSpec {
         name: "bench".into(),
-        key: "bench-key".into(),
+        key: Some("bench-key".into()),
         secret: Some(super::SECRET.as_bytes().to_vec()),
         code: Some(super::CODE.into()),
     }])

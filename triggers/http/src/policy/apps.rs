@@ -12,8 +12,9 @@ use std::sync::Arc;
 pub struct AppSpec {
     /// The name routes authorize it by, and the function is told.
     pub name: String,
-    /// AppKey: public, sent as `X-Ca-Key`.
-    pub key: String,
+    /// AppKey: public, sent as `X-Ca-Key`; an app with an AppCode only
+    /// needs none.
+    pub key: Option<String>,
     /// AppSecret: signs requests.
     pub secret: Option<Vec<u8>>,
     /// AppCode: sent as `Authorization: APPCODE <code>`.
@@ -96,8 +97,10 @@ impl Apps {
                     .as_ref()
                     .map(|s| hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, s)),
             });
-            if apps.by_key.insert(spec.key.clone(), app.clone()).is_some() {
-                return Err(same("key"));
+            if let Some(key) = &spec.key {
+                if apps.by_key.insert(key.clone(), app.clone()).is_some() {
+                    return Err(same("key"));
+                }
             }
             if let Some(code) = &spec.code {
                 if apps
@@ -141,7 +144,7 @@ mod tests {
     fn spec(name: &str, key: &str, code: Option<&str>) -> AppSpec {
         AppSpec {
             name: name.into(),
-            key: key.into(),
+            key: Some(key.into()),
             secret: Some(b"secret".to_vec()),
             code: code.map(Into::into),
         }

@@ -12,7 +12,7 @@ const WINDOW: u64 = 900_000;
 fn apps() -> Apps {
     Apps::new(&[AppSpec {
         name: "dash".into(),
-        key: "k".into(),
+        key: Some("k".into()),
         secret: Some(b"secret".to_vec()),
         code: None,
     }])
