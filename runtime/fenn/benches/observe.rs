@@ -16,33 +16,15 @@ use std::time::Duration;
 #[path = "../../../tests/util/mod.rs"]
 mod util;
 
+mod wrk;
+
 const ROUNDS: usize = 4;
 const LOAD: Duration = Duration::from_secs(6);
 const CONNECTIONS: usize = 16;
 
 /// wrk on `url`: requests a second, and the median latency in µs.
 fn wrk(url: &str, connections: usize) -> (f64, f64) {
-    let output = std::process::Command::new("wrk")
-        .args(["--latency", "-t", "1", "-c", &connections.to_string()])
-        .arg(format!("-d{}s", LOAD.as_secs()))
-        .arg(url)
-        .output()
-        .expect("wrk (apt-get install wrk)");
-    let text = String::from_utf8_lossy(&output.stdout);
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
-            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
-            .to_owned()
-    };
-    assert!(!text.contains("Non-2xx"), "{text}");
-    let rate: f64 = field("Requests/sec:").parse().unwrap();
-    let p50 = field("50%");
-    let p50 = match p50.strip_suffix("us") {
-        Some(us) => us.parse().unwrap(),
-        None => p50.strip_suffix("ms").unwrap().parse::<f64>().unwrap() * 1e3,
-    };
-    (rate, p50)
+    wrk::wrk(url, connections, LOAD, &[], &[])
 }
 
 fn main() {

@@ -20,6 +20,8 @@ mod util;
 #[path = "policies/in_process.rs"]
 mod in_process;
 
+mod wrk;
+
 const ROUNDS: usize = 3;
 const LOAD: Duration = Duration::from_secs(5);
 const CODE: &str = "bench-app-code-0123456789";
@@ -106,34 +108,6 @@ fn signed_lines(dir: &util::TempDir, run: usize, from: &mut u64) -> std::path::P
     dir.write(&format!("signed-{run}.txt"), lines)
 }
 
-/// wrk with `extra` options (and the script's `arguments`): requests a
-/// second, and the median latency in µs.
-fn wrk(url: &str, connections: usize, extra: &[String], arguments: &[String]) -> (f64, f64) {
-    let output = std::process::Command::new("wrk")
-        .args(["--latency", "-t", "1", "-c", &connections.to_string()])
-        .arg(format!("-d{}s", LOAD.as_secs()))
-        .args(extra)
-        .arg(url)
-        .args(arguments)
-        .output()
-        .expect("wrk (apt-get install wrk)");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(!text.contains("Non-2xx"), "{url}: {text}");
-    let field = |prefix: &str| {
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix(prefix).map(str::trim))
-            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
-            .to_owned()
-    };
-    let rate: f64 = field("Requests/sec:").parse().unwrap();
-    let p50 = field("50%");
-    let p50 = match p50.strip_suffix("us") {
-        Some(us) => us.parse().unwrap(),
-        None => p50.strip_suffix("ms").unwrap().parse::<f64>().unwrap() * 1e3,
-    };
-    (rate, p50)
-}
-
 fn main() {
     in_process::report();
     let dir = util::TempDir::new("bench-policies");
@@ -189,7 +163,7 @@ fn main() {
                     let path = (*path).to_owned();
                     arguments.extend(["--".to_owned(), lines.display().to_string(), path]);
                 }
-                measured[slot] = wrk(&fenn.url(path), connections, &extra, &arguments);
+                measured[slot] = wrk::wrk(&fenn.url(path), connections, LOAD, &extra, &arguments);
             }
             println!(
                 "  round {round} {label:<10}: {:>7.0} req/s at 64 connections, p50 {:.1} µs at one",
