@@ -1,7 +1,7 @@
 //! The management API under bad input, races, storms and kill -9: a clear
 //! error, and nothing served or stored changes.
 
-use crate::util::{Broker, Managed, echo_wasm, hello_wasm, tagged};
+use crate::util::{Broker, Managed, echo_wasm, hello_wasm, rss_kib, tagged};
 use serde_json::{Value, json};
 
 fn wat(text: &str) -> Vec<u8> {
@@ -285,13 +285,6 @@ fn concurrent_deploys_of_one_name_are_serialized() {
     );
     let modules = std::fs::read_dir(fenn.dir.0.join("state/functions/modules")).unwrap();
     assert_eq!(modules.count(), 5);
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]

@@ -261,6 +261,13 @@ impl Drop for Fenn {
     }
 }
 
+/// Resident memory of a process, in KiB.
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 /// Asserts that fenn still serves the bundled hello at `/hello`.
 pub(crate) fn hello_works(fenn: &Fenn) {
     let response = client().get(fenn.url("/hello?name=Ada")).send().unwrap();

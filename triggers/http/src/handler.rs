@@ -49,13 +49,17 @@ pub(crate) async fn handle<H: FunctionHost>(
         .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
     let client = gateway.policy.client(peer, &parts.headers);
     let routes = gateway.routes.load_full();
-    if !gateway.policy.ip.admits(client) {
-        let refusal = Refusal::forbidden("Access Denied by IP Control");
-        let response = GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain);
+    // Refused before any route is looked at, or matching none: counted
+    // under the one label for unmatched requests.
+    let unrouted = |error: GatewayError| {
+        let response = error.into_response_for(ResponseMode::Plain);
         gateway
             .stats
             .count(&gateway.unmatched, response.status().as_u16());
-        return response;
+        response
+    };
+    if !gateway.policy.ip.admits(client) {
+        return unrouted(Refusal::forbidden("Access Denied by IP Control").into());
     }
     if let Some((response, template)) = preflight(&routes, &parts, client) {
         gateway.stats.count(template, response.status().as_u16());
@@ -69,29 +73,17 @@ pub(crate) async fn handle<H: FunctionHost>(
                 path_parameters,
             } => (spec, template, path_parameters),
             Match::MethodNotAllowed(allowed) => {
-                let response = GatewayError::MethodNotAllowed { allowed }
-                    .into_response_for(ResponseMode::Plain);
-                gateway
-                    .stats
-                    .count(&gateway.unmatched, response.status().as_u16());
-                return response;
+                return unrouted(GatewayError::MethodNotAllowed { allowed });
             }
             Match::NotFound => {
-                let response = GatewayError::NoRoute {
-                    path: parts.uri.path().to_owned(),
-                }
-                .into_response_for(ResponseMode::Plain);
-                gateway
-                    .stats
-                    .count(&gateway.unmatched, response.status().as_u16());
-                return response;
+                let path = parts.uri.path().to_owned();
+                return unrouted(GatewayError::NoRoute { path });
             }
         };
     let mode = spec.response;
     let answer = async {
         let policy = &gateway.policy;
-        let now = policy::now_ms();
-        let admission = policy::admit(policy, &spec.policy, &parts.headers, client, now)?;
+        let admission = policy::admit(policy, &spec.policy, &parts.headers, client)?;
         if !admission.needs_body() {
             admission.rate(&spec.policy, client)?;
         }
@@ -99,7 +91,7 @@ pub(crate) async fn handle<H: FunctionHost>(
         let body = read_body(body, &gateway.settings).await?;
         if admission.needs_body() {
             let method = parts.method.as_str();
-            admission.finish(policy, method, &parts.uri, &parts.headers, &body, now)?;
+            admission.finish(policy, method, &parts.uri, &parts.headers, &body)?;
             admission.rate(&spec.policy, client)?;
         }
         let event = request::to_admitted_event(

@@ -111,7 +111,7 @@ pub(crate) fn report() {
         .collect();
     let empty = HeaderMap::new();
     let ok = |route: &RoutePolicy, headers: &HeaderMap| {
-        let admission = admit(&gateway, route, headers, client, stamp).unwrap();
+        let admission = admit(&gateway, route, headers, client).unwrap();
         admission.rate(route, client).unwrap();
         admission
     };
@@ -124,7 +124,7 @@ pub(crate) fn report() {
                 let headers = &signed[i];
                 let admission = ok(&protected, headers);
                 admission
-                    .finish(&gateway, "GET", &uri, headers, b"", stamp)
+                    .finish(&gateway, "GET", &uri, headers, b"")
                     .unwrap();
             }),
         ),

@@ -105,6 +105,11 @@ impl Default for GatewayPolicy {
 pub const DEFAULT_NONCES: usize = 65_536;
 
 impl GatewayPolicy {
+    /// `window` in milliseconds, as timestamps are written.
+    fn window_ms(&self) -> u64 {
+        u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// The client's address, as fenn believes it.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         ip::client_ip(peer, headers, &self.trusted_proxies)
@@ -176,7 +181,8 @@ pub struct Admission {
     /// The app (or the token's subject) that called, and how it proved
     /// it, when the route asks.
     pub caller: Option<(Arc<str>, Credential)>,
-    pending: Option<signature::Pending>,
+    /// A signed request's checked headers, and when they were checked.
+    pending: Option<(signature::Pending, u64)>,
 }
 
 /// Decides on a request by its headers, for `route`, from `client`.
@@ -189,7 +195,6 @@ pub fn admit(
     route: &RoutePolicy,
     headers: &HeaderMap,
     client: IpAddr,
-    now_ms: u64,
 ) -> Result<Admission, Refusal> {
     if !route.ip.admits(client) {
         return Err(Refusal::forbidden("Access Denied by IP Control"));
@@ -239,14 +244,15 @@ pub fn admit(
         }
     }
     if !route.apps.is_empty() && signature::is_signed(headers) {
-        let window = u64::try_from(gateway.window.as_millis()).unwrap_or(u64::MAX);
-        let pending = signature::check_headers(headers, &gateway.apps, now_ms, window)?;
+        // The clock is read for signed requests only.
+        let now = now_ms();
+        let pending = signature::check_headers(headers, &gateway.apps, now, gateway.window_ms())?;
         if !authorized(&pending.app.name) {
             return Err(Refusal::forbidden("Unauthorized"));
         }
         return Ok(Admission {
             caller: Some((pending.app.name.clone(), Credential::Signature)),
-            pending: Some(pending),
+            pending: Some((pending, now)),
         });
     }
     Err(Refusal::unauthorized("Missing Credentials"))
@@ -271,21 +277,19 @@ impl Admission {
         uri: &Uri,
         headers: &HeaderMap,
         body: &[u8],
-        now_ms: u64,
     ) -> Result<(), Refusal> {
-        let Some(pending) = &self.pending else {
+        let Some((pending, now)) = &self.pending else {
             return Ok(());
         };
         pending.verify(method, uri, headers, body)?;
-        let window = u64::try_from(gateway.window.as_millis()).unwrap_or(u64::MAX);
         gateway
             .nonces
             .admit(
                 &pending.app.name,
                 &pending.nonce,
                 pending.stamp,
-                now_ms,
-                window,
+                *now,
+                gateway.window_ms(),
             )
             .map_err(|stale| match stale {
                 nonce::Stale::Used => Refusal::unauthorized("Nonce Used"),

@@ -75,12 +75,7 @@ impl Nonces {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Apps are the config's, so this map is as bounded as they are.
-        if !apps.contains_key(app) {
-            apps.insert(app.into(), Inner::default());
-        }
-        let Some(inner) = apps.get_mut(app) else {
-            return Err(Stale::TooOld);
-        };
+        let inner = apps.entry(app.into()).or_default();
         // Out of the window: the timestamp check refuses these now.
         while let Some(&(old, stamped)) = inner.order.front() {
             if stamped.saturating_add(window) >= now {
