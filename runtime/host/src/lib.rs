@@ -14,6 +14,8 @@
 //! - [`invocation`]: one event's run, in fuel slices, with the guest's host
 //!   functions.
 //! - [`guest_log`]: a guest's log lines, bounded, rate-limited and escaped.
+//! - [`log_limit`]: fenn's own lines about what a client or a guest did,
+//!   rate-limited per kind and function ([`limited!`]).
 //! - [`output`]: reading what a guest returns, within bounds.
 //! - [`dispatch`]: [`Dispatcher`], the [`FunctionHost`] triggers call:
 //!   concurrency limits, short guests inline, long ones on worker threads
@@ -52,6 +54,7 @@ pub mod guest_log;
 pub mod invocation;
 pub mod limiter;
 pub mod limits;
+pub mod log_limit;
 pub mod module;
 pub mod observe;
 pub mod output;
