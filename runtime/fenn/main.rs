@@ -7,6 +7,7 @@
 //! - `config`: the TOML file, validated into typed config at start.
 //! - `examples`: the bundled example functions and their config.
 //! - `files`: bounded reads of the files a config or a command names.
+//! - `logging`: fenn's own log, bounded in rate and never blocking.
 //! - `serve`: loading functions and running the gateway.
 //! - `catalog`: every served function's bindings, and their collisions.
 //! - `admin`: the management API and its store of deployed functions.
@@ -23,6 +24,7 @@ mod config;
 mod event;
 mod examples;
 mod files;
+mod logging;
 mod logs;
 mod manage;
 mod observe;
@@ -34,8 +36,6 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// An event-driven WebAssembly function runtime for edge and IoT devices.
 #[derive(Debug, Parser)]
@@ -201,43 +201,20 @@ fn tune_allocator() {}
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
-    // RUST_LOG as `info` or `warn,fenn_runtime=debug`: targets and levels
-    // (no regex-based filters, which would add ~1 MB to the binary).
-    let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|spec| spec.parse().ok())
-        .unwrap_or_else(|| {
-            // The embedded broker logs every connection at info.
-            tracing_subscriber::filter::Targets::new()
-                .with_default(tracing::Level::INFO)
-                // The embedded broker logs a client going away, and its own
-                // shutdown, as errors: a person reads that as something
-                // broken. RUST_LOG=rumqttd=warn shows them.
-                .with_target("rumqttd", tracing::level_filters::LevelFilter::OFF)
-        });
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .finish()
-        .with(filter)
-        .init();
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        tracing::error!("fenn failed: {info} (a bug in fenn: please report it)");
-        default_hook(info);
-    }));
-    match run(cli) {
+    logging::init();
+    logging::on_panic();
+    let code = match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("fenn: {error:#}");
+            logging::last_words(&format!("fenn: {error:#}"));
             ExitCode::FAILURE
         }
-    }
+    };
+    logging::flush();
+    code
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -81,6 +81,8 @@ fn load_function(
 /// shutdown signal.
 pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let signals = ShutdownSignals::install().context("cannot listen for shutdown signals")?;
+    // What the rate limits of fenn's own lines held back, once a period.
+    let summaries = tokio::spawn(crate::logging::summaries());
     // The invocation history and the metrics are served by the management
     // API: recorded when it is on.
     let observe = config
@@ -213,6 +215,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     if let Some(task) = admin_task {
         let _ = task.await;
     }
+    summaries.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -145,8 +145,29 @@ impl Collector for Sources {
             "The budget of all running guests' memory (server.guest_memory)",
             clamp(memory.total()),
         )?;
+        log_lines(&mut encoder)?;
         process(&mut encoder)
     }
+}
+
+/// fenn's own log lines held back by their rate limits, by kind, and
+/// dropped because stderr did not take them.
+fn log_lines(encoder: &mut DescriptorEncoder<'_>) -> Fmt {
+    let suppressed = fenn_runtime::log_limit::suppressed()
+        .into_iter()
+        .map(|(kind, n)| (vec![("kind", kind.to_owned())], n));
+    counter(
+        encoder,
+        "fenn_log_lines_suppressed",
+        "fenn's own log lines about clients, messages and guests held back by their rate limits, by kind",
+        suppressed,
+    )?;
+    counter(
+        encoder,
+        "fenn_log_lines_dropped",
+        "fenn's log lines dropped because stderr did not take them in time",
+        [(vec![], crate::logging::dropped())],
+    )
 }
 
 impl Sources {

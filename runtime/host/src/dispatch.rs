@@ -386,7 +386,16 @@ impl Dispatcher {
                 status = response.status_code,
                 "invoked"
             ),
-            Err(error) => tracing::warn!(function, invocation, micros, %error, "invocation failed"),
+            Err(error) => crate::limited!(
+                warn,
+                "invocation failed",
+                function,
+                function,
+                invocation,
+                micros,
+                %error,
+                "invocation failed"
+            ),
         }
         if let Some((observer, kept, (trigger, method, source), at)) = observing {
             observer.invoked(Invoked {

@@ -29,6 +29,8 @@ pub const INLINE_FUEL: u64 = 200_000;
 /// What a store carries for its one invocation.
 pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
+    /// The function's name, for fenn's own lines about the run.
+    function: Arc<str>,
     log_rate: Arc<LogRate>,
     log: LogCount,
     last_error: Option<String>,
@@ -44,6 +46,7 @@ impl HostState {
                 limits.table_elements,
                 module.guest_memory.clone(),
             ),
+            function: module.name.clone(),
             log_rate: module.log_rate.clone(),
             log: LogCount::default(),
             last_error: None,
@@ -295,9 +298,13 @@ impl Drop for Running {
         if let Some(trace) = &self.store.data().trace {
             trace.fuel(self.fuel_budget - self.fuel_left);
         }
-        let dropped = self.store.data().log.dropped;
+        let state = self.store.data();
+        let dropped = state.log.dropped;
         if dropped > 0 {
-            tracing::warn!(
+            crate::limited!(
+                warn,
+                "dropped guest log lines",
+                &state.function,
                 dropped,
                 "dropped guest log lines over the limits ({} lines or {} bytes an event, {} lines a second a function)",
                 guest_log::MAX_LINES,

@@ -306,7 +306,10 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 );
             }
             Err(error) => {
-                tracing::warn!(
+                fenn_runtime::limited!(
+                    warn,
+                    "cron run failed",
+                    &spec.function,
                     schedule = %spec.name, function = %spec.function, planned = %rfc3339(planned),
                     late_us, %error, "cron run failed"
                 );

@@ -105,11 +105,18 @@ impl GatewayError {
         }
     }
 
-    /// The answer for a route in `mode`.
-    pub fn into_response_for(self, mode: ResponseMode) -> axum::response::Response {
+    /// The answer for a route of `function` (empty for none) in `mode`.
+    pub fn into_response_for(self, mode: ResponseMode, function: &str) -> axum::response::Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
+            fenn_runtime::limited!(
+                warn,
+                "request failed",
+                function,
+                status = status.as_u16(),
+                error = %self,
+                "request failed"
+            );
         } else {
             tracing::debug!(status = status.as_u16(), error = %self, "request refused");
         }
@@ -156,7 +163,7 @@ impl GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> axum::response::Response {
-        self.into_response_for(ResponseMode::Plain)
+        self.into_response_for(ResponseMode::Plain, "")
     }
 }
 

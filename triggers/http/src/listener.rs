@@ -62,7 +62,7 @@ pub async fn serve_router(
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: back off briefly.
-                        tracing::warn!(%error, "accept failed");
+                        fenn_runtime::limited!(warn, "accept failed", "", %error, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -136,25 +136,15 @@ fn ended(error: &hyper::Error) {
         std::error::Error::source(error).and_then(|source| source.downcast_ref::<std::io::Error>());
     match io {
         Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            tracing::info!(reason = %io, "HTTP: connection cut");
+            fenn_runtime::limited!(info, "connection cut", "", reason = %io, "HTTP: connection cut");
         }
         _ => tracing::debug!(%error, "connection ended with an error"),
     }
 }
 
 /// Closes a connection over a limit (the caller drops the socket), with
-/// a log line at most once a second so a flood cannot flood the log.
+/// a log line rate-limited so that a flood cannot flood the log.
 fn refuse(refused: Refused, client: std::net::IpAddr, settings: &HttpSettings) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
-    static REFUSED: AtomicU64 = AtomicU64::new(0);
-    let refused_so_far = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    if LAST_LOGGED.swap(now, Ordering::Relaxed) == now {
-        return;
-    }
     let (limit, key) = match refused {
         Refused::Total => (settings.max_connections, "server.max_connections"),
         Refused::Client => (
@@ -162,5 +152,12 @@ fn refuse(refused: Refused, client: std::net::IpAddr, settings: &HttpSettings) {
             "server.max_connections_per_client",
         ),
     };
-    tracing::warn!(%client, limit, refused_so_far, "HTTP: connection refused, {key} reached");
+    fenn_runtime::limited!(
+        warn,
+        "connection refused",
+        "",
+        %client,
+        limit,
+        "HTTP: connection refused, {key} reached"
+    );
 }

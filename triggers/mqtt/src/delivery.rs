@@ -162,7 +162,7 @@ impl Delivery {
             self.outbox_sent -= from_outbox;
             let outbox = &mut self.outbox;
             if let Err(error) = blocking(|| outbox.confirm(from_outbox)) {
-                tracing::warn!(%error, "MQTT outbox: could not record delivered messages (they may be sent again)");
+                fenn_runtime::limited!(warn, "outbox confirm failed", "", %error, "MQTT outbox: could not record delivered messages (they may be sent again)");
             }
             self.unpark();
         }
@@ -208,7 +208,7 @@ impl Delivery {
                 }
             }
             if let Some(error) = error {
-                tracing::warn!(%error, waiting = refused.len(), "MQTT outbox: no room; QoS 1 results wait in memory, QoS 0 ones are dropped");
+                fenn_runtime::limited!(warn, "outbox full", "", %error, waiting = refused.len(), "MQTT outbox: no room; QoS 1 results wait in memory, QoS 0 ones are dropped");
             }
             (taken, refused, outbox.sync())
         });
@@ -289,7 +289,7 @@ fn report(synced: Result<(), OutboxError>) -> bool {
     match synced {
         Ok(()) => true,
         Err(error) => {
-            tracing::error!(%error, "MQTT outbox: sync failed; results are kept in memory only");
+            fenn_runtime::limited!(error, "outbox sync failed", "", %error, "MQTT outbox: sync failed; results are kept in memory only");
             false
         }
     }

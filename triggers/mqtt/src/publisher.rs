@@ -81,7 +81,7 @@ impl Publisher {
         if size + properties + 1024 <= self.max_bytes {
             return message;
         }
-        tracing::warn!(topic = %message.topic, bytes = size, "MQTT: a result too large to publish was replaced by an error");
+        fenn_runtime::limited!(warn, "result too large", "", topic = %message.topic, bytes = size, "MQTT: a result too large to publish was replaced by an error");
         let failure = fenn_runtime::Error::BadOutput {
             reason: format!("the result is {size} bytes, over the MQTT packet limit"),
         };
@@ -118,7 +118,7 @@ impl ResultSink for Publisher {
             let charge = u32::try_from(charge).unwrap_or(u32::MAX);
             let Ok(permit) = self.waiting.clone().try_acquire_many_owned(charge) else {
                 let lost = self.count_lost();
-                tracing::warn!(%topic, lost, "MQTT: a result was dropped: the results not yet confirmed by the broker or stored in the outbox use their memory budget");
+                fenn_runtime::limited!(warn, "result dropped", "", %topic, lost, "MQTT: a result was dropped: the results not yet confirmed by the broker or stored in the outbox use their memory budget");
                 return false;
             };
             let stored = self.publish(message).await;
@@ -128,7 +128,7 @@ impl ResultSink for Publisher {
             tokio::spawn(async move {
                 if !stored.await.unwrap_or(false) {
                     let lost = publisher.count_lost();
-                    tracing::warn!(%topic, lost, "MQTT: a result was lost: it could not be published or kept in the outbox");
+                    fenn_runtime::limited!(warn, "result lost", "", %topic, lost, "MQTT: a result was lost: it could not be published or kept in the outbox");
                 }
                 drop(permit);
             });

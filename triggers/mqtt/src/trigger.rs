@@ -232,7 +232,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             }
                         }
                         Happened::PubAck { refused: Some(reason) } => {
-                            tracing::warn!(%reason, "MQTT: the broker refused a result");
+                            fenn_runtime::limited!(warn, "broker refused a result", "", %reason, "MQTT: the broker refused a result");
                         }
                         Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
                         Happened::Lost(error) => {
@@ -375,7 +375,7 @@ async fn ack_in_order(
     while let Some((ack, stored)) = acks.recv().await {
         if stored.await.unwrap_or(false) {
             if let Err(error) = client.ack(&ack).await {
-                tracing::warn!(%error, "MQTT: could not acknowledge a message");
+                fenn_runtime::limited!(warn, "could not acknowledge", "", %error, "MQTT: could not acknowledge a message");
             }
         }
     }
@@ -398,20 +398,20 @@ async fn handle<H: FunctionHost>(
             .matches(&topic)
             .map(|parameters| (route, parameters))
     }) else {
-        tracing::warn!(%topic, "MQTT: a message no subscription matches");
+        fenn_runtime::limited!(warn, "no subscription matches", "", %topic, "MQTT: a message no subscription matches");
         return None;
     };
     let asked = publish.response_topic.clone().filter(|asked| {
         let plain = crate::topic::is_plain_topic(asked);
         if !plain {
-            tracing::warn!(%topic, response_topic = %asked, "MQTT: a response topic with wildcards is ignored");
+            fenn_runtime::limited!(warn, "response topic with wildcards", &route.function, %topic, response_topic = %asked, "MQTT: a response topic with wildcards is ignored");
         }
         plain
     });
     let response_topic =
         asked.or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
     if let Some(size) = publish.oversized {
-        tracing::warn!(%topic, bytes = size, "MQTT: a message over the size limit (max_payload) was refused");
+        fenn_runtime::limited!(warn, "message over max_payload", &route.function, %topic, bytes = size, "MQTT: a message over the size limit (max_payload) was refused");
         let text = format!("message is {size} bytes, over the size limit");
         let mut refusal = message::refusal(413, &text, response_topic?, publish.qos.min(1));
         refusal.correlation.clone_from(&publish.correlation);
@@ -420,7 +420,7 @@ async fn handle<H: FunctionHost>(
     let event = match message::to_event(publish, parameters.clone()) {
         Ok(event) => event,
         Err(reason) => {
-            tracing::warn!(%topic, %reason, "MQTT: message dropped");
+            fenn_runtime::limited!(warn, "message dropped", &route.function, %topic, %reason, "MQTT: message dropped");
             return None;
         }
     };
@@ -433,7 +433,7 @@ async fn handle<H: FunctionHost>(
             tracing::debug!(%topic, function = %route.function, status = response.status_code, "MQTT message handled");
         }
         Err(error) => {
-            tracing::warn!(%topic, function = %route.function, %error, "MQTT message failed");
+            fenn_runtime::limited!(warn, "MQTT message failed", &route.function, %topic, function = %route.function, %error, "MQTT message failed");
         }
     }
     let reply_topic = response_topic?;
