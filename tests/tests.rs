@@ -22,5 +22,6 @@ mod live_bindings;
 mod mqtt;
 mod mqtt_faults;
 mod observe;
+mod own_log;
 mod policies;
 mod util;

@@ -65,8 +65,25 @@ impl Managed {
         Self { dir, fenn, admin }
     }
 
+    /// Like [`Managed::start`], fenn's stderr as `stderr` says.
+    pub(crate) fn start_with_stderr(extra: &str, stderr: super::Stderr) -> Self {
+        let dir = TempDir::new("admin");
+        let admin = "[admin]\nlisten = \"127.0.0.1:0\"\nmax_module_size = \"1MiB\"\n";
+        dir.write(
+            "fenn.toml",
+            format!("[server]\nstate_dir = \"state\"\n{admin}{extra}\n"),
+        );
+        let (fenn, admin) = Self::serve_with(&dir, stderr);
+        Self { dir, fenn, admin }
+    }
+
     fn serve(dir: &TempDir) -> (Fenn, SocketAddr) {
-        let fenn = Fenn::with_config_file(&dir.0.join("fenn.toml"), &[("FENN_ADMIN_TOKEN", TOKEN)]);
+        Self::serve_with(dir, super::Stderr::Read)
+    }
+
+    fn serve_with(dir: &TempDir, stderr: super::Stderr) -> (Fenn, SocketAddr) {
+        let env = [("FENN_ADMIN_TOKEN", TOKEN)];
+        let fenn = Fenn::with_config_file_stderr(&dir.0.join("fenn.toml"), &env, stderr);
         let announced = fenn.stdout.wait_for("management API listening on ");
         let admin = announced
             .split("management API listening on ")

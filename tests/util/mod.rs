@@ -139,6 +139,19 @@ pub(crate) struct Fenn {
     pub(crate) stdout: Captured,
     pub(crate) log: Captured,
     _dir: Option<TempDir>,
+    /// Its stderr, when the test holds it open and reads nothing.
+    _unread: Option<std::process::ChildStderr>,
+}
+
+/// What a test does with fenn's stderr.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stderr {
+    /// Read into [`Fenn::log`].
+    Read,
+    /// Held open and never read, as a stuck log shipper.
+    HeldUnread,
+    /// Closed at the start, as a log reader that went away.
+    Closed,
 }
 
 impl Fenn {
@@ -185,6 +198,26 @@ impl Fenn {
         env: &[(&str, &str)],
         listen: &str,
     ) -> Self {
+        Self::spawn(config, dir, env, listen, Stderr::Read)
+    }
+
+    /// Like [`Fenn::with_config_file`], with its stderr read, held
+    /// unread or closed as `stderr` says.
+    pub(crate) fn with_config_file_stderr(
+        file: &std::path::Path,
+        env: &[(&str, &str)],
+        stderr: Stderr,
+    ) -> Self {
+        Self::spawn(Some(&file.to_owned()), None, env, "127.0.0.1:0", stderr)
+    }
+
+    fn spawn(
+        config: Option<&PathBuf>,
+        dir: Option<TempDir>,
+        env: &[(&str, &str)],
+        listen: &str,
+        stderr: Stderr,
+    ) -> Self {
         let mut command = fenn();
         command.envs(env.iter().copied());
         command.args(["serve", "--listen", listen]);
@@ -202,7 +235,15 @@ impl Fenn {
             .expect("start fenn");
         let (stdout, log) = (Captured::default(), Captured::default());
         stdout.drain(child.stdout.take().unwrap());
-        log.drain(child.stderr.take().unwrap());
+        let pipe = child.stderr.take().unwrap();
+        let unread = match stderr {
+            Stderr::Read => {
+                log.drain(pipe);
+                None
+            }
+            Stderr::HeldUnread => Some(pipe),
+            Stderr::Closed => None,
+        };
         let announced = stdout.wait_for("\n");
         let addr = announced
             .split("listening on http://")
@@ -216,6 +257,7 @@ impl Fenn {
             stdout,
             log,
             _dir: dir,
+            _unread: unread,
         }
     }
 
