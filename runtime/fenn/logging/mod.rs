@@ -43,7 +43,10 @@ pub(crate) fn init() {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        // It would report a failed write with eprintln!, which panics
+        // when stderr's reader is gone.
+        .log_internal_errors(false);
     match Output::start(std::io::stderr(), writer::CAPACITY) {
         Ok(output) => {
             let output = OUTPUT.get_or_init(|| output);
