@@ -256,7 +256,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                         _ => break,
                     }
                     if read_ahead.is_empty() && dropped > reported {
-                        tracing::warn!(burst = dropped - reported, total = dropped, "MQTT: functions caught up; QoS 0 messages were dropped meanwhile");
+                        fenn_runtime::limited!(warn, "qos 0 dropped", "", burst = dropped - reported, total = dropped, "MQTT: functions caught up; QoS 0 messages were dropped meanwhile");
                         reported = dropped;
                     }
                 }
