@@ -105,8 +105,14 @@ impl GatewayError {
         }
     }
 
-    /// The answer for a route of `function` (empty for none) in `mode`.
-    pub fn into_response_for(self, mode: ResponseMode, function: &str) -> axum::response::Response {
+    /// The answer for a route in `mode`, naming no function.
+    pub fn into_response_for(self, mode: ResponseMode) -> axum::response::Response {
+        self.into_response_of(mode, "")
+    }
+
+    /// The answer for a route of `function` in `mode`; its log line is
+    /// rate-limited per function.
+    pub fn into_response_of(self, mode: ResponseMode, function: &str) -> axum::response::Response {
         let status = self.status();
         if status.is_server_error() {
             fenn_runtime::limited!(
@@ -163,7 +169,7 @@ impl GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> axum::response::Response {
-        self.into_response_for(ResponseMode::Plain, "")
+        self.into_response_for(ResponseMode::Plain)
     }
 }
 

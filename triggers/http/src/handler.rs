@@ -52,7 +52,7 @@ pub(crate) async fn handle<H: FunctionHost>(
     // Refused before any route is looked at, or matching none: counted
     // under the one label for unmatched requests.
     let unrouted = |error: GatewayError| {
-        let response = error.into_response_for(ResponseMode::Plain, "");
+        let response = error.into_response_for(ResponseMode::Plain);
         gateway
             .stats
             .count(&gateway.unmatched, response.status().as_u16());
@@ -125,7 +125,7 @@ pub(crate) async fn handle<H: FunctionHost>(
     };
     let mut response = match answer.await {
         Ok(response) => response,
-        Err(error) => error.into_response_for(mode, &spec.function),
+        Err(error) => error.into_response_of(mode, &spec.function),
     };
     if let Some(cors) = &spec.policy.cors {
         if let Some(origin) = cors.allowed(&parts.headers) {
@@ -165,8 +165,7 @@ fn preflight<'r>(
     };
     let cors = spec.policy.cors.as_ref()?;
     let refused = |refusal| {
-        let mut response =
-            GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain, "");
+        let mut response = GatewayError::Refused(refusal).into_response_for(ResponseMode::Plain);
         Cors::vary(response.headers_mut());
         Some((response, template))
     };
