@@ -168,10 +168,16 @@ fn hello_answers(fenn: &Managed) {
 
 #[test]
 fn a_stderr_nobody_reads_holds_no_request() {
-    let fenn = loud(Stderr::HeldUnread);
+    let mut fenn = loud(Stderr::HeldUnread);
     log_a_lot(&fenn);
     hello_answers(&fenn);
     assert!(metric(&fenn, "fenn_log_lines_dropped_total") > 0);
+    // Read again, the log says what it lost.
+    let stderr = fenn.fenn.unread.take().unwrap();
+    fenn.fenn.log.drain(stderr);
+    fenn.fenn
+        .log
+        .wait_for(" log lines dropped: stderr did not take them in time");
 }
 
 #[test]

@@ -140,7 +140,7 @@ pub(crate) struct Fenn {
     pub(crate) log: Captured,
     _dir: Option<TempDir>,
     /// Its stderr, when the test holds it open and reads nothing.
-    _unread: Option<std::process::ChildStderr>,
+    pub(crate) unread: Option<std::process::ChildStderr>,
 }
 
 /// What a test does with fenn's stderr.
@@ -257,7 +257,7 @@ impl Fenn {
             stdout,
             log,
             _dir: dir,
-            _unread: unread,
+            unread,
         }
     }
 
