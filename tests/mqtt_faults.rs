@@ -172,3 +172,49 @@ fn dropped_qos0_messages_are_totalled_in_the_log() {
         .unwrap();
     assert_eq!(total(in_all), total(last), "{in_all}");
 }
+
+/// Two fenn devices whose replies feed each other's subscriptions: no one
+/// config shows the loop, so each reply counts a hop (the MQTT 5 user
+/// property `fenn-hops`) and the message that has gone round eight times
+/// is refused, logged, instead of looping for ever.
+#[test]
+fn a_loop_between_two_devices_through_the_broker_ends_at_the_hop_limit() {
+    let broker = Broker::start();
+    let seen = Collector::start(broker.port, "loop/+/1");
+    let device = |name: &str, topic: &str, reply: &str| {
+        let fenn = Fenn::with_config(&format!(
+            r#"
+            [mqtt]
+            url = "mqtt://127.0.0.1:{}"
+
+            [[function]]
+            name = "{name}"
+            module = "example:hello"
+              [[function.mqtt]]
+              topic = "{topic}"
+              reply = "{reply}"
+            "#,
+            broker.port
+        ));
+        fenn.log.wait_for("MQTT subscribed");
+        fenn
+    };
+    let ping = device("ping", "loop/ping/{x}", "loop/pong/{x}");
+    let pong = device("pong", "loop/pong/{x}", "loop/ping/{x}");
+    broker.publish("loop/ping/1", b"serve", 1);
+    // ping runs on hops 0, 2, 4, 6 and pong on 1, 3, 5, 7: the reply pong
+    // sends on its eighth hop reaches ping, which refuses it.
+    let log = ping.log.wait_for("was refused");
+    let refused = log.lines().find(|l| l.contains("was refused")).unwrap();
+    assert!(
+        refused.contains("came through 8 fenn replies") && refused.contains("topic=loop/ping/1"),
+        "{refused}"
+    );
+    let messages = seen.wait_until(
+        Duration::from_secs(10),
+        "the message and its 8 replies",
+        |m| m.len() >= 9,
+    );
+    assert_eq!(messages.len(), 9, "{messages:?}");
+    assert!(!pong.log.text().contains("was refused"));
+}

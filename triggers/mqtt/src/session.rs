@@ -36,6 +36,9 @@ pub struct Received {
     pub response_topic: Option<String>,
     /// MQTT 5 correlation data.
     pub correlation: Option<Bytes>,
+    /// How many fenn replies and publishes led to this message (the MQTT 5
+    /// user property `fenn-hops`; 0 when absent or not a number).
+    pub hops: u32,
     /// The size of a message over the limit, whose payload was dropped on
     /// arrival (only MQTT 3.1.1 lets one through); it is answered with a
     /// 413.
@@ -74,7 +77,9 @@ impl Received {
     /// A message received over MQTT 5.
     pub fn from_v5(mut publish: v5::mqttbytes::v5::Publish) -> Self {
         let properties = publish.properties.take().unwrap_or_default();
+        let hops = crate::message::hops(&properties.user_properties);
         Self {
+            hops,
             topic: publish.topic.clone(),
             payload: std::mem::take(&mut publish.payload),
             qos: publish.qos as u8,
@@ -96,6 +101,7 @@ impl Received {
             content_type: None,
             response_topic: None,
             correlation: None,
+            hops: 0,
             oversized: None,
             ack: Ack(AckFor::V311(publish)),
         }

@@ -32,6 +32,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
@@ -157,6 +158,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             self.publisher,
             self.host.clone(),
             in_flight,
+            self.stats.clone(),
         ));
         let max_packet = settings.max_packet_bytes as usize;
         let mut work = Some(work);
@@ -222,7 +224,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                                 || read_ahead_bytes + size > READ_AHEAD_BYTES;
                             if message.qos == 0 && full {
                                 dropped += 1;
-                                self.stats.dropped_qos0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                self.stats.dropped_qos0.fetch_add(1, Ordering::Relaxed);
                                 if dropped.is_power_of_two() {
                                     tracing::warn!(dropped, "MQTT: functions are saturated; QoS 0 messages dropped");
                                 }
@@ -341,6 +343,7 @@ async fn dispatch<H: FunctionHost>(
     publisher: Publisher,
     host: Arc<H>,
     in_flight: usize,
+    stats: Arc<MqttStats>,
 ) {
     let slots = Arc::new(Semaphore::new(in_flight));
     while let Some((publish, routes)) = queue.recv().await {
@@ -352,9 +355,9 @@ async fn dispatch<H: FunctionHost>(
         if publish.qos > 0 && order.send((publish.ack(), finished)).is_err() {
             break;
         }
-        let (publisher, host) = (publisher.clone(), host.clone());
+        let (publisher, host, stats) = (publisher.clone(), host.clone(), stats.clone());
         tokio::spawn(async move {
-            let stored = handle(&publish, &publisher, &routes, &*host).await;
+            let stored = handle(&publish, &publisher, &routes, &*host, &stats).await;
             drop(slot);
             let stored = match stored {
                 Some(told) => told.await.unwrap_or(false),
@@ -390,6 +393,7 @@ async fn handle<H: FunctionHost>(
     publisher: &Publisher,
     routes: &[MqttRoute],
     host: &H,
+    stats: &MqttStats,
 ) -> Option<oneshot::Receiver<bool>> {
     let topic = String::from_utf8_lossy(&publish.topic).into_owned();
     let Some((route, parameters)) = routes.iter().find_map(|route| {
@@ -401,6 +405,12 @@ async fn handle<H: FunctionHost>(
         tracing::warn!(%topic, "MQTT: a message no subscription matches");
         return None;
     };
+    if publish.hops >= message::MAX_HOPS {
+        // Not run and not answered: an answer would go round again.
+        let refused = stats.refused_hops.fetch_add(1, Ordering::Relaxed) + 1;
+        fenn_runtime::limited!(warn, "mqtt hops", &route.function, %topic, function = %route.function, hops = publish.hops, refused, "MQTT: a message that came through {} fenn replies was refused: replies feed subscriptions in a loop through the broker", publish.hops);
+        return None;
+    }
     let asked = publish.response_topic.clone().filter(|asked| {
         let plain = crate::topic::is_plain_topic(asked);
         if !plain {
@@ -415,6 +425,7 @@ async fn handle<H: FunctionHost>(
         let text = format!("message is {size} bytes, over the size limit");
         let mut refusal = message::refusal(413, &text, response_topic?, publish.qos.min(1));
         refusal.correlation.clone_from(&publish.correlation);
+        message::set_hops(&mut refusal, publish.hops.saturating_add(1));
         return Some(publisher.publish(refusal).await);
     }
     let event = match message::to_event(publish, parameters.clone()) {
