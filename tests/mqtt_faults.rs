@@ -218,3 +218,43 @@ fn a_loop_between_two_devices_through_the_broker_ends_at_the_hop_limit() {
     assert_eq!(messages.len(), 9, "{messages:?}");
     assert!(!pong.log.text().contains("was refused"));
 }
+
+/// MQTT 3.1.1, a retained message larger than fenn reads (four times
+/// `max_payload`, at least 1 MiB): it breaks the connection each time the
+/// broker sends it, after every reconnect. fenn says so once, and waits
+/// longer before each reconnect instead of looping at full speed.
+#[test]
+fn a_retained_message_too_large_to_read_is_said_once_and_reconnects_slow_down() {
+    let broker = Broker::start();
+    broker.publish_with(&["-r"], "sensors/huge/temp", &vec![b'x'; 2 << 20], 1);
+    let fenn = Fenn::with_config(&format!(
+        r#"
+        [mqtt]
+        url = "mqtt://127.0.0.1:{}"
+        version = "3.1.1"
+        max_payload = "16KiB"
+
+        [[function]]
+        name = "echo"
+        module = "example:echo"
+          [[function.mqtt]]
+          topic = "sensors/{{room}}/temp"
+        "#,
+        broker.port
+    ));
+    let said = "MQTT: the broker sends a message fenn cannot read again after every reconnect";
+    let log = fenn.log.wait_for(said);
+    let line = log.lines().find(|l| l.contains(said)).unwrap();
+    assert!(
+        line.contains("payload size limit exceeded: 2097173"),
+        "{line}"
+    );
+    let (connects, warned) = (
+        log.matches("MQTT connected").count(),
+        log.matches("MQTT connection lost").count(),
+    );
+    // Two more rounds, said no more.
+    let log = fenn.log.wait_for_count("MQTT connected", connects + 2);
+    assert_eq!(log.matches(said).count(), 1, "{log}");
+    assert_eq!(log.matches("MQTT connection lost").count(), warned, "{log}");
+}

@@ -127,6 +127,16 @@ pub enum Happened {
     Other,
     /// The connection is gone; the next poll reconnects.
     Lost(String),
+    /// The broker sent a packet fenn cannot read (over the read limit, or
+    /// malformed), which ended the connection; the next poll reconnects.
+    Unreadable(String),
+}
+
+impl Happened {
+    /// Whether the connection is gone (lost, or on an unreadable packet).
+    pub fn is_lost(&self) -> bool {
+        matches!(self, Self::Lost(_) | Self::Unreadable(_))
+    }
 }
 
 /// The handle that publishes, acknowledges and subscribes.
@@ -275,6 +285,9 @@ impl Connection {
                 },
                 Ok(v5::Event::Outgoing(rumqttc::Outgoing::Publish(_))) => Happened::Written,
                 Ok(_) => Happened::Other,
+                Err(error @ v5::ConnectionError::MqttState(v5::StateError::Deserialization(_))) => {
+                    Happened::Unreadable(error.to_string())
+                }
                 Err(error) => Happened::Lost(error.to_string()),
             },
             Self::V311(eventloop) => match eventloop.poll().await {
@@ -287,6 +300,11 @@ impl Connection {
                 }
                 Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(_))) => Happened::Written,
                 Ok(_) => Happened::Other,
+                Err(
+                    error @ rumqttc::ConnectionError::MqttState(
+                        rumqttc::StateError::Deserialization(_),
+                    ),
+                ) => Happened::Unreadable(error.to_string()),
                 Err(error) => Happened::Lost(error.to_string()),
             },
         }

@@ -17,6 +17,7 @@
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
+use crate::backoff::{POISON_AFTER, Poison, Verdict};
 use crate::bindings::{self, MqttBindings, Subscription};
 use crate::delivery;
 use crate::link::Link;
@@ -183,6 +184,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let (subscriptions, to_make) = mpsc::unbounded_channel();
         tokio::spawn(bindings::subscriber(client.clone(), to_make));
         let mut backoff = Backoff::default();
+        let mut poison = Poison::default();
         tokio::pin!(shutdown);
         let drained = async {
             let _ = dispatcher.await;
@@ -198,7 +200,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             };
             tokio::select! {
                 happened = connection.poll(), if retry.is_none() => {
-                    if matches!(happened, Happened::Lost(_)) {
+                    if happened.is_lost() {
                         connection.forget_publishes();
                     }
                     // Up before this poll: a failure then is a lost
@@ -207,7 +209,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     link.send_if_modified(|link| link.observe(&happened));
                     match happened {
                         Happened::Connected => {
-                            backoff.reset();
+                            // A poison message breaks the connection again
+                            // at once: the delays keep growing meanwhile.
+                            if !poison.known() {
+                                backoff.reset();
+                            }
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
                             let _ = subscriptions.send(Subscription::Connected {
                                 wanted: subscribed.clone(),
@@ -237,13 +243,9 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             tracing::warn!(%reason, "MQTT: the broker refused a result");
                         }
                         Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
-                        Happened::Lost(error) => {
+                        Happened::Lost(_) | Happened::Unreadable(_) => {
                             let delay = backoff.next(random());
-                            if was_up {
-                                tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
-                            } else {
-                                tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
-                            }
+                            say_lost(&happened, was_up, &mut poison, delay);
                             retry = Some(Box::pin(tokio::time::sleep(delay)));
                         }
                     }
@@ -306,7 +308,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         loop {
             tokio::select! {
                 _ = &mut delivery => break,
-                happened = connection.poll() => if matches!(happened, Happened::Lost(_)) {
+                happened = connection.poll() => if happened.is_lost() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -314,7 +316,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // Say goodbye: the DISCONNECT goes out with the next polls.
         client.try_disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while !matches!(connection.poll().await, Happened::Lost(_)) {}
+            while !connection.poll().await.is_lost() {}
         })
         .await;
     }
@@ -453,6 +455,35 @@ async fn handle<H: FunctionHost>(
             .publish(message::reply(result, publish, reply_topic))
             .await,
     )
+}
+
+/// Logs a lost connection (`happened`, up before if `was_up`) and the
+/// `delay` before the next try; a poison message is said once, when it is
+/// recognised, and its further losses quietly.
+fn say_lost(happened: &Happened, was_up: bool, poison: &mut Poison, delay: Duration) {
+    let error = match happened {
+        Happened::Unreadable(error) => match poison.unreadable(error) {
+            Verdict::Lost => error,
+            Verdict::Poison => {
+                tracing::error!(%error, times = POISON_AFTER, "MQTT: the broker sends a message fenn cannot read again after every reconnect (retained, or queued in the session; larger than fenn reads): its topic is unknown, as it is never read. fenn reconnects with growing delays, up to 30 s, until the message is purged at the broker (README, MQTT)");
+                return;
+            }
+            Verdict::Again => {
+                tracing::debug!(%error, retry_in = ?delay, "MQTT: the unreadable message again");
+                return;
+            }
+        },
+        Happened::Lost(error) => {
+            poison.clear();
+            error
+        }
+        _ => return,
+    };
+    if was_up {
+        tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
+    } else {
+        tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
+    }
 }
 
 fn random() -> u64 {
