@@ -23,7 +23,8 @@
 //! - [`loops`]: [`find_loop`], loops the bindings' reply topics make
 //!   (pure).
 //! - [`message`]: a message as the event, a response as the reply.
-//! - [`backoff`]: [`Backoff`], reconnect delays.
+//! - [`backoff`]: [`Backoff`], reconnect delays, and [`backoff::Poison`],
+//!   a message the broker sends after every reconnect that fenn cannot read.
 //! - `embedded` (feature `embedded-broker`): an MQTT broker inside fenn,
 //!   for trying it with nothing else installed.
 //! - [`topic`]: [`TopicFilter`], a subscription such as

@@ -10,6 +10,7 @@
 //! own filter is refused earlier ([`crate::ReplyTemplate::new`]).
 
 use crate::MqttRoute;
+use std::collections::HashMap;
 
 /// A topic level as a pattern, for the loop checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,23 +25,32 @@ pub(crate) enum Pattern {
 
 /// Whether some topic matches both patterns.
 pub(crate) fn intersects(a: &[Pattern], b: &[Pattern]) -> bool {
-    // meet[i][j]: whether a[i..] and b[j..] match a common topic; filled
-    // from the ends, so each pair is decided once.
+    let level = |x: &Pattern, y: &Pattern| match (x, y) {
+        (Pattern::Exact(x), Pattern::Exact(y)) => x == y,
+        _ => true,
+    };
+    let many = |p: &[Pattern]| p.iter().any(|level| *level == Pattern::Many);
+    if !many(a) && !many(b) {
+        // The common case, level by level.
+        return a.len() == b.len() && a.iter().zip(b).all(|(x, y)| level(x, y));
+    }
+    // meet[i * (m + 1) + j]: whether a[i..] and b[j..] match a common
+    // topic; filled from the ends, so each pair is decided once.
     let (n, m) = (a.len(), b.len());
-    let mut meet = vec![vec![false; m + 1]; n + 1];
+    let at = |i: usize, j: usize| i * (m + 1) + j;
+    let mut meet = vec![false; (n + 1) * (m + 1)];
     for i in (0..=n).rev() {
         for j in (0..=m).rev() {
-            meet[i][j] = match (a.get(i), b.get(j)) {
+            meet[at(i, j)] = match (a.get(i), b.get(j)) {
                 (None, None) => true,
-                (Some(Pattern::Many), _) => meet[i + 1][j] || (j < m && meet[i][j + 1]),
-                (_, Some(Pattern::Many)) => meet[i][j + 1] || (i < n && meet[i + 1][j]),
+                (Some(Pattern::Many), _) => meet[at(i + 1, j)] || (j < m && meet[at(i, j + 1)]),
+                (_, Some(Pattern::Many)) => meet[at(i, j + 1)] || (i < n && meet[at(i + 1, j)]),
                 (None, _) | (_, None) => false,
-                (Some(Pattern::Exact(x)), Some(Pattern::Exact(y))) => x == y && meet[i + 1][j + 1],
-                (Some(_), Some(_)) => meet[i + 1][j + 1],
+                (Some(x), Some(y)) => level(x, y) && meet[at(i + 1, j + 1)],
             };
         }
     }
-    meet[0][0]
+    meet[0]
 }
 
 /// A loop among the bindings: the routes, by index, each feeding the
@@ -75,13 +85,38 @@ pub fn find_loop(routes: &[MqttRoute]) -> Option<MqttLoop> {
         })
         .collect();
     let filters: Vec<Vec<Pattern>> = routes.iter().map(|route| route.filter.pattern()).collect();
+    // The filters that can be fed, by their first level: a reply whose
+    // first level is plain is tried against those with that first level
+    // and those starting with a wildcard only.
+    let mut by_first: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut open: Vec<usize> = Vec::new();
+    for (to, filter) in filters.iter().enumerate() {
+        if patterns[to].is_none() {
+            continue;
+        }
+        match filter.first() {
+            Some(Pattern::Exact(first)) => by_first.entry(first).or_default().push(to),
+            _ => open.push(to),
+        }
+    }
     let feeds: Vec<Vec<usize>> = patterns
         .iter()
-        .map(|reply| match reply {
-            Some(reply) => (0..routes.len())
-                .filter(|&to| patterns[to].is_some() && intersects(reply, &filters[to]))
-                .collect(),
-            None => Vec::new(),
+        .map(|reply| {
+            let Some(reply) = reply else {
+                return Vec::new();
+            };
+            let mut candidates: Vec<usize> = match reply.first() {
+                Some(Pattern::Exact(first)) => {
+                    let same = by_first.get(first.as_str()).into_iter().flatten();
+                    same.chain(&open).copied().collect()
+                }
+                _ => (0..routes.len())
+                    .filter(|&to| patterns[to].is_some())
+                    .collect(),
+            };
+            candidates.sort_unstable();
+            candidates.retain(|&to| intersects(reply, &filters[to]));
+            candidates
         })
         .collect();
     let mut cycle = Graph::new(&feeds).cycle()?;
@@ -211,6 +246,24 @@ mod tests {
         ];
         assert_eq!(find_loop(&routes), None);
         assert_eq!(find_loop(&[]), None);
+    }
+
+    #[test]
+    fn thousands_of_bindings_are_checked_at_once() {
+        // 100 functions of 64 bindings, each feeding the next function's
+        // first: a chain, no loop, however many edges to consider.
+        let routes: Vec<MqttRoute> = (0..6400)
+            .map(|n| {
+                let (function, binding) = (n / 64, n % 64);
+                let reply = format!("f{}/b0/{{x}}", function + 1);
+                route(
+                    &format!("f{function}"),
+                    &format!("f{function}/b{binding}/{{x}}"),
+                    Some(&reply),
+                )
+            })
+            .collect();
+        assert_eq!(find_loop(&routes), None);
     }
 
     #[test]
