@@ -29,7 +29,7 @@ pub(crate) fn intersects(a: &[Pattern], b: &[Pattern]) -> bool {
         (Pattern::Exact(x), Pattern::Exact(y)) => x == y,
         _ => true,
     };
-    let many = |p: &[Pattern]| p.iter().any(|level| *level == Pattern::Many);
+    let many = |p: &[Pattern]| p.contains(&Pattern::Many);
     if !many(a) && !many(b) {
         // The common case, level by level.
         return a.len() == b.len() && a.iter().zip(b).all(|(x, y)| level(x, y));
