@@ -13,6 +13,11 @@
 //! client's request queue is sized so that these publishes and acks can
 //! never block the polling task.
 //!
+//! A message that came through [`crate::message::MAX_HOPS`] fenn replies is
+//! acknowledged without being run (a loop through the broker). A packet
+//! fenn cannot read that the broker sends again after every reconnect is
+//! said once, and the reconnects slow down ([`crate::backoff::Poison`]).
+//!
 //! With a fixed `client_id` the session is persistent (clean start off,
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
