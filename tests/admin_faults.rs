@@ -35,7 +35,7 @@ fn bad_modules_definitions_and_names_are_refused_with_their_reason_and_change_no
         broker.port
     );
     let fenn = Managed::start(&config);
-    let good = json!({"http": [{"route": "/good"}]});
+    let good = json!({"http": [{"route": "/good"}], "mqtt": [{"topic": "atk/pa/{x}", "reply": "atk/pb/{x}"}]});
     assert_eq!(fenn.deploy("good", &hello_wasm(), &good).0, 201);
     let (_, before) = fenn.call("GET", "/v1/functions", None);
     let hello = hello_wasm();
@@ -111,6 +111,20 @@ fn bad_modules_definitions_and_names_are_refused_with_their_reason_and_change_no
             json!({"mqtt": [{"topic": "a/{x}", "reply": "a/{x}"}]}),
             422,
             "mqtt[0].reply",
+        ),
+        (
+            "other",
+            hello.clone(),
+            json!({"mqtt": [{"topic": "atk/pb/{x}", "reply": "atk/pa/{x}"}]}),
+            409,
+            "mqtt loop: good (atk/pa/{x}) -> other (atk/pb/{x}) -> good (atk/pa/{x})",
+        ),
+        (
+            "other",
+            hello.clone(),
+            json!({"mqtt": [{"topic": "q/{x}", "reply": "r/{x}"}, {"topic": "r/{x}", "reply": "q/{x}"}]}),
+            409,
+            "mqtt loop: other (q/{x}) -> other (r/{x}) -> other (q/{x})",
         ),
         (
             "good",

@@ -15,6 +15,7 @@ fn an_every_second_schedule_invokes_its_function_and_the_result_reaches_the_log(
           schedule = "* * * * * *"
           timezone = "Europe/Dublin"
           body = '{"action":"sample"}'
+          jitter = "200ms"
         "#,
     );
     assert!(fenn.stdout.wait_for("sample").contains("CRON     sample"));
@@ -39,6 +40,17 @@ fn an_every_second_schedule_invokes_its_function_and_the_result_reaches_the_log(
         ] {
             assert!(line.contains(expected), "{expected} missing from: {line}");
         }
+        // The fire time is planned + jitter_us + late_us: both are logged.
+        let jitter_us: u64 = line
+            .split("jitter_us=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(jitter_us < 200_000 && line.contains(" late_us="), "{line}");
     }
     let planned = |line: &str| line.split("planned=").nth(1).unwrap()[..24].to_owned();
     assert_ne!(planned(runs[0]), planned(runs[1]), "two different fires");

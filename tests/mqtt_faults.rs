@@ -172,3 +172,89 @@ fn dropped_qos0_messages_are_totalled_in_the_log() {
         .unwrap();
     assert_eq!(total(in_all), total(last), "{in_all}");
 }
+
+/// Two fenn devices whose replies feed each other's subscriptions: no one
+/// config shows the loop, so each reply counts a hop (the MQTT 5 user
+/// property `fenn-hops`) and the message that has gone round eight times
+/// is refused, logged, instead of looping for ever.
+#[test]
+fn a_loop_between_two_devices_through_the_broker_ends_at_the_hop_limit() {
+    let broker = Broker::start();
+    let seen = Collector::start(broker.port, "loop/+/1");
+    let device = |name: &str, topic: &str, reply: &str| {
+        let fenn = Fenn::with_config(&format!(
+            r#"
+            [mqtt]
+            url = "mqtt://127.0.0.1:{}"
+
+            [[function]]
+            name = "{name}"
+            module = "example:hello"
+              [[function.mqtt]]
+              topic = "{topic}"
+              reply = "{reply}"
+            "#,
+            broker.port
+        ));
+        fenn.log.wait_for("MQTT subscribed");
+        fenn
+    };
+    let ping = device("ping", "loop/ping/{x}", "loop/pong/{x}");
+    let pong = device("pong", "loop/pong/{x}", "loop/ping/{x}");
+    broker.publish("loop/ping/1", b"serve", 1);
+    // ping runs on hops 0, 2, 4, 6 and pong on 1, 3, 5, 7: the reply pong
+    // sends on its eighth hop reaches ping, which refuses it.
+    let log = ping.log.wait_for("was refused");
+    let refused = log.lines().find(|l| l.contains("was refused")).unwrap();
+    assert!(
+        refused.contains("came through 8 fenn replies") && refused.contains("topic=loop/ping/1"),
+        "{refused}"
+    );
+    let messages = seen.wait_until(
+        Duration::from_secs(10),
+        "the message and its 8 replies",
+        |m| m.len() >= 9,
+    );
+    assert_eq!(messages.len(), 9, "{messages:?}");
+    assert!(!pong.log.text().contains("was refused"));
+}
+
+/// MQTT 3.1.1, a retained message larger than fenn reads (four times
+/// `max_payload`, at least 1 MiB): it breaks the connection each time the
+/// broker sends it, after every reconnect. fenn says so once, and waits
+/// longer before each reconnect instead of looping at full speed.
+#[test]
+fn a_retained_message_too_large_to_read_is_said_once_and_reconnects_slow_down() {
+    let broker = Broker::start();
+    broker.publish_with(&["-r"], "sensors/huge/temp", &vec![b'x'; 2 << 20], 1);
+    let fenn = Fenn::with_config(&format!(
+        r#"
+        [mqtt]
+        url = "mqtt://127.0.0.1:{}"
+        version = "3.1.1"
+        max_payload = "16KiB"
+
+        [[function]]
+        name = "echo"
+        module = "example:echo"
+          [[function.mqtt]]
+          topic = "sensors/{{room}}/temp"
+        "#,
+        broker.port
+    ));
+    let said = "MQTT: the broker sends a message fenn cannot read again after every reconnect";
+    let log = fenn.log.wait_for(said);
+    let line = log.lines().find(|l| l.contains(said)).unwrap();
+    assert!(
+        line.contains("payload size limit exceeded: 2097173"),
+        "{line}"
+    );
+    let (connects, warned) = (
+        log.matches("MQTT connected").count(),
+        log.matches("MQTT connection lost").count(),
+    );
+    // Two more rounds, said no more.
+    let log = fenn.log.wait_for_count("MQTT connected", connects + 2);
+    assert_eq!(log.matches(said).count(), 1, "{log}");
+    assert_eq!(log.matches("MQTT connection lost").count(), warned, "{log}");
+}

@@ -112,6 +112,13 @@ fn every_invocation_is_kept_with_its_log_lines_and_a_mark_where_they_were_cut() 
     assert!(out.contains("(log lines cut)"), "{out}");
     let (ok, _, err) = fenn.cli(&["logs", "nosuch"]);
     assert!(!ok && err.contains("404"), "{err}");
+    // Without a name: every function's.
+    let (ok, out, err) = fenn.cli(&["logs", "--limit", "1000"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(" misbehave v") && out.contains("cron SCHEDULE tick"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! What fenn serves: every function with its bindings, from the config
 //! file or deployed, and the one check that two functions' bindings do
-//! not collide. A pure value: a change builds a new catalog (or says what
+//! not collide (nor make an MQTT loop, replies feeding subscriptions back
+//! to where they started). A pure value: a change builds a new catalog (or says what
 //! collides), and the triggers are handed its bindings.
 
 use crate::config::{Config, Definition};
@@ -112,6 +113,17 @@ impl Catalog {
         // The new routes go last, so that a collision names the function
         // that holds the route, not the newcomer.
         let others = self.without(name);
+        // Without subscriptions of its own, the newcomer makes no loop.
+        if !entry.mqtt.is_empty() {
+            let mqtt: Vec<MqttRoute> = others
+                .mqtt()
+                .into_iter()
+                .chain(entry.mqtt.iter().cloned())
+                .collect();
+            if let Some(found) = fenn_mqtt::find_loop(&mqtt) {
+                return Err(found.to_string());
+            }
+        }
         let specs = others
             .routes()
             .into_iter()
@@ -239,6 +251,32 @@ mod tests {
             "cron schedule 'tick' already belongs to function 'a'"
         );
         assert_eq!(catalog.routes().len(), 1);
+        // A loop through two functions is named, whichever comes second.
+        let ping = catalog
+            .with(
+                "ping",
+                entry(
+                    "ping",
+                    &json!({"mqtt": [{"topic": "atk/pa/{x}", "reply": "atk/pb/{x}"}]}),
+                ),
+            )
+            .unwrap();
+        let pong = ping.with(
+            "pong",
+            entry(
+                "pong",
+                &json!({"mqtt": [{"topic": "atk/pb/{x}", "reply": "atk/pa/{x}"}]}),
+            ),
+        );
+        assert_eq!(
+            pong.unwrap_err(),
+            "mqtt loop: ping (atk/pa/{x}) -> pong (atk/pb/{x}) -> ping (atk/pa/{x})"
+        );
+        let own = catalog.with("a2", entry("a2", &json!({"mqtt": [{"topic": "q/{x}", "reply": "r/{x}"}, {"topic": "r/{x}", "reply": "q/{x}"}]})));
+        assert_eq!(
+            own.unwrap_err(),
+            "mqtt loop: a2 (q/{x}) -> a2 (r/{x}) -> a2 (q/{x})"
+        );
         // A new version of the same function may keep its own bindings.
         let again = catalog
             .with(

@@ -1,7 +1,7 @@
-//! `fenn logs NAME [--limit N] [--follow]`: a running fenn's recent
-//! invocations of a function with their log lines, oldest first, then
-//! (with `--follow`) each new one as it ends, from the management API's
-//! history and its stream.
+//! `fenn logs [NAME] [--limit N] [--follow]`: a running fenn's recent
+//! invocations of a function (without a name, of every function) with
+//! their log lines, oldest first, then (with `--follow`) each new one as
+//! it ends, from the management API's history and its stream.
 
 use crate::remote::{Remote, refusal};
 use anyhow::Context as _;
@@ -15,22 +15,26 @@ const MAX_EVENT: usize = 4 << 20;
 /// `fenn logs`.
 pub(crate) async fn logs(
     remote: &Remote,
-    name: &str,
+    name: Option<&str>,
     limit: usize,
     follow: bool,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    crate::manage::named(name)?;
-    // A function that does not exist is an error, not an empty history.
-    remote
-        .call("GET", &format!("/v1/functions/{name}"), None)
-        .await
-        .with_context(|| format!("logs {name}"))?;
-    let path = format!("/v1/invocations?function={name}&limit={limit}&logs=true");
-    let answer = remote
-        .call("GET", &path, None)
-        .await
-        .with_context(|| format!("logs {name}"))?;
+    let (filter, what) = match name {
+        Some(name) => {
+            crate::manage::named(name)?;
+            // A function that does not exist is an error, not an empty
+            // history.
+            remote
+                .call("GET", &format!("/v1/functions/{name}"), None)
+                .await
+                .with_context(|| format!("logs {name}"))?;
+            (format!("function={name}&"), format!("logs {name}"))
+        }
+        None => (String::new(), "logs".to_owned()),
+    };
+    let path = format!("/v1/invocations?{filter}limit={limit}&logs=true");
+    let answer = remote.call("GET", &path, None).await.context(what)?;
     let recent = answer["invocations"]
         .as_array()
         .cloned()
@@ -39,14 +43,18 @@ pub(crate) async fn logs(
         show(record, as_json)?;
     }
     if follow {
-        stream(remote, name, as_json).await?;
+        stream(remote, &filter, as_json).await?;
     }
     Ok(())
 }
 
-/// Prints each invocation of the stream as it comes, until fenn stops.
-async fn stream(remote: &Remote, name: &str, as_json: bool) -> anyhow::Result<()> {
-    let path = format!("/v1/invocations/stream?function={name}");
+/// Prints each invocation of the stream (`filter`: `function=NAME&` or
+/// nothing, for every function) as it comes, until fenn stops.
+async fn stream(remote: &Remote, filter: &str, as_json: bool) -> anyhow::Result<()> {
+    let path = match filter.trim_end_matches('&') {
+        "" => "/v1/invocations/stream".to_owned(),
+        filter => format!("/v1/invocations/stream?{filter}"),
+    };
     let response = remote.send("GET", &path, None).await?;
     let status = response.status();
     let mut body = response.into_body();

@@ -118,10 +118,11 @@ enum Command {
         remote: RemoteArgs,
     },
     /// Show a function's recent invocations with their log lines, oldest
-    /// first; with --follow, then each new one as it ends.
+    /// first; with --follow, then each new one as it ends. Without a name,
+    /// every function's.
     Logs {
-        /// The function's name.
-        name: String,
+        /// The function's name (none: every function).
+        name: Option<String>,
         /// How many recent invocations (at most 1000).
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -316,7 +317,13 @@ fn call_remote(command: Command) -> anyhow::Result<()> {
             remote: args,
         } => {
             let remote = args.trust.connect(&args.remote)?;
-            runtime.block_on(logs::logs(&remote, &name, limit, follow, args.json))
+            runtime.block_on(logs::logs(
+                &remote,
+                name.as_deref(),
+                limit,
+                follow,
+                args.json,
+            ))
         }
         Command::Serve { .. } | Command::Check { .. } | Command::Invoke { .. } => {
             anyhow::bail!("not a command of the management API")

@@ -231,11 +231,17 @@ impl Broker {
     /// `topic` at `qos`; a QoS 1 message is acknowledged by the broker when
     /// this returns.
     pub(crate) fn publish(&self, topic: &str, payload: &[u8], qos: u8) {
+        self.publish_with(&[], topic, payload, qos);
+    }
+
+    /// [`Broker::publish`] with more `mosquitto_pub` arguments (`-r`).
+    pub(crate) fn publish_with(&self, extra: &[&str], topic: &str, payload: &[u8], qos: u8) {
         let file = self.dir.write("payload", payload);
         let status = Command::new("mosquitto_pub")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-q", &qos.to_string(), "-t", topic, "-f"])
             .arg(file)
+            .args(extra)
             .status()
             .unwrap();
         assert!(status.success());

@@ -37,6 +37,7 @@ pub(super) struct Functions {
     pub(super) route_specs: Vec<RouteSpec>,
     route_keys: Vec<String>,
     pub(super) mqtt_routes: Vec<MqttRoute>,
+    mqtt_keys: Vec<String>,
     pub(super) schedules: Vec<CronSpec>,
 }
 
@@ -77,6 +78,11 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|admin| self.keep(self.admin(admin, state_dir.as_deref())));
         let routes = self.keep(self.route_table(&found));
+        if let Some(cycle) = fenn_mqtt::find_loop(&found.mqtt_routes) {
+            let key = cycle.routes.first().and_then(|at| found.mqtt_keys.get(*at));
+            let key = key.map_or("function", String::as_str);
+            self.report(self.error(format!("{key}.reply"), cycle.to_string()));
+        }
         let errors = self.errors.take();
         if routes.is_none() || !errors.is_empty() {
             return Err(errors);
@@ -231,12 +237,21 @@ impl Validator<'_> {
             ));
         }
         let address = format!("{}:{}", settings.host, settings.port);
-        address.parse().map(Some).map_err(|_| {
+        let listen: SocketAddr = address.parse().map_err(|_| {
             self.error(
                 "mqtt.embedded",
                 format!("the embedded broker listens on an IP address, such as mqtt://127.0.0.1:1883, not '{address}'"),
             )
-        })
+        })?;
+        // No authentication, and retained messages kept in memory without
+        // a bound: for trying fenn on one machine only.
+        if !listen.ip().is_loopback() {
+            return Err(self.error(
+                "mqtt.embedded",
+                format!("the embedded broker is for trying fenn and listens on loopback only (such as mqtt://127.0.0.1:1883), not {address}: it has no authentication and no bound on the retained messages it keeps; on a network, use a broker such as Mosquitto"),
+            ));
+        }
+        Ok(Some(listen))
     }
 
     /// Every function and its bindings; a function in error still has its
@@ -284,11 +299,10 @@ impl Validator<'_> {
                     self.report(self.error(mqtt_key, "needs an [mqtt] section naming the broker"));
                     continue;
                 }
-                found.mqtt_routes.extend(self.keep(self.mqtt_route(
-                    &mqtt_key,
-                    &function.name,
-                    route,
-                )));
+                if let Some(route) = self.keep(self.mqtt_route(&mqtt_key, &function.name, route)) {
+                    found.mqtt_routes.push(route);
+                    found.mqtt_keys.push(mqtt_key);
+                }
             }
             for (cron_index, cron) in function.cron.iter().enumerate() {
                 let cron_key = format!("{key}.cron[{cron_index}]");
@@ -411,6 +425,63 @@ mod tests {
         assert_eq!(text.lines().count(), 7, "{text}");
         assert!(
             text.starts_with("fenn.toml: server.listen: 'nowhere'"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn replies_that_feed_each_other_across_functions_are_refused_naming_the_loop() {
+        let text = r#"
+            [mqtt]
+            url = "mqtt://127.0.0.1:1883"
+
+            [[function]]
+            name = "logger"
+            module = "example:echo"
+              [[function.mqtt]]
+              topic = "logs/#"
+
+            [[function]]
+            name = "ping"
+            module = "example:echo"
+              [[function.mqtt]]
+              topic = "atk/pa/{x}"
+              reply = "atk/pb/{x}"
+
+            [[function]]
+            name = "pong"
+            module = "example:echo"
+              [[function.mqtt]]
+              topic = "atk/pb/{x}"
+              reply = "atk/pa/{x}"
+        "#;
+        let errors = Config::parse(Path::new("fenn.toml"), text).unwrap_err();
+        assert_eq!(
+            errors.to_string().trim(),
+            "fenn.toml: function[1].mqtt[0].reply: mqtt loop: ping (atk/pa/{x}) -> pong (atk/pb/{x}) -> ping (atk/pa/{x})"
+        );
+        let chain = text.replace("reply = \"atk/pa/{x}\"", "reply = \"logs/{x}\"");
+        assert!(Config::parse(Path::new("fenn.toml"), &chain).is_ok());
+    }
+
+    #[test]
+    fn the_embedded_broker_listens_on_loopback_only() {
+        let config = |url: &str| {
+            format!(
+                "[mqtt]\nurl = \"{url}\"\nembedded = true\n[[function]]\nname = \"hello\"\nmodule = \"example:hello\"\n"
+            )
+        };
+        for url in ["mqtt://127.0.0.1:1883", "mqtt://[::1]:1883"] {
+            let parsed = Config::parse(Path::new("fenn.toml"), &config(url)).unwrap();
+            assert!(parsed.embedded_broker.is_some(), "{url}");
+        }
+        let errors =
+            Config::parse(Path::new("fenn.toml"), &config("mqtt://0.0.0.0:1883")).unwrap_err();
+        let text = errors.to_string();
+        assert!(
+            text.contains(
+                "mqtt.embedded: the embedded broker is for trying fenn and listens on loopback only"
+            ),
             "{text}"
         );
     }

@@ -244,6 +244,12 @@ impl Sources {
         )?;
         counter(
             encoder,
+            "fenn_mqtt_refused_hops",
+            "Messages not run: they came through too many fenn replies (a loop through the broker)",
+            [(vec![], stats.refused_hops.load(Ordering::Relaxed))],
+        )?;
+        counter(
+            encoder,
             "fenn_mqtt_results_lost",
             "Results dropped or lost before the broker or the outbox had them",
             [(vec![], publisher.lost())],

@@ -251,16 +251,36 @@ fn parse_interval(text: &str) -> Option<Duration> {
     }
 }
 
+/// The shorthands fenn takes (`@midnight` is read as `@daily`).
+const SHORTHANDS: [&str; 7] = [
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+];
+
 /// What croner would take but a person did not mean: more fields than
 /// `sec min hour day month weekday` (croner reads a seventh as a year), and
 /// a step no smaller than its field's number of values (`*/61` in minutes
 /// matches minute 0 only), each named with its field.
 fn check_fields(text: &str) -> Result<(), String> {
     if text.starts_with('@') {
-        return Ok(());
+        if SHORTHANDS
+            .iter()
+            .any(|known| text.eq_ignore_ascii_case(known))
+        {
+            return Ok(());
+        }
+        return Err(format!(
+            "no such shorthand: fenn knows {}, intervals such as every 30s, and 5 fields (min hour day month weekday) or 6 (sec first)",
+            SHORTHANDS.join(" ")
+        ));
     }
     let fields: Vec<&str> = text.split_whitespace().collect();
-    if fields.len() > 6 {
+    if !(5..=6).contains(&fields.len()) {
         return Err(format!(
             "{} fields: fenn takes 5 (min hour day month weekday) or 6 (sec first)",
             fields.len()
@@ -292,6 +312,14 @@ mod tests {
             ("*/61 * * * *", "minute field's step /61"),
             ("0 */24 * * *", "hour field's step /24"),
             ("0 0 0 1 1 * 2030", "7 fields"),
+            (
+                "* * *",
+                "3 fields: fenn takes 5 (min hour day month weekday) or 6",
+            ),
+            (
+                "@often",
+                "no such shorthand: fenn knows @yearly @annually @monthly @weekly @daily @midnight @hourly, intervals such as every 30s, and 5 fields",
+            ),
             ("0 25 * * *", "the hour field '25'"),
             ("61 * * * * *", "the second field '61'"),
             ("0 0 * 13 *", "the month field '13'"),
@@ -300,7 +328,13 @@ mod tests {
             let error = Schedule::parse(expression, "UTC").unwrap_err();
             assert!(error.to_string().contains(says), "{expression}: {error}");
         }
-        for fine in ["0 0 29 2 *", "*/59 * * * *", "@daily", "*/5 * * * * *"] {
+        for fine in [
+            "0 0 29 2 *",
+            "*/59 * * * *",
+            "@daily",
+            "@Annually",
+            "*/5 * * * * *",
+        ] {
             assert!(Schedule::parse(fine, "UTC").is_ok(), "{fine}");
         }
     }

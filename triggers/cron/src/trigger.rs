@@ -290,8 +290,11 @@ impl<H: FunctionHost> ScheduleLoop<H> {
         let result = self.host.invoke(&spec.function, event).await;
         drop(running);
         let duration = clock.elapsed();
+        // The fire time (x-fenn-fire-time) is planned + jitter_us + late_us.
         let late = (started - fire_at).to_std().unwrap_or_default();
         let late_us = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
+        let jitter = (fire_at - planned).to_std().unwrap_or_default();
+        let jitter_us = u64::try_from(jitter.as_micros()).unwrap_or(u64::MAX);
         self.stats.lateness.observe(late);
         if catch_up {
             self.stats.caught_up.fetch_add(1, Ordering::Relaxed);
@@ -301,7 +304,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 let body: String = response.body.chars().take(LOGGED_BODY).collect();
                 tracing::info!(
                     schedule = %spec.name, function = %spec.function, status = response.status_code,
-                    planned = %rfc3339(planned), late_us, duration_us = duration.as_micros() as u64,
+                    planned = %rfc3339(planned), jitter_us, late_us, duration_us = duration.as_micros() as u64,
                     body = %body, "cron run"
                 );
             }
@@ -311,7 +314,7 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                     "cron run failed",
                     &spec.function,
                     schedule = %spec.name, function = %spec.function, planned = %rfc3339(planned),
-                    late_us, %error, "cron run failed"
+                    jitter_us, late_us, %error, "cron run failed"
                 );
             }
         }

@@ -1,5 +1,7 @@
 //! Reconnect delays: exponential from 0.5 s up to 30 s, each drawn from
-//! the upper half of its step so a fleet does not reconnect in lockstep.
+//! the upper half of its step so a fleet does not reconnect in lockstep;
+//! and [`Poison`], which tells a broker that sends the same unreadable
+//! packet after every reconnect from a connection that merely fails.
 
 use std::time::Duration;
 
@@ -28,9 +30,89 @@ impl Backoff {
     }
 }
 
+/// Losses on the same unreadable packet, in a row, that make a poison
+/// message: one the broker sends again after each reconnect (retained, or
+/// queued in the persistent session) and that fenn can never read.
+pub const POISON_AFTER: u32 = 3;
+
+/// What a loss on an unreadable packet means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not (yet) a poison message: say so as any lost connection.
+    Lost,
+    /// Now known to be a poison message: say it, once.
+    Poison,
+    /// The poison message again: nothing new to say.
+    Again,
+}
+
+/// Connection losses on an unreadable packet, in a row. While a poison
+/// message is known, a connection that succeeds does not reset the
+/// backoff: the next loss waits longer, up to its ceiling.
+#[derive(Debug, Clone, Default)]
+pub struct Poison {
+    /// The last unreadable packet's error (it names the packet's size),
+    /// and how many losses in a row it made.
+    last: Option<(String, u32)>,
+}
+
+impl Poison {
+    /// The connection was lost on an unreadable packet, with `error`.
+    pub fn unreadable(&mut self, error: &str) -> Verdict {
+        let times = match &mut self.last {
+            Some((last, times)) if last == error => {
+                *times = times.saturating_add(1);
+                *times
+            }
+            _ => {
+                self.last = Some((error.to_owned(), 1));
+                1
+            }
+        };
+        match times {
+            n if n < POISON_AFTER => Verdict::Lost,
+            POISON_AFTER => Verdict::Poison,
+            _ => Verdict::Again,
+        }
+    }
+
+    /// The connection was lost for another reason: whatever came before
+    /// is over.
+    pub fn clear(&mut self) {
+        self.last = None;
+    }
+
+    /// Whether a poison message is known now.
+    pub fn known(&self) -> bool {
+        self.last
+            .as_ref()
+            .is_some_and(|(_, times)| *times >= POISON_AFTER)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_unreadable_packet_three_times_in_a_row_is_a_poison_message_said_once() {
+        let mut poison = Poison::default();
+        let big = "payload size limit exceeded: 2097166";
+        assert_eq!(poison.unreadable(big), Verdict::Lost);
+        assert_eq!(poison.unreadable(big), Verdict::Lost);
+        assert!(!poison.known());
+        assert_eq!(poison.unreadable(big), Verdict::Poison);
+        assert!(poison.known());
+        assert_eq!(poison.unreadable(big), Verdict::Again);
+        assert_eq!(poison.unreadable(big), Verdict::Again);
+        // Another packet starts the count anew, and so does another loss.
+        assert_eq!(poison.unreadable("Malformed packet"), Verdict::Lost);
+        assert!(!poison.known());
+        poison.unreadable(big);
+        poison.unreadable(big);
+        poison.clear();
+        assert_eq!(poison.unreadable(big), Verdict::Lost);
+    }
 
     #[test]
     fn delays_double_up_to_thirty_seconds_within_their_upper_half() {

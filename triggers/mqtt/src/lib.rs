@@ -20,8 +20,11 @@
 //! - [`session`]: one connection, MQTT 5 or 3.1.1, as the trigger uses it.
 //! - [`settings`]: [`MqttSettings`], how to reach the broker.
 //! - [`stats`]: [`MqttStats`], counts for the metrics.
+//! - [`loops`]: [`find_loop`], loops the bindings' reply topics make
+//!   (pure).
 //! - [`message`]: a message as the event, a response as the reply.
-//! - [`backoff`]: [`Backoff`], reconnect delays.
+//! - [`backoff`]: [`Backoff`], reconnect delays, and [`backoff::Poison`],
+//!   a message the broker sends after every reconnect that fenn cannot read.
 //! - `embedded` (feature `embedded-broker`): an MQTT broker inside fenn,
 //!   for trying it with nothing else installed.
 //! - [`topic`]: [`TopicFilter`], a subscription such as
@@ -38,6 +41,7 @@ pub mod delivery;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
 pub mod link;
+pub mod loops;
 pub mod message;
 pub mod outbox;
 pub mod publisher;
@@ -50,6 +54,7 @@ pub mod trigger;
 pub use backoff::Backoff;
 pub use binding::RawSubscription;
 pub use bindings::MqttBindings;
+pub use loops::{MqttLoop, find_loop};
 pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use publisher::Publisher;
 pub use settings::Version;

@@ -43,7 +43,7 @@ impl Link {
             Happened::PubAck { .. } => self.acked += 1,
             Happened::Written => self.written += 1,
             Happened::Received(_) | Happened::Other => {}
-            Happened::Lost(_) => self.up = false,
+            Happened::Lost(_) | Happened::Unreadable(_) => self.up = false,
         }
         *self != before
     }

@@ -12,12 +12,44 @@
 //! code as the user property `status`, the response's headers as user
 //! properties (`content-type` as the content type), and the request's
 //! correlation data.
+//!
+//! Every message fenn sends carries the user property `fenn-hops`: one
+//! more than the message it answers had, 1 for a cron result. A message
+//! that arrives with [`MAX_HOPS`] or more is not run: replies feeding
+//! subscriptions through the broker (between devices, or through another
+//! responder that keeps the property) end there instead of looping.
 
 use crate::outbox::Outgoing;
 use crate::session::Received;
 use bytes::Bytes;
 use fenn_abi::{Event, Map, Response};
 use fenn_runtime::EventBuilder;
+
+/// The user property that counts the fenn replies a message descends from.
+pub const HOPS: &str = "fenn-hops";
+/// Hops at which a message is refused.
+pub const MAX_HOPS: u32 = 8;
+
+/// The hop count in `properties`: the last `fenn-hops`, 0 when there is
+/// none or it is not a number.
+pub fn hops(properties: &[(String, String)]) -> u32 {
+    properties
+        .iter()
+        .rfind(|(name, _)| name.eq_ignore_ascii_case(HOPS))
+        .and_then(|(_, value)| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sets `message`'s hop count to `hops`, in place of any the function's
+/// headers gave.
+pub fn set_hops(message: &mut Outgoing, hops: u32) {
+    message
+        .user_properties
+        .retain(|(name, _)| !name.eq_ignore_ascii_case(HOPS));
+    message
+        .user_properties
+        .push((HOPS.into(), hops.to_string()));
+}
 
 /// Builds the event for a message, or says why the message is unusable.
 pub fn to_event(publish: &Received, path_parameters: Map) -> Result<Event, String> {
@@ -54,6 +86,7 @@ pub fn reply(
         Err(error) => failure(&error, topic, qos),
     };
     message.correlation.clone_from(&request.correlation);
+    set_hops(&mut message, request.hops.saturating_add(1));
     message
 }
 
@@ -195,6 +228,39 @@ mod tests {
             message
                 .user_properties
                 .contains(&("x-a".into(), "b".into()))
+        );
+    }
+
+    #[test]
+    fn a_reply_counts_one_hop_more_than_its_request_whatever_the_function_says() {
+        let request = publish(
+            "t",
+            b"",
+            Some(PublishProperties {
+                user_properties: vec![("fenn-hops".into(), "3".into())],
+                ..PublishProperties::default()
+            }),
+        );
+        assert_eq!(request.hops, 3);
+        let response = Response::ok("x").header("fenn-hops", "0");
+        let message = reply(Ok(response), &request, "out".into());
+        let hops: Vec<_> = message
+            .user_properties
+            .iter()
+            .filter(|(name, _)| name == "fenn-hops")
+            .collect();
+        assert_eq!(hops, [&("fenn-hops".to_owned(), "4".to_owned())]);
+        assert_eq!(publish("t", b"", None).hops, 0);
+        let bogus = [("Fenn-Hops".to_owned(), "many".to_owned())];
+        assert_eq!(self::hops(&bogus), 0);
+        let huge = [("fenn-hops".to_owned(), u32::MAX.to_string())];
+        let mut at_most = publish("t", b"", None);
+        at_most.hops = self::hops(&huge);
+        let message = reply(Ok(Response::ok("")), &at_most, "out".into());
+        assert!(
+            message
+                .user_properties
+                .contains(&("fenn-hops".into(), u32::MAX.to_string()))
         );
     }
 

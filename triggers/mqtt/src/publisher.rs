@@ -109,10 +109,11 @@ impl ResultSink for Publisher {
         result: &'a Result<Response, fenn_runtime::Error>,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
         Box::pin(async move {
-            let message = self.fit(match result {
+            let mut message = self.fit(match result {
                 Ok(response) => crate::message::result(response.clone(), topic.to_owned(), 1),
                 Err(error) => crate::message::failure(error, topic.to_owned(), 1),
             });
+            crate::message::set_hops(&mut message, 1);
             let size = message.payload.len() + message.topic.len();
             let charge = size.clamp(WAITING_MIN, self.budget);
             let charge = u32::try_from(charge).unwrap_or(u32::MAX);

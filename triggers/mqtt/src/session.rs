@@ -36,6 +36,9 @@ pub struct Received {
     pub response_topic: Option<String>,
     /// MQTT 5 correlation data.
     pub correlation: Option<Bytes>,
+    /// How many fenn replies and publishes led to this message (the MQTT 5
+    /// user property `fenn-hops`; 0 when absent or not a number).
+    pub hops: u32,
     /// The size of a message over the limit, whose payload was dropped on
     /// arrival (only MQTT 3.1.1 lets one through); it is answered with a
     /// 413.
@@ -74,7 +77,9 @@ impl Received {
     /// A message received over MQTT 5.
     pub fn from_v5(mut publish: v5::mqttbytes::v5::Publish) -> Self {
         let properties = publish.properties.take().unwrap_or_default();
+        let hops = crate::message::hops(&properties.user_properties);
         Self {
+            hops,
             topic: publish.topic.clone(),
             payload: std::mem::take(&mut publish.payload),
             qos: publish.qos as u8,
@@ -96,6 +101,7 @@ impl Received {
             content_type: None,
             response_topic: None,
             correlation: None,
+            hops: 0,
             oversized: None,
             ack: Ack(AckFor::V311(publish)),
         }
@@ -121,6 +127,16 @@ pub enum Happened {
     Other,
     /// The connection is gone; the next poll reconnects.
     Lost(String),
+    /// The broker sent a packet fenn cannot read (over the read limit, or
+    /// malformed), which ended the connection; the next poll reconnects.
+    Unreadable(String),
+}
+
+impl Happened {
+    /// Whether the connection is gone (lost, or on an unreadable packet).
+    pub fn is_lost(&self) -> bool {
+        matches!(self, Self::Lost(_) | Self::Unreadable(_))
+    }
 }
 
 /// The handle that publishes, acknowledges and subscribes.
@@ -269,6 +285,9 @@ impl Connection {
                 },
                 Ok(v5::Event::Outgoing(rumqttc::Outgoing::Publish(_))) => Happened::Written,
                 Ok(_) => Happened::Other,
+                Err(error @ v5::ConnectionError::MqttState(v5::StateError::Deserialization(_))) => {
+                    Happened::Unreadable(error.to_string())
+                }
                 Err(error) => Happened::Lost(error.to_string()),
             },
             Self::V311(eventloop) => match eventloop.poll().await {
@@ -281,6 +300,11 @@ impl Connection {
                 }
                 Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(_))) => Happened::Written,
                 Ok(_) => Happened::Other,
+                Err(
+                    error @ rumqttc::ConnectionError::MqttState(
+                        rumqttc::StateError::Deserialization(_),
+                    ),
+                ) => Happened::Unreadable(error.to_string()),
                 Err(error) => Happened::Lost(error.to_string()),
             },
         }

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct MqttStats {
     /// QoS 0 messages dropped while the functions were saturated.
     pub dropped_qos0: AtomicU64,
+    /// Messages refused for their hop count (a loop through the broker).
+    pub refused_hops: AtomicU64,
     /// Messages in the outbox now.
     pub outbox_records: AtomicU64,
     /// Bytes in the outbox now.

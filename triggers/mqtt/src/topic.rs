@@ -11,6 +11,7 @@
 //! reply topic may not match the filter it answers (the function would
 //! trigger itself forever).
 
+use crate::loops::{Pattern, intersects};
 use fenn_abi::Map;
 
 /// Whether `topic` is one a message can be published to: not empty, no
@@ -199,6 +200,18 @@ impl TopicFilter {
         (parts.len() == self.levels.len()).then_some(parameters)
     }
 
+    /// The topics the filter matches, as a pattern.
+    pub(crate) fn pattern(&self) -> Vec<Pattern> {
+        self.levels
+            .iter()
+            .map(|level| match level {
+                Level::Exact(text) => Pattern::Exact(text.clone()),
+                Level::One(_) => Pattern::One,
+                Level::Rest(_) => Pattern::Many,
+            })
+            .collect()
+    }
+
     /// The names of the filter's named segments.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.levels.iter().filter_map(|level| match level {
@@ -253,49 +266,44 @@ impl ReplyTemplate {
             }
             rest = &rest[open + close + 1..];
         }
+        let template = Self {
+            written: reply.to_owned(),
+        };
         // A loop: could some values of the names make the reply a topic
         // the filter matches? Read the reply as a pattern and intersect.
-        let rest_names: Vec<&str> = filter
-            .levels
-            .iter()
-            .filter_map(|level| match level {
-                Level::Rest(Some(name)) => Some(name.as_str()),
-                _ => None,
-            })
-            .collect();
-        let pattern: Vec<Pattern<'_>> = reply
-            .split('/')
-            .map(|part| {
-                if rest_names
-                    .iter()
-                    .any(|name| part.contains(&format!("{{{name}}}")))
-                {
-                    Pattern::Many
-                } else if part.contains('{') {
-                    Pattern::One
-                } else {
-                    Pattern::Exact(part)
-                }
-            })
-            .collect();
-        let subscribed: Vec<Pattern<'_>> = filter
-            .levels
-            .iter()
-            .map(|level| match level {
-                Level::Exact(text) => Pattern::Exact(text),
-                Level::One(_) => Pattern::One,
-                Level::Rest(_) => Pattern::Many,
-            })
-            .collect();
-        if intersects(&pattern, &subscribed) {
+        if intersects(&template.pattern(filter), &filter.pattern()) {
             return Err(fail(format!(
                 "it would match '{}' again: the function would trigger itself",
                 filter.as_written()
             )));
         }
-        Ok(Self {
-            written: reply.to_owned(),
-        })
+        Ok(template)
+    }
+
+    /// The topics this template can give, as a pattern: a level that uses
+    /// a name is any level, or any run of levels when the name is one of
+    /// `filter`'s `{*name}` tails.
+    pub(crate) fn pattern(&self, filter: &TopicFilter) -> Vec<Pattern> {
+        let rest_names: Vec<String> = filter
+            .levels
+            .iter()
+            .filter_map(|level| match level {
+                Level::Rest(Some(name)) => Some(format!("{{{name}}}")),
+                _ => None,
+            })
+            .collect();
+        self.written
+            .split('/')
+            .map(|part| {
+                if rest_names.iter().any(|name| part.contains(name.as_str())) {
+                    Pattern::Many
+                } else if part.contains('{') {
+                    Pattern::One
+                } else {
+                    Pattern::Exact(part.to_owned())
+                }
+            })
+            .collect()
     }
 
     /// The reply topic for a message whose named segments are `parameters`.
@@ -323,34 +331,6 @@ impl ReplyTemplate {
         }
         out.push_str(rest);
         out
-    }
-}
-
-/// A topic level as a pattern, for the loop check.
-#[derive(Debug, Clone, Copy)]
-enum Pattern<'a> {
-    Exact(&'a str),
-    /// Any one level.
-    One,
-    /// Any run of levels, none included.
-    Many,
-}
-
-/// Whether some topic matches both patterns.
-fn intersects(a: &[Pattern<'_>], b: &[Pattern<'_>]) -> bool {
-    match (a.first(), b.first()) {
-        (None, None) => true,
-        (Some(Pattern::Many), _) => {
-            intersects(&a[1..], b) || (!b.is_empty() && intersects(a, &b[1..]))
-        }
-        (_, Some(Pattern::Many)) => {
-            intersects(a, &b[1..]) || (!a.is_empty() && intersects(&a[1..], b))
-        }
-        (None, _) | (_, None) => false,
-        (Some(Pattern::Exact(x)), Some(Pattern::Exact(y))) => {
-            x == y && intersects(&a[1..], &b[1..])
-        }
-        (Some(_), Some(_)) => intersects(&a[1..], &b[1..]),
     }
 }
 

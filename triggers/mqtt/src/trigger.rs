@@ -13,10 +13,16 @@
 //! client's request queue is sized so that these publishes and acks can
 //! never block the polling task.
 //!
+//! A message that came through [`crate::message::MAX_HOPS`] fenn replies is
+//! acknowledged without being run (a loop through the broker). A packet
+//! fenn cannot read that the broker sends again after every reconnect is
+//! said once, and the reconnects slow down ([`crate::backoff::Poison`]).
+//!
 //! With a fixed `client_id` the session is persistent (clean start off,
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
+use crate::backoff::{POISON_AFTER, Poison, Verdict};
 use crate::bindings::{self, MqttBindings, Subscription};
 use crate::delivery;
 use crate::link::Link;
@@ -32,6 +38,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
@@ -157,6 +164,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             self.publisher,
             self.host.clone(),
             in_flight,
+            self.stats.clone(),
         ));
         let max_packet = settings.max_packet_bytes as usize;
         let mut work = Some(work);
@@ -181,6 +189,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let (subscriptions, to_make) = mpsc::unbounded_channel();
         tokio::spawn(bindings::subscriber(client.clone(), to_make));
         let mut backoff = Backoff::default();
+        let mut poison = Poison::default();
         tokio::pin!(shutdown);
         let drained = async {
             let _ = dispatcher.await;
@@ -196,7 +205,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
             };
             tokio::select! {
                 happened = connection.poll(), if retry.is_none() => {
-                    if matches!(happened, Happened::Lost(_)) {
+                    if happened.is_lost() {
                         connection.forget_publishes();
                     }
                     // Up before this poll: a failure then is a lost
@@ -205,7 +214,11 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     link.send_if_modified(|link| link.observe(&happened));
                     match happened {
                         Happened::Connected => {
-                            backoff.reset();
+                            // A poison message breaks the connection again
+                            // at once: the delays keep growing meanwhile.
+                            if !poison.known() {
+                                backoff.reset();
+                            }
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
                             let _ = subscriptions.send(Subscription::Connected {
                                 wanted: subscribed.clone(),
@@ -222,7 +235,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                                 || read_ahead_bytes + size > READ_AHEAD_BYTES;
                             if message.qos == 0 && full {
                                 dropped += 1;
-                                self.stats.dropped_qos0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                self.stats.dropped_qos0.fetch_add(1, Ordering::Relaxed);
                                 if dropped.is_power_of_two() {
                                     tracing::warn!(dropped, "MQTT: functions are saturated; QoS 0 messages dropped");
                                 }
@@ -235,13 +248,9 @@ impl<H: FunctionHost> MqttTrigger<H> {
                             fenn_runtime::limited!(warn, "broker refused a result", "", %reason, "MQTT: the broker refused a result");
                         }
                         Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
-                        Happened::Lost(error) => {
+                        Happened::Lost(_) | Happened::Unreadable(_) => {
                             let delay = backoff.next(random());
-                            if was_up {
-                                tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
-                            } else {
-                                tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
-                            }
+                            say_lost(&happened, was_up, &mut poison, delay);
                             retry = Some(Box::pin(tokio::time::sleep(delay)));
                         }
                     }
@@ -304,7 +313,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         loop {
             tokio::select! {
                 _ = &mut delivery => break,
-                happened = connection.poll() => if matches!(happened, Happened::Lost(_)) {
+                happened = connection.poll() => if happened.is_lost() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -312,7 +321,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         // Say goodbye: the DISCONNECT goes out with the next polls.
         client.try_disconnect();
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while !matches!(connection.poll().await, Happened::Lost(_)) {}
+            while !connection.poll().await.is_lost() {}
         })
         .await;
     }
@@ -341,6 +350,7 @@ async fn dispatch<H: FunctionHost>(
     publisher: Publisher,
     host: Arc<H>,
     in_flight: usize,
+    stats: Arc<MqttStats>,
 ) {
     let slots = Arc::new(Semaphore::new(in_flight));
     while let Some((publish, routes)) = queue.recv().await {
@@ -352,9 +362,9 @@ async fn dispatch<H: FunctionHost>(
         if publish.qos > 0 && order.send((publish.ack(), finished)).is_err() {
             break;
         }
-        let (publisher, host) = (publisher.clone(), host.clone());
+        let (publisher, host, stats) = (publisher.clone(), host.clone(), stats.clone());
         tokio::spawn(async move {
-            let stored = handle(&publish, &publisher, &routes, &*host).await;
+            let stored = handle(&publish, &publisher, &routes, &*host, &stats).await;
             drop(slot);
             let stored = match stored {
                 Some(told) => told.await.unwrap_or(false),
@@ -390,6 +400,7 @@ async fn handle<H: FunctionHost>(
     publisher: &Publisher,
     routes: &[MqttRoute],
     host: &H,
+    stats: &MqttStats,
 ) -> Option<oneshot::Receiver<bool>> {
     let topic = String::from_utf8_lossy(&publish.topic).into_owned();
     let Some((route, parameters)) = routes.iter().find_map(|route| {
@@ -401,6 +412,12 @@ async fn handle<H: FunctionHost>(
         fenn_runtime::limited!(warn, "no subscription matches", "", %topic, "MQTT: a message no subscription matches");
         return None;
     };
+    if publish.hops >= message::MAX_HOPS {
+        // Not run and not answered: an answer would go round again.
+        let refused = stats.refused_hops.fetch_add(1, Ordering::Relaxed) + 1;
+        fenn_runtime::limited!(warn, "mqtt hops", &route.function, %topic, function = %route.function, hops = publish.hops, refused, "MQTT: a message that came through {} fenn replies was refused: replies feed subscriptions in a loop through the broker", publish.hops);
+        return None;
+    }
     let asked = publish.response_topic.clone().filter(|asked| {
         let plain = crate::topic::is_plain_topic(asked);
         if !plain {
@@ -415,6 +432,7 @@ async fn handle<H: FunctionHost>(
         let text = format!("message is {size} bytes, over the size limit");
         let mut refusal = message::refusal(413, &text, response_topic?, publish.qos.min(1));
         refusal.correlation.clone_from(&publish.correlation);
+        message::set_hops(&mut refusal, publish.hops.saturating_add(1));
         return Some(publisher.publish(refusal).await);
     }
     let event = match message::to_event(publish, parameters.clone()) {
@@ -442,6 +460,35 @@ async fn handle<H: FunctionHost>(
             .publish(message::reply(result, publish, reply_topic))
             .await,
     )
+}
+
+/// Logs a lost connection (`happened`, up before if `was_up`) and the
+/// `delay` before the next try; a poison message is said once, when it is
+/// recognised, and its further losses quietly.
+fn say_lost(happened: &Happened, was_up: bool, poison: &mut Poison, delay: Duration) {
+    let error = match happened {
+        Happened::Unreadable(error) => match poison.unreadable(error) {
+            Verdict::Lost => error,
+            Verdict::Poison => {
+                tracing::error!(%error, times = POISON_AFTER, "MQTT: the broker sends a message fenn cannot read again after every reconnect (retained, or queued in the session; larger than fenn reads): its topic is unknown, as it is never read. fenn reconnects with growing delays, up to 30 s, until the message is purged at the broker (README, MQTT)");
+                return;
+            }
+            Verdict::Again => {
+                tracing::debug!(%error, retry_in = ?delay, "MQTT: the unreadable message again");
+                return;
+            }
+        },
+        Happened::Lost(error) => {
+            poison.clear();
+            error
+        }
+        _ => return,
+    };
+    if was_up {
+        tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
+    } else {
+        tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
+    }
 }
 
 fn random() -> u64 {
