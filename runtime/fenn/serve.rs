@@ -81,6 +81,11 @@ fn load_function(
 /// shutdown signal.
 pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let signals = ShutdownSignals::install().context("cannot listen for shutdown signals")?;
+    // Held until fenn stops: one fenn at a time on a state directory.
+    let _state = (config.state_dir.as_deref())
+        .map(crate::state_dir::lock)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     // The invocation history and the metrics are served by the management
     // API: recorded when it is on.
     let observe = config
@@ -127,6 +132,13 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                     record.current
                 ),
             })
+            .chain(
+                state
+                    .broken
+                    .keys()
+                    .filter(|name| !state.manifest.functions.contains_key(*name))
+                    .map(|name| format!("{name} (NOT SERVED: see the log)")),
+            )
             .collect()
     });
     crate::announce::announce(&config, listener.local_addr()?, admin_local, &names);

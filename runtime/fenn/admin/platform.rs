@@ -194,7 +194,7 @@ impl Platform {
             // stored versions go.
             let mut manifest = state.manifest.clone();
             manifest.functions.remove(name);
-            save(&state, &manifest, None).await?;
+            remove(&state, &manifest).await?;
             state.broken.remove(name);
             state.manifest = manifest;
             return Ok(json!({"name": name, "deleted": true}));
@@ -203,7 +203,7 @@ impl Platform {
         let catalog = state.catalog.without(name);
         let mut manifest = state.manifest.clone();
         manifest.functions.remove(name);
-        save(&state, &manifest, None).await?;
+        remove(&state, &manifest).await?;
         self.triggers.apply(&catalog);
         self.dispatcher.remove(name);
         self.observe.forget(name);
@@ -282,7 +282,7 @@ async fn save(
 ) -> Result<(), ApiError> {
     let store = state.store.clone();
     let saved = manifest.clone();
-    blocking(move || {
+    blocking(&state.store, move || {
         // Refused before the module is written when it would not fit.
         super::store::encoded(&saved)?;
         if let Some(wasm) = wasm {
@@ -291,6 +291,13 @@ async fn save(
         store.commit(&saved)
     })
     .await
+}
+
+/// Makes `manifest`, which only removes, the store's: on a full disk too.
+async fn remove(state: &State, manifest: &Manifest) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    let saved = manifest.clone();
+    blocking(&state.store, move || store.commit_removal(&saved)).await
 }
 
 impl Triggers {
@@ -331,14 +338,24 @@ fn writable(state: &State, name: &str, existing: bool) -> Result<(), ApiError> {
     }
 }
 
-/// Runs disk work off the async threads; its failure changes nothing.
+/// Runs disk work on `store` off the async threads; its failure changes
+/// nothing.
 async fn blocking<T: Send + 'static>(
+    store: &Store,
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) if error.kind() == std::io::ErrorKind::FileTooLarge => {
             Err(ApiError::Conflict(error.to_string()))
+        }
+        Ok(Err(error)) if super::store::is_full(&error) => {
+            let free = crate::state_dir::free_bytes(store.dir())
+                .map_or_else(String::new, |free| format!(" ({free} bytes free)"));
+            Err(ApiError::DiskFull(format!(
+                "the disk holding {} is full{free}, nothing changed: delete functions or free space on it ({error})",
+                store.dir().display()
+            )))
         }
         Ok(Err(error)) => Err(ApiError::Internal(format!(
             "the store failed, nothing changed: {error}"
