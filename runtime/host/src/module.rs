@@ -73,9 +73,7 @@ impl FunctionModule {
             .compilation_mode(CompilationMode::Eager);
         let engine = Engine::new(&config);
         crate::census::check_nesting(wasm)?;
-        let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
-            reason: error.to_string(),
-        })?;
+        let module = Module::new(&engine, wasm).map_err(invalid)?;
         check_abi(&module)?;
         let census = crate::census::Census::of(wasm)?;
         census.check()?;
@@ -161,25 +159,37 @@ pub fn is_wasm(bytes: &[u8]) -> bool {
 /// [`Error::InvalidModule`] when it does not compile.
 pub fn inspect(wasm: &[u8]) -> Result<ModuleInfo, Error> {
     let engine = Engine::default();
-    let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
-        reason: error.to_string(),
-    })?;
+    let module = Module::new(&engine, wasm).map_err(invalid)?;
     Ok(info(&module))
+}
+
+/// The compiler's reason, escaped: it may quote a name from the module.
+fn invalid(error: wasmi::Error) -> Error {
+    Error::InvalidModule {
+        reason: escaped(&error.to_string()),
+    }
+}
+
+/// A name or text from a module, as a log line shows it: a terminal escape
+/// or a newline in it is written as an escape, so that printing it cannot
+/// drive a terminal or forge a line.
+fn escaped(text: &str) -> String {
+    crate::guest_log::escape(text.as_bytes())
 }
 
 fn info(module: &Module) -> ModuleInfo {
     ModuleInfo {
         exports: module
             .exports()
-            .map(|export| format!("{}: {}", export.name(), describe(export.ty())))
+            .map(|export| format!("{}: {}", escaped(export.name()), describe(export.ty())))
             .collect(),
         imports: module
             .imports()
             .map(|import| {
                 format!(
                     "{}.{}: {}",
-                    import.module(),
-                    import.name(),
+                    escaped(import.module()),
+                    escaped(import.name()),
                     describe(import.ty())
                 )
             })
@@ -221,8 +231,8 @@ fn check_abi(module: &Module) -> Result<(), Error> {
         if !known {
             return not_abi(format!(
                 "imports '{}.{}', which fenn does not provide (fenn offers {}.{} and {}.{})",
-                import.module(),
-                import.name(),
+                escaped(import.module()),
+                escaped(import.name()),
                 abi::IMPORT_MODULE,
                 abi::IMPORT_LOG,
                 abi::IMPORT_MODULE,
@@ -310,6 +320,40 @@ mod tests {
             error.to_string().contains("start function does not finish"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn names_holding_terminal_escapes_are_shown_escaped() {
+        let wat = abi_module(
+            r#"(import "env" "\1b[2J\0a\1b[32mok" (func)) (func (export "\1b]0;owned\07"))"#,
+            1,
+            "i32",
+        );
+        let wasm = wat::parse_str(wat).unwrap();
+        let info = inspect(&wasm).unwrap();
+        let shown = format!(
+            "{}\n{}\n{}",
+            info.exports.join("\n"),
+            info.imports.join("\n"),
+            compile_wat_bytes(&wasm)
+        );
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown}"
+        );
+        assert!(
+            info.exports
+                .iter()
+                .any(|e| e.starts_with(r"\u{1b}]0;owned\u{7}: ")),
+            "{info:?}"
+        );
+        assert!(shown.contains(r"'env.\u{1b}[2J\n\u{1b}[32mok'"), "{shown}");
+    }
+
+    fn compile_wat_bytes(wasm: &[u8]) -> String {
+        FunctionModule::compile("t", wasm, Limits::default())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
