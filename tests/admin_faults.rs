@@ -544,3 +544,58 @@ fn a_corrupt_manifest_is_set_aside_and_the_config_functions_still_serve() {
     assert_eq!(fenn.deploy("x", &echo_wasm(), &route).0, 201);
     assert!(fenn.get("/x").1.contains("x-fenn-trigger"));
 }
+
+/// An ABI v1 module answering "ok" that declares close to every count
+/// limit: half a millisecond of instantiation an event, which fuel does not
+/// meter.
+fn heavy_to_instantiate() -> Vec<u8> {
+    let mut text = String::from(
+        r#"(module (memory (export "memory") 1) (table 10000 funcref)
+             (data (i32.const 60000) "\01{\"statusCode\":200,\"body\":\"ok\"}")
+             (func (export "fenn_abi_v1"))
+             (func (export "fenn_alloc") (param i32) (result i32) i32.const 1024)
+             (func $h (export "fenn_handle") (param i32 i32) (result i64) i64.const 257698037760031)"#,
+    );
+    for i in 0..19_993 {
+        text.push_str(&format!("(func $f{i})"));
+    }
+    for i in 0..992 {
+        text.push_str(&format!("(export \"e{i}\" (func $h))"));
+        text.push_str("(global (mut i32) (i32.const 0))");
+    }
+    for s in 0..1_000 {
+        text.push_str(&format!(
+            "(elem (i32.const {}) {})",
+            s * 10,
+            "$h ".repeat(10)
+        ));
+    }
+    for i in 0..9_000 {
+        text.push_str(&format!("(data (i32.const {}) \"x\")", 2048 + i));
+    }
+    text.push(')');
+    wat(&text)
+}
+
+#[test]
+fn a_module_heavy_to_instantiate_is_deployed_to_start_on_a_worker_and_says_so() {
+    let fenn = Managed::start("");
+    let wasm = heavy_to_instantiate();
+    let (status, answer) = fenn.deploy("heavy", &wasm, &json!({"http": [{"route": "/heavy"}]}));
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["instantiation"]["on_worker"], true, "{answer}");
+    assert!(
+        answer["instantiation"]["ms"].as_f64().unwrap() > 0.0,
+        "{answer}"
+    );
+    assert_eq!(fenn.get("/heavy"), (200, "ok".into()));
+    let (_, hello) = fenn.deploy("hello", &hello_wasm(), &json!({}));
+    assert_eq!(hello["instantiation"]["on_worker"], false, "{hello}");
+    let module = fenn.dir.write("heavy.wasm", &wasm);
+    let (ok, out, err) = fenn.cli(&["check", module.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ms (each event starts on a worker thread)"),
+        "{out}"
+    );
+}

@@ -134,6 +134,7 @@ impl Platform {
         };
         let number = manifest.deploy(name, version, self.settings.keep_versions);
         let compile_ms = ready.compile_ms;
+        let instantiation = instantiation(&ready.module);
         self.commit(&mut state, manifest, Some(wasm), ready).await?;
         tracing::info!(function = name, version = number, %sha, "deployed");
         Ok(json!({
@@ -142,6 +143,7 @@ impl Platform {
             "sha256": sha,
             "size": size,
             "compile_ms": compile_ms,
+            "instantiation": instantiation,
         }))
     }
 
@@ -271,6 +273,14 @@ pub(crate) fn ready(
         catalog,
         module,
         compile_ms,
+    })
+}
+
+/// What instantiating `module` costs every event, as the API shows it.
+pub(crate) fn instantiation(module: &FunctionModule) -> Value {
+    json!({
+        "ms": super::millis(module.instantiation),
+        "on_worker": module.heavy_start,
     })
 }
 
