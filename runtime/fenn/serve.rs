@@ -197,6 +197,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 settings: settings.clone(),
                 max_event_bytes: config.http.max_body_bytes,
                 uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
+                deploy_memory: admin::DeployMemory::new(settings.max_module_bytes),
                 body_timeout: config.http.body_read_timeout,
                 mqtt_link,
                 stopping: admin_stops.clone(),

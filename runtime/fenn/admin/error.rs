@@ -91,6 +91,12 @@ impl IntoResponse for ApiError {
             other => serde_json::json!({"error": other.to_string()}),
         };
         let mut response = super::api::json(status, &body);
+        if matches!(self, Self::Busy(_)) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

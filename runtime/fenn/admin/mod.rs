@@ -4,6 +4,7 @@
 //!
 //! - `api`: the HTTP side: token, paths, bodies within limits.
 //! - `check`: `POST /v1/check`, the online compile.
+//! - `budget`: the memory deploys and checks take, bounded.
 //! - `platform`: deploy, rollback, delete: checked, saved, swapped.
 //! - `views`: listing, one function, the test event.
 //! - `observed`: the invocation history, its stream, the metrics.
@@ -13,6 +14,7 @@
 //! - `error`: [`ApiError`] and its HTTP statuses.
 
 mod api;
+mod budget;
 mod check;
 mod console;
 mod error;
@@ -23,6 +25,7 @@ mod platform;
 mod store;
 mod views;
 
+pub(crate) use budget::DeployMemory;
 pub(crate) use error::ApiError;
 pub(crate) use load::load;
 pub(crate) use platform::{Platform, STREAMS, Triggers, UPLOADS};

@@ -50,6 +50,8 @@ pub(crate) struct Platform {
     /// a few at a time, so that memory stays bounded however many
     /// connections upload at once.
     pub(crate) uploads: tokio::sync::Semaphore,
+    /// The memory deploys and checks take while they decode and compile.
+    pub(crate) deploy_memory: super::DeployMemory,
     /// Time a client has to send a request's body (`server.body_read_timeout`).
     pub(crate) body_timeout: std::time::Duration,
     /// The MQTT connection, with `[mqtt]`: readiness follows it.
@@ -159,6 +161,9 @@ impl Platform {
                 _ => ApiError::NotFound(refused.to_string()),
             })?
             .clone();
+        let _memory = (self.deploy_memory)
+            .reserve(target.size as usize, self.body_timeout)
+            .await?;
         let store = state.store.clone();
         // As at start: a module kept from before a lower limit still serves.
         let limit = self.settings.max_module_bytes.max(target.size as usize);
