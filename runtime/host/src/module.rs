@@ -80,7 +80,7 @@ impl FunctionModule {
             .compilation_mode(CompilationMode::Eager);
         let engine = Engine::new(&config);
         crate::census::check_nesting(wasm)?;
-        let module = Module::new(&engine, wasm).map_err(invalid)?;
+        let module = Module::new(&engine, wasm).map_err(|error| invalid(&error))?;
         check_abi(&module)?;
         let census = crate::census::Census::of(wasm)?;
         census.check()?;
@@ -193,12 +193,12 @@ pub fn is_wasm(bytes: &[u8]) -> bool {
 /// [`Error::InvalidModule`] when it does not compile.
 pub fn inspect(wasm: &[u8]) -> Result<ModuleInfo, Error> {
     let engine = Engine::default();
-    let module = Module::new(&engine, wasm).map_err(invalid)?;
+    let module = Module::new(&engine, wasm).map_err(|error| invalid(&error))?;
     Ok(info(&module))
 }
 
 /// The compiler's reason, escaped: it may quote a name from the module.
-fn invalid(error: wasmi::Error) -> Error {
+fn invalid(error: &wasmi::Error) -> Error {
     Error::InvalidModule {
         reason: escaped(&error.to_string()),
     }
