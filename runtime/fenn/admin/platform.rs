@@ -364,7 +364,7 @@ async fn blocking<T: Send + 'static>(
         Ok(Err(error)) if error.kind() == std::io::ErrorKind::FileTooLarge => {
             Err(ApiError::Conflict(error.to_string()))
         }
-        Ok(Err(error)) if super::store::is_full(&error) => {
+        Ok(Err(error)) if super::disk::is_full(&error) => {
             let free = crate::state_dir::free_bytes(store.dir())
                 .map_or_else(String::new, |free| format!(" ({free} bytes free)"));
             Err(ApiError::DiskFull(format!(

@@ -9,9 +9,9 @@
 //! either names. Modules no manifest names are deleted after each commit
 //! and at start.
 
+use super::disk::{self, Writer};
 use super::manifest::Manifest;
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 const MANIFEST: &str = "manifest.json";
@@ -23,15 +23,8 @@ pub(crate) const MAX_MANIFEST: usize = 16 << 20;
 pub(crate) struct Store {
     dir: PathBuf,
     modules: PathBuf,
-    /// Writes a file's bytes: [`write_all`], or a test's small disk.
+    /// Writes a file's bytes: [`disk::write_all`], or a test's small disk.
     write: Writer,
-}
-
-/// Writes `bytes` to `file`, a new file in the store at `root`.
-type Writer = fn(root: &Path, file: &mut File, bytes: &[u8]) -> std::io::Result<()>;
-
-fn write_all(_root: &Path, file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
-    file.write_all(bytes)
 }
 
 impl std::fmt::Debug for Store {
@@ -106,7 +99,7 @@ impl Store {
     /// cannot be read is set aside with the modules (see [`Aside`]) and the
     /// store starts empty, so that the rest of fenn still serves.
     pub(crate) fn open(dir: &Path) -> Result<Opened, String> {
-        Self::open_with(dir, write_all)
+        Self::open_with(dir, disk::write_all)
     }
 
     /// [`Store::open`], every file's bytes written by `write`.
@@ -166,7 +159,7 @@ impl Store {
         fs::rename(&manifest, aside.join(MANIFEST))?;
         fs::rename(&self.modules, aside.join("modules"))?;
         fs::create_dir(&self.modules)?;
-        sync_dir(&self.dir);
+        disk::sync_dir(&self.dir);
         Ok(Aside {
             path: aside,
             reason: reason.to_owned(),
@@ -183,7 +176,7 @@ impl Store {
         let intact = fs::metadata(&kept).is_ok_and(|m| m.len() == wasm.len() as u64)
             && fs::read(&kept).is_ok_and(|bytes| sha256(&bytes) == hash);
         if !intact {
-            self.write_atomically(&self.modules, &name, wasm)?;
+            disk::write_atomically(self.write, &self.dir, &self.modules, &name, wasm)?;
         }
         Ok(hash)
     }
@@ -215,7 +208,7 @@ impl Store {
     /// deletes the modules it no longer names.
     pub(crate) fn commit(&self, manifest: &Manifest) -> std::io::Result<()> {
         let bytes = encoded(manifest)?;
-        self.write_atomically(&self.dir, MANIFEST, &bytes)?;
+        disk::write_atomically(self.write, &self.dir, &self.dir, MANIFEST, &bytes)?;
         if let Err(error) = self.collect(manifest) {
             tracing::warn!(%error, "cannot delete modules no version names");
         }
@@ -229,31 +222,12 @@ impl Store {
     /// not served, and deleting it again completes the removal.
     pub(crate) fn commit_removal(&self, manifest: &Manifest) -> std::io::Result<()> {
         match self.commit(manifest) {
-            Err(error) if is_full(&error) => {
+            Err(error) if disk::is_full(&error) => {
                 self.collect(manifest)?;
                 self.commit(manifest)
             }
             done => done,
         }
-    }
-
-    /// Writes `bytes` as `dir/name` so that the file is either whole or as
-    /// it was: a temporary file, synced, renamed over it, the directory
-    /// synced. A failed write deletes its temporary file.
-    fn write_atomically(&self, dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let (temporary, mut file) = create_temporary(dir, name)?;
-        let written = (self.write)(&self.dir, &mut file, bytes)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| {
-                drop(file);
-                fs::rename(&temporary, dir.join(name))
-            });
-        if let Err(error) = written {
-            let _ = fs::remove_file(&temporary);
-            return Err(error);
-        }
-        sync_dir(dir);
-        Ok(())
     }
 
     /// Deletes temporary files and the modules `manifest` does not name.
@@ -285,14 +259,6 @@ impl Store {
     }
 }
 
-/// Whether `error` says the disk (or the user's quota on it) is full.
-pub(crate) fn is_full(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    )
-}
-
 /// The manifest as the store writes it (compact JSON), or a
 /// [`FileTooLarge`](std::io::ErrorKind::FileTooLarge) error when it is
 /// larger than a start reads.
@@ -310,46 +276,11 @@ pub(crate) fn encoded(manifest: &Manifest) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Syncs directory `dir`, so that a rename in it survives a power cut; a
-/// failure is logged, not reported as a change that did not happen (the
-/// rename is done).
-fn sync_dir(dir: &Path) {
-    if let Err(error) = File::open(dir).and_then(|dir| dir.sync_all()) {
-        tracing::warn!(dir = %dir.display(), %error, "cannot sync the store's directory");
-    }
-}
-
-/// Creates a temporary file in `dir` under a new random name, never
-/// following a link planted there: (its path, the file).
-fn create_temporary(dir: &Path, name: &str) -> std::io::Result<(PathBuf, File)> {
-    use ring::rand::SecureRandom as _;
-    let random = ring::rand::SystemRandom::new();
-    loop {
-        let mut salt = [0u8; 8];
-        random
-            .fill(&mut salt)
-            .map_err(|_| std::io::Error::other("no random bytes for a temporary name"))?;
-        let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
-        let path = dir.join(format!(".{name}.{salt}.tmp"));
-        let mut options = fs::OpenOptions::new();
-        // create_new: O_EXCL, which fails on any existing name, a link too.
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.custom_flags(libc::O_NOFOLLOW).mode(0o644);
-        }
-        match options.open(&path) {
-            Ok(file) => return Ok((path, file)),
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(error) => return Err(error),
-        }
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::super::manifest::tests::version;
     use super::*;
+    use std::io::Write as _;
 
     fn open(dir: &Path) -> (Store, Manifest) {
         let opened = Store::open(dir).unwrap();
@@ -461,7 +392,7 @@ mod tests {
 
     /// A disk of [`CAPACITY`] bytes: a write gets what room is left, then
     /// the error a full disk gives.
-    fn small_disk(root: &Path, file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    fn small_disk(root: &Path, file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
         fn used(dir: &Path) -> u64 {
             let entries = fs::read_dir(dir).unwrap().map(Result::unwrap);
             entries
@@ -490,7 +421,7 @@ mod tests {
             store.commit(&manifest).unwrap();
         }
         let error = store.put_module(&[b'c'; 1000]).unwrap_err();
-        assert!(is_full(&error), "{error}");
+        assert!(disk::is_full(&error), "{error}");
         let leftovers = |dir: &Path| {
             let names = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name());
             names
@@ -503,7 +434,7 @@ mod tests {
         store.put_module(&vec![b'd'; room as usize]).unwrap();
         let mut removed = manifest.clone();
         removed.functions.remove("a");
-        assert!(is_full(&store.commit(&removed).unwrap_err()));
+        assert!(disk::is_full(&store.commit(&removed).unwrap_err()));
         store.commit_removal(&removed).unwrap();
         assert_eq!(open(&dir).1, removed);
         let _ = fs::remove_dir_all(&dir);
