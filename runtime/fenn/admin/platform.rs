@@ -385,3 +385,25 @@ async fn blocking<T: Send + 'static>(
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse as _;
+
+    #[tokio::test]
+    async fn a_full_disk_is_a_507_naming_the_directory_and_its_free_bytes() {
+        let dir = std::env::temp_dir().join(format!("fenn-platform-full-{}", std::process::id()));
+        let store = Store::open(&dir).unwrap().store;
+        let full = || Err::<(), _>(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        let error = blocking(&store, full).await.unwrap_err();
+        let text = error.to_string();
+        let holding = format!("the disk holding {} is full (", dir.display());
+        assert!(
+            text.contains(&holding) && text.contains(" bytes free), nothing changed"),
+            "{text}"
+        );
+        assert_eq!(error.into_response().status().as_u16(), 507);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
