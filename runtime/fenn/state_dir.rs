@@ -30,7 +30,7 @@ pub(crate) fn lock(dir: &Path) -> Result<StateLock, String> {
             dir.display()
         )
     };
-    std::fs::create_dir_all(dir).map_err(|e| failed("create it", e))?;
+    create_dir(dir).map_err(|e| failed("create it", e))?;
     owner_only(dir)?;
     let mut file = open_nofollow(&dir.join(LOCK)).map_err(|e| failed("open its lock file", e))?;
     match try_lock(&file) {
@@ -58,11 +58,24 @@ pub(crate) fn lock(dir: &Path) -> Result<StateLock, String> {
     Ok(StateLock { _file: file })
 }
 
-/// Refuses a directory that users other than its owner may write.
+/// Creates `dir` and its parents as needed, writable by their owner only
+/// whatever the umask (a umask of 002 would make them group-writable, and
+/// refused at the next start).
+pub(crate) fn create_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
+    builder.create(dir)
+}
+
+/// Refuses a directory that users other than its owner may write. A link
+/// to the directory is followed (systemd's `DynamicUser` gives fenn
+/// `/var/lib/fenn` as a link to `/var/lib/private/fenn`).
 #[cfg(unix)]
 pub(crate) fn owner_only(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt as _;
-    let metadata = std::fs::symlink_metadata(dir)
+    let metadata = std::fs::metadata(dir)
         .map_err(|error| format!("cannot read {}: {error}", dir.display()))?;
     let mode = metadata.permissions().mode();
     if mode & 0o022 == 0 {

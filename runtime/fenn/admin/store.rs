@@ -108,7 +108,7 @@ impl Store {
             format!("{}: cannot {what}: {error}", dir.display())
         };
         let modules = dir.join("modules");
-        fs::create_dir_all(&modules).map_err(|e| failed("create the store", e))?;
+        crate::state_dir::create_dir(&modules).map_err(|e| failed("create the store", e))?;
         for dir in [dir, &modules] {
             crate::state_dir::owner_only(dir)?;
         }
@@ -154,11 +154,17 @@ impl Store {
         let seconds = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
-        let aside = self.dir.join(format!("aside-{seconds}"));
-        fs::create_dir(&aside)?;
+        let mut aside = self.dir.join(format!("aside-{seconds}"));
+        for n in 1.. {
+            if !aside.exists() {
+                break;
+            }
+            aside = self.dir.join(format!("aside-{seconds}-{n}"));
+        }
+        crate::state_dir::create_dir(&aside)?;
         fs::rename(&manifest, aside.join(MANIFEST))?;
         fs::rename(&self.modules, aside.join("modules"))?;
-        fs::create_dir(&self.modules)?;
+        crate::state_dir::create_dir(&self.modules)?;
         disk::sync_dir(&self.dir);
         Ok(Aside {
             path: aside,
