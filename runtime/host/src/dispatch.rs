@@ -547,7 +547,10 @@ mod tests {
             let dispatcher = dispatcher.clone();
             async move { dispatcher.invoke("spin", Event::default()).await }
         });
-        while dispatcher.workers.available_permits() == 1 {
+        // Wait until the spinning guest holds the worker (its own share's
+        // permit taken, then the pool's).
+        let spin = dispatcher.functions.load().get("spin").unwrap().clone();
+        while spin.workers.available_permits() > 0 || dispatcher.workers.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
         let waited = dispatcher.invoke("heavy", Event::default()).await;
