@@ -1,6 +1,7 @@
 //! The management API under bad input, races, storms and kill -9: a clear
 //! error, and nothing served or stored changes.
 
+use crate::util::admin::TOKEN;
 use crate::util::{Broker, Managed, echo_wasm, hello_wasm, rss_kib, tagged};
 use serde_json::{Value, json};
 
@@ -497,4 +498,118 @@ fn a_deployed_function_the_config_now_collides_with_is_not_served_but_listed_and
         .collect();
     assert_eq!(names, ["cfg", "y"], "{listed}");
     assert_eq!(fenn.get("/x?name=Bo"), (200, "Hello, Bo!".into()));
+}
+
+#[test]
+fn a_second_fenn_on_the_same_state_dir_refuses_to_start_naming_the_first() {
+    let fenn = Managed::start("");
+    let output = crate::util::fenn()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(fenn.dir.0.join("fenn.toml"))
+        .env("FENN_ADMIN_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let holder = format!("is in use by another fenn (pid {})", fenn.fenn.pid());
+    assert!(stderr.contains(&holder), "{stderr}");
+    // The first one goes on serving its deploys.
+    assert_eq!(fenn.deploy("x", &hello_wasm(), &json!({})).0, 201);
+}
+
+#[test]
+fn a_corrupt_manifest_is_set_aside_and_the_config_functions_still_serve() {
+    let mut fenn = Managed::start(
+        "[[function]]\nname = \"cfg\"\nmodule = \"example:hello\"\n[[function.http]]\nroute = \"/cfg\"\n",
+    );
+    let route = json!({"http": [{"route": "/x"}]});
+    assert_eq!(fenn.deploy("x", &echo_wasm(), &route).0, 201);
+    let functions = fenn.dir.0.join("state/functions");
+    std::fs::write(
+        functions.join("manifest.json"),
+        r#"{"format": 1, "functions": {"x": {"current": "one"}}}"#,
+    )
+    .unwrap();
+    fenn.restart(false);
+    assert_eq!(fenn.get("/cfg?name=Ada"), (200, "Hello, Ada!".into()));
+    let (ok, out, err) = fenn.cli(&["ls"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("NOT SERVED: deployed function 'x': the store's manifest could not be read"),
+        "{out}"
+    );
+    let log = fenn
+        .fenn
+        .log
+        .wait_for("the store's manifest cannot be read");
+    assert!(log.contains("not a manifest fenn wrote"), "{log}");
+    let aside: Vec<_> = std::fs::read_dir(&functions)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir() && path.file_name().unwrap() != "modules")
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(aside[0].join("manifest.json").is_file());
+    assert_eq!(
+        std::fs::read_dir(aside[0].join("modules")).unwrap().count(),
+        1
+    );
+    // Deployed again, it serves.
+    assert_eq!(fenn.deploy("x", &echo_wasm(), &route).0, 201);
+    assert!(fenn.get("/x").1.contains("x-fenn-trigger"));
+}
+
+/// An ABI v1 module answering "ok" that declares close to every count
+/// limit: half a millisecond of instantiation an event, which fuel does not
+/// meter.
+fn heavy_to_instantiate() -> Vec<u8> {
+    let mut text = String::from(
+        r#"(module (memory (export "memory") 1) (table 10000 funcref)
+             (data (i32.const 60000) "\01{\"statusCode\":200,\"body\":\"ok\"}")
+             (func (export "fenn_abi_v1"))
+             (func (export "fenn_alloc") (param i32) (result i32) i32.const 1024)
+             (func $h (export "fenn_handle") (param i32 i32) (result i64) i64.const 257698037760031)"#,
+    );
+    for i in 0..19_993 {
+        text.push_str(&format!("(func $f{i})"));
+    }
+    for i in 0..992 {
+        text.push_str(&format!("(export \"e{i}\" (func $h))"));
+        text.push_str("(global (mut i32) (i32.const 0))");
+    }
+    for s in 0..1_000 {
+        text.push_str(&format!(
+            "(elem (i32.const {}) {})",
+            s * 10,
+            "$h ".repeat(10)
+        ));
+    }
+    for i in 0..9_000 {
+        text.push_str(&format!("(data (i32.const {}) \"x\")", 2048 + i));
+    }
+    text.push(')');
+    wat(&text)
+}
+
+#[test]
+fn a_module_heavy_to_instantiate_is_deployed_to_start_on_a_worker_and_says_so() {
+    let fenn = Managed::start("");
+    let wasm = heavy_to_instantiate();
+    let (status, answer) = fenn.deploy("heavy", &wasm, &json!({"http": [{"route": "/heavy"}]}));
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["instantiation"]["on_worker"], true, "{answer}");
+    assert!(
+        answer["instantiation"]["ms"].as_f64().unwrap() > 0.0,
+        "{answer}"
+    );
+    assert_eq!(fenn.get("/heavy"), (200, "ok".into()));
+    let (_, hello) = fenn.deploy("hello", &hello_wasm(), &json!({}));
+    assert_eq!(hello["instantiation"]["on_worker"], false, "{hello}");
+    let module = fenn.dir.write("heavy.wasm", &wasm);
+    let (ok, out, err) = fenn.cli(&["check", module.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ms (each event starts on a worker thread)"),
+        "{out}"
+    );
 }

@@ -37,6 +37,35 @@ fn check_refuses_garbage_and_a_module_without_the_abi_with_the_reason() {
 }
 
 #[test]
+fn check_prints_names_holding_terminal_escapes_escaped() {
+    let dir = TempDir::new("check-escapes");
+    let wasm = wat::parse_str(
+        r#"(module (import "env" "\1b[2J\0a2026-01-01 forged" (func))
+             (memory (export "memory") 1) (func (export "\1b]0;owned\07"))
+             (func (export "fenn_abi_v1"))
+             (func (export "fenn_alloc") (param i32) (result i32) i32.const 0)
+             (func (export "fenn_handle") (param i32 i32) (result i64) i64.const 0))"#,
+    )
+    .unwrap();
+    let module = dir.write("names.wasm", wasm);
+    let (ok, stdout, stderr) = run(&["check", module.to_str().unwrap()], None);
+    assert!(!ok);
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+        assert!(!text.contains("\n2026-01-01 forged"), "{text}");
+    }
+    assert!(stdout.contains(r"\u{1b}]0;owned\u{7}: func"), "{stdout}");
+    assert!(
+        stdout.contains(r"env.\u{1b}[2J\n2026-01-01 forged"),
+        "{stdout}"
+    );
+    assert!(stderr.contains(r"imports 'env.\u{1b}[2J\n2026"), "{stderr}");
+}
+
+#[test]
 fn invoke_runs_the_function_api_example_from_stdin() {
     let event = r#"{"path":"/testfunc","httpMethod":"POST","headers":{"content-type":"text/plain"},
                    "queryParameters":{"name":"Jason"},"pathParameters":{},

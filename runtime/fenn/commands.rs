@@ -58,7 +58,16 @@ pub(crate) fn check(module: &str) -> anyhow::Result<()> {
         Err(error) => bail!("{module}: {error}"),
     }
     match FunctionModule::compile(&function_name(module), &wasm, Limits::default()) {
-        Ok(_) => {
+        Ok(compiled) => {
+            let on = match compiled.heavy_start {
+                true => "each event starts on a worker thread",
+                false => "events start inline",
+            };
+            writeln!(
+                out,
+                "instantiation: {:.2} ms ({on})",
+                compiled.instantiation.as_secs_f64() * 1e3
+            )?;
             writeln!(out, "ok: fits the fenn ABI v{}", fenn_abi::abi::ABI_VERSION)?;
             Ok(())
         }

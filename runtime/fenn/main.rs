@@ -31,6 +31,7 @@ mod observe;
 mod remote;
 mod remote_tls;
 mod serve;
+mod state_dir;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

@@ -76,11 +76,16 @@ pub(crate) async fn deploy(
         .with_context(|| format!("deploy {name}"))?;
     print(&answer, as_json, |a| {
         format!(
-            "deployed {name} version {} (sha256 {}, {} bytes, compiled in {:.1} ms)",
+            "deployed {name} version {} (sha256 {}, {} bytes, compiled in {:.1} ms, instantiated in {:.2} ms{})",
             a["version"],
             a["sha256"].as_str().unwrap_or(""),
             a["size"],
-            a["compile_ms"].as_f64().unwrap_or(0.0)
+            a["compile_ms"].as_f64().unwrap_or(0.0),
+            a["instantiation"]["ms"].as_f64().unwrap_or(0.0),
+            match a["instantiation"]["on_worker"].as_bool() {
+                Some(true) => ", on a worker thread",
+                _ => "",
+            }
         )
     })
 }

@@ -81,6 +81,11 @@ fn load_function(
 /// shutdown signal.
 pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let signals = ShutdownSignals::install().context("cannot listen for shutdown signals")?;
+    // Held until fenn stops: one fenn at a time on a state directory.
+    let _state = (config.state_dir.as_deref())
+        .map(crate::state_dir::lock)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     // What the rate limits of fenn's own lines held back, once a period.
     let summaries = tokio::spawn(crate::logging::summaries());
     // The invocation history and the metrics are served by the management
@@ -129,6 +134,13 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                     record.current
                 ),
             })
+            .chain(
+                state
+                    .broken
+                    .keys()
+                    .filter(|name| !state.manifest.functions.contains_key(*name))
+                    .map(|name| format!("{name} (NOT SERVED: see the log)")),
+            )
             .collect()
     });
     crate::announce::announce(&config, listener.local_addr()?, admin_local, &names);
@@ -187,6 +199,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 settings: settings.clone(),
                 max_event_bytes: config.http.max_body_bytes,
                 uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
+                deploy_memory: admin::DeployMemory::new(settings.max_module_bytes),
                 body_timeout: config.http.body_read_timeout,
                 mqtt_link,
                 stopping: admin_stops.clone(),

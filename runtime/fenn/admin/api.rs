@@ -119,6 +119,9 @@ async fn route(
                 "admin.max_module_size",
             )
             .await?;
+            let _memory = (platform.deploy_memory)
+                .reserve(wasm.len(), platform.body_timeout)
+                .await?;
             ok(super::check::check(platform.settings.max_module_bytes, wasm).await?)
         }
         (["v1", "functions"], &Method::GET) => ok(platform.list().await),
@@ -134,9 +137,11 @@ async fn route(
                 Method::GET => ok(platform.get(&name).await?),
                 Method::PUT => {
                     let _upload = upload(platform).await?;
-                    let (definition, wasm) = deployment(platform, request).await?;
+                    let (definition, wasm, memory) = deployment(platform, request).await?;
                     let deploy = move |p: Arc<Platform>| async move {
-                        p.deploy(&name, definition, wasm).await
+                        let deployed = p.deploy(&name, definition, wasm).await;
+                        drop(memory);
+                        deployed
                     };
                     Ok((StatusCode::CREATED, completed(platform, deploy).await?))
                 }
@@ -233,20 +238,28 @@ fn function_name(segment: &str) -> Result<String, ApiError> {
     }
 }
 
-/// A deploy's body: `{"definition": {…}, "module": "<base64>"}`.
-async fn deployment(platform: &Platform, request: Request) -> Result<(Value, Vec<u8>), ApiError> {
+/// A deploy's body: `{"definition": {…}, "module": "<base64>"}`, and
+/// the memory its decode and compile take, held until the deploy ends.
+async fn deployment(
+    platform: &Platform,
+    request: Request,
+) -> Result<(Value, Vec<u8>, tokio::sync::OwnedSemaphorePermit), ApiError> {
     let most = platform.settings.max_module_bytes;
     // Base64 is 4/3 of the module, and the definition has room besides.
     let limit = most / 3 * 4 + 8 + (256 << 10);
     let body = read(platform, request, limit, "admin.max_module_size").await?;
+    let memory = (platform.deploy_memory)
+        .reserve(body.len() / 4 * 3, platform.body_timeout)
+        .await?;
     // Megabytes of JSON and base64: off the threads that serve events.
-    tokio::task::spawn_blocking(move || parse_deployment(&body, most))
+    let (definition, wasm) = tokio::task::spawn_blocking(move || parse_deployment(&body, most))
         .await
         .unwrap_or_else(|_| {
             Err(ApiError::Internal(
                 "reading the deploy failed (a bug: please report it)".into(),
             ))
-        })
+        })?;
+    Ok((definition, wasm, memory))
 }
 
 /// The definition and the module of a deploy's body.
@@ -258,7 +271,10 @@ fn parse_deployment(body: &[u8], most: usize) -> Result<(Value, Vec<u8>), ApiErr
         /// is kept in the manifest, and a huge one costs memory to parse.
         #[serde(borrow)]
         definition: Option<&'a serde_json::value::RawValue>,
-        module: String,
+        /// Borrowed from the body (base64 has nothing to unescape): a
+        /// copy would be a third of the deploy's memory.
+        #[serde(borrow)]
+        module: std::borrow::Cow<'a, str>,
     }
     let deployment: Deployment<'_> = serde_json::from_slice(body).map_err(|error| {
         ApiError::BadRequest(format!("the body is not the JSON expected: {error}"))
@@ -325,7 +341,8 @@ async fn read(
         )));
     };
     match collected {
-        Ok(collected) => Ok(collected.to_bytes().to_vec()),
+        // Without a copy when the body came in one piece.
+        Ok(collected) => Ok(Vec::from(collected.to_bytes())),
         Err(error)
             if error
                 .downcast_ref::<http_body_util::LengthLimitError>()

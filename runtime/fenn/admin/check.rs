@@ -28,17 +28,18 @@ pub(crate) async fn check(max_module_bytes: usize, wasm: Vec<u8>) -> Result<Valu
     let checked = tokio::task::spawn_blocking(move || {
         let info = fenn_runtime::module::inspect(&wasm)?;
         let started = Instant::now();
-        FunctionModule::compile("check", &wasm, limits)?;
-        Ok::<_, fenn_runtime::Error>((info, started.elapsed()))
+        let module = FunctionModule::compile("check", &wasm, limits)?;
+        Ok::<_, fenn_runtime::Error>((info, started.elapsed(), module))
     })
     .await
     .map_err(|_| ApiError::Internal("the check failed (a bug: please report it)".into()))?;
-    let (info, took) = checked.map_err(|error| ApiError::refused(error.to_string()))?;
+    let (info, took, module) = checked.map_err(|error| ApiError::refused(error.to_string()))?;
     Ok(json!({
         "size": size,
         "exports": info.exports,
         "imports": info.imports,
         "abi": format!("fenn ABI v{}", fenn_abi::abi::ABI_VERSION),
         "compile_ms": super::millis(took),
+        "instantiation": super::platform::instantiation(&module),
     }))
 }

@@ -38,6 +38,9 @@ pub(crate) enum ApiError {
     /// Other large requests are in progress; try again.
     #[error("{0}")]
     Busy(String),
+    /// The store's disk is full: nothing changed.
+    #[error("{0}")]
+    DiskFull(String),
     /// fenn could not do it (the disk failed): nothing changed.
     #[error("{0}")]
     Internal(String),
@@ -72,6 +75,7 @@ impl ApiError {
             Self::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::DiskFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +91,12 @@ impl IntoResponse for ApiError {
             other => serde_json::json!({"error": other.to_string()}),
         };
         let mut response = super::api::json(status, &body);
+        if matches!(self, Self::Busy(_)) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -22,8 +22,24 @@ pub(crate) fn load(
     dispatcher: &Dispatcher,
     mut catalog: Catalog,
 ) -> Result<State, String> {
-    let (store, manifest) = Store::open(&settings.store_dir)?;
+    let opened = Store::open(&settings.store_dir)?;
+    let (store, manifest) = (opened.store, opened.manifest);
     let mut broken = std::collections::BTreeMap::new();
+    if let Some(aside) = opened.aside {
+        tracing::error!(
+            "{}: the store's manifest cannot be read; it is kept, with the modules, in {}: no deployed function is served (deploy them again)",
+            aside.reason,
+            aside.path.display()
+        );
+        for name in aside.names {
+            let reason = format!(
+                "deployed function '{name}': the store's manifest could not be read ({}); it is kept in {}",
+                aside.reason,
+                aside.path.display()
+            );
+            broken.insert(name, reason);
+        }
+    }
     for name in manifest.functions.keys() {
         match serve(
             name, &manifest, &store, settings, context, dispatcher, &catalog,

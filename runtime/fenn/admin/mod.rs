@@ -4,17 +4,21 @@
 //!
 //! - `api`: the HTTP side: token, paths, bodies within limits.
 //! - `check`: `POST /v1/check`, the online compile.
+//! - `budget`: the memory deploys and checks take, bounded.
 //! - `platform`: deploy, rollback, delete: checked, saved, swapped.
 //! - `views`: listing, one function, the test event.
 //! - `observed`: the invocation history, its stream, the metrics.
 //! - `console`: the web console's page, style and script.
 //! - `load`: the store's functions served again at start.
-//! - `store` and `manifest`: deployed functions on disk.
+//! - `store` and `manifest`: deployed functions on disk; `disk`: how
+//!   the store writes a file.
 //! - `error`: [`ApiError`] and its HTTP statuses.
 
 mod api;
+mod budget;
 mod check;
 mod console;
+mod disk;
 mod error;
 mod load;
 mod manifest;
@@ -23,6 +27,7 @@ mod platform;
 mod store;
 mod views;
 
+pub(crate) use budget::DeployMemory;
 pub(crate) use error::ApiError;
 pub(crate) use load::load;
 pub(crate) use platform::{Platform, STREAMS, Triggers, UPLOADS};

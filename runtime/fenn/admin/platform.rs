@@ -50,6 +50,8 @@ pub(crate) struct Platform {
     /// a few at a time, so that memory stays bounded however many
     /// connections upload at once.
     pub(crate) uploads: tokio::sync::Semaphore,
+    /// The memory deploys and checks take while they decode and compile.
+    pub(crate) deploy_memory: super::DeployMemory,
     /// Time a client has to send a request's body (`server.body_read_timeout`).
     pub(crate) body_timeout: std::time::Duration,
     /// The MQTT connection, with `[mqtt]`: readiness follows it.
@@ -134,6 +136,7 @@ impl Platform {
         };
         let number = manifest.deploy(name, version, self.settings.keep_versions);
         let compile_ms = ready.compile_ms;
+        let instantiation = instantiation(&ready.module);
         self.commit(&mut state, manifest, Some(wasm), ready).await?;
         tracing::info!(function = name, version = number, %sha, "deployed");
         Ok(json!({
@@ -142,6 +145,7 @@ impl Platform {
             "sha256": sha,
             "size": size,
             "compile_ms": compile_ms,
+            "instantiation": instantiation,
         }))
     }
 
@@ -157,6 +161,9 @@ impl Platform {
                 _ => ApiError::NotFound(refused.to_string()),
             })?
             .clone();
+        let _memory = (self.deploy_memory)
+            .reserve(target.size as usize, self.body_timeout)
+            .await?;
         let store = state.store.clone();
         // As at start: a module kept from before a lower limit still serves.
         let limit = self.settings.max_module_bytes.max(target.size as usize);
@@ -194,7 +201,7 @@ impl Platform {
             // stored versions go.
             let mut manifest = state.manifest.clone();
             manifest.functions.remove(name);
-            save(&state, &manifest, None).await?;
+            remove(&state, &manifest).await?;
             state.broken.remove(name);
             state.manifest = manifest;
             return Ok(json!({"name": name, "deleted": true}));
@@ -203,7 +210,7 @@ impl Platform {
         let catalog = state.catalog.without(name);
         let mut manifest = state.manifest.clone();
         manifest.functions.remove(name);
-        save(&state, &manifest, None).await?;
+        remove(&state, &manifest).await?;
         self.triggers.apply(&catalog);
         self.dispatcher.remove(name);
         self.observe.forget(name);
@@ -274,6 +281,14 @@ pub(crate) fn ready(
     })
 }
 
+/// What instantiating `module` costs every event, as the API shows it.
+pub(crate) fn instantiation(module: &FunctionModule) -> Value {
+    json!({
+        "ms": super::millis(module.instantiation),
+        "on_worker": module.heavy_start,
+    })
+}
+
 /// Writes `wasm` (when new) and makes `manifest` the store's.
 async fn save(
     state: &State,
@@ -282,7 +297,7 @@ async fn save(
 ) -> Result<(), ApiError> {
     let store = state.store.clone();
     let saved = manifest.clone();
-    blocking(move || {
+    blocking(&state.store, move || {
         // Refused before the module is written when it would not fit.
         super::store::encoded(&saved)?;
         if let Some(wasm) = wasm {
@@ -291,6 +306,13 @@ async fn save(
         store.commit(&saved)
     })
     .await
+}
+
+/// Makes `manifest`, which only removes, the store's: on a full disk too.
+async fn remove(state: &State, manifest: &Manifest) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    let saved = manifest.clone();
+    blocking(&state.store, move || store.commit_removal(&saved)).await
 }
 
 impl Triggers {
@@ -331,14 +353,24 @@ fn writable(state: &State, name: &str, existing: bool) -> Result<(), ApiError> {
     }
 }
 
-/// Runs disk work off the async threads; its failure changes nothing.
+/// Runs disk work on `store` off the async threads; its failure changes
+/// nothing.
 async fn blocking<T: Send + 'static>(
+    store: &Store,
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) if error.kind() == std::io::ErrorKind::FileTooLarge => {
             Err(ApiError::Conflict(error.to_string()))
+        }
+        Ok(Err(error)) if super::disk::is_full(&error) => {
+            let free = crate::state_dir::free_bytes(store.dir())
+                .map_or_else(String::new, |free| format!(" ({free} bytes free)"));
+            Err(ApiError::DiskFull(format!(
+                "the disk holding {} is full{free}, nothing changed: delete functions or free space on it ({error})",
+                store.dir().display()
+            )))
         }
         Ok(Err(error)) => Err(ApiError::Internal(format!(
             "the store failed, nothing changed: {error}"
@@ -352,4 +384,26 @@ async fn blocking<T: Send + 'static>(
 /// Now, as RFC 3339 in UTC.
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse as _;
+
+    #[tokio::test]
+    async fn a_full_disk_is_a_507_naming_the_directory_and_its_free_bytes() {
+        let dir = std::env::temp_dir().join(format!("fenn-platform-full-{}", std::process::id()));
+        let store = Store::open(&dir).unwrap().store;
+        let full = || Err::<(), _>(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        let error = blocking(&store, full).await.unwrap_err();
+        let text = error.to_string();
+        let holding = format!("the disk holding {} is full (", dir.display());
+        assert!(
+            text.contains(&holding) && text.contains(" bytes free), nothing changed"),
+            "{text}"
+        );
+        assert_eq!(error.into_response().status().as_u16(), 507);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

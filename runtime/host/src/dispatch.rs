@@ -534,6 +534,48 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_module_heavy_to_instantiate_waits_for_a_worker_while_others_answer_inline() {
+        let dispatcher = Arc::new(dispatcher(1, endless(2_000, 1)));
+        let heavy = crate::module::declared::declaring(19_993, 992, 1_000, (1_000, 10_000), 9_998);
+        let limits = Limits {
+            timeout: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        dispatcher.deploy("heavy", &heavy, limits).unwrap();
+        assert_eq!(
+            dispatcher
+                .invoke("heavy", Event::default())
+                .await
+                .unwrap()
+                .body,
+            "ok"
+        );
+        // The one worker taken, the heavy module's event cannot start
+        // inline: it waits for a worker until its deadline.
+        let spinning = tokio::spawn({
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.invoke("spin", Event::default()).await }
+        });
+        // Wait until the spinning guest holds the worker (its own share's
+        // permit taken, then the pool's).
+        let spin = dispatcher.functions.load().get("spin").unwrap().clone();
+        while spin.workers.available_permits() > 0 || dispatcher.workers.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let waited = dispatcher.invoke("heavy", Event::default()).await;
+        assert!(matches!(waited, Err(Error::Deadline { .. })), "{waited:?}");
+        assert_eq!(
+            dispatcher
+                .invoke("ok", Event::default())
+                .await
+                .unwrap()
+                .body,
+            "ok"
+        );
+        spinning.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_function_at_its_concurrency_limit_is_refused_at_once() {
         let dispatcher = Arc::new(dispatcher(4, endless(500, 1)));
         let first = tokio::spawn({

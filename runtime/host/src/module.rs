@@ -21,10 +21,17 @@ pub struct FunctionModule {
     /// The budget of all running guests this module's instances draw from.
     pub(crate) guest_memory: Option<Arc<GuestMemory>>,
     pub(crate) log_rate: Arc<LogRate>,
-    /// Whether instantiating it writes more than
-    /// [`Census::HEAVY_START_BYTES`](crate::census::Census::HEAVY_START_BYTES):
-    /// its events then start on a worker thread.
+    /// Whether its instantiation is heavy: it writes more than
+    /// [`Census::HEAVY_START_BYTES`](crate::census::Census::HEAVY_START_BYTES),
+    /// is estimated at more than
+    /// [`Census::INLINE_WORK`](crate::census::Census::INLINE_WORK), or took
+    /// more than [`INLINE_INSTANTIATION`] at deploy. Its events then start
+    /// on a worker thread, drawing on the function's worker share, so that
+    /// the work fuel does not meter cannot slow other functions.
     pub heavy_start: bool,
+    /// How long an instantiation took at deploy (the median of
+    /// [`TIMED_INSTANTIATIONS`]).
+    pub instantiation: std::time::Duration,
     /// The deployed version it is (0 for a function of the config file),
     /// as the invocation history names it.
     pub version: u64,
@@ -73,9 +80,7 @@ impl FunctionModule {
             .compilation_mode(CompilationMode::Eager);
         let engine = Engine::new(&config);
         crate::census::check_nesting(wasm)?;
-        let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
-            reason: error.to_string(),
-        })?;
+        let module = Module::new(&engine, wasm).map_err(|error| invalid(&error))?;
         check_abi(&module)?;
         let census = crate::census::Census::of(wasm)?;
         census.check()?;
@@ -89,11 +94,29 @@ impl FunctionModule {
             limits,
             guest_memory: None,
             log_rate: Arc::new(LogRate::new()),
-            heavy_start: census.start_bytes > crate::census::Census::HEAVY_START_BYTES,
+            heavy_start: false,
+            instantiation: std::time::Duration::ZERO,
             version: 0,
         };
-        compiled.trial_instantiate()?;
+        let mut compiled = compiled;
+        compiled.instantiation = compiled.timed_instantiation()?;
+        compiled.heavy_start = census.start_bytes > crate::census::Census::HEAVY_START_BYTES
+            || census.instantiation_work() > crate::census::Census::INLINE_WORK
+            || compiled.instantiation > INLINE_INSTANTIATION;
         Ok(compiled)
+    }
+
+    /// Instantiates [`TIMED_INSTANTIATIONS`] times ([`Self::trial_instantiate`]);
+    /// returns the median time.
+    fn timed_instantiation(&self) -> Result<std::time::Duration, Error> {
+        let mut times = [std::time::Duration::ZERO; TIMED_INSTANTIATIONS];
+        for time in &mut times {
+            let started = std::time::Instant::now();
+            self.trial_instantiate()?;
+            *time = started.elapsed();
+        }
+        times.sort_unstable();
+        Ok(times[TIMED_INSTANTIATIONS / 2])
     }
 
     /// The function's name.
@@ -144,6 +167,15 @@ impl FunctionModule {
     }
 }
 
+/// Instantiations timed at deploy, of which the median is kept.
+pub const TIMED_INSTANTIATIONS: usize = 5;
+
+/// An instantiation that took longer than this at deploy (about what the
+/// inline slice of fuel takes) makes the module's events start on a worker
+/// thread, whatever its counts: a slower device, or work the census does
+/// not foresee.
+pub const INLINE_INSTANTIATION: std::time::Duration = std::time::Duration::from_micros(250);
+
 /// Why bytes that do not start as a module does are refused, before the
 /// compiler's own reason: what a person needs to hear.
 pub const NOT_WASM: &str = "not a WebAssembly module (a .wasm file starts with the bytes \\0asm)";
@@ -161,25 +193,37 @@ pub fn is_wasm(bytes: &[u8]) -> bool {
 /// [`Error::InvalidModule`] when it does not compile.
 pub fn inspect(wasm: &[u8]) -> Result<ModuleInfo, Error> {
     let engine = Engine::default();
-    let module = Module::new(&engine, wasm).map_err(|error| Error::InvalidModule {
-        reason: error.to_string(),
-    })?;
+    let module = Module::new(&engine, wasm).map_err(|error| invalid(&error))?;
     Ok(info(&module))
+}
+
+/// The compiler's reason, escaped: it may quote a name from the module.
+fn invalid(error: &wasmi::Error) -> Error {
+    Error::InvalidModule {
+        reason: escaped(&error.to_string()),
+    }
+}
+
+/// A name or text from a module, as a log line shows it: a terminal escape
+/// or a newline in it is written as an escape, so that printing it cannot
+/// drive a terminal or forge a line.
+fn escaped(text: &str) -> String {
+    crate::guest_log::escape(text.as_bytes())
 }
 
 fn info(module: &Module) -> ModuleInfo {
     ModuleInfo {
         exports: module
             .exports()
-            .map(|export| format!("{}: {}", export.name(), describe(export.ty())))
+            .map(|export| format!("{}: {}", escaped(export.name()), describe(export.ty())))
             .collect(),
         imports: module
             .imports()
             .map(|import| {
                 format!(
                     "{}.{}: {}",
-                    import.module(),
-                    import.name(),
+                    escaped(import.module()),
+                    escaped(import.name()),
                     describe(import.ty())
                 )
             })
@@ -221,8 +265,8 @@ fn check_abi(module: &Module) -> Result<(), Error> {
         if !known {
             return not_abi(format!(
                 "imports '{}.{}', which fenn does not provide (fenn offers {}.{} and {}.{})",
-                import.module(),
-                import.name(),
+                escaped(import.module()),
+                escaped(import.name()),
                 abi::IMPORT_MODULE,
                 abi::IMPORT_LOG,
                 abi::IMPORT_MODULE,
@@ -313,6 +357,40 @@ mod tests {
     }
 
     #[test]
+    fn names_holding_terminal_escapes_are_shown_escaped() {
+        let wat = abi_module(
+            r#"(import "env" "\1b[2J\0a\1b[32mok" (func)) (func (export "\1b]0;owned\07"))"#,
+            1,
+            "i32",
+        );
+        let wasm = wat::parse_str(wat).unwrap();
+        let info = inspect(&wasm).unwrap();
+        let shown = format!(
+            "{}\n{}\n{}",
+            info.exports.join("\n"),
+            info.imports.join("\n"),
+            compile_wat_bytes(&wasm)
+        );
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown}"
+        );
+        assert!(
+            info.exports
+                .iter()
+                .any(|e| e.starts_with(r"\u{1b}]0;owned\u{7}: ")),
+            "{info:?}"
+        );
+        assert!(shown.contains(r"'env.\u{1b}[2J\n\u{1b}[32mok'"), "{shown}");
+    }
+
+    fn compile_wat_bytes(wasm: &[u8]) -> String {
+        FunctionModule::compile("t", wasm, Limits::default())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
     fn a_module_that_fits_is_accepted() {
         let module = compile_wat(&abi_module("", 1, "i32")).unwrap();
         assert!(
@@ -332,5 +410,69 @@ mod tests {
         };
         let error = FunctionModule::compile("t", b"\0asm\x01\0\0\0", limits).unwrap_err();
         assert!(matches!(error, Error::ModuleTooLarge { size: 8, limit: 4 }));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod declared {
+    use super::*;
+
+    /// An ABI module that answers 200 "ok", declaring `functions`,
+    /// `exports`, `globals`, `segments` element segments of `items` table
+    /// elements in all, and `data` data segments.
+    pub(crate) fn declaring(
+        functions: usize,
+        exports: usize,
+        globals: usize,
+        (segments, items): (usize, usize),
+        data: usize,
+    ) -> Vec<u8> {
+        let answer = r#"\01{\"statusCode\":200,\"body\":\"ok\"}"#;
+        let mut wat = format!(
+            r#"(module (memory (export "memory") 1) (func (export "fenn_abi_v1"))
+                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 1024)
+                 (func $h (export "fenn_handle") (param i32 i32) (result i64)
+                   i64.const {})"#,
+            (65_000u64 << 32) | 31
+        );
+        for i in 0..functions {
+            wat.push_str(&format!("(func $f{i})"));
+        }
+        for i in 0..exports {
+            wat.push_str(&format!("(export \"e{i}\" (func $h))"));
+        }
+        for _ in 0..globals {
+            wat.push_str("(global (mut i32) (i32.const 0))");
+        }
+        wat.push_str(&format!("(table {} funcref)", items.max(1)));
+        let per = items.checked_div(segments).unwrap_or(0);
+        for s in 0..segments {
+            wat.push_str(&format!(
+                "(elem (i32.const {}) {})",
+                s * per,
+                "$h ".repeat(per)
+            ));
+        }
+        for i in 0..data {
+            wat.push_str(&format!("(data (i32.const {}) \"x\")", 2048 + i % 30_000));
+        }
+        wat.push_str(&format!("(data (i32.const 65000) \"{answer}\"))"));
+        wat::parse_str(wat).unwrap()
+    }
+
+    #[test]
+    fn a_module_heavy_to_instantiate_starts_its_events_on_a_worker() {
+        let limits = Limits::default();
+        let light = declaring(300, 5, 10, (1, 50), 10);
+        let census = crate::census::Census::of(&light).unwrap();
+        assert!(census.instantiation_work() < crate::census::Census::INLINE_WORK);
+        // Within every count limit, yet over half a millisecond an event.
+        let heavy = declaring(19_993, 992, 1_000, (1_000, 10_000), 9_998);
+        let census = crate::census::Census::of(&heavy).unwrap();
+        assert!(census.check().is_ok());
+        assert!(census.instantiation_work() > 10 * crate::census::Census::INLINE_WORK);
+        let heavy = FunctionModule::compile("t", &heavy, limits).unwrap();
+        assert!(heavy.heavy_start);
+        assert!(heavy.instantiation > std::time::Duration::ZERO);
     }
 }
