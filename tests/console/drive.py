@@ -61,8 +61,11 @@ def no_navigation():
 
 
 def history_functions():
-    cells = driver.find_elements(By.CSS_SELECTOR, "#history tr.invocation td:nth-child(2)")
-    return [cell.text for cell in cells]
+    """The function of each row of the history, read at once (the table
+    is replaced when its filter changes)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#history tr.invocation td:nth-child(2)'),"
+        " (cell) => cell.textContent)")
 
 
 def run_sample():

@@ -55,6 +55,11 @@ function statusText(status, code) {
   return el("span", { class: status === "ok" && code < 500 ? "ok" : "bad" }, status + " " + code);
 }
 
+// A time as fenn gives it (RFC 3339, UTC), easier to read.
+function when(text) {
+  return String(text || "").replace("T", " ");
+}
+
 function ms(value) {
   return value === undefined || value === null ? "" : Number(value).toFixed(2) + " ms";
 }
@@ -91,7 +96,7 @@ async function functionsPage() {
       el("td", {}, recent.count ?? 0));
   });
   const schedules = list.functions.flatMap((f) => (f.triggers.cron || []).map((c) =>
-    el("tr", {}, el("td", {}, c.name), el("td", {}, f.name), el("td", {}, c.schedule), el("td", {}, c.next || "none"))));
+    el("tr", {}, el("td", {}, c.name), el("td", {}, f.name), el("td", {}, c.schedule), el("td", {}, when(c.next) || "none"))));
   view.replaceChildren(
     el("h1", {}, "Functions"),
     el("div", { class: "wide" }, el("table", { id: "functions" },
@@ -165,7 +170,7 @@ async function historyTable(filter) {
     }
     detail.scrollIntoView({ block: "nearest" });
   } },
-    el("td", {}, r.started), el("td", {}, r.function), el("td", {}, r.trigger), el("td", {}, r.method + " " + r.source),
+    el("td", {}, when(r.started)), el("td", {}, r.function), el("td", {}, r.trigger), el("td", {}, r.method + " " + r.source),
     el("td", {}, statusText(r.status, r.statusCode)), el("td", {}, ms(r.durationMs)), el("td", {}, r.logLines)));
   table.append(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, class: "muted" }, "No invocations match."))]));
   return el("div", { class: "split" }, el("div", { class: "wide" }, table), detail);

@@ -70,7 +70,7 @@ function logLines(record) {
 function liveEntry(record) {
   return el("div", { class: "live-entry", "data-id": String(record.id) },
     el("div", { class: "live-head" },
-      el("span", { class: "muted" }, record.started), " ",
+      el("span", { class: "muted" }, when(record.started)), " ",
       el("span", {}, record.trigger + " " + record.method + " " + record.source), " ",
       statusText(record.status, record.statusCode),
       el("span", { class: "muted" }, " " + ms(record.durationMs))),
