@@ -165,6 +165,19 @@ try:
         " && document.documentElement.scrollWidth <= width;")
     assert fits, "the header or the page is wider than a 390 px screen"
     shot("narrow")
+    # The detail of a row clicked is below the table there, past the
+    # screen's bottom when the table is long: it is scrolled to.
+    for _ in range(12):
+        with urllib.request.urlopen(gateway + "/hello", timeout=30) as answer:
+            assert answer.status == 200, answer.status
+    go("#/history?function=hello")
+    by_id("history").find_element(By.CSS_SELECTOR, "tr.invocation").click()
+    text_in("invocation-detail", "http GET /hello")
+    seen = driver.execute_script(
+        "const box = document.getElementById('invocation-detail').getBoundingClientRect();"
+        "return box.top >= 0 && box.top < window.innerHeight;")
+    assert seen, "the invocation's detail is off the screen"
+    shot("narrow-history")
     print("console: every step passed")
 except Exception:
     shot("failure")
