@@ -139,6 +139,12 @@ try:
     assert sample["path"] == "/greet/who" and sample["pathParameters"] == {"who": "who"}, sample
     echoed = json.loads(run_sample()["body"])
     assert echoed["pathParameters"] == {"who": "who"}, echoed
+    # What a function answers is shown as text, never run as HTML.
+    sample["pathParameters"]["who"] = '<img id="injected" src="/x">'
+    driver.execute_script("arguments[0].value = arguments[1]", by_id("event-json"), json.dumps(sample))
+    echoed = json.loads(run_sample()["body"])
+    assert echoed["pathParameters"]["who"].startswith("<img"), echoed
+    assert not driver.find_elements(By.ID, "injected"), "a response became HTML"
 
     go("#/history")
     wait.until(lambda _: {"sensor", "hello", "greet"} <= set(history_functions()))
