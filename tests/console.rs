@@ -8,9 +8,21 @@ use crate::util::TempDir;
 use crate::util::admin::TOKEN;
 
 #[test]
-fn a_person_logs_in_compiles_deploys_tests_and_reads_the_history() {
-    let hello = "[[function]]\nname = \"hello\"\nmodule = \"example:hello\"\nhttp = [{ route = \"/hello\" }]\ncron = [{ name = \"heartbeat\", schedule = \"every 1h\" }]\n";
-    let fenn = Managed::start(hello);
+fn a_person_logs_in_compiles_deploys_tests_follows_the_live_log_and_reads_the_history() {
+    let functions = r#"
+[[function]]
+name = "hello"
+module = "example:hello"
+http = [{ route = "/hello" }]
+cron = [{ name = "heartbeat", schedule = "every 3600s" }]
+
+# Answers with the event it received: the path parameters it was given.
+[[function]]
+name = "greet"
+module = "example:echo"
+http = [{ route = "/greet/{who}" }]
+"#;
+    let fenn = Managed::start(functions);
     let scratch = TempDir::new("console");
     // A module cut short: wasmi refuses it with its reason.
     let bad = scratch.write("broken.wasm", b"\0asm\x01\0\0\0\x01\x05");
@@ -24,6 +36,7 @@ fn a_person_logs_in_compiles_deploys_tests_and_reads_the_history() {
         .arg(env!("FENN_GUEST_SENSOR"))
         .arg(&bad)
         .arg(&shots)
+        .arg(fenn.fenn.url(""))
         .output()
         .expect("python3 with selenium (tests/run installs it)");
     assert!(

@@ -10,6 +10,8 @@ use axum::response::Response;
 const INDEX: &str = include_str!("console/index.html");
 const STYLE: &str = include_str!("console/console.css");
 const SCRIPT: &str = include_str!("console/console.js");
+const PANELS: &str = include_str!("console/panels.js");
+const LIVE: &str = include_str!("console/live.js");
 
 /// The page only loads what fenn serves, and is never framed.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -20,6 +22,8 @@ pub(crate) fn asset(path: &str) -> Option<Response> {
         "/" | "/index.html" => (INDEX, "text/html; charset=utf-8"),
         "/console.css" => (STYLE, "text/css; charset=utf-8"),
         "/console.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "/panels.js" => (PANELS, "text/javascript; charset=utf-8"),
+        "/live.js" => (LIVE, "text/javascript; charset=utf-8"),
         "/favicon.ico" => {
             let mut none = Response::new(Body::empty());
             *none.status_mut() = axum::http::StatusCode::NO_CONTENT;
@@ -47,13 +51,16 @@ pub(crate) fn asset(path: &str) -> Option<Response> {
 }
 
 /// The console's assets stay small: under 100 KB together.
-const _: () = assert!(INDEX.len() + STYLE.len() + SCRIPT.len() < 100 << 10);
+const _: () =
+    assert!(INDEX.len() + STYLE.len() + SCRIPT.len() + PANELS.len() + LIVE.len() < 100 << 10);
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn only_the_assets_are_served_without_the_token() {
-        assert!(super::asset("/").is_some() && super::asset("/console.js").is_some());
+        for path in ["/", "/console.css", "/console.js", "/panels.js", "/live.js"] {
+            assert!(super::asset(path).is_some(), "{path}");
+        }
         assert!(super::asset("/v1/functions").is_none() && super::asset("/metrics").is_none());
     }
 }

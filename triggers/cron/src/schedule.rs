@@ -184,11 +184,13 @@ impl Schedule {
         }
     }
 
-    /// The schedule as written (`every 30s` for intervals).
+    /// The schedule as it could be written: a cron expression as it was,
+    /// an interval in its largest whole unit (`every 30s`, `every 1h`,
+    /// `every 1500ms`).
     pub fn describe(&self) -> String {
         match self {
             Schedule::Cron { expression, .. } => expression.clone(),
-            Schedule::Every(interval) => format!("every {}ms", interval.as_millis()),
+            Schedule::Every(interval) => format!("every {}", whole_unit(*interval)),
         }
     }
 
@@ -199,6 +201,17 @@ impl Schedule {
             Schedule::Every(_) => "UTC".into(),
         }
     }
+}
+
+/// `interval` in the largest unit it is a whole number of.
+fn whole_unit(interval: Duration) -> String {
+    let millis = interval.as_millis();
+    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if millis % size == 0 {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
 }
 
 fn parse_cron(text: &str) -> Result<Cron, croner::errors::CronError> {
@@ -382,6 +395,20 @@ mod tests {
             fires(&midnight, "2026-01-01T12:00:00Z", 1),
             ["2026-01-01T23:00:00+00:00"]
         );
+    }
+
+    #[test]
+    fn intervals_are_described_in_their_largest_whole_unit() {
+        for (written, described) in [
+            ("every 30s", "every 30s"),
+            ("every 30000ms", "every 30s"),
+            ("every 90s", "every 90s"),
+            ("every 120m", "every 2h"),
+            ("every 1500ms", "every 1500ms"),
+        ] {
+            let schedule = Schedule::parse(written, "UTC").unwrap();
+            assert_eq!(schedule.describe(), described, "{written}");
+        }
     }
 
     #[test]
