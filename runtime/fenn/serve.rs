@@ -217,13 +217,15 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     Ok(())
 }
 
-/// The management API's listener: few connections, and a client that
-/// says nothing is cut within 5 s, so that idle connections cannot keep
-/// the operator out for long.
+/// The management API's listener: few connections, a client that says
+/// nothing is cut within 5 s (and gives its place to a new connection
+/// before then), and one place kept for loopback, so that idle
+/// connections from the network cannot keep the operator out.
 fn admin_http(config: &Config) -> HttpSettings {
     HttpSettings {
         max_connections: 32,
         max_connections_per_client: 8,
+        reserved_for_loopback: 1,
         header_read_timeout: config.http.header_read_timeout.min(Duration::from_secs(5)),
         ..config.http.clone()
     }

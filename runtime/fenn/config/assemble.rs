@@ -177,6 +177,7 @@ impl Validator<'_> {
                 defaults.max_connections_per_client,
                 MAX_CONNECTIONS,
             ),
+            reserved_for_loopback: defaults.reserved_for_loopback,
         };
         if max_body
             .zip(buffer)
