@@ -3,6 +3,7 @@
 //! AppCodes with it, requests this test signs itself to get things wrong,
 //! JWTs made with a JWT library, and a policy set by a deploy.
 
+mod failures;
 mod signed;
 mod tokens;
 mod traffic;

@@ -8,6 +8,7 @@ use crate::examples;
 use crate::observe::{Metrics, Observe, Sources};
 use anyhow::Context as _;
 use fenn_cron::CronTrigger;
+use fenn_http::policy::failures::{AuthFailures, FailureLimit};
 use fenn_http::{HttpSettings, HttpTrigger, RouteTable};
 use fenn_mqtt::MqttTrigger;
 use fenn_runtime::Dispatcher;
@@ -140,6 +141,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     );
     let http_bindings = http.bindings();
     let http_stats = http.stats();
+    let gateway_failures = http.auth_failures();
     let mut triggers: Vec<Box<dyn Trigger>> = vec![Box::new(http.on(listener))];
     let mut cron = CronTrigger::new(catalog.schedules(), host.clone(), config.state_dir.clone())
         .with_grace(config.http.shutdown_grace);
@@ -168,7 +170,12 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
     let admin_task = match (deployed, admin_listener, &config.admin, observe) {
         (Some(state), Some(listener), Some(settings), Some(observe)) => {
+            let admin_failures = Arc::new(AuthFailures::new(FailureLimit::default()));
             let metrics = Metrics::new(Sources {
+                auth_failures: [
+                    ("gateway", gateway_failures),
+                    ("admin", admin_failures.clone()),
+                ],
                 observe: observe.clone(),
                 guest_memory: host.guest_memory().clone(),
                 http: http_stats,
@@ -189,6 +196,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 mqtt_link,
                 stopping: admin_stops.clone(),
                 streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
+                auth_failures: admin_failures,
             });
             let mut stops = admin_stops;
             let stopped = async move {

@@ -6,6 +6,7 @@
 use super::raw::{RawApp, RawGateway, RawJwt};
 use super::{ConfigError, Validator};
 use fenn_http::policy::apps::{AppSpec, Apps};
+use fenn_http::policy::failures::{AuthFailures, FailureLimit};
 use fenn_http::policy::ip::{self, IpList};
 use fenn_http::policy::jwt::{Jwt, JwtKey};
 use fenn_http::policy::{DEFAULT_NONCES, GatewayPolicy, nonce::Nonces};
@@ -29,6 +30,7 @@ pub(crate) struct GatewaySettings {
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) window: Duration,
     pub(crate) nonces: usize,
+    pub(crate) failures: FailureLimit,
 }
 
 impl Default for GatewaySettings {
@@ -40,6 +42,7 @@ impl Default for GatewaySettings {
             trusted_proxies: Vec::new(),
             window: Duration::from_secs(15 * 60),
             nonces: DEFAULT_NONCES,
+            failures: FailureLimit::default(),
         }
     }
 }
@@ -54,6 +57,7 @@ impl GatewaySettings {
             trusted_proxies: self.trusted_proxies.clone(),
             nonces: Nonces::new(self.nonces, self.apps.names().len()),
             window: self.window,
+            failures: Arc::new(AuthFailures::new(self.failures)),
         }
     }
 
@@ -120,6 +124,23 @@ impl Validator<'_> {
                     1 << 20,
                 ))
                 .unwrap_or(DEFAULT_NONCES);
+        }
+        if let Some(limit) = raw.auth_failures {
+            settings.failures.limit = limit;
+        }
+        if let Some(text) = &raw.auth_penalty {
+            let penalty = units::duration(text)
+                .map_err(|reason| self.error("gateway.auth_penalty", reason))
+                .and_then(|penalty| {
+                    if penalty.is_zero() || penalty > Duration::from_secs(86_400) {
+                        Err(self.error("gateway.auth_penalty", "must be from 1s to 24h"))
+                    } else {
+                        Ok(penalty)
+                    }
+                });
+            if let Some(penalty) = self.keep(penalty) {
+                settings.failures.penalty = penalty;
+            }
         }
         settings.jwt = raw.jwt.as_ref().and_then(|jwt| self.keep(self.jwt(jwt)));
         settings

@@ -13,6 +13,7 @@
 
 pub mod apps;
 pub mod cors;
+pub mod failures;
 pub mod ip;
 pub mod jwt;
 pub mod nonce;
@@ -21,6 +22,7 @@ pub mod signature;
 
 use apps::Apps;
 use axum::http::{HeaderMap, Uri};
+use failures::AuthFailures;
 use ipnet::IpNet;
 use rate::{Caller, RateLimits};
 use std::net::IpAddr;
@@ -86,6 +88,8 @@ pub struct GatewayPolicy {
     pub nonces: nonce::Nonces,
     /// How far a signed request's timestamp may be from now.
     pub window: Duration,
+    /// Failed authentications by client address.
+    pub failures: Arc<AuthFailures>,
 }
 
 impl Default for GatewayPolicy {
@@ -97,6 +101,7 @@ impl Default for GatewayPolicy {
             trusted_proxies: Vec::new(),
             nonces: nonce::Nonces::new(DEFAULT_NONCES, 1),
             window: Duration::from_secs(15 * 60),
+            failures: Arc::default(),
         }
     }
 }
@@ -108,6 +113,47 @@ impl GatewayPolicy {
     /// `window` in milliseconds, as timestamps are written.
     fn window_ms(&self) -> u64 {
         u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A 429 for `client` while it waits out a penalty for failed
+    /// authentications.
+    ///
+    /// # Errors
+    ///
+    /// The 429, with the wait.
+    pub fn not_penalized(&self, client: IpAddr) -> Result<(), Refusal> {
+        self.failures
+            .check(client, std::time::Instant::now())
+            .map_err(|wait| Refusal::limited("Too Many Failed Authentications", wait))
+    }
+
+    /// `refusal`, after counting it against `client` when it is a 401 (a
+    /// missing or wrong AppCode, signature or token), with a rate-limited
+    /// log line.
+    pub fn counted(&self, refusal: Refusal, client: IpAddr) -> Refusal {
+        if refusal.status != 401 {
+            return refusal;
+        }
+        let reason = refusal.message;
+        match self.failures.failed(client, std::time::Instant::now()) {
+            Some(penalty) => fenn_runtime::limited!(
+                warn,
+                "authentication penalty",
+                "",
+                %client,
+                ?penalty,
+                "gateway: too many failed authentications, the address is refused for a while"
+            ),
+            None => fenn_runtime::limited!(
+                info,
+                "authentication failed",
+                "",
+                %client,
+                reason,
+                "gateway: authentication failed"
+            ),
+        }
+        refusal
     }
 
     /// The client's address, as fenn believes it.
