@@ -41,6 +41,10 @@ fn fenn(dir: &TempDir) -> Fenn {
     private(dir, "pump.secret", "pump-secret-987654321");
     let config = format!(
         r#"
+        # These tests send many bad credentials on purpose.
+        [gateway]
+        auth_failures = 0
+
         [gateway.jwt]
         secret_env = "TEST_JWT_SECRET"
         public_key = "{ec}"
