@@ -57,6 +57,7 @@ fn fenn(dir: &TempDir) -> Fenn {
         key = "{DASH_KEY}"
         secret_env = "TEST_DASH_SECRET"
         code_file = "dash.code"
+        debug_signature = true
 
         [[app]]
         name = "pump"

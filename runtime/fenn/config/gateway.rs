@@ -194,6 +194,7 @@ impl Validator<'_> {
             key: raw.key.clone(),
             secret,
             code,
+            debug_signature: raw.debug_signature,
         })
     }
 

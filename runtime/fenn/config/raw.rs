@@ -90,6 +90,10 @@ pub(super) struct RawApp {
     pub(super) code_env: Option<String>,
     /// `code_file`: a file holding the AppCode (mode 600).
     pub(super) code_file: Option<String>,
+    /// `debug_signature`: log the string fenn signed, at warn, when one
+    /// of its signatures is refused (rate-limited; default false).
+    #[serde(default)]
+    pub(super) debug_signature: bool,
 }
 
 /// `[admin]`: the management API's own listener. The bearer token comes
