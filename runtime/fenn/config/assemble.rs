@@ -328,6 +328,7 @@ impl Validator<'_> {
     ) {
         let context = fenn_http::PolicyContext {
             known_apps: &names.apps,
+            refused_apps: &names.refused,
             jwt: names.jwt,
             function_apps: &function.apps,
         };

@@ -31,6 +31,8 @@ pub(crate) struct GatewaySettings {
     pub(crate) window: Duration,
     pub(crate) nonces: usize,
     pub(crate) failures: FailureLimit,
+    /// Apps whose own keys were refused (reported once, as theirs).
+    pub(crate) refused: Vec<Arc<str>>,
 }
 
 impl Default for GatewaySettings {
@@ -43,6 +45,7 @@ impl Default for GatewaySettings {
             window: Duration::from_secs(15 * 60),
             nonces: DEFAULT_NONCES,
             failures: FailureLimit::default(),
+            refused: Vec::new(),
         }
     }
 }
@@ -67,6 +70,7 @@ impl GatewaySettings {
         PolicyNames {
             apps: self.apps.names().to_vec(),
             jwt: self.jwt.is_some(),
+            refused: self.refused.clone(),
         }
     }
 }
@@ -76,24 +80,30 @@ impl GatewaySettings {
 pub(crate) struct PolicyNames {
     pub(crate) apps: Vec<Arc<str>>,
     pub(crate) jwt: bool,
+    /// Apps refused at start: routes naming them add no error of their own.
+    pub(crate) refused: Vec<Arc<str>>,
 }
 
 impl Validator<'_> {
     /// `[gateway]` and `[[app]]`, every error reported.
     pub(super) fn gateway(&self, raw: Option<&RawGateway>, apps: &[RawApp]) -> GatewaySettings {
         let mut settings = GatewaySettings::default();
-        let specs: Vec<AppSpec> = apps
-            .iter()
-            .enumerate()
-            .filter_map(|(i, app)| self.keep(self.app(&format!("app[{i}]"), app)))
-            .collect();
+        let mut specs: Vec<AppSpec> = Vec::new();
+        for (i, app) in apps.iter().enumerate() {
+            match self.keep(self.app(&format!("app[{i}]"), app)) {
+                Some(spec) => specs.push(spec),
+                None => settings.refused.push(Arc::from(app.name.as_str())),
+            }
+        }
         if apps.len() > MAX_APPS {
             self.report(self.error("app", format!("more than {MAX_APPS} apps")));
         }
-        if let Some(apps) =
-            self.keep(Apps::new(&specs).map_err(|error| self.error(error.field, error.reason)))
-        {
-            settings.apps = Arc::new(apps);
+        match self.keep(Apps::new(&specs).map_err(|error| self.error(error.field, error.reason))) {
+            Some(apps) => settings.apps = Arc::new(apps),
+            // Reported once, as the apps' error.
+            None => settings
+                .refused
+                .extend(specs.iter().map(|spec| Arc::from(spec.name.as_str()))),
         }
         let Some(raw) = raw else {
             return settings;
