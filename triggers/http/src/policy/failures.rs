@@ -11,6 +11,7 @@
 //! new client while a flood lasts). Plain state with the time passed in,
 //! tested below.
 
+use super::{GatewayPolicy, Refusal};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -136,6 +137,49 @@ impl Record {
     fn is_quiet(&self, now: Instant, penalty: Duration) -> bool {
         self.until.is_none_or(|until| until <= now)
             && now.saturating_duration_since(self.since) >= penalty
+    }
+}
+
+impl GatewayPolicy {
+    /// A 429 for `client` while it waits out a penalty for failed
+    /// authentications.
+    ///
+    /// # Errors
+    ///
+    /// The 429, with the wait.
+    pub fn not_penalized(&self, client: IpAddr) -> Result<(), Refusal> {
+        self.failures
+            .check(client, std::time::Instant::now())
+            .map_err(|wait| Refusal::limited("Too Many Failed Authentications", wait))
+    }
+
+    /// `refusal`, after counting it against `client` when it is a 401 (a
+    /// missing or wrong AppCode, signature or token), with a rate-limited
+    /// log line.
+    pub fn counted(&self, refusal: Refusal, client: IpAddr) -> Refusal {
+        if refusal.status != 401 {
+            return refusal;
+        }
+        let reason = refusal.message;
+        match self.failures.failed(client, std::time::Instant::now()) {
+            Some(penalty) => fenn_runtime::limited!(
+                warn,
+                "authentication penalty",
+                "",
+                %client,
+                ?penalty,
+                "gateway: too many failed authentications, the address is refused for a while"
+            ),
+            None => fenn_runtime::limited!(
+                info,
+                "authentication failed",
+                "",
+                %client,
+                reason,
+                "gateway: authentication failed"
+            ),
+        }
+        refusal
     }
 }
 

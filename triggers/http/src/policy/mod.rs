@@ -115,47 +115,6 @@ impl GatewayPolicy {
         u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// A 429 for `client` while it waits out a penalty for failed
-    /// authentications.
-    ///
-    /// # Errors
-    ///
-    /// The 429, with the wait.
-    pub fn not_penalized(&self, client: IpAddr) -> Result<(), Refusal> {
-        self.failures
-            .check(client, std::time::Instant::now())
-            .map_err(|wait| Refusal::limited("Too Many Failed Authentications", wait))
-    }
-
-    /// `refusal`, after counting it against `client` when it is a 401 (a
-    /// missing or wrong AppCode, signature or token), with a rate-limited
-    /// log line.
-    pub fn counted(&self, refusal: Refusal, client: IpAddr) -> Refusal {
-        if refusal.status != 401 {
-            return refusal;
-        }
-        let reason = refusal.message;
-        match self.failures.failed(client, std::time::Instant::now()) {
-            Some(penalty) => fenn_runtime::limited!(
-                warn,
-                "authentication penalty",
-                "",
-                %client,
-                ?penalty,
-                "gateway: too many failed authentications, the address is refused for a while"
-            ),
-            None => fenn_runtime::limited!(
-                info,
-                "authentication failed",
-                "",
-                %client,
-                reason,
-                "gateway: authentication failed"
-            ),
-        }
-        refusal
-    }
-
     /// The client's address, as fenn believes it.
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         ip::client_ip(peer, headers, &self.trusted_proxies)
