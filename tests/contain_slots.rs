@@ -21,9 +21,14 @@ fn idle(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
         .collect()
 }
 
-/// Whether fenn closed `stream` (it answers nothing to a silent client).
+/// Whether fenn closed `stream` (it answers nothing to a silent client)
+/// before the read timeout.
 fn closed(stream: &mut TcpStream) -> bool {
-    matches!(stream.read(&mut [0u8; 1]), Ok(0) | Err(_))
+    use std::io::ErrorKind::{TimedOut, WouldBlock};
+    match stream.read(&mut [0u8; 1]) {
+        Ok(read) => read == 0,
+        Err(error) => !matches!(error.kind(), TimedOut | WouldBlock),
+    }
 }
 
 #[test]
@@ -84,4 +89,33 @@ fn idle_connections_cannot_keep_the_operator_out_of_the_management_api() {
     let _held = idle(managed.admin, 8);
     let response = client().get(managed.api("/healthz")).send().unwrap();
     assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn a_silent_connection_is_cut_at_the_header_read_timeout_from_accept_and_between_requests() {
+    let fenn = Fenn::with_config(
+        r#"
+        [server]
+        header_read_timeout = "1s"
+        [[function]]
+        name = "hello"
+        module = "example:hello"
+          [[function.http]]
+          route = "/hello"
+        "#,
+    );
+    // Nothing sent after accept: cut (the read would wait 20 s otherwise).
+    let mut silent = idle(fenn.addr, 1).remove(0);
+    assert!(closed(&mut silent));
+    // Kept alive after an answer, then silent: cut too.
+    let mut kept = idle(fenn.addr, 1).remove(0);
+    kept.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"Hello, world!") {
+        assert_eq!(kept.read(&mut byte).unwrap(), 1, "{answer:?}");
+        answer.push(byte[0]);
+    }
+    assert!(closed(&mut kept));
 }
