@@ -195,37 +195,43 @@ impl Connection {
 impl Activity {
     /// Marks a request in flight until the returned value is dropped.
     pub fn begin(&self) -> InFlight {
-        self.update(|open, entry| {
+        self.update(|idle, _, entry| {
             entry.in_flight += 1;
             if let Some(since) = entry.idle_since.take() {
-                open.idle.remove(&since);
+                idle.remove(&since);
             }
         });
         InFlight(self.clone())
     }
 
-    /// Applies `change` to this connection's entry, unless it is gone.
-    fn update(&self, change: impl FnOnce(&mut Open, &mut Entry)) {
+    /// Applies `change` to this connection's entry (with the idle ones and
+    /// the next number), unless it is gone.
+    fn update(&self, change: impl FnOnce(&mut BTreeMap<u64, u64>, &mut u64, &mut Entry)) {
         let Ok(mut open) = self.limits.open.lock() else {
             return;
         };
-        let open = &mut *open;
-        if let Some(mut entry) = open.connections.remove(&self.id) {
-            change(open, &mut entry);
-            open.connections.insert(self.id, entry);
+        let Open {
+            connections,
+            idle,
+            next,
+            ..
+        } = &mut *open;
+        if let Some(entry) = connections.get_mut(&self.id) {
+            change(idle, next, entry);
         }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.update(|open, entry| {
+        let id = self.0.id;
+        self.0.update(|idle, next, entry| {
             entry.in_flight = entry.in_flight.saturating_sub(1);
             if entry.in_flight == 0 {
-                let since = open.next;
-                open.next += 1;
+                let since = *next;
+                *next += 1;
                 entry.idle_since = Some(since);
-                open.idle.insert(since, self.0.id);
+                idle.insert(since, id);
             }
         });
     }
