@@ -8,6 +8,8 @@
 //!   ([`RawRoute`](crate::RawRoute)).
 //! - [`admit`] decides on a request's headers; [`Admission::finish`] on
 //!   its body, for a signature.
+//! - [`failures`]: failed authentications by client address, and the
+//!   penalty after too many.
 //!
 //! Plain values, no I/O: the handler asks them and answers.
 
