@@ -199,3 +199,24 @@ fn unknown_routes_and_methods_are_404_and_405() {
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "POST");
 }
+
+#[test]
+fn bodyless_statuses_go_out_without_the_functions_body() {
+    use std::io::{Read as _, Write as _};
+    let fenn = Fenn::with_config(MISBEHAVE);
+    for code in [204, 205, 304] {
+        let mut stream = std::net::TcpStream::connect(fenn.addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let request =
+            format!("GET /m/status?code={code} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with(&format!("HTTP/1.1 {code}")), "{answer}");
+        assert_eq!(body, "", "{code} sent a body: {answer}");
+        assert!(!head.contains("content-length: 14"), "{answer}");
+    }
+}

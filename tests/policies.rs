@@ -3,6 +3,7 @@
 //! AppCodes with it, requests this test signs itself to get things wrong,
 //! JWTs made with a JWT library, and a policy set by a deploy.
 
+mod failures;
 mod signed;
 mod tokens;
 mod traffic;
@@ -40,6 +41,10 @@ fn fenn(dir: &TempDir) -> Fenn {
     private(dir, "pump.secret", "pump-secret-987654321");
     let config = format!(
         r#"
+        # These tests send many bad credentials on purpose.
+        [gateway]
+        auth_failures = 0
+
         [gateway.jwt]
         secret_env = "TEST_JWT_SECRET"
         public_key = "{ec}"
@@ -52,6 +57,7 @@ fn fenn(dir: &TempDir) -> Fenn {
         key = "{DASH_KEY}"
         secret_env = "TEST_DASH_SECRET"
         code_file = "dash.code"
+        debug_signature = true
 
         [[app]]
         name = "pump"

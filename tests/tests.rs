@@ -13,6 +13,7 @@ mod cli;
 mod console;
 mod contain_client;
 mod contain_guest;
+mod contain_slots;
 mod cron;
 mod delivery;
 mod gateway;

@@ -8,6 +8,7 @@ use crate::examples;
 use crate::observe::{Metrics, Observe, Sources};
 use anyhow::Context as _;
 use fenn_cron::CronTrigger;
+use fenn_http::policy::failures::{AuthFailures, FailureLimit};
 use fenn_http::{HttpSettings, HttpTrigger, RouteTable};
 use fenn_mqtt::MqttTrigger;
 use fenn_runtime::Dispatcher;
@@ -154,6 +155,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     );
     let http_bindings = http.bindings();
     let http_stats = http.stats();
+    let gateway_failures = http.auth_failures();
     let mut triggers: Vec<Box<dyn Trigger>> = vec![Box::new(http.on(listener))];
     let mut cron = CronTrigger::new(catalog.schedules(), host.clone(), config.state_dir.clone())
         .with_grace(config.http.shutdown_grace);
@@ -182,7 +184,12 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
     let admin_task = match (deployed, admin_listener, &config.admin, observe) {
         (Some(state), Some(listener), Some(settings), Some(observe)) => {
+            let admin_failures = Arc::new(AuthFailures::new(FailureLimit::default()));
             let metrics = Metrics::new(Sources {
+                auth_failures: [
+                    ("gateway", gateway_failures),
+                    ("admin", admin_failures.clone()),
+                ],
                 observe: observe.clone(),
                 guest_memory: host.guest_memory().clone(),
                 http: http_stats,
@@ -204,6 +211,7 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
                 mqtt_link,
                 stopping: admin_stops.clone(),
                 streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
+                auth_failures: admin_failures,
             });
             let mut stops = admin_stops;
             let stopped = async move {
@@ -233,13 +241,15 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     Ok(())
 }
 
-/// The management API's listener: few connections, and a client that
-/// says nothing is cut within 5 s, so that idle connections cannot keep
-/// the operator out for long.
+/// The management API's listener: few connections, a client that says
+/// nothing is cut within 5 s (and gives its place to a new connection
+/// before then), and one place kept for loopback, so that idle
+/// connections from the network cannot keep the operator out.
 fn admin_http(config: &Config) -> HttpSettings {
     HttpSettings {
         max_connections: 32,
         max_connections_per_client: 8,
+        reserved_for_loopback: 1,
         header_read_timeout: config.http.header_read_timeout.min(Duration::from_secs(5)),
         ..config.http.clone()
     }

@@ -168,3 +168,21 @@ fn bad_signed_requests_are_refused_with_the_gateways_messages_and_nothing_more()
     let fine = sign("GET", "/signed/a", &[], now_ms(), "n-10");
     assert_eq!(send(&fenn, "GET", "/signed/a", &fine, "").0, 200);
 }
+
+#[test]
+fn an_app_with_debug_signature_logs_the_string_fenn_signed_when_one_is_refused() {
+    let dir = TempDir::new("policies");
+    let fenn = fenn(&dir);
+    // Signed over another path than the one sent.
+    let stamp = now_ms();
+    let headers = sign("GET", "/signed/elsewhere", &[], stamp, "n-debug");
+    assert_eq!(
+        send(&fenn, "GET", "/signed/a", &headers, ""),
+        (401, "Invalid Signature".into())
+    );
+    let log = fenn.log.wait_for("gateway: signature refused");
+    let signed = format!(
+        r"GET\napplication/json\n\n\n\nx-ca-key:{DASH_KEY}\nx-ca-nonce:n-debug\nx-ca-timestamp:{stamp}\n/signed/a"
+    );
+    assert!(log.contains(&signed), "{signed} not in:\n{log}");
+}

@@ -80,6 +80,21 @@ fn jwts_of_each_kind_are_accepted_and_bad_ones_refused() {
         hs(&claims("x", json!({"nbf": now + 600})), JWT_SECRET),
         hs(&claims("x", json!({"aud": "elsewhere"})), JWT_SECRET),
         hs(&claims("x", json!({"iss": "elsewhere"})), JWT_SECRET),
+        // A date as a string, which a JWT library may skip rather than check.
+        hs(
+            &claims("x", json!({"nbf": (now + 600).to_string()})),
+            JWT_SECRET,
+        ),
+        // A critical extension fenn does not understand.
+        {
+            let header = br#"{"alg":"HS256","typ":"JWT","crit":["x-unknown"],"x-unknown":1}"#;
+            let claims = claims("x", json!({}));
+            let message = format!("{}.{}", b64.encode(header), b64.encode(claims.to_string()));
+            let key = EncodingKey::from_secret(JWT_SECRET.as_bytes());
+            let signature =
+                jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+            format!("{message}.{signature}")
+        },
         "garbage".to_owned(),
     ];
     for token in &bad {

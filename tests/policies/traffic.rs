@@ -265,6 +265,9 @@ fn policy_config_errors_name_their_key() {
         apps = ["cc"]
           [[function.http]]
           route = "/z"
+          [[function.http]]
+          route = "/refused-app"
+          apps = ["b"]
     "#;
     let file = dir.write("fenn.toml", config);
     let output = crate::util::fenn()
@@ -289,4 +292,10 @@ fn policy_config_errors_name_their_key() {
             "{expected:?} missing from:\n{errors}"
         );
     }
+    // An app refused for its own keys is one error, not one more for each
+    // route naming it.
+    assert!(
+        !errors.contains("no [[app]] is named 'b'"),
+        "a second error for app b:\n{errors}"
+    );
 }

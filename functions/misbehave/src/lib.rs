@@ -24,6 +24,8 @@
 //! - `biglog`: logs one line of `kb` KiB (query `kb`, default 10 240: 10 MiB),
 //!   then answers `logged`;
 //! - `forge`: logs a line holding a newline and a fake log line after it;
+//! - `status`: answers the status `code` (query, default 204) with a
+//!   14-byte body, which a bodyless status must not send;
 //! - `work`: `n` rounds of arithmetic (query `n`, default 200 000: about
 //!   1.5 million fuel), then answers `worked`;
 //! - anything else: 200 `ok`.
@@ -162,6 +164,11 @@ fn handle(event: Event) -> Answer {
                 x = core::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
             }
             Answer::Response(Response::ok(if x == 1 { "one" } else { "worked" }))
+        }
+        "status" => {
+            let code = number(&event, "code", 204);
+            let code = u16::try_from(code).unwrap_or(500);
+            Answer::Response(Response::with_status(code, "a body to drop"))
         }
         "forge" => {
             fenn_sdk::warn!(

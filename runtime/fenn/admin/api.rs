@@ -43,8 +43,8 @@ async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Resp
         }
         _ => {}
     }
-    if !authorized(&platform.settings.token, &request) {
-        return ApiError::Unauthorized.into_response();
+    if let Err(refused) = check_token(&platform, &request) {
+        return refused.into_response();
     }
     let get = request.method() == Method::GET;
     match request.uri().path() {
@@ -76,6 +76,45 @@ fn readiness(platform: &Platform) -> Response {
         status,
         &serde_json::json!({"ready": ready, "functions": "loaded", "mqtt": mqtt}),
     )
+}
+
+/// The token check, with failures counted by the peer's address: past
+/// the limit, a 429 until the penalty has passed.
+fn check_token(platform: &Platform, request: &Request) -> Result<(), ApiError> {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let now = std::time::Instant::now();
+    let failures = &platform.auth_failures;
+    if let Some(peer) = peer {
+        failures.check(peer, now).map_err(|wait| {
+            ApiError::Throttled(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+        })?;
+    }
+    if authorized(&platform.settings.token, request) {
+        return Ok(());
+    }
+    if let Some(client) = peer {
+        match failures.failed(client, now) {
+            Some(penalty) => fenn_runtime::limited!(
+                warn,
+                "admin authentication penalty",
+                "",
+                %client,
+                ?penalty,
+                "admin: too many wrong tokens, the address is refused for a while"
+            ),
+            None => fenn_runtime::limited!(
+                info,
+                "admin authentication failed",
+                "",
+                %client,
+                "admin: wrong or missing token"
+            ),
+        }
+    }
+    Err(ApiError::Unauthorized)
 }
 
 /// Whether the request carries the token (`Authorization: Bearer …`),

@@ -10,6 +10,10 @@ pub(crate) enum ApiError {
     /// No token, or not the token.
     #[error("unauthorized")]
     Unauthorized,
+    /// Too many wrong tokens from the client's address: it waits this
+    /// many seconds.
+    #[error("too many failed authentications, retry later")]
+    Throttled(u64),
     /// A request fenn cannot read (a bad name, JSON that does not parse).
     #[error("{0}")]
     BadRequest(String),
@@ -67,6 +71,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -96,6 +101,11 @@ impl IntoResponse for ApiError {
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from_static("1"),
             );
+        }
+        if let Self::Throttled(seconds) = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(

@@ -61,6 +61,8 @@ pub(crate) struct Platform {
     /// Streams open at once, each holding one of the listener's few
     /// connections ([`STREAMS`]).
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    /// Wrong tokens by the peer's address.
+    pub(crate) auth_failures: Arc<fenn_http::policy::failures::AuthFailures>,
 }
 
 /// Requests with large bodies (uploads, test answers) at once.

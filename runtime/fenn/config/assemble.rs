@@ -183,6 +183,7 @@ impl Validator<'_> {
                 defaults.max_connections_per_client,
                 MAX_CONNECTIONS,
             ),
+            reserved_for_loopback: defaults.reserved_for_loopback,
         };
         if max_body
             .zip(buffer)
@@ -341,6 +342,7 @@ impl Validator<'_> {
     ) {
         let context = fenn_http::PolicyContext {
             known_apps: &names.apps,
+            refused_apps: &names.refused,
             jwt: names.jwt,
             function_apps: &function.apps,
         };

@@ -6,6 +6,7 @@
 use super::raw::{RawApp, RawGateway, RawJwt};
 use super::{ConfigError, Validator};
 use fenn_http::policy::apps::{AppSpec, Apps};
+use fenn_http::policy::failures::{AuthFailures, FailureLimit};
 use fenn_http::policy::ip::{self, IpList};
 use fenn_http::policy::jwt::{Jwt, JwtKey};
 use fenn_http::policy::{DEFAULT_NONCES, GatewayPolicy, nonce::Nonces};
@@ -29,6 +30,9 @@ pub(crate) struct GatewaySettings {
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) window: Duration,
     pub(crate) nonces: usize,
+    pub(crate) failures: FailureLimit,
+    /// Apps whose own keys were refused (reported once, as theirs).
+    pub(crate) refused: Vec<Arc<str>>,
 }
 
 impl Default for GatewaySettings {
@@ -40,6 +44,8 @@ impl Default for GatewaySettings {
             trusted_proxies: Vec::new(),
             window: Duration::from_secs(15 * 60),
             nonces: DEFAULT_NONCES,
+            failures: FailureLimit::default(),
+            refused: Vec::new(),
         }
     }
 }
@@ -54,6 +60,7 @@ impl GatewaySettings {
             trusted_proxies: self.trusted_proxies.clone(),
             nonces: Nonces::new(self.nonces, self.apps.names().len()),
             window: self.window,
+            failures: Arc::new(AuthFailures::new(self.failures)),
         }
     }
 
@@ -63,6 +70,7 @@ impl GatewaySettings {
         PolicyNames {
             apps: self.apps.names().to_vec(),
             jwt: self.jwt.is_some(),
+            refused: self.refused.clone(),
         }
     }
 }
@@ -72,24 +80,30 @@ impl GatewaySettings {
 pub(crate) struct PolicyNames {
     pub(crate) apps: Vec<Arc<str>>,
     pub(crate) jwt: bool,
+    /// Apps refused at start: routes naming them add no error of their own.
+    pub(crate) refused: Vec<Arc<str>>,
 }
 
 impl Validator<'_> {
     /// `[gateway]` and `[[app]]`, every error reported.
     pub(super) fn gateway(&self, raw: Option<&RawGateway>, apps: &[RawApp]) -> GatewaySettings {
         let mut settings = GatewaySettings::default();
-        let specs: Vec<AppSpec> = apps
-            .iter()
-            .enumerate()
-            .filter_map(|(i, app)| self.keep(self.app(&format!("app[{i}]"), app)))
-            .collect();
+        let mut specs: Vec<AppSpec> = Vec::new();
+        for (i, app) in apps.iter().enumerate() {
+            match self.keep(self.app(&format!("app[{i}]"), app)) {
+                Some(spec) => specs.push(spec),
+                None => settings.refused.push(Arc::from(app.name.as_str())),
+            }
+        }
         if apps.len() > MAX_APPS {
             self.report(self.error("app", format!("more than {MAX_APPS} apps")));
         }
-        if let Some(apps) =
-            self.keep(Apps::new(&specs).map_err(|error| self.error(error.field, error.reason)))
-        {
-            settings.apps = Arc::new(apps);
+        match self.keep(Apps::new(&specs).map_err(|error| self.error(error.field, error.reason))) {
+            Some(apps) => settings.apps = Arc::new(apps),
+            // Reported once, as the apps' error.
+            None => settings
+                .refused
+                .extend(specs.iter().map(|spec| Arc::from(spec.name.as_str()))),
         }
         let Some(raw) = raw else {
             return settings;
@@ -120,6 +134,23 @@ impl Validator<'_> {
                     1 << 20,
                 ))
                 .unwrap_or(DEFAULT_NONCES);
+        }
+        if let Some(limit) = raw.auth_failures {
+            settings.failures.limit = limit;
+        }
+        if let Some(text) = &raw.auth_penalty {
+            let penalty = units::duration(text)
+                .map_err(|reason| self.error("gateway.auth_penalty", reason))
+                .and_then(|penalty| {
+                    if penalty.is_zero() || penalty > Duration::from_secs(86_400) {
+                        Err(self.error("gateway.auth_penalty", "must be from 1s to 24h"))
+                    } else {
+                        Ok(penalty)
+                    }
+                });
+            if let Some(penalty) = self.keep(penalty) {
+                settings.failures.penalty = penalty;
+            }
         }
         settings.jwt = raw.jwt.as_ref().and_then(|jwt| self.keep(self.jwt(jwt)));
         settings
@@ -173,6 +204,7 @@ impl Validator<'_> {
             key: raw.key.clone(),
             secret,
             code,
+            debug_signature: raw.debug_signature,
         })
     }
 

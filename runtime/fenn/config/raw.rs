@@ -42,6 +42,12 @@ pub(super) struct RawGateway {
     pub(super) signature_window: Option<String>,
     /// `nonce_cache`: signed requests' nonces remembered (default 65536).
     pub(super) nonce_cache: Option<usize>,
+    /// `auth_failures`: failed authentications from one address within
+    /// `auth_penalty` before it is refused for `auth_penalty` (default
+    /// 10; 0 turns it off).
+    pub(super) auth_failures: Option<u32>,
+    /// `auth_penalty`: the window and the wait (default `1m`).
+    pub(super) auth_penalty: Option<String>,
     /// `[gateway.jwt]`: how JWT bearer tokens are checked.
     pub(super) jwt: Option<RawJwt>,
 }
@@ -84,6 +90,10 @@ pub(super) struct RawApp {
     pub(super) code_env: Option<String>,
     /// `code_file`: a file holding the AppCode (mode 600).
     pub(super) code_file: Option<String>,
+    /// `debug_signature`: log the string fenn signed, at warn, when one
+    /// of its signatures is refused (rate-limited; default false).
+    #[serde(default)]
+    pub(super) debug_signature: bool,
 }
 
 /// `[admin]`: the management API's own listener. The bearer token comes

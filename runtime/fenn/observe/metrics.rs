@@ -9,6 +9,7 @@
 use super::Observe;
 use fenn_cron::CronStats;
 use fenn_http::RequestStats;
+use fenn_http::policy::failures::AuthFailures;
 use fenn_mqtt::MqttStats;
 use fenn_mqtt::link::Link;
 use fenn_runtime::GuestMemory;
@@ -30,6 +31,8 @@ pub(crate) struct Sources {
     pub(crate) guest_memory: Arc<GuestMemory>,
     pub(crate) http: Arc<RequestStats>,
     pub(crate) cron: Arc<CronStats>,
+    /// Failed authentications, the gateway's and the management API's.
+    pub(crate) auth_failures: [(&'static str, Arc<AuthFailures>); 2],
     /// With `[mqtt]`: its stats, its link, and the results lost.
     pub(crate) mqtt: Option<(Arc<MqttStats>, watch::Receiver<Link>, fenn_mqtt::Publisher)>,
 }
@@ -112,6 +115,7 @@ impl Collector for Sources {
             "HTTP requests answered by the gateway, by route template and status code",
             requests,
         )?;
+        self.auth(&mut encoder)?;
         self.mqtt(&mut encoder)?;
         let cron = &self.cron;
         counter(
@@ -171,6 +175,31 @@ fn log_lines(encoder: &mut DescriptorEncoder<'_>) -> Fmt {
 }
 
 impl Sources {
+    /// Failed authentications, and requests refused while their address
+    /// waited out a penalty, by listener.
+    fn auth(&self, encoder: &mut DescriptorEncoder<'_>) -> Fmt {
+        let series = |pick: fn((u64, u64)) -> u64| {
+            self.auth_failures.iter().map(move |(listener, failures)| {
+                (
+                    vec![("listener", (*listener).to_owned())],
+                    pick(failures.totals()),
+                )
+            })
+        };
+        counter(
+            encoder,
+            "fenn_auth_failures",
+            "Requests refused for missing or wrong credentials (401), by listener",
+            series(|(failed, _)| failed),
+        )?;
+        counter(
+            encoder,
+            "fenn_auth_throttled",
+            "Requests refused (429) while their address waited out a penalty for failed authentications, by listener",
+            series(|(_, refused)| refused),
+        )
+    }
+
     fn invocations(&self, encoder: &mut DescriptorEncoder<'_>) -> Fmt {
         self.observe.read(|history| {
             let counts: Vec<_> = history.counts().collect();

@@ -71,6 +71,9 @@ pub struct RawCors {
 pub struct PolicyContext<'a> {
     /// The names of the apps configured.
     pub known_apps: &'a [Arc<str>],
+    /// The names of apps configured but refused (their own error is
+    /// reported): naming one is not an error of its own.
+    pub refused_apps: &'a [Arc<str>],
     /// `[gateway.jwt]` is configured.
     pub jwt: bool,
     /// The function's own `apps`, for routes that name none.
@@ -146,6 +149,13 @@ impl RawRoute {
         };
         let mut apps = Vec::new();
         for (i, name) in named.iter().enumerate() {
+            if context
+                .refused_apps
+                .iter()
+                .any(|refused| **refused == **name)
+            {
+                continue;
+            }
             let Some(app) = context.known_apps.iter().find(|known| ***known == **name) else {
                 let known: Vec<&str> = context.known_apps.iter().map(|app| &**app).collect();
                 let reason = format!(

@@ -1,89 +1,247 @@
-//! How many connections may be open: in all, and from one client address.
+//! How many connections may be open: in all, and from one client address;
+//! and which one gives way when they are all taken.
 //!
 //! A [`ConnectionLimits`] hands out a [`Connection`] per accepted socket and
-//! takes it back when the connection ends; past either limit the socket is
-//! closed at once, before it costs a task or a buffer. Plain counting, no
-//! I/O, so it is tested on its own.
+//! takes it back when the connection ends. A connection is idle while no
+//! request is in flight on it (from accept to its first request head, and
+//! between requests). At a limit, the connection idle the longest gives its
+//! place to the new one and is told to close ([`Connection::evicted`]);
+//! only when none is idle is the new socket closed at once. A few places
+//! (`reserved`) are kept for loopback peers, so that an operator on the
+//! device itself gets in while peers from the network hold the rest.
+//! Plain counting, no I/O, so it is tested on its own.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 /// The counts, shared by the accept loop and every open connection.
 #[derive(Debug)]
 pub struct ConnectionLimits {
     max: usize,
     per_client: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    reserved: usize,
+    open: Mutex<Open>,
+}
+
+/// The open connections, and the idle ones by how long they have been.
+#[derive(Debug, Default)]
+struct Open {
+    clients: HashMap<IpAddr, usize>,
+    connections: HashMap<u64, Entry>,
+    /// Idle connections by the order they became idle: the first is the
+    /// one idle the longest.
+    idle: BTreeMap<u64, u64>,
+    next: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    client: IpAddr,
+    in_flight: usize,
+    idle_since: Option<u64>,
+    evict: Arc<Notify>,
 }
 
 /// Why a connection was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
-    /// `server.max_connections` are open.
+    /// `max_connections` are open and none is idle.
     Total,
-    /// `server.max_connections_per_client` are open from this address.
+    /// `max_connections_per_client` are open from this address and none
+    /// is idle.
     Client,
+}
+
+/// Why a connection was let in: in a free place, or in an idle one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// A place was free.
+    Free,
+    /// The connection idle the longest (from this address, or from any)
+    /// was told to close.
+    Evicted(Refused),
 }
 
 /// One open connection; dropping it frees its place.
 #[derive(Debug)]
 pub struct Connection {
-    limits: Arc<ConnectionLimits>,
-    client: IpAddr,
+    activity: Activity,
+    evict: Arc<Notify>,
 }
 
+/// A handle that marks requests in flight on a connection.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    limits: Arc<ConnectionLimits>,
+    id: u64,
+}
+
+/// A request in flight; dropping it (when its response is sent) makes the
+/// connection idle again, once none other is in flight.
+#[derive(Debug)]
+pub struct InFlight(Activity);
+
 impl ConnectionLimits {
-    /// At most `max` connections, and `per_client` from one address.
-    pub fn new(max: usize, per_client: usize) -> Arc<Self> {
+    /// At most `max` connections, `per_client` from one address, and the
+    /// last `reserved` of `max` for loopback peers only.
+    pub fn new(max: usize, per_client: usize, reserved: usize) -> Arc<Self> {
         Arc::new(Self {
             max,
             per_client,
-            open: Mutex::new((0, HashMap::new())),
+            reserved: reserved.min(max.saturating_sub(1)),
+            open: Mutex::new(Open::default()),
         })
     }
 
-    /// A place for a connection from `client`, or why there is none.
+    /// A place for a connection from `client`: a free one, or the place of
+    /// the connection idle the longest, which is told to close.
     ///
     /// # Errors
     ///
-    /// [`Refused`] naming the limit that is reached.
-    pub fn open(self: &Arc<Self>, client: IpAddr) -> Result<Connection, Refused> {
+    /// [`Refused`] naming the limit that is reached, when no connection
+    /// that could give way is idle.
+    pub fn open(self: &Arc<Self>, client: IpAddr) -> Result<(Connection, Admitted), Refused> {
         let mut open = self.open.lock().map_err(|_| Refused::Total)?;
-        let (total, clients) = &mut *open;
-        if *total >= self.max {
-            return Err(Refused::Total);
+        let mut admitted = Admitted::Free;
+        if open.clients.get(&client).copied().unwrap_or(0) >= self.per_client {
+            open.evict_oldest(|entry| entry.client == client)
+                .ok_or(Refused::Client)?;
+            admitted = Admitted::Evicted(Refused::Client);
         }
-        let from_client = clients.entry(client).or_insert(0);
-        if *from_client >= self.per_client {
-            return Err(Refused::Client);
+        let max = if client.is_loopback() {
+            self.max
+        } else {
+            self.max - self.reserved
+        };
+        if open.connections.len() >= max {
+            // A peer from the network takes the place of one of its own
+            // kind, so that the reserved places stay with loopback.
+            let loopback = client.is_loopback();
+            open.evict_oldest(|entry| loopback || !entry.client.is_loopback())
+                .ok_or(Refused::Total)?;
+            admitted = Admitted::Evicted(Refused::Total);
         }
-        *from_client += 1;
-        *total += 1;
-        Ok(Connection {
+        let id = open.next;
+        open.next += 1;
+        let evict = Arc::new(Notify::new());
+        open.connections.insert(
+            id,
+            Entry {
+                client,
+                in_flight: 0,
+                idle_since: Some(id),
+                evict: evict.clone(),
+            },
+        );
+        open.idle.insert(id, id);
+        *open.clients.entry(client).or_insert(0) += 1;
+        let activity = Activity {
             limits: self.clone(),
-            client,
-        })
+            id,
+        };
+        Ok((Connection { activity, evict }, admitted))
     }
 
     /// Connections open now.
     pub fn open_now(&self) -> usize {
-        self.open.lock().map_or(0, |open| open.0)
+        self.open.lock().map_or(0, |open| open.connections.len())
+    }
+}
+
+impl Open {
+    /// Forgets the connection idle the longest among those `eligible`,
+    /// tells it to close, and says whether there was one.
+    fn evict_oldest(&mut self, eligible: impl Fn(&Entry) -> bool) -> Option<()> {
+        let id = self
+            .idle
+            .values()
+            .copied()
+            .find(|id| self.connections.get(id).is_some_and(&eligible))?;
+        let entry = self.remove(id)?;
+        entry.evict.notify_one();
+        Some(())
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Entry> {
+        let entry = self.connections.remove(&id)?;
+        if let Some(since) = entry.idle_since {
+            self.idle.remove(&since);
+        }
+        if let Some(count) = self.clients.get_mut(&entry.client) {
+            *count -= 1;
+            if *count == 0 {
+                self.clients.remove(&entry.client);
+            }
+        }
+        Some(entry)
+    }
+}
+
+impl Connection {
+    /// Completes when the connection has given its place to a new one and
+    /// should close (after the request in flight, if one just came in).
+    pub async fn evicted(&self) {
+        self.evict.notified().await;
+    }
+
+    /// The handle the connection's requests mark themselves with.
+    pub fn activity(&self) -> Activity {
+        self.activity.clone()
+    }
+}
+
+impl Activity {
+    /// Marks a request in flight until the returned value is dropped.
+    pub fn begin(&self) -> InFlight {
+        self.update(|idle, _, entry| {
+            entry.in_flight += 1;
+            if let Some(since) = entry.idle_since.take() {
+                idle.remove(&since);
+            }
+        });
+        InFlight(self.clone())
+    }
+
+    /// Applies `change` to this connection's entry (with the idle ones and
+    /// the next number), unless it is gone.
+    fn update(&self, change: impl FnOnce(&mut BTreeMap<u64, u64>, &mut u64, &mut Entry)) {
+        let Ok(mut open) = self.limits.open.lock() else {
+            return;
+        };
+        let Open {
+            connections,
+            idle,
+            next,
+            ..
+        } = &mut *open;
+        if let Some(entry) = connections.get_mut(&self.id) {
+            change(idle, next, entry);
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let id = self.0.id;
+        self.0.update(|idle, next, entry| {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+            if entry.in_flight == 0 {
+                let since = *next;
+                *next += 1;
+                entry.idle_since = Some(since);
+                idle.insert(since, id);
+            }
+        });
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        let Ok(mut open) = self.limits.open.lock() else {
-            return;
-        };
-        let (total, clients) = &mut *open;
-        *total -= 1;
-        if let Some(count) = clients.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                clients.remove(&self.client);
-            }
+        if let Ok(mut open) = self.activity.limits.open.lock() {
+            // Nothing when it was evicted: its place went to another then.
+            open.remove(self.activity.id);
         }
     }
 }
@@ -91,19 +249,82 @@ impl Drop for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future as _;
+
+    fn ip(last: u8) -> IpAddr {
+        [10, 0, 0, last].into()
+    }
+
+    /// Whether `connection` was told to close.
+    fn was_evicted(connection: &Connection) -> bool {
+        let waiting = connection.evicted();
+        let mut waiting = std::pin::pin!(waiting);
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        waiting.as_mut().poll(&mut context).is_ready()
+    }
 
     #[test]
     fn one_client_is_held_to_its_share_and_places_come_back() {
-        let limits = ConnectionLimits::new(3, 2);
-        let a: IpAddr = [10, 0, 0, 1].into();
-        let b: IpAddr = [10, 0, 0, 2].into();
-        let first = limits.open(a).unwrap();
-        let _second = limits.open(a).unwrap();
-        assert_eq!(limits.open(a).unwrap_err(), Refused::Client);
-        let _third = limits.open(b).unwrap();
-        assert_eq!(limits.open(b).unwrap_err(), Refused::Total);
+        let limits = ConnectionLimits::new(3, 2, 0);
+        let (first, _) = limits.open(ip(1)).unwrap();
+        let (second, _) = limits.open(ip(1)).unwrap();
+        let (_busy_a, _busy_b) = (first.activity().begin(), second.activity().begin());
+        assert_eq!(limits.open(ip(1)).unwrap_err(), Refused::Client);
+        let (third, _) = limits.open(ip(2)).unwrap();
+        let _busy_c = third.activity().begin();
+        assert_eq!(limits.open(ip(2)).unwrap_err(), Refused::Total);
         drop(first);
         assert_eq!(limits.open_now(), 2);
-        assert!(limits.open(a).is_ok());
+        assert!(limits.open(ip(1)).is_ok());
+    }
+
+    #[test]
+    fn at_the_cap_the_connection_idle_the_longest_gives_way() {
+        let limits = ConnectionLimits::new(3, 3, 0);
+        let (oldest, _) = limits.open(ip(1)).unwrap();
+        let (busy, _) = limits.open(ip(1)).unwrap();
+        let (younger, _) = limits.open(ip(2)).unwrap();
+        let in_flight = busy.activity().begin();
+        let (newcomer, admitted) = limits.open(ip(3)).unwrap();
+        assert_eq!(admitted, Admitted::Evicted(Refused::Total));
+        assert!(was_evicted(&oldest));
+        assert!(!was_evicted(&younger) && !was_evicted(&busy));
+        assert_eq!(limits.open_now(), 3);
+        // The evicted one's end frees nothing more.
+        drop(oldest);
+        assert_eq!(limits.open_now(), 3);
+        // Idle again after its request: now it has been idle the least.
+        drop(in_flight);
+        let _ = limits.open(ip(4)).unwrap();
+        assert!(was_evicted(&younger) && !was_evicted(&busy));
+        let _ = (newcomer, busy);
+    }
+
+    #[test]
+    fn a_client_at_its_share_replaces_its_own_idle_connection() {
+        let limits = ConnectionLimits::new(10, 2, 0);
+        let (other, _) = limits.open(ip(9)).unwrap();
+        let (mine, _) = limits.open(ip(1)).unwrap();
+        let (_second, _) = limits.open(ip(1)).unwrap();
+        let (_third, admitted) = limits.open(ip(1)).unwrap();
+        assert_eq!(admitted, Admitted::Evicted(Refused::Client));
+        assert!(was_evicted(&mine) && !was_evicted(&other));
+    }
+
+    #[test]
+    fn the_reserved_place_is_for_loopback_and_network_peers_never_evict_it() {
+        let limits = ConnectionLimits::new(3, 3, 1);
+        let (network, _) = limits.open(ip(1)).unwrap();
+        let _busy = network.activity().begin();
+        let (_second, _) = limits.open(ip(2)).unwrap();
+        // Two places for the network: the third peer takes an idle one's.
+        let (_third, admitted) = limits.open(ip(3)).unwrap();
+        assert_eq!(admitted, Admitted::Evicted(Refused::Total));
+        let (operator, admitted) = limits.open([127, 0, 0, 1].into()).unwrap();
+        assert_eq!(admitted, Admitted::Free);
+        // A network peer does not take the loopback peer's place...
+        let (_fourth, _) = limits.open(ip(4)).unwrap();
+        assert!(!was_evicted(&operator));
     }
 }

@@ -83,7 +83,11 @@ pub(crate) async fn handle<H: FunctionHost>(
     let mode = spec.response;
     let answer = async {
         let policy = &gateway.policy;
-        let admission = policy::admit(policy, &spec.policy, &parts.headers, client)?;
+        if spec.policy.is_protected() {
+            policy.not_penalized(client)?;
+        }
+        let admission = policy::admit(policy, &spec.policy, &parts.headers, client)
+            .map_err(|refusal| policy.counted(refusal, client))?;
         if !admission.needs_body() {
             admission.rate(&spec.policy, client)?;
         }
@@ -91,7 +95,9 @@ pub(crate) async fn handle<H: FunctionHost>(
         let body = read_body(body, &gateway.settings).await?;
         if admission.needs_body() {
             let method = parts.method.as_str();
-            admission.finish(policy, method, &parts.uri, &parts.headers, &body)?;
+            admission
+                .finish(policy, method, &parts.uri, &parts.headers, &body)
+                .map_err(|refusal| policy.counted(refusal, client))?;
             admission.rate(&spec.policy, client)?;
         }
         let event = request::to_admitted_event(

@@ -21,7 +21,8 @@
 //! - [`stats`]: [`RequestStats`], requests by route template and status.
 //! - [`policy`]: apps, AppCodes, signatures, JWTs, IP lists, rate limits
 //!   and CORS: who may call a route, from where and how often.
-//! - [`connections`]: connections in all and per client address.
+//! - [`connections`]: connections in all and per client address, and the
+//!   idle one that makes way for a new one at a limit.
 //! - [`io`]: a socket with a write timeout.
 //! - [`listener`]: the listener loop (limits, timeouts, TLS, draining),
 //!   which the management API serves through too.

@@ -2,18 +2,27 @@
 //! over TLS, serving each with HTTP/1.1 under the header read and write
 //! timeouts, and draining them at shutdown. The gateway and the
 //! management API both serve through it.
+//!
+//! hyper's header read timeout runs from accept to a complete request
+//! head, and again from the end of each response to the next head: it is
+//! also the idle timeout of a kept-alive connection. At a connection
+//! limit, the connection idle the longest makes way for the new one
+//! ([`ConnectionLimits`]).
 
-use crate::connections::{ConnectionLimits, Refused};
+use crate::connections::{Activity, Admitted, Connection, ConnectionLimits, Refused};
 use crate::io::WriteTimeout;
 use crate::settings::HttpSettings;
 use axum::Router;
+use axum::body::Body;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::time::timeout;
 pub use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
@@ -38,94 +47,184 @@ pub async fn serve_router(
     name: &'static str,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    {
-        // HTTP/1.1 only: devices and their clients speak it, and leaving
-        // HTTP/2 out keeps the h2 stack out of the binary. A TLS-terminating
-        // proxy in front can still offer HTTP/2 to browsers.
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout)
-            // A request's line and headers in at most 64 KiB (hyper's
-            // default is ~400 KiB a connection), so that many connections
-            // with large headers cannot hold memory no budget counts.
-            .max_buf_size(MAX_HEAD_BYTES);
-        let graceful = GracefulShutdown::new();
-        let limits = ConnectionLimits::new(
-            settings.max_connections,
-            settings.max_connections_per_client,
-        );
-        tokio::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off briefly.
-                        fenn_runtime::limited!(warn, "accept failed", "", %error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            let place = match limits.open(peer.ip()) {
-                Ok(place) => place,
-                Err(refused) => {
-                    refuse(refused, peer.ip(), &settings);
+    // HTTP/1.1 only: devices and their clients speak it, and leaving
+    // HTTP/2 out keeps the h2 stack out of the binary. A TLS-terminating
+    // proxy in front can still offer HTTP/2 to browsers.
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        // A request's line and headers in at most 64 KiB (hyper's
+        // default is ~400 KiB a connection), so that many connections
+        // with large headers cannot hold memory no budget counts.
+        .max_buf_size(MAX_HEAD_BYTES);
+    let limits = ConnectionLimits::new(
+        settings.max_connections,
+        settings.max_connections_per_client,
+        settings.reserved_for_loopback,
+    );
+    // Every connection holds a receiver; the sender sees them all gone
+    // when the last connection has ended.
+    let (stop, stopping) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    fenn_runtime::limited!(warn, "accept failed", "", %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
-            };
-            let _ = stream.set_nodelay(true);
-            let stream = WriteTimeout::new(stream, settings.write_timeout);
-            // Each request knows its peer: the gateway's IP lists, rate
-            // limits and trusted proxies start from it.
-            let service = TowerToHyperService::new(router.clone().map_request(
-                move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-                    request
-                        .extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    request
-                },
-            ));
-            let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
-            let handshake = settings.header_read_timeout;
-            tokio::spawn(async move {
-                let _place = place;
-                let served = match tls {
-                    None => {
-                        let connection = builder.serve_connection(TokioIo::new(stream), service);
-                        watcher.watch(connection).await
-                    }
-                    // The handshake in the header read timeout: a client
-                    // that opens a connection and says nothing is cut.
-                    Some(acceptor) => match timeout(handshake, acceptor.accept(stream)).await {
-                        Ok(Ok(secured)) => {
-                            let connection =
-                                builder.serve_connection(TokioIo::new(secured), service);
-                            watcher.watch(connection).await
-                        }
-                        Ok(Err(error)) => {
-                            tracing::debug!(%error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    },
+            },
+            () = &mut shutdown => break,
+        };
+        let place = match limits.open(peer.ip()) {
+            Ok((place, Admitted::Free)) => place,
+            Ok((place, Admitted::Evicted(limit))) => {
+                at_limit(limit, true, peer.ip(), &settings);
+                place
+            }
+            Err(refused) => {
+                at_limit(refused, false, peer.ip(), &settings);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let stream = WriteTimeout::new(stream, settings.write_timeout);
+        let service = service(router.clone(), peer, place.activity());
+        let connection = Served {
+            builder: builder.clone(),
+            place,
+            stopping: stopping.clone(),
+            handshake: settings.header_read_timeout,
+        };
+        tokio::spawn(connection.serve(stream, tls.clone(), service));
+    }
+    drop((listener, stopping));
+    tracing::info!("{name}: draining in-flight requests");
+    stop.send_replace(true);
+    if timeout(settings.shutdown_grace, stop.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?settings.shutdown_grace, "{name}: shutdown grace ran out");
+    }
+    Ok(())
+}
+
+/// The router as hyper calls it for one connection: each request knows
+/// its peer (the gateway's IP lists, rate limits and trusted proxies start
+/// from it) and counts as in flight until its response has been sent.
+fn service(
+    router: Router,
+    peer: SocketAddr,
+    activity: Activity,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
+> + Clone
++ Send {
+    hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        let in_flight = activity.begin();
+        let answer = router.clone().oneshot(request);
+        async move {
+            let response = answer.await?;
+            // The body holds the mark: hyper drops it once it is sent.
+            Ok(response.map(|body| {
+                Body::new(body.map_frame(move |frame| {
+                    let _held = &in_flight;
+                    frame
+                }))
+            }))
+        }
+    })
+}
+
+/// One accepted connection, before it is served.
+struct Served {
+    builder: http1::Builder,
+    place: Connection,
+    stopping: watch::Receiver<bool>,
+    handshake: Duration,
+}
+
+impl Served {
+    /// Serves the connection, over TLS when `tls` is set, until it ends or
+    /// is told to close: at shutdown, or when a new connection takes its
+    /// place. Told to close, it finishes the request in flight first.
+    async fn serve<S>(self, stream: WriteTimeout<TcpStream>, tls: Option<TlsAcceptor>, service: S)
+    where
+        S: hyper::service::HttpService<Incoming, ResBody = Body> + Send,
+        S::Future: Send + 'static,
+    {
+        let Self {
+            builder,
+            place,
+            mut stopping,
+            handshake,
+        } = self;
+        let close = async {
+            tokio::select! {
+                _ = stopping.wait_for(|stop| *stop) => {}
+                () = place.evicted() => {}
+            }
+        };
+        tokio::pin!(close);
+        let served = match tls {
+            None => {
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                drive(connection, close).await
+            }
+            // The handshake in the header read timeout: a client that
+            // opens a connection and says nothing is cut.
+            Some(acceptor) => {
+                let secured = tokio::select! {
+                    secured = timeout(handshake, acceptor.accept(stream)) => secured,
+                    () = &mut close => return,
                 };
-                if let Err(error) = served {
-                    ended(&error);
+                match secured {
+                    Ok(Ok(secured)) => {
+                        let connection = builder.serve_connection(TokioIo::new(secured), service);
+                        drive(connection, close).await
+                    }
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
                 }
-            });
+            }
+        };
+        if let Err(error) = served {
+            ended(&error);
         }
-        drop(listener);
-        tracing::info!("{name}: draining in-flight requests");
-        if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!(grace = ?settings.shutdown_grace, "{name}: shutdown grace ran out");
+    }
+}
+
+/// Runs `connection` to its end; once `close` completes, it ends after
+/// the request in flight (at once when there is none).
+async fn drive<I, S>(
+    connection: http1::Connection<I, S>,
+    close: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> hyper::Result<()>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<Incoming, ResBody = Body>,
+{
+    tokio::pin!(connection);
+    tokio::select! {
+        served = connection.as_mut() => served,
+        () = close => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
         }
-        Ok(())
     }
 }
 
@@ -142,22 +241,34 @@ fn ended(error: &hyper::Error) {
     }
 }
 
-/// Closes a connection over a limit (the caller drops the socket), with
-/// a log line rate-limited so that a flood cannot flood the log.
-fn refuse(refused: Refused, client: std::net::IpAddr, settings: &HttpSettings) {
-    let (limit, key) = match refused {
+/// Logs a connection at a limit: closed as it arrived, or let in in the
+/// place of an idle one (`evicted`), rate-limited so a flood cannot flood
+/// the log.
+fn at_limit(limit: Refused, evicted: bool, client: std::net::IpAddr, settings: &HttpSettings) {
+    let (max, key) = match limit {
         Refused::Total => (settings.max_connections, "server.max_connections"),
         Refused::Client => (
             settings.max_connections_per_client,
             "server.max_connections_per_client",
         ),
     };
-    fenn_runtime::limited!(
-        warn,
-        "connection refused",
-        "",
-        %client,
-        limit,
-        "HTTP: connection refused, {key} reached"
-    );
+    if evicted {
+        fenn_runtime::limited!(
+            info,
+            "connection evicted",
+            "",
+            %client,
+            limit = max,
+            "HTTP: {key} reached, the connection idle the longest closed for a new one"
+        );
+    } else {
+        fenn_runtime::limited!(
+            warn,
+            "connection refused",
+            "",
+            %client,
+            limit = max,
+            "HTTP: connection refused, {key} reached and none idle"
+        );
+    }
 }

@@ -74,7 +74,14 @@ fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
     } = fenn_runtime::output::into_reply(response)?;
     let status =
         StatusCode::from_u16(status_code).map_err(|_| bad(format!("statusCode {status_code}")))?;
-    let mut http = axum::response::Response::new(Body::from(body));
+    // 204, 205 and 304 answers carry no body (RFC 9110, 15.3.5, 15.3.6
+    // and 15.4.5); the runtime already refused 1xx.
+    let body = if bodyless(status) {
+        Body::empty()
+    } else {
+        Body::from(body)
+    };
+    let mut http = axum::response::Response::new(body);
     *http.status_mut() = status;
     for (name, value) in &headers {
         if OWNED_BY_SERVER
@@ -91,6 +98,15 @@ fn plain(response: Response) -> Result<axum::response::Response, GatewayError> {
         http.headers_mut().append(name, value);
     }
     Ok(http)
+}
+
+/// A status whose answer has no body.
+fn bodyless(status: StatusCode) -> bool {
+    status.is_informational()
+        || matches!(
+            status,
+            StatusCode::NO_CONTENT | StatusCode::RESET_CONTENT | StatusCode::NOT_MODIFIED
+        )
 }
 
 /// The envelope's message: the response as JSON text, keys in alphabetical
@@ -242,6 +258,20 @@ mod tests {
         assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
         assert!(error.to_string().contains("over max_response"), "{error}");
         assert!(to_http(response, ResponseMode::Envelope, 8000).is_ok());
+    }
+
+    #[tokio::test]
+    async fn bodyless_statuses_drop_the_functions_body() {
+        for status in [204, 205, 304] {
+            let http = to_http(
+                Response::with_status(status, "a body to drop"),
+                ResponseMode::Plain,
+                1 << 20,
+            )
+            .unwrap();
+            assert_eq!(http.status().as_u16(), status);
+            assert_eq!(body_text(http).await, "", "{status}");
+        }
     }
 
     #[test]

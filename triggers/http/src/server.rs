@@ -112,6 +112,11 @@ impl<H: FunctionHost> HttpTrigger<H> {
         self.gateway.stats.clone()
     }
 
+    /// The gateway's failed authentications, as they are counted.
+    pub fn auth_failures(&self) -> Arc<crate::policy::failures::AuthFailures> {
+        self.gateway.policy.failures.clone()
+    }
+
     /// The handle that changes the routes while the gateway serves.
     pub fn bindings(&self) -> HttpBindings {
         HttpBindings {

@@ -23,6 +23,8 @@ pub struct HttpSettings {
     pub max_connections: usize,
     /// Connections open at once from one IP address.
     pub max_connections_per_client: usize,
+    /// Places of `max_connections` kept for loopback peers.
+    pub reserved_for_loopback: usize,
 }
 
 impl Default for HttpSettings {
@@ -36,6 +38,7 @@ impl Default for HttpSettings {
             buffer_bytes: 64 << 20,
             max_connections: 512,
             max_connections_per_client: 128,
+            reserved_for_loopback: 0,
         }
     }
 }

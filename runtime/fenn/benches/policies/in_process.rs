@@ -20,6 +20,7 @@ fn gateway() -> GatewayPolicy {
         key: Some("bench-key".into()),
         secret: Some(super::SECRET.as_bytes().to_vec()),
         code: Some(super::CODE.into()),
+        debug_signature: false,
     }])
     .unwrap();
     GatewayPolicy {

@@ -19,6 +19,8 @@ pub struct AppSpec {
     pub secret: Option<Vec<u8>>,
     /// AppCode: sent as `Authorization: APPCODE <code>`.
     pub code: Option<String>,
+    /// Its refused signatures log the string fenn signed, at warn.
+    pub debug_signature: bool,
 }
 
 impl std::fmt::Debug for AppSpec {
@@ -34,6 +36,8 @@ impl std::fmt::Debug for AppSpec {
 pub struct App {
     /// Its name.
     pub name: Arc<str>,
+    /// Its refused signatures log the string fenn signed, at warn.
+    pub debug_signature: bool,
     sha256: Option<hmac::Key>,
     sha1: Option<hmac::Key>,
 }
@@ -88,6 +92,7 @@ impl Apps {
             }
             let app = Arc::new(App {
                 name: Arc::from(spec.name.as_str()),
+                debug_signature: spec.debug_signature,
                 sha256: spec
                     .secret
                     .as_ref()
@@ -147,6 +152,7 @@ mod tests {
             key: Some(key.into()),
             secret: Some(b"secret".to_vec()),
             code: code.map(Into::into),
+            debug_signature: false,
         }
     }
 

@@ -2,6 +2,11 @@
 //! public keys or a JWKS file; the issuer, the audience, `exp` (required)
 //! and `nbf`, with a leeway for clocks that disagree a little. The token's
 //! `sub` names the caller.
+//!
+//! A token whose header has `crit` is refused (fenn understands no JOSE
+//! extension, and RFC 7515 says a token naming one it does not understand
+//! is invalid), and so is one whose `exp`, `nbf` or `iat` is not a number
+//! (the library would skip such a date rather than refuse it).
 
 use super::Refusal;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
@@ -104,9 +109,39 @@ pub struct Jwt {
     pub leeway: u64,
 }
 
+/// The claims fenn reads; the dates are numbers or the token is refused.
 #[derive(serde::Deserialize)]
 struct Claims {
     sub: Option<String>,
+    #[serde(default, rename = "exp")]
+    _exp: Option<NumericDate>,
+    #[serde(default, rename = "nbf")]
+    _nbf: Option<NumericDate>,
+    #[serde(default, rename = "iat")]
+    _iat: Option<NumericDate>,
+}
+
+/// Seconds since the epoch, as JSON writes a number (RFC 7519, 2): a
+/// string or anything else fails to deserialize.
+#[derive(serde::Deserialize)]
+struct NumericDate(#[allow(dead_code)] f64);
+
+/// The header's `crit`, which jsonwebtoken's header does not read.
+#[derive(serde::Deserialize)]
+struct Critical {
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// Whether the token's header names critical extensions (or cannot be
+/// read, which decoding refuses anyway).
+fn names_critical_extensions(token: &str) -> bool {
+    use base64::Engine as _;
+    let segment = token.split('.').next().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<Critical>(&json).ok())
+        .is_none_or(|header| header.crit.is_some())
 }
 
 impl Jwt {
@@ -118,6 +153,10 @@ impl Jwt {
     pub fn verify(&self, token: &str) -> Result<Arc<str>, Refusal> {
         let invalid = Refusal::unauthorized("Invalid Token");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
+        if names_critical_extensions(token) {
+            tracing::debug!("token refused: its header names critical extensions");
+            return Err(invalid);
+        }
         // Every key of the token's algorithm (and its kid, when both have
         // one) is tried: a JWKS may hold several during a rotation.
         let data = self
@@ -211,6 +250,35 @@ mod tests {
         let mut no_exp = good;
         no_exp.as_object_mut().unwrap().remove("exp");
         assert!(refused(no_exp, b"s3cret"));
+    }
+
+    /// A token of `header` and `claims` as written, signed with HS256.
+    fn hand_made(header: &str, claims: &serde_json::Value, secret: &[u8]) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let message = format!("{}.{}", b64.encode(header), b64.encode(claims.to_string()));
+        let key = EncodingKey::from_secret(secret);
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+                .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    #[test]
+    fn a_critical_extension_or_a_date_that_is_not_a_number_is_refused() {
+        let good = json!({"sub": "pump-7", "iss": "plant", "aud": "fenn", "exp": now() + 60});
+        let plain = r#"{"alg":"HS256","typ":"JWT"}"#;
+        assert!(jwt().verify(&hand_made(plain, &good, b"s3cret")).is_ok());
+        let crit = r#"{"alg":"HS256","typ":"JWT","crit":["x-unknown"],"x-unknown":1}"#;
+        assert!(jwt().verify(&hand_made(crit, &good, b"s3cret")).is_err());
+        for date in ["exp", "nbf", "iat"] {
+            let mut claims = good.clone();
+            claims[date] = json!(format!("{}", now() + 600));
+            assert!(jwt().verify(&hs(&claims, b"s3cret")).is_err(), "{date}");
+        }
+        let mut fractional = good;
+        fractional["iat"] = json!(1.5);
+        assert!(jwt().verify(&hs(&fractional, b"s3cret")).is_ok());
     }
 
     #[test]

@@ -8,11 +8,14 @@
 //!   ([`RawRoute`](crate::RawRoute)).
 //! - [`admit`] decides on a request's headers; [`Admission::finish`] on
 //!   its body, for a signature.
+//! - [`failures`]: failed authentications by client address, and the
+//!   penalty after too many.
 //!
 //! Plain values, no I/O: the handler asks them and answers.
 
 pub mod apps;
 pub mod cors;
+pub mod failures;
 pub mod ip;
 pub mod jwt;
 pub mod nonce;
@@ -21,6 +24,7 @@ pub mod signature;
 
 use apps::Apps;
 use axum::http::{HeaderMap, Uri};
+use failures::AuthFailures;
 use ipnet::IpNet;
 use rate::{Caller, RateLimits};
 use std::net::IpAddr;
@@ -86,6 +90,8 @@ pub struct GatewayPolicy {
     pub nonces: nonce::Nonces,
     /// How far a signed request's timestamp may be from now.
     pub window: Duration,
+    /// Failed authentications by client address.
+    pub failures: Arc<AuthFailures>,
 }
 
 impl Default for GatewayPolicy {
@@ -97,6 +103,7 @@ impl Default for GatewayPolicy {
             trusted_proxies: Vec::new(),
             nonces: nonce::Nonces::new(DEFAULT_NONCES, 1),
             window: Duration::from_secs(15 * 60),
+            failures: Arc::default(),
         }
     }
 }

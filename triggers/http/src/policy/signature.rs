@@ -143,7 +143,22 @@ impl Pending {
             .key(self.sha1)
             .ok_or(Refusal::unauthorized("Invalid AppKey"))?;
         ring::hmac::verify(key, text.as_bytes(), &self.signature).map_err(|_| {
-            tracing::debug!(app = %self.app.name, string_to_sign = %text.replace('\n', "#"), "signature refused");
+            let app = &*self.app.name;
+            // Newlines as \n: the line stays one line, and reads as the
+            // client writes the string.
+            let string_to_sign = text.escape_debug();
+            if self.app.debug_signature {
+                fenn_runtime::limited!(
+                    warn,
+                    "signature refused",
+                    app,
+                    app,
+                    %string_to_sign,
+                    "gateway: signature refused; compare the string fenn signed with the client's"
+                );
+            } else {
+                tracing::debug!(app, %string_to_sign, "signature refused");
+            }
             Refusal::unauthorized("Invalid Signature")
         })
     }

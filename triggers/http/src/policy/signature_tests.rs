@@ -15,6 +15,7 @@ fn apps() -> Apps {
         key: Some("k".into()),
         secret: Some(b"secret".to_vec()),
         code: None,
+        debug_signature: true,
     }])
     .unwrap()
 }

@@ -1,0 +1,284 @@
+//! Failed authentication by client address: after `limit` failures within
+//! `penalty`, an address is refused for `penalty` (429 with `Retry-After`)
+//! before its credentials are looked at, so that guessing AppCodes,
+//! signatures, tokens or the management API's token costs a client
+//! `penalty` per `limit` tries.
+//!
+//! Addresses are counted, IPv6 ones by their /64 (one host usually holds
+//! a whole /64). At most [`MAX_ADDRESSES`] are held; past that, addresses
+//! quiet for a whole `penalty` are forgotten, and a new one that still
+//! finds no room is not counted (refusing the unknown would lock out every
+//! new client while a flood lasts). Plain state with the time passed in,
+//! tested below.
+
+use super::{GatewayPolicy, Refusal};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Most addresses held.
+pub const MAX_ADDRESSES: usize = 10_000;
+
+/// How many failures an address may have, and for how long it waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureLimit {
+    /// Failures within `penalty` that start one; 0 turns it off.
+    pub limit: u32,
+    /// The window failures are counted in, and the wait after `limit`.
+    pub penalty: Duration,
+}
+
+impl Default for FailureLimit {
+    fn default() -> Self {
+        Self {
+            limit: 10,
+            penalty: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The failures of every address, and their totals.
+#[derive(Debug, Default)]
+pub struct AuthFailures {
+    limit: FailureLimit,
+    addresses: Mutex<HashMap<IpAddr, Record>>,
+    failures: AtomicU64,
+    refused: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    count: u32,
+    since: Instant,
+    until: Option<Instant>,
+}
+
+impl AuthFailures {
+    /// Failures counted under `limit`.
+    pub fn new(limit: FailureLimit) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    /// Whether `client` may present credentials at `now`.
+    ///
+    /// # Errors
+    ///
+    /// The wait, while a penalty lasts.
+    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let Ok(addresses) = self.addresses.lock() else {
+            return Ok(());
+        };
+        let until = addresses.get(&key(client)).and_then(|record| record.until);
+        match until {
+            Some(until) if until > now => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Err(until - now)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failure of `client` at `now`; the penalty when this one
+    /// starts it.
+    pub fn failed(&self, client: IpAddr, now: Instant) -> Option<Duration> {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let FailureLimit { limit, penalty } = self.limit;
+        if limit == 0 {
+            return None;
+        }
+        let mut addresses = self.addresses.lock().ok()?;
+        let client = key(client);
+        if addresses.len() >= MAX_ADDRESSES && !addresses.contains_key(&client) {
+            addresses.retain(|_, record| !record.is_quiet(now, penalty));
+            if addresses.len() >= MAX_ADDRESSES {
+                return None;
+            }
+        }
+        let record = addresses.entry(client).or_insert(Record {
+            count: 0,
+            since: now,
+            until: None,
+        });
+        if record.is_quiet(now, penalty) {
+            *record = Record {
+                count: 0,
+                since: now,
+                until: None,
+            };
+        }
+        record.count += 1;
+        if record.count < limit {
+            return None;
+        }
+        *record = Record {
+            count: 0,
+            since: now,
+            until: Some(now + penalty),
+        };
+        Some(penalty)
+    }
+
+    /// Failures counted, and requests refused for a penalty, since start.
+    pub fn totals(&self) -> (u64, u64) {
+        (
+            self.failures.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Record {
+    /// No penalty running and no failure counted within `penalty`.
+    fn is_quiet(&self, now: Instant, penalty: Duration) -> bool {
+        self.until.is_none_or(|until| until <= now)
+            && now.saturating_duration_since(self.since) >= penalty
+    }
+}
+
+impl GatewayPolicy {
+    /// A 429 for `client` while it waits out a penalty for failed
+    /// authentications.
+    ///
+    /// # Errors
+    ///
+    /// The 429, with the wait.
+    pub fn not_penalized(&self, client: IpAddr) -> Result<(), Refusal> {
+        self.failures
+            .check(client, std::time::Instant::now())
+            .map_err(|wait| Refusal::limited("Too Many Failed Authentications", wait))
+    }
+
+    /// `refusal`, after counting it against `client` when it is a 401 (a
+    /// missing or wrong AppCode, signature or token), with a rate-limited
+    /// log line.
+    pub fn counted(&self, refusal: Refusal, client: IpAddr) -> Refusal {
+        if refusal.status != 401 {
+            return refusal;
+        }
+        let reason = refusal.message;
+        match self.failures.failed(client, std::time::Instant::now()) {
+            Some(penalty) => fenn_runtime::limited!(
+                warn,
+                "authentication penalty",
+                "",
+                %client,
+                ?penalty,
+                "gateway: too many failed authentications, the address is refused for a while"
+            ),
+            None => fenn_runtime::limited!(
+                info,
+                "authentication failed",
+                "",
+                %client,
+                reason,
+                "gateway: authentication failed"
+            ),
+        }
+        refusal
+    }
+}
+
+/// The address counted for `client`: itself, or an IPv6 address's /64.
+fn key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V4(_) => client,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: FailureLimit = FailureLimit {
+        limit: 3,
+        penalty: Duration::from_secs(60),
+    };
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_limit_th_failure_starts_a_penalty_for_that_address_only() {
+        let failures = AuthFailures::new(LIMIT);
+        let t0 = Instant::now();
+        let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        assert_eq!(failures.failed(a, t0), None);
+        assert_eq!(failures.failed(a, t0), None);
+        assert!(failures.check(a, t0).is_ok());
+        assert_eq!(failures.failed(a, t0), Some(LIMIT.penalty));
+        let later = t0 + Duration::from_secs(20);
+        assert_eq!(failures.check(a, later), Err(Duration::from_secs(40)));
+        assert!(failures.check(b, later).is_ok());
+        assert!(failures.check(a, t0 + LIMIT.penalty).is_ok());
+        assert_eq!(failures.totals(), (3, 1));
+    }
+
+    #[test]
+    fn failures_spread_wider_than_the_window_start_no_penalty() {
+        let failures = AuthFailures::new(LIMIT);
+        let t0 = Instant::now();
+        let a = ip("192.0.2.1");
+        for minute in 0..10 {
+            let now = t0 + Duration::from_secs(61 * minute);
+            assert_eq!(failures.failed(a, now), None);
+            assert!(failures.check(a, now).is_ok());
+        }
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64() {
+        let failures = AuthFailures::new(LIMIT);
+        let t0 = Instant::now();
+        for host in ["2001:db8::1", "2001:db8::2"] {
+            assert_eq!(failures.failed(ip(host), t0), None);
+        }
+        assert!(failures.failed(ip("2001:db8::ffff:3"), t0).is_some());
+        assert!(failures.check(ip("2001:db8::9"), t0).is_err());
+        assert!(failures.check(ip("2001:db8:0:1::9"), t0).is_ok());
+    }
+
+    #[test]
+    fn the_addresses_held_are_bounded_and_quiet_ones_make_room() {
+        let failures = AuthFailures::new(LIMIT);
+        let t0 = Instant::now();
+        for i in 0..MAX_ADDRESSES as u32 {
+            failures.failed(IpAddr::V4((0x0a00_0000 + i).into()), t0);
+        }
+        let newcomer = ip("192.0.2.9");
+        for _ in 0..5 {
+            assert_eq!(failures.failed(newcomer, t0), None, "not counted: no room");
+        }
+        let later = t0 + LIMIT.penalty;
+        failures.failed(newcomer, later);
+        failures.failed(newcomer, later);
+        assert!(failures.failed(newcomer, later).is_some());
+        assert!(failures.addresses.lock().unwrap().len() <= MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn a_limit_of_zero_counts_but_never_refuses() {
+        let failures = AuthFailures::new(FailureLimit {
+            limit: 0,
+            penalty: Duration::from_secs(60),
+        });
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            assert_eq!(failures.failed(ip("192.0.2.1"), t0), None);
+        }
+        assert!(failures.check(ip("192.0.2.1"), t0).is_ok());
+        assert_eq!(failures.totals(), (100, 0));
+    }
+}
