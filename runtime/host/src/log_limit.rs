@@ -46,7 +46,11 @@ pub struct Summary {
 /// The counts of every (kind, function) pair.
 #[derive(Debug, Default)]
 pub struct LogLimits {
-    windows: HashMap<(&'static str, Box<str>), Window>,
+    /// By kind, then by function: a line looks its pair up without
+    /// allocating; only a new pair allocates its key.
+    windows: HashMap<&'static str, HashMap<Box<str>, Window>>,
+    /// Pairs in `windows`.
+    keys: usize,
     totals: HashMap<&'static str, u64>,
 }
 
@@ -54,21 +58,25 @@ impl LogLimits {
     /// Whether a line of `kind` about `function` may be written at `now`;
     /// a line that may not is counted.
     pub fn admit(&mut self, kind: &'static str, function: &str, now: Instant) -> bool {
-        let function = if self.windows.len() >= MAX_KEYS
-            && !self.windows.contains_key(&(kind, Box::from(function)))
-        {
-            ""
-        } else {
+        let functions = self.windows.entry(kind).or_default();
+        // Past the bound, new pairs share the one with no function.
+        let key = if self.keys < MAX_KEYS || functions.contains_key(function) {
             function
+        } else {
+            ""
         };
-        let window = self
-            .windows
-            .entry((kind, Box::from(function)))
-            .or_insert(Window {
+        if !functions.contains_key(key) {
+            self.keys += 1;
+            let window = Window {
                 start: now,
                 written: 0,
                 suppressed: 0,
-            });
+            };
+            functions.insert(Box::from(key), window);
+        }
+        let Some(window) = functions.get_mut(key) else {
+            return false;
+        };
         if now.saturating_duration_since(window.start) >= PERIOD && window.suppressed == 0 {
             window.start = now;
             window.written = 0;
@@ -87,25 +95,29 @@ impl LogLimits {
     /// forgotten.
     pub fn summaries(&mut self, now: Instant) -> Vec<Summary> {
         let mut out = Vec::new();
-        self.windows.retain(|(kind, function), window| {
-            if now.saturating_duration_since(window.start) < PERIOD {
-                return true;
-            }
-            if window.suppressed == 0 {
-                return false;
-            }
-            out.push(Summary {
-                kind,
-                function: function.to_string(),
-                suppressed: window.suppressed,
+        for (kind, functions) in &mut self.windows {
+            functions.retain(|function, window| {
+                if now.saturating_duration_since(window.start) < PERIOD {
+                    return true;
+                }
+                if window.suppressed == 0 {
+                    return false;
+                }
+                out.push(Summary {
+                    kind,
+                    function: function.to_string(),
+                    suppressed: window.suppressed,
+                });
+                *window = Window {
+                    start: now,
+                    written: BURST,
+                    suppressed: 0,
+                };
+                true
             });
-            *window = Window {
-                start: now,
-                written: BURST,
-                suppressed: 0,
-            };
-            true
-        });
+        }
+        self.windows.retain(|_, functions| !functions.is_empty());
+        self.keys = self.windows.values().map(HashMap::len).sum();
         out.sort_by(|a, b| (a.kind, &a.function).cmp(&(b.kind, &b.function)));
         out
     }
@@ -222,6 +234,31 @@ mod tests {
             .filter(|n| limits.admit("k", &format!("new{n}"), t0))
             .count();
         assert_eq!(written, BURST as usize);
-        assert!(limits.windows.len() <= MAX_KEYS + 1);
+        assert!(limits.keys <= MAX_KEYS + 1);
+    }
+
+    #[test]
+    fn the_key_bound_holds_across_kinds_and_known_pairs_keep_their_count() {
+        let mut limits = LogLimits::default();
+        let t0 = Instant::now();
+        for n in 0..MAX_KEYS {
+            limits.admit("a", &n.to_string(), t0);
+        }
+        for n in 0..100 {
+            limits.admit("b", &format!("f{n}"), t0);
+        }
+        assert_eq!(limits.keys, MAX_KEYS + 1, "kind b shares one pair");
+        let pairs: usize = limits.windows.values().map(HashMap::len).sum();
+        assert_eq!(pairs, limits.keys);
+        assert!(limits.windows["b"].contains_key(""));
+        // A pair known before the bound was reached keeps its own count.
+        let written = (0..BURST).filter(|_| limits.admit("a", "7", t0)).count();
+        assert_eq!(written, BURST as usize - 1, "one of its burst was used");
+        assert_eq!(limits.windows["a"]["7"].suppressed, 1);
+        // Quiet pairs are forgotten, and new ones tracked again.
+        assert_eq!(limits.summaries(t0 + PERIOD).len(), 2);
+        assert_eq!(limits.keys, 2);
+        assert!(limits.admit("b", "fresh", t0 + PERIOD));
+        assert!(limits.windows["b"].contains_key("fresh"));
     }
 }
