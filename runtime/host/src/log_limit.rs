@@ -155,14 +155,22 @@ pub fn suppressed() -> Vec<(&'static str, u64)> {
         .unwrap_or_default()
 }
 
-/// A `tracing` event written only when [`admit`] lets its kind and
-/// function through: `limited!(warn, "invocation failed", function, %error,
-/// "invocation failed")`. The kind is the first string, the function the
-/// second argument (`""` for none).
+/// A `tracing` event written only when its level is enabled and [`admit`]
+/// lets its kind and function through: `limited!(warn, "invocation
+/// failed", function, %error, "invocation failed")`. The kind is the first
+/// string, the function the second argument (`""` for none). A line the
+/// level filter hides is not counted.
 #[macro_export]
 macro_rules! limited {
+    (@level trace) => { ::tracing::Level::TRACE };
+    (@level debug) => { ::tracing::Level::DEBUG };
+    (@level info) => { ::tracing::Level::INFO };
+    (@level warn) => { ::tracing::Level::WARN };
+    (@level error) => { ::tracing::Level::ERROR };
     ($level:ident, $kind:expr, $function:expr, $($rest:tt)+) => {
-        if $crate::log_limit::admit($kind, $function) {
+        if ::tracing::enabled!($crate::limited!(@level $level))
+            && $crate::log_limit::admit($kind, $function)
+        {
             ::tracing::$level!($($rest)+);
         }
     };
@@ -260,5 +268,41 @@ mod tests {
         assert_eq!(limits.keys, 2);
         assert!(limits.admit("b", "fresh", t0 + PERIOD));
         assert!(limits.windows["b"].contains_key("fresh"));
+    }
+
+    /// Lets through lines at `warn` and above, as `RUST_LOG=warn` does.
+    struct WarnAndAbove;
+
+    impl tracing::Subscriber for WarnAndAbove {
+        fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+            *metadata.level() <= tracing::Level::WARN
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn lines_below_the_level_filter_are_not_counted() {
+        tracing::subscriber::with_default(WarnAndAbove, || {
+            for _ in 0..BURST * 3 {
+                crate::limited!(info, "test: filtered out", "", "an info line");
+                crate::limited!(warn, "test: shown", "", "a warn line");
+            }
+        });
+        let totals = suppressed();
+        assert!(
+            !totals.iter().any(|(kind, _)| *kind == "test: filtered out"),
+            "{totals:?}"
+        );
+        assert!(
+            totals.contains(&("test: shown", u64::from(BURST * 2))),
+            "{totals:?}"
+        );
     }
 }
