@@ -20,6 +20,8 @@ pub(crate) const CAPACITY: usize = 256 << 10;
 #[derive(Debug, Default)]
 struct Pending {
     bytes: Vec<u8>,
+    /// Where each line in `bytes` ends (a line may hold several `\n`).
+    ends: Vec<usize>,
     /// Dropped since the last line that said so.
     unreported: u64,
     /// Whether the last write failed: a report waits for new lines then.
@@ -36,6 +38,7 @@ impl Pending {
             return false;
         }
         self.bytes.extend_from_slice(line);
+        self.ends.push(self.bytes.len());
         true
     }
 
@@ -44,9 +47,10 @@ impl Pending {
         !self.bytes.is_empty() || (self.unreported > 0 && !self.failing)
     }
 
-    /// Whether everything taken has been written or given up.
+    /// Whether everything taken has been written or given up, the count
+    /// of dropped lines included (unless the sink fails: it waits then).
     fn idle(&self) -> bool {
-        self.bytes.is_empty() && !self.writing
+        self.bytes.is_empty() && !self.writing && (self.unreported == 0 || self.failing)
     }
 }
 
@@ -133,7 +137,7 @@ impl Output {
     /// The thread: takes what is pending and writes it, until the process
     /// ends.
     fn write_out(&self, mut sink: impl Write) {
-        let mut chunk = Vec::new();
+        let (mut chunk, mut ends) = (Vec::new(), Vec::new());
         loop {
             let dropped = {
                 let mut pending = self.lock();
@@ -144,26 +148,44 @@ impl Output {
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 std::mem::swap(&mut chunk, &mut pending.bytes);
+                std::mem::swap(&mut ends, &mut pending.ends);
                 pending.writing = true;
                 std::mem::take(&mut pending.unreported)
             };
             if dropped > 0 {
                 chunk.extend_from_slice(report(dropped).as_bytes());
             }
-            let written = sink.write_all(&chunk).and_then(|()| sink.flush());
+            let (written, result) = write_counted(&mut sink, &chunk);
             let mut pending = self.lock();
             pending.writing = false;
-            pending.failing = written.is_err();
-            if written.is_err() {
-                let lost = chunk.iter().filter(|&&b| b == b'\n').count() as u64;
-                let lost = lost - u64::from(dropped > 0);
+            pending.failing = result.is_err();
+            if result.is_err() {
+                // The lines not fully written are lost; the report, if
+                // any, is made again.
+                let lost = ends.iter().filter(|&&end| end > written).count() as u64;
                 self.dropped.fetch_add(lost, Ordering::Relaxed);
                 pending.unreported += lost + dropped;
             }
             chunk.clear();
+            ends.clear();
             self.idle.notify_all();
         }
     }
+}
+
+/// Writes `buf` to `sink` and flushes it: how many bytes went through,
+/// and whether all did.
+fn write_counted(sink: &mut impl Write, buf: &[u8]) -> (usize, std::io::Result<()>) {
+    let mut written = 0;
+    while written < buf.len() {
+        match sink.write(&buf[written..]) {
+            Ok(0) => return (written, Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return (written, Err(error)),
+        }
+    }
+    (written, sink.flush())
 }
 
 /// What `tracing` writes each event through: one `write` of the whole
@@ -265,6 +287,56 @@ mod tests {
         output.line(b"one more\n");
         assert!(output.flush(Duration::from_secs(5)));
         assert_eq!(output.dropped(), 11);
+    }
+
+    /// A sink that takes `room` bytes, then fails as a pipe whose reader
+    /// went away.
+    struct Closes {
+        room: usize,
+    }
+
+    impl Write for Closes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_that_fails_midway_counts_only_the_lines_not_written() {
+        // Lines queued before the thread starts go out as one chunk.
+        let output = Arc::new(Output {
+            capacity: 1 << 10,
+            ..Output::default()
+        });
+        for _ in 0..4 {
+            output.line(b"12345\n");
+        }
+        output.line(b"a line\nof two\n");
+        let writer = output.clone();
+        std::thread::spawn(move || writer.write_out(Closes { room: 15 }));
+        assert!(output.flush(Duration::from_secs(5)));
+        // Two lines written whole, the third in part: three lines lost,
+        // the one with two newlines counted once.
+        assert_eq!(output.dropped(), 3);
+        assert_eq!(output.lock().unreported, 3);
+    }
+
+    #[test]
+    fn a_count_still_to_report_is_not_idle() {
+        let mut pending = Pending::default();
+        assert!(pending.idle());
+        assert!(!pending.push(b"too long\n", 4));
+        assert!(!pending.idle(), "the report is still to write");
+        pending.failing = true;
+        assert!(pending.idle(), "a failing sink is not waited for");
     }
 
     #[test]
