@@ -61,17 +61,30 @@ pub(crate) fn init() {
     }
 }
 
-/// Writes the line "fenn failed: …" for a panic, and the default hook's
-/// report when the log is written out in time.
+/// Writes the line "fenn failed: …" for a panic. A release build aborts
+/// on a panic: it waits (at most a second) for that line to be written,
+/// then writes the default hook's report. A build that unwinds (a debug
+/// or test build, which catches a function's invocation panic and goes
+/// on serving) only appends the line: the thread that panicked is one
+/// serving a request, and must not wait on a stderr nobody reads.
 pub(crate) fn on_panic() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         tracing::error!("fenn failed: {info} (a bug in fenn: please report it)");
-        // A stderr that takes nothing would hold the default hook's write.
-        if flush() {
+        if OUTPUT
+            .get()
+            .is_none_or(|output| written_before_abort(output, cfg!(panic = "abort")))
+        {
             default_hook(info);
         }
     }));
+}
+
+/// Whether the panic's line was written, for a process that `aborts`
+/// next: it waits for that (at most a second). One that unwinds does not
+/// wait, and leaves the line to the writing thread.
+fn written_before_abort(output: &Output, aborts: bool) -> bool {
+    aborts && output.flush(FLUSH_AT_EXIT)
 }
 
 /// Waits, at most a second, until the lines logged so far are written;
@@ -99,4 +112,26 @@ pub(crate) fn last_words(text: &str) {
 /// Log lines dropped because stderr did not take them in time.
 pub(crate) fn dropped() -> u64 {
     OUTPUT.get().map_or(0, |output| output.dropped())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn a_panic_in_a_build_that_unwinds_does_not_wait_for_the_log() {
+        let output = Output::default();
+        // The writing thread never runs: the line stays pending forever.
+        output.line(b"fenn failed: ...\n");
+        let (done, returned) = mpsc::channel();
+        std::thread::scope(|scope| {
+            // Held: a wait for the log would not end before the guard.
+            let held = output.hold();
+            scope.spawn(|| done.send(written_before_abort(&output, false)));
+            let answer = returned.recv_timeout(Duration::from_secs(30));
+            drop(held);
+            assert_eq!(answer, Ok(false), "it returns without waiting");
+        });
+    }
 }

@@ -18,7 +18,7 @@ pub(crate) const CAPACITY: usize = 256 << 10;
 
 /// Lines waiting to be written, and what was dropped (no I/O).
 #[derive(Debug, Default)]
-struct Pending {
+pub(crate) struct Pending {
     bytes: Vec<u8>,
     /// Where each line in `bytes` ends (a line may hold several `\n`).
     ends: Vec<usize>,
@@ -98,6 +98,13 @@ impl Output {
         self.pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Holds the buffer (as the writing thread does while it takes a
+    /// chunk), for a test.
+    #[cfg(test)]
+    pub(crate) fn hold(&self) -> MutexGuard<'_, Pending> {
+        self.lock()
     }
 
     /// Appends one line (or drops and counts it), never waiting on the
