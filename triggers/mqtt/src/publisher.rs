@@ -86,8 +86,14 @@ impl Publisher {
             reason: format!("the result is {size} bytes, over the MQTT packet limit"),
         };
         let correlation = message.correlation.take();
+        // The hop count goes on: a reply that is always too large must
+        // not restart it each round of a loop through the broker.
+        let hops = std::mem::take(&mut message.user_properties)
+            .into_iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(crate::message::HOPS));
         let mut replaced = crate::message::failure(&failure, message.topic, message.qos);
         replaced.correlation = correlation;
+        replaced.user_properties.extend(hops);
         replaced
     }
 
@@ -156,6 +162,7 @@ pub fn channel(max_bytes: usize) -> (Publisher, mpsc::Receiver<Item>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Received;
 
     fn result(body: &str) -> Result<Response, fenn_runtime::Error> {
         Ok(Response {
@@ -216,5 +223,27 @@ mod tests {
             publisher.waiting.available_permits(),
             publisher.budget - WAITING_MIN
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reply_too_large_for_a_packet_keeps_its_hop_count() {
+        use rumqttc::v5::mqttbytes::QoS;
+        use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+        let properties = PublishProperties {
+            user_properties: vec![(crate::message::HOPS.into(), "3".into())],
+            correlation_data: Some("c1".into()),
+            ..PublishProperties::default()
+        };
+        let mut request = Publish::new("in", QoS::AtLeastOnce, "x", Some(properties));
+        request.pkid = 1;
+        let request = Received::from_v5(request);
+        let huge = "x".repeat(2 << 20);
+        let reply = crate::message::reply(result(&huge), &request, "out".into());
+        let (publisher, mut items) = channel(64 << 10);
+        drop(publisher.publish(reply).await);
+        let message = items.recv().await.unwrap().message;
+        assert!(message.payload.len() < 1024, "{:?}", message.payload);
+        assert_eq!(message.correlation.as_deref(), Some(&b"c1"[..]));
+        assert_eq!(crate::message::hops(&message.user_properties), 4);
     }
 }
