@@ -90,6 +90,44 @@ impl Poison {
     }
 }
 
+/// The reconnect delays, and the poison message that holds them up.
+#[derive(Debug, Clone, Default)]
+pub struct Reconnect {
+    backoff: Backoff,
+    poison: Poison,
+}
+
+impl Reconnect {
+    /// Connected: the delays start over, unless a poison message is known
+    /// (it breaks the connection again at once: the delays keep growing
+    /// meanwhile).
+    pub fn connected(&mut self) {
+        if !self.poison.known() {
+            self.backoff.reset();
+        }
+    }
+
+    /// Lost on an unreadable packet, with `error`: what that means, and
+    /// the delay before the next try (`random` is any random number).
+    pub fn unreadable(&mut self, error: &str, random: u64) -> (Verdict, Duration) {
+        let verdict = self.poison.unreadable(error);
+        (verdict, self.backoff.next(random))
+    }
+
+    /// Lost for another reason, after being connected if `was_up`: the
+    /// delay before the next try. Whatever came before is over; and a
+    /// connection that was up and ended otherwise than on the poison
+    /// message shows that message purged: the delays start over then,
+    /// not at the ceiling the poison message left them at.
+    pub fn lost(&mut self, was_up: bool, random: u64) -> Duration {
+        if was_up && self.poison.known() {
+            self.backoff.reset();
+        }
+        self.poison.clear();
+        self.backoff.next(random)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +174,36 @@ mod tests {
         );
         backoff.reset();
         assert!(backoff.next(0) < FIRST);
+    }
+
+    #[test]
+    fn once_a_poison_message_is_purged_the_next_loss_waits_the_first_delay() {
+        let mut reconnect = Reconnect::default();
+        let big = "payload size limit exceeded: 2097166";
+        for _ in 0..12 {
+            reconnect.connected();
+            reconnect.unreadable(big, 0);
+        }
+        assert!(reconnect.poison.known());
+        // Purged: the next connection holds, then ends for another reason.
+        reconnect.connected();
+        assert!(reconnect.lost(true, 0) < FIRST);
+        assert!(!reconnect.poison.known());
+        // A broker that cannot be reached only grows the delays.
+        assert!(reconnect.lost(false, 0) >= FIRST / 2);
+        assert!(reconnect.lost(false, 0) >= FIRST);
+    }
+
+    #[test]
+    fn a_known_poison_message_keeps_the_delays_growing_across_connections() {
+        let mut reconnect = Reconnect::default();
+        let big = "payload size limit exceeded: 2097166";
+        let mut last = Duration::ZERO;
+        for _ in 0..12 {
+            reconnect.connected();
+            let (_, delay) = reconnect.unreadable(big, 0);
+            last = delay;
+        }
+        assert!(last >= Duration::from_secs(15), "{last:?}");
     }
 }

@@ -22,7 +22,7 @@
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
-use crate::backoff::{POISON_AFTER, Poison, Verdict};
+use crate::backoff::{POISON_AFTER, Reconnect, Verdict};
 use crate::bindings::{self, MqttBindings, Subscription};
 use crate::delivery;
 use crate::link::Link;
@@ -31,7 +31,7 @@ use crate::outbox::{Outbox, OutboxError};
 use crate::publisher::{self, Publisher};
 use crate::session::{self, Ack, Client, Happened, Received, WINDOW};
 pub use crate::settings::{MqttSettings, MqttTls};
-use crate::{Backoff, MqttStats, ReplyTemplate, TopicFilter};
+use crate::{MqttStats, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
 use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
 use std::collections::VecDeque;
@@ -188,8 +188,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let mut stale = std::collections::BTreeSet::new();
         let (subscriptions, to_make) = mpsc::unbounded_channel();
         tokio::spawn(bindings::subscriber(client.clone(), to_make));
-        let mut backoff = Backoff::default();
-        let mut poison = Poison::default();
+        let mut reconnect = Reconnect::default();
         tokio::pin!(shutdown);
         let drained = async {
             let _ = dispatcher.await;
@@ -214,11 +213,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                     link.send_if_modified(|link| link.observe(&happened));
                     match happened {
                         Happened::Connected => {
-                            // A poison message breaks the connection again
-                            // at once: the delays keep growing meanwhile.
-                            if !poison.known() {
-                                backoff.reset();
-                            }
+                            reconnect.connected();
                             tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
                             let _ = subscriptions.send(Subscription::Connected {
                                 wanted: subscribed.clone(),
@@ -249,8 +244,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                         }
                         Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
                         Happened::Lost(_) | Happened::Unreadable(_) => {
-                            let delay = backoff.next(random());
-                            say_lost(&happened, was_up, &mut poison, delay);
+                            let delay = say_lost(&happened, was_up, &mut reconnect);
                             retry = Some(Box::pin(tokio::time::sleep(delay)));
                         }
                     }
@@ -463,32 +457,30 @@ async fn handle<H: FunctionHost>(
 }
 
 /// Logs a lost connection (`happened`, up before if `was_up`) and the
-/// `delay` before the next try; a poison message is said once, when it is
-/// recognised, and its further losses quietly.
-fn say_lost(happened: &Happened, was_up: bool, poison: &mut Poison, delay: Duration) {
-    let error = match happened {
-        Happened::Unreadable(error) => match poison.unreadable(error) {
-            Verdict::Lost => error,
-            Verdict::Poison => {
+/// delay before the next try, which it returns; a poison message is said
+/// once, when it is recognised, and its further losses quietly.
+fn say_lost(happened: &Happened, was_up: bool, reconnect: &mut Reconnect) -> Duration {
+    let (error, delay) = match happened {
+        Happened::Unreadable(error) => match reconnect.unreadable(error, random()) {
+            (Verdict::Lost, delay) => (error, delay),
+            (Verdict::Poison, delay) => {
                 tracing::error!(%error, times = POISON_AFTER, "MQTT: the broker sends a message fenn cannot read again after every reconnect (retained, or queued in the session; larger than fenn reads): its topic is unknown, as it is never read. fenn reconnects with growing delays, up to 30 s, until the message is purged at the broker (README, MQTT)");
-                return;
+                return delay;
             }
-            Verdict::Again => {
+            (Verdict::Again, delay) => {
                 tracing::debug!(%error, retry_in = ?delay, "MQTT: the unreadable message again");
-                return;
+                return delay;
             }
         },
-        Happened::Lost(error) => {
-            poison.clear();
-            error
-        }
-        _ => return,
+        Happened::Lost(error) => (error, reconnect.lost(was_up, random())),
+        _ => return reconnect.lost(was_up, random()),
     };
     if was_up {
         tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
     } else {
         tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
     }
+    delay
 }
 
 fn random() -> u64 {
