@@ -8,6 +8,7 @@
 //! # Layout
 //!
 //! - [`trigger`]: [`MqttTrigger`], the polling, dispatching and ack loops.
+//! - `poller`: what the polling loop keeps, and does with each event.
 //! - [`binding`]: [`RawSubscription`], a subscription's keys and their
 //!   validation.
 //! - [`bindings`]: [`MqttBindings`], changing the subscriptions while the
@@ -24,7 +25,8 @@
 //!   (pure).
 //! - [`message`]: a message as the event, a response as the reply.
 //! - [`backoff`]: [`Backoff`], reconnect delays, and [`backoff::Poison`],
-//!   a message the broker sends after every reconnect that fenn cannot read.
+//!   a message the broker sends after every reconnect that fenn cannot
+//!   read; [`backoff::Reconnect`], the two together.
 //! - `embedded` (feature `embedded-broker`): an MQTT broker inside fenn,
 //!   for trying it with nothing else installed.
 //! - [`topic`]: [`TopicFilter`], a subscription such as
@@ -44,6 +46,7 @@ pub mod link;
 pub mod loops;
 pub mod message;
 pub mod outbox;
+mod poller;
 pub mod publisher;
 pub mod session;
 pub mod settings;

@@ -22,29 +22,24 @@
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
-use crate::backoff::{POISON_AFTER, Reconnect, Verdict};
-use crate::bindings::{self, MqttBindings, Subscription};
+use crate::bindings::{self, MqttBindings};
 use crate::delivery;
 use crate::link::Link;
 use crate::message;
 use crate::outbox::{Outbox, OutboxError};
+use crate::poller::{Poller, Work};
 use crate::publisher::{self, Publisher};
-use crate::session::{self, Ack, Client, Happened, Received, WINDOW};
+use crate::session::{self, Ack, Client, Received, WINDOW};
 pub use crate::settings::{MqttSettings, MqttTls};
 use crate::{MqttStats, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
 use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
-use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-/// QoS 0 messages read ahead of the dispatcher, at most, and their bytes.
-const READ_AHEAD: usize = 1024;
-const READ_AHEAD_BYTES: usize = 8 << 20;
 /// Room in an MQTT packet for the topic and properties on top of
 /// `max_payload` (the packet limit is the two together).
 pub const PACKET_ROOM: u32 = 64 << 10;
@@ -152,7 +147,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 let _ = closed.await;
             },
         ));
-        let (work, queue) = mpsc::channel::<(Received, Arc<Vec<MqttRoute>>)>(in_flight);
+        let (work, queue) = mpsc::channel::<Work>(in_flight);
         // Unbounded, so the dispatcher never waits on acks (which wait on
         // PUBACKs): it holds at most the QoS 1 messages the broker let
         // through unacknowledged.
@@ -166,29 +161,19 @@ impl<H: FunctionHost> MqttTrigger<H> {
             in_flight,
             self.stats.clone(),
         ));
-        let max_packet = settings.max_packet_bytes as usize;
-        let mut work = Some(work);
-        // Messages read but not yet taken by the dispatcher. The poller
-        // never stops polling: rumqttc reads the PUBACKs that acks wait on,
-        // and writes queued acks and replies, only while polled. QoS 1
-        // messages are bounded by the broker (fenn's Receive Maximum, or
-        // the broker's own in-flight limit); past READ_AHEAD waiting, or
-        // READ_AHEAD_BYTES, a QoS 0 message is dropped, as QoS 0 allows,
-        // and counted.
-        // Each message with the routes in force when it arrived.
-        let mut read_ahead: VecDeque<(Received, Arc<Vec<MqttRoute>>)> = VecDeque::new();
-        let mut read_ahead_bytes = 0_usize;
-        let mut retry: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        // QoS 0 messages dropped, and how many of them the log has totalled.
-        let (mut dropped, mut reported) = (0_u64, 0_u64);
-        // The filters subscribed to, and those given up while disconnected
-        // (the persistent session keeps them until told); one task makes
-        // every change, in order.
-        let mut subscribed = bindings::wanted(&routes.load());
-        let mut stale = std::collections::BTreeSet::new();
         let (subscriptions, to_make) = mpsc::unbounded_channel();
         tokio::spawn(bindings::subscriber(client.clone(), to_make));
-        let mut reconnect = Reconnect::default();
+        let broker = format!("{}:{}", settings.host, settings.port);
+        let max_packet = settings.max_packet_bytes as usize;
+        let mut poller = Poller::new(
+            &routes,
+            subscriptions,
+            link,
+            self.stats.clone(),
+            broker,
+            max_packet,
+        );
+        let mut work = Some(work);
         tokio::pin!(shutdown);
         let drained = async {
             let _ = dispatcher.await;
@@ -197,94 +182,30 @@ impl<H: FunctionHost> MqttTrigger<H> {
         tokio::pin!(drained);
         let mut grace = None;
         loop {
-            let sender = if read_ahead.is_empty() {
+            let sender = if poller.read_ahead.is_empty() {
                 None
             } else {
                 work.clone()
             };
             tokio::select! {
-                happened = connection.poll(), if retry.is_none() => {
-                    if happened.is_lost() {
-                        connection.forget_publishes();
-                    }
-                    // Up before this poll: a failure then is a lost
-                    // connection, else one that could not be made.
-                    let was_up = link.borrow().up;
-                    link.send_if_modified(|link| link.observe(&happened));
-                    match happened {
-                        Happened::Connected => {
-                            reconnect.connected();
-                            tracing::info!(broker = %format!("{}:{}", settings.host, settings.port), "MQTT connected");
-                            let _ = subscriptions.send(Subscription::Connected {
-                                wanted: subscribed.clone(),
-                                stale: std::mem::take(&mut stale),
-                            });
-                        }
-                        Happened::Received(mut message) => {
-                            if work.is_none() {
-                                continue;
-                            }
-                            message.drop_oversized(max_packet);
-                            let size = message.payload.len();
-                            let full = read_ahead.len() >= READ_AHEAD
-                                || read_ahead_bytes + size > READ_AHEAD_BYTES;
-                            if message.qos == 0 && full {
-                                dropped += 1;
-                                self.stats.dropped_qos0.fetch_add(1, Ordering::Relaxed);
-                                if dropped.is_power_of_two() {
-                                    tracing::warn!(dropped, "MQTT: functions are saturated; QoS 0 messages dropped");
-                                }
-                            } else {
-                                read_ahead_bytes += size;
-                                read_ahead.push_back((*message, routes.load_full()));
-                            }
-                        }
-                        Happened::PubAck { refused: Some(reason) } => {
-                            fenn_runtime::limited!(warn, "broker refused a result", "", %reason, "MQTT: the broker refused a result");
-                        }
-                        Happened::PubAck { refused: None } | Happened::Written | Happened::Other => {}
-                        Happened::Lost(_) | Happened::Unreadable(_) => {
-                            let delay = say_lost(&happened, was_up, &mut reconnect);
-                            retry = Some(Box::pin(tokio::time::sleep(delay)));
-                        }
-                    }
+                happened = connection.poll(), if poller.retry.is_none() => {
+                    poller.on_happened(happened, &mut connection, &routes, work.is_some());
                 }
-                () = async { if let Some(retry) = &mut retry { retry.await } }, if retry.is_some() => retry = None,
-                permit = async { sender?.reserve_owned().await.ok() }, if work.is_some() && !read_ahead.is_empty() => {
-                    match (permit, read_ahead.pop_front()) {
-                        (Some(permit), Some(publish)) => {
-                            read_ahead_bytes -= publish.0.payload.len();
-                            permit.send(publish);
-                        }
-                        _ => break,
-                    }
-                    if read_ahead.is_empty() && dropped > reported {
-                        fenn_runtime::limited!(warn, "qos 0 dropped", "", burst = dropped - reported, total = dropped, "MQTT: functions caught up; QoS 0 messages were dropped meanwhile");
-                        reported = dropped;
+                () = async { if let Some(retry) = &mut poller.retry { retry.await } }, if poller.retry.is_some() => poller.retry = None,
+                permit = async { sender?.reserve_owned().await.ok() }, if work.is_some() && !poller.read_ahead.is_empty() => {
+                    if !poller.hand_over(permit) {
+                        break;
                     }
                 }
                 changed = self.changes.changed(), if work.is_some() => {
-                    if changed.is_err() {
-                        continue;
-                    }
-                    let now = bindings::wanted(&routes.load());
-                    let (subscribe, gone) = bindings::changes(&subscribed, &now);
-                    subscribed = now;
-                    if link.borrow().up {
-                        let _ = subscriptions.send(Subscription::Change { subscribe, gone });
-                    } else {
-                        for (filter, _) in &subscribe {
-                            stale.remove(filter);
-                        }
-                        stale.extend(gone);
+                    if changed.is_ok() {
+                        poller.on_routes_changed(&routes);
                     }
                 }
                 () = &mut shutdown, if work.is_some() => {
                     tracing::info!("MQTT: finishing in-flight messages");
                     work = None;
-                    // Not started: left unacknowledged for the broker.
-                    read_ahead.clear();
-                    read_ahead_bytes = 0;
+                    poller.stop_reading();
                     grace = Some(Box::pin(tokio::time::sleep(settings.shutdown_grace)));
                 }
                 () = &mut drained, if work.is_none() => break,
@@ -294,6 +215,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 }
             }
         }
+        let dropped = poller.dropped;
         if dropped > 0 {
             tracing::warn!(
                 total = dropped,
@@ -454,38 +376,4 @@ async fn handle<H: FunctionHost>(
             .publish(message::reply(result, publish, reply_topic))
             .await,
     )
-}
-
-/// Logs a lost connection (`happened`, up before if `was_up`) and the
-/// delay before the next try, which it returns; a poison message is said
-/// once, when it is recognised, and its further losses quietly.
-fn say_lost(happened: &Happened, was_up: bool, reconnect: &mut Reconnect) -> Duration {
-    let (error, delay) = match happened {
-        Happened::Unreadable(error) => match reconnect.unreadable(error, random()) {
-            (Verdict::Lost, delay) => (error, delay),
-            (Verdict::Poison, delay) => {
-                tracing::error!(%error, times = POISON_AFTER, "MQTT: the broker sends a message fenn cannot read again after every reconnect (retained, or queued in the session; larger than fenn reads): its topic is unknown, as it is never read. fenn reconnects with growing delays, up to 30 s, until the message is purged at the broker (README, MQTT)");
-                return delay;
-            }
-            (Verdict::Again, delay) => {
-                tracing::debug!(%error, retry_in = ?delay, "MQTT: the unreadable message again");
-                return delay;
-            }
-        },
-        Happened::Lost(error) => (error, reconnect.lost(was_up, random())),
-        _ => return reconnect.lost(was_up, random()),
-    };
-    if was_up {
-        tracing::warn!(%error, retry_in = ?delay, "MQTT connection lost");
-    } else {
-        tracing::warn!(%error, retry_in = ?delay, "MQTT: cannot connect to the broker");
-    }
-    delay
-}
-
-fn random() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    u64::from(nanos).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
