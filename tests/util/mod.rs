@@ -110,6 +110,25 @@ impl Captured {
         true
     }
 
+    /// Waits until `done` holds for the text, and returns it; fails the
+    /// test after `limit`, saying it waited for `what`.
+    pub(crate) fn wait_until(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
+        let (text, changed) = &*self.0;
+        let deadline = Instant::now() + limit;
+        let mut guard = text.lock().unwrap();
+        while !done(&guard) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "waited {limit:?} for {what} in:\n{guard}");
+            guard = changed.wait_timeout(guard, left).unwrap().0;
+        }
+        guard.clone()
+    }
+
     /// [`Captured::wait_for_count`], failing the test after `limit`.
     pub(crate) fn wait_for_count_within(
         &self,
