@@ -29,7 +29,7 @@ use crate::message;
 use crate::outbox::{Outbox, OutboxError};
 use crate::poller::{Poller, Work};
 use crate::publisher::{self, Publisher};
-use crate::session::{self, Ack, Client, Received, WINDOW};
+use crate::session::{self, Ack, Client, Connection, Received, WINDOW};
 pub use crate::settings::{MqttSettings, MqttTls};
 use crate::{MqttStats, ReplyTemplate, TopicFilter};
 use fenn_runtime::FunctionHost;
@@ -223,24 +223,33 @@ impl<H: FunctionHost> MqttTrigger<H> {
             );
         }
         let _ = close.send(());
-        // Delivery moves what is unconfirmed to the outbox; keep polling
-        // meanwhile so that its last publishes and acks do not block.
-        tokio::pin!(delivery);
-        loop {
-            tokio::select! {
-                _ = &mut delivery => break,
-                happened = connection.poll() => if happened.is_lost() {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+        finish(delivery, connection, &client).await;
+    }
+}
+
+/// Waits for `delivery` to move what is unconfirmed to the outbox,
+/// polling `connection` meanwhile so that its last publishes and acks do
+/// not block; then says goodbye to the broker.
+async fn finish(
+    delivery: tokio::task::JoinHandle<()>,
+    mut connection: Connection,
+    client: &Client,
+) {
+    tokio::pin!(delivery);
+    loop {
+        tokio::select! {
+            _ = &mut delivery => break,
+            happened = connection.poll() => if happened.is_lost() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        // Say goodbye: the DISCONNECT goes out with the next polls.
-        client.try_disconnect();
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while !connection.poll().await.is_lost() {}
-        })
-        .await;
     }
+    // The DISCONNECT goes out with the next polls.
+    client.try_disconnect();
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while !connection.poll().await.is_lost() {}
+    })
+    .await;
 }
 
 impl<H: FunctionHost> Trigger for MqttTrigger<H> {
