@@ -1,0 +1,199 @@
+//! The store's tests, and the small disk they fill.
+
+use super::super::manifest::tests::version;
+use super::*;
+use std::io::Write as _;
+
+fn open(dir: &Path) -> (Store, Manifest) {
+    let opened = Store::open(dir).unwrap();
+    assert!(opened.aside.is_none());
+    (opened.store, opened.manifest)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fenn-store-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_committed_manifest_is_what_the_next_start_reads() {
+    let dir = temp_dir("reopen");
+    let (store, mut manifest) = open(&dir);
+    let sha = store.put_module(b"\0asm one").unwrap();
+    manifest.deploy("f", version(&sha), 5);
+    store.commit(&manifest).unwrap();
+    let (store, reread) = open(&dir);
+    assert_eq!(reread, manifest);
+    assert_eq!(store.read_module(&sha, 1 << 20).unwrap(), b"\0asm one");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn modules_no_version_names_and_leftovers_are_deleted() {
+    let dir = temp_dir("collect");
+    let (store, mut manifest) = open(&dir);
+    for n in 0..4 {
+        let sha = store.put_module(format!("module {n}").as_bytes()).unwrap();
+        manifest.deploy("f", version(&sha), 2);
+        store.commit(&manifest).unwrap();
+    }
+    assert_eq!(store.module_count(), 2);
+    // An interrupted deploy: a module written, its manifest never was.
+    store.put_module(b"orphan").unwrap();
+    fs::write(dir.join(".manifest.json.tmp"), b"{half").unwrap();
+    let (store, _) = open(&dir);
+    assert_eq!(store.module_count(), 2);
+    assert!(!dir.join(".manifest.json.tmp").exists());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_manifest_a_start_could_not_read_back_is_not_written() {
+    let dir = temp_dir("large");
+    let (store, mut manifest) = open(&dir);
+    manifest.deploy("f", version("a"), 5);
+    store.commit(&manifest).unwrap();
+    let mut large = version("b");
+    large.definition = serde_json::json!({"x": "x".repeat(MAX_MANIFEST)});
+    let mut grown = manifest.clone();
+    grown.deploy("f", large, 5);
+    let refused = store.commit(&grown).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::FileTooLarge);
+    assert_eq!(open(&dir).1, manifest);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_module_that_changed_on_disk_is_refused() {
+    let dir = temp_dir("corrupt");
+    let (store, _) = open(&dir);
+    let sha = store.put_module(b"\0asm good").unwrap();
+    fs::write(
+        dir.join("modules").join(format!("{sha}.wasm")),
+        b"\0asm bad!",
+    )
+    .unwrap();
+    let error = store.read_module(&sha, 1 << 20).unwrap_err();
+    assert!(error.contains("does not match its hash"), "{error}");
+    // Deploying it again repairs it.
+    store.put_module(b"\0asm good").unwrap();
+    assert_eq!(store.read_module(&sha, 1 << 20).unwrap(), b"\0asm good");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn links_planted_at_temporary_names_are_not_followed() {
+    let dir = temp_dir("planted");
+    let outside = temp_dir("planted-outside");
+    fs::create_dir_all(&outside).unwrap();
+    let (store, mut manifest) = open(&dir);
+    let sha = sha256(b"module");
+    for (at, name) in [
+        (dir.clone(), ".manifest.json.tmp".to_owned()),
+        (dir.join("modules"), format!(".{sha}.wasm.tmp")),
+    ] {
+        std::os::unix::fs::symlink(outside.join(&name), at.join(&name)).unwrap();
+    }
+    store.put_module(b"module").unwrap();
+    manifest.deploy("f", version(&sha), 2);
+    store.commit(&manifest).unwrap();
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0);
+    let written = fs::symlink_metadata(dir.join(MANIFEST)).unwrap();
+    assert!(written.file_type().is_file());
+    assert_eq!(open(&dir).1, manifest);
+    // The planted links went with the other leftovers.
+    assert!(fs::symlink_metadata(dir.join(".manifest.json.tmp")).is_err());
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&outside);
+}
+
+/// The most the small disk of [`small_disk`] holds.
+const CAPACITY: u64 = 3000;
+
+/// A disk of [`CAPACITY`] bytes: a write gets what room is left, then
+/// the error a full disk gives.
+fn small_disk(root: &Path, file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+    fn used(dir: &Path) -> u64 {
+        let entries = fs::read_dir(dir).unwrap().map(Result::unwrap);
+        entries
+            .map(|entry| match entry.file_type().unwrap().is_dir() {
+                true => used(&entry.path()),
+                false => entry.metadata().unwrap().len(),
+            })
+            .sum()
+    }
+    let room = CAPACITY.saturating_sub(used(root)) as usize;
+    file.write_all(&bytes[..room.min(bytes.len())])?;
+    if room < bytes.len() {
+        return Err(std::io::ErrorKind::StorageFull.into());
+    }
+    Ok(())
+}
+
+#[test]
+fn on_a_full_disk_a_failed_write_leaves_nothing_and_a_removal_makes_room() {
+    let dir = temp_dir("full");
+    let opened = Store::open_with(&dir, small_disk).unwrap();
+    let (store, mut manifest) = (opened.store, opened.manifest);
+    for (name, fill) in [("a", b'a'), ("b", b'b')] {
+        let sha = store.put_module(&[fill; 1000]).unwrap();
+        manifest.deploy(name, version(&sha), 2);
+        store.commit(&manifest).unwrap();
+    }
+    let error = store.put_module(&[b'c'; 1000]).unwrap_err();
+    assert!(disk::is_full(&error), "{error}");
+    let leftovers = |dir: &Path| {
+        let names = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name());
+        names
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .count()
+    };
+    assert_eq!(leftovers(&dir) + leftovers(&dir.join("modules")), 0);
+    // Filled to the last byte: even a smaller manifest has no room.
+    let room = CAPACITY - 2000 - fs::metadata(dir.join(MANIFEST)).unwrap().len();
+    store.put_module(&vec![b'd'; room as usize]).unwrap();
+    let mut removed = manifest.clone();
+    removed.functions.remove("a");
+    assert!(disk::is_full(&store.commit(&removed).unwrap_err()));
+    store.commit_removal(&removed).unwrap();
+    assert_eq!(open(&dir).1, removed);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unreadable_manifest_is_set_aside_with_its_modules_and_the_store_starts_empty() {
+    let dir = temp_dir("aside");
+    let (store, mut manifest) = open(&dir);
+    let sha = store.put_module(b"kept").unwrap();
+    manifest.deploy("f", version(&sha), 2);
+    store.commit(&manifest).unwrap();
+    fs::write(
+        dir.join(MANIFEST),
+        br#"{"format": 1, "functions": {"f": {"current": "one"}}}"#,
+    )
+    .unwrap();
+    let opened = Store::open(&dir).unwrap();
+    assert_eq!(opened.manifest, Manifest::new());
+    let aside = opened.aside.unwrap();
+    assert_eq!(aside.names, ["f"]);
+    assert!(
+        aside.reason.contains("not a manifest fenn wrote"),
+        "{}",
+        aside.reason
+    );
+    assert!(aside.path.join(MANIFEST).is_file());
+    assert!(
+        aside
+            .path
+            .join("modules")
+            .join(format!("{sha}.wasm"))
+            .is_file()
+    );
+    // What was set aside stays there through the next start.
+    let (_, reopened) = open(&dir);
+    assert_eq!(reopened, Manifest::new());
+    assert!(aside.path.join(MANIFEST).is_file());
+    let _ = fs::remove_dir_all(&dir);
+}
