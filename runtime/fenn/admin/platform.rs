@@ -396,7 +396,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_disk_is_a_507_naming_the_directory_and_its_free_bytes() {
         let dir = std::env::temp_dir().join(format!("fenn-platform-full-{}", std::process::id()));
-        let store = Store::open(&dir).unwrap().store;
+        let store = Store::open(&dir, 100).unwrap().store;
         let full = || Err::<(), _>(std::io::Error::from(std::io::ErrorKind::StorageFull));
         let error = blocking(&store, full).await.unwrap_err();
         let text = error.to_string();

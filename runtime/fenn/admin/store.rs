@@ -64,24 +64,33 @@ pub(crate) fn sha256(bytes: &[u8]) -> String {
 
 /// Why a manifest is not read.
 enum Unreadable {
-    /// Not a manifest (cut short, overwritten, not JSON of its shape):
-    /// set aside.
-    Corrupt(String),
+    /// Read whole, but not a manifest (cut short, overwritten, not JSON
+    /// of its shape): set aside, with the bytes read.
+    Corrupt(String, Vec<u8>),
     /// Of a format this fenn does not know (a newer fenn's): fenn does not
     /// start, rather than set aside what the newer one would read.
     Newer(String),
+    /// Not read (no permission, an I/O error, not a regular file, over
+    /// [`MAX_MANIFEST`]): fenn does not start, rather than set aside a
+    /// history that may well be whole.
+    Unread(String),
 }
 
 /// Reads a manifest this fenn wrote, or says why it cannot.
 fn read_manifest(path: &Path) -> Result<Manifest, Unreadable> {
     let bytes = crate::files::read(path, MAX_MANIFEST as u64, "the most a manifest may be")
-        .map_err(Unreadable::Corrupt)?;
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|error| {
-        Unreadable::Corrupt(format!(
-            "{}: not a manifest fenn wrote: {error}",
-            path.display()
-        ))
-    })?;
+        .map_err(|error| {
+            Unreadable::Unread(format!(
+                "the store's manifest: {error}: make it a file fenn's user can read, then start fenn again"
+            ))
+        })?;
+    let manifest: Manifest = match serde_json::from_slice(&bytes) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            let reason = format!("{}: not a manifest fenn wrote: {error}", path.display());
+            return Err(Unreadable::Corrupt(reason, bytes));
+        }
+    };
     if manifest.format != super::manifest::FORMAT {
         return Err(Unreadable::Newer(format!(
             "{}: format {} is not one this fenn reads ({})",
@@ -93,17 +102,34 @@ fn read_manifest(path: &Path) -> Result<Manifest, Unreadable> {
     Ok(manifest)
 }
 
+/// The function names a manifest that is not one still shows: only
+/// valid names, at most `most`.
+fn names_in(bytes: &[u8], most: usize) -> Vec<String> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Vec::new();
+    };
+    let Some(functions) = value.get("functions").and_then(|f| f.as_object()) else {
+        return Vec::new();
+    };
+    let names = functions
+        .keys()
+        .filter(|name| fenn_runtime::trigger::is_name(name));
+    names.take(most).cloned().collect()
+}
+
 impl Store {
     /// Opens (or creates) the store at `dir` and reads its manifest;
     /// leftovers of an interrupted deploy are deleted. A manifest that
     /// cannot be read is set aside with the modules (see [`Aside`]) and the
-    /// store starts empty, so that the rest of fenn still serves.
-    pub(crate) fn open(dir: &Path) -> Result<Opened, String> {
-        Self::open_with(dir, disk::write_all)
+    /// store starts empty, so that the rest of fenn still serves; at most
+    /// `max_functions` of its names are kept. A manifest that cannot be
+    /// read at all (permissions, an I/O error) stops the start instead.
+    pub(crate) fn open(dir: &Path, max_functions: usize) -> Result<Opened, String> {
+        Self::open_with(dir, max_functions, disk::write_all)
     }
 
     /// [`Store::open`], every file's bytes written by `write`.
-    fn open_with(dir: &Path, write: Writer) -> Result<Opened, String> {
+    fn open_with(dir: &Path, max_functions: usize, write: Writer) -> Result<Opened, String> {
         let failed = |what: &str, error: std::io::Error| {
             format!("{}: cannot {what}: {error}", dir.display())
         };
@@ -121,10 +147,13 @@ impl Store {
         let (manifest, aside) = match path.exists().then(|| read_manifest(&path)) {
             None => (Manifest::new(), None),
             Some(Ok(manifest)) => (manifest, None),
-            Some(Err(Unreadable::Newer(reason))) => return Err(reason),
-            Some(Err(Unreadable::Corrupt(reason))) => {
+            Some(Err(Unreadable::Newer(reason) | Unreadable::Unread(reason))) => {
+                return Err(reason);
+            }
+            Some(Err(Unreadable::Corrupt(reason, bytes))) => {
+                let names = names_in(&bytes, max_functions);
                 let aside = store
-                    .set_aside(&reason)
+                    .set_aside(&reason, names)
                     .map_err(|e| failed("set the unreadable manifest aside", e))?;
                 (Manifest::new(), Some(aside))
             }
@@ -140,17 +169,10 @@ impl Store {
     }
 
     /// Moves the manifest and the modules into a directory of their own
-    /// (`aside-<seconds since 1970>`), for the operator to look into.
-    fn set_aside(&self, reason: &str) -> std::io::Result<Aside> {
+    /// (`aside-<seconds since 1970>`), for the operator to look into;
+    /// `names` are the functions it still shows.
+    fn set_aside(&self, reason: &str, names: Vec<String>) -> std::io::Result<Aside> {
         let manifest = self.dir.join(MANIFEST);
-        let names = fs::read(&manifest)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-            .and_then(|value| {
-                let functions = value.get("functions")?.as_object()?;
-                Some(functions.keys().cloned().collect())
-            })
-            .unwrap_or_default();
         let seconds = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());

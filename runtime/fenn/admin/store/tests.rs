@@ -5,7 +5,7 @@ use super::*;
 use std::io::Write as _;
 
 fn open(dir: &Path) -> (Store, Manifest) {
-    let opened = Store::open(dir).unwrap();
+    let opened = Store::open(dir, 100).unwrap();
     assert!(opened.aside.is_none());
     (opened.store, opened.manifest)
 }
@@ -135,7 +135,7 @@ fn small_disk(root: &Path, file: &mut std::fs::File, bytes: &[u8]) -> std::io::R
 #[test]
 fn on_a_full_disk_a_failed_write_leaves_nothing_and_a_removal_makes_room() {
     let dir = temp_dir("full");
-    let opened = Store::open_with(&dir, small_disk).unwrap();
+    let opened = Store::open_with(&dir, 100, small_disk).unwrap();
     let (store, mut manifest) = (opened.store, opened.manifest);
     for (name, fill) in [("a", b'a'), ("b", b'b')] {
         let sha = store.put_module(&[fill; 1000]).unwrap();
@@ -174,7 +174,7 @@ fn an_unreadable_manifest_is_set_aside_with_its_modules_and_the_store_starts_emp
         br#"{"format": 1, "functions": {"f": {"current": "one"}}}"#,
     )
     .unwrap();
-    let opened = Store::open(&dir).unwrap();
+    let opened = Store::open(&dir, 100).unwrap();
     assert_eq!(opened.manifest, Manifest::new());
     let aside = opened.aside.unwrap();
     assert_eq!(aside.names, ["f"]);
@@ -195,5 +195,54 @@ fn an_unreadable_manifest_is_set_aside_with_its_modules_and_the_store_starts_emp
     let (_, reopened) = open(&dir);
     assert_eq!(reopened, Manifest::new());
     assert!(aside.path.join(MANIFEST).is_file());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_manifest_that_cannot_be_read_stops_the_start_and_nothing_is_set_aside() {
+    let dir = temp_dir("unread");
+    let (store, mut manifest) = open(&dir);
+    let sha = store.put_module(b"kept").unwrap();
+    manifest.deploy("f", version(&sha), 2);
+    store.commit(&manifest).unwrap();
+    let kept = fs::read(dir.join(MANIFEST)).unwrap();
+    // Over the most a start reads: not parsed, not set aside.
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(MANIFEST))
+        .unwrap();
+    file.set_len(MAX_MANIFEST as u64 + 1).unwrap();
+    let error = Store::open(&dir, 100).unwrap_err();
+    assert!(
+        error.contains("the store's manifest: ") && error.contains("bytes, over"),
+        "{error}"
+    );
+    // Not a regular file (as an I/O error or no permission would be): the
+    // same.
+    fs::remove_file(dir.join(MANIFEST)).unwrap();
+    fs::create_dir(dir.join(MANIFEST)).unwrap();
+    let error = Store::open(&dir, 100).unwrap_err();
+    assert!(error.contains("is not a regular file"), "{error}");
+    let entries = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name());
+    let aside = entries.filter(|n| n.to_string_lossy().starts_with("aside-"));
+    assert_eq!(aside.count(), 0);
+    fs::remove_dir(dir.join(MANIFEST)).unwrap();
+    fs::write(dir.join(MANIFEST), kept).unwrap();
+    assert_eq!(open(&dir).1, manifest);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_names_of_a_manifest_set_aside_are_valid_ones_and_at_most_max_functions() {
+    let dir = temp_dir("aside-names");
+    let (store, _) = open(&dir);
+    drop(store);
+    fs::write(
+        dir.join(MANIFEST),
+        "{\"functions\": {\"\\u001b[2Jx\": {}, \"../up\": {}, \"a\": {}, \"b\": {}, \"c\": {}}}",
+    )
+    .unwrap();
+    let opened = Store::open(&dir, 2).unwrap();
+    assert_eq!(opened.aside.unwrap().names, ["a", "b"]);
     let _ = fs::remove_dir_all(&dir);
 }
