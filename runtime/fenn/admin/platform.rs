@@ -153,18 +153,21 @@ impl Platform {
 
     /// Serves `name`'s version `to`, or the one before the current.
     pub(crate) async fn rollback(&self, name: &str, to: Option<u64>) -> Result<Value, ApiError> {
-        let mut state = self.state.lock().await;
-        writable(&state, name, true)?;
-        let target = state
-            .manifest
-            .rollback_target(name, to)
-            .map_err(|refused| match refused {
-                Refused::NothingEarlier(_) => ApiError::Conflict(refused.to_string()),
-                _ => ApiError::NotFound(refused.to_string()),
-            })?
-            .clone();
-        let _memory = (self.deploy_memory)
-            .reserve(target.size as usize, self.body_timeout)
+        let pick = |state: &State| {
+            writable(state, name, true)?;
+            let target = state
+                .manifest
+                .rollback_target(name, to)
+                .map_err(|refused| match refused {
+                    Refused::NothingEarlier(_) => ApiError::Conflict(refused.to_string()),
+                    _ => ApiError::NotFound(refused.to_string()),
+                })?
+                .clone();
+            let size = target.size;
+            Ok((target, size))
+        };
+        let (mut state, target, _memory) = (self.deploy_memory)
+            .lock_reserved(&self.state, self.body_timeout, pick)
             .await?;
         let store = state.store.clone();
         // As at start: a module kept from before a lower limit still serves.
