@@ -201,28 +201,39 @@ impl Platform {
     /// Stops serving `name` and deletes its versions.
     pub(crate) async fn delete(&self, name: &str) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
-        if state.broken.contains_key(name) {
-            // Not served (a config function may hold its name): only the
-            // stored versions go.
-            let mut manifest = state.manifest.clone();
-            manifest.functions.remove(name);
-            remove(&state, &manifest).await?;
-            state.broken.remove(name);
-            state.manifest = manifest;
-            return Ok(json!({"name": name, "deleted": true}));
+        // Not served (a config function may hold its name): only the
+        // stored versions go.
+        let served = !state.broken.contains_key(name);
+        if served {
+            writable(&state, name, true)?;
         }
-        writable(&state, name, true)?;
-        let catalog = state.catalog.without(name);
         let mut manifest = state.manifest.clone();
         manifest.functions.remove(name);
-        remove(&state, &manifest).await?;
-        self.triggers.apply(&catalog);
-        self.dispatcher.remove(name);
-        self.observe.forget(name);
-        state.catalog = catalog;
-        state.manifest = manifest;
-        tracing::info!(function = name, "deleted");
-        Ok(json!({"name": name, "deleted": true}))
+        let removed = remove(&state, &manifest).await;
+        if served && !matches!(removed, Err(Removal::Unchanged(_))) {
+            let catalog = state.catalog.without(name);
+            self.triggers.apply(&catalog);
+            self.dispatcher.remove(name);
+            self.observe.forget(name);
+            state.catalog = catalog;
+        }
+        match removed {
+            Ok(()) => {
+                state.broken.remove(name);
+                state.manifest = manifest;
+                tracing::info!(function = name, "deleted");
+                Ok(json!({"name": name, "deleted": true}))
+            }
+            Err(Removal::Unchanged(error)) => Err(error),
+            // Memory as the disk: the manifest names modules that are
+            // gone, so the function is not served until deleted again.
+            Err(Removal::ModulesGone(error)) => {
+                let reason = format!("deployed function '{name}': {error}");
+                tracing::error!("{reason}");
+                state.broken.insert(name.to_owned(), reason);
+                Err(error)
+            }
+        }
     }
 
     /// Saves `manifest` (and `wasm`, a new module), then puts the change in
@@ -313,11 +324,43 @@ async fn save(
     .await
 }
 
+/// Why [`remove`] failed, as the API answers it.
+enum Removal {
+    /// Nothing changed.
+    Unchanged(ApiError),
+    /// The function's modules are deleted, its manifest entry is not.
+    ModulesGone(ApiError),
+}
+
 /// Makes `manifest`, which only removes, the store's: on a full disk too.
-async fn remove(state: &State, manifest: &Manifest) -> Result<(), ApiError> {
+async fn remove(state: &State, manifest: &Manifest) -> Result<(), Removal> {
     let store = state.store.clone();
     let saved = manifest.clone();
-    blocking(&state.store, move || store.commit_removal(&saved)).await
+    let removed = tokio::task::spawn_blocking(move || store.commit_removal(&saved))
+        .await
+        .map_err(|_| Removal::Unchanged(bug()))?;
+    let error = match removed {
+        Ok(()) => return Ok(()),
+        Err(super::store::Removal::Unchanged(error)) => {
+            return Err(Removal::Unchanged(failed(&state.store, error)));
+        }
+        Err(super::store::Removal::ModulesGone(error)) => error,
+    };
+    let free = crate::state_dir::free_bytes(state.store.dir())
+        .map_or_else(String::new, |free| format!(", {free} bytes free"));
+    let reason = format!(
+        "its modules were deleted to make room, but the store's manifest in {} could not be written ({error}{free}): it is no longer served; free space, then delete it again",
+        state.store.dir().display()
+    );
+    Err(Removal::ModulesGone(match super::disk::is_full(&error) {
+        true => ApiError::DiskFull(reason),
+        false => ApiError::Internal(reason),
+    }))
+}
+
+/// The error of a failure that cannot happen.
+fn bug() -> ApiError {
+    ApiError::Internal("the store failed (a bug: please report it)".into())
 }
 
 impl Triggers {
@@ -366,24 +409,25 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) if error.kind() == std::io::ErrorKind::FileTooLarge => {
-            Err(ApiError::Conflict(error.to_string()))
-        }
-        Ok(Err(error)) if super::disk::is_full(&error) => {
-            let free = crate::state_dir::free_bytes(store.dir())
-                .map_or_else(String::new, |free| format!(" ({free} bytes free)"));
-            Err(ApiError::DiskFull(format!(
-                "the disk holding {} is full{free}, nothing changed: delete functions or free space on it ({error})",
-                store.dir().display()
-            )))
-        }
-        Ok(Err(error)) => Err(ApiError::Internal(format!(
-            "the store failed, nothing changed: {error}"
-        ))),
-        Err(_) => Err(ApiError::Internal(
-            "the store failed (a bug: please report it)".into(),
-        )),
+        Ok(Err(error)) => Err(failed(store, error)),
+        Err(_) => Err(bug()),
     }
+}
+
+/// The answer to a failed change of `store` that changed nothing.
+fn failed(store: &Store, error: std::io::Error) -> ApiError {
+    if error.kind() == std::io::ErrorKind::FileTooLarge {
+        return ApiError::Conflict(error.to_string());
+    }
+    if !super::disk::is_full(&error) {
+        return ApiError::Internal(format!("the store failed, nothing changed: {error}"));
+    }
+    let free = crate::state_dir::free_bytes(store.dir())
+        .map_or_else(String::new, |free| format!(" ({free} bytes free)"));
+    ApiError::DiskFull(format!(
+        "the disk holding {} is full{free}, nothing changed: delete functions or free space on it ({error})",
+        store.dir().display()
+    ))
 }
 
 /// Now, as RFC 3339 in UTC.

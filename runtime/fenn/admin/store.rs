@@ -56,6 +56,16 @@ pub(crate) struct Aside {
     pub(crate) names: Vec<String>,
 }
 
+/// Why a removal ([`Store::commit_removal`]) failed.
+#[derive(Debug)]
+pub(crate) enum Removal {
+    /// Nothing changed.
+    Unchanged(std::io::Error),
+    /// The modules it removes were deleted to make room, but the manifest
+    /// that no longer names them could not be written.
+    ModulesGone(std::io::Error),
+}
+
 /// A module's content hash, in lower-case hex.
 pub(crate) fn sha256(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
@@ -245,22 +255,27 @@ impl Store {
 
     /// [`Store::commit`] of a change that only removes (a function
     /// deleted): on a full disk, the modules `manifest` no longer names are
-    /// deleted first, to make room for it. A power cut in between leaves
-    /// the old manifest naming modules that are gone: its function is then
-    /// not served, and deleting it again completes the removal.
-    pub(crate) fn commit_removal(&self, manifest: &Manifest) -> std::io::Result<()> {
+    /// deleted first, to make room for it. When the manifest still cannot
+    /// be written after that, or a power cut comes in between, the old
+    /// manifest names modules that are gone: its function is then not
+    /// served, and deleting it again completes the removal.
+    pub(crate) fn commit_removal(&self, manifest: &Manifest) -> Result<(), Removal> {
         match self.commit(manifest) {
-            Err(error) if disk::is_full(&error) => {
-                self.collect(manifest)?;
-                self.commit(manifest)
-            }
-            done => done,
+            Err(error) if disk::is_full(&error) => {}
+            done => return done.map_err(Removal::Unchanged),
+        }
+        match self.collect(manifest) {
+            Ok(0) => self.commit(manifest).map_err(Removal::Unchanged),
+            Ok(_) => self.commit(manifest).map_err(Removal::ModulesGone),
+            Err(error) => Err(Removal::ModulesGone(error)),
         }
     }
 
-    /// Deletes temporary files and the modules `manifest` does not name.
-    fn collect(&self, manifest: &Manifest) -> std::io::Result<()> {
+    /// Deletes temporary files and the modules `manifest` does not name;
+    /// returns how many modules it deleted.
+    fn collect(&self, manifest: &Manifest) -> std::io::Result<usize> {
         let named = manifest.referenced();
+        let mut modules = 0;
         for dir in [&self.dir, &self.modules] {
             for entry in fs::read_dir(dir)? {
                 let entry = entry?;
@@ -274,10 +289,11 @@ impl Store {
                 let kind = entry.file_type()?;
                 if stale && (kind.is_file() || kind.is_symlink()) {
                     fs::remove_file(entry.path())?;
+                    modules += usize::from(dir == &self.modules);
                 }
             }
         }
-        Ok(())
+        Ok(modules)
     }
 
     /// How many module files the store holds.

@@ -246,3 +246,56 @@ fn the_names_of_a_manifest_set_aside_are_valid_ones_and_at_most_max_functions() 
     assert_eq!(opened.aside.unwrap().names, ["a", "b"]);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_removal_that_deleted_modules_but_could_not_commit_says_so_and_completes_later() {
+    let dir = temp_dir("gone");
+    let opened = Store::open_with(&dir, 100, small_disk).unwrap();
+    let (store, mut manifest) = (opened.store, opened.manifest);
+    for (name, module) in [("a", vec![b'a'; 10]), ("b", vec![b'b'; 1000])] {
+        let sha = store.put_module(&module).unwrap();
+        manifest.deploy(name, version(&sha), 2);
+        store.commit(&manifest).unwrap();
+    }
+    // Another file fills the disk: deleting a's small module makes too
+    // little room for the manifest.
+    let room = CAPACITY - 1010 - fs::metadata(dir.join(MANIFEST)).unwrap().len();
+    fs::write(dir.join("filler"), vec![0; room as usize]).unwrap();
+    let mut removed = manifest.clone();
+    removed.functions.remove("a");
+    let error = store.commit_removal(&removed).unwrap_err();
+    assert!(
+        matches!(&error, Removal::ModulesGone(e) if disk::is_full(e)),
+        "{error:?}"
+    );
+    assert_eq!(store.module_count(), 1);
+    // The old manifest still names a, whose module is gone.
+    assert_eq!(open(&dir).1, manifest);
+    fs::remove_file(dir.join("filler")).unwrap();
+    store.commit_removal(&removed).unwrap();
+    assert_eq!(open(&dir).1, removed);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_removal_that_deleted_nothing_changed_nothing() {
+    let dir = temp_dir("unchanged");
+    let opened = Store::open_with(&dir, 100, small_disk).unwrap();
+    let (store, mut manifest) = (opened.store, opened.manifest);
+    let sha = store.put_module(&[b'a'; 1000]).unwrap();
+    // Two functions of one module: removing one deletes no module.
+    manifest.deploy("a", version(&sha), 2);
+    manifest.deploy("b", version(&sha), 2);
+    store.commit(&manifest).unwrap();
+    let room = CAPACITY - 1000 - fs::metadata(dir.join(MANIFEST)).unwrap().len();
+    fs::write(dir.join("filler"), vec![0; room as usize]).unwrap();
+    let mut removed = manifest.clone();
+    removed.functions.remove("a");
+    let error = store.commit_removal(&removed).unwrap_err();
+    assert!(
+        matches!(&error, Removal::Unchanged(e) if disk::is_full(e)),
+        "{error:?}"
+    );
+    assert_eq!(store.module_count(), 1);
+    let _ = fs::remove_dir_all(&dir);
+}
