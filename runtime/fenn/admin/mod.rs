@@ -10,15 +10,14 @@
 //! - `observed`: the invocation history, its stream, the metrics.
 //! - `console`: the web console's page, style and script.
 //! - `load`: the store's functions served again at start.
-//! - `store` and `manifest`: deployed functions on disk; `disk`: how
-//!   the store writes a file.
+//! - `store` and `manifest`: deployed functions on disk, written with
+//!   [`fenn_runtime::files`].
 //! - `error`: [`ApiError`] and its HTTP statuses.
 
 mod api;
 mod budget;
 mod check;
 mod console;
-mod disk;
 mod error;
 mod load;
 mod manifest;

@@ -352,10 +352,12 @@ async fn remove(state: &State, manifest: &Manifest) -> Result<(), Removal> {
         "its modules were deleted to make room, but the store's manifest in {} could not be written ({error}{free}): it is no longer served; free space, then delete it again",
         state.store.dir().display()
     );
-    Err(Removal::ModulesGone(match super::disk::is_full(&error) {
-        true => ApiError::DiskFull(reason),
-        false => ApiError::Internal(reason),
-    }))
+    Err(Removal::ModulesGone(
+        match fenn_runtime::files::is_full(&error) {
+            true => ApiError::DiskFull(reason),
+            false => ApiError::Internal(reason),
+        },
+    ))
 }
 
 /// The error of a failure that cannot happen.
@@ -419,7 +421,7 @@ fn failed(store: &Store, error: std::io::Error) -> ApiError {
     if error.kind() == std::io::ErrorKind::FileTooLarge {
         return ApiError::Conflict(error.to_string());
     }
-    if !super::disk::is_full(&error) {
+    if !fenn_runtime::files::is_full(&error) {
         return ApiError::Internal(format!("the store failed, nothing changed: {error}"));
     }
     let free = crate::state_dir::free_bytes(store.dir())

@@ -9,8 +9,8 @@
 //! either names. Modules no manifest names are deleted after each commit
 //! and at start.
 
-use super::disk::{self, Writer};
 use super::manifest::Manifest;
+use fenn_runtime::files::{self as disk, Writer};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -197,7 +197,9 @@ impl Store {
         fs::rename(&manifest, aside.join(MANIFEST))?;
         fs::rename(&self.modules, aside.join("modules"))?;
         crate::state_dir::create_dir(&self.modules)?;
-        disk::sync_dir(&self.dir);
+        if let Err(error) = disk::sync_dir(&self.dir) {
+            tracing::warn!(dir = %self.dir.display(), %error, "cannot sync the store's directory");
+        }
         Ok(Aside {
             path: aside,
             reason: reason.to_owned(),
@@ -214,7 +216,7 @@ impl Store {
         let intact = fs::metadata(&kept).is_ok_and(|m| m.len() == wasm.len() as u64)
             && fs::read(&kept).is_ok_and(|bytes| sha256(&bytes) == hash);
         if !intact {
-            disk::write_atomically(self.write, &self.dir, &self.modules, &name, wasm)?;
+            disk::write_atomically_with(self.write, &self.dir, &self.modules, &name, wasm)?;
         }
         Ok(hash)
     }
@@ -246,7 +248,7 @@ impl Store {
     /// deletes the modules it no longer names.
     pub(crate) fn commit(&self, manifest: &Manifest) -> std::io::Result<()> {
         let bytes = encoded(manifest)?;
-        disk::write_atomically(self.write, &self.dir, &self.dir, MANIFEST, &bytes)?;
+        disk::write_atomically_with(self.write, &self.dir, &self.dir, MANIFEST, &bytes)?;
         if let Err(error) = self.collect(manifest) {
             tracing::warn!(%error, "cannot delete modules no version names");
         }
