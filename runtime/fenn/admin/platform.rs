@@ -342,7 +342,7 @@ async fn remove(state: &State, manifest: &Manifest) -> Result<(), Removal> {
     let error = match removed {
         Ok(()) => return Ok(()),
         Err(super::store::Removal::Unchanged(error)) => {
-            return Err(Removal::Unchanged(failed(&state.store, error)));
+            return Err(Removal::Unchanged(failed(&state.store, &error)));
         }
         Err(super::store::Removal::ModulesGone(error)) => error,
     };
@@ -411,17 +411,17 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(failed(store, error)),
+        Ok(Err(error)) => Err(failed(store, &error)),
         Err(_) => Err(bug()),
     }
 }
 
 /// The answer to a failed change of `store` that changed nothing.
-fn failed(store: &Store, error: std::io::Error) -> ApiError {
+fn failed(store: &Store, error: &std::io::Error) -> ApiError {
     if error.kind() == std::io::ErrorKind::FileTooLarge {
         return ApiError::Conflict(error.to_string());
     }
-    if !fenn_runtime::files::is_full(&error) {
+    if !fenn_runtime::files::is_full(error) {
         return ApiError::Internal(format!("the store failed, nothing changed: {error}"));
     }
     let free = crate::state_dir::free_bytes(store.dir())
