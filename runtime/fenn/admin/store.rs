@@ -154,7 +154,10 @@ impl Store {
             write,
         };
         let path = dir.join(MANIFEST);
-        let (manifest, aside) = match path.exists().then(|| read_manifest(&path)) {
+        // Only a manifest that is not there is no manifest: one that
+        // cannot even be looked at is read, and refused, below.
+        let absent = fs::metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        let (manifest, aside) = match (!absent).then(|| read_manifest(&path)) {
             None => (Manifest::new(), None),
             Some(Ok(manifest)) => (manifest, None),
             Some(Err(Unreadable::Newer(reason) | Unreadable::Unread(reason))) => {

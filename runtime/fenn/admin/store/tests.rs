@@ -223,10 +223,19 @@ fn a_manifest_that_cannot_be_read_stops_the_start_and_nothing_is_set_aside() {
     fs::create_dir(dir.join(MANIFEST)).unwrap();
     let error = Store::open(&dir, 100).unwrap_err();
     assert!(error.contains("is not a regular file"), "{error}");
+    fs::remove_dir(dir.join(MANIFEST)).unwrap();
+    // One that cannot even be looked at (here a link to itself) is not
+    // taken for no manifest.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(MANIFEST, dir.join(MANIFEST)).unwrap();
+        let error = Store::open(&dir, 100).unwrap_err();
+        assert!(error.contains("cannot read"), "{error}");
+        fs::remove_file(dir.join(MANIFEST)).unwrap();
+    }
     let entries = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name());
     let aside = entries.filter(|n| n.to_string_lossy().starts_with("aside-"));
     assert_eq!(aside.count(), 0);
-    fs::remove_dir(dir.join(MANIFEST)).unwrap();
     fs::write(dir.join(MANIFEST), kept).unwrap();
     assert_eq!(open(&dir).1, manifest);
     let _ = fs::remove_dir_all(&dir);
