@@ -5,7 +5,8 @@
 //! - `api`: the HTTP side: token, paths, bodies within limits.
 //! - `check`: `POST /v1/check`, the online compile.
 //! - `budget`: the memory deploys and checks take, bounded.
-//! - `platform`: deploy, rollback, delete: checked, saved, swapped.
+//! - `platform`: deploy, rollback, delete: checked, saved, swapped;
+//!   `saving`: the store written off the async threads, its failures.
 //! - `views`: listing, one function, the test event.
 //! - `observed`: the invocation history, its stream, the metrics.
 //! - `console`: the web console's page, style and script.
@@ -23,6 +24,7 @@ mod load;
 mod manifest;
 mod observed;
 mod platform;
+mod saving;
 mod store;
 mod views;
 
