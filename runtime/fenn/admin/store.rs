@@ -72,6 +72,9 @@ pub(crate) fn sha256(bytes: &[u8]) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Characters of the parser's reason kept when a manifest is set aside.
+const REASON: usize = 300;
+
 /// Why a manifest is not read.
 enum Unreadable {
     /// Read whole, but not a manifest (cut short, overwritten, not JSON
@@ -97,6 +100,10 @@ fn read_manifest(path: &Path) -> Result<Manifest, Unreadable> {
     let manifest: Manifest = match serde_json::from_slice(&bytes) {
         Ok(manifest) => manifest,
         Err(error) => {
+            // The parser quotes what it met (a key, a value): escaped and
+            // cut short, since the reason is logged and listed for each
+            // function named.
+            let error: String = error.to_string().escape_debug().take(REASON).collect();
             let reason = format!("{}: not a manifest fenn wrote: {error}", path.display());
             return Err(Unreadable::Corrupt(reason, bytes));
         }

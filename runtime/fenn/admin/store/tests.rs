@@ -308,3 +308,19 @@ fn a_removal_that_deleted_nothing_changed_nothing() {
     assert_eq!(store.module_count(), 1);
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_reason_a_manifest_is_set_aside_is_escaped_and_short() {
+    let dir = temp_dir("aside-reason");
+    drop(open(&dir));
+    let key = format!("\\u001b[2J{}", "k".repeat(100_000));
+    let bytes = format!("{{\"format\": 1, \"functions\": {{}}, \"{key}\": 1}}");
+    fs::write(dir.join(MANIFEST), bytes).unwrap();
+    let reason = Store::open(&dir, 100).unwrap().aside.unwrap().reason;
+    assert!(reason.contains("unknown field"), "{reason}");
+    assert!(
+        !reason.contains('\u{1b}') && reason.len() < 1000,
+        "{reason}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
