@@ -413,7 +413,24 @@ fn write_last_fire(file: &Path, planned: DateTime<Utc>) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
     let name = name.ok_or_else(|| std::io::Error::other("the state file has no name"))?;
+    remove_temporaries(dir, &name);
     fenn_runtime::files::write_atomically(dir, &name, rfc3339(planned).as_bytes())
+}
+
+/// Deletes the temporary files of `name` a write cut short by a crash left
+/// in `dir` (none is in flight: writes take turns).
+fn remove_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -478,7 +495,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_link_planted_at_the_old_temporary_name_is_not_followed() {
+    fn a_link_planted_at_the_old_temporary_name_is_not_followed_and_leftovers_go() {
         let dir = std::env::temp_dir().join(format!("fenn-cron-planted-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let outside = dir.join("outside");
@@ -492,10 +509,16 @@ mod tests {
             let planted = file.with_extension(name);
             std::os::unix::fs::symlink(outside.join(n.to_string()), planted).unwrap();
         }
+        let leftover = file
+            .parent()
+            .unwrap()
+            .join(".sample.last.0123456789abcdef.tmp");
+        std::fs::write(&leftover, "cut short").unwrap();
         let at: DateTime<Utc> = "2026-03-29T01:00:00.250Z".parse().unwrap();
         write_last_fire(&file, at).unwrap();
         assert_eq!(read_last_fire(&file), Some(at));
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!leftover.exists(), "a crash's temporary file is deleted");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
