@@ -5,8 +5,9 @@
 //! manifest and delete the other's modules, so a start takes an exclusive
 //! lock on `<state_dir>/fenn.lock` (`flock`, released by the kernel when the
 //! process ends, however it ends) and writes its pid there; a second start
-//! refuses, naming that pid. A directory others may write is refused: they
-//! could plant the names fenn writes to.
+//! refuses, naming that pid. Others may not write it (they could plant
+//! the names fenn writes to): fenn's own directory is made owner-only,
+//! another user's is refused.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};
@@ -69,29 +70,77 @@ pub(crate) fn create_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Refuses a directory that users other than its owner may write. A link
-/// to the directory is followed (systemd's `DynamicUser` gives fenn
+/// Makes sure only fenn's user may write `dir`: a directory of fenn's own
+/// that others may write (an earlier fenn's under a umask of 002) is
+/// made owner-only, with a warning; one another user owns is refused,
+/// since that user could plant the files fenn writes there. A link to the
+/// directory is followed (systemd's `DynamicUser` gives fenn
 /// `/var/lib/fenn` as a link to `/var/lib/private/fenn`).
 #[cfg(unix)]
 pub(crate) fn owner_only(dir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let metadata = std::fs::metadata(dir)
         .map_err(|error| format!("cannot read {}: {error}", dir.display()))?;
-    let mode = metadata.permissions().mode();
-    if mode & 0o022 == 0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} may be written by other users (mode {:o}): they could plant the files fenn writes there; chmod go-w it",
-            dir.display(),
-            mode & 0o777
-        ))
+    let mode = metadata.permissions().mode() & 0o7777;
+    // SAFETY: geteuid only returns this process's effective user id.
+    #[allow(unsafe_code)]
+    let fenn = unsafe { libc::geteuid() };
+    match Ownership::of(metadata.uid(), mode, fenn) {
+        Ownership::Fine => Ok(()),
+        Ownership::Tighten(tightened) => {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(tightened))
+                .map_err(|error| format!("{}: cannot chmod go-w it: {error}", dir.display()))?;
+            tracing::warn!(
+                dir = %dir.display(),
+                "other users could write fenn's directory (mode {:o}): made it {:o} (chmod go-w)",
+                mode & 0o777,
+                tightened & 0o777
+            );
+            Ok(())
+        }
+        Ownership::Refused(why) => Err(format!("{}: {why}", dir.display())),
     }
 }
 
 #[cfg(not(unix))]
 pub(crate) fn owner_only(_dir: &Path) -> Result<(), String> {
     Ok(())
+}
+
+/// What a directory's owner and mode call for.
+#[derive(Debug, PartialEq, Eq)]
+enum Ownership {
+    Fine,
+    /// Fenn's own, writable by others: to be given this mode.
+    Tighten(u32),
+    /// Why fenn does not use it.
+    Refused(String),
+}
+
+impl Ownership {
+    /// For a directory of owner `owner` and mode `mode`, used by the
+    /// process of effective user `fenn`.
+    fn of(owner: u32, mode: u32, fenn: u32) -> Self {
+        let writable_by_others = mode & 0o022 != 0;
+        if owner == fenn {
+            return match writable_by_others {
+                true => Self::Tighten(mode & !0o022),
+                false => Self::Fine,
+            };
+        }
+        if owner != 0 {
+            return Self::Refused(format!(
+                "owned by uid {owner}, not by fenn's user (uid {fenn}): that user could plant the files fenn writes there; chown it to fenn's user"
+            ));
+        }
+        match writable_by_others {
+            true => Self::Refused(format!(
+                "owned by root and writable by other users (mode {:o}): they could plant the files fenn writes there; chmod go-w it, or chown it to fenn's user (uid {fenn})",
+                mode & 0o777
+            )),
+            false => Self::Fine,
+        }
+    }
 }
 
 /// Opens (or creates) `path` for reading and writing, never through a
@@ -189,17 +238,44 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn a_directory_others_may_write_is_refused() {
+    fn a_directory_of_fenns_own_others_may_write_is_made_owner_only() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = temp_dir("mode");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let error = lock(&dir).unwrap_err();
-        assert!(
-            error.contains("may be written by other users (mode 777)"),
-            "{error}"
-        );
+        lock(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_another_user_owns_is_refused_naming_the_owner() {
+        for mode in [0o755, 0o775] {
+            let Ownership::Refused(why) = Ownership::of(1001, mode, 1000) else {
+                panic!("another user's directory is used");
+            };
+            assert!(
+                why.contains("owned by uid 1001, not by fenn's user (uid 1000)"),
+                "{why}"
+            );
+            assert!(why.contains("chown it"), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_root_directory_is_used_unless_others_may_write_it() {
+        assert_eq!(Ownership::of(0, 0o755, 1000), Ownership::Fine);
+        let Ownership::Refused(why) = Ownership::of(0, 0o777, 1000) else {
+            panic!("a root directory others may write is used");
+        };
+        assert!(why.contains("writable by other users (mode 777)"), "{why}");
+        assert_eq!(Ownership::of(1000, 0o775, 1000), Ownership::Tighten(0o755));
+        assert_eq!(
+            Ownership::of(1000, 0o1777, 1000),
+            Ownership::Tighten(0o1755)
+        );
+        assert_eq!(Ownership::of(0, 0o700, 0), Ownership::Fine);
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use super::ApiError;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Mutex, MutexGuard, OwnedSemaphorePermit, Semaphore};
 
 /// Bytes of memory a deploy or a check takes per byte of its module.
 pub(crate) const FACTOR: u64 = 10;
@@ -57,6 +57,32 @@ impl DeployMemory {
             ))),
         }
     }
+
+    /// Locks `state` with the memory of what `pick` finds in it (a thing
+    /// and its module's size) reserved. The memory is waited for with
+    /// `state` unlocked, as a deploy waits for it before locking: whatever
+    /// else waits on `state` does not wait on a deploy's memory too. Then
+    /// `state` is locked again and `pick` asked again: when what it picks
+    /// now is larger, the change is refused (409) as one that raced another.
+    pub(crate) async fn lock_reserved<'a, S, T>(
+        &self,
+        state: &'a Mutex<S>,
+        wait: Duration,
+        pick: impl Fn(&S) -> Result<(T, u64), ApiError>,
+    ) -> Result<(MutexGuard<'a, S>, T, OwnedSemaphorePermit), ApiError> {
+        let (_, size) = pick(&*state.lock().await)?;
+        let permit = self
+            .reserve(usize::try_from(size).unwrap_or(usize::MAX), wait)
+            .await?;
+        let locked = state.lock().await;
+        let (picked, now) = pick(&locked)?;
+        if now > size {
+            return Err(ApiError::Conflict(
+                "the function changed while this change waited for memory: try again".into(),
+            ));
+        }
+        Ok((locked, picked, permit))
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +112,44 @@ mod tests {
         let whole = budget.reserve(64 << 20, Duration::from_millis(10)).await;
         assert!(whole.is_ok());
         assert_eq!(budget.kib.available_permits(), 0);
+    }
+
+    #[tokio::test]
+    async fn waiting_for_memory_does_not_hold_the_state() {
+        let budget = DeployMemory::new(1 << 20);
+        let state = Mutex::new(1u64 << 20);
+        let held = budget.reserve(1 << 20, Duration::ZERO).await.unwrap();
+        let pick = |size: &u64| Ok(((), *size));
+        let waiting = budget.lock_reserved(&state, Duration::from_secs(60), pick);
+        tokio::pin!(waiting);
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(waiting.as_mut().poll(cx).is_pending())
+        });
+        assert!(polled.await, "the memory is held: the change waits");
+        assert!(
+            state.try_lock().is_ok(),
+            "the state is free while the change waits for memory"
+        );
+        drop(held);
+        let (locked, (), _memory) = waiting.await.unwrap();
+        assert_eq!(*locked, 1 << 20);
+    }
+
+    #[tokio::test]
+    async fn a_change_that_grew_while_waiting_for_memory_is_refused() {
+        let budget = DeployMemory::new(1 << 20);
+        let state = Mutex::new(1u64);
+        let held = budget.reserve(1 << 20, Duration::ZERO).await.unwrap();
+        let pick = |size: &u64| Ok(((), *size));
+        let waiting = budget.lock_reserved(&state, Duration::from_secs(60), pick);
+        tokio::pin!(waiting);
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(waiting.as_mut().poll(cx).is_pending())
+        });
+        assert!(polled.await);
+        *state.lock().await = 2 << 20;
+        drop(held);
+        let error = waiting.await.err().unwrap();
+        assert!(matches!(error, ApiError::Conflict(_)), "{error}");
     }
 }

@@ -22,7 +22,7 @@ pub(crate) fn load(
     dispatcher: &Dispatcher,
     mut catalog: Catalog,
 ) -> Result<State, String> {
-    let opened = Store::open(&settings.store_dir)?;
+    let opened = Store::open(&settings.store_dir, settings.max_functions)?;
     let (store, manifest) = (opened.store, opened.manifest);
     let mut broken = std::collections::BTreeMap::new();
     if let Some(aside) = opened.aside {

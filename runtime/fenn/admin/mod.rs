@@ -5,25 +5,26 @@
 //! - `api`: the HTTP side: token, paths, bodies within limits.
 //! - `check`: `POST /v1/check`, the online compile.
 //! - `budget`: the memory deploys and checks take, bounded.
-//! - `platform`: deploy, rollback, delete: checked, saved, swapped.
+//! - `platform`: deploy, rollback, delete: checked, saved, swapped;
+//!   `saving`: the store written off the async threads, its failures.
 //! - `views`: listing, one function, the test event.
 //! - `observed`: the invocation history, its stream, the metrics.
 //! - `console`: the web console's page, style and script.
 //! - `load`: the store's functions served again at start.
-//! - `store` and `manifest`: deployed functions on disk; `disk`: how
-//!   the store writes a file.
+//! - `store` and `manifest`: deployed functions on disk, written with
+//!   [`fenn_runtime::files`].
 //! - `error`: [`ApiError`] and its HTTP statuses.
 
 mod api;
 mod budget;
 mod check;
 mod console;
-mod disk;
 mod error;
 mod load;
 mod manifest;
 mod observed;
 mod platform;
+mod saving;
 mod store;
 mod views;
 

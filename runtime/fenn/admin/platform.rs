@@ -4,6 +4,7 @@
 
 use super::ApiError;
 use super::manifest::{Manifest, Refused, Version};
+use super::saving::{Removal, remove, save};
 use super::store::{Store, sha256};
 use crate::catalog::{Catalog, Entry, Origin};
 use crate::config::{AdminSettings, Context, definition};
@@ -153,18 +154,21 @@ impl Platform {
 
     /// Serves `name`'s version `to`, or the one before the current.
     pub(crate) async fn rollback(&self, name: &str, to: Option<u64>) -> Result<Value, ApiError> {
-        let mut state = self.state.lock().await;
-        writable(&state, name, true)?;
-        let target = state
-            .manifest
-            .rollback_target(name, to)
-            .map_err(|refused| match refused {
-                Refused::NothingEarlier(_) => ApiError::Conflict(refused.to_string()),
-                _ => ApiError::NotFound(refused.to_string()),
-            })?
-            .clone();
-        let _memory = (self.deploy_memory)
-            .reserve(target.size as usize, self.body_timeout)
+        let pick = |state: &State| {
+            writable(state, name, true)?;
+            let target = state
+                .manifest
+                .rollback_target(name, to)
+                .map_err(|refused| match refused {
+                    Refused::NothingEarlier(_) => ApiError::Conflict(refused.to_string()),
+                    _ => ApiError::NotFound(refused.to_string()),
+                })?
+                .clone();
+            let size = target.size;
+            Ok((target, size))
+        };
+        let (mut state, target, _memory) = (self.deploy_memory)
+            .lock_reserved(&self.state, self.body_timeout, pick)
             .await?;
         let store = state.store.clone();
         // As at start: a module kept from before a lower limit still serves.
@@ -198,28 +202,39 @@ impl Platform {
     /// Stops serving `name` and deletes its versions.
     pub(crate) async fn delete(&self, name: &str) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
-        if state.broken.contains_key(name) {
-            // Not served (a config function may hold its name): only the
-            // stored versions go.
-            let mut manifest = state.manifest.clone();
-            manifest.functions.remove(name);
-            remove(&state, &manifest).await?;
-            state.broken.remove(name);
-            state.manifest = manifest;
-            return Ok(json!({"name": name, "deleted": true}));
+        // Not served (a config function may hold its name): only the
+        // stored versions go.
+        let served = !state.broken.contains_key(name);
+        if served {
+            writable(&state, name, true)?;
         }
-        writable(&state, name, true)?;
-        let catalog = state.catalog.without(name);
         let mut manifest = state.manifest.clone();
         manifest.functions.remove(name);
-        remove(&state, &manifest).await?;
-        self.triggers.apply(&catalog);
-        self.dispatcher.remove(name);
-        self.observe.forget(name);
-        state.catalog = catalog;
-        state.manifest = manifest;
-        tracing::info!(function = name, "deleted");
-        Ok(json!({"name": name, "deleted": true}))
+        let removed = remove(&state, &manifest).await;
+        if served && !matches!(removed, Err(Removal::Unchanged(_))) {
+            let catalog = state.catalog.without(name);
+            self.triggers.apply(&catalog);
+            self.dispatcher.remove(name);
+            self.observe.forget(name);
+            state.catalog = catalog;
+        }
+        match removed {
+            Ok(()) => {
+                state.broken.remove(name);
+                state.manifest = manifest;
+                tracing::info!(function = name, "deleted");
+                Ok(json!({"name": name, "deleted": true}))
+            }
+            Err(Removal::Unchanged(error)) => Err(error),
+            // Memory as the disk: the manifest names modules that are
+            // gone, so the function is not served until deleted again.
+            Err(Removal::ModulesGone(error)) => {
+                let reason = format!("deployed function '{name}': {error}");
+                tracing::error!("{reason}");
+                state.broken.insert(name.to_owned(), reason);
+                Err(error)
+            }
+        }
     }
 
     /// Saves `manifest` (and `wasm`, a new module), then puts the change in
@@ -291,32 +306,6 @@ pub(crate) fn instantiation(module: &FunctionModule) -> Value {
     })
 }
 
-/// Writes `wasm` (when new) and makes `manifest` the store's.
-async fn save(
-    state: &State,
-    manifest: &Manifest,
-    wasm: Option<Arc<Vec<u8>>>,
-) -> Result<(), ApiError> {
-    let store = state.store.clone();
-    let saved = manifest.clone();
-    blocking(&state.store, move || {
-        // Refused before the module is written when it would not fit.
-        super::store::encoded(&saved)?;
-        if let Some(wasm) = wasm {
-            store.put_module(&wasm)?;
-        }
-        store.commit(&saved)
-    })
-    .await
-}
-
-/// Makes `manifest`, which only removes, the store's: on a full disk too.
-async fn remove(state: &State, manifest: &Manifest) -> Result<(), ApiError> {
-    let store = state.store.clone();
-    let saved = manifest.clone();
-    blocking(&state.store, move || store.commit_removal(&saved)).await
-}
-
 impl Triggers {
     /// Hands every trigger its bindings from `catalog`, which has checked
     /// that they do not collide.
@@ -355,57 +344,7 @@ fn writable(state: &State, name: &str, existing: bool) -> Result<(), ApiError> {
     }
 }
 
-/// Runs disk work on `store` off the async threads; its failure changes
-/// nothing.
-async fn blocking<T: Send + 'static>(
-    store: &Store,
-    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) if error.kind() == std::io::ErrorKind::FileTooLarge => {
-            Err(ApiError::Conflict(error.to_string()))
-        }
-        Ok(Err(error)) if super::disk::is_full(&error) => {
-            let free = crate::state_dir::free_bytes(store.dir())
-                .map_or_else(String::new, |free| format!(" ({free} bytes free)"));
-            Err(ApiError::DiskFull(format!(
-                "the disk holding {} is full{free}, nothing changed: delete functions or free space on it ({error})",
-                store.dir().display()
-            )))
-        }
-        Ok(Err(error)) => Err(ApiError::Internal(format!(
-            "the store failed, nothing changed: {error}"
-        ))),
-        Err(_) => Err(ApiError::Internal(
-            "the store failed (a bug: please report it)".into(),
-        )),
-    }
-}
-
 /// Now, as RFC 3339 in UTC.
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::response::IntoResponse as _;
-
-    #[tokio::test]
-    async fn a_full_disk_is_a_507_naming_the_directory_and_its_free_bytes() {
-        let dir = std::env::temp_dir().join(format!("fenn-platform-full-{}", std::process::id()));
-        let store = Store::open(&dir).unwrap().store;
-        let full = || Err::<(), _>(std::io::Error::from(std::io::ErrorKind::StorageFull));
-        let error = blocking(&store, full).await.unwrap_err();
-        let text = error.to_string();
-        let holding = format!("the disk holding {} is full (", dir.display());
-        assert!(
-            text.contains(&holding) && text.contains(" bytes free), nothing changed"),
-            "{text}"
-        );
-        assert_eq!(error.into_response().status().as_u16(), 507);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }

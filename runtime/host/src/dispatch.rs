@@ -559,9 +559,15 @@ mod tests {
         // Wait until the spinning guest holds the worker (its own share's
         // permit taken, then the pool's).
         let spin = dispatcher.functions.load().get("spin").unwrap().clone();
-        while spin.workers.available_permits() > 0 || dispatcher.workers.available_permits() > 0 {
-            tokio::task::yield_now().await;
-        }
+        let held = async {
+            while spin.workers.available_permits() > 0 || dispatcher.workers.available_permits() > 0
+            {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), held)
+            .await
+            .expect("the spinning invocation never held the worker: did it fail early?");
         let waited = dispatcher.invoke("heavy", Event::default()).await;
         assert!(matches!(waited, Err(Error::Deadline { .. })), "{waited:?}");
         assert_eq!(
@@ -585,9 +591,14 @@ mod tests {
         // The first call holds the only permit until its deadline; wait
         // until it does, then a second one must be refused straight away.
         let deployed = dispatcher.functions.load().get("spin").unwrap().clone();
-        while deployed.permits.available_permits() > 0 {
-            tokio::task::yield_now().await;
-        }
+        let held = async {
+            while deployed.permits.available_permits() > 0 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), held)
+            .await
+            .expect("the first invocation never held the permit: did it fail early?");
         let started = Instant::now();
         let second = dispatcher.invoke("spin", Event::default()).await;
         assert!(matches!(second, Err(Error::Busy { .. })), "{second:?}");

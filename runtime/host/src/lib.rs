@@ -50,6 +50,7 @@ pub mod census;
 pub mod dispatch;
 pub mod error;
 pub mod event;
+pub mod files;
 pub mod guest_log;
 pub mod invocation;
 pub mod limiter;

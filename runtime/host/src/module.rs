@@ -22,15 +22,17 @@ pub struct FunctionModule {
     pub(crate) guest_memory: Option<Arc<GuestMemory>>,
     pub(crate) log_rate: Arc<LogRate>,
     /// Whether its instantiation is heavy: it writes more than
-    /// [`Census::HEAVY_START_BYTES`](crate::census::Census::HEAVY_START_BYTES),
-    /// is estimated at more than
-    /// [`Census::INLINE_WORK`](crate::census::Census::INLINE_WORK), or took
-    /// more than [`INLINE_INSTANTIATION`] at deploy. Its events then start
-    /// on a worker thread, drawing on the function's worker share, so that
-    /// the work fuel does not meter cannot slow other functions.
+    /// [`Census::HEAVY_START_BYTES`](crate::census::Census::HEAVY_START_BYTES)
+    /// or is estimated at more than
+    /// [`Census::INLINE_WORK`](crate::census::Census::INLINE_WORK). Its
+    /// events then start on a worker thread, drawing on the function's
+    /// worker share, so that the work fuel does not meter cannot slow
+    /// other functions. Decided from the module's counts alone, never from
+    /// a timing, so that the same module is decided the same way at every
+    /// deploy, however loaded the device.
     pub heavy_start: bool,
-    /// How long an instantiation took at deploy (the median of
-    /// [`TIMED_INSTANTIATIONS`]).
+    /// How long its one trial instantiation took at deploy: a figure to
+    /// show, not one anything is decided on.
     pub instantiation: std::time::Duration,
     /// The deployed version it is (0 for a function of the config file),
     /// as the invocation history names it.
@@ -99,24 +101,12 @@ impl FunctionModule {
             version: 0,
         };
         let mut compiled = compiled;
-        compiled.instantiation = compiled.timed_instantiation()?;
+        let started = std::time::Instant::now();
+        compiled.trial_instantiate()?;
+        compiled.instantiation = started.elapsed();
         compiled.heavy_start = census.start_bytes > crate::census::Census::HEAVY_START_BYTES
-            || census.instantiation_work() > crate::census::Census::INLINE_WORK
-            || compiled.instantiation > INLINE_INSTANTIATION;
+            || census.instantiation_work() > crate::census::Census::INLINE_WORK;
         Ok(compiled)
-    }
-
-    /// Instantiates [`TIMED_INSTANTIATIONS`] times ([`Self::trial_instantiate`]);
-    /// returns the median time.
-    fn timed_instantiation(&self) -> Result<std::time::Duration, Error> {
-        let mut times = [std::time::Duration::ZERO; TIMED_INSTANTIATIONS];
-        for time in &mut times {
-            let started = std::time::Instant::now();
-            self.trial_instantiate()?;
-            *time = started.elapsed();
-        }
-        times.sort_unstable();
-        Ok(times[TIMED_INSTANTIATIONS / 2])
     }
 
     /// The function's name.
@@ -166,15 +156,6 @@ impl FunctionModule {
         }
     }
 }
-
-/// Instantiations timed at deploy, of which the median is kept.
-pub const TIMED_INSTANTIATIONS: usize = 5;
-
-/// An instantiation that took longer than this at deploy (about what the
-/// inline slice of fuel takes) makes the module's events start on a worker
-/// thread, whatever its counts: a slower device, or work the census does
-/// not foresee.
-pub const INLINE_INSTANTIATION: std::time::Duration = std::time::Duration::from_micros(250);
 
 /// Why bytes that do not start as a module does are refused, before the
 /// compiler's own reason: what a person needs to hear.
@@ -466,6 +447,9 @@ pub(crate) mod declared {
         let light = declaring(300, 5, 10, (1, 50), 10);
         let census = crate::census::Census::of(&light).unwrap();
         assert!(census.instantiation_work() < crate::census::Census::INLINE_WORK);
+        // Its counts decide, not a timing: inline however slow the trial.
+        let light = FunctionModule::compile("t", &light, limits.clone()).unwrap();
+        assert!(!light.heavy_start);
         // Within every count limit, yet over half a millisecond an event.
         let heavy = declaring(19_993, 992, 1_000, (1_000, 10_000), 9_998);
         let census = crate::census::Census::of(&heavy).unwrap();

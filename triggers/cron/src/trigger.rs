@@ -240,7 +240,9 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 // fsync can take long on an SD card: off the async workers.
                 tokio::task::spawn_blocking(move || {
                     if let Err(error) = write_last_fire(&file, planned) {
-                        tracing::warn!(%schedule, %error, "could not persist the last fire time");
+                        let full = fenn_runtime::files::is_full(&error);
+                        let hint = if full { " (the disk is full)" } else { "" };
+                        fenn_runtime::limited!(warn, "cron state not written", "", %schedule, %error, "could not persist the last fire time{hint}");
                     }
                 });
             }
@@ -400,10 +402,7 @@ fn read_last_fire(file: &Path) -> Option<DateTime<Utc>> {
 /// "allow"`) and persist from detached tasks: writes take turns, and each
 /// goes through a temporary file of its own.
 fn write_last_fire(file: &Path, planned: DateTime<Utc>) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::sync::atomic::{AtomicU64, Ordering};
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    static NEXT: AtomicU64 = AtomicU64::new(0);
     let _turn = TURN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -412,16 +411,26 @@ fn write_last_fire(file: &Path, planned: DateTime<Utc>) -> std::io::Result<()> {
     }
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let temporary = file.with_extension(format!(
-        "{}-{}.tmp",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut out = std::fs::File::create(&temporary)?;
-    out.write_all(rfc3339(planned).as_bytes())?;
-    out.sync_all()?;
-    std::fs::rename(&temporary, file)?;
-    std::fs::File::open(dir)?.sync_all()
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = name.ok_or_else(|| std::io::Error::other("the state file has no name"))?;
+    remove_temporaries(dir, &name);
+    fenn_runtime::files::write_atomically(dir, &name, rfc3339(planned).as_bytes())
+}
+
+/// Deletes the temporary files of `name` a write cut short by a crash left
+/// in `dir` (none is in flight: writes take turns).
+fn remove_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -482,5 +491,34 @@ mod tests {
         std::fs::write(&file, "garbage").unwrap();
         assert_eq!(read_last_fire(&file), None);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_at_the_old_temporary_name_is_not_followed_and_leftovers_go() {
+        let dir = std::env::temp_dir().join(format!("fenn-cron-planted-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let outside = dir.join("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        let file = state_file(&dir, "sample");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        // The names the old code took: this process's id and a counter
+        // other tests also advance.
+        for n in 0..200 {
+            let name = format!("{}-{n}.tmp", std::process::id());
+            let planted = file.with_extension(name);
+            std::os::unix::fs::symlink(outside.join(n.to_string()), planted).unwrap();
+        }
+        let leftover = file
+            .parent()
+            .unwrap()
+            .join(".sample.last.0123456789abcdef.tmp");
+        std::fs::write(&leftover, "cut short").unwrap();
+        let at: DateTime<Utc> = "2026-03-29T01:00:00.250Z".parse().unwrap();
+        write_last_fire(&file, at).unwrap();
+        assert_eq!(read_last_fire(&file), Some(at));
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!leftover.exists(), "a crash's temporary file is deleted");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -126,6 +126,7 @@ impl Outbox {
             move |source| OutboxError::Io { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        remove_temporaries(dir);
         let log_path = dir.join(LOG);
         let mut log = OpenOptions::new()
             .read(true)
@@ -303,32 +304,66 @@ impl Outbox {
         let Some(disk) = &mut self.disk else {
             return Ok(());
         };
-        let fresh = disk.dir.join("outbox.log.new");
-        let io = disk.io("outbox.log.new");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&fresh)
-            .map_err(&io)?;
-        let mut end = 0;
-        for (message, _) in &self.items {
-            let record = encode(message)?;
-            file.write_all(&record).map_err(&io)?;
-            end += record.len() as u64;
-        }
-        file.sync_data().map_err(&io)?;
-        // The cursor first: for a moment it points at the start of the old
-        // log, whose records from there on are all waiting ones (sent again
-        // if a crash comes now: duplicates, never a loss).
-        write_cursor(&disk.dir, 0)?;
-        std::fs::rename(&fresh, disk.dir.join(LOG)).map_err(&io)?;
+        let io = disk.io(LOG);
+        let (fresh, mut file) =
+            fenn_runtime::files::create_temporary(&disk.dir, LOG).map_err(&io)?;
+        let written = fill(&mut file, &fresh, &self.items).and_then(|end| {
+            // The cursor first: for a moment it points at the start of the
+            // old log, whose records from there on are all waiting ones
+            // (sent again if a crash comes now: duplicates, never a loss).
+            write_cursor(&disk.dir, 0)?;
+            std::fs::rename(&fresh, disk.dir.join(LOG)).map_err(&io)?;
+            Ok(end)
+        });
+        let end = match written {
+            Ok(end) => end,
+            Err(error) => {
+                let _ = std::fs::remove_file(&fresh);
+                return Err(error);
+            }
+        };
         sync_dir(&disk.dir)?;
         (disk.log, disk.start, disk.end, disk.unsynced) = (file, 0, end, false);
         disk.confirmed_since_cursor = 0;
         Ok(())
     }
+}
+
+/// Deletes what a write cut short by a crash left in `dir`.
+fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = [LOG, CURSOR]
+            .iter()
+            .any(|file| name.starts_with(&format!(".{file}.")));
+        if ours && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Writes `items` to `file`, synced: the bytes written.
+fn fill(
+    file: &mut File,
+    path: &Path,
+    items: &VecDeque<(Outgoing, u64)>,
+) -> Result<u64, OutboxError> {
+    let io = |source| OutboxError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut end = 0;
+    for (message, _) in items {
+        let record = encode(message)?;
+        file.write_all(&record).map_err(io)?;
+        end += record.len() as u64;
+    }
+    file.sync_data().map_err(io)?;
+    Ok(end)
 }
 
 fn encode(message: &Outgoing) -> Result<Vec<u8>, OutboxError> {
@@ -363,16 +398,8 @@ fn read_cursor(path: &Path) -> u64 {
 
 fn write_cursor(dir: &Path, offset: u64) -> Result<(), OutboxError> {
     let path = dir.join(CURSOR);
-    let temporary = dir.join("outbox.pos.new");
-    let io = |source| OutboxError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut file = File::create(&temporary).map_err(io)?;
-    file.write_all(&offset.to_le_bytes()).map_err(io)?;
-    file.sync_data().map_err(io)?;
-    std::fs::rename(&temporary, &path).map_err(io)?;
-    sync_dir(dir)
+    fenn_runtime::files::write_atomically(dir, CURSOR, &offset.to_le_bytes())
+        .map_err(|source| OutboxError::Io { path, source })
 }
 
 /// Makes a rename or a new file in `dir` durable.
@@ -545,5 +572,44 @@ mod tests {
         assert_eq!(back.last(), waiting.last());
         assert!(back.len() <= CURSOR_EVERY, "{back:?}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_planted_at_the_old_temporary_names_are_not_followed_and_leftovers_go() {
+        let dir = dir("planted");
+        let outside = dir.with_extension("outside");
+        let _ = std::fs::remove_dir_all(&outside);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        for name in ["outbox.pos.new", "outbox.log.new"] {
+            std::os::unix::fs::symlink(outside.join(name), dir.join(name)).unwrap();
+        }
+        let leftover = dir.join(".outbox.log.0123456789abcdef.tmp");
+        std::fs::write(&leftover, b"cut short").unwrap();
+        let mut outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert!(!leftover.exists(), "a crash's temporary file is deleted");
+        for n in 0..CURSOR_EVERY + 2 {
+            outbox.append(message(n)).unwrap();
+        }
+        outbox.sync().unwrap();
+        outbox.confirm(CURSOR_EVERY).unwrap();
+        outbox.compact().unwrap();
+        let left = topics(&outbox);
+        drop(outbox);
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        let outbox = Outbox::open(Some(&dir), 1 << 20).unwrap();
+        assert_eq!(topics(&outbox), left);
+        let temporaries = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name());
+        assert_eq!(
+            temporaries
+                .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+                .count(),
+            0
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(outside);
     }
 }
