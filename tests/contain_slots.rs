@@ -119,3 +119,27 @@ fn a_silent_connection_is_cut_at_the_header_read_timeout_from_accept_and_between
     }
     assert!(closed(&mut kept));
 }
+
+#[test]
+fn an_evicted_connection_that_sent_part_of_a_head_is_closed_at_once() {
+    // A long header read timeout: only the eviction can close it in time.
+    let fenn = Fenn::with_config(
+        r#"
+        [server]
+        max_connections = 2
+        header_read_timeout = "60s"
+        [[function]]
+        name = "hello"
+        module = "example:hello"
+          [[function.http]]
+          route = "/hello"
+        "#,
+    );
+    let mut started = idle(fenn.addr, 1).remove(0);
+    started.write_all(b"G").unwrap();
+    let _other = idle(fenn.addr, 1);
+    // A third connection, with a request: the one idle the longest goes,
+    // though it has begun a request head.
+    hello_works(&fenn);
+    assert!(closed(&mut started), "the evicted connection stays open");
+}

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -39,7 +40,6 @@ struct Open {
 #[derive(Debug)]
 struct Entry {
     client: IpAddr,
-    in_flight: usize,
     idle_since: Option<u64>,
     evict: Arc<Notify>,
 }
@@ -76,6 +76,9 @@ pub struct Connection {
 pub struct Activity {
     limits: Arc<ConnectionLimits>,
     id: u64,
+    /// Requests in flight, counted by the connection itself so that the
+    /// count holds once its entry is gone (after an eviction).
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// A request in flight; dropping it (when its response is sent) makes the
@@ -130,7 +133,6 @@ impl ConnectionLimits {
             id,
             Entry {
                 client,
-                in_flight: 0,
                 idle_since: Some(id),
                 evict: evict.clone(),
             },
@@ -140,6 +142,7 @@ impl ConnectionLimits {
         let activity = Activity {
             limits: self.clone(),
             id,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         };
         Ok((Connection { activity, evict }, admitted))
     }
@@ -186,6 +189,12 @@ impl Connection {
         self.evict.notified().await;
     }
 
+    /// Whether a request is in flight on the connection now, counted from
+    /// its head to the end of its response, also after an eviction.
+    pub fn busy(&self) -> bool {
+        self.activity.in_flight.load(Ordering::SeqCst) > 0
+    }
+
     /// The handle the connection's requests mark themselves with.
     pub fn activity(&self) -> Activity {
         self.activity.clone()
@@ -195,39 +204,47 @@ impl Connection {
 impl Activity {
     /// Marks a request in flight until the returned value is dropped.
     pub fn begin(&self) -> InFlight {
-        self.update(|idle, _, entry| {
-            entry.in_flight += 1;
-            if let Some(since) = entry.idle_since.take() {
+        self.update(|in_flight, idle, _, entry| {
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            if let Some(since) = entry.and_then(|entry| entry.idle_since.take()) {
                 idle.remove(&since);
             }
         });
         InFlight(self.clone())
     }
 
-    /// Applies `change` to this connection's entry (with the idle ones and
-    /// the next number), unless it is gone.
-    fn update(&self, change: impl FnOnce(&mut BTreeMap<u64, u64>, &mut u64, &mut Entry)) {
-        let Ok(mut open) = self.limits.open.lock() else {
-            return;
-        };
+    /// Applies `change` to the requests in flight and to this connection's
+    /// entry, unless it is gone (with the idle ones and the next number),
+    /// under the lock, so that the count and the idle order agree.
+    fn update(
+        &self,
+        change: impl FnOnce(&AtomicUsize, &mut BTreeMap<u64, u64>, &mut u64, Option<&mut Entry>),
+    ) {
+        let mut open = self
+            .limits
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Open {
             connections,
             idle,
             next,
             ..
         } = &mut *open;
-        if let Some(entry) = connections.get_mut(&self.id) {
-            change(idle, next, entry);
-        }
+        change(&self.in_flight, idle, next, connections.get_mut(&self.id));
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         let id = self.0.id;
-        self.0.update(|idle, next, entry| {
-            entry.in_flight = entry.in_flight.saturating_sub(1);
-            if entry.in_flight == 0 {
+        self.0.update(|in_flight, idle, next, entry| {
+            let was = in_flight
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    Some(n.saturating_sub(1))
+                })
+                .unwrap_or(0);
+            if let (1, Some(entry)) = (was, entry) {
                 let since = *next;
                 *next += 1;
                 entry.idle_since = Some(since);

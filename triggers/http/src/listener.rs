@@ -172,27 +172,27 @@ impl Served {
         } = self;
         let close = async {
             tokio::select! {
-                _ = stopping.wait_for(|stop| *stop) => {}
-                () = place.evicted() => {}
+                _ = stopping.wait_for(|stop| *stop) => Close::Stop,
+                () = place.evicted() => Close::Evicted,
             }
         };
         tokio::pin!(close);
         let served = match tls {
             None => {
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
-                drive(connection, close).await
+                drive(connection, close, || place.busy()).await
             }
             // The handshake in the header read timeout: a client that
             // opens a connection and says nothing is cut.
             Some(acceptor) => {
                 let secured = tokio::select! {
                     secured = timeout(handshake, acceptor.accept(stream)) => secured,
-                    () = &mut close => return,
+                    _ = &mut close => return,
                 };
                 match secured {
                     Ok(Ok(secured)) => {
                         let connection = builder.serve_connection(TokioIo::new(secured), service);
-                        drive(connection, close).await
+                        drive(connection, close, || place.busy()).await
                     }
                     Ok(Err(error)) => {
                         tracing::debug!(%error, "TLS handshake failed");
@@ -208,11 +208,22 @@ impl Served {
     }
 }
 
-/// Runs `connection` to its end; once `close` completes, it ends after
-/// the request in flight (at once when there is none).
+/// Why a connection is told to close.
+enum Close {
+    /// The listener stops: the connection finishes what it has begun.
+    Stop,
+    /// A new connection took its place.
+    Evicted,
+}
+
+/// Runs `connection` to its end. Once `close` completes, it ends after the
+/// request in flight; evicted with none in flight (`busy`), it is dropped
+/// at once, so that a client that has sent part of a head does not keep
+/// a socket the limits no longer count.
 async fn drive<I, S>(
     connection: http1::Connection<I, S>,
-    close: std::pin::Pin<&mut impl Future<Output = ()>>,
+    close: std::pin::Pin<&mut impl Future<Output = Close>>,
+    busy: impl Fn() -> bool,
 ) -> hyper::Result<()>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin,
@@ -221,7 +232,10 @@ where
     tokio::pin!(connection);
     tokio::select! {
         served = connection.as_mut() => served,
-        () = close => {
+        why = close => {
+            if matches!(why, Close::Evicted) && !busy() {
+                return Ok(());
+            }
             connection.as_mut().graceful_shutdown();
             connection.await
         }
