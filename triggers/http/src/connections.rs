@@ -11,6 +11,7 @@
 //! device itself gets in while peers from the network hold the rest.
 //! Plain counting, no I/O, so it is tested on its own.
 
+use crate::policy::failures::client_key;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +40,9 @@ struct Open {
 
 #[derive(Debug)]
 struct Entry {
+    /// The client, by [`client_key`].
     client: IpAddr,
+    loopback: bool,
     idle_since: Option<u64>,
     evict: Arc<Notify>,
 }
@@ -106,6 +109,9 @@ impl ConnectionLimits {
     /// [`Refused`] naming the limit that is reached, when no connection
     /// that could give way is idle.
     pub fn open(self: &Arc<Self>, client: IpAddr) -> Result<(Connection, Admitted), Refused> {
+        let client = client.to_canonical();
+        let loopback = client.is_loopback();
+        let client = client_key(client);
         let mut open = self.open.lock().map_err(|_| Refused::Total)?;
         let mut admitted = Admitted::Free;
         if open.clients.get(&client).copied().unwrap_or(0) >= self.per_client {
@@ -113,7 +119,7 @@ impl ConnectionLimits {
                 .ok_or(Refused::Client)?;
             admitted = Admitted::Evicted(Refused::Client);
         }
-        let max = if client.is_loopback() {
+        let max = if loopback {
             self.max
         } else {
             self.max - self.reserved
@@ -121,8 +127,7 @@ impl ConnectionLimits {
         if open.connections.len() >= max {
             // A peer from the network takes the place of one of its own
             // kind, so that the reserved places stay with loopback.
-            let loopback = client.is_loopback();
-            open.evict_oldest(|entry| loopback || !entry.client.is_loopback())
+            open.evict_oldest(|entry| loopback || !entry.loopback)
                 .ok_or(Refused::Total)?;
             admitted = Admitted::Evicted(Refused::Total);
         }
@@ -133,6 +138,7 @@ impl ConnectionLimits {
             id,
             Entry {
                 client,
+                loopback,
                 idle_since: Some(id),
                 evict: evict.clone(),
             },
@@ -327,6 +333,33 @@ mod tests {
         let (_third, admitted) = limits.open(ip(1)).unwrap();
         assert_eq!(admitted, Admitted::Evicted(Refused::Client));
         assert!(was_evicted(&mine) && !was_evicted(&other));
+    }
+
+    #[test]
+    fn a_mapped_loopback_peer_gets_the_reserved_place_and_a_64_counts_as_one_client() {
+        let limits = ConnectionLimits::new(3, 2, 1);
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let (network, _) = limits.open(ip(1)).unwrap();
+        let (other, _) = limits.open(ip(2)).unwrap();
+        let (_a, _b) = (network.activity().begin(), other.activity().begin());
+        assert_eq!(limits.open(ip(3)).unwrap_err(), Refused::Total);
+        let (_operator, admitted) = limits.open(mapped).unwrap();
+        assert_eq!(admitted, Admitted::Free);
+        let limits = ConnectionLimits::new(10, 2, 0);
+        let hosts = ["2001:db8::1", "2001:db8::2", "2001:db8::ffff:3"];
+        let held: Vec<_> = hosts[..2]
+            .iter()
+            .map(|host| {
+                let (connection, _) = limits.open(host.parse().unwrap()).unwrap();
+                (connection.activity().begin(), connection)
+            })
+            .collect();
+        assert_eq!(
+            limits.open(hosts[2].parse().unwrap()).unwrap_err(),
+            Refused::Client
+        );
+        assert!(limits.open("2001:db8:0:1::1".parse().unwrap()).is_ok());
+        drop(held);
     }
 
     #[test]

@@ -80,14 +80,15 @@ pub async fn serve_router(
             },
             () = &mut shutdown => break,
         };
-        let place = match limits.open(peer.ip()) {
+        let client = peer.ip().to_canonical();
+        let place = match limits.open(client) {
             Ok((place, Admitted::Free)) => place,
             Ok((place, Admitted::Evicted(limit))) => {
-                at_limit(limit, true, peer.ip(), &settings);
+                at_limit(limit, true, client, &settings);
                 place
             }
             Err(refused) => {
-                at_limit(refused, false, peer.ip(), &settings);
+                at_limit(refused, false, client, &settings);
                 continue;
             }
         };

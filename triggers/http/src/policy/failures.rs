@@ -73,7 +73,9 @@ impl AuthFailures {
         let Ok(addresses) = self.addresses.lock() else {
             return Ok(());
         };
-        let until = addresses.get(&key(client)).and_then(|record| record.until);
+        let until = addresses
+            .get(&client_key(client))
+            .and_then(|record| record.until);
         match until {
             Some(until) if until > now => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
@@ -92,7 +94,7 @@ impl AuthFailures {
             return None;
         }
         let mut addresses = self.addresses.lock().ok()?;
-        let client = key(client);
+        let client = client_key(client);
         if addresses.len() >= MAX_ADDRESSES && !addresses.contains_key(&client) {
             addresses.retain(|_, record| !record.is_quiet(now, penalty));
             if addresses.len() >= MAX_ADDRESSES {
@@ -183,8 +185,10 @@ impl GatewayPolicy {
     }
 }
 
-/// The address counted for `client`: itself, or an IPv6 address's /64.
-fn key(client: IpAddr) -> IpAddr {
+/// The address counted for `client`: itself, or an IPv6 address's /64
+/// (one host usually holds a whole /64); an IPv4-mapped address as the
+/// IPv4 one. Failures and connections are counted by it.
+pub(crate) fn client_key(client: IpAddr) -> IpAddr {
     match client {
         IpAddr::V4(_) => client,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
