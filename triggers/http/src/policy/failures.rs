@@ -125,6 +125,12 @@ impl AuthFailures {
         Some(penalty)
     }
 
+    /// Counts a failure in the totals only, for a client never throttled.
+    pub fn failed_unthrottled(&self) -> Option<Duration> {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
     /// Failures counted, and requests refused for a penalty, since start.
     pub fn totals(&self) -> (u64, u64) {
         (
