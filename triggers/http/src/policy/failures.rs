@@ -156,6 +156,9 @@ impl GatewayPolicy {
     ///
     /// The 429, with the wait.
     pub fn not_penalized(&self, client: IpAddr) -> Result<(), Refusal> {
+        if self.is_trusted_proxy(client) {
+            return Ok(());
+        }
         self.failures
             .check(client, std::time::Instant::now())
             .map_err(|wait| Refusal::limited("Too Many Failed Authentications", wait))
@@ -169,6 +172,20 @@ impl GatewayPolicy {
             return refusal;
         }
         let reason = refusal.message;
+        if self.is_trusted_proxy(client) {
+            // No forwarded address: a penalty would refuse every client
+            // behind the proxy.
+            self.failures.failed_unthrottled();
+            fenn_runtime::limited!(
+                info,
+                "authentication failed behind a proxy",
+                "",
+                %client,
+                reason,
+                "gateway: authentication failed, from a trusted proxy without a forwarded address, not throttled"
+            );
+            return refusal;
+        }
         match self.failures.failed(client, std::time::Instant::now()) {
             Some(penalty) => fenn_runtime::limited!(
                 warn,
@@ -188,6 +205,14 @@ impl GatewayPolicy {
             ),
         }
         refusal
+    }
+}
+
+impl GatewayPolicy {
+    /// Whether `client` is one of the trusted proxies: fenn found no
+    /// forwarded address it believes beyond it.
+    fn is_trusted_proxy(&self, client: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&client))
     }
 }
 
@@ -276,6 +301,23 @@ mod tests {
         failures.failed(newcomer, later);
         assert!(failures.failed(newcomer, later).is_some());
         assert!(failures.addresses.lock().unwrap().len() <= MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn a_trusted_proxy_without_a_forwarded_address_is_never_penalized() {
+        let policy = GatewayPolicy {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            failures: std::sync::Arc::new(AuthFailures::new(LIMIT)),
+            ..GatewayPolicy::default()
+        };
+        let (proxy, client) = (ip("10.0.0.1"), ip("192.0.2.1"));
+        for _ in 0..5 {
+            policy.counted(Refusal::unauthorized("Invalid AppCode"), proxy);
+            policy.counted(Refusal::unauthorized("Invalid AppCode"), client);
+        }
+        assert!(policy.not_penalized(proxy).is_ok());
+        assert_eq!(policy.not_penalized(client).unwrap_err().status, 429);
+        assert_eq!(policy.failures.totals().0, 10);
     }
 
     #[test]
