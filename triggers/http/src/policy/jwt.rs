@@ -122,9 +122,26 @@ struct Claims {
 }
 
 /// Seconds since the epoch, as JSON writes a number (RFC 7519, 2): a
-/// string or anything else fails to deserialize.
+/// string or anything else fails to deserialize, and so does a number
+/// jsonwebtoken would read as no date at all (and skip its check): one
+/// that is not finite, is negative or is 2^64 or more.
 #[derive(serde::Deserialize)]
-struct NumericDate(#[allow(dead_code)] f64);
+#[serde(try_from = "f64")]
+struct NumericDate;
+
+impl TryFrom<f64> for NumericDate {
+    type Error = &'static str;
+
+    fn try_from(seconds: f64) -> Result<Self, Self::Error> {
+        #[allow(clippy::cast_precision_loss)]
+        let beyond = u64::MAX as f64;
+        if seconds.is_finite() && seconds >= 0.0 && seconds < beyond {
+            Ok(Self)
+        } else {
+            Err("a date out of range")
+        }
+    }
+}
 
 /// The header's `crit`, which jsonwebtoken's header does not read.
 #[derive(serde::Deserialize)]
@@ -279,6 +296,21 @@ mod tests {
         let mut fractional = good;
         fractional["iat"] = json!(1.5);
         assert!(jwt().verify(&hs(&fractional, b"s3cret")).is_ok());
+    }
+
+    #[test]
+    fn a_date_out_of_range_is_refused_rather_than_skipped() {
+        let good = json!({"sub": "pump-7", "iss": "plant", "aud": "fenn", "exp": now() + 60});
+        for (date, value) in [
+            ("nbf", json!(1e20)),
+            ("nbf", json!(-1)),
+            ("nbf", json!(18_446_744_073_709_551_615_u64)),
+            ("iat", json!(-1.5)),
+        ] {
+            let mut claims = good.clone();
+            claims[date] = value;
+            assert!(jwt().verify(&hs(&claims, b"s3cret")).is_err(), "{claims}");
+        }
     }
 
     #[test]
