@@ -37,6 +37,8 @@ fn idle_connections_at_the_cap_make_way_for_a_request() {
         r#"
         [server]
         max_connections = 4
+        # Long: only an eviction closes a connection within the test.
+        header_read_timeout = "60s"
         [[function]]
         name = "hello"
         module = "example:hello"
@@ -69,17 +71,27 @@ fn idle_connections_at_the_cap_make_way_for_a_request() {
     // Served after fenn has taken the six in.
     hello_works(&fenn);
     busy.write_all(b"ok").unwrap();
-    let mut rest = Vec::new();
-    while !rest.ends_with(b"HTTP/1.1 200") {
+    read_through(&mut busy, "world ok");
+    // Kept alive: it was never told to close.
+    busy.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    read_through(&mut busy, "Hello, world!");
+}
+
+/// Reads `stream` up to the end of `text`; what was read before it.
+fn read_through(stream: &mut TcpStream, text: &str) -> String {
+    let mut read = Vec::new();
+    while !read.ends_with(text.as_bytes()) {
         let mut byte = [0u8; 1];
         assert_eq!(
-            busy.read(&mut byte).unwrap(),
+            stream.read(&mut byte).unwrap(),
             1,
             "{}",
-            String::from_utf8_lossy(&rest)
+            String::from_utf8_lossy(&read)
         );
-        rest.push(byte[0]);
+        read.push(byte[0]);
     }
+    String::from_utf8_lossy(&read).into_owned()
 }
 
 #[test]

@@ -363,6 +363,18 @@ mod tests {
     }
 
     #[test]
+    fn a_network_peer_never_evicts_the_operator_though_it_is_idle_the_longest() {
+        // Two places for the network: the operator's counts among them.
+        let limits = ConnectionLimits::new(3, 3, 1);
+        let (operator, _) = limits.open([127, 0, 0, 1].into()).unwrap();
+        let (first, _) = limits.open(ip(1)).unwrap();
+        let (_second, admitted) = limits.open(ip(2)).unwrap();
+        assert_eq!(admitted, Admitted::Evicted(Refused::Total));
+        assert!(!was_evicted(&operator));
+        assert!(was_evicted(&first));
+    }
+
+    #[test]
     fn the_reserved_place_is_for_loopback_and_network_peers_never_evict_it() {
         let limits = ConnectionLimits::new(3, 3, 1);
         let (network, _) = limits.open(ip(1)).unwrap();
