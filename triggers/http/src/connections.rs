@@ -40,6 +40,7 @@ struct Open {
 
 #[derive(Debug)]
 struct Entry {
+    id: u64,
     /// The client, by [`client_key`].
     client: IpAddr,
     loopback: bool,
@@ -113,10 +114,15 @@ impl ConnectionLimits {
         let loopback = client.is_loopback();
         let client = client_key(client);
         let mut open = self.open.lock().map_err(|_| Refused::Total)?;
+        // Both places chosen before either is taken, so that no connection
+        // is closed for one that is then refused.
         let mut admitted = Admitted::Free;
+        let mut victims = Vec::new();
         if open.clients.get(&client).copied().unwrap_or(0) >= self.per_client {
-            open.evict_oldest(|entry| entry.client == client)
-                .ok_or(Refused::Client)?;
+            victims.push(
+                open.oldest_idle(|entry| entry.client == client)
+                    .ok_or(Refused::Client)?,
+            );
             admitted = Admitted::Evicted(Refused::Client);
         }
         let max = if loopback {
@@ -124,12 +130,21 @@ impl ConnectionLimits {
         } else {
             self.max - self.reserved
         };
-        if open.connections.len() >= max {
+        if open.connections.len() - victims.len() >= max {
             // A peer from the network takes the place of one of its own
             // kind, so that the reserved places stay with loopback.
-            open.evict_oldest(|entry| loopback || !entry.loopback)
-                .ok_or(Refused::Total)?;
+            victims.push(
+                open.oldest_idle(|entry| {
+                    (loopback || !entry.loopback) && !victims.contains(&entry.id)
+                })
+                .ok_or(Refused::Total)?,
+            );
             admitted = Admitted::Evicted(Refused::Total);
+        }
+        for victim in victims {
+            if let Some(entry) = open.remove(victim) {
+                entry.evict.notify_one();
+            }
         }
         let id = open.next;
         open.next += 1;
@@ -137,6 +152,7 @@ impl ConnectionLimits {
         open.connections.insert(
             id,
             Entry {
+                id,
                 client,
                 loopback,
                 idle_since: Some(id),
@@ -160,17 +176,12 @@ impl ConnectionLimits {
 }
 
 impl Open {
-    /// Forgets the connection idle the longest among those `eligible`,
-    /// tells it to close, and says whether there was one.
-    fn evict_oldest(&mut self, eligible: impl Fn(&Entry) -> bool) -> Option<()> {
-        let id = self
-            .idle
+    /// The connection idle the longest among those `eligible`.
+    fn oldest_idle(&self, eligible: impl Fn(&Entry) -> bool) -> Option<u64> {
+        self.idle
             .values()
             .copied()
-            .find(|id| self.connections.get(id).is_some_and(&eligible))?;
-        let entry = self.remove(id)?;
-        entry.evict.notify_one();
-        Some(())
+            .find(|id| self.connections.get(id).is_some_and(&eligible))
     }
 
     fn remove(&mut self, id: u64) -> Option<Entry> {
@@ -372,6 +383,21 @@ mod tests {
         assert_eq!(admitted, Admitted::Evicted(Refused::Total));
         assert!(!was_evicted(&operator));
         assert!(was_evicted(&first));
+    }
+
+    #[test]
+    fn no_connection_is_closed_for_a_newcomer_that_is_then_refused() {
+        // Two places for the network, taken by loopback peers.
+        let limits = ConnectionLimits::new(4, 1, 2);
+        let (mine, _) = limits.open(ip(1)).unwrap();
+        let (operator, _) = limits.open([127, 0, 0, 1].into()).unwrap();
+        let (script, _) = limits.open([127, 0, 0, 2].into()).unwrap();
+        let _busy = (operator.activity().begin(), script.activity().begin());
+        // Its own idle one would make way for it, but the network's share
+        // is still over with none else idle: refused, and nothing closed.
+        assert_eq!(limits.open(ip(1)).unwrap_err(), Refused::Total);
+        assert!(!was_evicted(&mine));
+        assert_eq!(limits.open_now(), 3);
     }
 
     #[test]
