@@ -5,14 +5,14 @@
 //! `penalty` per `limit` tries.
 //!
 //! Addresses are counted, IPv6 ones by their /64 (one host usually holds
-//! a whole /64). At most [`MAX_ADDRESSES`] are held; past that, addresses
-//! quiet for a whole `penalty` are forgotten, and a new one that still
-//! finds no room is not counted (refusing the unknown would lock out every
-//! new client while a flood lasts). Plain state with the time passed in,
-//! tested below.
+//! a whole /64). At most [`MAX_ADDRESSES`] are held; when they are, those
+//! quiet for a whole `penalty` are forgotten (in a sweep at most once a
+//! [`SWEEP`]), then the oldest ones under no penalty, so that a new
+//! address is still counted while a flood lasts and no penalty is lifted
+//! early. Plain state with the time passed in, tested below.
 
 use super::{GatewayPolicy, Refusal};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 
 /// Most addresses held.
 pub const MAX_ADDRESSES: usize = 10_000;
+
+/// Least time between two sweeps of a full table.
+pub const SWEEP: Duration = Duration::from_secs(1);
 
 /// How many failures an address may have, and for how long it waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +46,18 @@ impl Default for FailureLimit {
 #[derive(Debug, Default)]
 pub struct AuthFailures {
     limit: FailureLimit,
-    addresses: Mutex<HashMap<IpAddr, Record>>,
+    addresses: Mutex<Table>,
     failures: AtomicU64,
     refused: AtomicU64,
+}
+
+/// The records, and when the table is full, the addresses that may make
+/// room, oldest first (as of the last sweep).
+#[derive(Debug, Default)]
+struct Table {
+    records: HashMap<IpAddr, Record>,
+    swept: Option<Instant>,
+    spare: VecDeque<IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +86,7 @@ impl AuthFailures {
             return Ok(());
         };
         let until = addresses
+            .records
             .get(&client_key(client))
             .and_then(|record| record.until);
         match until {
@@ -95,13 +108,13 @@ impl AuthFailures {
         }
         let mut addresses = self.addresses.lock().ok()?;
         let client = client_key(client);
-        if addresses.len() >= MAX_ADDRESSES && !addresses.contains_key(&client) {
-            addresses.retain(|_, record| !record.is_quiet(now, penalty));
-            if addresses.len() >= MAX_ADDRESSES {
+        if addresses.records.len() >= MAX_ADDRESSES && !addresses.records.contains_key(&client) {
+            addresses.make_room(now, penalty);
+            if addresses.records.len() >= MAX_ADDRESSES {
                 return None;
             }
         }
-        let record = addresses.entry(client).or_insert(Record {
+        let record = addresses.records.entry(client).or_insert(Record {
             count: 0,
             since: now,
             until: None,
@@ -140,11 +153,50 @@ impl AuthFailures {
     }
 }
 
+impl Table {
+    /// Forgets the quiet records (in a sweep, at most once a [`SWEEP`]),
+    /// then the oldest one under no penalty, if one is.
+    fn make_room(&mut self, now: Instant, penalty: Duration) {
+        if self
+            .swept
+            .is_none_or(|swept| now.saturating_duration_since(swept) >= SWEEP)
+        {
+            self.swept = Some(now);
+            self.records
+                .retain(|_, record| !record.is_quiet(now, penalty));
+            let mut spare: Vec<(Instant, IpAddr)> = self
+                .records
+                .iter()
+                .filter(|(_, record)| !record.is_penalized(now))
+                .map(|(address, record)| (record.since, *address))
+                .collect();
+            spare.sort_unstable();
+            self.spare = spare.into_iter().map(|(_, address)| address).collect();
+        }
+        while self.records.len() >= MAX_ADDRESSES {
+            let Some(address) = self.spare.pop_front() else {
+                return;
+            };
+            if self
+                .records
+                .get(&address)
+                .is_some_and(|record| !record.is_penalized(now))
+            {
+                self.records.remove(&address);
+            }
+        }
+    }
+}
+
 impl Record {
+    /// A penalty is running.
+    fn is_penalized(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| until > now)
+    }
+
     /// No penalty running and no failure counted within `penalty`.
     fn is_quiet(&self, now: Instant, penalty: Duration) -> bool {
-        self.until.is_none_or(|until| until <= now)
-            && now.saturating_duration_since(self.since) >= penalty
+        !self.is_penalized(now) && now.saturating_duration_since(self.since) >= penalty
     }
 }
 
@@ -286,21 +338,28 @@ mod tests {
     }
 
     #[test]
-    fn the_addresses_held_are_bounded_and_quiet_ones_make_room() {
+    fn a_full_table_still_counts_a_newcomer_and_keeps_every_penalty() {
         let failures = AuthFailures::new(LIMIT);
         let t0 = Instant::now();
-        for i in 0..MAX_ADDRESSES as u32 {
+        let penalized = ip("192.0.2.1");
+        for _ in 0..3 {
+            failures.failed(penalized, t0);
+        }
+        for i in 1..MAX_ADDRESSES as u32 {
             failures.failed(IpAddr::V4((0x0a00_0000 + i).into()), t0);
         }
-        let newcomer = ip("192.0.2.9");
-        for _ in 0..5 {
-            assert_eq!(failures.failed(newcomer, t0), None, "not counted: no room");
+        // Full, and nobody quiet: the oldest under no penalty make room.
+        for n in 0..100u32 {
+            let newcomer = IpAddr::V4((0xc633_6400 + n).into());
+            failures.failed(newcomer, t0);
+            failures.failed(newcomer, t0);
+            assert!(failures.failed(newcomer, t0).is_some(), "{newcomer}");
         }
-        let later = t0 + LIMIT.penalty;
-        failures.failed(newcomer, later);
-        failures.failed(newcomer, later);
-        assert!(failures.failed(newcomer, later).is_some());
-        assert!(failures.addresses.lock().unwrap().len() <= MAX_ADDRESSES);
+        assert!(failures.check(penalized, t0).is_err());
+        assert_eq!(
+            failures.addresses.lock().unwrap().records.len(),
+            MAX_ADDRESSES
+        );
     }
 
     #[test]
