@@ -4,11 +4,14 @@
 //! A [`ConnectionLimits`] hands out a [`Connection`] per accepted socket and
 //! takes it back when the connection ends. A connection is idle while no
 //! request is in flight on it (from accept to its first request head, and
-//! between requests). At a limit, the connection idle the longest gives its
-//! place to the new one and is told to close ([`Connection::evicted`]);
-//! only when none is idle is the new socket closed at once. A few places
-//! (`reserved`) are kept for loopback peers, so that an operator on the
-//! device itself gets in while peers from the network hold the rest.
+//! between requests). At a limit, an idle connection gives its place to
+//! the new one and is told to close ([`Connection::evicted`]): one of the
+//! client holding the most places, of its preferably one that never
+//! finished a request, then the one idle the longest. Only when none is
+//! idle is the new socket closed at once. A few places (`reserved`) are
+//! kept for loopback peers, so that an operator on the device itself gets
+//! in while peers from the network hold the rest. Clients are counted as
+//! failed authentications are ([`client_key`]): an IPv6 one by its /64.
 //! Plain counting, no I/O, so it is tested on its own.
 
 use crate::policy::failures::client_key;
@@ -44,6 +47,8 @@ struct Entry {
     /// The client, by [`client_key`].
     client: IpAddr,
     loopback: bool,
+    /// A request has been answered on it.
+    finished: bool,
     idle_since: Option<u64>,
     evict: Arc<Notify>,
 }
@@ -63,7 +68,7 @@ pub enum Refused {
 pub enum Admitted {
     /// A place was free.
     Free,
-    /// The connection idle the longest (from this address, or from any)
+    /// An idle connection (from this address, or from any)
     /// was told to close.
     Evicted(Refused),
 }
@@ -103,7 +108,7 @@ impl ConnectionLimits {
     }
 
     /// A place for a connection from `client`: a free one, or the place of
-    /// the connection idle the longest, which is told to close.
+    /// an idle connection's ([`Open::victim`]), which is told to close.
     ///
     /// # Errors
     ///
@@ -120,7 +125,7 @@ impl ConnectionLimits {
         let mut victims = Vec::new();
         if open.clients.get(&client).copied().unwrap_or(0) >= self.per_client {
             victims.push(
-                open.oldest_idle(|entry| entry.client == client)
+                open.victim(|entry| entry.client == client)
                     .ok_or(Refused::Client)?,
             );
             admitted = Admitted::Evicted(Refused::Client);
@@ -134,10 +139,8 @@ impl ConnectionLimits {
             // A peer from the network takes the place of one of its own
             // kind, so that the reserved places stay with loopback.
             victims.push(
-                open.oldest_idle(|entry| {
-                    (loopback || !entry.loopback) && !victims.contains(&entry.id)
-                })
-                .ok_or(Refused::Total)?,
+                open.victim(|entry| (loopback || !entry.loopback) && !victims.contains(&entry.id))
+                    .ok_or(Refused::Total)?,
             );
             admitted = Admitted::Evicted(Refused::Total);
         }
@@ -155,6 +158,7 @@ impl ConnectionLimits {
                 id,
                 client,
                 loopback,
+                finished: false,
                 idle_since: Some(id),
                 evict: evict.clone(),
             },
@@ -176,12 +180,21 @@ impl ConnectionLimits {
 }
 
 impl Open {
-    /// The connection idle the longest among those `eligible`.
-    fn oldest_idle(&self, eligible: impl Fn(&Entry) -> bool) -> Option<u64> {
+    /// The idle connection among those `eligible` that gives way: one of
+    /// the client holding the most places, so that a flood from many
+    /// addresses evicts its own before anyone's kept-alive ones; of its,
+    /// one that never finished a request, then the one idle the longest.
+    fn victim(&self, eligible: impl Fn(&Entry) -> bool) -> Option<u64> {
+        let rank = |(since, id): (&u64, &u64)| {
+            let entry = self.connections.get(id).filter(|entry| eligible(entry))?;
+            let places = self.clients.get(&entry.client).copied().unwrap_or(0);
+            Some(((places, !entry.finished, std::cmp::Reverse(*since)), *id))
+        };
         self.idle
-            .values()
-            .copied()
-            .find(|id| self.connections.get(id).is_some_and(&eligible))
+            .iter()
+            .filter_map(rank)
+            .max_by_key(|(rank, _)| *rank)
+            .map(|(_, id)| id)
     }
 
     fn remove(&mut self, id: u64) -> Option<Entry> {
@@ -262,6 +275,7 @@ impl Drop for InFlight {
                 })
                 .unwrap_or(0);
             if let (1, Some(entry)) = (was, entry) {
+                entry.finished = true;
                 let since = *next;
                 *next += 1;
                 entry.idle_since = Some(since);
@@ -398,6 +412,24 @@ mod tests {
         assert_eq!(limits.open(ip(1)).unwrap_err(), Refused::Total);
         assert!(!was_evicted(&mine));
         assert_eq!(limits.open_now(), 3);
+    }
+
+    #[test]
+    fn the_client_holding_the_most_places_gives_way_first_and_its_unused_ones_first() {
+        let limits = ConnectionLimits::new(4, 4, 0);
+        // A kept-alive client, idle the longest.
+        let (kept, _) = limits.open(ip(1)).unwrap();
+        drop(kept.activity().begin());
+        // A flood from another address: one used, then two never used.
+        let (used, _) = limits.open(ip(2)).unwrap();
+        drop(used.activity().begin());
+        let (unused, _) = limits.open(ip(2)).unwrap();
+        let (newest, _) = limits.open(ip(2)).unwrap();
+        let _third = limits.open(ip(3)).unwrap();
+        assert!(was_evicted(&unused));
+        assert!(!was_evicted(&kept) && !was_evicted(&used) && !was_evicted(&newest));
+        let _ = limits.open(ip(4)).unwrap();
+        assert!(was_evicted(&newest) && !was_evicted(&kept));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! hyper's header read timeout runs from accept to a complete request
 //! head, and again from the end of each response to the next head: it is
 //! also the idle timeout of a kept-alive connection. At a connection
-//! limit, the connection idle the longest makes way for the new one
+//! limit, an idle connection makes way for the new one
 //! ([`ConnectionLimits`]).
 
 use crate::connections::{Activity, Admitted, Connection, ConnectionLimits, Refused};
@@ -274,7 +274,7 @@ fn at_limit(limit: Refused, evicted: bool, client: std::net::IpAddr, settings: &
             "",
             %client,
             limit = max,
-            "HTTP: {key} reached, the connection idle the longest closed for a new one"
+            "HTTP: {key} reached, an idle connection closed for a new one"
         );
     } else {
         fenn_runtime::limited!(
