@@ -113,7 +113,7 @@ fn wrong_admin_tokens_from_loopback_are_counted_but_never_lock_the_operator_out(
         assert_eq!(call("not-the-token").status(), 401);
     }
     assert_eq!(call(TOKEN).status(), 200);
-    managed.fenn.log.wait_for("admin: wrong or missing token");
+    managed.fenn.log.wait_for("admin: authentication failed");
     let failed = metric(&managed, r#"fenn_auth_failures_total{listener="admin"}"#);
     assert_eq!(failed, "11");
     let throttled = metric(&managed, r#"fenn_auth_throttled_total{listener="admin"}"#);

@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use fenn_http::policy::failures::Listener;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use std::sync::Arc;
@@ -86,37 +87,18 @@ fn check_token(platform: &Platform, request: &Request) -> Result<(), ApiError> {
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip().to_canonical());
-    let now = std::time::Instant::now();
     let failures = &platform.auth_failures;
     if let Some(peer) = throttled(peer) {
-        failures.check(peer, now).map_err(|wait| {
-            ApiError::Throttled(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-        })?;
+        failures
+            .check(peer, std::time::Instant::now())
+            .map_err(|wait| ApiError::Throttled(fenn_http::policy::seconds_up(wait)))?;
     }
     if authorized(&platform.settings.token, request) {
         return Ok(());
     }
-    let penalty = match throttled(peer) {
-        Some(client) => failures.failed(client, now),
-        None => failures.failed_unthrottled(),
-    };
-    let client = peer.map(|peer| peer.to_string()).unwrap_or_default();
-    match penalty {
-        Some(penalty) => fenn_runtime::limited!(
-            warn,
-            "admin authentication penalty",
-            "",
-            %client,
-            ?penalty,
-            "admin: too many wrong tokens, the address is refused for a while"
-        ),
-        None => fenn_runtime::limited!(
-            info,
-            "admin authentication failed",
-            "",
-            %client,
-            "admin: wrong or missing token"
-        ),
+    if let Some(peer) = peer {
+        let throttled = throttled(Some(peer)).is_some();
+        failures.counted(peer, throttled, "wrong or missing token", Listener::Admin);
     }
     Err(ApiError::Unauthorized)
 }

@@ -218,45 +218,64 @@ impl GatewayPolicy {
 
     /// `refusal`, after counting it against `client` when it is a 401 (a
     /// missing or wrong AppCode, signature or token), with a rate-limited
-    /// log line.
+    /// log line. A trusted proxy that forwarded no address fenn believes
+    /// is not throttled: a penalty would refuse every client behind it.
     pub fn counted(&self, refusal: Refusal, client: IpAddr) -> Refusal {
-        if refusal.status != 401 {
-            return refusal;
+        if refusal.status == 401 {
+            let throttled = !self.is_trusted_proxy(client);
+            self.failures
+                .counted(client, throttled, refusal.message, Listener::Gateway);
         }
-        let reason = refusal.message;
-        if self.is_trusted_proxy(client) {
-            // No forwarded address: a penalty would refuse every client
-            // behind the proxy.
-            self.failures.failed_unthrottled();
-            fenn_runtime::limited!(
-                info,
-                "authentication failed behind a proxy",
-                "",
-                %client,
-                reason,
-                "gateway: authentication failed, from a trusted proxy without a forwarded address, not throttled"
-            );
-            return refusal;
-        }
-        match self.failures.failed(client, std::time::Instant::now()) {
+        refusal
+    }
+}
+
+/// The listener a failure is counted on, as its log lines name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The gateway.
+    Gateway,
+    /// The management API.
+    Admin,
+}
+
+impl AuthFailures {
+    /// Counts a failure of `client` for `reason`, against its address
+    /// when it is `throttled` (else in the totals only), and logs it
+    /// rate-limited: the failure at info, a penalty it starts at warn.
+    pub fn counted(&self, client: IpAddr, throttled: bool, reason: &str, listener: Listener) {
+        let penalty = if throttled {
+            self.failed(client, Instant::now())
+        } else {
+            self.failed_unthrottled()
+        };
+        let (name, failed, penalized) = match listener {
+            Listener::Gateway => ("gateway", "authentication failed", "authentication penalty"),
+            Listener::Admin => (
+                "admin",
+                "admin authentication failed",
+                "admin authentication penalty",
+            ),
+        };
+        match penalty {
             Some(penalty) => fenn_runtime::limited!(
                 warn,
-                "authentication penalty",
+                penalized,
                 "",
                 %client,
                 ?penalty,
-                "gateway: too many failed authentications, the address is refused for a while"
+                "{name}: too many failed authentications, the address is refused for a while"
             ),
             None => fenn_runtime::limited!(
                 info,
-                "authentication failed",
+                failed,
                 "",
                 %client,
                 reason,
-                "gateway: authentication failed"
+                throttled,
+                "{name}: authentication failed"
             ),
         }
-        refusal
     }
 }
 

@@ -143,22 +143,29 @@ impl TryFrom<f64> for NumericDate {
     }
 }
 
-/// The header's `crit`, which jsonwebtoken's header does not read.
+/// The token's header, with its `crit`, which jsonwebtoken's header does
+/// not read.
 #[derive(serde::Deserialize)]
-struct Critical {
+struct TokenHeader {
+    #[serde(flatten)]
+    header: jsonwebtoken::Header,
     crit: Option<serde::de::IgnoredAny>,
 }
 
-/// Whether the token's header names critical extensions (or cannot be
-/// read, which decoding refuses anyway).
-fn names_critical_extensions(token: &str) -> bool {
+/// The header of `token`, read once; None when it cannot be read or names
+/// critical extensions (fenn knows none).
+fn header(token: &str) -> Option<jsonwebtoken::Header> {
     use base64::Engine as _;
-    let segment = token.split('.').next().unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let segment = token.split('.').next()?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(segment)
-        .ok()
-        .and_then(|json| serde_json::from_slice::<Critical>(&json).ok())
-        .is_none_or(|header| header.crit.is_some())
+        .ok()?;
+    let read: TokenHeader = serde_json::from_slice(&json).ok()?;
+    if read.crit.is_some() {
+        tracing::debug!("token refused: its header names critical extensions");
+        return None;
+    }
+    Some(read.header)
 }
 
 impl Jwt {
@@ -169,11 +176,7 @@ impl Jwt {
     /// `Invalid Token` for anything wrong with it: fenn does not say what.
     pub fn verify(&self, token: &str) -> Result<Arc<str>, Refusal> {
         let invalid = Refusal::unauthorized("Invalid Token");
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
-        if names_critical_extensions(token) {
-            tracing::debug!("token refused: its header names critical extensions");
-            return Err(invalid);
-        }
+        let header = header(token).ok_or_else(|| invalid.clone())?;
         // Every key of the token's algorithm (and its kid, when both have
         // one) is tried: a JWKS may hold several during a rotation.
         let data = self
