@@ -11,18 +11,15 @@
 //! address is still counted while a flood lasts and no penalty is lifted
 //! early. Plain state with the time passed in, tested below.
 
+mod table;
+
+pub use table::{MAX_ADDRESSES, SWEEP};
+
 use super::{GatewayPolicy, Refusal};
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// Most addresses held.
-pub const MAX_ADDRESSES: usize = 10_000;
-
-/// Least time between two sweeps of a full table.
-pub const SWEEP: Duration = Duration::from_secs(1);
 
 /// How many failures an address may have, and for how long it waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,25 +43,9 @@ impl Default for FailureLimit {
 #[derive(Debug, Default)]
 pub struct AuthFailures {
     limit: FailureLimit,
-    addresses: Mutex<Table>,
+    addresses: Mutex<table::Table>,
     failures: AtomicU64,
     refused: AtomicU64,
-}
-
-/// The records, and when the table is full, the addresses that may make
-/// room, oldest first (as of the last sweep).
-#[derive(Debug, Default)]
-struct Table {
-    records: HashMap<IpAddr, Record>,
-    swept: Option<Instant>,
-    spare: VecDeque<IpAddr>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Record {
-    count: u32,
-    since: Instant,
-    until: Option<Instant>,
 }
 
 impl AuthFailures {
@@ -85,10 +66,7 @@ impl AuthFailures {
         let Ok(addresses) = self.addresses.lock() else {
             return Ok(());
         };
-        let until = addresses
-            .records
-            .get(&client_key(client))
-            .and_then(|record| record.until);
+        let until = addresses.until(client_key(client));
         match until {
             Some(until) if until > now => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
@@ -102,40 +80,11 @@ impl AuthFailures {
     /// starts it.
     pub fn failed(&self, client: IpAddr, now: Instant) -> Option<Duration> {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        let FailureLimit { limit, penalty } = self.limit;
-        if limit == 0 {
+        if self.limit.limit == 0 {
             return None;
         }
         let mut addresses = self.addresses.lock().ok()?;
-        let client = client_key(client);
-        if addresses.records.len() >= MAX_ADDRESSES && !addresses.records.contains_key(&client) {
-            addresses.make_room(now, penalty);
-            if addresses.records.len() >= MAX_ADDRESSES {
-                return None;
-            }
-        }
-        let record = addresses.records.entry(client).or_insert(Record {
-            count: 0,
-            since: now,
-            until: None,
-        });
-        if record.is_quiet(now, penalty) {
-            *record = Record {
-                count: 0,
-                since: now,
-                until: None,
-            };
-        }
-        record.count += 1;
-        if record.count < limit {
-            return None;
-        }
-        *record = Record {
-            count: 0,
-            since: now,
-            until: Some(now + penalty),
-        };
-        Some(penalty)
+        addresses.failed(client_key(client), now, self.limit)
     }
 
     /// Counts a failure in the totals only, for a client never throttled.
@@ -150,53 +99,6 @@ impl AuthFailures {
             self.failures.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
         )
-    }
-}
-
-impl Table {
-    /// Forgets the quiet records (in a sweep, at most once a [`SWEEP`]),
-    /// then the oldest one under no penalty, if one is.
-    fn make_room(&mut self, now: Instant, penalty: Duration) {
-        if self
-            .swept
-            .is_none_or(|swept| now.saturating_duration_since(swept) >= SWEEP)
-        {
-            self.swept = Some(now);
-            self.records
-                .retain(|_, record| !record.is_quiet(now, penalty));
-            let mut spare: Vec<(Instant, IpAddr)> = self
-                .records
-                .iter()
-                .filter(|(_, record)| !record.is_penalized(now))
-                .map(|(address, record)| (record.since, *address))
-                .collect();
-            spare.sort_unstable();
-            self.spare = spare.into_iter().map(|(_, address)| address).collect();
-        }
-        while self.records.len() >= MAX_ADDRESSES {
-            let Some(address) = self.spare.pop_front() else {
-                return;
-            };
-            if self
-                .records
-                .get(&address)
-                .is_some_and(|record| !record.is_penalized(now))
-            {
-                self.records.remove(&address);
-            }
-        }
-    }
-}
-
-impl Record {
-    /// A penalty is running.
-    fn is_penalized(&self, now: Instant) -> bool {
-        self.until.is_some_and(|until| until > now)
-    }
-
-    /// No penalty running and no failure counted within `penalty`.
-    fn is_quiet(&self, now: Instant, penalty: Duration) -> bool {
-        !self.is_penalized(now) && now.saturating_duration_since(self.since) >= penalty
     }
 }
 
@@ -375,10 +277,7 @@ mod tests {
             assert!(failures.failed(newcomer, t0).is_some(), "{newcomer}");
         }
         assert!(failures.check(penalized, t0).is_err());
-        assert_eq!(
-            failures.addresses.lock().unwrap().records.len(),
-            MAX_ADDRESSES
-        );
+        assert_eq!(failures.addresses.lock().unwrap().len(), MAX_ADDRESSES);
     }
 
     #[test]
