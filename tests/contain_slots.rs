@@ -37,6 +37,8 @@ fn idle_connections_at_the_cap_make_way_for_a_request() {
         r#"
         [server]
         max_connections = 4
+        # Long: only an eviction closes a connection within the test.
+        header_read_timeout = "60s"
         [[function]]
         name = "hello"
         module = "example:hello"
@@ -48,7 +50,7 @@ fn idle_connections_at_the_cap_make_way_for_a_request() {
     // A fifth connection, with a request: the one idle the longest goes.
     hello_works(&fenn);
     fenn.log
-        .wait_for("server.max_connections reached, the connection idle the longest closed");
+        .wait_for("server.max_connections reached, an idle connection closed");
     assert!(
         closed(&mut held[0]),
         "the oldest idle connection stays open"
@@ -69,17 +71,27 @@ fn idle_connections_at_the_cap_make_way_for_a_request() {
     // Served after fenn has taken the six in.
     hello_works(&fenn);
     busy.write_all(b"ok").unwrap();
-    let mut rest = Vec::new();
-    while !rest.ends_with(b"HTTP/1.1 200") {
+    read_through(&mut busy, "world ok");
+    // Kept alive: it was never told to close.
+    busy.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    read_through(&mut busy, "Hello, world!");
+}
+
+/// Reads `stream` up to the end of `text`; what was read before it.
+fn read_through(stream: &mut TcpStream, text: &str) -> String {
+    let mut read = Vec::new();
+    while !read.ends_with(text.as_bytes()) {
         let mut byte = [0u8; 1];
         assert_eq!(
-            busy.read(&mut byte).unwrap(),
+            stream.read(&mut byte).unwrap(),
             1,
             "{}",
-            String::from_utf8_lossy(&rest)
+            String::from_utf8_lossy(&read)
         );
-        rest.push(byte[0]);
+        read.push(byte[0]);
     }
+    String::from_utf8_lossy(&read).into_owned()
 }
 
 #[test]
@@ -118,4 +130,28 @@ fn a_silent_connection_is_cut_at_the_header_read_timeout_from_accept_and_between
         answer.push(byte[0]);
     }
     assert!(closed(&mut kept));
+}
+
+#[test]
+fn an_evicted_connection_that_sent_part_of_a_head_is_closed_at_once() {
+    // A long header read timeout: only the eviction can close it in time.
+    let fenn = Fenn::with_config(
+        r#"
+        [server]
+        max_connections = 2
+        header_read_timeout = "60s"
+        [[function]]
+        name = "hello"
+        module = "example:hello"
+          [[function.http]]
+          route = "/hello"
+        "#,
+    );
+    let mut started = idle(fenn.addr, 1).remove(0);
+    started.write_all(b"G").unwrap();
+    let _other = idle(fenn.addr, 1);
+    // A third connection, with a request: the one idle the longest goes,
+    // though it has begun a request head.
+    hello_works(&fenn);
+    assert!(closed(&mut started), "the evicted connection stays open");
 }

@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use fenn_http::policy::failures::Listener;
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use std::sync::Arc;
@@ -79,42 +80,37 @@ fn readiness(platform: &Platform) -> Response {
 }
 
 /// The token check, with failures counted by the peer's address: past
-/// the limit, a 429 until the penalty has passed.
+/// the limit, a 429 until the penalty has passed. Loopback peers are not
+/// throttled ([`throttled`]).
 fn check_token(platform: &Platform, request: &Request) -> Result<(), ApiError> {
     let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
-    let now = std::time::Instant::now();
+        .map(|info| info.0.ip().to_canonical());
     let failures = &platform.auth_failures;
-    if let Some(peer) = peer {
-        failures.check(peer, now).map_err(|wait| {
-            ApiError::Throttled(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-        })?;
+    if let Some(peer) = throttled(peer) {
+        failures
+            .check(peer, std::time::Instant::now())
+            .map_err(|wait| ApiError::Throttled(fenn_http::policy::seconds_up(wait)))?;
     }
     if authorized(&platform.settings.token, request) {
         return Ok(());
     }
-    if let Some(client) = peer {
-        match failures.failed(client, now) {
-            Some(penalty) => fenn_runtime::limited!(
-                warn,
-                "admin authentication penalty",
-                "",
-                %client,
-                ?penalty,
-                "admin: too many wrong tokens, the address is refused for a while"
-            ),
-            None => fenn_runtime::limited!(
-                info,
-                "admin authentication failed",
-                "",
-                %client,
-                "admin: wrong or missing token"
-            ),
-        }
+    if let Some(peer) = peer {
+        let throttled = throttled(Some(peer)).is_some();
+        failures.counted(peer, throttled, "wrong or missing token", Listener::Admin);
     }
     Err(ApiError::Unauthorized)
+}
+
+/// The address whose wrong tokens are throttled: none for a loopback
+/// peer. Every local process shares the device's loopback address, so a
+/// penalty there would let any of them lock the operator out; and a token
+/// of 16 or more random characters is not guessed at the rate a local
+/// process can try.
+fn throttled(peer: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
+    peer.map(|peer| peer.to_canonical())
+        .filter(|peer| !peer.is_loopback())
 }
 
 /// Whether the request carries the token (`Authorization: Bearer …`),
@@ -398,6 +394,17 @@ async fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_peers_are_not_throttled_and_network_peers_are() {
+        let ip = |text: &str| Some(text.parse::<std::net::IpAddr>().unwrap());
+        for local in ["127.0.0.1", "127.0.0.2", "::1", "::ffff:127.0.0.1"] {
+            assert_eq!(throttled(ip(local)), None, "{local}");
+        }
+        assert_eq!(throttled(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(throttled(ip("2001:db8::1")), ip("2001:db8::1"));
+        assert_eq!(throttled(None), None);
+    }
 
     #[test]
     fn names_with_slashes_dots_or_controls_are_refused() {

@@ -358,7 +358,7 @@ impl Validator<'_> {
         }
         for (route_index, route) in function.http.iter().enumerate() {
             let route_key = format!("{key}.http[{route_index}]");
-            if let Some(spec) = self.keep(self.route(&route_key, parsed, route, &context)) {
+            if let Some(Some(spec)) = self.keep(self.route(&route_key, parsed, route, &context)) {
                 found.route_specs.push(spec);
                 found.route_keys.push(route_key);
             }

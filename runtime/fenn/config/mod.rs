@@ -357,11 +357,12 @@ impl Validator<'_> {
         function: &FunctionConfig,
         raw: &RawRoute,
         context: &fenn_http::PolicyContext<'_>,
-    ) -> Result<RouteSpec, ConfigError> {
-        self.binding(
-            key,
-            raw.validate(&function.name, function.limits.max_response, context),
-        )
+    ) -> Result<Option<RouteSpec>, ConfigError> {
+        match raw.validate(&function.name, function.limits.max_response, context) {
+            // Refused without a message: the app it names reported its own.
+            Err(error) if error.is_reported_elsewhere() => Ok(None),
+            result => self.binding(key, result).map(Some),
+        }
     }
 }
 

@@ -65,6 +65,10 @@ pub struct BindingError {
     pub field: String,
     /// What is wrong, for a person.
     pub reason: String,
+    /// The binding is refused for an error reported elsewhere (a thing it
+    /// names was itself refused): the caller refuses it without a message
+    /// of its own.
+    reported_elsewhere: bool,
 }
 
 impl BindingError {
@@ -73,7 +77,23 @@ impl BindingError {
         Self {
             field: field.to_owned(),
             reason: reason.into(),
+            reported_elsewhere: false,
         }
+    }
+
+    /// The binding is refused for `reason`, an error whose own message is
+    /// reported elsewhere.
+    pub fn reported_elsewhere(reason: impl Into<String>) -> Self {
+        Self {
+            reported_elsewhere: true,
+            ..Self::new("", reason)
+        }
+    }
+
+    /// Whether the reason is reported elsewhere, so that the binding is
+    /// refused without a message of its own.
+    pub fn is_reported_elsewhere(&self) -> bool {
+        self.reported_elsewhere
     }
 }
 

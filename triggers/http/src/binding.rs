@@ -149,12 +149,16 @@ impl RawRoute {
         };
         let mut apps = Vec::new();
         for (i, name) in named.iter().enumerate() {
+            // Refused, not left out: a route naming only refused apps
+            // would be open to all.
             if context
                 .refused_apps
                 .iter()
                 .any(|refused| **refused == **name)
             {
-                continue;
+                return Err(BindingError::reported_elsewhere(format!(
+                    "app '{name}' is refused"
+                )));
             }
             let Some(app) = context.known_apps.iter().find(|known| ***known == **name) else {
                 let known: Vec<&str> = context.known_apps.iter().map(|app| &**app).collect();
@@ -219,5 +223,23 @@ impl RawCors {
             max_age,
             self.credentials,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_naming_only_refused_apps_is_refused_not_opened() {
+        let route: RawRoute =
+            serde_json::from_value(serde_json::json!({"route": "/x", "apps": ["broken"]})).unwrap();
+        let refused = [Arc::from("broken")];
+        let context = PolicyContext {
+            refused_apps: &refused,
+            ..PolicyContext::default()
+        };
+        let error = route.validate("f", 1024, &context).unwrap_err();
+        assert!(error.is_reported_elsewhere(), "{error}");
     }
 }

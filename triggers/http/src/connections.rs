@@ -4,15 +4,20 @@
 //! A [`ConnectionLimits`] hands out a [`Connection`] per accepted socket and
 //! takes it back when the connection ends. A connection is idle while no
 //! request is in flight on it (from accept to its first request head, and
-//! between requests). At a limit, the connection idle the longest gives its
-//! place to the new one and is told to close ([`Connection::evicted`]);
-//! only when none is idle is the new socket closed at once. A few places
-//! (`reserved`) are kept for loopback peers, so that an operator on the
-//! device itself gets in while peers from the network hold the rest.
+//! between requests). At a limit, an idle connection gives its place to
+//! the new one and is told to close ([`Connection::evicted`]): one of the
+//! client holding the most places, of its preferably one that never
+//! finished a request, then the one idle the longest. Only when none is
+//! idle is the new socket closed at once. A few places (`reserved`) are
+//! kept for loopback peers, so that an operator on the device itself gets
+//! in while peers from the network hold the rest. Clients are counted as
+//! failed authentications are ([`client_key`]): an IPv6 one by its /64.
 //! Plain counting, no I/O, so it is tested on its own.
 
+use crate::policy::failures::client_key;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -38,8 +43,12 @@ struct Open {
 
 #[derive(Debug)]
 struct Entry {
+    id: u64,
+    /// The client, by [`client_key`].
     client: IpAddr,
-    in_flight: usize,
+    loopback: bool,
+    /// A request has been answered on it.
+    finished: bool,
     idle_since: Option<u64>,
     evict: Arc<Notify>,
 }
@@ -59,7 +68,7 @@ pub enum Refused {
 pub enum Admitted {
     /// A place was free.
     Free,
-    /// The connection idle the longest (from this address, or from any)
+    /// An idle connection (from this address, or from any)
     /// was told to close.
     Evicted(Refused),
 }
@@ -76,6 +85,9 @@ pub struct Connection {
 pub struct Activity {
     limits: Arc<ConnectionLimits>,
     id: u64,
+    /// Requests in flight, counted by the connection itself so that the
+    /// count holds once its entry is gone (after an eviction).
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// A request in flight; dropping it (when its response is sent) makes the
@@ -96,32 +108,46 @@ impl ConnectionLimits {
     }
 
     /// A place for a connection from `client`: a free one, or the place of
-    /// the connection idle the longest, which is told to close.
+    /// an idle connection's ([`Open::victim`]), which is told to close.
     ///
     /// # Errors
     ///
     /// [`Refused`] naming the limit that is reached, when no connection
     /// that could give way is idle.
     pub fn open(self: &Arc<Self>, client: IpAddr) -> Result<(Connection, Admitted), Refused> {
+        let client = client.to_canonical();
+        let loopback = client.is_loopback();
+        let client = client_key(client);
         let mut open = self.open.lock().map_err(|_| Refused::Total)?;
+        // Both places chosen before either is taken, so that no connection
+        // is closed for one that is then refused.
         let mut admitted = Admitted::Free;
+        let mut victims = Vec::new();
         if open.clients.get(&client).copied().unwrap_or(0) >= self.per_client {
-            open.evict_oldest(|entry| entry.client == client)
-                .ok_or(Refused::Client)?;
+            victims.push(
+                open.victim(|entry| entry.client == client)
+                    .ok_or(Refused::Client)?,
+            );
             admitted = Admitted::Evicted(Refused::Client);
         }
-        let max = if client.is_loopback() {
+        let max = if loopback {
             self.max
         } else {
             self.max - self.reserved
         };
-        if open.connections.len() >= max {
+        if open.connections.len() - victims.len() >= max {
             // A peer from the network takes the place of one of its own
             // kind, so that the reserved places stay with loopback.
-            let loopback = client.is_loopback();
-            open.evict_oldest(|entry| loopback || !entry.client.is_loopback())
-                .ok_or(Refused::Total)?;
+            victims.push(
+                open.victim(|entry| (loopback || !entry.loopback) && !victims.contains(&entry.id))
+                    .ok_or(Refused::Total)?,
+            );
             admitted = Admitted::Evicted(Refused::Total);
+        }
+        for victim in victims {
+            if let Some(entry) = open.remove(victim) {
+                entry.evict.notify_one();
+            }
         }
         let id = open.next;
         open.next += 1;
@@ -129,8 +155,10 @@ impl ConnectionLimits {
         open.connections.insert(
             id,
             Entry {
+                id,
                 client,
-                in_flight: 0,
+                loopback,
+                finished: false,
                 idle_since: Some(id),
                 evict: evict.clone(),
             },
@@ -140,6 +168,7 @@ impl ConnectionLimits {
         let activity = Activity {
             limits: self.clone(),
             id,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         };
         Ok((Connection { activity, evict }, admitted))
     }
@@ -151,17 +180,21 @@ impl ConnectionLimits {
 }
 
 impl Open {
-    /// Forgets the connection idle the longest among those `eligible`,
-    /// tells it to close, and says whether there was one.
-    fn evict_oldest(&mut self, eligible: impl Fn(&Entry) -> bool) -> Option<()> {
-        let id = self
-            .idle
-            .values()
-            .copied()
-            .find(|id| self.connections.get(id).is_some_and(&eligible))?;
-        let entry = self.remove(id)?;
-        entry.evict.notify_one();
-        Some(())
+    /// The idle connection among those `eligible` that gives way: one of
+    /// the client holding the most places, so that a flood from many
+    /// addresses evicts its own before anyone's kept-alive ones; of its,
+    /// one that never finished a request, then the one idle the longest.
+    fn victim(&self, eligible: impl Fn(&Entry) -> bool) -> Option<u64> {
+        let rank = |(since, id): (&u64, &u64)| {
+            let entry = self.connections.get(id).filter(|entry| eligible(entry))?;
+            let places = self.clients.get(&entry.client).copied().unwrap_or(0);
+            Some(((places, !entry.finished, std::cmp::Reverse(*since)), *id))
+        };
+        self.idle
+            .iter()
+            .filter_map(rank)
+            .max_by_key(|(rank, _)| *rank)
+            .map(|(_, id)| id)
     }
 
     fn remove(&mut self, id: u64) -> Option<Entry> {
@@ -186,6 +219,12 @@ impl Connection {
         self.evict.notified().await;
     }
 
+    /// Whether a request is in flight on the connection now, counted from
+    /// its head to the end of its response, also after an eviction.
+    pub fn busy(&self) -> bool {
+        self.activity.in_flight.load(Ordering::SeqCst) > 0
+    }
+
     /// The handle the connection's requests mark themselves with.
     pub fn activity(&self) -> Activity {
         self.activity.clone()
@@ -195,39 +234,48 @@ impl Connection {
 impl Activity {
     /// Marks a request in flight until the returned value is dropped.
     pub fn begin(&self) -> InFlight {
-        self.update(|idle, _, entry| {
-            entry.in_flight += 1;
-            if let Some(since) = entry.idle_since.take() {
+        self.update(|in_flight, idle, _, entry| {
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            if let Some(since) = entry.and_then(|entry| entry.idle_since.take()) {
                 idle.remove(&since);
             }
         });
         InFlight(self.clone())
     }
 
-    /// Applies `change` to this connection's entry (with the idle ones and
-    /// the next number), unless it is gone.
-    fn update(&self, change: impl FnOnce(&mut BTreeMap<u64, u64>, &mut u64, &mut Entry)) {
-        let Ok(mut open) = self.limits.open.lock() else {
-            return;
-        };
+    /// Applies `change` to the requests in flight and to this connection's
+    /// entry, unless it is gone (with the idle ones and the next number),
+    /// under the lock, so that the count and the idle order agree.
+    fn update(
+        &self,
+        change: impl FnOnce(&AtomicUsize, &mut BTreeMap<u64, u64>, &mut u64, Option<&mut Entry>),
+    ) {
+        let mut open = self
+            .limits
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Open {
             connections,
             idle,
             next,
             ..
         } = &mut *open;
-        if let Some(entry) = connections.get_mut(&self.id) {
-            change(idle, next, entry);
-        }
+        change(&self.in_flight, idle, next, connections.get_mut(&self.id));
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         let id = self.0.id;
-        self.0.update(|idle, next, entry| {
-            entry.in_flight = entry.in_flight.saturating_sub(1);
-            if entry.in_flight == 0 {
+        self.0.update(|in_flight, idle, next, entry| {
+            let was = in_flight
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    Some(n.saturating_sub(1))
+                })
+                .unwrap_or(0);
+            if let (1, Some(entry)) = (was, entry) {
+                entry.finished = true;
                 let since = *next;
                 *next += 1;
                 entry.idle_since = Some(since);
@@ -310,6 +358,78 @@ mod tests {
         let (_third, admitted) = limits.open(ip(1)).unwrap();
         assert_eq!(admitted, Admitted::Evicted(Refused::Client));
         assert!(was_evicted(&mine) && !was_evicted(&other));
+    }
+
+    #[test]
+    fn a_mapped_loopback_peer_gets_the_reserved_place_and_a_64_counts_as_one_client() {
+        let limits = ConnectionLimits::new(3, 2, 1);
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let (network, _) = limits.open(ip(1)).unwrap();
+        let (other, _) = limits.open(ip(2)).unwrap();
+        let (_a, _b) = (network.activity().begin(), other.activity().begin());
+        assert_eq!(limits.open(ip(3)).unwrap_err(), Refused::Total);
+        let (_operator, admitted) = limits.open(mapped).unwrap();
+        assert_eq!(admitted, Admitted::Free);
+        let limits = ConnectionLimits::new(10, 2, 0);
+        let hosts = ["2001:db8::1", "2001:db8::2", "2001:db8::ffff:3"];
+        let held: Vec<_> = hosts[..2]
+            .iter()
+            .map(|host| {
+                let (connection, _) = limits.open(host.parse().unwrap()).unwrap();
+                (connection.activity().begin(), connection)
+            })
+            .collect();
+        assert_eq!(
+            limits.open(hosts[2].parse().unwrap()).unwrap_err(),
+            Refused::Client
+        );
+        assert!(limits.open("2001:db8:0:1::1".parse().unwrap()).is_ok());
+        drop(held);
+    }
+
+    #[test]
+    fn a_network_peer_never_evicts_the_operator_though_it_is_idle_the_longest() {
+        // Two places for the network: the operator's counts among them.
+        let limits = ConnectionLimits::new(3, 3, 1);
+        let (operator, _) = limits.open([127, 0, 0, 1].into()).unwrap();
+        let (first, _) = limits.open(ip(1)).unwrap();
+        let (_second, admitted) = limits.open(ip(2)).unwrap();
+        assert_eq!(admitted, Admitted::Evicted(Refused::Total));
+        assert!(!was_evicted(&operator));
+        assert!(was_evicted(&first));
+    }
+
+    #[test]
+    fn no_connection_is_closed_for_a_newcomer_that_is_then_refused() {
+        // Two places for the network, taken by loopback peers.
+        let limits = ConnectionLimits::new(4, 1, 2);
+        let (mine, _) = limits.open(ip(1)).unwrap();
+        let (operator, _) = limits.open([127, 0, 0, 1].into()).unwrap();
+        let (script, _) = limits.open([127, 0, 0, 2].into()).unwrap();
+        let _busy = (operator.activity().begin(), script.activity().begin());
+        // Its own idle one would make way for it, but the network's share
+        // is still over with none else idle: refused, and nothing closed.
+        assert_eq!(limits.open(ip(1)).unwrap_err(), Refused::Total);
+        assert!(!was_evicted(&mine));
+        assert_eq!(limits.open_now(), 3);
+    }
+
+    #[test]
+    fn the_client_holding_the_most_places_gives_way_first_and_its_unused_ones_first() {
+        let limits = ConnectionLimits::new(4, 4, 0);
+        // A kept-alive client, idle the longest.
+        let (kept, _) = limits.open(ip(1)).unwrap();
+        drop(kept.activity().begin());
+        // A flood from another address: one used, then two never used.
+        let (used, _) = limits.open(ip(2)).unwrap();
+        drop(used.activity().begin());
+        let (unused, _) = limits.open(ip(2)).unwrap();
+        let (newest, _) = limits.open(ip(2)).unwrap();
+        let _third = limits.open(ip(3)).unwrap();
+        assert!(was_evicted(&unused));
+        assert!(!was_evicted(&kept) && !was_evicted(&used) && !was_evicted(&newest));
+        let _ = limits.open(ip(4)).unwrap();
+        assert!(was_evicted(&newest) && !was_evicted(&kept));
     }
 
     #[test]

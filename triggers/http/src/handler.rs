@@ -94,6 +94,9 @@ pub(crate) async fn handle<H: FunctionHost>(
         let held = reserve_body(&body, &gateway)?;
         let body = read_body(body, &gateway.settings).await?;
         if admission.needs_body() {
+            // Again: a penalty may have started while the body came in,
+            // and signatures sent side by side would all be checked.
+            policy.not_penalized(client)?;
             let method = parts.method.as_str();
             admission
                 .finish(policy, method, &parts.uri, &parts.headers, &body)

@@ -6,7 +6,7 @@
 //! hyper's header read timeout runs from accept to a complete request
 //! head, and again from the end of each response to the next head: it is
 //! also the idle timeout of a kept-alive connection. At a connection
-//! limit, the connection idle the longest makes way for the new one
+//! limit, an idle connection makes way for the new one
 //! ([`ConnectionLimits`]).
 
 use crate::connections::{Activity, Admitted, Connection, ConnectionLimits, Refused};
@@ -80,14 +80,15 @@ pub async fn serve_router(
             },
             () = &mut shutdown => break,
         };
-        let place = match limits.open(peer.ip()) {
+        let client = peer.ip().to_canonical();
+        let place = match limits.open(client) {
             Ok((place, Admitted::Free)) => place,
             Ok((place, Admitted::Evicted(limit))) => {
-                at_limit(limit, true, peer.ip(), &settings);
+                at_limit(limit, true, client, &settings);
                 place
             }
             Err(refused) => {
-                at_limit(refused, false, peer.ip(), &settings);
+                at_limit(refused, false, client, &settings);
                 continue;
             }
         };
@@ -172,27 +173,27 @@ impl Served {
         } = self;
         let close = async {
             tokio::select! {
-                _ = stopping.wait_for(|stop| *stop) => {}
-                () = place.evicted() => {}
+                _ = stopping.wait_for(|stop| *stop) => Close::Stop,
+                () = place.evicted() => Close::Evicted,
             }
         };
         tokio::pin!(close);
         let served = match tls {
             None => {
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
-                drive(connection, close).await
+                drive(connection, close, || place.busy()).await
             }
             // The handshake in the header read timeout: a client that
             // opens a connection and says nothing is cut.
             Some(acceptor) => {
                 let secured = tokio::select! {
                     secured = timeout(handshake, acceptor.accept(stream)) => secured,
-                    () = &mut close => return,
+                    _ = &mut close => return,
                 };
                 match secured {
                     Ok(Ok(secured)) => {
                         let connection = builder.serve_connection(TokioIo::new(secured), service);
-                        drive(connection, close).await
+                        drive(connection, close, || place.busy()).await
                     }
                     Ok(Err(error)) => {
                         tracing::debug!(%error, "TLS handshake failed");
@@ -208,11 +209,22 @@ impl Served {
     }
 }
 
-/// Runs `connection` to its end; once `close` completes, it ends after
-/// the request in flight (at once when there is none).
+/// Why a connection is told to close.
+enum Close {
+    /// The listener stops: the connection finishes what it has begun.
+    Stop,
+    /// A new connection took its place.
+    Evicted,
+}
+
+/// Runs `connection` to its end. Once `close` completes, it ends after the
+/// request in flight; evicted with none in flight (`busy`), it is dropped
+/// at once, so that a client that has sent part of a head does not keep
+/// a socket the limits no longer count.
 async fn drive<I, S>(
     connection: http1::Connection<I, S>,
-    close: std::pin::Pin<&mut impl Future<Output = ()>>,
+    close: std::pin::Pin<&mut impl Future<Output = Close>>,
+    busy: impl Fn() -> bool,
 ) -> hyper::Result<()>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin,
@@ -221,7 +233,10 @@ where
     tokio::pin!(connection);
     tokio::select! {
         served = connection.as_mut() => served,
-        () = close => {
+        why = close => {
+            if matches!(why, Close::Evicted) && !busy() {
+                return Ok(());
+            }
             connection.as_mut().graceful_shutdown();
             connection.await
         }
@@ -259,7 +274,7 @@ fn at_limit(limit: Refused, evicted: bool, client: std::net::IpAddr, settings: &
             "",
             %client,
             limit = max,
-            "HTTP: {key} reached, the connection idle the longest closed for a new one"
+            "HTTP: {key} reached, an idle connection closed for a new one"
         );
     } else {
         fenn_runtime::limited!(

@@ -5,21 +5,21 @@
 //! `penalty` per `limit` tries.
 //!
 //! Addresses are counted, IPv6 ones by their /64 (one host usually holds
-//! a whole /64). At most [`MAX_ADDRESSES`] are held; past that, addresses
-//! quiet for a whole `penalty` are forgotten, and a new one that still
-//! finds no room is not counted (refusing the unknown would lock out every
-//! new client while a flood lasts). Plain state with the time passed in,
-//! tested below.
+//! a whole /64). At most [`MAX_ADDRESSES`] are held; when they are, those
+//! quiet for a whole `penalty` are forgotten (in a sweep at most once a
+//! [`SWEEP`]), then the oldest ones under no penalty, so that a new
+//! address is still counted while a flood lasts and no penalty is lifted
+//! early. Plain state with the time passed in, tested below.
+
+mod table;
+
+pub use table::{MAX_ADDRESSES, SWEEP};
 
 use super::{GatewayPolicy, Refusal};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// Most addresses held.
-pub const MAX_ADDRESSES: usize = 10_000;
 
 /// How many failures an address may have, and for how long it waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,16 +43,9 @@ impl Default for FailureLimit {
 #[derive(Debug, Default)]
 pub struct AuthFailures {
     limit: FailureLimit,
-    addresses: Mutex<HashMap<IpAddr, Record>>,
+    addresses: Mutex<table::Table>,
     failures: AtomicU64,
     refused: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Record {
-    count: u32,
-    since: Instant,
-    until: Option<Instant>,
 }
 
 impl AuthFailures {
@@ -73,7 +66,7 @@ impl AuthFailures {
         let Ok(addresses) = self.addresses.lock() else {
             return Ok(());
         };
-        let until = addresses.get(&key(client)).and_then(|record| record.until);
+        let until = addresses.until(client_key(client));
         match until {
             Some(until) if until > now => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
@@ -87,40 +80,17 @@ impl AuthFailures {
     /// starts it.
     pub fn failed(&self, client: IpAddr, now: Instant) -> Option<Duration> {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        let FailureLimit { limit, penalty } = self.limit;
-        if limit == 0 {
+        if self.limit.limit == 0 {
             return None;
         }
         let mut addresses = self.addresses.lock().ok()?;
-        let client = key(client);
-        if addresses.len() >= MAX_ADDRESSES && !addresses.contains_key(&client) {
-            addresses.retain(|_, record| !record.is_quiet(now, penalty));
-            if addresses.len() >= MAX_ADDRESSES {
-                return None;
-            }
-        }
-        let record = addresses.entry(client).or_insert(Record {
-            count: 0,
-            since: now,
-            until: None,
-        });
-        if record.is_quiet(now, penalty) {
-            *record = Record {
-                count: 0,
-                since: now,
-                until: None,
-            };
-        }
-        record.count += 1;
-        if record.count < limit {
-            return None;
-        }
-        *record = Record {
-            count: 0,
-            since: now,
-            until: Some(now + penalty),
-        };
-        Some(penalty)
+        addresses.failed(client_key(client), now, self.limit)
+    }
+
+    /// Counts a failure in the totals only, for a client never throttled.
+    pub fn failed_unthrottled(&self) -> Option<Duration> {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        None
     }
 
     /// Failures counted, and requests refused for a penalty, since start.
@@ -132,14 +102,6 @@ impl AuthFailures {
     }
 }
 
-impl Record {
-    /// No penalty running and no failure counted within `penalty`.
-    fn is_quiet(&self, now: Instant, penalty: Duration) -> bool {
-        self.until.is_none_or(|until| until <= now)
-            && now.saturating_duration_since(self.since) >= penalty
-    }
-}
-
 impl GatewayPolicy {
     /// A 429 for `client` while it waits out a penalty for failed
     /// authentications.
@@ -148,6 +110,9 @@ impl GatewayPolicy {
     ///
     /// The 429, with the wait.
     pub fn not_penalized(&self, client: IpAddr) -> Result<(), Refusal> {
+        if self.is_trusted_proxy(client) {
+            return Ok(());
+        }
         self.failures
             .check(client, std::time::Instant::now())
             .map_err(|wait| Refusal::limited("Too Many Failed Authentications", wait))
@@ -155,36 +120,79 @@ impl GatewayPolicy {
 
     /// `refusal`, after counting it against `client` when it is a 401 (a
     /// missing or wrong AppCode, signature or token), with a rate-limited
-    /// log line.
+    /// log line. A trusted proxy that forwarded no address fenn believes
+    /// is not throttled: a penalty would refuse every client behind it.
     pub fn counted(&self, refusal: Refusal, client: IpAddr) -> Refusal {
-        if refusal.status != 401 {
-            return refusal;
-        }
-        let reason = refusal.message;
-        match self.failures.failed(client, std::time::Instant::now()) {
-            Some(penalty) => fenn_runtime::limited!(
-                warn,
-                "authentication penalty",
-                "",
-                %client,
-                ?penalty,
-                "gateway: too many failed authentications, the address is refused for a while"
-            ),
-            None => fenn_runtime::limited!(
-                info,
-                "authentication failed",
-                "",
-                %client,
-                reason,
-                "gateway: authentication failed"
-            ),
+        if refusal.status == 401 {
+            let throttled = !self.is_trusted_proxy(client);
+            self.failures
+                .counted(client, throttled, refusal.message, Listener::Gateway);
         }
         refusal
     }
 }
 
-/// The address counted for `client`: itself, or an IPv6 address's /64.
-fn key(client: IpAddr) -> IpAddr {
+/// The listener a failure is counted on, as its log lines name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The gateway.
+    Gateway,
+    /// The management API.
+    Admin,
+}
+
+impl AuthFailures {
+    /// Counts a failure of `client` for `reason`, against its address
+    /// when it is `throttled` (else in the totals only), and logs it
+    /// rate-limited: the failure at info, a penalty it starts at warn.
+    pub fn counted(&self, client: IpAddr, throttled: bool, reason: &str, listener: Listener) {
+        let penalty = if throttled {
+            self.failed(client, Instant::now())
+        } else {
+            self.failed_unthrottled()
+        };
+        let (name, failed, penalized) = match listener {
+            Listener::Gateway => ("gateway", "authentication failed", "authentication penalty"),
+            Listener::Admin => (
+                "admin",
+                "admin authentication failed",
+                "admin authentication penalty",
+            ),
+        };
+        match penalty {
+            Some(penalty) => fenn_runtime::limited!(
+                warn,
+                penalized,
+                "",
+                %client,
+                ?penalty,
+                "{name}: too many failed authentications, the address is refused for a while"
+            ),
+            None => fenn_runtime::limited!(
+                info,
+                failed,
+                "",
+                %client,
+                reason,
+                throttled,
+                "{name}: authentication failed"
+            ),
+        }
+    }
+}
+
+impl GatewayPolicy {
+    /// Whether `client` is one of the trusted proxies: fenn found no
+    /// forwarded address it believes beyond it.
+    fn is_trusted_proxy(&self, client: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&client))
+    }
+}
+
+/// The address counted for `client`: itself, or an IPv6 address's /64
+/// (one host usually holds a whole /64); an IPv4-mapped address as the
+/// IPv4 one. Failures and connections are counted by it.
+pub(crate) fn client_key(client: IpAddr) -> IpAddr {
     match client {
         IpAddr::V4(_) => client,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -251,21 +259,42 @@ mod tests {
     }
 
     #[test]
-    fn the_addresses_held_are_bounded_and_quiet_ones_make_room() {
+    fn a_full_table_still_counts_a_newcomer_and_keeps_every_penalty() {
         let failures = AuthFailures::new(LIMIT);
         let t0 = Instant::now();
-        for i in 0..MAX_ADDRESSES as u32 {
+        let penalized = ip("192.0.2.1");
+        for _ in 0..3 {
+            failures.failed(penalized, t0);
+        }
+        for i in 1..MAX_ADDRESSES as u32 {
             failures.failed(IpAddr::V4((0x0a00_0000 + i).into()), t0);
         }
-        let newcomer = ip("192.0.2.9");
-        for _ in 0..5 {
-            assert_eq!(failures.failed(newcomer, t0), None, "not counted: no room");
+        // Full, and nobody quiet: the oldest under no penalty make room.
+        for n in 0..100u32 {
+            let newcomer = IpAddr::V4((0xc633_6400 + n).into());
+            failures.failed(newcomer, t0);
+            failures.failed(newcomer, t0);
+            assert!(failures.failed(newcomer, t0).is_some(), "{newcomer}");
         }
-        let later = t0 + LIMIT.penalty;
-        failures.failed(newcomer, later);
-        failures.failed(newcomer, later);
-        assert!(failures.failed(newcomer, later).is_some());
-        assert!(failures.addresses.lock().unwrap().len() <= MAX_ADDRESSES);
+        assert!(failures.check(penalized, t0).is_err());
+        assert_eq!(failures.addresses.lock().unwrap().len(), MAX_ADDRESSES);
+    }
+
+    #[test]
+    fn a_trusted_proxy_without_a_forwarded_address_is_never_penalized() {
+        let policy = GatewayPolicy {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            failures: std::sync::Arc::new(AuthFailures::new(LIMIT)),
+            ..GatewayPolicy::default()
+        };
+        let (proxy, client) = (ip("10.0.0.1"), ip("192.0.2.1"));
+        for _ in 0..5 {
+            policy.counted(Refusal::unauthorized("Invalid AppCode"), proxy);
+            policy.counted(Refusal::unauthorized("Invalid AppCode"), client);
+        }
+        assert!(policy.not_penalized(proxy).is_ok());
+        assert_eq!(policy.not_penalized(client).unwrap_err().status, 429);
+        assert_eq!(policy.failures.totals().0, 10);
     }
 
     #[test]

@@ -122,26 +122,50 @@ struct Claims {
 }
 
 /// Seconds since the epoch, as JSON writes a number (RFC 7519, 2): a
-/// string or anything else fails to deserialize.
+/// string or anything else fails to deserialize, and so does a number
+/// jsonwebtoken would read as no date at all (and skip its check): one
+/// that is not finite, is negative or is 2^64 or more.
 #[derive(serde::Deserialize)]
-struct NumericDate(#[allow(dead_code)] f64);
+#[serde(try_from = "f64")]
+struct NumericDate;
 
-/// The header's `crit`, which jsonwebtoken's header does not read.
+impl TryFrom<f64> for NumericDate {
+    type Error = &'static str;
+
+    fn try_from(seconds: f64) -> Result<Self, Self::Error> {
+        #[allow(clippy::cast_precision_loss)]
+        let beyond = u64::MAX as f64;
+        if seconds.is_finite() && seconds >= 0.0 && seconds < beyond {
+            Ok(Self)
+        } else {
+            Err("a date out of range")
+        }
+    }
+}
+
+/// The token's header, with its `crit`, which jsonwebtoken's header does
+/// not read.
 #[derive(serde::Deserialize)]
-struct Critical {
+struct TokenHeader {
+    #[serde(flatten)]
+    header: jsonwebtoken::Header,
     crit: Option<serde::de::IgnoredAny>,
 }
 
-/// Whether the token's header names critical extensions (or cannot be
-/// read, which decoding refuses anyway).
-fn names_critical_extensions(token: &str) -> bool {
+/// The header of `token`, read once; None when it cannot be read or names
+/// critical extensions (fenn knows none).
+fn header(token: &str) -> Option<jsonwebtoken::Header> {
     use base64::Engine as _;
-    let segment = token.split('.').next().unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let segment = token.split('.').next()?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(segment)
-        .ok()
-        .and_then(|json| serde_json::from_slice::<Critical>(&json).ok())
-        .is_none_or(|header| header.crit.is_some())
+        .ok()?;
+    let read: TokenHeader = serde_json::from_slice(&json).ok()?;
+    if read.crit.is_some() {
+        tracing::debug!("token refused: its header names critical extensions");
+        return None;
+    }
+    Some(read.header)
 }
 
 impl Jwt {
@@ -152,11 +176,7 @@ impl Jwt {
     /// `Invalid Token` for anything wrong with it: fenn does not say what.
     pub fn verify(&self, token: &str) -> Result<Arc<str>, Refusal> {
         let invalid = Refusal::unauthorized("Invalid Token");
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid.clone())?;
-        if names_critical_extensions(token) {
-            tracing::debug!("token refused: its header names critical extensions");
-            return Err(invalid);
-        }
+        let header = header(token).ok_or_else(|| invalid.clone())?;
         // Every key of the token's algorithm (and its kid, when both have
         // one) is tried: a JWKS may hold several during a rotation.
         let data = self
@@ -279,6 +299,21 @@ mod tests {
         let mut fractional = good;
         fractional["iat"] = json!(1.5);
         assert!(jwt().verify(&hs(&fractional, b"s3cret")).is_ok());
+    }
+
+    #[test]
+    fn a_date_out_of_range_is_refused_rather_than_skipped() {
+        let good = json!({"sub": "pump-7", "iss": "plant", "aud": "fenn", "exp": now() + 60});
+        for (date, value) in [
+            ("nbf", json!(1e20)),
+            ("nbf", json!(-1)),
+            ("nbf", json!(18_446_744_073_709_551_615_u64)),
+            ("iat", json!(-1.5)),
+        ] {
+            let mut claims = good.clone();
+            claims[date] = value;
+            assert!(jwt().verify(&hs(&claims, b"s3cret")).is_err(), "{claims}");
+        }
     }
 
     #[test]

@@ -70,9 +70,14 @@ impl Refusal {
         Self {
             status: 429,
             message,
-            retry_after: Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+            retry_after: Some(seconds_up(wait)),
         }
     }
+}
+
+/// `wait` in whole seconds, rounded up, as `Retry-After` gives it.
+pub fn seconds_up(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// What every route shares.
