@@ -11,7 +11,7 @@
 //! idle is the new socket closed at once. A few places (`reserved`) are
 //! kept for loopback peers, so that an operator on the device itself gets
 //! in while peers from the network hold the rest. Clients are counted as
-//! failed authentications are ([`client_key`]): an IPv6 one by its /64.
+//! failed authentications are (`client_key`): an IPv6 one by its /64.
 //! Plain counting, no I/O, so it is tested on its own.
 
 use crate::policy::failures::client_key;
@@ -108,7 +108,7 @@ impl ConnectionLimits {
     }
 
     /// A place for a connection from `client`: a free one, or the place of
-    /// an idle connection's ([`Open::victim`]), which is told to close.
+    /// an idle connection's (`Open::victim`), which is told to close.
     ///
     /// # Errors
     ///
