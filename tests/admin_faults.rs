@@ -123,6 +123,13 @@ fn bad_modules_definitions_and_names_are_refused_with_their_reason_and_change_no
         (
             "other",
             hello.clone(),
+            json!({"http": [{"route": (0..26).map(|i| format!("/{{p{i}}}")).collect::<String>()}]}),
+            422,
+            "26 parameters: a route names at most 25",
+        ),
+        (
+            "other",
+            hello.clone(),
             json!({"mqtt": [{"topic": "q/{x}", "reply": "r/{x}"}, {"topic": "r/{x}", "reply": "q/{x}"}]}),
             409,
             "mqtt loop: other (q/{x}) -> other (r/{x}) -> other (q/{x})",

@@ -176,9 +176,13 @@ impl RouteTable {
     }
 }
 
+/// Parameters one template may name: the router names them `a` to `y`
+/// inside, and a 26th would stop fenn where it builds the table.
+pub const MAX_PARAMETERS: usize = 25;
+
 /// A template must start with '/', hold only what a request path can
-/// (printable ASCII, no spaces: anything else percent-encoded), and name
-/// each parameter once.
+/// (printable ASCII, no spaces: anything else percent-encoded), name each
+/// parameter once, and name at most [`MAX_PARAMETERS`].
 fn check_template(route: &str) -> Result<(), String> {
     if !route.starts_with('/') {
         return Err("must start with '/'".into());
@@ -191,6 +195,14 @@ fn check_template(route: &str) -> Result<(), String> {
     if let Some(c) = route.chars().find(|c| matches!(c, '?' | '#')) {
         return Err(format!(
             "'{c}' starts the query or fragment, which are not part of the path a route matches"
+        ));
+    }
+    // Every '{' but an escaped "{{" opens a parameter (or is refused by
+    // the router with a message of its own).
+    let opened = route.replace("{{", "").matches('{').count();
+    if opened > MAX_PARAMETERS {
+        return Err(format!(
+            "{opened} parameters: a route names at most {MAX_PARAMETERS}"
         ));
     }
     let mut names = BTreeSet::new();
@@ -249,14 +261,29 @@ mod tests {
         }
     }
 
+    /// A route of `n` parameters, `/{p0}/{p1}/…`.
+    fn many(n: usize) -> String {
+        (0..n).map(|i| format!("/{{p{i}}}")).collect()
+    }
+
     #[test]
-    fn a_repeated_parameter_and_characters_no_path_can_hold_are_refused() {
+    fn a_route_of_the_most_parameters_is_served() {
+        let table = RouteTable::new([spec(&many(MAX_PARAMETERS), &[], "f")]).unwrap();
+        let path: String = (0..MAX_PARAMETERS).map(|i| format!("/v{i}")).collect();
+        let (function, params) = found(&table, &path, "GET");
+        assert_eq!((function, params["p24"].as_str()), ("f", "v24"));
+    }
+
+    #[test]
+    fn a_repeated_parameter_too_many_and_characters_no_path_can_hold_are_refused() {
+        let too_many = many(MAX_PARAMETERS + 1);
         for (route, says) in [
             ("/{a}/{a}", "parameter '{a}' appears twice"),
             ("/{a}/x/{*a}", "parameter '{a}' appears twice"),
             ("/a b", "' ' cannot appear"),
             ("/a\u{0}", "'\\0' cannot appear"),
             ("/caf\u{e9}", "'é' cannot appear"),
+            (too_many.as_str(), "26 parameters: a route names at most 25"),
         ] {
             let error = RouteTable::new([spec(route, &[], "f")]).unwrap_err();
             assert!(error.to_string().contains(says), "{route}: {error}");
