@@ -235,13 +235,7 @@ fn sample(text: &str, series: &str) -> f64 {
 }
 
 fn scrape(fenn: &Managed) -> String {
-    let response = client()
-        .get(fenn.api("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let text = response.text().unwrap();
+    let text = fenn.metrics();
     let mut promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

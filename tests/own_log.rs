@@ -3,7 +3,6 @@
 //! a stderr that nobody reads, or whose reader is gone, neither holds a
 //! request nor stops fenn.
 
-use crate::util::admin::TOKEN;
 use crate::util::{Managed, Stderr, client, misbehave_wasm};
 
 /// Lines of one kind and function written in full each period
@@ -55,14 +54,8 @@ fn lines_with(log: &str, needle: &str) -> usize {
 
 /// A counter's value in `/metrics` (0 when it has no such series).
 fn metric(fenn: &Managed, series: &str) -> u64 {
-    let response = client()
-        .get(fenn.api("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let text = response.text().unwrap();
-    text.lines()
+    fenn.metrics()
+        .lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .map_or(0, |value| value.parse().unwrap())
 }

@@ -18,13 +18,7 @@ fn client_from(address: [u8; 4]) -> reqwest::blocking::Client {
 
 /// The value of the metric line starting with `series`.
 fn metric(managed: &Managed, series: &str) -> String {
-    let text = client_from([127, 0, 0, 1])
-        .get(managed.api("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = managed.metrics();
     text.lines()
         .find_map(|line| line.strip_prefix(series))
         .unwrap_or_else(|| panic!("no {series} in:\n{text}"))

@@ -46,12 +46,14 @@ pub(crate) struct Managed {
     pub(crate) admin: SocketAddr,
 }
 
+/// The `[admin]` section of [`Managed::start`]: the API on a free port.
+const ADMIN: &str = "[admin]\nlisten = \"127.0.0.1:0\"\nmax_module_size = \"1MiB\"\n";
+
 impl Managed {
     /// fenn with `extra` config (an `[mqtt]` section, `[[function]]`s)
     /// and the management API on a free port.
     pub(crate) fn start(extra: &str) -> Self {
-        let admin = "[admin]\nlisten = \"127.0.0.1:0\"\nmax_module_size = \"1MiB\"\n";
-        Self::start_in(TempDir::new("admin"), &format!("{admin}{extra}"))
+        Self::start_in(TempDir::new("admin"), &format!("{ADMIN}{extra}"))
     }
 
     /// fenn on `config` (and `[server] state_dir`) in `dir`, which may
@@ -68,10 +70,9 @@ impl Managed {
     /// Like [`Managed::start`], fenn's stderr as `stderr` says.
     pub(crate) fn start_with_stderr(extra: &str, stderr: super::Stderr) -> Self {
         let dir = TempDir::new("admin");
-        let admin = "[admin]\nlisten = \"127.0.0.1:0\"\nmax_module_size = \"1MiB\"\n";
         dir.write(
             "fenn.toml",
-            format!("[server]\nstate_dir = \"state\"\n{admin}{extra}\n"),
+            format!("[server]\nstate_dir = \"state\"\n{ADMIN}{extra}\n"),
         );
         let (fenn, admin) = Self::serve_with(&dir, stderr);
         Self { dir, fenn, admin }
@@ -115,6 +116,17 @@ impl Managed {
 
     pub(crate) fn api(&self, path: &str) -> String {
         format!("http://{}{path}", self.admin)
+    }
+
+    /// `/metrics` as a scraper reads it, with the token (answered 200).
+    pub(crate) fn metrics(&self) -> String {
+        let response = super::client()
+            .get(self.api("/metrics"))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().unwrap()
     }
 
     /// `method path` with the token and a JSON body: (status, answer).

@@ -114,6 +114,12 @@ mod tests {
         assert_eq!(budget.kib.available_permits(), 0);
     }
 
+    /// Whether `future`, polled once, is still waiting.
+    async fn pending<F: std::future::Future>(mut future: std::pin::Pin<&mut F>) -> bool {
+        std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_pending()))
+            .await
+    }
+
     #[tokio::test]
     async fn waiting_for_memory_does_not_hold_the_state() {
         let budget = DeployMemory::new(1 << 20);
@@ -122,10 +128,10 @@ mod tests {
         let pick = |size: &u64| Ok(((), *size));
         let waiting = budget.lock_reserved(&state, Duration::from_secs(60), pick);
         tokio::pin!(waiting);
-        let polled = std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(waiting.as_mut().poll(cx).is_pending())
-        });
-        assert!(polled.await, "the memory is held: the change waits");
+        assert!(
+            pending(waiting.as_mut()).await,
+            "the memory is held: the change waits"
+        );
         assert!(
             state.try_lock().is_ok(),
             "the state is free while the change waits for memory"
@@ -143,10 +149,7 @@ mod tests {
         let pick = |size: &u64| Ok(((), *size));
         let waiting = budget.lock_reserved(&state, Duration::from_secs(60), pick);
         tokio::pin!(waiting);
-        let polled = std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(waiting.as_mut().poll(cx).is_pending())
-        });
-        assert!(polled.await);
+        assert!(pending(waiting.as_mut()).await);
         *state.lock().await = 2 << 20;
         drop(held);
         let error = waiting.await.err().unwrap();
