@@ -4,6 +4,13 @@
 //! registered triggers ([`run_all`]); a new source is a new implementation,
 //! not an edit of the server.
 
+pub mod kind;
+
+pub use kind::{
+    Apply, Binding, Collision, Common, FunctionInfo, Host, KeyError, Metric, Report, Running,
+    SinkCheck, Sinks, Table, Tables, TriggerKind, TriggerSetup,
+};
+
 use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::watch;
