@@ -20,6 +20,9 @@
 //! - [`outbox`]: [`Outbox`], results waiting for the broker, on disk.
 //! - [`session`]: one connection, MQTT 5 or 3.1.1, as the trigger uses it.
 //! - [`settings`]: [`MqttSettings`], how to reach the broker.
+//! - [`kind`]: [`MqttKind`] and [`MqttSetup`], the trigger in fenn's
+//!   registry: `[mqtt]` read and checked, subscriptions read and checked
+//!   as a set, the trigger started with what it reports.
 //! - [`stats`]: [`MqttStats`], counts for the metrics.
 //! - [`loops`]: [`find_loop`], loops the bindings' reply topics make
 //!   (pure).
@@ -42,6 +45,7 @@ pub mod bindings;
 pub mod delivery;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
+pub mod kind;
 pub mod link;
 pub mod loops;
 pub mod message;
@@ -57,6 +61,7 @@ pub mod trigger;
 pub use backoff::Backoff;
 pub use binding::RawSubscription;
 pub use bindings::MqttBindings;
+pub use kind::{MqttKind, MqttSetup};
 pub use loops::{MqttLoop, find_loop};
 pub use outbox::{Outbox, OutboxError, Outgoing};
 pub use publisher::Publisher;
