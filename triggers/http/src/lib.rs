@@ -26,12 +26,16 @@
 //! - [`io`]: a socket with a write timeout.
 //! - [`listener`]: the listener loop (limits, timeouts, TLS, draining),
 //!   which the management API serves through too.
+//! - [`kind`]: [`HttpKind`], the gateway as a registered trigger kind: its
+//!   keys of `[server]`, `[gateway]` and `[[app]]`, its routes as
+//!   bindings, and how it starts.
 
 pub mod binding;
 pub mod connections;
 pub mod error;
 mod handler;
 pub mod io;
+pub mod kind;
 pub mod listener;
 pub mod policy;
 pub mod request;
@@ -43,6 +47,7 @@ pub mod stats;
 
 pub use binding::{PolicyContext, RawRoute};
 pub use error::GatewayError;
+pub use kind::{HttpKind, HttpSetup};
 pub use response::ResponseMode;
 pub use route::{RouteSpec, RouteTable};
 pub use server::{HttpBindings, HttpServing, HttpTrigger};

@@ -38,6 +38,13 @@ impl Bindings for HttpBindings {
     }
 }
 
+impl HttpBindings {
+    /// Whether a route of `template`, as written, is served now.
+    pub fn serves_template(&self, template: &str) -> bool {
+        self.routes.load().serves_template(template)
+    }
+}
+
 /// The gateway on its listener: the HTTP [`Trigger`].
 pub struct HttpServing<H> {
     trigger: HttpTrigger<H>,
