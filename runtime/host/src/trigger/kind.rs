@@ -288,6 +288,10 @@ pub trait Report: Send + Sync {
 /// Label names and values of one series.
 pub type Labels = Vec<(&'static str, String)>;
 
+/// A histogram as read: sum, count and cumulative buckets (upper bound,
+/// count), as [`crate::observe::Histogram::snapshot`] gives it.
+pub type HistogramSnapshot = (f64, u64, Vec<(f64, u64)>);
+
 /// One metric family, read at scrape time, in the Prometheus model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
@@ -316,7 +320,7 @@ pub enum Metric {
         /// What it measures.
         help: &'static str,
         /// Its series.
-        series: Vec<(Labels, (f64, u64, Vec<(f64, u64)>))>,
+        series: Vec<(Labels, HistogramSnapshot)>,
     },
 }
 
