@@ -1,7 +1,7 @@
 //! `[[function.cron]]`: a schedule as a config or a deploy writes it, and
 //! its validation into a [`CronSpec`]. The trigger's keys live here, not
-//! in the binary; `publish` is checked by the binary too, since it needs
-//! the MQTT trigger.
+//! in the binary; `publish` is checked in [`crate::kind`] by the sink that
+//! takes the results (the MQTT trigger's).
 
 use crate::{CronSpec, Overlap, Schedule, ScheduleError};
 use fenn_runtime::trigger::{BindingError, is_name};

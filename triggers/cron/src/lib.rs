@@ -19,12 +19,17 @@
 //! - [`binding`]: [`RawSchedule`], a schedule's keys and their validation.
 //! - [`bindings`]: [`CronBindings`], changing the schedules while the
 //!   trigger runs.
+//! - [`kind`]: [`CronKind`] and [`CronSetup`], the trigger in fenn's
+//!   registry: schedules read and checked as a set, `publish` checked by
+//!   the sink that takes the results, the trigger started with its
+//!   metrics.
 //!
 //! [croner]: https://docs.rs/croner
 
 pub mod binding;
 pub mod bindings;
 pub mod history;
+pub mod kind;
 pub mod schedule;
 pub mod ticker;
 pub mod trigger;
@@ -32,6 +37,7 @@ pub mod trigger;
 pub use binding::RawSchedule;
 pub use bindings::CronBindings;
 pub use history::{CronStats, SkipLog};
+pub use kind::{CronKind, CronSetup};
 pub use schedule::{Schedule, ScheduleError};
 pub use ticker::Ticker;
 pub use trigger::{CronSpec, CronTrigger, Overlap};
