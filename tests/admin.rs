@@ -1,7 +1,7 @@
 //! The management API end to end: the real binary, deployed over its API
 //! and its CLI, called over HTTP, a real Mosquitto and a cron schedule.
 
-use crate::util::{Broker, Collector, Managed, TempDir, echo_wasm, hello_wasm};
+use crate::util::{Broker, Collector, Managed, TempDir, echo_wasm, hello_wasm, wait_until};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -36,13 +36,12 @@ fn a_deployed_function_serves_http_mqtt_and_cron_and_deleting_it_stops_all_three
     assert!(body.contains(r#""pathParameters":{"id":"7"}"#), "{body}");
     // The subscription is made on the live connection as the deploy
     // answers; the broker confirms it a moment later.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let reply = loop {
-        if let Some(reply) = broker.request("dep/in", "hi", 2) {
-            break reply;
-        }
-        assert!(std::time::Instant::now() < deadline, "no MQTT reply");
-    };
+    let reply = wait_until(
+        "an MQTT reply",
+        Duration::from_secs(30),
+        Duration::ZERO,
+        || broker.request("dep/in", "hi", 2),
+    );
     assert!(reply.contains(r#""x-fenn-trigger":"mqtt""#), "{reply}");
     ticks.wait_until(Duration::from_secs(20), "a cron result", |m| {
         m.iter()
@@ -78,11 +77,12 @@ fn a_deployed_function_serves_http_mqtt_and_cron_and_deleting_it_stops_all_three
     // fenn's kept); and a message gets no reply.
     let (_, listed) = fenn.call("GET", "/v1/functions", None);
     assert_eq!(listed["functions"].as_array().unwrap().len(), 1, "{listed}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while broker.subscriptions() != Some(1) {
-        assert!(Instant::now() < deadline, "fenn's subscription stayed");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_until(
+        "fenn's subscription to go",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+        || (broker.subscriptions() == Some(1)).then_some(()),
+    );
     assert_eq!(broker.request("dep/in", "hi", 2), None);
 }
 
@@ -119,11 +119,9 @@ fn a_redeploy_under_steady_load_fails_no_request_and_every_later_request_gets_th
         })
         .collect();
     let wait_for = |count: &AtomicUsize, what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while count.load(Ordering::Relaxed) < 40 {
-            assert!(Instant::now() < deadline, "no {what}");
-            std::thread::yield_now();
-        }
+        wait_until(what, Duration::from_secs(30), Duration::ZERO, || {
+            (count.load(Ordering::Relaxed) >= 40).then_some(())
+        });
     };
     wait_for(&before, "answers before the deploy");
     let (status, answer) = fenn.deploy("v", &echo_wasm(), &route);

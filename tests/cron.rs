@@ -1,7 +1,7 @@
 //! The cron trigger end to end: schedules that really fire the function,
 //! results in the log (the sink), overlap control, bad schedules refused.
 
-use crate::util::{Fenn, TempDir, fenn};
+use crate::util::{Fenn, TempDir, fenn, wait_until};
 
 #[test]
 fn an_every_second_schedule_invokes_its_function_and_the_result_reaches_the_log() {
@@ -153,11 +153,11 @@ fn after_downtime_one_missed_fire_runs_at_once_and_the_rest_are_skipped() {
     // The catch-up fire is now the last one remembered (written as the
     // fire starts, off the async workers: wait for it, bounded).
     let file = state.0.join("cron/hourly.last");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::read_to_string(&file).unwrap_or_default().trim() != latest
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), latest);
+    let remembered = || std::fs::read_to_string(&file).unwrap_or_default();
+    wait_until(
+        "the catch-up fire to be remembered",
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(10),
+        || (remembered().trim() == latest).then_some(()),
+    );
 }

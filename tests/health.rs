@@ -1,9 +1,9 @@
 //! Health and readiness on the management API's listener: no token, for
 //! service managers and load balancers; readiness follows the MQTT link.
 
-use crate::util::{Broker, Managed, client};
+use crate::util::{Broker, Managed, client, wait_until};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn get(fenn: &Managed, path: &str) -> (u16, Value) {
     let response = client().get(fenn.api(path)).send().unwrap();
@@ -13,15 +13,16 @@ fn get(fenn: &Managed, path: &str) -> (u16, Value) {
 
 /// Asks `/readyz` until it answers `status`; returns the answer.
 fn ready_becomes(fenn: &Managed, status: u16) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (got, answer) = get(fenn, "/readyz");
-        if got == status {
-            return answer;
-        }
-        assert!(Instant::now() < deadline, "/readyz stayed {got}: {answer}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let what = format!("/readyz to answer {status}");
+    wait_until(
+        &what,
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || {
+            let (got, answer) = get(fenn, "/readyz");
+            (got == status).then_some(answer)
+        },
+    )
 }
 
 #[test]

@@ -1,12 +1,12 @@
 //! Changing a running MQTT trigger's subscriptions, the trigger driven as
 //! a library against a real Mosquitto and Mosquitto's own clients.
 
-use crate::util::Broker;
+use crate::util::{Broker, wait_until};
 use fenn_abi::{Event, Response};
 use fenn_mqtt::{MqttRoute, MqttSettings, MqttTrigger, ReplyTemplate, TopicFilter, Version};
 use fenn_runtime::Bindings as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Answers with the function's name, so a reply says which route took it.
 struct Named;
@@ -19,13 +19,10 @@ impl fenn_runtime::FunctionHost for Named {
 
 /// Asks until a reply comes (a subscription is made asynchronously).
 fn request_until_answered(broker: &Broker, topic: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(reply) = broker.request(topic, "x", 1) {
-            return reply;
-        }
-        assert!(Instant::now() < deadline, "no reply on {topic}");
-    }
+    let what = format!("a reply on {topic}");
+    wait_until(&what, Duration::from_secs(30), Duration::ZERO, || {
+        broker.request(topic, "x", 1)
+    })
 }
 
 fn route(topic: &str, function: &str) -> MqttRoute {
@@ -73,11 +70,12 @@ fn subscriptions_follow_a_new_set_of_routes_on_the_live_connection() {
     // The old filter is unsubscribed: at a tick when no reader of the
     // count is connected, the broker counts fenn's one subscription (two
     // were the old one kept); and a request there gets no reply.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while broker.subscriptions() != Some(1) {
-        assert!(Instant::now() < deadline, "the old subscription stayed");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_until(
+        "the old subscription to go",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+        || (broker.subscriptions() == Some(1)).then_some(()),
+    );
     assert_eq!(broker.request("old/topic", "x", 2), None);
     let _ = stop.send(());
     runtime.block_on(running).unwrap();

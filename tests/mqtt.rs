@@ -1,7 +1,7 @@
 //! The MQTT trigger against a real Mosquitto that each test starts on a
 //! free port, with Mosquitto's own clients as the other side.
 
-use crate::util::{Broker, Certificates, Fenn};
+use crate::util::{Broker, Certificates, Fenn, wait_until};
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
@@ -133,15 +133,15 @@ fn after_the_broker_restarts_fenn_reconnects_and_resubscribes() {
     broker.start_again();
     // Reconnecting takes a backoff delay: ask until answered, bounded. The
     // reply to "1" may come again (at least once), so wait for the one to "2".
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut reply = None;
-    while std::time::Instant::now() < deadline {
-        reply = broker.request("sensors/hall/temp", "2", 2);
-        if reply.as_ref().is_some_and(|r| r.contains(r#""body":"2""#)) {
-            break;
-        }
-    }
-    let reply = reply.expect("a reply after the broker came back");
+    let reply = wait_until(
+        "a reply after the broker came back",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::ZERO,
+        || {
+            let reply = broker.request("sensors/hall/temp", "2", 2);
+            reply.filter(|r| r.contains(r#""body":"2""#))
+        },
+    );
     assert!(reply.contains(r#""body":"2""#), "{reply}");
     assert!(fenn.log.text().matches("MQTT subscribed").count() >= 2);
 }

@@ -3,7 +3,7 @@
 //! own checker reads it, moving as events run.
 
 use crate::util::admin::TOKEN;
-use crate::util::{Broker, Captured, Managed, client, misbehave_wasm};
+use crate::util::{Broker, Captured, Managed, client, misbehave_wasm, wait_until};
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
@@ -89,14 +89,12 @@ fn every_invocation_is_kept_with_its_log_lines_and_a_mark_where_they_were_cut() 
     assert_eq!(status, 400, "{bad}");
 
     // Cron's runs are invocations like any other (waits on the record).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let tick = loop {
-        if let Some(run) = invocations(&fenn, "function=tick&trigger=cron").pop() {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "no cron run in the history");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let tick = wait_until(
+        "a cron run in the history",
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || invocations(&fenn, "function=tick&trigger=cron").pop(),
+    );
     assert_eq!(
         (&tick["source"], &tick["method"]),
         (&"tick".into(), &"SCHEDULE".into())
@@ -197,17 +195,12 @@ fn streams_are_few_at_once_and_end_when_fenn_stops() {
     );
     drop(refused);
     others.pop();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let last = loop {
-        let again = open(&fenn);
-        if again.status() == 200 {
-            break again;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a closed stream's place never came back"
-        );
-    };
+    let last = wait_until(
+        "a closed stream's place to come back",
+        Duration::from_secs(30),
+        Duration::ZERO,
+        || Some(open(&fenn)).filter(|again| again.status() == 200),
+    );
     // Stopping ends the open streams at once, not after the grace (120 s
     // here; terminate gives up after 30).
     let readers: Vec<_> = others
@@ -274,11 +267,13 @@ fn metrics_pass_promtool_and_move_as_events_run() {
     assert_eq!(fenn.get("/m/panic").0, 502);
     assert_eq!(fenn.get("/nowhere/at/all").0, 404);
     // Readiness says when MQTT is connected; the gauge says the same.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client().get(fenn.api("/readyz")).send().unwrap().status() != 200 {
-        assert!(Instant::now() < deadline, "never connected");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let ready = || client().get(fenn.api("/readyz")).send().unwrap().status() == 200;
+    wait_until(
+        "the MQTT connection",
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        || ready().then_some(()),
+    );
     let after = scrape(&fenn);
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
     assert_eq!(moved(ok), 3.0, "{after}");

@@ -5,13 +5,16 @@ use crate::config::Config;
 use std::io::Write as _;
 use std::net::SocketAddr;
 
-/// Tells the person who started fenn what it serves (stdout, not the log).
+/// Tells the person who started fenn what it serves (stdout, not the log):
+/// where it listens, each trigger's settings and bindings, the hints the
+/// running triggers give, and the management API.
 #[allow(clippy::print_stdout)]
 pub(crate) fn announce(
     config: &Config,
     local: SocketAddr,
     admin: Option<SocketAddr>,
     deployed: &[String],
+    hints: &[String],
 ) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -20,77 +23,19 @@ pub(crate) fn announce(
         env!("CARGO_PKG_VERSION")
     );
     let _ = writeln!(out, "functions from {}:", config.file.display());
-    for spec in &config.route_specs {
-        let methods = if spec.methods.is_empty() {
-            "ANY".to_owned()
-        } else {
-            spec.methods.join(",")
-        };
-        let mode = match spec.response {
-            fenn_http::ResponseMode::Plain => "",
-            fenn_http::ResponseMode::Envelope => " (envelope)",
-        };
-        let _ = writeln!(
-            out,
-            "  {methods:<8} {:<22} -> {}{mode}",
-            spec.route, spec.function
-        );
+    for setup in config.setups.iter().filter(|setup| setup.enabled()) {
+        for line in setup.announce() {
+            let _ = writeln!(out, "{line}");
+        }
+        let bindings = config.functions.iter();
+        for binding in bindings.flat_map(|function| function.bindings.of(setup.kind())) {
+            let [label, what, note] = binding.announce();
+            let function = binding.function();
+            let _ = writeln!(out, "  {label:<8} {what:<22} -> {function}{note}");
+        }
     }
-    if let Some(mqtt) = &config.mqtt {
-        let embedded = if config.embedded_broker.is_some() {
-            " (embedded unless one already listens there)"
-        } else {
-            ""
-        };
-        let scheme = if mqtt.tls.is_some() { "mqtts" } else { "mqtt" };
-        let _ = writeln!(
-            out,
-            "MQTT broker {scheme}://{}:{}{embedded}",
-            mqtt.host, mqtt.port
-        );
-    }
-    for route in &config.mqtt_routes {
-        let reply = route
-            .reply
-            .as_ref()
-            .map(|reply| format!(" (replies to {})", reply.as_written()))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {:<8} {:<22} -> {}{reply}",
-            "MQTT",
-            route.filter.as_written(),
-            route.function
-        );
-    }
-    for schedule in &config.schedules {
-        let _ = writeln!(
-            out,
-            "  {:<8} {:<22} -> {} ({}, {})",
-            "CRON",
-            schedule.name,
-            schedule.function,
-            schedule.schedule.describe(),
-            schedule.schedule.zone()
-        );
-    }
-    if config
-        .route_specs
-        .iter()
-        .any(|spec| spec.route == "/testfunc")
-    {
-        let _ = writeln!(
-            out,
-            "try: curl -X POST 'http://{local}/testfunc?name=Jason' -H 'content-type: text/plain' -d 'requested the API'"
-        );
-    }
-    if let (Some(mqtt), Some(route)) = (&config.mqtt, config.mqtt_routes.first()) {
-        let topic = route.filter.as_written().replace(['{', '}'], "");
-        let _ = writeln!(
-            out,
-            "try: mosquitto_rr -h {} -p {} -t {topic} -e replies/fenn -m '{{\"celsius\":31}}'",
-            mqtt.host, mqtt.port
-        );
+    for hint in hints {
+        let _ = writeln!(out, "{hint}");
     }
     if let (Some(admin), Some(settings)) = (admin, &config.admin) {
         let list = if deployed.is_empty() {

@@ -1,13 +1,13 @@
 //! What fenn serves: every function with its bindings, from the config
 //! file or deployed, and the one check that two functions' bindings do
-//! not collide (nor make an MQTT loop, replies feeding subscriptions back
-//! to where they started). A pure value: a change builds a new catalog (or says what
-//! collides), and the triggers are handed its bindings.
+//! not collide (each trigger's own check over every function's bindings
+//! of its kind: routes that overlap, a topic subscribed twice, MQTT replies
+//! feeding subscriptions back to where they started). A pure value: a
+//! change builds a new catalog (or says what collides), and the triggers
+//! are handed its bindings.
 
-use crate::config::{Config, Definition};
-use fenn_cron::CronSpec;
-use fenn_http::{RouteSpec, RouteTable};
-use fenn_mqtt::MqttRoute;
+use crate::config::{BindingSet, Config, FunctionConfig, Setups};
+use fenn_runtime::trigger::Binding;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -24,27 +24,24 @@ pub(crate) enum Origin {
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub(crate) origin: Origin,
-    pub(crate) routes: Vec<RouteSpec>,
-    pub(crate) mqtt: Vec<MqttRoute>,
-    pub(crate) schedules: Vec<CronSpec>,
+    pub(crate) bindings: BindingSet,
 }
 
 impl Entry {
     /// A deployed function's entry.
-    pub(crate) fn deployed(definition: &Definition) -> Self {
+    pub(crate) fn deployed(function: &FunctionConfig) -> Self {
         Self {
             origin: Origin::Deployed,
-            routes: definition.routes.clone(),
-            mqtt: definition.mqtt.clone(),
-            schedules: definition.schedules.clone(),
+            bindings: function.bindings.clone(),
         }
     }
 }
 
-/// Every function served, by name.
-#[derive(Debug, Clone, Default)]
+/// Every function served, by name, and the triggers that check them.
+#[derive(Debug, Clone)]
 pub(crate) struct Catalog {
     entries: BTreeMap<String, Arc<Entry>>,
+    setups: Arc<Setups>,
 }
 
 impl Catalog {
@@ -54,17 +51,22 @@ impl Catalog {
             .functions
             .iter()
             .map(|function| {
-                let name = &function.name;
                 let entry = Entry {
                     origin: Origin::Config,
-                    routes: filtered(&config.route_specs, |s| &s.function == name),
-                    mqtt: filtered(&config.mqtt_routes, |r| &r.function == name),
-                    schedules: filtered(&config.schedules, |s| &s.function == name),
+                    bindings: function.bindings.clone(),
                 };
-                (name.clone(), Arc::new(entry))
+                (function.name.clone(), Arc::new(entry))
             })
             .collect();
-        Self { entries }
+        Self {
+            entries,
+            setups: config.setups.clone(),
+        }
+    }
+
+    /// Every registered trigger's settings.
+    pub(crate) fn setups(&self) -> &Arc<Setups> {
+        &self.setups
     }
 
     /// Where `name` comes from, if it is served.
@@ -87,70 +89,25 @@ impl Catalog {
     /// The catalog with `entry` as `name` (added, or in place of the one
     /// before), or what collides with another function's bindings.
     pub(crate) fn with(&self, name: &str, entry: Entry) -> Result<Self, String> {
-        for (other, theirs) in self.entries.iter().filter(|(other, _)| *other != name) {
-            for route in &entry.mqtt {
-                let filter = route.filter.subscription();
-                if theirs
-                    .mqtt
-                    .iter()
-                    .any(|r| r.filter.subscription() == filter)
-                {
-                    return Err(format!(
-                        "MQTT topic '{}' is already subscribed by function '{other}'",
-                        route.filter.as_written()
-                    ));
-                }
-            }
-            for schedule in &entry.schedules {
-                if theirs.schedules.iter().any(|s| s.name == schedule.name) {
-                    return Err(format!(
-                        "cron schedule '{}' already belongs to function '{other}'",
-                        schedule.name
-                    ));
-                }
-            }
-        }
-        // The new routes go last, so that a collision names the function
-        // that holds the route, not the newcomer.
+        // The new bindings go last, so that a collision names the
+        // function that holds the binding, not the newcomer.
         let others = self.without(name);
-        // Without subscriptions of its own, the newcomer makes no loop.
-        if !entry.mqtt.is_empty() {
-            let mqtt: Vec<MqttRoute> = others
-                .mqtt()
-                .into_iter()
-                .chain(entry.mqtt.iter().cloned())
-                .collect();
-            if let Some(found) = fenn_mqtt::find_loop(&mqtt) {
-                return Err(found.to_string());
+        for setup in self.setups.iter() {
+            let kind = setup.kind();
+            let mine = entry.bindings.of(kind);
+            if mine.is_empty() {
+                continue;
             }
+            let all: Vec<Arc<dyn Binding>> = others
+                .bindings(kind)
+                .into_iter()
+                .chain(mine.iter().cloned())
+                .collect();
+            setup.check(&all).map_err(|collision| collision.reason)?;
         }
-        let specs = others
-            .routes()
-            .into_iter()
-            .chain(entry.routes.iter().cloned());
-        RouteTable::new(specs).map_err(|error| others.name_holder(&error))?;
         let mut next = self.clone();
         next.entries.insert(name.to_owned(), Arc::new(entry));
         Ok(next)
-    }
-
-    /// A route collision as a person reads it: a template that overlaps
-    /// another names the function that serves the other.
-    fn name_holder(&self, error: &fenn_http::route::RouteError) -> String {
-        let fenn_http::route::RouteError::Template { reason, .. } = error else {
-            return error.to_string();
-        };
-        let holder = self.entries.iter().find_map(|(name, entry)| {
-            let route = entry
-                .routes
-                .iter()
-                .find(|r| reason.ends_with(&format!(": {}", r.route)))?;
-            Some((name, &route.route))
-        });
-        match holder {
-            Some((name, route)) => format!("{error} (served by function '{name}' as {route})"),
-            None => error.to_string(),
-        }
     }
 
     /// The catalog without `name`.
@@ -160,22 +117,9 @@ impl Catalog {
         next
     }
 
-    /// Every HTTP route, config functions' first, as they were declared.
-    pub(crate) fn routes(&self) -> Vec<RouteSpec> {
-        self.collect(|entry| &entry.routes)
-    }
-
-    /// Every MQTT subscription.
-    pub(crate) fn mqtt(&self) -> Vec<MqttRoute> {
-        self.collect(|entry| &entry.mqtt)
-    }
-
-    /// Every cron schedule.
-    pub(crate) fn schedules(&self) -> Vec<CronSpec> {
-        self.collect(|entry| &entry.schedules)
-    }
-
-    fn collect<T: Clone>(&self, part: impl Fn(&Entry) -> &Vec<T>) -> Vec<T> {
+    /// Every binding of `kind`, config functions' first, as they were
+    /// declared.
+    pub(crate) fn bindings(&self, kind: &str) -> Vec<Arc<dyn Binding>> {
         let config = self.entries.values().filter(|e| e.origin == Origin::Config);
         let deployed = self
             .entries
@@ -183,34 +127,36 @@ impl Catalog {
             .filter(|e| e.origin == Origin::Deployed);
         config
             .chain(deployed)
-            .flat_map(|e| part(e).clone())
+            .flat_map(|e| e.bindings.of(kind).iter().cloned())
             .collect()
     }
-}
-
-fn filtered<T: Clone>(items: &[T], keep: impl Fn(&T) -> bool) -> Vec<T> {
-    items.iter().filter(|item| keep(item)).cloned().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Context, definition};
+    use crate::config::definition;
     use serde_json::json;
 
+    fn setups() -> Arc<Setups> {
+        let mqtt = "[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n";
+        crate::config::parsed(mqtt, Some(std::path::Path::new("/var/lib/fenn")))
+    }
+
     fn entry(name: &str, value: &serde_json::Value) -> Entry {
-        let context = Context {
-            has_mqtt: true,
-            has_state: true,
-            buffer_bytes: 64 << 20,
-            gateway: crate::config::PolicyNames::default(),
-        };
-        Entry::deployed(&definition(name, value, &context, "m".into()).unwrap())
+        Entry::deployed(&definition(name, value, &setups(), "m".into()).unwrap())
+    }
+
+    fn catalog() -> Catalog {
+        Catalog {
+            entries: BTreeMap::new(),
+            setups: setups(),
+        }
     }
 
     #[test]
     fn a_binding_taken_by_another_function_is_named_and_nothing_changes() {
-        let catalog = Catalog::default()
+        let catalog = catalog()
             .with("a", entry("a", &json!({"http": [{"route": "/a"}], "mqtt": [{"topic": "s/{room}"}], "cron": [{"name": "tick", "schedule": "every 5s"}]})))
             .unwrap();
         // Whichever name sorts first, the holder is named.
@@ -250,7 +196,7 @@ mod tests {
             schedule.unwrap_err(),
             "cron schedule 'tick' already belongs to function 'a'"
         );
-        assert_eq!(catalog.routes().len(), 1);
+        assert_eq!(catalog.bindings("http").len(), 1);
         // A loop through two functions is named, whichever comes second.
         let ping = catalog
             .with(
@@ -284,8 +230,8 @@ mod tests {
                 entry("a", &json!({"http": [{"route": "/a"}, {"route": "/b"}]})),
             )
             .unwrap();
-        assert_eq!(again.routes().len(), 2);
-        assert!(again.mqtt().is_empty() && again.schedules().is_empty());
-        assert!(again.without("a").routes().is_empty());
+        assert_eq!(again.bindings("http").len(), 2);
+        assert!(again.bindings("mqtt").is_empty() && again.bindings("cron").is_empty());
+        assert!(again.without("a").bindings("http").is_empty());
     }
 }

@@ -22,6 +22,7 @@ fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>>
         name: "cli".into(),
         module: source,
         limits: Limits::default(),
+        bindings: crate::config::BindingSet::default(),
         key: String::new(),
     };
     let wasm = serve::read_module(&function).map_err(anyhow::Error::msg)?;

@@ -1,12 +1,6 @@
 //! The example functions built into the binary, and the config that serves
 //! them when `fenn serve` is given none.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-
-/// Where the gateway listens unless told otherwise.
-pub(crate) const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
-
 /// The config used when none is given.
 pub(crate) const CONFIG: &str = include_str!("examples.toml");
 

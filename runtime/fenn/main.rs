@@ -28,11 +28,14 @@ mod logging;
 mod logs;
 mod manage;
 mod observe;
+mod registry;
 mod remote;
 mod remote_tls;
 mod serve;
+mod started;
 mod state_dir;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -230,7 +233,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )?,
             };
             let runtime = runtime(config.workers)?;
-            let served = runtime.block_on(serve::serve(config, listen));
+            let served = runtime.block_on(async {
+                let signals = serve::ShutdownSignals::install()
+                    .context("cannot listen for shutdown signals")?;
+                let mut listeners = serve::Listeners::default();
+                if let Some(address) = listen {
+                    let listener = tokio::net::TcpListener::bind(address)
+                        .await
+                        .with_context(|| format!("cannot listen on {address}"))?;
+                    // `--listen` is the gateway's address.
+                    listeners.triggers.insert("http", listener);
+                }
+                serve::serve(config, listeners, signals.received()).await
+            });
             // A request still waiting on a guest past the shutdown grace
             // does not hold the process: guests run on detached workers.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));

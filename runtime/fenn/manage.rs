@@ -112,7 +112,7 @@ pub(crate) async fn list(remote: &Remote, as_json: bool) -> anyhow::Result<()> {
                 version,
                 match function["not_served"].as_str() {
                     Some(reason) => format!("NOT SERVED: {reason}"),
-                    None => triggers(&function["triggers"]),
+                    None => bindings(&function["bindings"]),
                 }
             ));
         }
@@ -120,33 +120,12 @@ pub(crate) async fn list(remote: &Remote, as_json: bool) -> anyhow::Result<()> {
     })
 }
 
-/// A function's bindings on one line: `GET /a, mqtt s/+, cron tick`.
-fn triggers(triggers: &Value) -> String {
-    let mut parts = Vec::new();
-    for route in triggers["http"].as_array().into_iter().flatten() {
-        let methods: Vec<&str> = route["methods"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let methods = if methods.is_empty() {
-            "ANY".to_owned()
-        } else {
-            methods.join(",")
-        };
-        parts.push(format!(
-            "{methods} {}",
-            route["route"].as_str().unwrap_or("")
-        ));
-    }
-    for topic in triggers["mqtt"].as_array().into_iter().flatten() {
-        parts.push(format!("mqtt {}", topic.as_str().unwrap_or("")));
-    }
-    for schedule in triggers["cron"].as_array().into_iter().flatten() {
-        parts.push(format!("cron {}", schedule["name"].as_str().unwrap_or("")));
-    }
-    parts.join(", ")
+/// A function's bindings on one line, as the API sums each up:
+/// `GET /a, mqtt s/+, cron tick`.
+fn bindings(bindings: &Value) -> String {
+    let summaries = bindings.as_array().into_iter().flatten();
+    let summaries: Vec<&str> = summaries.filter_map(|b| b["summary"].as_str()).collect();
+    summaries.join(", ")
 }
 
 /// `fenn rollback NAME [VERSION]`.

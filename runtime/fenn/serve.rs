@@ -1,18 +1,19 @@
-//! `fenn serve`: load every function the config names, then serve the
-//! gateway until SIGINT or SIGTERM, letting in-flight requests finish.
+//! `fenn serve`: load every function the config names, start every
+//! registered trigger with its bindings, and serve until told to stop,
+//! letting in-flight events finish.
 
-use crate::admin::{self, Platform, Triggers};
+use crate::admin::{self, Platform};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use crate::examples;
 use crate::observe::{Metrics, Observe, Sources};
+use crate::started::{Handles, Started};
 use anyhow::Context as _;
-use fenn_cron::CronTrigger;
+use fenn_http::HttpSettings;
 use fenn_http::policy::failures::{AuthFailures, FailureLimit};
-use fenn_http::{HttpSettings, HttpTrigger, RouteTable};
-use fenn_mqtt::MqttTrigger;
 use fenn_runtime::Dispatcher;
-use fenn_runtime::trigger::{self, Trigger};
+use fenn_runtime::trigger::{self, Host, Trigger};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,10 +53,6 @@ pub(crate) fn load_functions(
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    for spec in &config.route_specs {
-        let deployed = config.functions.iter().any(|f| f.name == spec.function);
-        debug_assert!(deployed, "routes are built from declared functions");
-    }
     Ok(dispatcher)
 }
 
@@ -78,10 +75,31 @@ fn load_function(
         })
 }
 
-/// Runs the gateway, and the management API when it is on, until a
-/// shutdown signal.
-pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    let signals = ShutdownSignals::install().context("cannot listen for shutdown signals")?;
+/// Listeners the caller bound: a trigger's by its kind (the gateway's on
+/// `--listen`, a test's on port 0), and the management API's. A trigger
+/// or the management API without one binds its configured address.
+#[derive(Debug, Default)]
+pub(crate) struct Listeners {
+    pub(crate) triggers: BTreeMap<&'static str, TcpListener>,
+    pub(crate) admin: Option<TcpListener>,
+}
+
+/// The running triggers, as `serve` starts them.
+struct Triggers {
+    running: Vec<Box<dyn Trigger>>,
+    started: Started,
+    /// Where the first trigger that listens does (the gateway).
+    address: Option<SocketAddr>,
+    hints: Vec<String>,
+}
+
+/// Runs every trigger, and the management API when it is on, until
+/// `shutdown` completes.
+pub(crate) async fn serve(
+    config: Config,
+    mut listeners: Listeners,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     // Held until fenn stops: one fenn at a time on a state directory.
     let _state = (config.state_dir.as_deref())
         .map(crate::state_dir::lock)
@@ -97,118 +115,59 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
         .map(|admin| Observe::new(admin.history));
     let observer = observe
         .clone()
-        .map(|observe| observe as Arc<dyn fenn_runtime::Observer>);
-    let dispatcher = load_functions(&config, observer)?;
+        .map(|o| o as Arc<dyn fenn_runtime::Observer>);
+    let dispatcher = Arc::new(load_functions(&config, observer)?);
     let mut catalog = Catalog::from_config(&config);
     let deployed = match &config.admin {
         Some(admin) => {
-            let state = admin::load(admin, &config.context(), &dispatcher, catalog.clone())
-                .map_err(anyhow::Error::msg)?;
+            let state =
+                admin::load(admin, &dispatcher, catalog.clone()).map_err(anyhow::Error::msg)?;
             catalog = state.catalog.clone();
             Some(state)
         }
         None => None,
     };
-    let address = listen.unwrap_or(config.listen);
-    let listener = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
-    let admin_listener = match &config.admin {
-        Some(admin) => Some(
+    let admin_listener = match (&config.admin, listeners.admin.take()) {
+        (Some(_), Some(listener)) => Some(listener),
+        (Some(admin), None) => Some(
             TcpListener::bind(admin.listen)
                 .await
                 .with_context(|| format!("admin.listen: cannot listen on {}", admin.listen))?,
         ),
-        None => None,
+        (None, _) => None,
     };
+    let triggers = start(&catalog, &dispatcher, listeners.triggers)?;
     let admin_local = admin_listener
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
-    let names: Vec<String> = deployed.as_ref().map_or_else(Vec::new, |state| {
-        let versions = state.manifest.functions.iter();
-        versions
-            .map(|(name, record)| match state.broken.contains_key(name) {
-                false => format!("{name} (version {})", record.current),
-                true => format!(
-                    "{name} (version {}, NOT SERVED: see the log)",
-                    record.current
-                ),
-            })
-            .chain(
-                state
-                    .broken
-                    .keys()
-                    .filter(|name| !state.manifest.functions.contains_key(*name))
-                    .map(|name| format!("{name} (NOT SERVED: see the log)")),
-            )
-            .collect()
-    });
-    crate::announce::announce(&config, listener.local_addr()?, admin_local, &names);
-    let host = Arc::new(dispatcher);
-    let routes = RouteTable::new(catalog.routes()).context("the routes collide")?;
-    let http = HttpTrigger::with_policy(
-        routes,
-        host.clone(),
-        config.http.clone(),
-        config.gateway.policy(),
-    );
-    let http_bindings = http.bindings();
-    let http_stats = http.stats();
-    let gateway_failures = http.auth_failures();
-    let mut triggers: Vec<Box<dyn Trigger>> = vec![Box::new(http.on(listener))];
-    let mut cron = CronTrigger::new(catalog.schedules(), host.clone(), config.state_dir.clone())
-        .with_grace(config.http.shutdown_grace);
-    let mut mqtt_bindings = None;
-    let mut mqtt_link = None;
-    let mut mqtt_stats = None;
-    if let Some(settings) = config.mqtt.clone() {
-        if let Some(address) = config.embedded_broker {
-            embedded_broker(address, settings.max_packet_bytes)?;
-        }
-        let mqtt = MqttTrigger::new(settings, catalog.mqtt(), host.clone())
-            .context("cannot open the MQTT outbox")?;
-        cron = cron.with_sink(Arc::new(mqtt.publisher()));
-        mqtt_bindings = Some(mqtt.bindings());
-        mqtt_link = Some(mqtt.link());
-        mqtt_stats = Some((mqtt.stats(), mqtt.link(), mqtt.publisher()));
-        triggers.push(Box::new(mqtt));
-    }
-    let triggers_bindings = Triggers {
-        http: http_bindings,
-        mqtt: mqtt_bindings,
-        cron: cron.bindings(),
-    };
-    let cron_stats = cron.stats();
-    triggers.push(Box::new(cron));
+    let names = deployed
+        .as_ref()
+        .map_or_else(Vec::new, admin::State::announced);
+    let address = triggers.address.context("no trigger listens")?;
+    crate::announce::announce(&config, address, admin_local, &names, &triggers.hints);
     let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
     let admin_task = match (deployed, admin_listener, &config.admin, observe) {
         (Some(state), Some(listener), Some(settings), Some(observe)) => {
             let admin_failures = Arc::new(AuthFailures::new(FailureLimit::default()));
             let metrics = Metrics::new(Sources {
-                auth_failures: [
-                    ("gateway", gateway_failures),
-                    ("admin", admin_failures.clone()),
-                ],
                 observe: observe.clone(),
-                guest_memory: host.guest_memory().clone(),
-                http: http_stats,
-                cron: cron_stats,
-                mqtt: mqtt_stats,
+                guest_memory: dispatcher.guest_memory().clone(),
+                reports: triggers.started.reports().cloned().collect(),
+                admin_failures: admin_failures.clone(),
             });
+            let http = admin_http(&config);
             let platform = Arc::new(Platform {
                 observe,
                 metrics,
-                dispatcher: host,
-                triggers: triggers_bindings,
+                dispatcher,
+                triggers: triggers.started,
                 state: tokio::sync::Mutex::new(state),
-                context: config.context(),
                 settings: settings.clone(),
-                max_event_bytes: config.http.max_body_bytes,
+                max_event_bytes: http.max_body_bytes,
                 uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
                 deploy_memory: admin::DeployMemory::new(settings.max_module_bytes),
-                body_timeout: config.http.body_read_timeout,
-                mqtt_link,
+                body_timeout: http.body_read_timeout,
                 stopping: admin_stops.clone(),
                 streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
                 auth_failures: admin_failures,
@@ -217,7 +176,6 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
             let stopped = async move {
                 let _ = stops.wait_for(|stop| *stop).await;
             };
-            let http = admin_http(&config);
             Some(tokio::spawn(admin::serve(
                 platform, listener, http, stopped,
             )))
@@ -229,10 +187,10 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     // results of cron's last runs still reach its outbox (each trigger's
     // stage).
     let stopping = async move {
-        signals.received().await;
+        shutdown.await;
         stop_admin.send_replace(true);
     };
-    trigger::run_all(triggers, stopping).await;
+    trigger::run_all(triggers.running, stopping).await;
     if let Some(task) = admin_task {
         let _ = task.await;
     }
@@ -241,43 +199,60 @@ pub(crate) async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow:
     Ok(())
 }
 
-/// The management API's listener: few connections, a client that says
-/// nothing is cut within 5 s (and gives its place to a new connection
-/// before then), and one place kept for loopback, so that idle
-/// connections from the network cannot keep the operator out.
+/// Starts every registered trigger that is configured, in the registry's
+/// order, each with its bindings from `catalog` and the result sinks of
+/// those started before it.
+fn start(
+    catalog: &Catalog,
+    dispatcher: &Arc<Dispatcher>,
+    mut listeners: BTreeMap<&'static str, TcpListener>,
+) -> anyhow::Result<Triggers> {
+    let mut sinks = BTreeMap::new();
+    let mut triggers = Triggers {
+        running: Vec::new(),
+        started: Started::default(),
+        address: None,
+        hints: Vec::new(),
+    };
+    for setup in catalog.setups().iter().filter(|setup| setup.enabled()) {
+        let kind = setup.kind();
+        let host = Host {
+            dispatcher: dispatcher.clone(),
+            bindings: catalog.bindings(kind),
+            listener: listeners.remove(kind),
+            sinks: &sinks,
+        };
+        let running = setup.start(host).map_err(anyhow::Error::msg)?;
+        if let Some(sink) = running.sink {
+            sinks.insert(kind, sink);
+        }
+        triggers.address = triggers.address.or(running.address);
+        triggers.hints.extend(running.report.hints());
+        triggers.running.push(running.trigger);
+        triggers.started.0.push(Handles {
+            kind,
+            apply: running.apply,
+            report: running.report,
+        });
+    }
+    Ok(triggers)
+}
+
+/// The management API's listener, on the gateway's settings: few
+/// connections, a client that says nothing is cut within 5 s (and gives
+/// its place to a new connection before then), and one place kept for
+/// loopback, so that idle connections from the network cannot keep the
+/// operator out.
 fn admin_http(config: &Config) -> HttpSettings {
+    let gateway = config.setups.get::<fenn_http::kind::HttpSetup>();
+    let gateway = gateway.map_or_else(HttpSettings::default, |setup| setup.settings().clone());
     HttpSettings {
         max_connections: 32,
         max_connections_per_client: 8,
         reserved_for_loopback: 1,
-        header_read_timeout: config.http.header_read_timeout.min(Duration::from_secs(5)),
-        ..config.http.clone()
+        header_read_timeout: gateway.header_read_timeout.min(Duration::from_secs(5)),
+        ..gateway
     }
-}
-
-/// Starts the embedded broker, or says why there is none.
-#[cfg(feature = "embedded-broker")]
-fn embedded_broker(address: SocketAddr, max_packet_bytes: u32) -> anyhow::Result<()> {
-    use fenn_mqtt::embedded::{self, Embedded};
-    match embedded::start(address, max_packet_bytes as usize)
-        .with_context(|| format!("cannot start the embedded MQTT broker on {address}"))?
-    {
-        Embedded::Started => {
-            tracing::info!(%address, "embedded MQTT broker (MQTT 5) listening");
-        }
-        Embedded::AlreadyThere => {
-            tracing::info!(%address, "an MQTT broker already listens there: fenn uses it");
-        }
-    }
-    Ok(())
-}
-
-/// Without the `embedded-broker` build, fenn connects to the address and
-/// waits for a broker there.
-#[cfg(not(feature = "embedded-broker"))]
-fn embedded_broker(address: SocketAddr, _max_packet_bytes: u32) -> anyhow::Result<()> {
-    tracing::warn!(%address, "mqtt.embedded: this fenn was built without the embedded broker (cargo feature embedded-broker); it connects to mqtt://{address} and retries until a broker listens there");
-    Ok(())
 }
 
 /// SIGINT and SIGTERM, listened for from before fenn binds its port and
@@ -285,14 +260,14 @@ fn embedded_broker(address: SocketAddr, _max_packet_bytes: u32) -> anyhow::Resul
 /// manager's, a test's) still shuts down gracefully instead of killing fenn
 /// by the signal's default action.
 #[cfg(unix)]
-struct ShutdownSignals {
+pub(crate) struct ShutdownSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 impl ShutdownSignals {
-    fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
@@ -300,7 +275,7 @@ impl ShutdownSignals {
         })
     }
 
-    async fn received(mut self) {
+    pub(crate) async fn received(mut self) {
         tokio::select! {
             _ = self.interrupt.recv() => {},
             _ = self.terminate.recv() => {},
@@ -310,15 +285,15 @@ impl ShutdownSignals {
 }
 
 #[cfg(not(unix))]
-struct ShutdownSignals;
+pub(crate) struct ShutdownSignals;
 
 #[cfg(not(unix))]
 impl ShutdownSignals {
-    fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         Ok(Self)
     }
 
-    async fn received(self) {
+    pub(crate) async fn received(self) {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown signal received");
     }

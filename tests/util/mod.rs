@@ -18,6 +18,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// Asks `probe` until it answers, pausing `pause` between asks, and
+/// returns the answer; fails the test after `limit`, naming `what` it
+/// waited for. For states only a poll can see (a broker's subscription
+/// count, a file, an answer that needs a subscription made elsewhere);
+/// where an event says it, tests wait on the event instead.
+pub(crate) fn wait_until<T>(
+    what: &str,
+    limit: Duration,
+    pause: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        std::thread::sleep(pause);
+    }
+}
+
 /// The test guest that misbehaves on request (see functions/misbehave).
 pub(crate) fn misbehave_wasm() -> &'static str {
     env!("FENN_GUEST_MISBEHAVE")

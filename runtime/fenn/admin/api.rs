@@ -62,21 +62,21 @@ async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Resp
     }
 }
 
-/// `GET /readyz`: 200 when fenn serves its functions and, with `[mqtt]`,
-/// is connected to the broker; 503 naming what is not ready.
+/// `GET /readyz`: 200 when fenn serves its functions and every trigger
+/// that has a say is ready (with `[mqtt]`, connected to the broker); 503
+/// naming what is not ready.
 fn readiness(platform: &Platform) -> Response {
-    let mqtt = platform.mqtt_link.as_ref().map(|link| link.borrow().up);
-    let ready = mqtt != Some(false);
+    let (ready, words) = platform.triggers.readiness(&crate::registry::names());
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mqtt = mqtt.map(|up| if up { "connected" } else { "disconnected" });
-    json(
-        status,
-        &serde_json::json!({"ready": ready, "functions": "loaded", "mqtt": mqtt}),
-    )
+    let mut body = serde_json::Map::new();
+    body.insert("ready".into(), ready.into());
+    body.insert("functions".into(), "loaded".into());
+    body.extend(words);
+    json(status, &serde_json::Value::Object(body))
 }
 
 /// The token check, with failures counted by the peer's address: past

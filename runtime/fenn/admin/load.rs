@@ -6,7 +6,7 @@ use super::platform::State;
 use super::platform::ready;
 use super::store::Store;
 use crate::catalog::Catalog;
-use crate::config::{AdminSettings, Context};
+use crate::config::AdminSettings;
 use fenn_runtime::Dispatcher;
 use std::sync::Arc;
 
@@ -18,7 +18,6 @@ use std::sync::Arc;
 /// and mended by a rollback, a new deploy or a delete. The rest serve.
 pub(crate) fn load(
     settings: &AdminSettings,
-    context: &Context,
     dispatcher: &Dispatcher,
     mut catalog: Catalog,
 ) -> Result<State, String> {
@@ -41,9 +40,7 @@ pub(crate) fn load(
         }
     }
     for name in manifest.functions.keys() {
-        match serve(
-            name, &manifest, &store, settings, context, dispatcher, &catalog,
-        ) {
+        match serve(name, &manifest, &store, settings, dispatcher, &catalog) {
             Ok(next) => catalog = next,
             Err(reason) => {
                 tracing::error!("{reason}: not served (fenn rollback, deploy or rm mends it)");
@@ -64,7 +61,6 @@ fn serve(
     manifest: &Manifest,
     store: &Store,
     settings: &AdminSettings,
-    context: &Context,
     dispatcher: &Dispatcher,
     catalog: &Catalog,
 ) -> Result<Catalog, String> {
@@ -90,16 +86,8 @@ fn serve(
         )
         .map_err(|error| format!("{what}: {error}"))?;
     let path = store.module_path(&current.sha256);
-    let ready = ready(
-        dispatcher,
-        context,
-        catalog,
-        name,
-        &current.definition,
-        &wasm,
-        path,
-    )
-    .map_err(|refused| format!("{what}: {}", refused.detail()))?;
+    let ready = ready(dispatcher, catalog, name, &current.definition, &wasm, path)
+        .map_err(|refused| format!("{what}: {}", refused.detail()))?;
     let mut module = ready.module;
     module.version = current.version;
     dispatcher.install(module);

@@ -31,7 +31,7 @@ mod views;
 pub(crate) use budget::DeployMemory;
 pub(crate) use error::ApiError;
 pub(crate) use load::load;
-pub(crate) use platform::{Platform, STREAMS, Triggers, UPLOADS};
+pub(crate) use platform::{Platform, STREAMS, State, UPLOADS};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -103,15 +103,13 @@ pub(crate) fn invocation(platform: &Platform, id: &str) -> Result<Value, ApiErro
     serde_json::to_value(&*record).map_err(|error| ApiError::Internal(error.to_string()))
 }
 
-/// `GET /v1/status`: the MQTT link (null without `[mqtt]`) and what the
-/// history holds.
+/// `GET /v1/status`: each trigger's status by kind (`mqtt`: the link,
+/// null without `[mqtt]`) and what the history holds.
 pub(crate) fn status(platform: &Platform) -> Value {
-    let mqtt = platform.mqtt_link.as_ref().map(|link| {
-        let link = *link.borrow();
-        json!({"connected": link.up, "reconnects": link.epoch.saturating_sub(1)})
-    });
+    let mut status = platform.triggers.status(&crate::registry::names());
     let history = platform.observe.read(|history| history.bytes());
-    json!({"mqtt": mqtt, "history_bytes": history})
+    status.insert("history_bytes".into(), history.into());
+    Value::Object(status)
 }
 
 /// `GET /metrics`, in the Prometheus text format.

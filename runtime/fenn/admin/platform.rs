@@ -7,23 +7,13 @@ use super::manifest::{Manifest, Refused, Version};
 use super::saving::{Removal, remove, save};
 use super::store::{Store, sha256};
 use crate::catalog::{Catalog, Entry, Origin};
-use crate::config::{AdminSettings, Context, definition};
-use fenn_cron::CronBindings;
-use fenn_http::HttpBindings;
-use fenn_mqtt::MqttBindings;
-use fenn_runtime::{Bindings as _, Dispatcher, FunctionModule};
+use crate::config::{AdminSettings, definition};
+use crate::started::Started;
+use fenn_runtime::{Dispatcher, FunctionModule};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Mutex;
-
-/// Each trigger's bindings handle.
-#[derive(Clone)]
-pub(crate) struct Triggers {
-    pub(crate) http: HttpBindings,
-    pub(crate) mqtt: Option<MqttBindings>,
-    pub(crate) cron: CronBindings,
-}
 
 /// What a change works on, held by one change at a time.
 pub(crate) struct State {
@@ -34,6 +24,29 @@ pub(crate) struct State {
     pub(crate) broken: std::collections::BTreeMap<String, String>,
 }
 
+impl State {
+    /// The deployed functions as `fenn serve` announces them: each with
+    /// its version, and those not served said so.
+    pub(crate) fn announced(&self) -> Vec<String> {
+        let versions = self.manifest.functions.iter();
+        versions
+            .map(|(name, record)| match self.broken.contains_key(name) {
+                false => format!("{name} (version {})", record.current),
+                true => format!(
+                    "{name} (version {}, NOT SERVED: see the log)",
+                    record.current
+                ),
+            })
+            .chain(
+                self.broken
+                    .keys()
+                    .filter(|name| !self.manifest.functions.contains_key(*name))
+                    .map(|name| format!("{name} (NOT SERVED: see the log)")),
+            )
+            .collect()
+    }
+}
+
 /// The served functions and the means to change them.
 pub(crate) struct Platform {
     pub(crate) dispatcher: Arc<Dispatcher>,
@@ -41,9 +54,9 @@ pub(crate) struct Platform {
     pub(crate) observe: Arc<crate::observe::Observe>,
     /// `GET /metrics`.
     pub(crate) metrics: crate::observe::Metrics,
-    pub(crate) triggers: Triggers,
+    /// The running triggers: their bindings are changed with the catalog.
+    pub(crate) triggers: Started,
     pub(crate) state: Mutex<State>,
-    pub(crate) context: Context,
     pub(crate) settings: AdminSettings,
     /// Largest test event (`server.max_body`).
     pub(crate) max_event_bytes: usize,
@@ -55,8 +68,6 @@ pub(crate) struct Platform {
     pub(crate) deploy_memory: super::DeployMemory,
     /// Time a client has to send a request's body (`server.body_read_timeout`).
     pub(crate) body_timeout: std::time::Duration,
-    /// The MQTT connection, with `[mqtt]`: readiness follows it.
-    pub(crate) mqtt_link: Option<tokio::sync::watch::Receiver<fenn_mqtt::link::Link>>,
     /// Turns true when fenn stops: open streams end then.
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
     /// Streams open at once, each holding one of the listener's few
@@ -90,11 +101,11 @@ impl Platform {
         wasm: Arc<Vec<u8>>,
         sha: &str,
     ) -> Result<Ready, ApiError> {
-        let (dispatcher, context) = (self.dispatcher.clone(), self.context.clone());
+        let dispatcher = self.dispatcher.clone();
         let (catalog, path) = (state.catalog.clone(), state.store.module_path(sha));
         let (name, value) = (name.to_owned(), value.clone());
         tokio::task::spawn_blocking(move || {
-            ready(&dispatcher, &context, &catalog, &name, &value, &wasm, path)
+            ready(&dispatcher, &catalog, &name, &value, &wasm, path)
         })
         .await
         .unwrap_or_else(|_| {
@@ -268,7 +279,6 @@ impl Platform {
 /// version serves.
 pub(crate) fn ready(
     dispatcher: &Dispatcher,
-    context: &Context,
     catalog: &Catalog,
     name: &str,
     value: &Value,
@@ -276,13 +286,13 @@ pub(crate) fn ready(
     path: std::path::PathBuf,
 ) -> Result<Ready, ApiError> {
     let definition =
-        definition(name, value, context, path).map_err(|errors| ApiError::Refused {
+        definition(name, value, catalog.setups(), path).map_err(|errors| ApiError::Refused {
             reason: "the definition is refused".into(),
             errors: errors.0.iter().map(ToString::to_string).collect(),
         })?;
     let started = Instant::now();
     let module = dispatcher
-        .compile(name, wasm, definition.function.limits.clone())
+        .compile(name, wasm, definition.limits.clone())
         .map_err(|refused| match crate::config::refusal(&refused) {
             ("module", reason) => ApiError::refused(reason),
             (field, reason) => ApiError::refused(format!("{field}: {reason}")),
@@ -304,29 +314,6 @@ pub(crate) fn instantiation(module: &FunctionModule) -> Value {
         "ms": super::millis(module.instantiation),
         "on_worker": module.heavy_start,
     })
-}
-
-impl Triggers {
-    /// Hands every trigger its bindings from `catalog`, which has checked
-    /// that they do not collide.
-    pub(crate) fn apply(&self, catalog: &Catalog) {
-        let refused = [
-            self.http
-                .apply(catalog.routes())
-                .err()
-                .map(|e| e.to_string()),
-            self.mqtt
-                .as_ref()
-                .and_then(|mqtt| mqtt.apply(catalog.mqtt()).err().map(|e| e.to_string())),
-            self.cron
-                .apply(catalog.schedules())
-                .err()
-                .map(|e| e.to_string()),
-        ];
-        for reason in refused.into_iter().flatten() {
-            tracing::error!(%reason, "a trigger refused bindings the catalog accepted (a bug: please report it)");
-        }
-    }
 }
 
 /// Whether the API may change `name`: not a config file's function, and,

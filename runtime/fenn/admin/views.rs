@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use super::platform::Platform;
-use crate::catalog::{Entry, Origin};
+use crate::catalog::{Catalog, Entry, Origin};
 use fenn_abi::Event;
 use fenn_runtime::Trace;
 use serde_json::{Value, json};
@@ -24,7 +24,8 @@ impl Platform {
                     "origin": origin(entry.origin),
                     "version": current.map(|v| v.version),
                     "sha256": current.map(|v| v.sha256.as_str()),
-                    "triggers": bindings(entry),
+                    "triggers": triggers(&state.catalog, entry),
+                    "bindings": summaries(&state.catalog, entry),
                     "recent": self.observe.read(|history| history.recent(name)),
                 })
             })
@@ -35,7 +36,8 @@ impl Platform {
                     "origin": "deployed",
                     "version": current.map(|v| v.version),
                     "sha256": current.map(|v| v.sha256.as_str()),
-                    "triggers": {"http": [], "mqtt": [], "cron": []},
+                    "triggers": triggers(&state.catalog, &not_served()),
+                    "bindings": [],
                     "not_served": reason,
                 })
             }))
@@ -49,12 +51,7 @@ impl Platform {
         let broken = state.broken.get(name);
         let entry = match state.catalog.entry(name) {
             Some(entry) if broken.is_none() => entry.clone(),
-            _ if broken.is_some() => Entry {
-                origin: Origin::Deployed,
-                routes: Vec::new(),
-                mqtt: Vec::new(),
-                schedules: Vec::new(),
-            },
+            _ if broken.is_some() => not_served(),
             _ => return Err(ApiError::NotFound(format!("no function '{name}'"))),
         };
         let entry = &entry;
@@ -81,7 +78,8 @@ impl Platform {
             "origin": origin(entry.origin),
             "version": current.map(|v| v.version),
             "definition": current.map(|v| &v.definition),
-            "triggers": bindings(entry),
+            "triggers": triggers(&state.catalog, entry),
+            "bindings": summaries(&state.catalog, entry),
             "versions": versions,
             "not_served": broken,
         }))
@@ -144,37 +142,36 @@ fn origin(origin: Origin) -> &'static str {
     }
 }
 
-/// A function's bindings as a person reads them.
-fn bindings(entry: &Entry) -> Value {
-    let http: Vec<Value> = entry
-        .routes
-        .iter()
-        .map(|route| {
-            let mut view = json!({"route": route.route, "methods": route.methods});
-            // Who may call it, when not everyone may.
-            if route.policy.is_protected() {
-                view["apps"] = json!(
-                    route
-                        .policy
-                        .apps
-                        .iter()
-                        .map(|app| &**app)
-                        .collect::<Vec<_>>()
-                );
-                view["jwt"] = json!(route.policy.jwt);
-            }
-            view
-        })
-        .collect();
-    let mqtt: Vec<&str> = entry.mqtt.iter().map(|r| r.filter.as_written()).collect();
-    let cron: Vec<Value> = entry
-        .schedules
-        .iter()
-        .map(|s| {
-            let next = s.schedule.next_after(chrono::Utc::now());
-            let next = next.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            json!({"name": s.name, "schedule": s.schedule.describe(), "next": next})
-        })
-        .collect();
-    json!({"http": http, "mqtt": mqtt, "cron": cron})
+/// A deployed function that is not served: no bindings.
+fn not_served() -> Entry {
+    Entry {
+        origin: Origin::Deployed,
+        bindings: crate::config::BindingSet::default(),
+    }
+}
+
+/// A function's bindings as the API shows them, under each registered
+/// kind (an empty list for a kind it has none of).
+fn triggers(catalog: &Catalog, entry: &Entry) -> Value {
+    let kinds = catalog.setups().iter().map(|setup| {
+        let views: Vec<Value> = entry
+            .bindings
+            .of(setup.kind())
+            .iter()
+            .map(|b| b.view())
+            .collect();
+        (setup.kind().to_owned(), Value::Array(views))
+    });
+    Value::Object(kinds.collect())
+}
+
+/// A function's bindings, each on one line with its kind, for `fenn ls`
+/// and the console: `{"kind": "http", "summary": "GET /hello"}`.
+fn summaries(catalog: &Catalog, entry: &Entry) -> Value {
+    let summaries = catalog.setups().iter().flat_map(|setup| {
+        let kind = setup.kind();
+        let bindings = entry.bindings.of(kind).iter();
+        bindings.map(move |binding| json!({"kind": kind, "summary": binding.summary()}))
+    });
+    Value::Array(summaries.collect())
 }

@@ -4,105 +4,91 @@
 //! error stands in as its default meanwhile, so no error follows from
 //! another.
 
-use super::raw::{RawConfig, RawFunction, RawMqtt, RawServer};
-use super::{
-    Config, ConfigError, FunctionConfig, MAX_CONNECTIONS, MAX_WORKERS, MqttVersion, PolicyNames,
-    Validator,
-};
-use crate::examples;
-use fenn_cron::CronSpec;
-use fenn_http::{HttpSettings, RouteSpec, RouteTable};
-use fenn_mqtt::{MqttRoute, MqttSettings};
+use super::bindings::Declared;
+use super::raw::{RawAdmin, RawFunction, RawServer, SECTIONS};
+use super::{Config, ConfigError, FunctionConfig, MAX_WORKERS, Setups, Validator};
+use crate::registry::KINDS;
+use fenn_runtime::trigger::{Common, FunctionInfo, KeyError, Table, Tables};
 use fenn_runtime::units;
-use std::net::SocketAddr;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Most bindings of one kind (`http`, `mqtt`, `cron`) one function has.
-const MAX_BINDINGS: usize = 64;
-
-/// What `[server]` gives.
+/// What `[server]` gives every trigger.
 struct Server {
-    listen: SocketAddr,
-    http: HttpSettings,
+    shutdown_grace: Duration,
     guest_memory: usize,
     workers: usize,
-    /// `buffer_memory` is valid (not a default standing in for an error).
-    buffer_valid: bool,
-}
-
-/// What the functions and their bindings give.
-#[derive(Default)]
-pub(super) struct Functions {
-    pub(super) functions: Vec<FunctionConfig>,
-    pub(super) route_specs: Vec<RouteSpec>,
-    route_keys: Vec<String>,
-    pub(super) mqtt_routes: Vec<MqttRoute>,
-    mqtt_keys: Vec<String>,
-    pub(super) schedules: Vec<CronSpec>,
 }
 
 impl Validator<'_> {
     /// The validated config, or every error found.
-    pub(super) fn config(&self, raw: &RawConfig) -> Result<Config, Vec<ConfigError>> {
-        let server = self.server(&raw.server);
-        // With the management API, functions may all come from deploys.
-        if raw.functions.is_empty() && raw.admin.is_none() {
-            self.report(self.error("function", "no [[function]] is declared"));
-        }
-        let state_dir = raw
-            .server
+    pub(super) fn config(&self, root: &Table) -> Result<Config, Vec<ConfigError>> {
+        self.sections(root);
+        let empty = Table::new();
+        let server_table = self.table(root, "server").unwrap_or(&empty);
+        let raw_server: RawServer = self.common(server_table, "server").unwrap_or_default();
+        let admin: Option<RawAdmin> = self
+            .table(root, "admin")
+            .and_then(|table| self.common(table, "admin"));
+        let raw_functions = self.function_tables(root);
+        let state_dir = raw_server
             .state_dir
             .as_ref()
-            .map(|dir| self.file.parent().unwrap_or(Path::new(".")).join(dir))
+            .map(|dir| self.base().join(dir))
             .or_else(|| std::env::var_os("STATE_DIRECTORY").map(PathBuf::from));
-        let mqtt = raw
-            .mqtt
-            .as_ref()
-            .and_then(|broker| self.keep(self.mqtt(broker, &server.http, state_dir.as_deref())));
-        let embedded_broker = self
-            .keep(self.embedded(raw.mqtt.as_ref(), mqtt.as_ref()))
-            .flatten();
-        let has_mqtt = raw.mqtt.is_some();
-        let buffer = server.buffer_valid.then_some(server.http.buffer_bytes);
-        let gateway = self.gateway(raw.gateway.as_ref(), &raw.apps);
-        let names = gateway.names();
-        let found = self.functions(
-            &raw.functions,
-            buffer,
-            has_mqtt,
-            state_dir.is_some(),
-            &names,
-        );
-        let admin = raw
-            .admin
+        // The triggers' errors come first: the gateway's keys of
+        // `[server]` are read there, and are reported before the others.
+        let mut kind_errors = Vec::new();
+        let common_errors = self.errors.take();
+        let server = self.server(&raw_server);
+        let server_errors = self.errors.take();
+        let common = Common {
+            config_dir: self.base(),
+            state_dir: state_dir.as_deref(),
+            shutdown_grace: server.shutdown_grace,
+        };
+        let tables = Tables {
+            sections: root,
+            server: server_table,
+            common: &common,
+        };
+        let setups = Setups::read(&KINDS, &tables, &mut kind_errors);
+        for error in common_errors {
+            self.report(error);
+        }
+        for KeyError { key, reason } in kind_errors {
+            self.report(self.error(key, reason));
+        }
+        for error in server_errors {
+            self.report(error);
+        }
+        if raw_functions.is_empty() && admin.is_none() {
+            self.report(self.error("function", "no [[function]] is declared"));
+        }
+        let functions = self.functions(&raw_functions, &setups);
+        let admin = admin
             .as_ref()
             .and_then(|admin| self.keep(self.admin(admin, state_dir.as_deref())));
-        let routes = self.keep(self.route_table(&found));
-        if let Some(cycle) = fenn_mqtt::find_loop(&found.mqtt_routes) {
-            let key = cycle.routes.first().and_then(|at| found.mqtt_keys.get(*at));
-            let key = key.map_or("function", String::as_str);
-            self.report(self.error(format!("{key}.reply"), cycle.to_string()));
-        }
         let errors = self.errors.take();
-        if routes.is_none() || !errors.is_empty() {
+        if !errors.is_empty() {
             return Err(errors);
         };
         Ok(Config {
             file: self.file.to_owned(),
-            listen: server.listen,
-            http: server.http,
             workers: server.workers,
             guest_memory: server.guest_memory,
-            functions: found.functions,
-            route_specs: found.route_specs,
-            schedules: found.schedules,
+            functions,
             state_dir,
-            mqtt,
-            mqtt_routes: found.mqtt_routes,
-            embedded_broker,
+            setups: Arc::new(setups),
             admin,
-            gateway,
         })
+    }
+
+    /// The folder relative paths start from.
+    pub(super) fn base(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
     }
 
     /// Records `error` and goes on.
@@ -115,273 +101,173 @@ impl Validator<'_> {
         result.map_err(|error| self.report(error)).ok()
     }
 
-    fn server(&self, server: &RawServer) -> Server {
-        let defaults = HttpSettings::default();
-        let listen = match &server.listen {
-            Some(text) => self.keep(text.parse().map_err(|_| {
-                self.error(
-                    "server.listen",
-                    format!("'{text}' is not an address such as 127.0.0.1:8080"),
-                )
-            })),
-            None => None,
-        };
-        let duration = |key: &str, value: &Option<String>, default| match value {
-            Some(text) => self
-                .keep(units::duration(text).map_err(|reason| self.error(key, reason)))
-                .unwrap_or(default),
-            None => default,
-        };
-        let size = |key: &str, value: &Option<String>, default| {
-            self.keep(self.size(key, value, default)).unwrap_or(default)
-        };
-        let count = |key: &str, value, default, most| {
-            self.keep(self.count(key, value, default, most))
-                .unwrap_or(default)
-        };
-        // Kept apart: the check between the two is made only when both are
-        // valid, not against a default standing in for a value in error.
-        let max_body =
-            self.keep(self.size("server.max_body", &server.max_body, defaults.max_body_bytes));
-        let buffer = self.keep(self.size(
-            "server.buffer_memory",
-            &server.buffer_memory,
-            defaults.buffer_bytes,
-        ));
-        let http = HttpSettings {
-            max_body_bytes: max_body.unwrap_or(defaults.max_body_bytes),
-            header_read_timeout: duration(
-                "server.header_read_timeout",
-                &server.header_read_timeout,
-                defaults.header_read_timeout,
-            ),
-            body_read_timeout: duration(
-                "server.body_read_timeout",
-                &server.body_read_timeout,
-                defaults.body_read_timeout,
-            ),
-            shutdown_grace: duration(
-                "server.shutdown_grace",
-                &server.shutdown_grace,
-                defaults.shutdown_grace,
-            ),
-            write_timeout: duration(
-                "server.write_timeout",
-                &server.write_timeout,
-                defaults.write_timeout,
-            ),
-            buffer_bytes: buffer.unwrap_or(defaults.buffer_bytes),
-            max_connections: count(
-                "server.max_connections",
-                server.max_connections,
-                defaults.max_connections,
-                MAX_CONNECTIONS,
-            ),
-            max_connections_per_client: count(
-                "server.max_connections_per_client",
-                server.max_connections_per_client,
-                defaults.max_connections_per_client,
-                MAX_CONNECTIONS,
-            ),
-            reserved_for_loopback: defaults.reserved_for_loopback,
-        };
-        if max_body
-            .zip(buffer)
-            .is_some_and(|(body, buffer)| body > buffer)
-        {
+    /// Refuses a top-level key that neither fenn nor a trigger owns.
+    fn sections(&self, root: &Table) {
+        let owned = KINDS.iter().flat_map(|kind| kind.sections()).copied();
+        let known: Vec<&str> = SECTIONS.iter().copied().chain(owned).collect();
+        for key in root.keys().filter(|key| !known.contains(&key.as_str())) {
+            let expected = known.join("`, `");
             self.report(self.error(
-                "server.max_body",
-                format!(
-                    "{} bytes is over server.buffer_memory ({} bytes), so no body could be read",
-                    http.max_body_bytes, http.buffer_bytes
-                ),
+                key.as_str(),
+                format!("unknown section `{key}`, expected one of `{expected}`"),
             ));
-        }
-        let guest_memory = size(
-            "server.guest_memory",
-            &server.guest_memory,
-            fenn_runtime::limits::DEFAULT_GUEST_MEMORY,
-        );
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let workers = count("server.workers", server.workers, cores, MAX_WORKERS);
-        Server {
-            listen: listen.unwrap_or(examples::DEFAULT_LISTEN),
-            http,
-            guest_memory,
-            workers,
-            buffer_valid: buffer.is_some(),
         }
     }
 
-    /// `mqtt.embedded`: where the embedded broker listens, if it is on.
-    fn embedded(
-        &self,
-        raw: Option<&RawMqtt>,
-        settings: Option<&MqttSettings>,
-    ) -> Result<Option<SocketAddr>, ConfigError> {
-        let (Some(raw), Some(settings)) = (raw, settings) else {
-            return Ok(None);
+    /// The table at `key`, if there is one; another value is refused.
+    fn table<'t>(&self, root: &'t Table, key: &str) -> Option<&'t Table> {
+        match root.get(key)? {
+            Value::Object(table) => Some(table),
+            _ => {
+                self.report(self.error(key, "invalid type: expected a table"));
+                None
+            }
+        }
+    }
+
+    /// fenn's own keys of `table` as `T`: the keys a trigger owns are
+    /// left to it, any other is refused as unknown.
+    fn common<T: serde::de::DeserializeOwned>(&self, table: &Table, key: &str) -> Option<T> {
+        let claimed: Vec<&str> = match key {
+            "server" => KINDS
+                .iter()
+                .flat_map(|kind| kind.server_keys())
+                .copied()
+                .collect(),
+            _ => Vec::new(),
         };
-        if !raw.embedded {
-            return Ok(None);
-        }
-        if settings.version != MqttVersion::V5 {
-            return Err(self.error(
-                "mqtt.embedded",
-                "the embedded broker speaks MQTT 5: leave mqtt.version at \"5\"",
-            ));
-        }
-        if settings.tls.is_some() {
-            return Err(self.error(
-                "mqtt.embedded",
-                "the embedded broker speaks mqtt://, not mqtts://",
-            ));
-        }
-        let address = format!("{}:{}", settings.host, settings.port);
-        let listen: SocketAddr = address.parse().map_err(|_| {
-            self.error(
-                "mqtt.embedded",
-                format!("the embedded broker listens on an IP address, such as mqtt://127.0.0.1:1883, not '{address}'"),
-            )
-        })?;
-        // No authentication, and retained messages kept in memory without
-        // a bound: for trying fenn on one machine only.
-        if !listen.ip().is_loopback() {
-            return Err(self.error(
-                "mqtt.embedded",
-                format!("the embedded broker is for trying fenn and listens on loopback only (such as mqtt://127.0.0.1:1883), not {address}: it has no authentication and no bound on the retained messages it keeps; on a network, use a broker such as Mosquitto"),
-            ));
-        }
-        Ok(Some(listen))
+        let own: Table = table
+            .iter()
+            .filter(|(name, _)| !claimed.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        self.keep(self.parse(key, Value::Object(own)))
     }
 
-    /// Every function and its bindings; a function in error still has its
-    /// MQTT and cron bindings checked (its routes need its limits).
-    pub(super) fn functions(
-        &self,
-        raw: &[RawFunction],
-        buffer: Option<usize>,
-        has_mqtt: bool,
-        has_state: bool,
-        names: &PolicyNames,
-    ) -> Functions {
-        let mut found = Functions::default();
-        for (index, function) in raw.iter().enumerate() {
-            let key = format!("function[{index}]");
-            if raw[..index].iter().any(|f| f.name == function.name) {
-                self.report(self.error(
-                    format!("{key}.name"),
-                    format!("'{}' is declared twice", function.name),
-                ));
-            }
-            let parsed = self.keep(self.function(&key, function));
-            let counts = [
-                ("http", function.http.len()),
-                ("mqtt", function.mqtt.len()),
-                ("cron", function.cron.len()),
-            ];
-            if let Some((kind, count)) = counts.into_iter().find(|(_, n)| *n > MAX_BINDINGS) {
-                // Each binding costs at every change of the tables and at
-                // start; a function past the bound has none checked.
-                self.report(self.error(
-                    format!("{key}.{kind}"),
-                    format!(
-                        "{count} bindings, over the most one function may have ({MAX_BINDINGS})"
-                    ),
-                ));
-                continue;
-            }
-            if let Some(parsed) = &parsed {
-                self.bindings(&key, function, parsed, buffer, names, &mut found);
-            }
-            for (mqtt_index, route) in function.mqtt.iter().enumerate() {
-                let mqtt_key = format!("{key}.mqtt[{mqtt_index}]");
-                if !has_mqtt {
-                    self.report(self.error(mqtt_key, "needs an [mqtt] section naming the broker"));
-                    continue;
-                }
-                if let Some(route) = self.keep(self.mqtt_route(&mqtt_key, &function.name, route)) {
-                    found.mqtt_routes.push(route);
-                    found.mqtt_keys.push(mqtt_key);
-                }
-            }
-            for (cron_index, cron) in function.cron.iter().enumerate() {
-                let cron_key = format!("{key}.cron[{cron_index}]");
-                let Some(spec) = self.keep(self.cron(&cron_key, &function.name, cron, has_state))
-                else {
-                    continue;
-                };
-                if spec.publish.is_some() && !has_mqtt {
-                    self.report(self.error(
-                        format!("{cron_key}.publish"),
-                        "needs an [mqtt] section naming the broker",
-                    ));
-                }
-                if found.schedules.iter().any(|other| other.name == spec.name) {
-                    self.report(self.error(
-                        format!("{cron_key}.name"),
-                        format!("schedule '{}' is declared twice", spec.name),
-                    ));
-                }
-                found.schedules.push(spec);
-            }
-            found.functions.extend(parsed);
-        }
-        found
-    }
-
-    /// A function's HTTP routes.
-    fn bindings(
+    /// Reads `value` as `T`, an error naming the key within it.
+    pub(super) fn parse<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
-        function: &RawFunction,
-        parsed: &FunctionConfig,
-        buffer: Option<usize>,
-        names: &PolicyNames,
-        found: &mut Functions,
-    ) {
-        let context = fenn_http::PolicyContext {
-            known_apps: &names.apps,
-            refused_apps: &names.refused,
-            jwt: names.jwt,
-            function_apps: &function.apps,
-        };
-        let over = buffer.filter(|buffer| parsed.limits.max_response > *buffer);
-        if let Some(buffer) = over.filter(|_| !function.http.is_empty()) {
-            self.report(self.error(
-                format!("{key}.max_response"),
-                format!(
-                    "{} bytes is over server.buffer_memory ({buffer} bytes), so such an answer could never be sent",
-                    parsed.limits.max_response
-                ),
-            ));
-        }
-        for (route_index, route) in function.http.iter().enumerate() {
-            let route_key = format!("{key}.http[{route_index}]");
-            if let Some(Some(spec)) = self.keep(self.route(&route_key, parsed, route, &context)) {
-                found.route_specs.push(spec);
-                found.route_keys.push(route_key);
+        value: Value,
+    ) -> Result<T, ConfigError> {
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = error.path().to_string();
+            let key = match path.as_str() {
+                "." => key.to_owned(),
+                path => format!("{key}.{path}"),
+            };
+            self.error(key, error.into_inner().to_string())
+        })
+    }
+
+    /// `[[function]]`'s tables.
+    fn function_tables<'t>(&self, root: &'t Table) -> Vec<&'t Table> {
+        match root.get("function") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(index, item)| match item {
+                    Value::Object(table) => Some(table),
+                    _ => {
+                        let key = format!("function[{index}]");
+                        self.report(self.error(key, "invalid type: expected a table"));
+                        None
+                    }
+                })
+                .collect(),
+            Some(_) => {
+                self.report(self.error("function", "invalid type: expected an array of tables"));
+                Vec::new()
             }
         }
     }
 
-    /// The routing table; a conflict names the later route's key.
-    pub(super) fn route_table(&self, found: &Functions) -> Result<RouteTable, ConfigError> {
-        RouteTable::new(found.route_specs.clone()).map_err(|error| {
-            let route = match &error {
-                fenn_http::route::RouteError::Template { route, .. }
-                | fenn_http::route::RouteError::Duplicate { route, .. } => route.clone(),
-            };
-            let index = found
-                .route_specs
-                .iter()
-                .rposition(|spec| spec.route == route)
-                .unwrap_or(0);
-            let key = found.route_keys.get(index).cloned().unwrap_or_default();
-            self.error(format!("{key}.route"), error.to_string())
-        })
+    fn server(&self, server: &RawServer) -> Server {
+        let shutdown_grace = match &server.shutdown_grace {
+            Some(text) => self
+                .keep(
+                    units::duration(text)
+                        .map_err(|reason| self.error("server.shutdown_grace", reason)),
+                )
+                .unwrap_or(DEFAULT_GRACE),
+            None => DEFAULT_GRACE,
+        };
+        let guest_memory = self
+            .keep(self.size(
+                "server.guest_memory",
+                &server.guest_memory,
+                fenn_runtime::limits::DEFAULT_GUEST_MEMORY,
+            ))
+            .unwrap_or(fenn_runtime::limits::DEFAULT_GUEST_MEMORY);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let workers = self
+            .keep(self.count("server.workers", server.workers, cores, MAX_WORKERS))
+            .unwrap_or(cores);
+        Server {
+            shutdown_grace,
+            guest_memory,
+            workers,
+        }
+    }
+
+    /// Every function and its bindings, and the check that no two
+    /// bindings collide.
+    fn functions(&self, tables: &[&Table], setups: &Setups) -> Vec<FunctionConfig> {
+        let mut functions = Vec::new();
+        let mut declared = Declared::default();
+        let mut names: Vec<Option<String>> = Vec::new();
+        for (index, table) in tables.iter().enumerate() {
+            let key = format!("function[{index}]");
+            let name = table.get("name").and_then(Value::as_str).map(str::to_owned);
+            if name.is_some() && names.contains(&name) {
+                let name = name.clone().unwrap_or_default();
+                self.report(
+                    self.error(format!("{key}.name"), format!("'{name}' is declared twice")),
+                );
+            }
+            names.push(name);
+            if let Some(function) = self.function_entry(&key, table, setups, &mut declared) {
+                functions.push(function);
+            }
+        }
+        self.collisions(&declared, setups);
+        functions
+    }
+
+    /// One function from its table, with its bindings; a function in
+    /// error still has its bindings checked, against the default limits.
+    pub(super) fn function_entry(
+        &self,
+        key: &str,
+        table: &Table,
+        setups: &Setups,
+        declared: &mut Declared,
+    ) -> Option<FunctionConfig> {
+        let kinds: Vec<&str> = setups.iter().map(|setup| setup.kind()).collect();
+        let own: Table = table
+            .iter()
+            .filter(|(name, _)| !kinds.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let raw: RawFunction = self.keep(self.parse(key, Value::Object(own)))?;
+        let parsed = self.keep(self.function(key, &raw));
+        let defaults = fenn_runtime::Limits::default();
+        let info = FunctionInfo {
+            name: &raw.name,
+            limits: parsed.as_ref().map_or(&defaults, |parsed| &parsed.limits),
+            apps: &raw.apps,
+        };
+        let (set, keys) = self.bindings(key, table, &info, setups)?;
+        let mut function = parsed?;
+        declared.add(&set, &keys);
+        function.bindings = set;
+        Some(function)
     }
 }
+
+/// `server.shutdown_grace` unless set.
+const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
@@ -475,7 +361,8 @@ mod tests {
         };
         for url in ["mqtt://127.0.0.1:1883", "mqtt://[::1]:1883"] {
             let parsed = Config::parse(Path::new("fenn.toml"), &config(url)).unwrap();
-            assert!(parsed.embedded_broker.is_some(), "{url}");
+            let mqtt: &fenn_mqtt::kind::MqttSetup = parsed.setups.get().unwrap();
+            assert!(mqtt.embedded().is_some(), "{url}");
         }
         let errors =
             Config::parse(Path::new("fenn.toml"), &config("mqtt://0.0.0.0:1883")).unwrap_err();

@@ -3,47 +3,22 @@
 //! bytes), validated by the same rules and with the same messages as the
 //! config file's, each naming its key (`http[0].route`).
 
-use super::raw::RawFunction;
-use super::{ConfigError, ConfigErrors, FunctionConfig, ModuleSource, Validator};
-use fenn_cron::CronSpec;
-use fenn_http::RouteSpec;
-use fenn_mqtt::MqttRoute;
+use super::bindings::Declared;
+use super::{ConfigError, ConfigErrors, FunctionConfig, ModuleSource, Setups, Validator};
 use std::path::{Path, PathBuf};
-
-/// What a definition is validated against: the parts of the config it
-/// depends on.
-#[derive(Debug, Clone)]
-pub(crate) struct Context {
-    /// An `[mqtt]` broker is configured.
-    pub(crate) has_mqtt: bool,
-    /// `server.state_dir` is set.
-    pub(crate) has_state: bool,
-    /// `server.buffer_memory`.
-    pub(crate) buffer_bytes: usize,
-    /// The apps routes may name, and whether `jwt` may be asked for.
-    pub(crate) gateway: super::PolicyNames,
-}
-
-/// A validated definition: the function and its bindings.
-#[derive(Debug, Clone)]
-pub(crate) struct Definition {
-    pub(crate) function: FunctionConfig,
-    pub(crate) routes: Vec<RouteSpec>,
-    pub(crate) mqtt: Vec<MqttRoute>,
-    pub(crate) schedules: Vec<CronSpec>,
-}
 
 /// The file errors name: what the caller sent.
 const SOURCE: &str = "definition";
 
 /// Validates `name` and `value` (a JSON object, the keys of a
-/// `[[function]]` block) into a definition whose module is `module`.
+/// `[[function]]` block) into a function whose module is `module`, its
+/// bindings read by the triggers of `setups`.
 pub(crate) fn definition(
     name: &str,
     value: &serde_json::Value,
-    context: &Context,
+    setups: &Setups,
     module: PathBuf,
-) -> Result<Definition, ConfigErrors> {
+) -> Result<FunctionConfig, ConfigErrors> {
     let error = |key: &str, reason: String| ConfigError {
         file: PathBuf::from(SOURCE),
         key: key.to_owned(),
@@ -67,39 +42,20 @@ pub(crate) fn definition(
     let mut object = object.clone();
     object.insert("name".into(), name.into());
     object.insert("module".into(), "".into());
-    let raw: RawFunction = serde_path_to_error::deserialize(serde_json::Value::Object(object))
-        .map_err(|refused| {
-            let key = refused.path().to_string();
-            relative(error(&key, refused.into_inner().to_string()))
-        })?;
     let validator = Validator {
         file: Path::new(SOURCE),
         errors: std::cell::RefCell::default(),
     };
-    let mut found = validator.functions(
-        std::slice::from_ref(&raw),
-        Some(context.buffer_bytes),
-        context.has_mqtt,
-        context.has_state,
-        &context.gateway,
-    );
-    // The definition's own routes: a template that is not one, or two
-    // that collide, is the definition's error (another function's is the
-    // catalog's).
-    validator.keep(validator.route_table(&found));
+    // Bindings that collide, the definition's own among themselves or
+    // with another function's, are the catalog's to refuse.
+    let found = validator.function_entry("function[0]", &object, setups, &mut Declared::default());
     let errors = validator.errors.take();
-    let mut found = match (errors.is_empty(), found.functions.pop()) {
-        (true, Some(function)) => (found, function),
-        (_, _) => return Err(ConfigErrors(errors.into_iter().map(relative).collect())),
+    let (true, Some(mut function)) = (errors.is_empty(), found) else {
+        return Err(ConfigErrors(errors.into_iter().map(relative).collect()));
     };
-    found.1.module = ModuleSource::File(module);
-    found.1.key = String::new();
-    Ok(Definition {
-        function: found.1,
-        routes: found.0.route_specs,
-        mqtt: found.0.mqtt_routes,
-        schedules: found.0.schedules,
-    })
+    function.module = ModuleSource::File(module);
+    function.key = String::new();
+    Ok(function)
 }
 
 /// An error's key as the definition writes it: `http[0].route`, not
@@ -120,16 +76,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn context() -> Context {
-        Context {
-            has_mqtt: false,
-            has_state: false,
-            buffer_bytes: 64 << 20,
-            gateway: super::super::PolicyNames::default(),
-        }
+    fn context() -> std::sync::Arc<Setups> {
+        super::super::setups::parsed("", None)
     }
 
-    fn parse(value: &serde_json::Value) -> Result<Definition, ConfigErrors> {
+    fn parse(value: &serde_json::Value) -> Result<FunctionConfig, ConfigErrors> {
         definition("hello", value, &context(), "m.wasm".into())
     }
 
@@ -145,17 +96,13 @@ mod tests {
             "cron": [{"name": "tick", "schedule": "every 10s"}]
         }))
         .unwrap();
-        assert_eq!(definition.function.name, "hello");
-        assert_eq!(
-            definition.function.limits.timeout,
-            std::time::Duration::from_secs(2)
-        );
-        assert_eq!(
-            definition.function.module,
-            ModuleSource::File("m.wasm".into())
-        );
-        assert_eq!(definition.routes[0].methods, ["GET"]);
-        assert_eq!(definition.schedules[0].function, "hello");
+        assert_eq!(definition.name, "hello");
+        assert_eq!(definition.limits.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(definition.module, ModuleSource::File("m.wasm".into()));
+        let route = &definition.bindings.of("http")[0];
+        let route = route.as_any().downcast_ref::<fenn_http::RouteSpec>();
+        assert_eq!(route.unwrap().methods, ["GET"]);
+        assert_eq!(definition.bindings.of("cron")[0].function(), "hello");
     }
 
     #[test]
@@ -175,7 +122,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             keys(&errors),
-            ["timeout", "mqtt[0]", "cron[0].schedule"],
+            ["timeout", "http[0].methods", "mqtt[0]", "cron[0].schedule"],
             "{errors}"
         );
         assert!(

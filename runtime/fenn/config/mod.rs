@@ -1,33 +1,34 @@
 //! The config file: TOML read into raw structs that refuse unknown keys,
 //! then validated once, at start, into typed config. Every error names the
-//! file, the key and the reason.
+//! file, the key and the reason. fenn's own keys (`[server]`'s common
+//! ones, `[[function]]`, `[admin]`) are read here; every other section and
+//! binding is passed through untouched to the trigger that registered it
+//! (see [`crate::registry`]).
 
 mod admin;
 mod assemble;
+mod bindings;
 mod definition;
-mod gateway;
-mod mqtt;
 mod raw;
+mod setups;
 
 pub(crate) use admin::{AdminSettings, TOKEN_VARIABLE};
-pub(crate) use definition::{Context, Definition, definition};
-pub(crate) use gateway::{GatewaySettings, PolicyNames};
+pub(crate) use bindings::BindingSet;
+pub(crate) use definition::definition;
+pub(crate) use setups::Setups;
+#[cfg(test)]
+pub(crate) use setups::parsed;
 
 use crate::examples;
-use fenn_cron::{CronSpec, RawSchedule};
-use fenn_http::{HttpSettings, RawRoute, RouteSpec};
-use fenn_mqtt::{MqttRoute, MqttSettings, RawSubscription, Version as MqttVersion};
 use fenn_runtime::Limits;
 use fenn_runtime::trigger::{BindingError, is_name};
 use fenn_runtime::units;
-use raw::{RawConfig, RawFunction};
-use std::net::SocketAddr;
+use raw::RawFunction;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Most events of one function at once (`concurrency`).
 const MAX_CONCURRENCY: usize = 100_000;
-/// Most HTTP connections (`server.max_connections`).
-const MAX_CONNECTIONS: usize = 1 << 20;
 /// Most worker threads (`server.workers`, `max_workers`).
 const MAX_WORKERS: usize = 1024;
 
@@ -75,12 +76,14 @@ pub(crate) enum ModuleSource {
     Example(&'static str),
 }
 
-/// A validated function.
+/// A validated function and its bindings.
 #[derive(Debug, Clone)]
 pub(crate) struct FunctionConfig {
     pub(crate) name: String,
     pub(crate) module: ModuleSource,
     pub(crate) limits: Limits,
+    /// Its bindings, by trigger kind.
+    pub(crate) bindings: BindingSet,
     /// Key of the function in the file (`function[0]`), for errors found
     /// when it is loaded; empty for a module given on the command line.
     pub(crate) key: String,
@@ -101,36 +104,18 @@ impl FunctionConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) file: PathBuf,
-    pub(crate) listen: SocketAddr,
-    pub(crate) http: HttpSettings,
     pub(crate) workers: usize,
     /// `server.guest_memory`.
     pub(crate) guest_memory: usize,
     pub(crate) functions: Vec<FunctionConfig>,
-    pub(crate) route_specs: Vec<RouteSpec>,
-    pub(crate) schedules: Vec<CronSpec>,
     pub(crate) state_dir: Option<PathBuf>,
-    pub(crate) mqtt: Option<MqttSettings>,
-    pub(crate) mqtt_routes: Vec<MqttRoute>,
-    /// `mqtt.embedded`: where the embedded broker listens.
-    pub(crate) embedded_broker: Option<SocketAddr>,
+    /// Every registered trigger's settings.
+    pub(crate) setups: Arc<Setups>,
     /// `[admin]`: the management API, when it is on.
     pub(crate) admin: Option<AdminSettings>,
-    /// `[gateway]` and `[[app]]`.
-    pub(crate) gateway: GatewaySettings,
 }
 
 impl Config {
-    /// What a deployed function's definition is validated against.
-    pub(crate) fn context(&self) -> Context {
-        Context {
-            has_mqtt: self.mqtt.is_some(),
-            has_state: self.state_dir.is_some(),
-            buffer_bytes: self.http.buffer_bytes,
-            gateway: self.gateway.names(),
-        }
-    }
-
     /// Reads and validates a config file.
     pub(crate) fn load(file: &Path) -> Result<Self, ConfigErrors> {
         let error = |reason: String| ConfigError {
@@ -145,27 +130,33 @@ impl Config {
     }
 
     /// Validates config text; `file` names it in errors and anchors paths.
-    /// A file that does not parse, or has a key or type wrong, gives that
-    /// one error; past that every error found is given.
+    /// A file that does not parse gives that one error; past that every
+    /// error found is given.
     pub(crate) fn parse(file: &Path, text: &str) -> Result<Self, ConfigErrors> {
+        use serde::Deserialize as _;
         let deserializer = toml::Deserializer::parse(text).map_err(|error| ConfigError {
             file: file.to_owned(),
             key: "(syntax)".into(),
             reason: error.to_string().trim().to_owned(),
         })?;
-        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let key = error.path().to_string();
-            ConfigError {
-                file: file.to_owned(),
-                key,
-                reason: error.into_inner().message().trim().to_owned(),
-            }
+        let root = serde_json::Value::deserialize(deserializer).map_err(|error| ConfigError {
+            file: file.to_owned(),
+            key: "(syntax)".into(),
+            reason: error.to_string().trim().to_owned(),
         })?;
+        let serde_json::Value::Object(root) = root else {
+            return Err(ConfigError {
+                file: file.to_owned(),
+                key: "(file)".into(),
+                reason: "is not a table of sections".into(),
+            }
+            .into());
+        };
         let validator = Validator {
             file,
             errors: std::cell::RefCell::default(),
         };
-        validator.config(&raw).map_err(ConfigErrors)
+        validator.config(&root).map_err(ConfigErrors)
     }
 }
 
@@ -223,34 +214,6 @@ impl Validator<'_> {
             };
             self.error(key, error.reason)
         })
-    }
-
-    fn mqtt_route(
-        &self,
-        key: &str,
-        function: &str,
-        raw: &RawSubscription,
-    ) -> Result<MqttRoute, ConfigError> {
-        self.binding(key, raw.validate(function))
-    }
-
-    fn cron(
-        &self,
-        key: &str,
-        function: &str,
-        raw: &RawSchedule,
-        has_state: bool,
-    ) -> Result<CronSpec, ConfigError> {
-        let spec = self.binding(key, raw.validate(function, has_state))?;
-        // Results published to MQTT: a topic to publish to, checked here
-        // since it joins the two triggers.
-        match &spec.publish {
-            Some(topic) if !fenn_mqtt::topic::is_plain_topic(topic) => Err(self.error(
-                format!("{key}.publish"),
-                format!("'{topic}' is not a topic to publish to (no wildcards)"),
-            )),
-            _ => Ok(spec),
-        }
     }
 
     /// Names of functions and schedules: they appear in logs, paths and
@@ -347,30 +310,34 @@ impl Validator<'_> {
             name: raw.name.clone(),
             module,
             limits,
+            bindings: BindingSet::default(),
             key: key.to_owned(),
         })
-    }
-
-    fn route(
-        &self,
-        key: &str,
-        function: &FunctionConfig,
-        raw: &RawRoute,
-        context: &fenn_http::PolicyContext<'_>,
-    ) -> Result<Option<RouteSpec>, ConfigError> {
-        match raw.validate(&function.name, function.limits.max_response, context) {
-            // Refused without a message: the app it names reported its own.
-            Err(error) if error.is_reported_elsewhere() => Ok(None),
-            result => self.binding(key, result).map(Some),
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fenn_cron::Overlap;
-    use fenn_http::ResponseMode;
+    use fenn_cron::{CronSpec, Overlap};
+    use fenn_http::{HttpSetup, ResponseMode, RouteSpec};
+    use fenn_mqtt::MqttRoute;
+    use fenn_mqtt::kind::MqttSetup;
+
+    fn http(config: &Config) -> &HttpSetup {
+        config.setups.get().unwrap()
+    }
+
+    fn mqtt(config: &Config) -> &MqttSetup {
+        config.setups.get().unwrap()
+    }
+
+    /// The `index`th binding of `kind`, of every function, as its type.
+    fn bound<'c, T: 'static>(config: &'c Config, kind: &str, index: usize) -> &'c T {
+        let all = config.functions.iter().flat_map(|f| f.bindings.of(kind));
+        let binding = all.into_iter().nth(index).unwrap();
+        binding.as_any().downcast_ref().unwrap()
+    }
 
     /// The config, or its first error.
     fn parse(text: &str) -> Result<Config, ConfigError> {
@@ -399,8 +366,8 @@ mod tests {
     #[test]
     fn a_full_config_is_validated_into_typed_values() {
         let config = parse(GOOD).unwrap();
-        assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.http.max_body_bytes, 64 << 10);
+        assert_eq!(http(&config).listen().port(), 9000);
+        assert_eq!(http(&config).settings().max_body_bytes, 64 << 10);
         let function = &config.functions[0];
         assert_eq!(function.limits.timeout, std::time::Duration::from_secs(2));
         assert_eq!(function.limits.fuel, 50_000_000);
@@ -408,8 +375,9 @@ mod tests {
             function.module,
             ModuleSource::File("/etc/fenn/functions/hello.wasm".into())
         );
-        assert_eq!(config.route_specs[0].methods, ["POST"]);
-        assert_eq!(config.route_specs[0].response, ResponseMode::Envelope);
+        let route: &RouteSpec = bound(&config, "http", 0);
+        assert_eq!(route.methods, ["POST"]);
+        assert_eq!(route.response, ResponseMode::Envelope);
     }
 
     #[test]
@@ -503,7 +471,7 @@ mod tests {
     #[test]
     fn a_cron_schedule_is_validated_into_a_spec() {
         let config = parse(CRON).unwrap();
-        let spec = &config.schedules[0];
+        let spec: &CronSpec = bound(&config, "cron", 0);
         assert_eq!(
             (spec.name.as_str(), spec.function.as_str()),
             ("every-ten", "sample")
@@ -542,13 +510,11 @@ mod tests {
               reply = "sensors/{room}/temp/result"
         "#;
         let config = parse(text).unwrap();
-        let broker = config.mqtt.as_ref().unwrap();
+        let broker = mqtt(&config).settings().unwrap();
         assert_eq!((broker.host.as_str(), broker.port), ("broker.local", 1884));
-        assert_eq!(
-            config.mqtt_routes[0].filter.subscription(),
-            "sensors/+/temp"
-        );
-        assert_eq!(config.mqtt_routes[0].qos, 1);
+        let route: &MqttRoute = bound(&config, "mqtt", 0);
+        assert_eq!(route.filter.subscription(), "sensors/+/temp");
+        assert_eq!(route.qos, 1);
         let looping = text.replace("sensors/{room}/temp/result", "sensors/{room}/temp");
         assert_eq!(
             parse(&looping).unwrap_err().key,
@@ -562,10 +528,9 @@ mod tests {
             "url = \"mqtt://broker.local:1884\"",
             "url = \"mqtt://broker.local:1884\"\n            version = \"3.1.1\"",
         );
-        assert_eq!(
-            parse(&old).unwrap().mqtt.unwrap().version,
-            fenn_mqtt::Version::V311
-        );
+        let old_config = parse(&old).unwrap();
+        let version = mqtt(&old_config).settings().unwrap().version;
+        assert_eq!(version, fenn_mqtt::Version::V311);
         let unknown = old.replace("3.1.1", "3.1");
         assert_eq!(parse(&unknown).unwrap_err().key, "mqtt.version");
         let embedded = old.replace("version", "embedded = true\n            version");

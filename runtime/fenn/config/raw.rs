@@ -3,98 +3,9 @@
 
 use serde::Deserialize;
 
-/// Top level. TOML: the whole file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawConfig {
-    /// `[server]`
-    #[serde(default)]
-    pub(super) server: RawServer,
-    /// `[[function]]`
-    #[serde(default, rename = "function")]
-    pub(super) functions: Vec<RawFunction>,
-    /// `[mqtt]`: the broker (absent: no MQTT).
-    pub(super) mqtt: Option<RawMqtt>,
-    /// `[admin]`: the management API (absent: none).
-    pub(super) admin: Option<RawAdmin>,
-    /// `[gateway]`: policies every route shares (absent: none).
-    pub(super) gateway: Option<RawGateway>,
-    /// `[[app]]`: callers' identities, which routes authorize.
-    #[serde(default, rename = "app")]
-    pub(super) apps: Vec<RawApp>,
-}
-
-/// `[gateway]`: global IP lists, trusted proxies, signatures and JWTs.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawGateway {
-    /// `allow`: addresses and CIDR blocks that may call any route (default: all).
-    #[serde(default)]
-    pub(super) allow: Vec<String>,
-    /// `deny`: addresses and CIDR blocks refused on every route.
-    #[serde(default)]
-    pub(super) deny: Vec<String>,
-    /// `trusted_proxies`: proxies whose `X-Forwarded-For` is believed.
-    #[serde(default)]
-    pub(super) trusted_proxies: Vec<String>,
-    /// `signature_window`: how far a signed request's timestamp may be
-    /// from now (default `15m`).
-    pub(super) signature_window: Option<String>,
-    /// `nonce_cache`: signed requests' nonces remembered (default 65536).
-    pub(super) nonce_cache: Option<usize>,
-    /// `auth_failures`: failed authentications from one address within
-    /// `auth_penalty` before it is refused for `auth_penalty` (default
-    /// 10; 0 turns it off).
-    pub(super) auth_failures: Option<u32>,
-    /// `auth_penalty`: the window and the wait (default `1m`).
-    pub(super) auth_penalty: Option<String>,
-    /// `[gateway.jwt]`: how JWT bearer tokens are checked.
-    pub(super) jwt: Option<RawJwt>,
-}
-
-/// `[gateway.jwt]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawJwt {
-    /// `secret_env`: the variable holding an HS256 secret.
-    pub(super) secret_env: Option<String>,
-    /// `secret_file`: a file holding an HS256 secret (mode 600).
-    pub(super) secret_file: Option<String>,
-    /// `public_key`: a PEM RSA (RS256) or EC P-256 (ES256) public key.
-    pub(super) public_key: Option<String>,
-    /// `jwks`: a JWKS file of RSA and EC keys.
-    pub(super) jwks: Option<String>,
-    /// `issuer`: the `iss` tokens must have.
-    pub(super) issuer: Option<String>,
-    /// `audience`: `aud` must name one of these.
-    #[serde(default)]
-    pub(super) audience: Vec<String>,
-    /// `leeway`: how far `exp` and `nbf` may be off (default `30s`).
-    pub(super) leeway: Option<String>,
-}
-
-/// `[[app]]`: a caller's identity.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawApp {
-    /// `name`: what routes' `apps` name, and the function's `x-fenn-app`.
-    pub(super) name: String,
-    /// `key`: the AppKey, sent with signed requests as `X-Ca-Key` (needed
-    /// with a secret only).
-    pub(super) key: Option<String>,
-    /// `secret_env`: the variable holding the AppSecret.
-    pub(super) secret_env: Option<String>,
-    /// `secret_file`: a file holding the AppSecret (mode 600).
-    pub(super) secret_file: Option<String>,
-    /// `code_env`: the variable holding the AppCode.
-    pub(super) code_env: Option<String>,
-    /// `code_file`: a file holding the AppCode (mode 600).
-    pub(super) code_file: Option<String>,
-    /// `debug_signature`: log the string fenn signed, at warn, when one
-    /// of its signatures is refused (rate-limited; default false).
-    #[serde(default)]
-    pub(super) debug_signature: bool,
-}
+/// The keys of the whole file that are fenn's own; every other section
+/// belongs to a trigger (`[mqtt]`, `[gateway]`, `[[app]]`), which reads it.
+pub(super) const SECTIONS: [&str; 3] = ["server", "function", "admin"];
 
 /// `[admin]`: the management API's own listener. The bearer token comes
 /// from `FENN_ADMIN_TOKEN`, else from `token_file`.
@@ -129,58 +40,11 @@ pub(super) struct RawAdmin {
     pub(super) history_memory: Option<String>,
 }
 
-/// `[mqtt]`: the broker fenn subscribes at. Credentials come from the
-/// environment: `FENN_MQTT_USERNAME` and `FENN_MQTT_PASSWORD`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawMqtt {
-    /// `url`: `mqtt://host:port` (port 1883 by default) or
-    /// `mqtts://host:port` (TLS, port 8883 by default).
-    pub(super) url: String,
-    /// `ca_file`: PEM CA certificates for `mqtts://` (required; a system
-    /// bundle such as `/etc/ssl/certs/ca-certificates.crt` works).
-    pub(super) ca_file: Option<String>,
-    /// `client_cert`: PEM client certificate, for mutual TLS.
-    pub(super) client_cert: Option<String>,
-    /// `client_key`: PEM key of `client_cert`.
-    pub(super) client_key: Option<String>,
-    /// `client_id`: default `fenn-<pid>`.
-    pub(super) client_id: Option<String>,
-    /// `keep_alive`: default `30s`.
-    pub(super) keep_alive: Option<String>,
-    /// `max_in_flight`: messages handled at once (default 32).
-    pub(super) max_in_flight: Option<usize>,
-    /// `max_payload`: largest message accepted (default `1MiB`); the broker
-    /// is told, and drops larger ones.
-    pub(super) max_payload: Option<String>,
-    /// `session_expiry`: with a `client_id`, how long the broker keeps
-    /// fenn's session (subscriptions, queued QoS 1 messages) while it is
-    /// away (default `1h`; `0s` for a clean session every time).
-    pub(super) session_expiry: Option<String>,
-    /// `version`: `"5"` (default) or `"3.1.1"`, for brokers without MQTT 5.
-    pub(super) version: Option<String>,
-    /// `embedded`: run an MQTT broker inside fenn on the url's address
-    /// (needs the `embedded-broker` build), unless one already listens
-    /// there (default false).
-    #[serde(default)]
-    pub(super) embedded: bool,
-    /// `outbox_size`: largest size of the results kept for the broker
-    /// (default `16MiB`), on disk under `server.state_dir` when set.
-    pub(super) outbox_size: Option<String>,
-}
-
-/// `[server]`: the HTTP listener and the worker pool.
+/// `[server]`: what every trigger shares. The gateway's keys of `[server]`
+/// (`listen`, `max_body`, ...) are its own.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
-    /// `listen`: address of the HTTP gateway (default `127.0.0.1:8080`).
-    pub(super) listen: Option<String>,
-    /// `max_body`: largest request body (default `1MiB`).
-    pub(super) max_body: Option<String>,
-    /// `header_read_timeout`: time to send request headers (default `10s`).
-    pub(super) header_read_timeout: Option<String>,
-    /// `body_read_timeout`: time to send a request body (default `30s`).
-    pub(super) body_read_timeout: Option<String>,
     /// `shutdown_grace`: time in-flight requests get at shutdown (default `30s`).
     pub(super) shutdown_grace: Option<String>,
     /// `workers`: threads for guests that run past their first slice
@@ -189,23 +53,13 @@ pub(super) struct RawServer {
     /// `guest_memory`: linear memory of all running guests together
     /// (default `256MiB`); past it events are answered 503.
     pub(super) guest_memory: Option<String>,
-    /// `buffer_memory`: request and response bodies held at once, all
-    /// connections together (default `64MiB`); past it requests get 503.
-    pub(super) buffer_memory: Option<String>,
-    /// `max_connections`: open HTTP connections (default 512).
-    pub(super) max_connections: Option<usize>,
-    /// `max_connections_per_client`: open HTTP connections from one IP
-    /// address (default 128).
-    pub(super) max_connections_per_client: Option<usize>,
-    /// `write_timeout`: time a client has to take each part of a response
-    /// (default `30s`); a client that stops reading is cut.
-    pub(super) write_timeout: Option<String>,
     /// `state_dir`: where fenn keeps state across restarts (cron's last
     /// fire times); default `$STATE_DIRECTORY` (set by systemd), else none.
     pub(super) state_dir: Option<String>,
 }
 
-/// `[[function]]`: one function, its limits and its triggers.
+/// `[[function]]`: one function and its limits; its bindings
+/// (`[[function.http]]`, ...) are read by their triggers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFunction {
@@ -234,13 +88,4 @@ pub(super) struct RawFunction {
     /// `apps`: the apps its routes authorize, where a route names none.
     #[serde(default)]
     pub(super) apps: Vec<String>,
-    /// `[[function.http]]`: the HTTP trigger's routes (its keys are its own).
-    #[serde(default)]
-    pub(super) http: Vec<fenn_http::RawRoute>,
-    /// `[[function.cron]]`: the cron trigger's schedules.
-    #[serde(default)]
-    pub(super) cron: Vec<fenn_cron::RawSchedule>,
-    /// `[[function.mqtt]]`: the MQTT trigger's subscriptions.
-    #[serde(default)]
-    pub(super) mqtt: Vec<fenn_mqtt::RawSubscription>,
 }

@@ -1,26 +1,21 @@
 //! `GET /metrics`: what fenn counts, in the Prometheus text format.
 //!
 //! Everything is read at scrape time from where it is counted (the
-//! history's counts, the gateway's, MQTT's and cron's stats, the process),
-//! so a deleted function's series go with it. prometheus-client encodes
-//! them. Label values are bounded: function names, the four triggers, the
+//! history's counts, each running trigger's report, the process), so a
+//! deleted function's series go with it. prometheus-client encodes them. Label values are bounded: function names, the four triggers, the
 //! fixed failure kinds, route templates (never raw paths).
 
 use super::Observe;
-use fenn_cron::CronStats;
-use fenn_http::RequestStats;
 use fenn_http::policy::failures::AuthFailures;
-use fenn_mqtt::MqttStats;
-use fenn_mqtt::link::Link;
 use fenn_runtime::GuestMemory;
 use fenn_runtime::observe::Histogram;
+use fenn_runtime::trigger::kind::clamp;
+use fenn_runtime::trigger::{Metric, Report};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use tokio::sync::watch;
 
 type Labels = Vec<(&'static str, String)>;
 type Fmt = Result<(), std::fmt::Error>;
@@ -29,12 +24,10 @@ type Fmt = Result<(), std::fmt::Error>;
 pub(crate) struct Sources {
     pub(crate) observe: Arc<Observe>,
     pub(crate) guest_memory: Arc<GuestMemory>,
-    pub(crate) http: Arc<RequestStats>,
-    pub(crate) cron: Arc<CronStats>,
-    /// Failed authentications, the gateway's and the management API's.
-    pub(crate) auth_failures: [(&'static str, Arc<AuthFailures>); 2],
-    /// With `[mqtt]`: its stats, its link, and the results lost.
-    pub(crate) mqtt: Option<(Arc<MqttStats>, watch::Receiver<Link>, fenn_mqtt::Publisher)>,
+    /// Each running trigger's report.
+    pub(crate) reports: Vec<Arc<dyn Report>>,
+    /// Failed authentications at the management API.
+    pub(crate) admin_failures: Arc<AuthFailures>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -105,37 +98,13 @@ fn histogram<'h>(
 impl Collector for Sources {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Fmt {
         self.invocations(&mut encoder)?;
-        let requests = self.http.snapshot().into_iter().map(|(route, code, n)| {
-            let labels = vec![("route", route.to_string()), ("code", code.to_string())];
-            (labels, n)
-        });
-        counter(
-            &mut encoder,
-            "fenn_http_requests",
-            "HTTP requests answered by the gateway, by route template and status code",
-            requests,
-        )?;
-        self.auth(&mut encoder)?;
-        self.mqtt(&mut encoder)?;
-        let cron = &self.cron;
-        counter(
-            &mut encoder,
-            "fenn_cron_skipped",
-            "Cron fires skipped: the previous run still going, or missed while fenn was off",
-            [(vec![], cron.skipped.load(Ordering::Relaxed))],
-        )?;
-        counter(
-            &mut encoder,
-            "fenn_cron_caught_up",
-            "Missed cron fires run once after downtime",
-            [(vec![], cron.caught_up.load(Ordering::Relaxed))],
-        )?;
-        histogram(
-            &mut encoder,
-            "fenn_cron_lateness_seconds",
-            "How late cron runs started after their fire time",
-            [(vec![], &cron.lateness)],
-        )?;
+        let mut families = self.admin_auth();
+        for report in &self.reports {
+            families.extend(report.metrics());
+        }
+        for metric in merged(families) {
+            encode(&mut encoder, &metric)?;
+        }
         let memory = &self.guest_memory;
         gauge(
             &mut encoder,
@@ -151,6 +120,51 @@ impl Collector for Sources {
         )?;
         log_lines(&mut encoder)?;
         process(&mut encoder)
+    }
+}
+
+/// The families, those of one name (the gateway's and the management
+/// API's failed authentications, say) as one, where the first is.
+fn merged(families: Vec<Metric>) -> Vec<Metric> {
+    let mut merged: Vec<Metric> = Vec::new();
+    for metric in families {
+        let same = merged.iter_mut().find(|m| name(m) == name(&metric));
+        match (same, metric) {
+            (Some(Metric::Counter { series, .. }), Metric::Counter { series: more, .. }) => {
+                series.extend(more);
+            }
+            (Some(Metric::Histogram { series, .. }), Metric::Histogram { series: more, .. }) => {
+                series.extend(more);
+            }
+            (Some(_), _) => {}
+            (None, metric) => merged.push(metric),
+        }
+    }
+    merged
+}
+
+fn name(metric: &Metric) -> &'static str {
+    match metric {
+        Metric::Counter { name, .. }
+        | Metric::Gauge { name, .. }
+        | Metric::Histogram { name, .. } => name,
+    }
+}
+
+/// One of a trigger's families.
+fn encode(encoder: &mut DescriptorEncoder<'_>, metric: &Metric) -> Fmt {
+    match metric {
+        Metric::Counter { name, help, series } => counter(encoder, name, help, series.clone()),
+        Metric::Gauge { name, help, value } => gauge(encoder, name, help, *value),
+        Metric::Histogram { name, help, series } => {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            for (labels, (sum, count, buckets)) in series {
+                family
+                    .encode_family(labels)?
+                    .encode_histogram::<NoLabelSet>(*sum, *count, buckets, None)?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -175,29 +189,24 @@ fn log_lines(encoder: &mut DescriptorEncoder<'_>) -> Fmt {
 }
 
 impl Sources {
-    /// Failed authentications, and requests refused while their address
-    /// waited out a penalty, by listener.
-    fn auth(&self, encoder: &mut DescriptorEncoder<'_>) -> Fmt {
-        let series = |pick: fn((u64, u64)) -> u64| {
-            self.auth_failures.iter().map(move |(listener, failures)| {
-                (
-                    vec![("listener", (*listener).to_owned())],
-                    pick(failures.totals()),
-                )
-            })
-        };
-        counter(
-            encoder,
-            "fenn_auth_failures",
-            "Requests refused for missing or wrong credentials (401), by listener",
-            series(|(failed, _)| failed),
-        )?;
-        counter(
-            encoder,
-            "fenn_auth_throttled",
-            "Requests refused (429) while their address waited out a penalty for failed authentications, by listener",
-            series(|(_, refused)| refused),
-        )
+    /// Failed authentications at the management API, and requests
+    /// refused while their address waited out a penalty; the gateway's
+    /// series join them from its report.
+    fn admin_auth(&self) -> Vec<Metric> {
+        let (failed, refused) = self.admin_failures.totals();
+        let labels = || vec![("listener", "admin".to_owned())];
+        vec![
+            Metric::Counter {
+                name: "fenn_auth_failures",
+                help: "Requests refused for missing or wrong credentials (401), by listener",
+                series: vec![(labels(), failed)],
+            },
+            Metric::Counter {
+                name: "fenn_auth_throttled",
+                help: "Requests refused (429) while their address waited out a penalty for failed authentications, by listener",
+                series: vec![(labels(), refused)],
+            },
+        ]
     }
 
     fn invocations(&self, encoder: &mut DescriptorEncoder<'_>) -> Fmt {
@@ -235,60 +244,6 @@ impl Sources {
             gauge(encoder, "fenn_history_bytes", "Bytes the invocation history holds", clamp(history.bytes()))
         })
     }
-
-    fn mqtt(&self, encoder: &mut DescriptorEncoder<'_>) -> Fmt {
-        let Some((stats, link, publisher)) = &self.mqtt else {
-            return Ok(());
-        };
-        let link = *link.borrow();
-        gauge(
-            encoder,
-            "fenn_mqtt_connected",
-            "1 while fenn is connected to the MQTT broker",
-            i64::from(link.up),
-        )?;
-        counter(
-            encoder,
-            "fenn_mqtt_reconnects",
-            "Connections to the broker made after the first",
-            [(vec![], link.epoch.saturating_sub(1))],
-        )?;
-        gauge(
-            encoder,
-            "fenn_mqtt_outbox_records",
-            "Results waiting in the outbox for the broker",
-            clamp(stats.outbox_records.load(Ordering::Relaxed)),
-        )?;
-        gauge(
-            encoder,
-            "fenn_mqtt_outbox_bytes",
-            "Bytes of the results waiting in the outbox",
-            clamp(stats.outbox_bytes.load(Ordering::Relaxed)),
-        )?;
-        counter(
-            encoder,
-            "fenn_mqtt_dropped_qos0",
-            "QoS 0 messages dropped while the functions were saturated",
-            [(vec![], stats.dropped_qos0.load(Ordering::Relaxed))],
-        )?;
-        counter(
-            encoder,
-            "fenn_mqtt_refused_hops",
-            "Messages not run: they came through too many fenn replies (a loop through the broker)",
-            [(vec![], stats.refused_hops.load(Ordering::Relaxed))],
-        )?;
-        counter(
-            encoder,
-            "fenn_mqtt_results_lost",
-            "Results dropped or lost before the broker or the outbox had them",
-            [(vec![], publisher.lost())],
-        )
-    }
-}
-
-/// A count as a gauge's value, the largest one past `i64::MAX`.
-fn clamp(value: impl TryInto<i64>) -> i64 {
-    value.try_into().unwrap_or(i64::MAX)
 }
 
 /// The process's resident memory and open file descriptors, as the usual

@@ -64,16 +64,9 @@ function ms(value) {
   return value === undefined || value === null ? "" : Number(value).toFixed(2) + " ms";
 }
 
-function triggerPills(triggers) {
-  const pills = [];
-  for (const route of triggers.http || []) {
-    pills.push(el("span", { class: "pill" }, "HTTP " + (route.methods.length ? route.methods.join(",") + " " : "") + route.route));
-  }
-  for (const filter of triggers.mqtt || []) pills.push(el("span", { class: "pill" }, "MQTT " + filter));
-  for (const cron of triggers.cron || []) {
-    pills.push(el("span", { class: "pill", title: "next fire " + (cron.next || "none") }, "cron " + cron.name + " (" + cron.schedule + ")"));
-  }
-  return pills;
+// Each binding on one line, whatever its trigger: the API's summaries.
+function triggerPills(bindings) {
+  return (bindings || []).map((b) => el("span", { class: "pill", title: b.kind }, b.summary));
 }
 
 // ---- pages -------------------------------------------------------------
@@ -89,7 +82,7 @@ async function functionsPage() {
       el("td", {}, el("a", { href: "#/f/" + encodeURIComponent(f.name) }, f.name)),
       el("td", {}, f.origin === "config" ? "config file" : "deployed"),
       el("td", {}, f.version ?? ""),
-      el("td", {}, triggerPills(f.triggers)),
+      el("td", {}, triggerPills(f.bindings)),
       el("td", {}, f.not_served ? el("span", { class: "bad" }, "NOT SERVED") : recent.lastStatus ? statusText(recent.lastStatus, recent.lastStatusCode) : ""),
       el("td", {}, ms(recent.p50Ms)),
       el("td", {}, ms(recent.p99Ms)),
@@ -135,7 +128,7 @@ async function functionPage(name) {
   show(
     el("h1", {}, name, " ", el("span", { class: "muted" }, deployed ? "version " + f.version : "from the config file")),
     f.not_served ? el("p", { class: "bad" }, "Not served: " + f.not_served) : null,
-    el("div", { class: "row" }, triggerPills(f.triggers),
+    el("div", { class: "row" }, triggerPills(f.bindings),
       el("a", { href: "#/history?" + new URLSearchParams({ function: name }) }, "Its history")),
     el("div", { class: "grid" }, testPanel(name, f.triggers), liveLog(name)),
     deployed ? el("div", { class: "grid" }, definition, uploadPanel(name, f.definition)) : definition);

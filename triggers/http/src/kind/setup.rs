@@ -34,6 +34,10 @@ impl TriggerSetup for HttpSetup {
         let validate = |value: &Value| -> Result<Arc<dyn Binding>, BindingError> {
             let route: RawRoute = parse(value)?;
             let spec = route.validate(function.name, function.limits.max_response, &context)?;
+            // A template the router cannot take is the route's own error;
+            // routes that collide are the set's (see `check`).
+            RouteTable::new([spec.clone()])
+                .map_err(|error| BindingError::new("route", error.to_string()))?;
             Ok(Arc::new(spec))
         };
         raw.iter().map(validate).collect()

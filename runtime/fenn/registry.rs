@@ -1,0 +1,19 @@
+//! The registry: every trigger fenn has, each its own crate. Config, the
+//! catalog, the management API, the metrics and `serve` loop over these
+//! and name none of them; a new trigger is one line here.
+
+use fenn_runtime::trigger::TriggerKind;
+
+/// The registered kinds, in the order they start and are shown: a kind
+/// whose results another takes (MQTT's, for cron's `publish`) starts
+/// before it.
+pub(crate) static KINDS: [&dyn TriggerKind; 3] = [
+    &fenn_http::kind::HttpKind,
+    &fenn_mqtt::kind::MqttKind,
+    &fenn_cron::kind::CronKind,
+];
+
+/// The registered kinds' names, in order.
+pub(crate) fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|kind| kind.kind()).collect()
+}
