@@ -16,6 +16,7 @@ mod contain_guest;
 mod contain_slots;
 mod cron;
 mod delivery;
+mod docs;
 mod gateway;
 mod health;
 mod limits;
