@@ -1,7 +1,7 @@
 //! The web console in a real browser: Debian's Chromium, headless, driven
 //! through chromedriver by Selenium (tests/console/drive.py), against the
 //! real binary. Screenshots go to a temporary directory, or to
-//! `FENN_CONSOLE_SCREENSHOTS` (the README's come from there).
+//! `FENN_CONSOLE_SCREENSHOTS` (runtime/README.md's come from there).
 
 use crate::util::Managed;
 use crate::util::TempDir;

@@ -259,10 +259,13 @@ fn the_abi_example_guest_fits_and_answers() {
 }
 
 /// The keys each config struct reads: the TOML key its field's doc comment
-/// names (`/// \`listen\`: …`), by struct.
+/// names (`/// \`listen\`: …`), by struct (`[server]`'s are fenn's own
+/// and the gateway's, in two structs of one name).
 fn keys_in_code() -> BTreeMap<String, BTreeSet<String>> {
     let sources = [
         "runtime/fenn/config/raw.rs",
+        "triggers/http/src/kind/raw.rs",
+        "triggers/mqtt/src/kind/broker.rs",
         "triggers/http/src/binding.rs",
         "triggers/mqtt/src/binding.rs",
         "triggers/cron/src/binding.rs",

@@ -225,7 +225,7 @@ fn check_abi(module: &Module) -> Result<(), Error> {
                 describe(&other)
             )),
             None => not_abi(format!(
-                "missing export '{name}' (build it with fenn_sdk::export!, or see the ABI in the README)"
+                "missing export '{name}' (build it with fenn_sdk::export!, or see the ABI in functions/README.md)"
             )),
         }
     };

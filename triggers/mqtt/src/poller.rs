@@ -197,7 +197,7 @@ impl Poller {
             Happened::Unreadable(error) => match self.reconnect.unreadable(error, random()) {
                 (Verdict::Lost, delay) => (error, delay),
                 (Verdict::Poison, delay) => {
-                    tracing::error!(%error, times = POISON_AFTER, "MQTT: the broker sends a message fenn cannot read again after every reconnect (retained, or queued in the session; larger than fenn reads): its topic is unknown, as it is never read. fenn reconnects with growing delays, up to 30 s, until the message is purged at the broker (README, MQTT)");
+                    tracing::error!(%error, times = POISON_AFTER, "MQTT: the broker sends a message fenn cannot read again after every reconnect (retained, or queued in the session; larger than fenn reads): its topic is unknown, as it is never read. fenn reconnects with growing delays, up to 30 s, until the message is purged at the broker (triggers/mqtt/README.md, A message fenn cannot read)");
                     return delay;
                 }
                 (Verdict::Again, delay) => {

@@ -288,8 +288,8 @@ pub trait Report: Send + Sync {
 /// Label names and values of one series.
 pub type Labels = Vec<(&'static str, String)>;
 
-/// A histogram as read: sum, count and cumulative buckets (upper bound,
-/// count), as [`crate::observe::Histogram::snapshot`] gives it.
+/// A histogram as read: sum, count and each bucket's upper bound and
+/// count (`+Inf` last), as [`crate::observe::Histogram::snapshot`] gives it.
 pub type HistogramSnapshot = (f64, u64, Vec<(f64, u64)>);
 
 /// One metric family, read at scrape time, in the Prometheus model.
@@ -313,7 +313,7 @@ pub enum Metric {
         /// Its value.
         value: i64,
     },
-    /// A histogram: sum, count and cumulative buckets (upper bound, count).
+    /// A histogram.
     Histogram {
         /// Its name.
         name: &'static str,
