@@ -81,18 +81,18 @@ pub(crate) fn check(module: &str) -> anyhow::Result<()> {
 /// terminal, or nothing piped) `GET /`.
 pub(crate) fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
     use std::io::IsTerminal as _;
-    let limit = crate::files::MAX_EVENT;
+    let limit = fenn_runtime::files::MAX_EVENT;
     let what = "the most an event may be";
     // Whether empty input means the default event (nothing was asked for).
     let (source, bytes, optional) = match source {
-        Some("-") => ("-", crate::files::read_stdin(limit, what), false),
+        Some("-") => ("-", fenn_runtime::files::read_stdin(limit, what), false),
         Some(file) => (
             file,
-            crate::files::read(Path::new(file), limit, what),
+            fenn_runtime::files::read(Path::new(file), limit, what),
             false,
         ),
         None if std::io::stdin().is_terminal() => return Ok(Event::new("/", "GET")),
-        None => ("(stdin)", crate::files::read_stdin(limit, what), true),
+        None => ("(stdin)", fenn_runtime::files::read_stdin(limit, what), true),
     };
     let bytes = bytes.map_err(anyhow::Error::msg)?;
     let text = String::from_utf8(bytes).with_context(|| format!("{source}: not UTF-8 text"))?;

@@ -23,7 +23,6 @@ mod commands;
 mod config;
 mod event;
 mod examples;
-mod files;
 mod logging;
 mod logs;
 mod manage;

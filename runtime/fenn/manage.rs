@@ -54,11 +54,11 @@ pub(crate) async fn deploy(
     as_json: bool,
 ) -> anyhow::Result<()> {
     named(name)?;
-    let wasm = crate::files::read(module, 256 << 20, "the most a module may be")
+    let wasm = fenn_runtime::files::read(module, 256 << 20, "the most a module may be")
         .map_err(anyhow::Error::msg)?;
     let definition: Value = match function {
         Some(file) => {
-            let bytes = crate::files::read(file, MAX_DEFINITION, "the most a definition may be")
+            let bytes = fenn_runtime::files::read(file, MAX_DEFINITION, "the most a definition may be")
                 .map_err(anyhow::Error::msg)?;
             let text = String::from_utf8(bytes)
                 .with_context(|| format!("{}: not UTF-8 text", file.display()))?;

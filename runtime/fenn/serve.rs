@@ -28,7 +28,7 @@ pub(crate) fn read_module(
             .map(std::borrow::Cow::Borrowed)
             .ok_or_else(|| format!("no bundled example '{name}'")),
         ModuleSource::File(path) => {
-            crate::files::read(path, function.limits.module_bytes as u64, "max_module_size")
+            fenn_runtime::files::read(path, function.limits.module_bytes as u64, "max_module_size")
                 .map(std::borrow::Cow::Owned)
         }
     }

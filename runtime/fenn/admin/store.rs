@@ -91,7 +91,7 @@ enum Unreadable {
 
 /// Reads a manifest this fenn wrote, or says why it cannot.
 fn read_manifest(path: &Path) -> Result<Manifest, Unreadable> {
-    let bytes = crate::files::read(path, MAX_MANIFEST as u64, "the most a manifest may be")
+    let bytes = fenn_runtime::files::read(path, MAX_MANIFEST as u64, "the most a manifest may be")
         .map_err(|error| {
             Unreadable::Unread(format!(
                 "the store's manifest: {error}: make it a file fenn's user can read, then start fenn again"
@@ -244,7 +244,7 @@ impl Store {
     /// The module of hash `sha`, checked against it.
     pub(crate) fn read_module(&self, sha: &str, limit: usize) -> Result<Vec<u8>, String> {
         let path = self.module_path(sha);
-        let bytes = crate::files::read(&path, limit as u64, "admin.max_module_size")?;
+        let bytes = fenn_runtime::files::read(&path, limit as u64, "admin.max_module_size")?;
         if sha256(&bytes) != sha {
             return Err(format!(
                 "{}: its content does not match its hash",

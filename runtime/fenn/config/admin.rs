@@ -113,7 +113,7 @@ impl Validator<'_> {
             (Err(_), Some(file)) => {
                 let path = self.file.parent().unwrap_or(Path::new(".")).join(file);
                 let bytes =
-                    crate::files::read(&path, MAX_TOKEN_FILE, "the most a token file may be")
+                    fenn_runtime::files::read(&path, MAX_TOKEN_FILE, "the most a token file may be")
                         .map_err(|reason| self.error("admin.token_file", reason))?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| self.error("admin.token_file", "is not UTF-8 text"))?;
@@ -159,11 +159,11 @@ impl Validator<'_> {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let base = self.file.parent().unwrap_or(Path::new("."));
         let read = |key: &str, path: &Path| {
-            crate::files::read(path, crate::files::MAX_PEM, "the most a PEM file may be")
+            fenn_runtime::files::read(path, fenn_runtime::files::MAX_PEM, "the most a PEM file may be")
                 .map_err(|reason| self.error(key, reason))
         };
         let key_path = base.join(key);
-        crate::files::private_to_owner(&key_path)
+        fenn_runtime::files::private_to_owner(&key_path)
             .map_err(|reason| self.error("admin.tls_key", reason))?;
         let certs: Vec<CertificateDer<'static>> =
             CertificateDer::pem_slice_iter(&read("admin.tls_cert", &base.join(cert))?)

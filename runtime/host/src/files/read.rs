@@ -7,16 +7,16 @@ use std::io::Read as _;
 use std::path::Path;
 
 /// Largest config file.
-pub(crate) const MAX_CONFIG: u64 = 1 << 20;
+pub const MAX_CONFIG: u64 = 1 << 20;
 /// Largest event file for `fenn invoke`.
-pub(crate) const MAX_EVENT: u64 = 16 << 20;
+pub const MAX_EVENT: u64 = 16 << 20;
 /// Largest certificate or key file.
-pub(crate) const MAX_PEM: u64 = 1 << 20;
+pub const MAX_PEM: u64 = 1 << 20;
 
 /// Reads `path` whole if it is a regular file of at most `limit` bytes;
 /// the error says what is wrong, naming the file and, for size, `what`
 /// bounds it.
-pub(crate) fn read(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
+pub fn read(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, String> {
     let cannot = |error: std::io::Error| format!("cannot read {}: {error}", path.display());
     // Looked at before it is opened: opening a FIFO waits for a writer.
     if !std::fs::metadata(path).map_err(cannot)?.is_file() {
@@ -36,7 +36,7 @@ pub(crate) fn read(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Strin
 }
 
 /// Reads standard input, at most `limit` bytes.
-pub(crate) fn read_stdin(limit: u64, what: &str) -> Result<Vec<u8>, String> {
+pub fn read_stdin(limit: u64, what: &str) -> Result<Vec<u8>, String> {
     read_at_most(std::io::stdin().lock(), limit)
         .map_err(|error| format!("cannot read standard input: {error}"))?
         .ok_or_else(|| format!("standard input is over {what} ({limit} bytes)"))
@@ -62,7 +62,7 @@ fn too_large(path: &Path, size: Option<u64>, limit: u64, what: &str) -> String {
 /// Refuses a key file that users other than its owner may read, as ssh
 /// refuses such a private key.
 #[cfg(unix)]
-pub(crate) fn private_to_owner(path: &Path) -> Result<(), String> {
+pub fn private_to_owner(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt as _;
     let metadata = std::fs::metadata(path)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
@@ -79,7 +79,7 @@ pub(crate) fn private_to_owner(path: &Path) -> Result<(), String> {
 }
 
 #[cfg(not(unix))]
-pub(crate) fn private_to_owner(_path: &Path) -> Result<(), String> {
+pub fn private_to_owner(_path: &Path) -> Result<(), String> {
     Ok(())
 }
 

@@ -2,7 +2,12 @@
 //! the MQTT outbox): under temporary names that are new and unguessed (a
 //! name planted in the directory, a link included, is never followed),
 //! synced, renamed over the old file, the directory synced; a failed
-//! write deletes its temporary file.
+//! write deletes its temporary file. And files read within bounds
+//! (`read`): regular files only, at most a limit.
+
+mod read;
+
+pub use read::{MAX_CONFIG, MAX_EVENT, MAX_PEM, private_to_owner, read, read_stdin};
 
 use std::fs::{self, File};
 use std::io::Write as _;
