@@ -92,7 +92,11 @@ pub(crate) fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
             false,
         ),
         None if std::io::stdin().is_terminal() => return Ok(Event::new("/", "GET")),
-        None => ("(stdin)", fenn_runtime::files::read_stdin(limit, what), true),
+        None => (
+            "(stdin)",
+            fenn_runtime::files::read_stdin(limit, what),
+            true,
+        ),
     };
     let bytes = bytes.map_err(anyhow::Error::msg)?;
     let text = String::from_utf8(bytes).with_context(|| format!("{source}: not UTF-8 text"))?;

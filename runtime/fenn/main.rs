@@ -23,10 +23,8 @@ mod commands;
 mod config;
 mod event;
 mod examples;
-mod logging;
 mod logs;
 mod manage;
-mod observe;
 mod registry;
 mod remote;
 mod remote_tls;
@@ -208,16 +206,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
-    logging::init();
-    logging::on_panic();
+    fenn_observe::logging::init();
+    fenn_observe::logging::on_panic();
     let code = match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            logging::last_words(&format!("fenn: {error:#}"));
+            fenn_observe::logging::last_words(&format!("fenn: {error:#}"));
             ExitCode::FAILURE
         }
     };
-    logging::flush();
+    fenn_observe::logging::flush();
     code
 }
 

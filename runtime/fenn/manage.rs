@@ -58,8 +58,9 @@ pub(crate) async fn deploy(
         .map_err(anyhow::Error::msg)?;
     let definition: Value = match function {
         Some(file) => {
-            let bytes = fenn_runtime::files::read(file, MAX_DEFINITION, "the most a definition may be")
-                .map_err(anyhow::Error::msg)?;
+            let bytes =
+                fenn_runtime::files::read(file, MAX_DEFINITION, "the most a definition may be")
+                    .map_err(anyhow::Error::msg)?;
             let text = String::from_utf8(bytes)
                 .with_context(|| format!("{}: not UTF-8 text", file.display()))?;
             toml::from_str(&text).with_context(|| format!("{}: not TOML", file.display()))?

@@ -26,9 +26,12 @@ pub(crate) fn client_config(trust: &Trust<'_>) -> anyhow::Result<Arc<ClientConfi
         .with_safe_default_protocol_versions()?;
     let mut config = match trust {
         Trust::CaFile(file) => {
-            let bytes =
-                fenn_runtime::files::read(file, fenn_runtime::files::MAX_PEM, "the most a PEM file may be")
-                    .map_err(anyhow::Error::msg)?;
+            let bytes = fenn_runtime::files::read(
+                file,
+                fenn_runtime::files::MAX_PEM,
+                "the most a PEM file may be",
+            )
+            .map_err(anyhow::Error::msg)?;
             let mut roots = rustls::RootCertStore::empty();
             for cert in CertificateDer::pem_slice_iter(&bytes) {
                 let cert =

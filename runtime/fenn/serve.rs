@@ -6,13 +6,13 @@ use crate::admin::{self, Platform};
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use crate::examples;
-use crate::observe::{Metrics, Observe, Sources};
 use crate::started::{Handles, Started};
 use anyhow::Context as _;
 use fenn_http::HttpSettings;
 use fenn_http::policy::failures::{AuthFailures, FailureLimit};
+use fenn_observe::{Metrics, Observe, Sources};
 use fenn_runtime::Dispatcher;
-use fenn_runtime::trigger::{self, Host, Trigger};
+use fenn_runtime::trigger::{self, Host, Report, Trigger};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -106,7 +106,7 @@ pub(crate) async fn serve(
         .transpose()
         .map_err(anyhow::Error::msg)?;
     // What the rate limits of fenn's own lines held back, once a period.
-    let summaries = tokio::spawn(crate::logging::summaries());
+    let summaries = tokio::spawn(fenn_observe::logging::summaries());
     // The invocation history and the metrics are served by the management
     // API: recorded when it is on.
     let observe = config
@@ -150,11 +150,12 @@ pub(crate) async fn serve(
     let admin_task = match (deployed, admin_listener, &config.admin, observe) {
         (Some(state), Some(listener), Some(settings), Some(observe)) => {
             let admin_failures = Arc::new(AuthFailures::new(FailureLimit::default()));
+            let admin_report = Arc::new(admin::AuthReport(admin_failures.clone()));
+            let reports = triggers.started.reports().cloned();
             let metrics = Metrics::new(Sources {
                 observe: observe.clone(),
                 guest_memory: dispatcher.guest_memory().clone(),
-                reports: triggers.started.reports().cloned().collect(),
-                admin_failures: admin_failures.clone(),
+                reports: reports.chain([admin_report as Arc<dyn Report>]).collect(),
             });
             let http = admin_http(&config);
             let platform = Arc::new(Platform {

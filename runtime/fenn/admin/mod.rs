@@ -36,9 +36,30 @@ pub(crate) use platform::{Platform, STREAMS, State, UPLOADS};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// A duration in milliseconds, to the hundredth, as the API answers it.
-pub(crate) fn millis(duration: std::time::Duration) -> f64 {
-    (duration.as_secs_f64() * 1e5).round() / 100.0
+pub(crate) use fenn_observe::millis;
+
+/// The management API's failed authentications, for `/metrics` beside the
+/// gateway's (one family, by listener).
+pub(crate) struct AuthReport(pub(crate) Arc<fenn_http::policy::failures::AuthFailures>);
+
+impl fenn_runtime::trigger::Report for AuthReport {
+    fn metrics(&self) -> Vec<fenn_runtime::trigger::Metric> {
+        use fenn_runtime::trigger::Metric;
+        let (failed, refused) = self.0.totals();
+        let labels = || vec![("listener", "admin".to_owned())];
+        vec![
+            Metric::Counter {
+                name: "fenn_auth_failures",
+                help: "Requests refused for missing or wrong credentials (401), by listener",
+                series: vec![(labels(), failed)],
+            },
+            Metric::Counter {
+                name: "fenn_auth_throttled",
+                help: "Requests refused (429) while their address waited out a penalty for failed authentications, by listener",
+                series: vec![(labels(), refused)],
+            },
+        ]
+    }
 }
 
 /// Serves the management API on `listener` until `shutdown` completes.

@@ -3,10 +3,10 @@
 
 use super::ApiError;
 use super::platform::Platform;
-use crate::observe::{Query, Record};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use fenn_observe::{Query, Record};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -202,7 +202,7 @@ fn events<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observe::{HistorySettings, Observe};
+    use fenn_observe::{HistorySettings, Observe};
     use fenn_runtime::Observer as _;
     use futures_util::StreamExt as _;
     use tokio::sync::oneshot;

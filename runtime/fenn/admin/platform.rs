@@ -51,9 +51,9 @@ impl State {
 pub(crate) struct Platform {
     pub(crate) dispatcher: Arc<Dispatcher>,
     /// Every invocation recorded (the history and its stream).
-    pub(crate) observe: Arc<crate::observe::Observe>,
+    pub(crate) observe: Arc<fenn_observe::Observe>,
     /// `GET /metrics`.
-    pub(crate) metrics: crate::observe::Metrics,
+    pub(crate) metrics: fenn_observe::Metrics,
     /// The running triggers: their bindings are changed with the catalog.
     pub(crate) triggers: Started,
     pub(crate) state: Mutex<State>,

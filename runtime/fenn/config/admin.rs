@@ -2,7 +2,7 @@
 
 use super::raw::RawAdmin;
 use super::{ConfigError, Validator};
-use crate::observe::HistorySettings;
+use fenn_observe::HistorySettings;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -112,9 +112,12 @@ impl Validator<'_> {
             (Ok(token), _) => (TOKEN_VARIABLE.to_owned(), token),
             (Err(_), Some(file)) => {
                 let path = self.file.parent().unwrap_or(Path::new(".")).join(file);
-                let bytes =
-                    fenn_runtime::files::read(&path, MAX_TOKEN_FILE, "the most a token file may be")
-                        .map_err(|reason| self.error("admin.token_file", reason))?;
+                let bytes = fenn_runtime::files::read(
+                    &path,
+                    MAX_TOKEN_FILE,
+                    "the most a token file may be",
+                )
+                .map_err(|reason| self.error("admin.token_file", reason))?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| self.error("admin.token_file", "is not UTF-8 text"))?;
                 ("admin.token_file".to_owned(), text.trim().to_owned())
@@ -159,8 +162,12 @@ impl Validator<'_> {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let base = self.file.parent().unwrap_or(Path::new("."));
         let read = |key: &str, path: &Path| {
-            fenn_runtime::files::read(path, fenn_runtime::files::MAX_PEM, "the most a PEM file may be")
-                .map_err(|reason| self.error(key, reason))
+            fenn_runtime::files::read(
+                path,
+                fenn_runtime::files::MAX_PEM,
+                "the most a PEM file may be",
+            )
+            .map_err(|reason| self.error(key, reason))
         };
         let key_path = base.join(key);
         fenn_runtime::files::private_to_owner(&key_path)

@@ -123,8 +123,12 @@ impl Config {
             key: "(file)".into(),
             reason,
         };
-        let bytes = fenn_runtime::files::read(file, fenn_runtime::files::MAX_CONFIG, "the most a config may be")
-            .map_err(error)?;
+        let bytes = fenn_runtime::files::read(
+            file,
+            fenn_runtime::files::MAX_CONFIG,
+            "the most a config may be",
+        )
+        .map_err(error)?;
         let text = String::from_utf8(bytes).map_err(|_| error("is not UTF-8 text".into()))?;
         Self::parse(file, &text)
     }

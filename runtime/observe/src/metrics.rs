@@ -6,7 +6,6 @@
 //! fixed failure kinds, route templates (never raw paths).
 
 use super::Observe;
-use fenn_http::policy::failures::AuthFailures;
 use fenn_runtime::GuestMemory;
 use fenn_runtime::observe::Histogram;
 use fenn_runtime::trigger::kind::clamp;
@@ -21,13 +20,14 @@ type Labels = Vec<(&'static str, String)>;
 type Fmt = Result<(), std::fmt::Error>;
 
 /// Where the metrics are read from.
-pub(crate) struct Sources {
-    pub(crate) observe: Arc<Observe>,
-    pub(crate) guest_memory: Arc<GuestMemory>,
-    /// Each running trigger's report.
-    pub(crate) reports: Vec<Arc<dyn Report>>,
-    /// Failed authentications at the management API.
-    pub(crate) admin_failures: Arc<AuthFailures>,
+pub struct Sources {
+    /// The history, whose counts are the invocation metrics.
+    pub observe: Arc<Observe>,
+    /// All guests' memory and its budget.
+    pub guest_memory: Arc<GuestMemory>,
+    /// Each running trigger's report, and the management API's: families
+    /// of one name (failed authentications, by listener) are joined.
+    pub reports: Vec<Arc<dyn Report>>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -38,19 +38,20 @@ impl std::fmt::Debug for Sources {
 
 /// The registry, with every source as one collector.
 #[derive(Debug)]
-pub(crate) struct Metrics {
+pub struct Metrics {
     registry: Registry,
 }
 
 impl Metrics {
-    pub(crate) fn new(sources: Sources) -> Self {
+    /// The metrics, read from `sources` at each scrape.
+    pub fn new(sources: Sources) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(sources));
         Self { registry }
     }
 
     /// The exposition, as text.
-    pub(crate) fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let mut text = String::new();
         // Writing into a String does not fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry);
@@ -98,7 +99,7 @@ fn histogram<'h>(
 impl Collector for Sources {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Fmt {
         self.invocations(&mut encoder)?;
-        let mut families = self.admin_auth();
+        let mut families = Vec::new();
         for report in &self.reports {
             families.extend(report.metrics());
         }
@@ -189,26 +190,6 @@ fn log_lines(encoder: &mut DescriptorEncoder<'_>) -> Fmt {
 }
 
 impl Sources {
-    /// Failed authentications at the management API, and requests
-    /// refused while their address waited out a penalty; the gateway's
-    /// series join them from its report.
-    fn admin_auth(&self) -> Vec<Metric> {
-        let (failed, refused) = self.admin_failures.totals();
-        let labels = || vec![("listener", "admin".to_owned())];
-        vec![
-            Metric::Counter {
-                name: "fenn_auth_failures",
-                help: "Requests refused for missing or wrong credentials (401), by listener",
-                series: vec![(labels(), failed)],
-            },
-            Metric::Counter {
-                name: "fenn_auth_throttled",
-                help: "Requests refused (429) while their address waited out a penalty for failed authentications, by listener",
-                series: vec![(labels(), refused)],
-            },
-        ]
-    }
-
     fn invocations(&self, encoder: &mut DescriptorEncoder<'_>) -> Fmt {
         self.observe.read(|history| {
             let counts: Vec<_> = history.counts().collect();

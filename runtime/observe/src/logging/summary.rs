@@ -9,7 +9,7 @@ use std::time::Duration;
 const TICK: Duration = Duration::from_secs(1);
 
 /// Writes the summaries of the periods that end, until dropped.
-pub(crate) async fn summaries() {
+pub async fn summaries() {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -1,18 +1,25 @@
 //! Seeing what runs: every invocation recorded with its log lines
 //! (`history`), a live stream of them for `fenn logs --follow` and the
 //! console, and the metrics in the Prometheus text format (`metrics`).
-//! On with the management API, which serves them.
+//! On with the management API, which serves them. And fenn's own log
+//! (`logging`): bounded, rate-limited, never blocking a request.
 
 mod history;
+pub mod logging;
 mod metrics;
 
-pub(crate) use history::{Query, Record};
-pub(crate) use metrics::{Metrics, Sources};
+pub use history::{History, Query, Record};
+pub use metrics::{Metrics, Sources};
 
 use fenn_runtime::{Invoked, Observer};
-use history::History;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+
+/// A duration in milliseconds, to the hundredth, as the management API
+/// and the history answer it.
+pub fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1e5).round() / 100.0
+}
 
 /// New records a slow stream reader may fall behind by before it is cut
 /// off (it is told so, and may reconnect).
@@ -21,26 +28,27 @@ const STREAM_BACKLOG: usize = 256;
 /// How much the history keeps (`[admin]` `history`, `history_log`,
 /// `history_memory`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct HistorySettings {
+pub struct HistorySettings {
     /// Records kept per function.
-    pub(crate) per_function: usize,
+    pub per_function: usize,
     /// Bytes of log lines kept per invocation.
-    pub(crate) log_bytes: usize,
+    pub log_bytes: usize,
     /// Bytes all records together may hold.
-    pub(crate) max_bytes: usize,
+    pub max_bytes: usize,
 }
 
 /// The dispatcher's observer: records each invocation and passes it on to
 /// whoever follows the stream.
 #[derive(Debug)]
-pub(crate) struct Observe {
+pub struct Observe {
     history: Mutex<History>,
     stream: broadcast::Sender<Arc<Record>>,
     log_bytes: usize,
 }
 
 impl Observe {
-    pub(crate) fn new(settings: HistorySettings) -> Arc<Self> {
+    /// An empty history that keeps what `settings` say.
+    pub fn new(settings: HistorySettings) -> Arc<Self> {
         Arc::new(Self {
             history: Mutex::new(History::new(settings.per_function, settings.max_bytes)),
             stream: broadcast::Sender::new(STREAM_BACKLOG),
@@ -49,7 +57,7 @@ impl Observe {
     }
 
     /// Runs `read` on the history.
-    pub(crate) fn read<T>(&self, read: impl FnOnce(&History) -> T) -> T {
+    pub fn read<T>(&self, read: impl FnOnce(&History) -> T) -> T {
         let history = self
             .history
             .lock()
@@ -58,7 +66,7 @@ impl Observe {
     }
 
     /// Forgets a deleted function's records and counts.
-    pub(crate) fn forget(&self, function: &str) {
+    pub fn forget(&self, function: &str) {
         let mut history = self
             .history
             .lock()
@@ -67,7 +75,7 @@ impl Observe {
     }
 
     /// New records from now on.
-    pub(crate) fn follow(&self) -> broadcast::Receiver<Arc<Record>> {
+    pub fn follow(&self) -> broadcast::Receiver<Arc<Record>> {
         self.stream.subscribe()
     }
 }

@@ -9,7 +9,7 @@
 mod summary;
 mod writer;
 
-pub(crate) use summary::summaries;
+pub use summary::summaries;
 
 use std::io::Write as _;
 use std::sync::{Arc, OnceLock};
@@ -25,7 +25,7 @@ static OUTPUT: OnceLock<Arc<Output>> = OnceLock::new();
 
 /// Sends `tracing`'s lines through the bounded writer to stderr (straight
 /// to stderr if its thread cannot start), filtered by `RUST_LOG`.
-pub(crate) fn init() {
+pub fn init() {
     // RUST_LOG as `info` or `warn,fenn_runtime=debug`: targets and levels
     // (no regex-based filters, which would add ~1 MB to the binary).
     let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
@@ -67,7 +67,7 @@ pub(crate) fn init() {
 /// or test build, which catches a function's invocation panic and goes
 /// on serving) only appends the line: the thread that panicked is one
 /// serving a request, and must not wait on a stderr nobody reads.
-pub(crate) fn on_panic() {
+pub fn on_panic() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         tracing::error!("fenn failed: {info} (a bug in fenn: please report it)");
@@ -89,7 +89,7 @@ fn written_before_abort(output: &Output, aborts: bool) -> bool {
 
 /// Waits, at most a second, until the lines logged so far are written;
 /// whether they were.
-pub(crate) fn flush() -> bool {
+pub fn flush() -> bool {
     OUTPUT
         .get()
         .is_none_or(|output| output.flush(FLUSH_AT_EXIT))
@@ -97,7 +97,7 @@ pub(crate) fn flush() -> bool {
 
 /// Writes `text` as a line of its own, after the log's lines, and waits
 /// for it as [`flush`] does.
-pub(crate) fn last_words(text: &str) {
+pub fn last_words(text: &str) {
     match OUTPUT.get() {
         Some(output) => {
             output.line(format!("{text}\n").as_bytes());
@@ -110,7 +110,7 @@ pub(crate) fn last_words(text: &str) {
 }
 
 /// Log lines dropped because stderr did not take them in time.
-pub(crate) fn dropped() -> u64 {
+pub fn dropped() -> u64 {
     OUTPUT.get().map_or(0, |output| output.dropped())
 }
 

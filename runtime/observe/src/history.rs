@@ -21,42 +21,55 @@ pub(crate) const TRIGGERS: [&str; 4] = ["http", "mqtt", "cron", "test"];
 
 /// One guest log line of an invocation.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Line {
-    pub(crate) level: &'static str,
-    pub(crate) message: String,
+pub struct Line {
+    /// `error`, `warn`, `info` or `debug`.
+    pub level: &'static str,
+    /// The line, as the guest wrote it (cut to the history's bound).
+    pub message: String,
 }
 
 /// One invocation, as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Record {
-    pub(crate) id: u64,
-    pub(crate) function: String,
-    pub(crate) version: u64,
-    pub(crate) trigger: &'static str,
-    pub(crate) method: String,
-    pub(crate) source: String,
+pub struct Record {
+    /// The invocation's id, unique while fenn runs.
+    pub id: u64,
+    /// The function that ran.
+    pub function: String,
+    /// Its version (0 for a config file's function).
+    pub version: u64,
+    /// The trigger that woke it (`http`, `mqtt`, `cron`, `test`).
+    pub trigger: &'static str,
+    /// The event's `httpMethod` (`GET`, `PUBLISH`, `SCHEDULE`).
+    pub method: String,
+    /// The event's path: a request path, a topic, a schedule.
+    pub source: String,
     /// Unix milliseconds; written as RFC 3339 (formatting waits for a
     /// reader, so that recording stays cheap).
     #[serde(serialize_with = "rfc3339")]
-    pub(crate) started: u64,
-    pub(crate) duration_ms: f64,
-    pub(crate) fuel_used: u64,
-    pub(crate) peak_memory: usize,
+    pub started: u64,
+    /// How long it took, waiting for a worker included.
+    pub duration_ms: f64,
+    /// Fuel it used.
+    pub fuel_used: u64,
+    /// The most linear memory it held, in bytes.
+    pub peak_memory: usize,
     /// `ok`, or the failure's kind (`trap`, `deadline`, `busy`…).
-    pub(crate) status: &'static str,
+    pub status: &'static str,
     /// The function's status code, or the one its failure answers with.
-    pub(crate) status_code: u16,
+    pub status_code: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error: Option<String>,
-    pub(crate) logs: Vec<Line>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Its guest log lines.
+    pub logs: Vec<Line>,
     /// Whether log lines were cut or left out.
-    pub(crate) logs_cut: bool,
+    pub logs_cut: bool,
 }
 
 impl Record {
     /// The record of an invocation that has ended.
-    pub(crate) fn of(invoked: Invoked<'_>) -> Self {
+    pub fn of(invoked: Invoked<'_>) -> Self {
         let (status, status_code, error) = match invoked.result {
             Ok(response) => ("ok", response.status_code, None),
             Err(error) => (
@@ -85,7 +98,7 @@ impl Record {
             method: cut(&escape(invoked.method.as_bytes()), 16),
             source: cut(&escape(invoked.source.as_bytes()), MAX_SOURCE),
             started,
-            duration_ms: crate::admin::millis(invoked.duration),
+            duration_ms: crate::millis(invoked.duration),
             fuel_used: recorded.fuel_used,
             peak_memory: recorded.peak_memory,
             status,
@@ -143,11 +156,11 @@ fn cut(text: &str, max: usize) -> String {
 /// A function's counts since fenn started (or since it was deployed
 /// anew after a delete), for the metrics.
 #[derive(Debug, Default)]
-pub(crate) struct Counts {
+pub struct Counts {
     /// Invocations by trigger and status.
-    pub(crate) invocations: BTreeMap<(&'static str, &'static str), u64>,
-    pub(crate) duration: Histogram,
-    pub(crate) fuel: u64,
+    pub invocations: BTreeMap<(&'static str, &'static str), u64>,
+    pub duration: Histogram,
+    pub fuel: u64,
 }
 
 #[derive(Debug, Default)]
@@ -159,14 +172,17 @@ struct Function {
 
 /// What a history query asks for; every part optional.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Query {
-    pub(crate) function: Option<String>,
-    pub(crate) trigger: Option<String>,
+pub struct Query {
+    /// Only this function's invocations.
+    pub function: Option<String>,
+    /// Only those this trigger woke.
+    pub trigger: Option<String>,
     /// `ok`, `error` (any failure), or a failure's kind.
-    pub(crate) status: Option<String>,
-    pub(crate) limit: usize,
+    pub status: Option<String>,
+    /// At most this many, the newest.
+    pub limit: usize,
     /// Whether the answer carries the log lines.
-    pub(crate) logs: bool,
+    pub logs: bool,
 }
 
 impl Query {
@@ -182,7 +198,7 @@ impl Query {
 
 /// The history; see the module docs.
 #[derive(Debug)]
-pub(crate) struct History {
+pub struct History {
     functions: HashMap<String, Function>,
     per_function: usize,
     max_bytes: usize,
@@ -190,7 +206,9 @@ pub(crate) struct History {
 }
 
 impl History {
-    pub(crate) fn new(per_function: usize, max_bytes: usize) -> Self {
+    /// An empty history: `per_function` records kept per function, and
+    /// `max_bytes` in all.
+    pub fn new(per_function: usize, max_bytes: usize) -> Self {
         Self {
             functions: HashMap::new(),
             per_function: per_function.max(1),
@@ -200,7 +218,7 @@ impl History {
     }
 
     /// Keeps `record` and counts it.
-    pub(crate) fn push(&mut self, record: Arc<Record>, duration: std::time::Duration) {
+    pub fn push(&mut self, record: Arc<Record>, duration: std::time::Duration) {
         let cost = record.cost();
         if !self.functions.contains_key(&record.function) {
             self.functions
@@ -240,14 +258,14 @@ impl History {
     }
 
     /// Forgets a function that was deleted: its records and counts.
-    pub(crate) fn forget(&mut self, function: &str) {
+    pub fn forget(&mut self, function: &str) {
         if let Some(gone) = self.functions.remove(function) {
             self.bytes -= gone.bytes;
         }
     }
 
     /// The newest records that match, newest first.
-    pub(crate) fn query(&self, query: &Query) -> Vec<Arc<Record>> {
+    pub fn query(&self, query: &Query) -> Vec<Arc<Record>> {
         let functions = self
             .functions
             .iter()
@@ -267,14 +285,14 @@ impl History {
     }
 
     /// One record by its id.
-    pub(crate) fn get(&self, id: u64) -> Option<Arc<Record>> {
+    pub fn get(&self, id: u64) -> Option<Arc<Record>> {
         self.functions
             .values()
             .find_map(|f| f.records.iter().rev().find(|r| r.id == id).cloned())
     }
 
     /// Each function's counts, by name.
-    pub(crate) fn counts(&self) -> impl Iterator<Item = (&str, &Counts)> {
+    pub fn counts(&self) -> impl Iterator<Item = (&str, &Counts)> {
         self.functions
             .iter()
             .map(|(name, f)| (name.as_str(), &f.counts))
@@ -282,7 +300,7 @@ impl History {
 
     /// A function's recent invocations in brief: how many are kept, the
     /// last one's status, and the median and 99th percentile durations.
-    pub(crate) fn recent(&self, function: &str) -> Option<serde_json::Value> {
+    pub fn recent(&self, function: &str) -> Option<serde_json::Value> {
         let records = &self.functions.get(function)?.records;
         let last = records.back()?;
         let mut durations: Vec<f64> = records.iter().map(|r| r.duration_ms).collect();
@@ -299,7 +317,7 @@ impl History {
     }
 
     /// Bytes the records hold, as counted against the bound.
-    pub(crate) fn bytes(&self) -> usize {
+    pub fn bytes(&self) -> usize {
         self.bytes
     }
 }
