@@ -1,7 +1,7 @@
 //! What `fenn serve` tells the person who started it: where it listens
 //! and what it serves (stdout, not the log).
 
-use crate::config::Config;
+use fenn_config::Config;
 use std::io::Write as _;
 use std::net::SocketAddr;
 

@@ -6,7 +6,7 @@
 //! change builds a new catalog (or says what collides), and the triggers
 //! are handed its bindings.
 
-use crate::config::{BindingSet, Config, FunctionConfig, Setups};
+use fenn_config::{BindingSet, Config, FunctionConfig, Setups};
 use fenn_runtime::trigger::Binding;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -135,12 +135,13 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::definition;
+    use fenn_config::definition;
     use serde_json::json;
 
     fn setups() -> Arc<Setups> {
         let mqtt = "[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n";
-        crate::config::parsed(mqtt, Some(std::path::Path::new("/var/lib/fenn")))
+        let state = Some(std::path::Path::new("/var/lib/fenn"));
+        fenn_config::from_sections(mqtt, state, crate::registry::registry()).unwrap()
     }
 
     fn entry(name: &str, value: &serde_json::Value) -> Entry {

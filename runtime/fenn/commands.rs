@@ -1,9 +1,9 @@
 //! `fenn check` and `fenn invoke`: a module on its own, without a server.
 
-use crate::config::{FunctionConfig, ModuleSource};
 use crate::{examples, serve};
 use anyhow::{Context as _, bail};
 use fenn_abi::Event;
+use fenn_config::{FunctionConfig, ModuleSource};
 use fenn_runtime::{Dispatcher, FunctionHost, FunctionModule, Limits};
 use std::io::Write as _;
 use std::path::Path;
@@ -22,7 +22,7 @@ fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>>
         name: "cli".into(),
         module: source,
         limits: Limits::default(),
-        bindings: crate::config::BindingSet::default(),
+        bindings: fenn_config::BindingSet::default(),
         key: String::new(),
     };
     let wasm = serve::read_module(&function).map_err(anyhow::Error::msg)?;

@@ -20,7 +20,6 @@ mod admin;
 mod announce;
 mod catalog;
 mod commands;
-mod config;
 mod event;
 mod examples;
 mod logs;
@@ -223,10 +222,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config, listen } => {
             let config = match &config {
-                Some(file) => config::Config::load(file)?,
-                None => config::Config::parse(
+                Some(file) => fenn_config::Config::load(file, registry::registry())?,
+                None => fenn_config::Config::parse(
                     std::path::Path::new("(bundled examples)"),
                     examples::CONFIG,
+                    registry::registry(),
                 )?,
             };
             let runtime = runtime(config.workers)?;

@@ -2,9 +2,9 @@
 //! running fenn (`--remote URL`, `FENN_REMOTE`), with the token from
 //! `FENN_ADMIN_TOKEN`. A refusal is an error carrying the server's reason.
 
-use crate::config::TOKEN_VARIABLE;
 use crate::remote_tls::{Trust, client_config};
 use anyhow::{Context as _, bail};
+use fenn_config::TOKEN_VARIABLE;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;

@@ -4,10 +4,10 @@
 
 use crate::admin::{self, Platform};
 use crate::catalog::Catalog;
-use crate::config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use crate::examples;
 use crate::started::{Handles, Started};
 use anyhow::Context as _;
+use fenn_config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use fenn_http::HttpSettings;
 use fenn_http::policy::failures::{AuthFailures, FailureLimit};
 use fenn_observe::{Metrics, Observe, Sources};
@@ -70,7 +70,7 @@ fn load_function(
     dispatcher
         .deploy(&function.name, &wasm, function.limits.clone())
         .map_err(|refused| {
-            let (field, reason) = crate::config::refusal(&refused);
+            let (field, reason) = fenn_config::refusal(&refused);
             error(field, reason)
         })
 }

@@ -6,7 +6,7 @@ use super::platform::State;
 use super::platform::ready;
 use super::store::Store;
 use crate::catalog::Catalog;
-use crate::config::AdminSettings;
+use fenn_config::AdminSettings;
 use fenn_runtime::Dispatcher;
 use std::sync::Arc;
 

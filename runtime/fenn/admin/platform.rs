@@ -7,8 +7,8 @@ use super::manifest::{Manifest, Refused, Version};
 use super::saving::{Removal, remove, save};
 use super::store::{Store, sha256};
 use crate::catalog::{Catalog, Entry, Origin};
-use crate::config::{AdminSettings, definition};
 use crate::started::Started;
+use fenn_config::{AdminSettings, definition};
 use fenn_runtime::{Dispatcher, FunctionModule};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -293,7 +293,7 @@ pub(crate) fn ready(
     let started = Instant::now();
     let module = dispatcher
         .compile(name, wasm, definition.limits.clone())
-        .map_err(|refused| match crate::config::refusal(&refused) {
+        .map_err(|refused| match fenn_config::refusal(&refused) {
             ("module", reason) => ApiError::refused(reason),
             (field, reason) => ApiError::refused(format!("{field}: {reason}")),
         })?;

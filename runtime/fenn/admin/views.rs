@@ -146,7 +146,7 @@ fn origin(origin: Origin) -> &'static str {
 fn not_served() -> Entry {
     Entry {
         origin: Origin::Deployed,
-        bindings: crate::config::BindingSet::default(),
+        bindings: fenn_config::BindingSet::default(),
     }
 }
 

@@ -13,11 +13,11 @@ const MAX_BINDINGS: usize = 64;
 /// A function's bindings, by trigger kind, each kind's in the order
 /// declared.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct BindingSet(BTreeMap<&'static str, Vec<Arc<dyn Binding>>>);
+pub struct BindingSet(BTreeMap<&'static str, Vec<Arc<dyn Binding>>>);
 
 impl BindingSet {
     /// The bindings of `kind`.
-    pub(crate) fn of(&self, kind: &str) -> &[Arc<dyn Binding>] {
+    pub fn of(&self, kind: &str) -> &[Arc<dyn Binding>] {
         self.0.get(kind).map_or(&[], Vec::as_slice)
     }
 }
@@ -25,7 +25,7 @@ impl BindingSet {
 /// Every function's bindings of each kind, in order, with each one's key
 /// (`function[1].http[0]`), for the collision check.
 #[derive(Default)]
-pub(super) struct Declared {
+pub(crate) struct Declared {
     bindings: BTreeMap<&'static str, Vec<Keyed>>,
 }
 
@@ -33,7 +33,7 @@ pub(super) struct Declared {
 type Keyed = (Arc<dyn Binding>, String);
 
 impl Declared {
-    pub(super) fn add(&mut self, set: &BindingSet, keys: &BTreeMap<&'static str, Vec<String>>) {
+    pub(crate) fn add(&mut self, set: &BindingSet, keys: &BTreeMap<&'static str, Vec<String>>) {
         for (kind, bindings) in &set.0 {
             let keys = keys.get(kind).map_or(&[][..], Vec::as_slice);
             let declared = self.bindings.entry(kind).or_default();
@@ -49,7 +49,7 @@ impl Validator<'_> {
     /// one's key; errors recorded. None when a kind has more than
     /// [`MAX_BINDINGS`]: each costs at every change of the tables and at
     /// start, so a function past the bound has none checked.
-    pub(super) fn bindings(
+    pub(crate) fn bindings(
         &self,
         key: &str,
         table: &Table,
@@ -112,7 +112,7 @@ impl Validator<'_> {
 
     /// Every kind's check of every function's bindings together; a
     /// collision is the error of the binding at fault.
-    pub(super) fn collisions(&self, declared: &Declared, setups: &Setups) {
+    pub(crate) fn collisions(&self, declared: &Declared, setups: &Setups) {
         for setup in setups.iter() {
             let Some(bindings) = declared.bindings.get(setup.kind()) else {
                 continue;

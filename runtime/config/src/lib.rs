@@ -3,7 +3,7 @@
 //! file, the key and the reason. fenn's own keys (`[server]`'s common
 //! ones, `[[function]]`, `[admin]`) are read here; every other section and
 //! binding is passed through untouched to the trigger that registered it
-//! (see [`crate::registry`]).
+//! (the [`Registry`] the binary passes in).
 
 mod admin;
 mod assemble;
@@ -12,16 +12,13 @@ mod definition;
 mod raw;
 mod setups;
 
-pub(crate) use admin::{AdminSettings, TOKEN_VARIABLE};
-pub(crate) use bindings::BindingSet;
-pub(crate) use definition::definition;
-pub(crate) use setups::Setups;
-#[cfg(test)]
-pub(crate) use setups::parsed;
+pub use admin::{AdminSettings, TOKEN_VARIABLE, Tls};
+pub use bindings::BindingSet;
+pub use definition::definition;
+pub use setups::{Setups, from_sections};
 
-use crate::examples;
 use fenn_runtime::Limits;
-use fenn_runtime::trigger::{BindingError, is_name};
+use fenn_runtime::trigger::{BindingError, TriggerKind, is_name};
 use fenn_runtime::units;
 use raw::RawFunction;
 use std::path::{Path, PathBuf};
@@ -32,19 +29,43 @@ const MAX_CONCURRENCY: usize = 100_000;
 /// Most worker threads (`server.workers`, `max_workers`).
 const MAX_WORKERS: usize = 1024;
 
+/// What a config is read against: the trigger kinds fenn has, in the
+/// order they start, and the names of the examples built into it
+/// (`module = "example:hello"`).
+#[derive(Clone, Copy)]
+pub struct Registry {
+    /// The registered kinds.
+    pub kinds: &'static [&'static dyn TriggerKind],
+    /// The bundled examples' names.
+    pub examples: &'static [&'static str],
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<&str> = self.kinds.iter().map(|kind| kind.kind()).collect();
+        f.debug_struct("Registry")
+            .field("kinds", &kinds)
+            .field("examples", &self.examples)
+            .finish()
+    }
+}
+
 /// A config error: `fenn.toml: function[0].timeout: '2x' has no known unit`.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {key}: {reason}", file.display())]
-pub(crate) struct ConfigError {
-    pub(crate) file: PathBuf,
-    pub(crate) key: String,
-    pub(crate) reason: String,
+pub struct ConfigError {
+    /// The file in error, as it was named.
+    pub file: PathBuf,
+    /// The key in error (`function[0].timeout`).
+    pub key: String,
+    /// What is wrong, for a person.
+    pub reason: String,
 }
 
 /// Every error found in a config, one a line.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-pub(crate) struct ConfigErrors(pub(crate) Vec<ConfigError>);
+pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl From<ConfigError> for ConfigErrors {
     fn from(error: ConfigError) -> Self {
@@ -55,7 +76,7 @@ impl From<ConfigError> for ConfigErrors {
 /// A module's refusal as the key to change and the reason: a trial
 /// instantiation that did not fit is the `memory` limit's, anything else
 /// the `module`'s.
-pub(crate) fn refusal(refused: &fenn_runtime::Error) -> (&'static str, String) {
+pub fn refusal(refused: &fenn_runtime::Error) -> (&'static str, String) {
     match refused {
         fenn_runtime::Error::MemoryLimit { limit } => (
             "memory",
@@ -69,7 +90,7 @@ pub(crate) fn refusal(refused: &fenn_runtime::Error) -> (&'static str, String) {
 
 /// Where a function's module comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ModuleSource {
+pub enum ModuleSource {
     /// A file.
     File(PathBuf),
     /// One of the examples built into the binary.
@@ -78,20 +99,23 @@ pub(crate) enum ModuleSource {
 
 /// A validated function and its bindings.
 #[derive(Debug, Clone)]
-pub(crate) struct FunctionConfig {
-    pub(crate) name: String,
-    pub(crate) module: ModuleSource,
-    pub(crate) limits: Limits,
+pub struct FunctionConfig {
+    /// Its name: unique, in logs, routes and the API.
+    pub name: String,
+    /// Where its module comes from.
+    pub module: ModuleSource,
+    /// Its limits per event.
+    pub limits: Limits,
     /// Its bindings, by trigger kind.
-    pub(crate) bindings: BindingSet,
+    pub bindings: BindingSet,
     /// Key of the function in the file (`function[0]`), for errors found
     /// when it is loaded; empty for a module given on the command line.
-    pub(crate) key: String,
+    pub key: String,
 }
 
 impl FunctionConfig {
     /// The key of one of the function's fields, such as `function[0].memory`.
-    pub(crate) fn key_of(&self, field: &str) -> String {
+    pub fn key_of(&self, field: &str) -> String {
         if self.key.is_empty() {
             field.to_owned()
         } else {
@@ -102,22 +126,30 @@ impl FunctionConfig {
 
 /// The validated config.
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) file: PathBuf,
-    pub(crate) workers: usize,
+pub struct Config {
+    /// The config file, as it was named.
+    pub file: PathBuf,
+    /// `server.workers`: threads for guests that run past their first slice.
+    pub workers: usize,
     /// `server.guest_memory`.
-    pub(crate) guest_memory: usize,
-    pub(crate) functions: Vec<FunctionConfig>,
-    pub(crate) state_dir: Option<PathBuf>,
+    pub guest_memory: usize,
+    /// Every function the file declares.
+    pub functions: Vec<FunctionConfig>,
+    /// `server.state_dir`: kept across restarts, when set.
+    pub state_dir: Option<PathBuf>,
     /// Every registered trigger's settings.
-    pub(crate) setups: Arc<Setups>,
+    pub setups: Arc<Setups>,
     /// `[admin]`: the management API, when it is on.
-    pub(crate) admin: Option<AdminSettings>,
+    pub admin: Option<AdminSettings>,
 }
 
 impl Config {
     /// Reads and validates a config file.
-    pub(crate) fn load(file: &Path) -> Result<Self, ConfigErrors> {
+    ///
+    /// # Errors
+    ///
+    /// Every error found, each naming the file, the key and the reason.
+    pub fn load(file: &Path, registry: Registry) -> Result<Self, ConfigErrors> {
         let error = |reason: String| ConfigError {
             file: file.to_owned(),
             key: "(file)".into(),
@@ -130,13 +162,17 @@ impl Config {
         )
         .map_err(error)?;
         let text = String::from_utf8(bytes).map_err(|_| error("is not UTF-8 text".into()))?;
-        Self::parse(file, &text)
+        Self::parse(file, &text, registry)
     }
 
     /// Validates config text; `file` names it in errors and anchors paths.
     /// A file that does not parse gives that one error; past that every
     /// error found is given.
-    pub(crate) fn parse(file: &Path, text: &str) -> Result<Self, ConfigErrors> {
+    ///
+    /// # Errors
+    ///
+    /// Every error found, each naming the file, the key and the reason.
+    pub fn parse(file: &Path, text: &str, registry: Registry) -> Result<Self, ConfigErrors> {
         use serde::Deserialize as _;
         let deserializer = toml::Deserializer::parse(text).map_err(|error| ConfigError {
             file: file.to_owned(),
@@ -158,6 +194,7 @@ impl Config {
         };
         let validator = Validator {
             file,
+            registry,
             errors: std::cell::RefCell::default(),
         };
         validator.config(&root).map_err(ConfigErrors)
@@ -166,6 +203,7 @@ impl Config {
 
 struct Validator<'a> {
     file: &'a Path,
+    registry: Registry,
     /// Errors found so far (see [`assemble`]).
     errors: std::cell::RefCell<Vec<ConfigError>>,
 }
@@ -177,6 +215,12 @@ impl Validator<'_> {
             key: key.into(),
             reason: reason.into(),
         }
+    }
+
+    /// The static name of a bundled example.
+    fn example(&self, example: &str) -> Option<&'static str> {
+        let examples = self.registry.examples.iter();
+        examples.copied().find(|name| *name == example)
     }
 
     fn size(
@@ -236,12 +280,12 @@ impl Validator<'_> {
     fn function(&self, key: &str, raw: &RawFunction) -> Result<FunctionConfig, ConfigError> {
         self.name(key, &raw.name)?;
         let module = match raw.module.strip_prefix("example:") {
-            Some(example) => ModuleSource::Example(examples::name(example).ok_or_else(|| {
+            Some(example) => ModuleSource::Example(self.example(example).ok_or_else(|| {
                 self.error(
                     format!("{key}.module"),
                     format!(
                         "no bundled example '{example}' (there are: {})",
-                        examples::NAMES.join(", ")
+                        self.registry.examples.join(", ")
                     ),
                 )
             })?),
@@ -320,6 +364,17 @@ impl Validator<'_> {
     }
 }
 
+/// The kinds and examples of the fenn binary, for tests.
+#[cfg(test)]
+pub(crate) const TEST_REGISTRY: Registry = Registry {
+    kinds: &[
+        &fenn_http::HttpKind,
+        &fenn_mqtt::MqttKind,
+        &fenn_cron::CronKind,
+    ],
+    examples: &["hello", "echo", "sensor"],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,7 +400,7 @@ mod tests {
 
     /// The config, or its first error.
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(Path::new("/etc/fenn/fenn.toml"), text)
+        Config::parse(Path::new("/etc/fenn/fenn.toml"), text, crate::TEST_REGISTRY)
             .map_err(|errors| errors.0.into_iter().next().unwrap())
     }
 
@@ -446,10 +501,11 @@ mod tests {
                 "x86-gateway",
                 include_str!("../../../boards/x86-gateway/fenn.toml"),
             ),
-            ("examples", crate::examples::CONFIG),
+            ("examples", include_str!("../../fenn/examples.toml")),
         ];
         for (board, text) in profiles {
-            let config = Config::parse(Path::new(board), text).unwrap_or_else(|e| panic!("{e}"));
+            let config = Config::parse(Path::new(board), text, crate::TEST_REGISTRY)
+                .unwrap_or_else(|e| panic!("{e}"));
             assert!(!config.functions.is_empty(), "{board}");
         }
     }

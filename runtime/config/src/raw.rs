@@ -5,87 +5,87 @@ use serde::Deserialize;
 
 /// The keys of the whole file that are fenn's own; every other section
 /// belongs to a trigger (`[mqtt]`, `[gateway]`, `[[app]]`), which reads it.
-pub(super) const SECTIONS: [&str; 3] = ["server", "function", "admin"];
+pub(crate) const SECTIONS: [&str; 3] = ["server", "function", "admin"];
 
 /// `[admin]`: the management API's own listener. The bearer token comes
 /// from `FENN_ADMIN_TOKEN`, else from `token_file`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawAdmin {
+pub(crate) struct RawAdmin {
     /// `listen`: default `127.0.0.1:8081`.
-    pub(super) listen: Option<String>,
+    pub(crate) listen: Option<String>,
     /// `token_file`: a file holding the token (relative to the config).
-    pub(super) token_file: Option<String>,
+    pub(crate) token_file: Option<String>,
     /// `tls_cert`: PEM certificate chain; with `tls_key`, the listener
     /// serves HTTPS (required off loopback).
-    pub(super) tls_cert: Option<String>,
+    pub(crate) tls_cert: Option<String>,
     /// `tls_key`: PEM private key of `tls_cert`, readable by its owner only.
-    pub(super) tls_key: Option<String>,
+    pub(crate) tls_key: Option<String>,
     /// `insecure_plain_http`: serve plain HTTP on an address other than
     /// loopback, the token crossing the network in clear (default false:
     /// such an address needs `tls_cert` and `tls_key`).
     #[serde(default)]
-    pub(super) insecure_plain_http: bool,
+    pub(crate) insecure_plain_http: bool,
     /// `max_module_size`: largest module a deploy may upload (default `8MiB`).
-    pub(super) max_module_size: Option<String>,
+    pub(crate) max_module_size: Option<String>,
     /// `keep_versions`: versions of each function kept for rollback (default 5).
-    pub(super) keep_versions: Option<usize>,
+    pub(crate) keep_versions: Option<usize>,
     /// `max_functions`: functions that may be deployed (default 100).
-    pub(super) max_functions: Option<usize>,
+    pub(crate) max_functions: Option<usize>,
     /// `history`: invocations kept per function (default 1000).
-    pub(super) history: Option<usize>,
+    pub(crate) history: Option<usize>,
     /// `history_log`: log lines kept per invocation (default `8KiB`).
-    pub(super) history_log: Option<String>,
+    pub(crate) history_log: Option<String>,
     /// `history_memory`: all kept invocations together (default `16MiB`).
-    pub(super) history_memory: Option<String>,
+    pub(crate) history_memory: Option<String>,
 }
 
 /// `[server]`: what every trigger shares. The gateway's keys of `[server]`
 /// (`listen`, `max_body`, ...) are its own.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawServer {
+pub(crate) struct RawServer {
     /// `shutdown_grace`: time in-flight requests get at shutdown (default `30s`).
-    pub(super) shutdown_grace: Option<String>,
+    pub(crate) shutdown_grace: Option<String>,
     /// `workers`: threads for guests that run past their first slice
     /// (default: the number of CPU cores).
-    pub(super) workers: Option<usize>,
+    pub(crate) workers: Option<usize>,
     /// `guest_memory`: linear memory of all running guests together
     /// (default `256MiB`); past it events are answered 503.
-    pub(super) guest_memory: Option<String>,
+    pub(crate) guest_memory: Option<String>,
     /// `state_dir`: where fenn keeps state across restarts (cron's last
     /// fire times); default `$STATE_DIRECTORY` (set by systemd), else none.
-    pub(super) state_dir: Option<String>,
+    pub(crate) state_dir: Option<String>,
 }
 
 /// `[[function]]`: one function and its limits; its bindings
 /// (`[[function.http]]`, ...) are read by their triggers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawFunction {
+pub(crate) struct RawFunction {
     /// `name`: unique, used in logs and routes.
-    pub(super) name: String,
+    pub(crate) name: String,
     /// `module`: a `.wasm` path (relative to the config file) or
     /// `example:hello` / `example:echo` / `example:sensor`.
-    pub(super) module: String,
+    pub(crate) module: String,
     /// `timeout`: wall-clock deadline per event (default `5s`).
-    pub(super) timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
     /// `fuel`: CPU budget per event (default 100 000 000).
-    pub(super) fuel: Option<u64>,
+    pub(crate) fuel: Option<u64>,
     /// `memory`: linear memory cap (default `16MiB`).
-    pub(super) memory: Option<String>,
+    pub(crate) memory: Option<String>,
     /// `max_module_size`: largest module accepted (default `8MiB`).
-    pub(super) max_module_size: Option<String>,
+    pub(crate) max_module_size: Option<String>,
     /// `max_recursion_depth`: wasm call depth (default 1024).
-    pub(super) max_recursion_depth: Option<usize>,
+    pub(crate) max_recursion_depth: Option<usize>,
     /// `concurrency`: events at once; more are answered 503 (default 32).
-    pub(super) concurrency: Option<usize>,
+    pub(crate) concurrency: Option<usize>,
     /// `max_response`: largest output the function may return (default `1MiB`).
-    pub(super) max_response: Option<String>,
+    pub(crate) max_response: Option<String>,
     /// `max_workers`: worker threads its long events may hold at once
     /// (default half of `server.workers`, at least 1).
-    pub(super) max_workers: Option<usize>,
+    pub(crate) max_workers: Option<usize>,
     /// `apps`: the apps its routes authorize, where a route names none.
     #[serde(default)]
-    pub(super) apps: Vec<String>,
+    pub(crate) apps: Vec<String>,
 }

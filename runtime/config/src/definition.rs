@@ -13,7 +13,7 @@ const SOURCE: &str = "definition";
 /// Validates `name` and `value` (a JSON object, the keys of a
 /// `[[function]]` block) into a function whose module is `module`, its
 /// bindings read by the triggers of `setups`.
-pub(crate) fn definition(
+pub fn definition(
     name: &str,
     value: &serde_json::Value,
     setups: &Setups,
@@ -44,6 +44,7 @@ pub(crate) fn definition(
     object.insert("module".into(), "".into());
     let validator = Validator {
         file: Path::new(SOURCE),
+        registry: setups.registry(),
         errors: std::cell::RefCell::default(),
     };
     // Bindings that collide, the definition's own among themselves or
@@ -77,7 +78,7 @@ mod tests {
     use serde_json::json;
 
     fn context() -> std::sync::Arc<Setups> {
-        super::super::setups::parsed("", None)
+        crate::from_sections("", None, crate::TEST_REGISTRY).unwrap()
     }
 
     fn parse(value: &serde_json::Value) -> Result<FunctionConfig, ConfigErrors> {

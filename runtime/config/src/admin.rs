@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Where the management API listens unless told otherwise.
 pub(crate) const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
 /// The environment variable that holds the management API's token.
-pub(crate) const TOKEN_VARIABLE: &str = "FENN_ADMIN_TOKEN";
+pub const TOKEN_VARIABLE: &str = "FENN_ADMIN_TOKEN";
 /// Shortest token accepted: a guessable token is no lock.
 const MIN_TOKEN: usize = 16;
 /// Largest token file.
@@ -17,22 +17,23 @@ const MAX_TOKEN_FILE: u64 = 4 << 10;
 
 /// The validated `[admin]` section.
 #[derive(Clone)]
-pub(crate) struct AdminSettings {
-    pub(crate) listen: SocketAddr,
+pub struct AdminSettings {
+    /// Where it listens.
+    pub listen: SocketAddr,
     /// TLS, when `tls_cert` and `tls_key` are set.
-    pub(crate) tls: Option<Tls>,
+    pub tls: Option<Tls>,
     /// The bearer token every request must carry.
-    pub(crate) token: String,
+    pub token: String,
     /// Largest module a deploy or a check may upload.
-    pub(crate) max_module_bytes: usize,
+    pub max_module_bytes: usize,
     /// Versions of each function kept for rollback.
-    pub(crate) keep_versions: usize,
+    pub keep_versions: usize,
     /// Functions that may be deployed at once.
-    pub(crate) max_functions: usize,
+    pub max_functions: usize,
     /// Where deployed functions are kept: `<state_dir>/functions`.
-    pub(crate) store_dir: PathBuf,
+    pub store_dir: PathBuf,
     /// What the invocation history keeps.
-    pub(crate) history: HistorySettings,
+    pub history: HistorySettings,
 }
 
 impl std::fmt::Debug for AdminSettings {
@@ -45,7 +46,7 @@ impl std::fmt::Debug for AdminSettings {
 }
 
 impl Validator<'_> {
-    pub(super) fn admin(
+    pub(crate) fn admin(
         &self,
         raw: &RawAdmin,
         state_dir: Option<&Path>,
@@ -144,9 +145,11 @@ impl Validator<'_> {
 /// The management API's TLS: the server config and the certificate's
 /// SHA-256 fingerprint, which a client may pin.
 #[derive(Clone)]
-pub(crate) struct Tls {
-    pub(crate) config: std::sync::Arc<rustls::ServerConfig>,
-    pub(crate) fingerprint: String,
+pub struct Tls {
+    /// The listener's TLS settings.
+    pub config: std::sync::Arc<rustls::ServerConfig>,
+    /// The certificate's SHA-256 fingerprint, as `AB:CD:…`.
+    pub fingerprint: String,
 }
 
 /// A fingerprint as `AB:CD:…`, the way `openssl x509 -fingerprint` writes it.

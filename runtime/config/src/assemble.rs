@@ -7,7 +7,6 @@
 use super::bindings::Declared;
 use super::raw::{RawAdmin, RawFunction, RawServer, SECTIONS};
 use super::{Config, ConfigError, FunctionConfig, MAX_WORKERS, Setups, Validator};
-use crate::registry::KINDS;
 use fenn_runtime::trigger::{Common, FunctionInfo, KeyError, Table, Tables};
 use fenn_runtime::units;
 use serde_json::Value;
@@ -24,7 +23,7 @@ struct Server {
 
 impl Validator<'_> {
     /// The validated config, or every error found.
-    pub(super) fn config(&self, root: &Table) -> Result<Config, Vec<ConfigError>> {
+    pub(crate) fn config(&self, root: &Table) -> Result<Config, Vec<ConfigError>> {
         self.sections(root);
         let empty = Table::new();
         let server_table = self.table(root, "server").unwrap_or(&empty);
@@ -54,7 +53,7 @@ impl Validator<'_> {
             server: server_table,
             common: &common,
         };
-        let setups = Setups::read(&KINDS, &tables, &mut kind_errors);
+        let setups = Setups::read(self.registry, &tables, &mut kind_errors);
         for error in common_errors {
             self.report(error);
         }
@@ -87,23 +86,28 @@ impl Validator<'_> {
     }
 
     /// The folder relative paths start from.
-    pub(super) fn base(&self) -> &Path {
+    pub(crate) fn base(&self) -> &Path {
         self.file.parent().unwrap_or(Path::new("."))
     }
 
     /// Records `error` and goes on.
-    pub(super) fn report(&self, error: ConfigError) {
+    pub(crate) fn report(&self, error: ConfigError) {
         self.errors.borrow_mut().push(error);
     }
 
     /// The value, or None with its error recorded.
-    pub(super) fn keep<T>(&self, result: Result<T, ConfigError>) -> Option<T> {
+    pub(crate) fn keep<T>(&self, result: Result<T, ConfigError>) -> Option<T> {
         result.map_err(|error| self.report(error)).ok()
     }
 
     /// Refuses a top-level key that neither fenn nor a trigger owns.
     fn sections(&self, root: &Table) {
-        let owned = KINDS.iter().flat_map(|kind| kind.sections()).copied();
+        let owned = self
+            .registry
+            .kinds
+            .iter()
+            .flat_map(|kind| kind.sections())
+            .copied();
         let known: Vec<&str> = SECTIONS.iter().copied().chain(owned).collect();
         for key in root.keys().filter(|key| !known.contains(&key.as_str())) {
             let expected = known.join("`, `");
@@ -129,7 +133,9 @@ impl Validator<'_> {
     /// left to it, any other is refused as unknown.
     fn common<T: serde::de::DeserializeOwned>(&self, table: &Table, key: &str) -> Option<T> {
         let claimed: Vec<&str> = match key {
-            "server" => KINDS
+            "server" => self
+                .registry
+                .kinds
                 .iter()
                 .flat_map(|kind| kind.server_keys())
                 .copied()
@@ -145,7 +151,7 @@ impl Validator<'_> {
     }
 
     /// Reads `value` as `T`, an error naming the key within it.
-    pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
         value: Value,
@@ -237,7 +243,7 @@ impl Validator<'_> {
 
     /// One function from its table, with its bindings; a function in
     /// error still has its bindings checked, against the default limits.
-    pub(super) fn function_entry(
+    pub(crate) fn function_entry(
         &self,
         key: &str,
         table: &Table,
@@ -295,7 +301,7 @@ mod tests {
             name = "hello"
             module = "example:bogus"
         "#;
-        let errors = Config::parse(Path::new("fenn.toml"), text).unwrap_err();
+        let errors = Config::parse(Path::new("fenn.toml"), text, crate::TEST_REGISTRY).unwrap_err();
         let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -343,13 +349,13 @@ mod tests {
               topic = "atk/pb/{x}"
               reply = "atk/pa/{x}"
         "#;
-        let errors = Config::parse(Path::new("fenn.toml"), text).unwrap_err();
+        let errors = Config::parse(Path::new("fenn.toml"), text, crate::TEST_REGISTRY).unwrap_err();
         assert_eq!(
             errors.to_string().trim(),
             "fenn.toml: function[1].mqtt[0].reply: mqtt loop: ping (atk/pa/{x}) -> pong (atk/pb/{x}) -> ping (atk/pa/{x})"
         );
         let chain = text.replace("reply = \"atk/pa/{x}\"", "reply = \"logs/{x}\"");
-        assert!(Config::parse(Path::new("fenn.toml"), &chain).is_ok());
+        assert!(Config::parse(Path::new("fenn.toml"), &chain, crate::TEST_REGISTRY).is_ok());
     }
 
     #[test]
@@ -360,12 +366,17 @@ mod tests {
             )
         };
         for url in ["mqtt://127.0.0.1:1883", "mqtt://[::1]:1883"] {
-            let parsed = Config::parse(Path::new("fenn.toml"), &config(url)).unwrap();
+            let parsed =
+                Config::parse(Path::new("fenn.toml"), &config(url), crate::TEST_REGISTRY).unwrap();
             let mqtt: &fenn_mqtt::kind::MqttSetup = parsed.setups.get().unwrap();
             assert!(mqtt.embedded().is_some(), "{url}");
         }
-        let errors =
-            Config::parse(Path::new("fenn.toml"), &config("mqtt://0.0.0.0:1883")).unwrap_err();
+        let errors = Config::parse(
+            Path::new("fenn.toml"),
+            &config("mqtt://0.0.0.0:1883"),
+            crate::TEST_REGISTRY,
+        )
+        .unwrap_err();
         let text = errors.to_string();
         assert!(
             text.contains(
@@ -391,7 +402,7 @@ mod tests {
               [[function.http]]
               route = "/hello"
         "#;
-        let errors = Config::parse(Path::new("fenn.toml"), text).unwrap_err();
+        let errors = Config::parse(Path::new("fenn.toml"), text, crate::TEST_REGISTRY).unwrap_err();
         let keys: Vec<&str> = errors.0.iter().map(|error| error.key.as_str()).collect();
         assert_eq!(keys, ["server.buffer_memory"]);
     }
