@@ -22,17 +22,14 @@ mod catalog;
 mod commands;
 mod event;
 mod examples;
-mod logs;
-mod manage;
 mod registry;
-mod remote;
-mod remote_tls;
 mod serve;
 mod started;
 mod state_dir;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use fenn_client::{logs, manage, remote, remote_tls};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

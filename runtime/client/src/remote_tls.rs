@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// What the CLI trusts.
-pub(crate) enum Trust<'a> {
+pub enum Trust<'a> {
     /// Certificates signed by the CAs in this PEM file.
     CaFile(&'a Path),
     /// The certificate of this SHA-256 fingerprint (hex, colons optional).
@@ -20,7 +20,7 @@ pub(crate) enum Trust<'a> {
 }
 
 /// A TLS client config that trusts as `trust` says.
-pub(crate) fn client_config(trust: &Trust<'_>) -> anyhow::Result<Arc<ClientConfig>> {
+pub fn client_config(trust: &Trust<'_>) -> anyhow::Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;

@@ -13,7 +13,7 @@ use std::io::Write as _;
 const MAX_EVENT: usize = 4 << 20;
 
 /// `fenn logs`.
-pub(crate) async fn logs(
+pub async fn logs(
     remote: &Remote,
     name: Option<&str>,
     limit: usize,

@@ -26,7 +26,7 @@ fn print(answer: &Value, as_json: bool, human: impl Fn(&Value) -> String) -> any
 }
 
 /// Refuses a name the API would, before sending it.
-pub(crate) fn named(name: &str) -> anyhow::Result<()> {
+pub fn named(name: &str) -> anyhow::Result<()> {
     if fenn_runtime::trigger::is_name(name) {
         Ok(())
     } else {
@@ -40,13 +40,13 @@ pub(crate) fn named(name: &str) -> anyhow::Result<()> {
 /// Prints a failure as JSON on stdout, for a script that asked for
 /// `--json` (the message goes to stderr too).
 #[allow(clippy::print_stdout)]
-pub(crate) fn print_failure(error: &anyhow::Error) {
+pub fn print_failure(error: &anyhow::Error) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", json!({"error": format!("{error:#}")}));
 }
 
 /// `fenn deploy NAME MODULE [--function DEF.toml]`.
-pub(crate) async fn deploy(
+pub async fn deploy(
     remote: &Remote,
     name: &str,
     module: &Path,
@@ -92,7 +92,7 @@ pub(crate) async fn deploy(
 }
 
 /// `fenn ls`.
-pub(crate) async fn list(remote: &Remote, as_json: bool) -> anyhow::Result<()> {
+pub async fn list(remote: &Remote, as_json: bool) -> anyhow::Result<()> {
     let answer = remote
         .call("GET", "/v1/functions", None)
         .await
@@ -130,7 +130,7 @@ fn bindings(bindings: &Value) -> String {
 }
 
 /// `fenn rollback NAME [VERSION]`.
-pub(crate) async fn rollback(
+pub async fn rollback(
     remote: &Remote,
     name: &str,
     version: Option<u64>,
@@ -151,7 +151,7 @@ pub(crate) async fn rollback(
 }
 
 /// `fenn rm NAME`.
-pub(crate) async fn remove(remote: &Remote, name: &str, as_json: bool) -> anyhow::Result<()> {
+pub async fn remove(remote: &Remote, name: &str, as_json: bool) -> anyhow::Result<()> {
     named(name)?;
     let answer = remote
         .call("DELETE", &format!("/v1/functions/{name}"), None)
@@ -163,7 +163,7 @@ pub(crate) async fn remove(remote: &Remote, name: &str, as_json: bool) -> anyhow
 /// `fenn invoke NAME --remote`: the test event; the response is printed
 /// as `fenn invoke` prints it, the guest's log lines, fuel and duration
 /// after it. A function that failed is a failure of the command.
-pub(crate) async fn invoke(
+pub async fn invoke(
     remote: &Remote,
     name: &str,
     event: &fenn_abi::Event,

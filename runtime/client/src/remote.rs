@@ -13,12 +13,12 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Where the CLI finds the management API unless told.
-pub(crate) const DEFAULT_REMOTE: &str = "http://127.0.0.1:8081";
+pub const DEFAULT_REMOTE: &str = "http://127.0.0.1:8081";
 /// Largest answer read.
 const MAX_ANSWER: usize = 64 << 20;
 
 /// A management API to call.
-pub(crate) struct Remote {
+pub struct Remote {
     url: String,
     authority: String,
     token: String,
@@ -30,7 +30,7 @@ pub(crate) struct Remote {
 impl Remote {
     /// The API at `url` (`http://host:port`, or `https://host:port`
     /// trusted as `trust` says), with the token from the environment.
-    pub(crate) fn new(url: &str, trust: Option<Trust<'_>>) -> anyhow::Result<Self> {
+    pub fn new(url: &str, trust: Option<Trust<'_>>) -> anyhow::Result<Self> {
         let (secure, rest) = match url.split_once("://") {
             Some(("http", rest)) => (false, rest),
             Some(("https", rest)) => (true, rest),
@@ -82,7 +82,7 @@ impl Remote {
     ///
     /// fenn cannot be reached, or refused: the error carries its status
     /// and reason.
-    pub(crate) async fn call(
+    pub async fn call(
         &self,
         method: &str,
         path: &str,
@@ -106,7 +106,7 @@ impl Remote {
 
     /// Sends one request; the response's body is the caller's to read
     /// (a stream's, as it comes).
-    pub(crate) async fn send(
+    pub async fn send(
         &self,
         method: &str,
         path: &str,
@@ -158,7 +158,7 @@ impl Remote {
 }
 
 /// The error of a refused request: its status and the server's reasons.
-pub(crate) fn refusal(status: hyper::StatusCode, answer: &Value) -> anyhow::Error {
+pub fn refusal(status: hyper::StatusCode, answer: &Value) -> anyhow::Error {
     if status == hyper::StatusCode::UNAUTHORIZED {
         return anyhow::anyhow!(
             "401 Unauthorized: {TOKEN_VARIABLE} is not the token this fenn was started with"
