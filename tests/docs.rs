@@ -263,7 +263,7 @@ fn the_abi_example_guest_fits_and_answers() {
 /// and the gateway's, in two structs of one name).
 fn keys_in_code() -> BTreeMap<String, BTreeSet<String>> {
     let sources = [
-        "runtime/fenn/config/raw.rs",
+        "runtime/config/src/raw.rs",
         "triggers/http/src/kind/raw.rs",
         "triggers/mqtt/src/kind/broker.rs",
         "triggers/http/src/binding.rs",

@@ -41,7 +41,7 @@ fn function_name(module: &str) -> String {
 
 /// `fenn check MODULE`: the online compile on its own.
 #[allow(clippy::print_stdout)]
-pub(crate) fn check(module: &str) -> anyhow::Result<()> {
+pub fn check(module: &str) -> anyhow::Result<()> {
     let wasm = module_bytes(module)?;
     let mut out = std::io::stdout().lock();
     match fenn_runtime::module::inspect(&wasm) {
@@ -79,7 +79,7 @@ pub(crate) fn check(module: &str) -> anyhow::Result<()> {
 /// The event `fenn invoke` runs: from `--event` (a file, or `-` for
 /// stdin); without it, from stdin when something is piped in, else (a
 /// terminal, or nothing piped) `GET /`.
-pub(crate) fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
+pub fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
     use std::io::IsTerminal as _;
     let limit = fenn_runtime::files::MAX_EVENT;
     let what = "the most an event may be";
@@ -103,12 +103,12 @@ pub(crate) fn read_event(source: Option<&str>) -> anyhow::Result<Event> {
     if optional && text.trim().is_empty() {
         return Ok(Event::new("/", "GET"));
     }
-    crate::event::parse_event(source, &text)
+    fenn_admin::event::parse_event(source, &text)
 }
 
 /// `fenn invoke MODULE [--event FILE|-]`: one event through a module.
 #[allow(clippy::print_stdout)]
-pub(crate) async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<()> {
+pub async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<()> {
     let event = read_event(event)?;
     let wasm = module_bytes(module)?;
     let name = function_name(module);

@@ -2,10 +2,10 @@
 //! them when `fenn serve` is given none.
 
 /// The config used when none is given.
-pub(crate) const CONFIG: &str = include_str!("examples.toml");
+pub const CONFIG: &str = include_str!("examples.toml");
 
 /// The bundled examples, by name.
-pub(crate) const NAMES: [&str; 3] = ["hello", "echo", "sensor"];
+pub const NAMES: [&str; 3] = ["hello", "echo", "sensor"];
 
 const MODULES: [&[u8]; 3] = [
     include_bytes!(env!("FENN_GUEST_HELLO")),
@@ -14,12 +14,12 @@ const MODULES: [&[u8]; 3] = [
 ];
 
 /// The static name of a bundled example.
-pub(crate) fn name(example: &str) -> Option<&'static str> {
+pub fn name(example: &str) -> Option<&'static str> {
     NAMES.iter().find(|name| **name == example).copied()
 }
 
 /// A bundled example's module.
-pub(crate) fn module(example: &str) -> Option<&'static [u8]> {
+pub fn module(example: &str) -> Option<&'static [u8]> {
     NAMES
         .iter()
         .position(|name| *name == example)

@@ -2,33 +2,13 @@
 //! devices. `fenn serve` runs what a config names; `fenn check` and
 //! `fenn invoke` work on one module.
 //!
-//! # Layout
-//!
-//! - `config`: the TOML file, validated into typed config at start.
-//! - `examples`: the bundled example functions and their config.
-//! - `files`: bounded reads of the files a config or a command names.
-//! - `logging`: fenn's own log, bounded in rate and never blocking.
-//! - `serve`: loading functions and running the gateway.
-//! - `catalog`: every served function's bindings, and their collisions.
-//! - `admin`: the management API and its store of deployed functions.
-//! - `commands`: `check` and `invoke`.
-//! - `event`: an event as JSON in the API-gateway format.
-//! - `remote` and `manage`: the CLI of the management API (`deploy`,
-//!   `ls`, `rollback`, `rm`, `invoke --remote`).
-
-mod admin;
-mod announce;
-mod catalog;
-mod commands;
-mod event;
-mod examples;
-mod registry;
-mod serve;
-mod started;
-mod state_dir;
+//! The command line: the commands are parsed here and run by the
+//! library ([`fenn::serve()`], [`fenn::commands`]) and the management
+//! API's client (`fenn-client`).
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use fenn::{commands, examples, registry, serve};
 use fenn_client::{logs, manage, remote, remote_tls};
 use std::net::SocketAddr;
 use std::path::PathBuf;

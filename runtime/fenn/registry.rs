@@ -8,21 +8,16 @@ use fenn_runtime::trigger::TriggerKind;
 /// The registered kinds, in the order they start and are shown: a kind
 /// whose results another takes (MQTT's, for cron's `publish`) starts
 /// before it.
-pub(crate) static KINDS: &[&dyn TriggerKind] = &[
+pub static KINDS: &[&dyn TriggerKind] = &[
     &fenn_http::kind::HttpKind,
     &fenn_mqtt::kind::MqttKind,
     &fenn_cron::kind::CronKind,
 ];
 
 /// What configs are read against: the kinds and the bundled examples.
-pub(crate) fn registry() -> Registry {
+pub fn registry() -> Registry {
     Registry {
         kinds: KINDS,
         examples: &crate::examples::NAMES,
     }
-}
-
-/// The registered kinds' names, in order.
-pub(crate) fn names() -> Vec<&'static str> {
-    KINDS.iter().map(|kind| kind.kind()).collect()
 }

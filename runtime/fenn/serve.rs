@@ -2,11 +2,11 @@
 //! registered trigger with its bindings, and serve until told to stop,
 //! letting in-flight events finish.
 
-use crate::admin::{self, Platform};
-use crate::catalog::Catalog;
 use crate::examples;
-use crate::started::{Handles, Started};
 use anyhow::Context as _;
+use fenn_admin::catalog::Catalog;
+use fenn_admin::started::{Handles, Started};
+use fenn_admin::{self as admin, Platform};
 use fenn_config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use fenn_http::HttpSettings;
 use fenn_http::policy::failures::{AuthFailures, FailureLimit};
@@ -20,9 +20,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Reads a function's module, refusing one over its size limit unread.
-pub(crate) fn read_module(
-    function: &FunctionConfig,
-) -> Result<std::borrow::Cow<'static, [u8]>, String> {
+pub fn read_module(function: &FunctionConfig) -> Result<std::borrow::Cow<'static, [u8]>, String> {
     match &function.module {
         ModuleSource::Example(name) => examples::module(name)
             .map(std::borrow::Cow::Borrowed)
@@ -36,7 +34,7 @@ pub(crate) fn read_module(
 
 /// Compiles and deploys every function: the "online compile", so a module
 /// that cannot run stops the start with its reason (every such module's).
-pub(crate) fn load_functions(
+pub fn load_functions(
     config: &Config,
     observer: Option<Arc<dyn fenn_runtime::Observer>>,
 ) -> Result<Dispatcher, ConfigErrors> {
@@ -79,9 +77,11 @@ fn load_function(
 /// `--listen`, a test's on port 0), and the management API's. A trigger
 /// or the management API without one binds its configured address.
 #[derive(Debug, Default)]
-pub(crate) struct Listeners {
-    pub(crate) triggers: BTreeMap<&'static str, TcpListener>,
-    pub(crate) admin: Option<TcpListener>,
+pub struct Listeners {
+    /// Listeners bound for a trigger, by its kind.
+    pub triggers: BTreeMap<&'static str, TcpListener>,
+    /// The management API's listener.
+    pub admin: Option<TcpListener>,
 }
 
 /// The running triggers, as `serve` starts them.
@@ -95,14 +95,14 @@ struct Triggers {
 
 /// Runs every trigger, and the management API when it is on, until
 /// `shutdown` completes.
-pub(crate) async fn serve(
+pub async fn serve(
     config: Config,
     mut listeners: Listeners,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     // Held until fenn stops: one fenn at a time on a state directory.
     let _state = (config.state_dir.as_deref())
-        .map(crate::state_dir::lock)
+        .map(fenn_admin::state_dir::lock)
         .transpose()
         .map_err(anyhow::Error::msg)?;
     // What the rate limits of fenn's own lines held back, once a period.
@@ -211,7 +211,10 @@ fn start(
     let mut sinks = BTreeMap::new();
     let mut triggers = Triggers {
         running: Vec::new(),
-        started: Started::default(),
+        started: Started {
+            handles: Vec::new(),
+            kinds: catalog.setups().iter().map(|setup| setup.kind()).collect(),
+        },
         address: None,
         hints: Vec::new(),
     };
@@ -230,7 +233,7 @@ fn start(
         triggers.address = triggers.address.or(running.address);
         triggers.hints.extend(running.report.hints());
         triggers.running.push(running.trigger);
-        triggers.started.0.push(Handles {
+        triggers.started.handles.push(Handles {
             kind,
             apply: running.apply,
             report: running.report,
@@ -261,14 +264,15 @@ fn admin_http(config: &Config) -> HttpSettings {
 /// manager's, a test's) still shuts down gracefully instead of killing fenn
 /// by the signal's default action.
 #[cfg(unix)]
-pub(crate) struct ShutdownSignals {
+pub struct ShutdownSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
 impl ShutdownSignals {
-    pub(crate) fn install() -> std::io::Result<Self> {
+    /// Listens for SIGINT and SIGTERM from now on.
+    pub fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
@@ -276,7 +280,8 @@ impl ShutdownSignals {
         })
     }
 
-    pub(crate) async fn received(mut self) {
+    /// Completes when one of them arrives.
+    pub async fn received(mut self) {
         tokio::select! {
             _ = self.interrupt.recv() => {},
             _ = self.terminate.recv() => {},
@@ -285,16 +290,19 @@ impl ShutdownSignals {
     }
 }
 
+/// Ctrl-C, where there are no signals.
 #[cfg(not(unix))]
-pub(crate) struct ShutdownSignals;
+pub struct ShutdownSignals;
 
 #[cfg(not(unix))]
 impl ShutdownSignals {
-    pub(crate) fn install() -> std::io::Result<Self> {
+    /// Nothing to install.
+    pub fn install() -> std::io::Result<Self> {
         Ok(Self)
     }
 
-    pub(crate) async fn received(self) {
+    /// Completes at Ctrl-C.
+    pub async fn received(self) {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown signal received");
     }

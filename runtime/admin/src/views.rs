@@ -12,7 +12,7 @@ use std::time::Instant;
 
 impl Platform {
     /// Every served function, config and deployed, by name.
-    pub(crate) async fn list(&self) -> Value {
+    pub async fn list(&self) -> Value {
         let state = self.state.lock().await;
         let functions: Vec<Value> = state
             .catalog
@@ -46,7 +46,7 @@ impl Platform {
     }
 
     /// One function: its definition, its bindings and the versions kept.
-    pub(crate) async fn get(&self, name: &str) -> Result<Value, ApiError> {
+    pub async fn get(&self, name: &str) -> Result<Value, ApiError> {
         let state = self.state.lock().await;
         let broken = state.broken.get(name);
         let entry = match state.catalog.entry(name) {
@@ -88,7 +88,7 @@ impl Platform {
     /// Runs `event` through `name` as any trigger's event would run, and
     /// answers its response (or why it failed), its guest log lines, the
     /// fuel it used and how long it took.
-    pub(crate) async fn invoke(&self, name: &str, event: Event) -> Result<Value, ApiError> {
+    pub async fn invoke(&self, name: &str, event: Event) -> Result<Value, ApiError> {
         if self.state.lock().await.catalog.entry(name).is_none() {
             return Err(ApiError::NotFound(format!("no function '{name}'")));
         }

@@ -1,6 +1,9 @@
-//! The management API: functions deployed, checked, tested, rolled back
-//! and deleted while fenn serves, on a listener of its own (`[admin]`),
-//! every request with the bearer token.
+//! fenn's platform: what it serves and how that changes while it runs.
+//! The `catalog` of every function's bindings; the `started` triggers'
+//! handles; the `state_dir`, locked to one fenn; and the management API:
+//! functions deployed, checked, tested, rolled back and deleted while fenn
+//! serves, on a listener of its own (`[admin]`), every request with the
+//! bearer token.
 //!
 //! - `api`: the HTTP side: token, paths, bodies within limits.
 //! - `check`: `POST /v1/check`, the online compile.
@@ -17,21 +20,25 @@
 
 mod api;
 mod budget;
+pub mod catalog;
 mod check;
 mod console;
 mod error;
+pub mod event;
 mod load;
 mod manifest;
 mod observed;
 mod platform;
 mod saving;
+pub mod started;
+pub mod state_dir;
 mod store;
 mod views;
 
-pub(crate) use budget::DeployMemory;
-pub(crate) use error::ApiError;
-pub(crate) use load::load;
-pub(crate) use platform::{Platform, STREAMS, State, UPLOADS};
+pub use budget::DeployMemory;
+pub use error::ApiError;
+pub use load::load;
+pub use platform::{Platform, STREAMS, State, UPLOADS};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -40,7 +47,7 @@ pub(crate) use fenn_observe::millis;
 
 /// The management API's failed authentications, for `/metrics` beside the
 /// gateway's (one family, by listener).
-pub(crate) struct AuthReport(pub(crate) Arc<fenn_http::policy::failures::AuthFailures>);
+pub struct AuthReport(pub Arc<fenn_http::policy::failures::AuthFailures>);
 
 impl fenn_runtime::trigger::Report for AuthReport {
     fn metrics(&self) -> Vec<fenn_runtime::trigger::Metric> {
@@ -63,7 +70,7 @@ impl fenn_runtime::trigger::Report for AuthReport {
 }
 
 /// Serves the management API on `listener` until `shutdown` completes.
-pub(crate) async fn serve(
+pub async fn serve(
     platform: Arc<Platform>,
     listener: TcpListener,
     settings: fenn_http::HttpSettings,

@@ -106,7 +106,7 @@ pub(crate) fn invocation(platform: &Platform, id: &str) -> Result<Value, ApiErro
 /// `GET /v1/status`: each trigger's status by kind (`mqtt`: the link,
 /// null without `[mqtt]`) and what the history holds.
 pub(crate) fn status(platform: &Platform) -> Value {
-    let mut status = platform.triggers.status(&crate::registry::names());
+    let mut status = platform.triggers.status();
     let history = platform.observe.read(|history| history.bytes());
     status.insert("history_bytes".into(), history.into());
     Value::Object(status)

@@ -8,7 +8,7 @@ use super::store::Store;
 use std::sync::Arc;
 
 /// Writes `wasm` (when new) and makes `manifest` the store's.
-pub(super) async fn save(
+pub(crate) async fn save(
     state: &State,
     manifest: &Manifest,
     wasm: Option<Arc<Vec<u8>>>,
@@ -27,7 +27,7 @@ pub(super) async fn save(
 }
 
 /// Why [`remove`] failed, as the API answers it.
-pub(super) enum Removal {
+pub(crate) enum Removal {
     /// Nothing changed.
     Unchanged(ApiError),
     /// The function's modules are deleted, its manifest entry is not.
@@ -35,7 +35,7 @@ pub(super) enum Removal {
 }
 
 /// Makes `manifest`, which only removes, the store's: on a full disk too.
-pub(super) async fn remove(state: &State, manifest: &Manifest) -> Result<(), Removal> {
+pub(crate) async fn remove(state: &State, manifest: &Manifest) -> Result<(), Removal> {
     let store = state.store.clone();
     let saved = manifest.clone();
     let removed = tokio::task::spawn_blocking(move || store.commit_removal(&saved))
@@ -63,7 +63,7 @@ pub(super) async fn remove(state: &State, manifest: &Manifest) -> Result<(), Rem
 }
 
 /// The error of a failure that cannot happen.
-pub(super) fn bug() -> ApiError {
+pub(crate) fn bug() -> ApiError {
     ApiError::Internal("the store failed (a bug: please report it)".into())
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Where a function comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub enum Origin {
     /// The config file: changed by editing it, read-only to the API.
     Config,
     /// The management API's store.
@@ -22,14 +22,16 @@ pub(crate) enum Origin {
 
 /// A function's bindings.
 #[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) origin: Origin,
-    pub(crate) bindings: BindingSet,
+pub struct Entry {
+    /// The config file, or a deploy.
+    pub origin: Origin,
+    /// Its bindings, by trigger kind.
+    pub bindings: BindingSet,
 }
 
 impl Entry {
     /// A deployed function's entry.
-    pub(crate) fn deployed(function: &FunctionConfig) -> Self {
+    pub fn deployed(function: &FunctionConfig) -> Self {
         Self {
             origin: Origin::Deployed,
             bindings: function.bindings.clone(),
@@ -39,14 +41,14 @@ impl Entry {
 
 /// Every function served, by name, and the triggers that check them.
 #[derive(Debug, Clone)]
-pub(crate) struct Catalog {
+pub struct Catalog {
     entries: BTreeMap<String, Arc<Entry>>,
     setups: Arc<Setups>,
 }
 
 impl Catalog {
     /// The config file's functions.
-    pub(crate) fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &Config) -> Self {
         let entries = config
             .functions
             .iter()
@@ -65,30 +67,30 @@ impl Catalog {
     }
 
     /// Every registered trigger's settings.
-    pub(crate) fn setups(&self) -> &Arc<Setups> {
+    pub fn setups(&self) -> &Arc<Setups> {
         &self.setups
     }
 
     /// Where `name` comes from, if it is served.
-    pub(crate) fn origin(&self, name: &str) -> Option<Origin> {
+    pub fn origin(&self, name: &str) -> Option<Origin> {
         self.entries.get(name).map(|entry| entry.origin)
     }
 
     /// Every function and its bindings, by name.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.entries
             .iter()
             .map(|(name, entry)| (name.as_str(), &**entry))
     }
 
     /// `name`'s bindings, if it is served.
-    pub(crate) fn entry(&self, name: &str) -> Option<&Entry> {
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
         self.entries.get(name).map(|entry| &**entry)
     }
 
     /// The catalog with `entry` as `name` (added, or in place of the one
     /// before), or what collides with another function's bindings.
-    pub(crate) fn with(&self, name: &str, entry: Entry) -> Result<Self, String> {
+    pub fn with(&self, name: &str, entry: Entry) -> Result<Self, String> {
         // The new bindings go last, so that a collision names the
         // function that holds the binding, not the newcomer.
         let others = self.without(name);
@@ -111,7 +113,7 @@ impl Catalog {
     }
 
     /// The catalog without `name`.
-    pub(crate) fn without(&self, name: &str) -> Self {
+    pub fn without(&self, name: &str) -> Self {
         let mut next = self.clone();
         next.entries.remove(name);
         next
@@ -119,7 +121,7 @@ impl Catalog {
 
     /// Every binding of `kind`, config functions' first, as they were
     /// declared.
-    pub(crate) fn bindings(&self, kind: &str) -> Vec<Arc<dyn Binding>> {
+    pub fn bindings(&self, kind: &str) -> Vec<Arc<dyn Binding>> {
         let config = self.entries.values().filter(|e| e.origin == Origin::Config);
         let deployed = self
             .entries
@@ -141,7 +143,15 @@ mod tests {
     fn setups() -> Arc<Setups> {
         let mqtt = "[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n";
         let state = Some(std::path::Path::new("/var/lib/fenn"));
-        fenn_config::from_sections(mqtt, state, crate::registry::registry()).unwrap()
+        let registry = fenn_config::Registry {
+            kinds: &[
+                &fenn_http::HttpKind,
+                &fenn_mqtt::MqttKind,
+                &fenn_cron::CronKind,
+            ],
+            examples: &[],
+        };
+        fenn_config::from_sections(mqtt, state, registry).unwrap()
     }
 
     fn entry(name: &str, value: &serde_json::Value) -> Entry {

@@ -18,7 +18,7 @@ const EVENT_FIELDS: [&str; 7] = [
 /// Reads an event as `fenn invoke` takes it: JSON in the API-gateway
 /// format, every field known (a misspelt one would silently be empty), and
 /// header names lower-cased as the gateway hands them to functions.
-pub(crate) fn parse_event(source: &str, text: &str) -> anyhow::Result<Event> {
+pub fn parse_event(source: &str, text: &str) -> anyhow::Result<Event> {
     let what = || {
         format!(
             "{source}: not an event in the API-gateway format ({})",

@@ -66,7 +66,7 @@ async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Resp
 /// that has a say is ready (with `[mqtt]`, connected to the broker); 503
 /// naming what is not ready.
 fn readiness(platform: &Platform) -> Response {
-    let (ready, words) = platform.triggers.readiness(&crate::registry::names());
+    let (ready, words) = platform.triggers.readiness();
     let status = if ready {
         StatusCode::OK
     } else {

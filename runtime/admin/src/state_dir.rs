@@ -14,17 +14,17 @@ use std::io::{Read as _, Seek as _, Write as _};
 use std::path::Path;
 
 /// The lock file's name in the state directory.
-pub(crate) const LOCK: &str = "fenn.lock";
+pub const LOCK: &str = "fenn.lock";
 
 /// The state directory, held for as long as this value lives.
 #[derive(Debug)]
-pub(crate) struct StateLock {
+pub struct StateLock {
     _file: File,
 }
 
 /// Creates `dir` if need be, refuses it when others may write it, and
 /// locks it for this process.
-pub(crate) fn lock(dir: &Path) -> Result<StateLock, String> {
+pub fn lock(dir: &Path) -> Result<StateLock, String> {
     let failed = |what: &str, error: std::io::Error| {
         format!(
             "server.state_dir: {}: cannot {what}: {error}",
@@ -62,7 +62,7 @@ pub(crate) fn lock(dir: &Path) -> Result<StateLock, String> {
 /// Creates `dir` and its parents as needed, writable by their owner only
 /// whatever the umask (a umask of 002 would make them group-writable, and
 /// refused at the next start).
-pub(crate) fn create_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -77,7 +77,7 @@ pub(crate) fn create_dir(dir: &Path) -> std::io::Result<()> {
 /// directory is followed (systemd's `DynamicUser` gives fenn
 /// `/var/lib/fenn` as a link to `/var/lib/private/fenn`).
 #[cfg(unix)]
-pub(crate) fn owner_only(dir: &Path) -> Result<(), String> {
+pub fn owner_only(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let metadata = std::fs::metadata(dir)
         .map_err(|error| format!("cannot read {}: {error}", dir.display()))?;
@@ -103,7 +103,7 @@ pub(crate) fn owner_only(dir: &Path) -> Result<(), String> {
 }
 
 #[cfg(not(unix))]
-pub(crate) fn owner_only(_dir: &Path) -> Result<(), String> {
+pub fn owner_only(_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
@@ -186,7 +186,7 @@ fn try_lock(_file: &File) -> std::io::Result<bool> {
 /// `path`, when the system says.
 #[cfg(unix)]
 #[allow(unsafe_code)]
-pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
+pub fn free_bytes(path: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt as _;
     let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
@@ -203,7 +203,7 @@ pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
 }
 
 #[cfg(not(unix))]
-pub(crate) fn free_bytes(_path: &Path) -> Option<u64> {
+pub fn free_bytes(_path: &Path) -> Option<u64> {
     None
 }
 

@@ -18,7 +18,7 @@ pub(crate) const FACTOR: u64 = 10;
 
 /// The budget, counted in KiB.
 #[derive(Debug)]
-pub(crate) struct DeployMemory {
+pub struct DeployMemory {
     kib: Arc<Semaphore>,
     total_kib: u32,
 }
@@ -26,7 +26,7 @@ pub(crate) struct DeployMemory {
 impl DeployMemory {
     /// Room for one module of `max_module_bytes` at a time (or several
     /// smaller ones).
-    pub(crate) fn new(max_module_bytes: usize) -> Self {
+    pub fn new(max_module_bytes: usize) -> Self {
         let total_kib = Self::kib(max_module_bytes as u64, u32::MAX);
         Self {
             kib: Arc::new(Semaphore::new(total_kib as usize)),
@@ -42,7 +42,7 @@ impl DeployMemory {
 
     /// Waits, at most `wait`, for the memory a module of `size` bytes
     /// takes; the answer then is 503 with Retry-After.
-    pub(crate) async fn reserve(
+    pub async fn reserve(
         &self,
         size: usize,
         wait: Duration,
@@ -64,7 +64,7 @@ impl DeployMemory {
     /// else waits on `state` does not wait on a deploy's memory too. Then
     /// `state` is locked again and `pick` asked again: when what it picks
     /// now is larger, the change is refused (409) as one that raced another.
-    pub(crate) async fn lock_reserved<'a, S, T>(
+    pub async fn lock_reserved<'a, S, T>(
         &self,
         state: &'a Mutex<S>,
         wait: Duration,

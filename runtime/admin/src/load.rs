@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// refused under today's config, or it collides with the config file) is
 /// not served, and says so: logged as an error, listed with its reason,
 /// and mended by a rollback, a new deploy or a delete. The rest serve.
-pub(crate) fn load(
+pub fn load(
     settings: &AdminSettings,
     dispatcher: &Dispatcher,
     mut catalog: Catalog,

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 /// A refused or failed request.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
+pub enum ApiError {
     /// No token, or not the token.
     #[error("unauthorized")]
     Unauthorized,
@@ -32,6 +32,7 @@ pub(crate) enum ApiError {
     /// The module or the definition is refused; nothing changed.
     #[error("{reason}")]
     Refused {
+        /// What is refused, for a person.
         reason: String,
         /// Each error, one a line, for a definition with several.
         errors: Vec<String>,
@@ -52,7 +53,7 @@ pub(crate) enum ApiError {
 
 impl ApiError {
     /// A refusal with one reason.
-    pub(crate) fn refused(reason: impl Into<String>) -> Self {
+    pub fn refused(reason: impl Into<String>) -> Self {
         let reason = reason.into();
         Self::Refused {
             errors: vec![reason.clone()],
@@ -61,7 +62,7 @@ impl ApiError {
     }
 
     /// The whole reason, every error of a refusal included.
-    pub(crate) fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             Self::Refused { errors, .. } => errors.join("; "),
             other => other.to_string(),

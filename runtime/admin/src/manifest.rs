@@ -10,35 +10,35 @@ pub(crate) const FORMAT: u32 = 1;
 /// Every deployed function.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Manifest {
-    pub(crate) format: u32,
-    pub(crate) functions: BTreeMap<String, Record>,
+pub struct Manifest {
+    pub format: u32,
+    pub functions: BTreeMap<String, Record>,
 }
 
 /// One function: the version that serves and the versions kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Record {
-    pub(crate) current: u64,
+pub struct Record {
+    pub current: u64,
     /// Oldest first.
-    pub(crate) versions: Vec<Version>,
+    pub versions: Vec<Version>,
 }
 
 /// One deployed version: its module by content hash and its definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Version {
-    pub(crate) version: u64,
-    pub(crate) sha256: String,
-    pub(crate) size: u64,
+pub struct Version {
+    pub version: u64,
+    pub sha256: String,
+    pub size: u64,
     /// RFC 3339, UTC.
-    pub(crate) deployed_at: String,
-    pub(crate) definition: serde_json::Value,
+    pub deployed_at: String,
+    pub definition: serde_json::Value,
 }
 
 /// Why a rollback cannot be made.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum Refused {
+pub enum Refused {
     #[error("no deployed function '{0}'")]
     Unknown(String),
     #[error("function '{name}' keeps no version {version} (it keeps {kept})")]
@@ -53,7 +53,7 @@ pub(crate) enum Refused {
 
 impl Manifest {
     /// An empty manifest of this format.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             format: FORMAT,
             functions: BTreeMap::new(),
@@ -62,7 +62,7 @@ impl Manifest {
 
     /// Adds `version` (its number is filled in) as `name`'s new current
     /// version, keeping at most `keep` versions; returns its number.
-    pub(crate) fn deploy(&mut self, name: &str, mut version: Version, keep: usize) -> u64 {
+    pub fn deploy(&mut self, name: &str, mut version: Version, keep: usize) -> u64 {
         let record = self.functions.entry(name.to_owned()).or_insert(Record {
             current: 0,
             versions: Vec::new(),
@@ -78,7 +78,7 @@ impl Manifest {
 
     /// The version a rollback of `name` goes to: `to`, or the newest one
     /// older than the current.
-    pub(crate) fn rollback_target(&self, name: &str, to: Option<u64>) -> Result<&Version, Refused> {
+    pub fn rollback_target(&self, name: &str, to: Option<u64>) -> Result<&Version, Refused> {
         let record = self
             .functions
             .get(name)
@@ -108,20 +108,20 @@ impl Manifest {
     }
 
     /// Makes `number` (a kept version) `name`'s current one.
-    pub(crate) fn select(&mut self, name: &str, number: u64) {
+    pub fn select(&mut self, name: &str, number: u64) {
         if let Some(record) = self.functions.get_mut(name) {
             record.current = number;
         }
     }
 
     /// The version `name` serves.
-    pub(crate) fn current(&self, name: &str) -> Option<&Version> {
+    pub fn current(&self, name: &str) -> Option<&Version> {
         let record = self.functions.get(name)?;
         record.versions.iter().find(|v| v.version == record.current)
     }
 
     /// Every module hash a kept version names.
-    pub(crate) fn referenced(&self) -> BTreeSet<&str> {
+    pub fn referenced(&self) -> BTreeSet<&str> {
         self.functions
             .values()
             .flat_map(|record| record.versions.iter().map(|v| v.sha256.as_str()))

@@ -16,18 +16,21 @@ use std::time::Instant;
 use tokio::sync::Mutex;
 
 /// What a change works on, held by one change at a time.
-pub(crate) struct State {
-    pub(crate) catalog: Catalog,
-    pub(crate) manifest: Manifest,
-    pub(crate) store: Arc<Store>,
+pub struct State {
+    /// Every served function's bindings.
+    pub catalog: Catalog,
+    /// Every deployed function's versions.
+    pub manifest: Manifest,
+    /// Where the versions are kept.
+    pub store: Arc<Store>,
     /// Deployed functions kept but not served, with why (see `load`).
-    pub(crate) broken: std::collections::BTreeMap<String, String>,
+    pub broken: std::collections::BTreeMap<String, String>,
 }
 
 impl State {
     /// The deployed functions as `fenn serve` announces them: each with
     /// its version, and those not served said so.
-    pub(crate) fn announced(&self) -> Vec<String> {
+    pub fn announced(&self) -> Vec<String> {
         let versions = self.manifest.functions.iter();
         versions
             .map(|(name, record)| match self.broken.contains_key(name) {
@@ -48,52 +51,55 @@ impl State {
 }
 
 /// The served functions and the means to change them.
-pub(crate) struct Platform {
-    pub(crate) dispatcher: Arc<Dispatcher>,
+pub struct Platform {
+    /// Runs the functions.
+    pub dispatcher: Arc<Dispatcher>,
     /// Every invocation recorded (the history and its stream).
-    pub(crate) observe: Arc<fenn_observe::Observe>,
+    pub observe: Arc<fenn_observe::Observe>,
     /// `GET /metrics`.
-    pub(crate) metrics: fenn_observe::Metrics,
+    pub metrics: fenn_observe::Metrics,
     /// The running triggers: their bindings are changed with the catalog.
-    pub(crate) triggers: Started,
-    pub(crate) state: Mutex<State>,
-    pub(crate) settings: AdminSettings,
+    pub triggers: Started,
+    /// What a change works on: one change at a time.
+    pub state: Mutex<State>,
+    /// `[admin]`.
+    pub settings: AdminSettings,
     /// Largest test event (`server.max_body`).
-    pub(crate) max_event_bytes: usize,
+    pub max_event_bytes: usize,
     /// Requests that carry a module (a deploy, a check) read and hold it
     /// a few at a time, so that memory stays bounded however many
     /// connections upload at once.
-    pub(crate) uploads: tokio::sync::Semaphore,
+    pub uploads: tokio::sync::Semaphore,
     /// The memory deploys and checks take while they decode and compile.
-    pub(crate) deploy_memory: super::DeployMemory,
+    pub deploy_memory: super::DeployMemory,
     /// Time a client has to send a request's body (`server.body_read_timeout`).
-    pub(crate) body_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
     /// Turns true when fenn stops: open streams end then.
-    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+    pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Streams open at once, each holding one of the listener's few
     /// connections ([`STREAMS`]).
-    pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    pub streams: Arc<tokio::sync::Semaphore>,
     /// Wrong tokens by the peer's address.
-    pub(crate) auth_failures: Arc<fenn_http::policy::failures::AuthFailures>,
+    pub auth_failures: Arc<fenn_http::policy::failures::AuthFailures>,
 }
 
 /// Requests with large bodies (uploads, test answers) at once.
-pub(crate) const UPLOADS: usize = 2;
+pub const UPLOADS: usize = 2;
 /// Invocation streams open at once: the rest of the listener's 32
 /// connections stay free for the API, health checks and the console.
-pub(crate) const STREAMS: usize = 4;
+pub const STREAMS: usize = 4;
 
 /// A version ready to serve: validated, compiled, and its bindings
 /// checked against every other function's.
-pub(crate) struct Ready {
-    pub(crate) catalog: Catalog,
-    pub(crate) module: FunctionModule,
-    pub(crate) compile_ms: f64,
+pub struct Ready {
+    pub catalog: Catalog,
+    pub module: FunctionModule,
+    pub compile_ms: f64,
 }
 
 impl Platform {
-    /// [`ready`] off the async threads.
-    pub(crate) async fn prepare(
+    /// `ready` off the async threads.
+    pub async fn prepare(
         &self,
         state: &State,
         name: &str,
@@ -116,12 +122,7 @@ impl Platform {
     }
 
     /// Deploys `wasm` with its definition as `name`'s new version.
-    pub(crate) async fn deploy(
-        &self,
-        name: &str,
-        value: Value,
-        wasm: Vec<u8>,
-    ) -> Result<Value, ApiError> {
+    pub async fn deploy(&self, name: &str, value: Value, wasm: Vec<u8>) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
         writable(&state, name, false)?;
         let deployed = state.manifest.functions.len();
@@ -164,7 +165,7 @@ impl Platform {
     }
 
     /// Serves `name`'s version `to`, or the one before the current.
-    pub(crate) async fn rollback(&self, name: &str, to: Option<u64>) -> Result<Value, ApiError> {
+    pub async fn rollback(&self, name: &str, to: Option<u64>) -> Result<Value, ApiError> {
         let pick = |state: &State| {
             writable(state, name, true)?;
             let target = state
@@ -211,7 +212,7 @@ impl Platform {
     }
 
     /// Stops serving `name` and deletes its versions.
-    pub(crate) async fn delete(&self, name: &str) -> Result<Value, ApiError> {
+    pub async fn delete(&self, name: &str) -> Result<Value, ApiError> {
         let mut state = self.state.lock().await;
         // Not served (a config function may hold its name): only the
         // stored versions go.

@@ -20,7 +20,7 @@ const MANIFEST: &str = "manifest.json";
 pub(crate) const MAX_MANIFEST: usize = 16 << 20;
 
 /// The store's directory.
-pub(crate) struct Store {
+pub struct Store {
     dir: PathBuf,
     modules: PathBuf,
     /// Writes a file's bytes: [`disk::write_all`], or a test's small disk.
@@ -38,27 +38,27 @@ impl std::fmt::Debug for Store {
 /// A store opened: its manifest, and what was set aside when the manifest
 /// could not be read.
 #[derive(Debug)]
-pub(crate) struct Opened {
-    pub(crate) store: Store,
-    pub(crate) manifest: Manifest,
-    pub(crate) aside: Option<Aside>,
+pub struct Opened {
+    pub store: Store,
+    pub manifest: Manifest,
+    pub aside: Option<Aside>,
 }
 
 /// An unreadable manifest and the modules of its time, moved out of the
 /// way so that fenn serves the rest; nothing in it is deleted.
 #[derive(Debug)]
-pub(crate) struct Aside {
+pub struct Aside {
     /// The directory they were moved to.
-    pub(crate) path: PathBuf,
+    pub path: PathBuf,
     /// Why the manifest could not be read.
-    pub(crate) reason: String,
+    pub reason: String,
     /// The functions it names, as far as it can still be read.
-    pub(crate) names: Vec<String>,
+    pub names: Vec<String>,
 }
 
 /// Why a removal ([`Store::commit_removal`]) failed.
 #[derive(Debug)]
-pub(crate) enum Removal {
+pub enum Removal {
     /// Nothing changed.
     Unchanged(std::io::Error),
     /// The modules it removes were deleted to make room, but the manifest
@@ -141,7 +141,7 @@ impl Store {
     /// store starts empty, so that the rest of fenn still serves; at most
     /// `max_functions` of its names are kept. A manifest that cannot be
     /// read at all (permissions, an I/O error) stops the start instead.
-    pub(crate) fn open(dir: &Path, max_functions: usize) -> Result<Opened, String> {
+    pub fn open(dir: &Path, max_functions: usize) -> Result<Opened, String> {
         Self::open_with(dir, max_functions, disk::write_all)
     }
 
@@ -219,7 +219,7 @@ impl Store {
 
     /// Writes `wasm` under its hash (once: the same module deployed again
     /// is not written again); returns the hash.
-    pub(crate) fn put_module(&self, wasm: &[u8]) -> std::io::Result<String> {
+    pub fn put_module(&self, wasm: &[u8]) -> std::io::Result<String> {
         let hash = sha256(wasm);
         let name = format!("{hash}.wasm");
         let kept = self.modules.join(&name);
@@ -232,17 +232,17 @@ impl Store {
     }
 
     /// The store's directory.
-    pub(crate) fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Where the module of hash `sha` is kept.
-    pub(crate) fn module_path(&self, sha: &str) -> PathBuf {
+    pub fn module_path(&self, sha: &str) -> PathBuf {
         self.modules.join(format!("{sha}.wasm"))
     }
 
     /// The module of hash `sha`, checked against it.
-    pub(crate) fn read_module(&self, sha: &str, limit: usize) -> Result<Vec<u8>, String> {
+    pub fn read_module(&self, sha: &str, limit: usize) -> Result<Vec<u8>, String> {
         let path = self.module_path(sha);
         let bytes = fenn_runtime::files::read(&path, limit as u64, "admin.max_module_size")?;
         if sha256(&bytes) != sha {
@@ -256,7 +256,7 @@ impl Store {
 
     /// Makes `manifest` the store's: the commit point of a change. Then
     /// deletes the modules it no longer names.
-    pub(crate) fn commit(&self, manifest: &Manifest) -> std::io::Result<()> {
+    pub fn commit(&self, manifest: &Manifest) -> std::io::Result<()> {
         let bytes = encoded(manifest)?;
         disk::write_atomically_with(self.write, &self.dir, &self.dir, MANIFEST, &bytes)?;
         if let Err(error) = self.collect(manifest) {
@@ -271,7 +271,7 @@ impl Store {
     /// be written after that, or a power cut comes in between, the old
     /// manifest names modules that are gone: its function is then not
     /// served, and deleting it again completes the removal.
-    pub(crate) fn commit_removal(&self, manifest: &Manifest) -> Result<(), Removal> {
+    pub fn commit_removal(&self, manifest: &Manifest) -> Result<(), Removal> {
         match self.commit(manifest) {
             Err(error) if disk::is_full(&error) => {}
             done => return done.map_err(Removal::Unchanged),
