@@ -40,6 +40,14 @@ pub(crate) async fn check(max_module_bytes: usize, wasm: Vec<u8>) -> Result<Valu
         "imports": info.imports,
         "abi": format!("fenn ABI v{}", fenn_abi::abi::ABI_VERSION),
         "compile_ms": super::millis(took),
-        "instantiation": super::platform::instantiation(&module),
+        "instantiation": instantiation(&module),
     }))
+}
+
+/// What instantiating `module` costs every event, as the API shows it.
+pub(crate) fn instantiation(module: &FunctionModule) -> Value {
+    json!({
+        "ms": super::millis(module.instantiation),
+        "on_worker": module.heavy_start,
+    })
 }

@@ -31,6 +31,7 @@ mod observed;
 mod platform;
 mod saving;
 pub mod started;
+mod state;
 pub mod state_dir;
 mod store;
 mod views;
@@ -38,7 +39,8 @@ mod views;
 pub use budget::DeployMemory;
 pub use error::ApiError;
 pub use load::load;
-pub use platform::{Platform, STREAMS, State, UPLOADS};
+pub use platform::{Platform, STREAMS, UPLOADS};
+pub use state::State;
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

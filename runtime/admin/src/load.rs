@@ -2,8 +2,8 @@
 //! served when fenn stopped, beside the config file's.
 
 use super::manifest::Manifest;
-use super::platform::State;
 use super::platform::ready;
+use super::state::State;
 use super::store::Store;
 use crate::catalog::Catalog;
 use fenn_config::AdminSettings;

@@ -3,9 +3,11 @@
 //! the dispatcher and every trigger's bindings), serialized one at a time.
 
 use super::ApiError;
+use super::check::instantiation;
 use super::manifest::{Manifest, Refused, Version};
 use super::saving::{Removal, remove, save};
-use super::store::{Store, sha256};
+use super::state::State;
+use super::store::sha256;
 use crate::catalog::{Catalog, Entry, Origin};
 use crate::started::Started;
 use fenn_config::{AdminSettings, definition};
@@ -14,41 +16,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Mutex;
-
-/// What a change works on, held by one change at a time.
-pub struct State {
-    /// Every served function's bindings.
-    pub catalog: Catalog,
-    /// Every deployed function's versions.
-    pub manifest: Manifest,
-    /// Where the versions are kept.
-    pub store: Arc<Store>,
-    /// Deployed functions kept but not served, with why (see `load`).
-    pub broken: std::collections::BTreeMap<String, String>,
-}
-
-impl State {
-    /// The deployed functions as `fenn serve` announces them: each with
-    /// its version, and those not served said so.
-    pub fn announced(&self) -> Vec<String> {
-        let versions = self.manifest.functions.iter();
-        versions
-            .map(|(name, record)| match self.broken.contains_key(name) {
-                false => format!("{name} (version {})", record.current),
-                true => format!(
-                    "{name} (version {}, NOT SERVED: see the log)",
-                    record.current
-                ),
-            })
-            .chain(
-                self.broken
-                    .keys()
-                    .filter(|name| !self.manifest.functions.contains_key(*name))
-                    .map(|name| format!("{name} (NOT SERVED: see the log)")),
-            )
-            .collect()
-    }
-}
 
 /// The served functions and the means to change them.
 pub struct Platform {
@@ -306,14 +273,6 @@ pub(crate) fn ready(
         catalog,
         module,
         compile_ms,
-    })
-}
-
-/// What instantiating `module` costs every event, as the API shows it.
-pub(crate) fn instantiation(module: &FunctionModule) -> Value {
-    json!({
-        "ms": super::millis(module.instantiation),
-        "on_worker": module.heavy_start,
     })
 }
 

@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use super::manifest::Manifest;
-use super::platform::State;
+use super::state::State;
 use super::store::Store;
 use std::sync::Arc;
 

@@ -25,20 +25,11 @@ use bytes::Bytes;
 use fenn_abi::{Event, Map, Response};
 use fenn_runtime::EventBuilder;
 
-/// The user property that counts the fenn replies a message descends from.
-pub const HOPS: &str = "fenn-hops";
 /// Hops at which a message is refused.
 pub const MAX_HOPS: u32 = 8;
 
-/// The hop count in `properties`: the last `fenn-hops`, 0 when there is
-/// none or it is not a number.
-pub fn hops(properties: &[(String, String)]) -> u32 {
-    properties
-        .iter()
-        .rfind(|(name, _)| name.eq_ignore_ascii_case(HOPS))
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0)
-}
+// Read where a message is received, and written here.
+pub use crate::session::{HOPS, hops};
 
 /// Sets `message`'s hop count to `hops`, in place of any the function's
 /// headers gave.

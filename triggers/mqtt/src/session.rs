@@ -19,6 +19,19 @@ use rumqttc::{NetworkOptions, Transport};
 /// delivery task keeps to it; rumqttc is told it).
 pub const WINDOW: usize = 64;
 
+/// The user property that counts the fenn replies a message descends from.
+pub const HOPS: &str = "fenn-hops";
+
+/// The hop count in `properties`: the last `fenn-hops`, 0 when there is
+/// none or it is not a number.
+pub fn hops(properties: &[(String, String)]) -> u32 {
+    properties
+        .iter()
+        .rfind(|(name, _)| name.eq_ignore_ascii_case(HOPS))
+        .and_then(|(_, value)| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A message from the broker.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -77,7 +90,7 @@ impl Received {
     /// A message received over MQTT 5.
     pub fn from_v5(mut publish: v5::mqttbytes::v5::Publish) -> Self {
         let properties = publish.properties.take().unwrap_or_default();
-        let hops = crate::message::hops(&properties.user_properties);
+        let hops = hops(&properties.user_properties);
         Self {
             hops,
             topic: publish.topic.clone(),
