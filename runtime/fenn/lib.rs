@@ -18,4 +18,4 @@ pub mod examples;
 pub mod registry;
 pub mod serve;
 
-pub use serve::{Listeners, serve};
+pub use serve::{Listen, Listeners, serve};

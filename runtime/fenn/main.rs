@@ -212,11 +212,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .context("cannot listen for shutdown signals")?;
                 let mut listeners = serve::Listeners::default();
                 if let Some(address) = listen {
-                    let listener = tokio::net::TcpListener::bind(address)
-                        .await
-                        .with_context(|| format!("cannot listen on {address}"))?;
                     // `--listen` is the gateway's address.
-                    listeners.triggers.insert("http", listener);
+                    let gateway = fenn_runtime::trigger::TriggerKind::kind(&fenn_http::HttpKind);
+                    listeners
+                        .triggers
+                        .insert(gateway, serve::Listen::At(address));
                 }
                 serve::serve(config, listeners, signals.received()).await
             });

@@ -21,3 +21,42 @@ pub fn registry() -> Registry {
         examples: &crate::examples::NAMES,
     }
 }
+
+/// The registered kinds' names, in order.
+pub fn names() -> Vec<&'static str> {
+    KINDS.iter().map(|kind| kind.kind()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn kinds_their_sections_and_their_server_keys_are_each_owned_once() {
+        let mut names = BTreeSet::new();
+        // fenn's own top-level keys, and the words /readyz and /v1/status
+        // put beside each kind's.
+        let mut sections: BTreeSet<&str> = [
+            "server",
+            "function",
+            "admin",
+            "ready",
+            "functions",
+            "history_bytes",
+        ]
+        .into();
+        let mut server_keys: BTreeSet<&str> =
+            ["shutdown_grace", "workers", "guest_memory", "state_dir"].into();
+        for kind in KINDS {
+            assert!(names.insert(kind.kind()), "{} twice", kind.kind());
+            assert!(sections.insert(kind.kind()) || kind.sections().contains(&kind.kind()));
+            for section in kind.sections().iter().filter(|s| **s != kind.kind()) {
+                assert!(sections.insert(section), "{section} owned twice");
+            }
+            for key in kind.server_keys() {
+                assert!(server_keys.insert(key), "server.{key} owned twice");
+            }
+        }
+    }
+}

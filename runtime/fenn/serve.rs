@@ -73,15 +73,39 @@ fn load_function(
         })
 }
 
-/// Listeners the caller bound: a trigger's by its kind (the gateway's on
-/// `--listen`, a test's on port 0), and the management API's. A trigger
-/// or the management API without one binds its configured address.
+/// Where the caller has a trigger listen, by its kind (the gateway on
+/// `--listen`, a test's on port 0), and the management API. A trigger or
+/// the management API without one binds its configured address.
 #[derive(Debug, Default)]
 pub struct Listeners {
-    /// Listeners bound for a trigger, by its kind.
-    pub triggers: BTreeMap<&'static str, TcpListener>,
+    /// A trigger's listener, or its address, by its kind.
+    pub triggers: BTreeMap<&'static str, Listen>,
     /// The management API's listener.
     pub admin: Option<TcpListener>,
+}
+
+/// A listener the caller bound, or the address to bind once fenn has
+/// loaded its functions (clients are refused, not queued, until then).
+#[derive(Debug)]
+pub enum Listen {
+    /// Bound already.
+    Bound(TcpListener),
+    /// Bound as the trigger starts.
+    At(SocketAddr),
+}
+
+impl Listen {
+    /// The listener, bound now if it is not yet.
+    fn bind(self) -> anyhow::Result<TcpListener> {
+        let address = match self {
+            Self::Bound(listener) => return Ok(listener),
+            Self::At(address) => address,
+        };
+        let bound = std::net::TcpListener::bind(address)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .and_then(TcpListener::from_std);
+        bound.with_context(|| format!("cannot listen on {address}"))
+    }
 }
 
 /// The running triggers, as `serve` starts them.
@@ -112,7 +136,7 @@ pub async fn serve(
     let observe = config
         .admin
         .as_ref()
-        .map(|admin| Observe::new(admin.history));
+        .map(|admin| Observe::new(admin.history, &crate::registry::names()));
     let observer = observe
         .clone()
         .map(|o| o as Arc<dyn fenn_runtime::Observer>);
@@ -127,6 +151,7 @@ pub async fn serve(
         }
         None => None,
     };
+    let triggers = start(&catalog, &dispatcher, listeners.triggers)?;
     let admin_listener = match (&config.admin, listeners.admin.take()) {
         (Some(_), Some(listener)) => Some(listener),
         (Some(admin), None) => Some(
@@ -136,7 +161,6 @@ pub async fn serve(
         ),
         (None, _) => None,
     };
-    let triggers = start(&catalog, &dispatcher, listeners.triggers)?;
     let admin_local = admin_listener
         .as_ref()
         .map(TcpListener::local_addr)
@@ -206,7 +230,7 @@ pub async fn serve(
 fn start(
     catalog: &Catalog,
     dispatcher: &Arc<Dispatcher>,
-    mut listeners: BTreeMap<&'static str, TcpListener>,
+    mut listeners: BTreeMap<&'static str, Listen>,
 ) -> anyhow::Result<Triggers> {
     let mut sinks = BTreeMap::new();
     let mut triggers = Triggers {
@@ -223,7 +247,7 @@ fn start(
         let host = Host {
             dispatcher: dispatcher.clone(),
             bindings: catalog.bindings(kind),
-            listener: listeners.remove(kind),
+            listener: listeners.remove(kind).map(Listen::bind).transpose()?,
             sinks: &sinks,
         };
         let running = setup.start(host).map_err(anyhow::Error::msg)?;

@@ -230,11 +230,14 @@ mod tests {
     /// An observer, a stream of `function`'s invocations past its first
     /// comment, and what stops it.
     async fn following(function: Option<&str>) -> (Arc<Observe>, Events, oneshot::Sender<()>) {
-        let observe = Observe::new(HistorySettings {
-            per_function: 10,
-            log_bytes: 1024,
-            max_bytes: 1 << 20,
-        });
+        let observe = Observe::new(
+            HistorySettings {
+                per_function: 10,
+                log_bytes: 1024,
+                max_bytes: 1 << 20,
+            },
+            &["http"],
+        );
         let (stop, stopping) = oneshot::channel::<()>();
         let stopped = async move {
             let _ = stopping.await;

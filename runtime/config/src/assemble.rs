@@ -63,7 +63,9 @@ impl Validator<'_> {
         for error in server_errors {
             self.report(error);
         }
-        if raw_functions.is_empty() && admin.is_none() {
+        // An `[admin]` or a `function` key in error has its own message.
+        let listed = matches!(root.get("function"), None | Some(Value::Array(_)));
+        if raw_functions.is_empty() && listed && !root.contains_key("admin") {
             self.report(self.error("function", "no [[function]] is declared"));
         }
         let functions = self.functions(&raw_functions, &setups);
@@ -264,7 +266,7 @@ impl Validator<'_> {
             limits: parsed.as_ref().map_or(&defaults, |parsed| &parsed.limits),
             apps: &raw.apps,
         };
-        let (set, keys) = self.bindings(key, table, &info, setups)?;
+        let (set, keys) = self.bindings(key, table, &info, parsed.is_some(), setups)?;
         let mut function = parsed?;
         declared.add(&set, &keys);
         function.bindings = set;

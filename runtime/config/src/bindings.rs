@@ -46,7 +46,9 @@ impl Declared {
 
 impl Validator<'_> {
     /// `function`'s bindings of every kind from its `table`, and each
-    /// one's key; errors recorded. None when a kind has more than
+    /// one's key; errors recorded. A function whose own keys are in error
+    /// (`limits_valid` false) has its bindings checked, but not against
+    /// its limits: a default standing in makes no error of its own. None when a kind has more than
     /// [`MAX_BINDINGS`]: each costs at every change of the tables and at
     /// start, so a function past the bound has none checked.
     pub(crate) fn bindings(
@@ -54,6 +56,7 @@ impl Validator<'_> {
         key: &str,
         table: &Table,
         function: &FunctionInfo<'_>,
+        limits_valid: bool,
         setups: &Setups,
     ) -> Option<(BindingSet, BTreeMap<&'static str, Vec<String>>)> {
         let mut set = BindingSet::default();
@@ -95,7 +98,7 @@ impl Validator<'_> {
                     Err(error) => refused.push(self.binding(&binding_key, Err::<(), _>(error))),
                 }
             }
-            if let Some(error) = (!raw.is_empty())
+            if let Some(error) = (limits_valid && !raw.is_empty())
                 .then(|| setup.function_check(function, &bound))
                 .flatten()
             {

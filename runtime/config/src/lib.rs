@@ -11,6 +11,7 @@ mod bindings;
 mod definition;
 mod raw;
 mod setups;
+mod tables;
 
 pub use admin::{AdminSettings, TOKEN_VARIABLE, Tls};
 pub use bindings::BindingSet;
@@ -173,25 +174,16 @@ impl Config {
     ///
     /// Every error found, each naming the file, the key and the reason.
     pub fn parse(file: &Path, text: &str, registry: Registry) -> Result<Self, ConfigErrors> {
-        use serde::Deserialize as _;
-        let deserializer = toml::Deserializer::parse(text).map_err(|error| ConfigError {
+        let table: toml::Table = toml::from_str(text).map_err(|error| ConfigError {
             file: file.to_owned(),
             key: "(syntax)".into(),
             reason: error.to_string().trim().to_owned(),
         })?;
-        let root = serde_json::Value::deserialize(deserializer).map_err(|error| ConfigError {
+        let root = tables::to_json(table).map_err(|(key, reason)| ConfigError {
             file: file.to_owned(),
-            key: "(syntax)".into(),
-            reason: error.to_string().trim().to_owned(),
+            key,
+            reason,
         })?;
-        let serde_json::Value::Object(root) = root else {
-            return Err(ConfigError {
-                file: file.to_owned(),
-                key: "(file)".into(),
-                reason: "is not a table of sections".into(),
-            }
-            .into());
-        };
         let validator = Validator {
             file,
             registry,

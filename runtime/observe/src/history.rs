@@ -16,8 +16,6 @@ use std::sync::Arc;
 const MAX_SOURCE: usize = 256;
 /// Longest failure reason a record keeps, in characters.
 const MAX_ERROR: usize = 512;
-/// Triggers counted apart in the metrics; any other is `other`.
-pub(crate) const TRIGGERS: [&str; 4] = ["http", "mqtt", "cron", "test"];
 
 /// One guest log line of an invocation.
 #[derive(Debug, Clone, Serialize)]
@@ -69,7 +67,10 @@ pub struct Record {
 
 impl Record {
     /// The record of an invocation that has ended.
-    pub fn of(invoked: Invoked<'_>) -> Self {
+    /// Its trigger is one of `triggers` (the registered kinds and the
+    /// management API's `test`), else `other`: the metrics' labels are
+    /// bounded.
+    pub fn of(invoked: Invoked<'_>, triggers: &[&'static str]) -> Self {
         let (status, status_code, error) = match invoked.result {
             Ok(response) => ("ok", response.status_code, None),
             Err(error) => (
@@ -89,9 +90,10 @@ impl Record {
             id: invoked.id,
             function: invoked.function.to_owned(),
             version: invoked.version,
-            trigger: TRIGGERS
-                .into_iter()
-                .find(|known| *known == invoked.trigger)
+            trigger: triggers
+                .iter()
+                .find(|known| **known == invoked.trigger)
+                .copied()
                 .unwrap_or("other"),
             // A topic or a test event's path may hold control characters:
             // escaped as a guest's log line is, so no reader is fooled.

@@ -44,15 +44,19 @@ pub struct Observe {
     history: Mutex<History>,
     stream: broadcast::Sender<Arc<Record>>,
     log_bytes: usize,
+    /// The triggers recorded by name; any other is `other`.
+    triggers: Vec<&'static str>,
 }
 
 impl Observe {
-    /// An empty history that keeps what `settings` say.
-    pub fn new(settings: HistorySettings) -> Arc<Self> {
+    /// An empty history that keeps what `settings` say, of invocations
+    /// that `triggers` (the registered kinds) and test events start.
+    pub fn new(settings: HistorySettings, triggers: &[&'static str]) -> Arc<Self> {
         Arc::new(Self {
             history: Mutex::new(History::new(settings.per_function, settings.max_bytes)),
             stream: broadcast::Sender::new(STREAM_BACKLOG),
             log_bytes: settings.log_bytes,
+            triggers: triggers.iter().copied().chain(["test"]).collect(),
         })
     }
 
@@ -87,7 +91,7 @@ impl Observer for Observe {
 
     fn invoked(&self, invoked: Invoked<'_>) {
         let duration = invoked.duration;
-        let record = Arc::new(Record::of(invoked));
+        let record = Arc::new(Record::of(invoked, &self.triggers));
         {
             let mut history = self
                 .history
