@@ -9,7 +9,8 @@
 //! already known keep their own.
 
 use fenn_runtime::trigger::BindingError;
-use governor::clock::{Clock as _, DefaultClock};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
@@ -17,7 +18,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Most callers one route keeps a bucket for.
 pub const MAX_CALLERS: usize = 10_000;
@@ -64,18 +66,44 @@ pub fn parse_rate(key: &str, text: &str) -> Result<Quota, BindingError> {
         .ok_or_else(refuse)
 }
 
+/// The buckets' clock: tokio's, which a test may pause and move on (an
+/// hour's refill at once); in a build without tokio's test clock it is the
+/// monotonic clock.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    start: tokio::time::Instant,
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+type Limiter<K, S> = RateLimiter<K, S, TokioClock, NoOpMiddleware<Duration>>;
+
 /// A route's limits: one bucket for the route, one per caller.
 #[derive(Debug)]
 pub struct RateLimits {
-    route: Option<RateLimiter<NotKeyed, InMemoryState, DefaultClock>>,
-    per_caller: Option<(RateLimiter<Caller, Shared, DefaultClock>, Arc<Callers>)>,
-    clock: DefaultClock,
+    route: Option<Limiter<NotKeyed, InMemoryState>>,
+    per_caller: Option<(Limiter<Caller, Shared>, Arc<Callers>)>,
+    clock: TokioClock,
 }
 
 impl RateLimits {
     /// Limits of `route` for the route and `per_caller` for each caller.
     pub fn new(route: Option<Quota>, per_caller: Option<Quota>) -> Self {
-        let clock = DefaultClock::default();
+        let clock = TokioClock::default();
         Self {
             route: route.map(|quota| RateLimiter::direct_with_clock(quota, clock.clone())),
             per_caller: per_caller.map(|quota| {
