@@ -5,6 +5,11 @@
 //!
 //! A config is complete when its fenced `toml` block starts with the line
 //! `# fenn.toml`; a guest, when its `wat` block starts with `;; hello.wat`.
+//! A config struct is a `struct Raw…` anywhere under `runtime/config/src`
+//! or a trigger's `src`; its doc comment opens with the section it reads
+//! (`` /// `[mqtt]`: … ``), and each field's with its key
+//! (`` /// `url`: … ``), so that a new trigger's keys are checked as they
+//! are written.
 
 use crate::util::{Captured, TempDir, fenn, run};
 use std::collections::{BTreeMap, BTreeSet};
@@ -258,46 +263,157 @@ fn the_abi_example_guest_fits_and_answers() {
     assert_eq!(response["body"], "Hello from WAT", "{stdout}");
 }
 
-/// The keys each config struct reads: the TOML key its field's doc comment
-/// names (`/// \`listen\`: …`), by struct (`[server]`'s are fenn's own
-/// and the gateway's, in two structs of one name).
-fn keys_in_code() -> BTreeMap<String, BTreeSet<String>> {
-    let sources = [
-        "runtime/config/src/raw.rs",
-        "triggers/http/src/kind/raw.rs",
-        "triggers/mqtt/src/kind/broker.rs",
-        "triggers/http/src/binding.rs",
-        "triggers/mqtt/src/binding.rs",
-        "triggers/cron/src/binding.rs",
-    ];
-    let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for source in sources {
-        let text = std::fs::read_to_string(root().join(source)).unwrap();
-        let mut current: Option<String> = None;
-        for line in text.lines() {
-            if let Some(rest) = line
-                .split("struct ")
+/// Where config structs live: fenn's own (`runtime/config/src`) and each
+/// trigger's (`triggers/*/src`), every `.rs` file below them but tests.
+fn config_sources() -> Vec<PathBuf> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name == "tests" || name == "tests.rs" || name.ends_with("_tests.rs") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, found);
+            } else if name.ends_with(".rs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut roots = vec![root().join("runtime/config/src")];
+    let mut triggers: Vec<_> = std::fs::read_dir(root().join("triggers"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("src"))
+        .filter(|src| src.is_dir())
+        .collect();
+    triggers.sort();
+    roots.extend(triggers);
+    let mut found = Vec::new();
+    for dir in roots {
+        walk(&dir, &mut found);
+    }
+    found
+}
+
+/// Raw structs whose doc comment does not open with their section, and
+/// the section of runtime/CONFIGURATION.md that documents them.
+const SECTIONS_NOT_IN_THEIR_DOC: &[(&str, &str)] = &[
+    // The gateway's keys of `[server]` (triggers/http/src/kind/raw.rs).
+    ("RawServer", "[server]"),
+    ("RawRoute", "[[function.http]]"),
+    ("RawSubscription", "[[function.mqtt]]"),
+    ("RawSchedule", "[[function.cron]]"),
+];
+
+/// The section a Raw struct documents, from the first line of its doc
+/// comment (`` /// `[mqtt]`: … ``, `` /// `cors`, … ``), else from
+/// [`SECTIONS_NOT_IN_THEIR_DOC`].
+fn section_of(name: &str, doc: Option<&str>, place: &str) -> String {
+    let named = doc
+        .and_then(|doc| doc.strip_prefix('`'))
+        .and_then(|doc| doc.split_once('`'))
+        .map(|(section, _)| section.to_owned())
+        .filter(|section| !section.is_empty());
+    let listed = SECTIONS_NOT_IN_THEIR_DOC
+        .iter()
+        .find(|(raw, _)| *raw == name)
+        .map(|(_, section)| (*section).to_owned());
+    named.or(listed).unwrap_or_else(|| {
+        panic!(
+            "{place}: the doc comment of {name} does not open with the section it reads \
+             (/// `[section]`: …)"
+        )
+    })
+}
+
+/// A config struct as found: where, and the TOML keys its fields' doc
+/// comments name (`` /// `listen`: … ``).
+struct RawStruct {
+    name: String,
+    place: String,
+    keys: BTreeSet<String>,
+}
+
+/// Every `Raw…` struct of the config's and the triggers' sources, by the
+/// section of runtime/CONFIGURATION.md its doc comment names (`[server]`'s
+/// are fenn's own and the gateway's, in two structs of one name).
+fn keys_in_code() -> BTreeMap<String, Vec<RawStruct>> {
+    let mut sections: BTreeMap<String, Vec<RawStruct>> = BTreeMap::new();
+    for source in config_sources() {
+        let text = std::fs::read_to_string(&source).unwrap();
+        let file = source.strip_prefix(root()).unwrap().display().to_string();
+        // The doc comment's first line, from `///` lines and attributes
+        // above the line at hand.
+        let mut doc: Option<String> = None;
+        let mut in_doc = false;
+        let mut current: Option<(String, RawStruct)> = None;
+        for (index, line) in text.lines().enumerate() {
+            let trimmed = line.trim_start();
+            if let Some((end, raw)) = &mut current {
+                if line.trim_end() == end {
+                    let (_, raw) = current.take().unwrap();
+                    assert!(
+                        !raw.keys.is_empty(),
+                        "{}: no field of {} names its key (/// `key`: …)",
+                        raw.place,
+                        raw.name
+                    );
+                    let section = section_of(&raw.name, doc.as_deref(), &raw.place);
+                    sections.entry(section).or_default().push(raw);
+                } else if let Some(rest) = trimmed.strip_prefix("/// `") {
+                    let key: String = rest.chars().take_while(|c| *c != '`').collect();
+                    let is_key = rest[key.len()..].starts_with("`:")
+                        && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                    if is_key {
+                        raw.keys.insert(key);
+                    }
+                }
+                continue;
+            }
+            if let Some(first) = trimmed.strip_prefix("///") {
+                if !in_doc {
+                    doc = Some(first.trim().to_owned());
+                    in_doc = true;
+                }
+                continue;
+            }
+            let struct_name = trimmed
+                .split("struct Raw")
                 .nth(1)
-                .filter(|_| !line.trim_start().starts_with("//"))
-            {
-                let name: String = rest
-                    .chars()
-                    .take_while(char::is_ascii_alphanumeric)
-                    .collect();
-                current = Some(name);
-            } else if line.starts_with('}') {
-                current = None;
-            } else if let (Some(name), Some(doc)) = (&current, line.trim().strip_prefix("/// `")) {
-                let key: String = doc.chars().take_while(|c| *c != '`').collect();
-                let is_key = doc[key.len()..].starts_with("`:")
-                    && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-                if is_key {
-                    keys.entry(name.clone()).or_default().insert(key);
+                .filter(|_| !trimmed.starts_with("//"))
+                .map(|rest| {
+                    let rest: String = rest
+                        .chars()
+                        .take_while(char::is_ascii_alphanumeric)
+                        .collect();
+                    format!("Raw{rest}")
+                });
+            match struct_name {
+                // A unit or tuple struct names no keys.
+                Some(_) if trimmed.ends_with(';') => doc = None,
+                Some(name) => {
+                    let indent = &line[..line.len() - trimmed.len()];
+                    let raw = RawStruct {
+                        name,
+                        place: format!("{file}:{}", index + 1),
+                        keys: BTreeSet::new(),
+                    };
+                    current = Some((format!("{indent}}}"), raw));
+                    in_doc = false;
+                }
+                None if trimmed.starts_with("#[") => {}
+                None => {
+                    doc = None;
+                    in_doc = false;
                 }
             }
         }
     }
-    keys
+    sections
 }
 
 /// The keys the reference's tables give, by section heading, each with
@@ -328,35 +444,26 @@ fn keys_in_reference() -> BTreeMap<String, BTreeMap<String, usize>> {
 
 #[test]
 fn the_configuration_reference_lists_every_key_once() {
-    // Each config struct, and the section of runtime/CONFIGURATION.md
-    // that documents it.
-    let sections = [
-        ("RawServer", "[server]"),
-        ("RawFunction", "[[function]]"),
-        ("RawRoute", "[[function.http]]"),
-        ("RawCors", "cors"),
-        ("RawSubscription", "[[function.mqtt]]"),
-        ("RawSchedule", "[[function.cron]]"),
-        ("RawMqtt", "[mqtt]"),
-        ("RawGateway", "[gateway]"),
-        ("RawJwt", "[gateway.jwt]"),
-        ("RawApp", "[[app]]"),
-        ("RawAdmin", "[admin]"),
-    ];
     let code = keys_in_code();
     let reference = keys_in_reference();
-    for name in code.keys() {
+    for section in reference.keys() {
         assert!(
-            sections.iter().any(|(raw, _)| raw == name),
-            "{name} reads config keys that runtime/CONFIGURATION.md has no section for"
+            code.contains_key(section),
+            "runtime/CONFIGURATION.md documents {section}, which no Raw struct's doc comment names"
         );
     }
-    for (raw, section) in sections {
-        let read = code.get(raw).cloned().unwrap_or_default();
-        assert!(!read.is_empty(), "no keys found in {raw}");
-        let given = reference
-            .get(section)
-            .unwrap_or_else(|| panic!("runtime/CONFIGURATION.md has no section {section}"));
+    for (section, structs) in &code {
+        let read: BTreeSet<String> = structs.iter().flat_map(|raw| raw.keys.clone()).collect();
+        let by: Vec<_> = structs
+            .iter()
+            .map(|raw| format!("{} ({})", raw.name, raw.place))
+            .collect();
+        let given = reference.get(section).unwrap_or_else(|| {
+            panic!(
+                "{} read keys of {section}, which runtime/CONFIGURATION.md has no key table for",
+                by.join(", ")
+            )
+        });
         let twice: Vec<_> = given.iter().filter(|(_, n)| **n > 1).collect();
         assert!(
             twice.is_empty(),
@@ -367,7 +474,8 @@ fn the_configuration_reference_lists_every_key_once() {
         let unknown: Vec<_> = given.difference(&read).collect();
         assert!(
             missing.is_empty() && unknown.is_empty(),
-            "{section}: not in the reference: {missing:?}; not read by {raw}: {unknown:?}"
+            "{section}: not in the reference: {missing:?}; not read by {}: {unknown:?}",
+            by.join(", ")
         );
     }
 }

@@ -10,7 +10,7 @@ use fenn_admin::{self as admin, Platform};
 use fenn_config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
 use fenn_http::HttpSettings;
 use fenn_http::policy::failures::{AuthFailures, FailureLimit};
-use fenn_observe::{Metrics, Observe, Sources};
+use fenn_observe::{Metrics, Recorder, Sources};
 use fenn_runtime::Dispatcher;
 use fenn_runtime::trigger::{self, Host, Report, Trigger};
 use std::collections::BTreeMap;
@@ -131,27 +131,8 @@ pub async fn serve(
         .map_err(anyhow::Error::msg)?;
     // What the rate limits of fenn's own lines held back, once a period.
     let summaries = tokio::spawn(fenn_observe::logging::summaries());
-    // The invocation history and the metrics are served by the management
-    // API: recorded when it is on.
-    let observe = config
-        .admin
-        .as_ref()
-        .map(|admin| Observe::new(admin.history, &crate::registry::names()));
-    let observer = observe
-        .clone()
-        .map(|o| o as Arc<dyn fenn_runtime::Observer>);
-    let dispatcher = Arc::new(load_functions(&config, observer)?);
-    let mut catalog = Catalog::from_config(&config);
-    let deployed = match &config.admin {
-        Some(admin) => {
-            let state =
-                admin::load(admin, &dispatcher, catalog.clone()).map_err(anyhow::Error::msg)?;
-            catalog = state.catalog.clone();
-            Some(state)
-        }
-        None => None,
-    };
-    let triggers = start(&catalog, &dispatcher, listeners.triggers)?;
+    let loaded = load(&config)?;
+    let triggers = start(&loaded.catalog, &loaded.dispatcher, listeners.triggers)?;
     let admin_listener = match (&config.admin, listeners.admin.take()) {
         (Some(_), Some(listener)) => Some(listener),
         (Some(admin), None) => Some(
@@ -165,46 +146,24 @@ pub async fn serve(
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
-    let names = deployed
-        .as_ref()
-        .map_or_else(Vec::new, admin::State::announced);
+    let names = (loaded.deployed.as_ref()).map_or_else(Vec::new, admin::State::announced);
     let address = triggers.address.context("no trigger listens")?;
     crate::announce::announce(&config, address, admin_local, &names, &triggers.hints);
     let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
-    let admin_task = match (deployed, admin_listener, &config.admin, observe) {
-        (Some(state), Some(listener), Some(settings), Some(observe)) => {
-            let admin_failures = Arc::new(AuthFailures::new(FailureLimit::default()));
-            let admin_report = Arc::new(admin::AuthReport(admin_failures.clone()));
-            let reports = triggers.started.reports().cloned();
-            let metrics = Metrics::new(Sources {
-                observe: observe.clone(),
-                guest_memory: dispatcher.guest_memory().clone(),
-                reports: reports.chain([admin_report as Arc<dyn Report>]).collect(),
-            });
-            let http = admin_http(&config);
-            let platform = Arc::new(Platform {
-                observe,
-                metrics,
-                dispatcher,
-                triggers: triggers.started,
-                state: tokio::sync::Mutex::new(state),
-                settings: settings.clone(),
-                max_event_bytes: http.max_body_bytes,
-                uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
-                deploy_memory: admin::DeployMemory::new(settings.max_module_bytes),
-                body_timeout: http.body_read_timeout,
-                stopping: admin_stops.clone(),
-                streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
-                auth_failures: admin_failures,
-            });
-            let mut stops = admin_stops;
-            let stopped = async move {
-                let _ = stops.wait_for(|stop| *stop).await;
-            };
-            Some(tokio::spawn(admin::serve(
-                platform, listener, http, stopped,
-            )))
-        }
+    let mut stops = admin_stops.clone();
+    let admin_stopped = async move {
+        let _ = stops.wait_for(|stop| *stop).await;
+    };
+    let admin_task = match (
+        admin_listener,
+        platform(&config, loaded, triggers.started, admin_stops),
+    ) {
+        (Some(listener), Some((platform, http))) => Some(tokio::spawn(admin::serve(
+            platform,
+            listener,
+            http,
+            admin_stopped,
+        ))),
         _ => None,
     };
     // The management API stops first, so that no change starts while the
@@ -222,6 +181,87 @@ pub async fn serve(
     summaries.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What fenn serves once it has loaded: the functions compiled, the
+/// catalog of their bindings, the deployed ones, and the recorder of their
+/// invocations.
+struct Loaded {
+    dispatcher: Arc<Dispatcher>,
+    catalog: Catalog,
+    deployed: Option<admin::State>,
+    recorder: Option<Arc<Recorder>>,
+}
+
+/// Compiles the config's functions, then, with the management API, the
+/// deployed ones: the history and the metrics are the management API's,
+/// recorded when it is on.
+fn load(config: &Config) -> anyhow::Result<Loaded> {
+    let recorder = (config.admin.as_ref())
+        .map(|admin| Recorder::new(admin.history, &crate::registry::names()));
+    let observer = recorder
+        .clone()
+        .map(|recorder| recorder as Arc<dyn fenn_runtime::Observer>);
+    let dispatcher = Arc::new(load_functions(config, observer)?);
+    let mut catalog = Catalog::from_config(config);
+    let deployed = match &config.admin {
+        Some(admin) => {
+            let state =
+                admin::load(admin, &dispatcher, catalog.clone()).map_err(anyhow::Error::msg)?;
+            catalog = state.catalog.clone();
+            Some(state)
+        }
+        None => None,
+    };
+    Ok(Loaded {
+        dispatcher,
+        catalog,
+        deployed,
+        recorder,
+    })
+}
+
+/// The management API's platform and its listener's settings, when it is
+/// on: the served functions, the running triggers' handles, the metrics
+/// of every report and its own failed authentications.
+fn platform(
+    config: &Config,
+    loaded: Loaded,
+    started: Started,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Option<(Arc<Platform>, HttpSettings)> {
+    let (Some(state), Some(settings), Some(recorder)) =
+        (loaded.deployed, &config.admin, loaded.recorder)
+    else {
+        return None;
+    };
+    let failures = Arc::new(AuthFailures::new(FailureLimit::default()));
+    let failures_report = Arc::new(admin::AuthReport(failures.clone()));
+    let reports = started.reports().cloned();
+    let metrics = Metrics::new(Sources {
+        observe: recorder.clone(),
+        guest_memory: loaded.dispatcher.guest_memory().clone(),
+        reports: reports
+            .chain([failures_report as Arc<dyn Report>])
+            .collect(),
+    });
+    let http = admin_http(config);
+    let platform = Platform {
+        observe: recorder,
+        metrics,
+        dispatcher: loaded.dispatcher,
+        triggers: started,
+        state: tokio::sync::Mutex::new(state),
+        settings: settings.clone(),
+        max_event_bytes: http.max_body_bytes,
+        uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
+        deploy_memory: admin::DeployMemory::new(settings.max_module_bytes),
+        body_timeout: http.body_read_timeout,
+        stopping,
+        streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
+        auth_failures: failures,
+    };
+    Some((Arc::new(platform), http))
 }
 
 /// Starts every registered trigger that is configured, in the registry's

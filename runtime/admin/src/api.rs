@@ -49,9 +49,9 @@ async fn handle(State(platform): State<Arc<Platform>>, request: Request) -> Resp
     }
     let get = request.method() == Method::GET;
     match request.uri().path() {
-        "/metrics" if get => return super::observed::metrics(&platform),
+        "/metrics" if get => return super::records::metrics(&platform),
         "/v1/invocations/stream" if get => {
-            let streamed = super::observed::stream(&platform, request.uri().query());
+            let streamed = super::records::stream(&platform, request.uri().query());
             return streamed.unwrap_or_else(IntoResponse::into_response);
         }
         _ => {}
@@ -145,75 +145,20 @@ async fn route(
         Ok((StatusCode::OK, body))
     }
     match (segments.as_slice(), &method) {
-        (["v1", "check"], &Method::POST) => {
-            let _upload = upload(platform).await?;
-            let wasm = read(
-                platform,
-                request,
-                platform.settings.max_module_bytes,
-                "admin.max_module_size",
-            )
-            .await?;
-            let _memory = (platform.deploy_memory)
-                .reserve(wasm.len(), platform.body_timeout)
-                .await?;
-            ok(super::check::check(platform.settings.max_module_bytes, wasm).await?)
-        }
+        (["v1", "check"], &Method::POST) => ok(check(platform, request).await?),
         (["v1", "functions"], &Method::GET) => ok(platform.list().await),
-        (["v1", "status"], &Method::GET) => ok(super::observed::status(platform)),
-        (["v1", "invocations"], &Method::GET) => ok(super::observed::invocations(
+        (["v1", "status"], &Method::GET) => ok(super::records::status(platform)),
+        (["v1", "invocations"], &Method::GET) => ok(super::records::invocations(
             platform,
             request.uri().query(),
         )?),
-        (["v1", "invocations", id], &Method::GET) => ok(super::observed::invocation(platform, id)?),
-        (["v1", "functions", name], _) => {
-            let name = function_name(name)?;
-            match method {
-                Method::GET => ok(platform.get(&name).await?),
-                Method::PUT => {
-                    let _upload = upload(platform).await?;
-                    let (definition, wasm, memory) = deployment(platform, request).await?;
-                    let deploy = move |p: Arc<Platform>| async move {
-                        let deployed = p.deploy(&name, definition, wasm).await;
-                        drop(memory);
-                        deployed
-                    };
-                    Ok((StatusCode::CREATED, completed(platform, deploy).await?))
-                }
-                Method::DELETE => {
-                    let delete = move |p: Arc<Platform>| async move { p.delete(&name).await };
-                    ok(completed(platform, delete).await?)
-                }
-                _ => Err(not_allowed("GET, PUT or DELETE")),
-            }
-        }
+        (["v1", "invocations", id], &Method::GET) => ok(super::records::invocation(platform, id)?),
+        (["v1", "functions", name], _) => function(platform, name, request).await,
         (["v1", "functions", name, "rollback"], &Method::POST) => {
-            let name = function_name(name)?;
-            let body = read(platform, request, 4 << 10, "4 KiB").await?;
-            let to = if body.iter().all(u8::is_ascii_whitespace) {
-                None
-            } else {
-                #[derive(serde::Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct Rollback {
-                    version: Option<u64>,
-                }
-                let asked: Rollback = parse_json(&body)?;
-                asked.version
-            };
-            let rollback = move |p: Arc<Platform>| async move { p.rollback(&name, to).await };
-            ok(completed(platform, rollback).await?)
+            ok(rollback(platform, name, request).await?)
         }
         (["v1", "functions", name, "invoke"], &Method::POST) => {
-            let name = function_name(name)?;
-            let _upload = upload(platform).await?;
-            let limit = platform.max_event_bytes;
-            let body = read(platform, request, limit, "server.max_body").await?;
-            let text = std::str::from_utf8(&body)
-                .map_err(|_| ApiError::BadRequest("the event is not UTF-8 JSON".into()))?;
-            let event = crate::event::parse_event("event", text)
-                .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
-            ok(platform.invoke(&name, event).await?)
+            ok(invoke(platform, name, request).await?)
         }
         (
             ["v1", "check"]
@@ -224,6 +169,81 @@ async fn route(
         ) => Err(not_allowed("another method")),
         _ => Err(ApiError::NotFound(format!("no such path: {path}"))),
     }
+}
+
+/// `POST /v1/check`: the online compile of an uploaded module.
+async fn check(platform: &Arc<Platform>, request: Request) -> Result<Value, ApiError> {
+    let _upload = upload(platform).await?;
+    let most = platform.settings.max_module_bytes;
+    let wasm = read(platform, request, most, "admin.max_module_size").await?;
+    let _memory = (platform.deploy_memory)
+        .reserve(wasm.len(), platform.body_timeout)
+        .await?;
+    super::check::check(most, wasm).await
+}
+
+/// `GET`, `PUT` (deploy) and `DELETE` of `/v1/functions/{name}`.
+async fn function(
+    platform: &Arc<Platform>,
+    name: &str,
+    request: Request,
+) -> Result<(StatusCode, Value), ApiError> {
+    let name = function_name(name)?;
+    match request.method().clone() {
+        Method::GET => Ok((StatusCode::OK, platform.get(&name).await?)),
+        Method::PUT => {
+            let _upload = upload(platform).await?;
+            let (definition, wasm, memory) = deployment(platform, request).await?;
+            let deploy = move |p: Arc<Platform>| async move {
+                let deployed = p.deploy(&name, definition, wasm).await;
+                drop(memory);
+                deployed
+            };
+            Ok((StatusCode::CREATED, completed(platform, deploy).await?))
+        }
+        Method::DELETE => {
+            let delete = move |p: Arc<Platform>| async move { p.delete(&name).await };
+            Ok((StatusCode::OK, completed(platform, delete).await?))
+        }
+        _ => Err(not_allowed("GET, PUT or DELETE")),
+    }
+}
+
+/// `POST /v1/functions/{name}/rollback`, to the version the body names
+/// (`{"version": 3}`) or the one before the current.
+async fn rollback(
+    platform: &Arc<Platform>,
+    name: &str,
+    request: Request,
+) -> Result<Value, ApiError> {
+    let name = function_name(name)?;
+    let body = read(platform, request, 4 << 10, "4 KiB").await?;
+    let to = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Rollback {
+            version: Option<u64>,
+        }
+        let asked: Rollback = parse_json(&body)?;
+        asked.version
+    };
+    let rollback = move |p: Arc<Platform>| async move { p.rollback(&name, to).await };
+    completed(platform, rollback).await
+}
+
+/// `POST /v1/functions/{name}/invoke`: the test event in the body.
+async fn invoke(platform: &Arc<Platform>, name: &str, request: Request) -> Result<Value, ApiError> {
+    let name = function_name(name)?;
+    let _upload = upload(platform).await?;
+    let limit = platform.max_event_bytes;
+    let body = read(platform, request, limit, "server.max_body").await?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("the event is not UTF-8 JSON".into()))?;
+    let event = crate::event::parse_event("event", text)
+        .map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
+    platform.invoke(&name, event).await
 }
 
 /// Runs a change to its end on a task of its own, even when the client

@@ -11,7 +11,7 @@
 //! - `platform`: deploy, rollback, delete: checked, saved, swapped;
 //!   `saving`: the store written off the async threads, its failures.
 //! - `views`: listing, one function, the test event.
-//! - `observed`: the invocation history, its stream, the metrics.
+//! - `records`: the invocation history, its stream, the metrics, the status.
 //! - `console`: the web console's page, style and script.
 //! - `load`: the store's functions served again at start.
 //! - `store` and `manifest`: deployed functions on disk, written with
@@ -27,8 +27,8 @@ mod error;
 pub mod event;
 mod load;
 mod manifest;
-mod observed;
 mod platform;
+mod records;
 mod saving;
 pub mod started;
 mod state;

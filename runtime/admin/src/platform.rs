@@ -22,7 +22,7 @@ pub struct Platform {
     /// Runs the functions.
     pub dispatcher: Arc<Dispatcher>,
     /// Every invocation recorded (the history and its stream).
-    pub observe: Arc<fenn_observe::Observe>,
+    pub observe: Arc<fenn_observe::Recorder>,
     /// `GET /metrics`.
     pub metrics: fenn_observe::Metrics,
     /// The running triggers: their bindings are changed with the catalog.

@@ -40,7 +40,7 @@ pub struct HistorySettings {
 /// The dispatcher's observer: records each invocation and passes it on to
 /// whoever follows the stream.
 #[derive(Debug)]
-pub struct Observe {
+pub struct Recorder {
     history: Mutex<History>,
     stream: broadcast::Sender<Arc<Record>>,
     log_bytes: usize,
@@ -48,7 +48,7 @@ pub struct Observe {
     triggers: Vec<&'static str>,
 }
 
-impl Observe {
+impl Recorder {
     /// An empty history that keeps what `settings` say, of invocations
     /// that `triggers` (the registered kinds) and test events start.
     pub fn new(settings: HistorySettings, triggers: &[&'static str]) -> Arc<Self> {
@@ -84,7 +84,7 @@ impl Observe {
     }
 }
 
-impl Observer for Observe {
+impl Observer for Recorder {
     fn log_bytes(&self) -> usize {
         self.log_bytes
     }

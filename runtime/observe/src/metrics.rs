@@ -5,7 +5,7 @@
 //! deleted function's series go with it. prometheus-client encodes them. Label values are bounded: function names, the four triggers, the
 //! fixed failure kinds, route templates (never raw paths).
 
-use super::Observe;
+use super::Recorder;
 use fenn_runtime::GuestMemory;
 use fenn_runtime::observe::Histogram;
 use fenn_runtime::trigger::kind::clamp;
@@ -22,7 +22,7 @@ type Fmt = Result<(), std::fmt::Error>;
 /// Where the metrics are read from.
 pub struct Sources {
     /// The history, whose counts are the invocation metrics.
-    pub observe: Arc<Observe>,
+    pub observe: Arc<Recorder>,
     /// All guests' memory and its budget.
     pub guest_memory: Arc<GuestMemory>,
     /// Each running trigger's report, and the management API's: families

@@ -202,12 +202,12 @@ fn events<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fenn_observe::{HistorySettings, Observe};
+    use fenn_observe::{HistorySettings, Recorder};
     use fenn_runtime::Observer as _;
     use futures_util::StreamExt as _;
     use tokio::sync::oneshot;
 
-    fn invoked(observe: &Observe, id: u64, function: &str) {
+    fn invoked(observe: &Recorder, id: u64, function: &str) {
         let result = Ok(fenn_abi::Response::default());
         observe.invoked(fenn_runtime::Invoked {
             id,
@@ -229,8 +229,8 @@ mod tests {
 
     /// An observer, a stream of `function`'s invocations past its first
     /// comment, and what stops it.
-    async fn following(function: Option<&str>) -> (Arc<Observe>, Events, oneshot::Sender<()>) {
-        let observe = Observe::new(
+    async fn following(function: Option<&str>) -> (Arc<Recorder>, Events, oneshot::Sender<()>) {
+        let observe = Recorder::new(
             HistorySettings {
                 per_function: 10,
                 log_bytes: 1024,
