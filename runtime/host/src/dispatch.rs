@@ -338,80 +338,147 @@ impl Dispatcher {
         queued: bool,
         trace: Option<Arc<Trace>>,
     ) -> Result<Response, Error> {
-        let deployed = self
-            .functions
-            .load()
-            .get(function)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                function: function.to_owned(),
-            })?;
+        let deployed = self.deployed(function)?;
         let invocation = self.next_invocation.fetch_add(1, Ordering::Relaxed);
         event
             .headers
             .insert(HEADER_INVOCATION.into(), invocation.to_string());
         // A caller's own trace is the caller's to read after: copied.
         let copy = trace.is_some();
-        let observing = self.observer.as_ref().map(|observer| {
-            let trigger = match &trace {
-                Some(_) => TEST_TRIGGER.to_owned(),
-                None => event.header(HEADER_TRIGGER).unwrap_or("").to_owned(),
-            };
-            let kept = trace
-                .clone()
-                .unwrap_or_else(|| Arc::new(Trace::bounded(observer.log_bytes())));
-            let about = (trigger, event.http_method.clone(), event.path.clone());
-            (observer, kept, about, std::time::SystemTime::now())
-        });
+        let observing = self.observing(&event, trace.as_ref());
         let trace = match &observing {
-            Some((_, kept, ..)) => Some(kept.clone()),
+            Some(observing) => Some(observing.kept.clone()),
             None => trace,
         };
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
-        let running = std::panic::AssertUnwindSafe(
-            self.run(&deployed, event, queued, trace).instrument(span),
-        );
-        let result = running.catch_unwind().await.unwrap_or_else(|_| {
+        let result = self.run_caught(&deployed, event, queued, trace, span).await;
+        log_outcome(function, invocation, started.elapsed().as_micros(), &result);
+        if let Some(observing) = observing {
+            let version = deployed.module.version;
+            observing.report(function, invocation, version, started, &result, copy);
+        }
+        result
+    }
+
+    /// The function deployed as `function`, or why there is none.
+    fn deployed(&self, function: &str) -> Result<Arc<Deployed>, Error> {
+        self.functions
+            .load()
+            .get(function)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                function: function.to_owned(),
+            })
+    }
+
+    /// What the observer, if any, will be told of this event once it ends:
+    /// where it came from, the trace that records it (the caller's own, or
+    /// a fresh one bounded as the observer asks) and when it started.
+    fn observing(&self, event: &Event, trace: Option<&Arc<Trace>>) -> Option<Observing<'_>> {
+        self.observer.as_ref().map(|observer| {
+            let trigger = match trace {
+                Some(_) => TEST_TRIGGER.to_owned(),
+                None => event.header(HEADER_TRIGGER).unwrap_or("").to_owned(),
+            };
+            let kept = trace
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Trace::bounded(observer.log_bytes())));
+            Observing {
+                observer,
+                kept,
+                trigger,
+                method: event.http_method.clone(),
+                source: event.path.clone(),
+                at: std::time::SystemTime::now(),
+            }
+        })
+    }
+
+    /// Runs the event within `span`; a panic while running it fails this
+    /// event only, as an internal error.
+    async fn run_caught(
+        &self,
+        deployed: &Arc<Deployed>,
+        event: Event,
+        queued: bool,
+        trace: Option<Arc<Trace>>,
+        span: tracing::Span,
+    ) -> Result<Response, Error> {
+        let running =
+            std::panic::AssertUnwindSafe(self.run(deployed, event, queued, trace).instrument(span));
+        running.catch_unwind().await.unwrap_or_else(|_| {
             Err(Error::Internal {
                 reason: "fenn failed while running it (a bug: please report it)".into(),
             })
+        })
+    }
+}
+
+/// What an observer is told of an invocation, gathered before it runs.
+struct Observing<'a> {
+    observer: &'a Arc<dyn Observer>,
+    /// The trace that records the invocation.
+    kept: Arc<Trace>,
+    trigger: String,
+    method: String,
+    source: String,
+    /// When it started, by the wall clock.
+    at: std::time::SystemTime,
+}
+
+impl Observing<'_> {
+    /// Tells the observer how the invocation went; `copy` keeps the
+    /// trace's records for a caller that reads them after.
+    fn report(
+        self,
+        function: &str,
+        invocation: u64,
+        version: u64,
+        started: Instant,
+        result: &Result<Response, Error>,
+        copy: bool,
+    ) {
+        self.observer.invoked(Invoked {
+            id: invocation,
+            function,
+            version,
+            trigger: &self.trigger,
+            method: &self.method,
+            source: &self.source,
+            started: self.at,
+            duration: started.elapsed(),
+            result,
+            recorded: if copy {
+                self.kept.recorded()
+            } else {
+                self.kept.take()
+            },
         });
-        let micros = started.elapsed().as_micros();
-        match &result {
-            Ok(response) => tracing::debug!(
-                function,
-                invocation,
-                micros,
-                status = response.status_code,
-                "invoked"
-            ),
-            Err(error) => crate::limited!(
-                warn,
-                "invocation failed",
-                function,
-                function,
-                invocation,
-                micros,
-                %error,
-                "invocation failed"
-            ),
-        }
-        if let Some((observer, kept, (trigger, method, source), at)) = observing {
-            observer.invoked(Invoked {
-                id: invocation,
-                function,
-                version: deployed.module.version,
-                trigger: &trigger,
-                method: &method,
-                source: &source,
-                started: at,
-                duration: started.elapsed(),
-                result: &result,
-                recorded: if copy { kept.recorded() } else { kept.take() },
-            });
-        }
-        result
+    }
+}
+
+/// Logs how an invocation went: a debug line when it answered, a
+/// rate-limited warning when it failed.
+fn log_outcome(function: &str, invocation: u64, micros: u128, result: &Result<Response, Error>) {
+    match result {
+        Ok(response) => tracing::debug!(
+            function,
+            invocation,
+            micros,
+            status = response.status_code,
+            "invoked"
+        ),
+        Err(error) => crate::limited!(
+            warn,
+            "invocation failed",
+            function,
+            function,
+            invocation,
+            micros,
+            %error,
+            "invocation failed"
+        ),
     }
 }
 
