@@ -121,45 +121,19 @@ impl Outbox {
             disk: None,
         };
         let Some(dir) = dir else { return Ok(outbox) };
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| OutboxError::Io { path, source }
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        std::fs::create_dir_all(dir).map_err(io_at(dir))?;
         remove_temporaries(dir);
         let log_path = dir.join(LOG);
-        let mut log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&log_path)
-            .map_err(io(&log_path))?;
-        let mut content = Vec::new();
-        log.read_to_end(&mut content).map_err(io(&log_path))?;
-        // A cursor past the end, or not on a record, is from before the log
-        // was cut (a crash between the two): the whole log is live.
-        let cursor = read_cursor(&dir.join(CURSOR));
-        let on_record = usize::try_from(cursor).ok().filter(|&at| {
-            at <= content.len() && (at == content.len() || decode(&content[at..]).is_some())
-        });
-        let start = on_record.unwrap_or(0);
-        if on_record.is_none() {
-            tracing::warn!(path = %dir.display(), cursor, "outbox: the cursor did not point at a record; reading the log from its start");
-        }
-        let mut at = start;
-        while let Some((message, size)) = decode(&content[at..]) {
-            outbox.bytes += size as u64;
-            outbox.items.push_back((message, size as u64));
-            at += size;
-        }
+        let (mut log, content) = open_log(&log_path)?;
+        let (cursor, start) = live_start(dir, &content);
+        let at = outbox.load(&content, start);
         if at < content.len() {
             tracing::warn!(path = %log_path.display(), dropped_bytes = content.len() - at, "outbox: a torn record at the end was dropped");
-            log.set_len(at as u64).map_err(io(&log_path))?;
-            log.sync_data().map_err(io(&log_path))?;
+            log.set_len(at as u64).map_err(io_at(&log_path))?;
+            log.sync_data().map_err(io_at(&log_path))?;
         }
         log.seek(SeekFrom::Start(at as u64))
-            .map_err(io(&log_path))?;
+            .map_err(io_at(&log_path))?;
         if cursor != start as u64 {
             write_cursor(dir, start as u64)?;
         }
@@ -173,6 +147,18 @@ impl Outbox {
             confirmed_since_cursor: 0,
         });
         Ok(outbox)
+    }
+
+    /// Queues the whole records of the log's `content` from `start`; the
+    /// offset after the last one.
+    fn load(&mut self, content: &[u8], start: usize) -> usize {
+        let mut at = start;
+        while let Some((message, size)) = decode(&content[at..]) {
+            self.bytes += size as u64;
+            self.items.push_back((message, size as u64));
+            at += size;
+        }
+        at
     }
 
     /// Bytes of the messages waiting.
@@ -327,6 +313,43 @@ impl Outbox {
         disk.confirmed_since_cursor = 0;
         Ok(())
     }
+}
+
+/// Names `path` in an I/O error about it.
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + use<> {
+    let path = path.to_owned();
+    move |source| OutboxError::Io { path, source }
+}
+
+/// Opens (or creates) the log at `path` and reads it whole.
+fn open_log(path: &Path) -> Result<(File, Vec<u8>), OutboxError> {
+    let mut log = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_at(path))?;
+    let mut content = Vec::new();
+    log.read_to_end(&mut content).map_err(io_at(path))?;
+    Ok((log, content))
+}
+
+/// The cursor as stored in `dir`, and where the live records of the
+/// log's `content` start: at the cursor, or at the log's start when the
+/// cursor does not point at a record.
+fn live_start(dir: &Path, content: &[u8]) -> (u64, usize) {
+    // A cursor past the end, or not on a record, is from before the log
+    // was cut (a crash between the two): the whole log is live.
+    let cursor = read_cursor(&dir.join(CURSOR));
+    let on_record = usize::try_from(cursor).ok().filter(|&at| {
+        at <= content.len() && (at == content.len() || decode(&content[at..]).is_some())
+    });
+    let start = on_record.unwrap_or(0);
+    if on_record.is_none() {
+        tracing::warn!(path = %dir.display(), cursor, "outbox: the cursor did not point at a record; reading the log from its start");
+    }
+    (cursor, start)
 }
 
 /// Deletes what a write cut short by a crash left in `dir`.
