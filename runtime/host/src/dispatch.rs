@@ -338,80 +338,147 @@ impl Dispatcher {
         queued: bool,
         trace: Option<Arc<Trace>>,
     ) -> Result<Response, Error> {
-        let deployed = self
-            .functions
-            .load()
-            .get(function)
-            .cloned()
-            .ok_or_else(|| Error::NotFound {
-                function: function.to_owned(),
-            })?;
+        let deployed = self.deployed(function)?;
         let invocation = self.next_invocation.fetch_add(1, Ordering::Relaxed);
         event
             .headers
             .insert(HEADER_INVOCATION.into(), invocation.to_string());
         // A caller's own trace is the caller's to read after: copied.
         let copy = trace.is_some();
-        let observing = self.observer.as_ref().map(|observer| {
-            let trigger = match &trace {
-                Some(_) => TEST_TRIGGER.to_owned(),
-                None => event.header(HEADER_TRIGGER).unwrap_or("").to_owned(),
-            };
-            let kept = trace
-                .clone()
-                .unwrap_or_else(|| Arc::new(Trace::bounded(observer.log_bytes())));
-            let about = (trigger, event.http_method.clone(), event.path.clone());
-            (observer, kept, about, std::time::SystemTime::now())
-        });
+        let observing = self.observing(&event, trace.as_ref());
         let trace = match &observing {
-            Some((_, kept, ..)) => Some(kept.clone()),
+            Some(observing) => Some(observing.kept.clone()),
             None => trace,
         };
         let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
-        let running = std::panic::AssertUnwindSafe(
-            self.run(&deployed, event, queued, trace).instrument(span),
-        );
-        let result = running.catch_unwind().await.unwrap_or_else(|_| {
+        let result = self.run_caught(&deployed, event, queued, trace, span).await;
+        log_outcome(function, invocation, started.elapsed().as_micros(), &result);
+        if let Some(observing) = observing {
+            let version = deployed.module.version;
+            observing.report(function, invocation, version, started, &result, copy);
+        }
+        result
+    }
+
+    /// The function deployed as `function`, or why there is none.
+    fn deployed(&self, function: &str) -> Result<Arc<Deployed>, Error> {
+        self.functions
+            .load()
+            .get(function)
+            .cloned()
+            .ok_or_else(|| Error::NotFound {
+                function: function.to_owned(),
+            })
+    }
+
+    /// What the observer, if any, will be told of this event once it ends:
+    /// where it came from, the trace that records it (the caller's own, or
+    /// a fresh one bounded as the observer asks) and when it started.
+    fn observing(&self, event: &Event, trace: Option<&Arc<Trace>>) -> Option<Observing<'_>> {
+        self.observer.as_ref().map(|observer| {
+            let trigger = match trace {
+                Some(_) => TEST_TRIGGER.to_owned(),
+                None => event.header(HEADER_TRIGGER).unwrap_or("").to_owned(),
+            };
+            let kept = trace
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Trace::bounded(observer.log_bytes())));
+            Observing {
+                observer,
+                kept,
+                trigger,
+                method: event.http_method.clone(),
+                source: event.path.clone(),
+                at: std::time::SystemTime::now(),
+            }
+        })
+    }
+
+    /// Runs the event within `span`; a panic while running it fails this
+    /// event only, as an internal error.
+    async fn run_caught(
+        &self,
+        deployed: &Arc<Deployed>,
+        event: Event,
+        queued: bool,
+        trace: Option<Arc<Trace>>,
+        span: tracing::Span,
+    ) -> Result<Response, Error> {
+        let running =
+            std::panic::AssertUnwindSafe(self.run(deployed, event, queued, trace).instrument(span));
+        running.catch_unwind().await.unwrap_or_else(|_| {
             Err(Error::Internal {
                 reason: "fenn failed while running it (a bug: please report it)".into(),
             })
+        })
+    }
+}
+
+/// What an observer is told of an invocation, gathered before it runs.
+struct Observing<'a> {
+    observer: &'a Arc<dyn Observer>,
+    /// The trace that records the invocation.
+    kept: Arc<Trace>,
+    trigger: String,
+    method: String,
+    source: String,
+    /// When it started, by the wall clock.
+    at: std::time::SystemTime,
+}
+
+impl Observing<'_> {
+    /// Tells the observer how the invocation went; `copy` keeps the
+    /// trace's records for a caller that reads them after.
+    fn report(
+        self,
+        function: &str,
+        invocation: u64,
+        version: u64,
+        started: Instant,
+        result: &Result<Response, Error>,
+        copy: bool,
+    ) {
+        self.observer.invoked(Invoked {
+            id: invocation,
+            function,
+            version,
+            trigger: &self.trigger,
+            method: &self.method,
+            source: &self.source,
+            started: self.at,
+            duration: started.elapsed(),
+            result,
+            recorded: if copy {
+                self.kept.recorded()
+            } else {
+                self.kept.take()
+            },
         });
-        let micros = started.elapsed().as_micros();
-        match &result {
-            Ok(response) => tracing::debug!(
-                function,
-                invocation,
-                micros,
-                status = response.status_code,
-                "invoked"
-            ),
-            Err(error) => crate::limited!(
-                warn,
-                "invocation failed",
-                function,
-                function,
-                invocation,
-                micros,
-                %error,
-                "invocation failed"
-            ),
-        }
-        if let Some((observer, kept, (trigger, method, source), at)) = observing {
-            observer.invoked(Invoked {
-                id: invocation,
-                function,
-                version: deployed.module.version,
-                trigger: &trigger,
-                method: &method,
-                source: &source,
-                started: at,
-                duration: started.elapsed(),
-                result: &result,
-                recorded: if copy { kept.recorded() } else { kept.take() },
-            });
-        }
-        result
+    }
+}
+
+/// Logs how an invocation went: a debug line when it answered, a
+/// rate-limited warning when it failed.
+fn log_outcome(function: &str, invocation: u64, micros: u128, result: &Result<Response, Error>) {
+    match result {
+        Ok(response) => tracing::debug!(
+            function,
+            invocation,
+            micros,
+            status = response.status_code,
+            "invoked"
+        ),
+        Err(error) => crate::limited!(
+            warn,
+            "invocation failed",
+            function,
+            function,
+            invocation,
+            micros,
+            %error,
+            "invocation failed"
+        ),
     }
 }
 
@@ -434,279 +501,4 @@ impl<H: FunctionHost> FunctionHost for Arc<H> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn wat_guest(handle: &str) -> Vec<u8> {
-        wat::parse_str(format!(
-            r#"(module
-                 (memory (export "memory") 1)
-                 (data (i32.const 1024) "\01{{\"statusCode\":200,\"body\":\"ok\"}}")
-                 (func (export "fenn_abi_v1"))
-                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
-                 (func (export "fenn_handle") (param i32 i32) (result i64) {handle}))"#
-        ))
-        .unwrap()
-    }
-
-    const OK: &str = "i64.const 4398046511135"; // (1024 << 32) | 31
-    const SPIN: &str = "(loop $l (br $l)) i64.const 0";
-
-    fn dispatcher(workers: usize, spin_limits: Limits) -> Dispatcher {
-        let dispatcher = Dispatcher::new(workers, 256 << 20);
-        dispatcher
-            .deploy("ok", &wat_guest(OK), Limits::default())
-            .unwrap();
-        dispatcher
-            .deploy("spin", &wat_guest(SPIN), spin_limits)
-            .unwrap();
-        dispatcher
-    }
-
-    fn endless(timeout_ms: u64, concurrency: usize) -> Limits {
-        Limits {
-            fuel: u64::MAX,
-            timeout: Duration::from_millis(timeout_ms),
-            concurrency,
-            ..Limits::default()
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_redeploy_serves_new_events_while_a_running_one_keeps_its_version() {
-        let dispatcher = Arc::new(dispatcher(2, endless(300, 4)));
-        dispatcher
-            .deploy("f", &wat_guest(SPIN), endless(300, 4))
-            .unwrap();
-        let running = tokio::spawn({
-            let dispatcher = dispatcher.clone();
-            async move { dispatcher.invoke("f", Event::default()).await }
-        });
-        // Wait until the old version holds its permit: it is running.
-        let old = dispatcher.functions.load().get("f").unwrap().clone();
-        while old.permits.available_permits() == 4 {
-            tokio::task::yield_now().await;
-        }
-        dispatcher
-            .deploy("f", &wat_guest(OK), Limits::default())
-            .unwrap();
-        let response = dispatcher.invoke("f", Event::default()).await.unwrap();
-        assert_eq!(response.body, "ok");
-        let old = running.await.unwrap();
-        assert!(matches!(old, Err(Error::Deadline { .. })), "{old:?}");
-        // A refused module changes nothing; a removal ends it.
-        assert!(
-            dispatcher
-                .deploy("f", b"not wasm", Limits::default())
-                .is_err()
-        );
-        assert_eq!(
-            dispatcher.invoke("f", Event::default()).await.unwrap().body,
-            "ok"
-        );
-        assert!(dispatcher.remove("f"));
-        let gone = dispatcher.invoke("f", Event::default()).await;
-        assert!(matches!(gone, Err(Error::NotFound { .. })), "{gone:?}");
-        assert!(!dispatcher.remove("f"));
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_endless_guest_meets_its_deadline_while_others_keep_answering() {
-        let dispatcher = Arc::new(dispatcher(2, endless(300, 4)));
-        let spinning = tokio::spawn({
-            let dispatcher = dispatcher.clone();
-            async move {
-                let started = Instant::now();
-                let result = dispatcher.invoke("spin", Event::default()).await;
-                (result, started.elapsed())
-            }
-        });
-        for _ in 0..50 {
-            let response = dispatcher.invoke("ok", Event::default()).await.unwrap();
-            assert_eq!(response.body, "ok");
-        }
-        let (result, elapsed) = spinning.await.unwrap();
-        assert!(matches!(result, Err(Error::Deadline { .. })), "{result:?}");
-        assert!(
-            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(800),
-            "answered after {elapsed:?}, the deadline is 300ms"
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_module_heavy_to_instantiate_waits_for_a_worker_while_others_answer_inline() {
-        let dispatcher = Arc::new(dispatcher(1, endless(2_000, 1)));
-        let heavy = crate::module::declared::declaring(19_993, 992, 1_000, (1_000, 10_000), 9_998);
-        let limits = Limits {
-            timeout: Duration::from_millis(100),
-            ..Limits::default()
-        };
-        dispatcher.deploy("heavy", &heavy, limits).unwrap();
-        assert_eq!(
-            dispatcher
-                .invoke("heavy", Event::default())
-                .await
-                .unwrap()
-                .body,
-            "ok"
-        );
-        // The one worker taken, the heavy module's event cannot start
-        // inline: it waits for a worker until its deadline.
-        let spinning = tokio::spawn({
-            let dispatcher = dispatcher.clone();
-            async move { dispatcher.invoke("spin", Event::default()).await }
-        });
-        // Wait until the spinning guest holds the worker (its own share's
-        // permit taken, then the pool's).
-        let spin = dispatcher.functions.load().get("spin").unwrap().clone();
-        let held = async {
-            while spin.workers.available_permits() > 0 || dispatcher.workers.available_permits() > 0
-            {
-                tokio::task::yield_now().await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), held)
-            .await
-            .expect("the spinning invocation never held the worker: did it fail early?");
-        let waited = dispatcher.invoke("heavy", Event::default()).await;
-        assert!(matches!(waited, Err(Error::Deadline { .. })), "{waited:?}");
-        assert_eq!(
-            dispatcher
-                .invoke("ok", Event::default())
-                .await
-                .unwrap()
-                .body,
-            "ok"
-        );
-        spinning.abort();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_function_at_its_concurrency_limit_is_refused_at_once() {
-        let dispatcher = Arc::new(dispatcher(4, endless(500, 1)));
-        let first = tokio::spawn({
-            let dispatcher = dispatcher.clone();
-            async move { dispatcher.invoke("spin", Event::default()).await }
-        });
-        // The first call holds the only permit until its deadline; wait
-        // until it does, then a second one must be refused straight away.
-        let deployed = dispatcher.functions.load().get("spin").unwrap().clone();
-        let held = async {
-            while deployed.permits.available_permits() > 0 {
-                tokio::task::yield_now().await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), held)
-            .await
-            .expect("the first invocation never held the permit: did it fail early?");
-        let started = Instant::now();
-        let second = dispatcher.invoke("spin", Event::default()).await;
-        assert!(matches!(second, Err(Error::Busy { .. })), "{second:?}");
-        assert!(started.elapsed() < Duration::from_millis(100));
-        assert!(matches!(first.await.unwrap(), Err(Error::Deadline { .. })));
-    }
-
-    fn logging_guest() -> Vec<u8> {
-        wat::parse_str(
-            r#"(module
-                 (import "fenn" "log" (func $log (param i32 i32 i32)))
-                 (memory (export "memory") 1)
-                 (data (i32.const 1024) "\01{\"statusCode\":200,\"body\":\"ok\"}")
-                 (data (i32.const 2048) "hello\nforged")
-                 (func (export "fenn_abi_v1"))
-                 (func (export "fenn_alloc") (param i32) (result i32) i32.const 4096)
-                 (func (export "fenn_handle") (param i32 i32) (result i64)
-                   (call $log (i32.const 2) (i32.const 2048) (i32.const 12))
-                   i64.const 4398046511135))"#,
-        )
-        .unwrap()
-    }
-
-    /// Trigger, source, status, lines and peak memory of an invocation.
-    type Told = (String, String, String, usize, usize);
-
-    /// Keeps what it is told.
-    #[derive(Default)]
-    struct Seen(std::sync::Mutex<Vec<Told>>);
-
-    impl Observer for Seen {
-        fn log_bytes(&self) -> usize {
-            1024
-        }
-
-        fn invoked(&self, invoked: Invoked<'_>) {
-            let status = match invoked.result {
-                Ok(response) => response.status_code.to_string(),
-                Err(error) => error.kind().to_owned(),
-            };
-            self.0.lock().unwrap().push((
-                invoked.trigger.to_owned(),
-                invoked.source.to_owned(),
-                status,
-                invoked.recorded.lines.len(),
-                invoked.recorded.peak_memory,
-            ));
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_observer_is_told_of_every_invocation_with_its_lines() {
-        let seen = Arc::new(Seen::default());
-        let dispatcher = Dispatcher::new(2, 256 << 20).with_observer(seen.clone());
-        dispatcher
-            .deploy("logs", &logging_guest(), Limits::default())
-            .unwrap();
-        dispatcher
-            .deploy("spin", &wat_guest(SPIN), endless(50, 1))
-            .unwrap();
-        let event = Event::new("/sensors/1", "PUBLISH").with_header("x-fenn-trigger", "mqtt");
-        dispatcher.invoke("logs", event).await.unwrap();
-        let trace = Arc::new(Trace::default());
-        dispatcher
-            .invoke_traced("logs", Event::default(), trace.clone())
-            .await
-            .unwrap();
-        let late = dispatcher.invoke("spin", Event::new("/", "GET")).await;
-        assert!(matches!(late, Err(Error::Deadline { .. })), "{late:?}");
-        let seen = seen.0.lock().unwrap().clone();
-        assert_eq!(seen.len(), 3, "{seen:?}");
-        assert_eq!(
-            seen[0],
-            ("mqtt".into(), "/sensors/1".into(), "200".into(), 1, 65536)
-        );
-        // A test event is named so, and its caller still reads its trace.
-        assert_eq!((seen[1].0.as_str(), seen[1].3), ("test", 1));
-        assert_eq!(trace.recorded().lines.len(), 1);
-        assert_eq!(seen[2].2, "deadline");
-    }
-
-    #[tokio::test]
-    async fn a_traced_invocation_keeps_its_log_lines_and_fuel() {
-        let dispatcher = Dispatcher::new(1, 256 << 20);
-        dispatcher
-            .deploy("logs", &logging_guest(), Limits::default())
-            .unwrap();
-        let trace = Arc::new(Trace::default());
-        let response = dispatcher
-            .invoke_traced("logs", Event::default(), trace.clone())
-            .await
-            .unwrap();
-        assert_eq!(response.body, "ok");
-        let recorded = trace.recorded();
-        assert_eq!(recorded.lines.len(), 1);
-        assert_eq!(recorded.lines[0].level, "warn");
-        assert_eq!(recorded.lines[0].message, "hello\\nforged");
-        // The log call's host charge alone is 1 000 fuel.
-        assert!(recorded.fuel_used > 1_000, "{recorded:?}");
-    }
-
-    #[tokio::test]
-    async fn an_unknown_function_is_not_found() {
-        let dispatcher = dispatcher(1, Limits::default());
-        let error = dispatcher
-            .invoke("nope", Event::default())
-            .await
-            .unwrap_err();
-        assert!(matches!(error, Error::NotFound { .. }));
-    }
-}
+mod tests;

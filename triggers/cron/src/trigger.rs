@@ -9,7 +9,7 @@
 //! device loses power while it runs.
 
 use crate::bindings::{CronBindings, Running};
-use crate::ticker::{self, LATE};
+use crate::ticker::{self, Due, LATE};
 use crate::{CronStats, Schedule, SkipLog, Ticker};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
@@ -189,17 +189,12 @@ struct ScheduleLoop<H> {
 }
 
 impl<H: FunctionHost> ScheduleLoop<H> {
+    /// Fires the schedule until it has no more fires or `stop` says so,
+    /// then waits for its runs (at most the grace when stopped).
     async fn run(self, mut stop: watch::Receiver<bool>, resume: bool) {
         let name = self.spec.name.clone();
         let state = self.state_dir.as_deref().map(|dir| state_file(dir, &name));
-        let last = state.as_deref().filter(|_| resume).and_then(read_last_fire);
-        let mut ticker = Ticker::new(
-            self.spec.schedule.clone(),
-            last,
-            Utc::now(),
-            self.spec.catch_up,
-            self.spec.jitter,
-        );
+        let mut ticker = self.ticker(state.as_deref(), resume);
         let running = Arc::new(AtomicBool::new(false));
         let this = Arc::new(self);
         let mut runs = JoinSet::new();
@@ -210,15 +205,8 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 tracing::info!(schedule = %name, "schedule has no more fires");
                 break;
             };
-            if due.skipped > 0 {
-                this.stats.skipped.fetch_add(due.skipped, Ordering::Relaxed);
-                tracing::warn!(schedule = %name, skipped = due.skipped, "missed fires were skipped (device off or clock jumped)");
-            }
-            let fire_at = if due.catch_up {
-                Utc::now()
-            } else {
-                due.planned + ticker::jitter(this.seed, &name, due.planned, this.spec.jitter)
-            };
+            this.count_skipped(due.skipped);
+            let fire_at = this.fire_at(&due);
             match sleep_until(fire_at, &mut stop).await {
                 Wake::Fire => {}
                 Wake::Stop => break,
@@ -229,22 +217,11 @@ impl<H: FunctionHost> ScheduleLoop<H> {
                 }
             }
             if this.spec.overlap == Overlap::Skip && running.swap(true, Ordering::AcqRel) {
-                this.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                if let Some(skipped) = skip_log.skipped(std::time::Instant::now()) {
-                    tracing::warn!(schedule = %name, planned = %rfc3339(due.planned), skipped, "previous run still going: fire skipped (one line a minute at most)");
-                }
+                this.skip_overlapping(&mut skip_log, due.planned);
                 continue;
             }
             if let Some(file) = state.clone() {
-                let (schedule, planned) = (name.clone(), due.planned);
-                // fsync can take long on an SD card: off the async workers.
-                tokio::task::spawn_blocking(move || {
-                    if let Err(error) = write_last_fire(&file, planned) {
-                        let full = fenn_runtime::files::is_full(&error);
-                        let hint = if full { " (the disk is full)" } else { "" };
-                        fenn_runtime::limited!(warn, "cron state not written", "", %schedule, %error, "could not persist the last fire time{hint}");
-                    }
-                });
+                persist_last_fire(file, name.clone(), due.planned);
             }
             let (this, running) = (this.clone(), RunningGuard(running.clone()));
             runs.spawn(async move {
@@ -259,11 +236,45 @@ impl<H: FunctionHost> ScheduleLoop<H> {
         } else {
             Duration::MAX
         };
-        let finished =
-            tokio::time::timeout(grace, async { while runs.join_next().await.is_some() {} });
-        if finished.await.is_err() {
-            tracing::warn!(schedule = %name, runs = runs.len(), "cron: runs still going when the shutdown grace ran out were stopped; their results are lost");
-            runs.abort_all();
+        finish_runs(runs, grace, &name).await;
+    }
+
+    /// The schedule's ticker, from the last fire in `state` when resuming.
+    fn ticker(&self, state: Option<&Path>, resume: bool) -> Ticker {
+        let last = state.filter(|_| resume).and_then(read_last_fire);
+        Ticker::new(
+            self.spec.schedule.clone(),
+            last,
+            Utc::now(),
+            self.spec.catch_up,
+            self.spec.jitter,
+        )
+    }
+
+    /// Counts and logs the fires missed before this one, if any.
+    fn count_skipped(&self, skipped: u64) {
+        if skipped > 0 {
+            self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
+            tracing::warn!(schedule = %self.spec.name, skipped, "missed fires were skipped (device off or clock jumped)");
+        }
+    }
+
+    /// When to fire for `due`: now for a catch-up, else the planned time
+    /// spread by the schedule's jitter.
+    fn fire_at(&self, due: &Due) -> DateTime<Utc> {
+        if due.catch_up {
+            Utc::now()
+        } else {
+            due.planned + ticker::jitter(self.seed, &self.spec.name, due.planned, self.spec.jitter)
+        }
+    }
+
+    /// Counts a fire skipped because the previous run still goes, and logs
+    /// it (one line a minute at most).
+    fn skip_overlapping(&self, skip_log: &mut SkipLog, planned: DateTime<Utc>) {
+        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        if let Some(skipped) = skip_log.skipped(std::time::Instant::now()) {
+            tracing::warn!(schedule = %self.spec.name, planned = %rfc3339(planned), skipped, "previous run still going: fire skipped (one line a minute at most)");
         }
     }
 
@@ -334,6 +345,29 @@ struct RunningGuard(Arc<AtomicBool>);
 impl Drop for RunningGuard {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
+    }
+}
+
+/// Writes `planned` as the schedule's last fire to `file`, off the async
+/// workers; a failure is logged.
+fn persist_last_fire(file: PathBuf, schedule: String, planned: DateTime<Utc>) {
+    // fsync can take long on an SD card: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = write_last_fire(&file, planned) {
+            let full = fenn_runtime::files::is_full(&error);
+            let hint = if full { " (the disk is full)" } else { "" };
+            fenn_runtime::limited!(warn, "cron state not written", "", %schedule, %error, "could not persist the last fire time{hint}");
+        }
+    });
+}
+
+/// Waits for the schedule's runs, at most `grace`; those still going
+/// then are stopped, their results lost.
+async fn finish_runs(mut runs: JoinSet<()>, grace: Duration, name: &str) {
+    let finished = tokio::time::timeout(grace, async { while runs.join_next().await.is_some() {} });
+    if finished.await.is_err() {
+        tracing::warn!(schedule = %name, runs = runs.len(), "cron: runs still going when the shutdown grace ran out were stopped; their results are lost");
+        runs.abort_all();
     }
 }
 

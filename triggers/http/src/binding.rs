@@ -140,45 +140,9 @@ impl RawRoute {
         })
     }
 
+    /// The route's policy: its apps, JWT, rate limits, CORS and IP lists.
     fn policy(&self, context: &PolicyContext<'_>) -> Result<RoutePolicy, BindingError> {
-        let from_function = self.apps.is_empty();
-        let named = if from_function {
-            context.function_apps
-        } else {
-            self.apps.as_slice()
-        };
-        let mut apps = Vec::new();
-        for (i, name) in named.iter().enumerate() {
-            // Refused, not left out: a route naming only refused apps
-            // would be open to all.
-            if context
-                .refused_apps
-                .iter()
-                .any(|refused| **refused == **name)
-            {
-                return Err(BindingError::reported_elsewhere(format!(
-                    "app '{name}' is refused"
-                )));
-            }
-            let Some(app) = context.known_apps.iter().find(|known| ***known == **name) else {
-                let known: Vec<&str> = context.known_apps.iter().map(|app| &**app).collect();
-                let reason = format!(
-                    "no [[app]] is named '{name}' (there are: {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                );
-                // The function's apps are the function's error, not the route's.
-                return Err(if from_function {
-                    BindingError::new("", format!("the function's apps[{i}]: {reason}"))
-                } else {
-                    BindingError::new(&format!("apps[{i}]"), reason)
-                });
-            };
-            apps.push(app.clone());
-        }
+        let apps = self.allowed_apps(context)?;
         if self.jwt && !context.jwt {
             return Err(BindingError::new(
                 "jwt",
@@ -204,6 +168,61 @@ impl RawRoute {
                 .then(|| Arc::new(rate::RateLimits::new(route, per_caller))),
             cors,
         })
+    }
+
+    /// The apps that may call the route: its own `apps`, or else the
+    /// function's; each one configured and not refused.
+    fn allowed_apps(&self, context: &PolicyContext<'_>) -> Result<Vec<Arc<str>>, BindingError> {
+        let from_function = self.apps.is_empty();
+        let named = if from_function {
+            context.function_apps
+        } else {
+            self.apps.as_slice()
+        };
+        let mut apps = Vec::new();
+        for (i, name) in named.iter().enumerate() {
+            // Refused, not left out: a route naming only refused apps
+            // would be open to all.
+            if context
+                .refused_apps
+                .iter()
+                .any(|refused| **refused == **name)
+            {
+                return Err(BindingError::reported_elsewhere(format!(
+                    "app '{name}' is refused"
+                )));
+            }
+            let Some(app) = context.known_apps.iter().find(|known| ***known == **name) else {
+                return Err(unknown_app(name, i, from_function, context));
+            };
+            apps.push(app.clone());
+        }
+        Ok(apps)
+    }
+}
+
+/// The error for `apps[i]`, `name`, which no `[[app]]` is named: the
+/// route's, or the function's when the route took the function's apps.
+fn unknown_app(
+    name: &str,
+    i: usize,
+    from_function: bool,
+    context: &PolicyContext<'_>,
+) -> BindingError {
+    let known: Vec<&str> = context.known_apps.iter().map(|app| &**app).collect();
+    let reason = format!(
+        "no [[app]] is named '{name}' (there are: {})",
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    );
+    // The function's apps are the function's error, not the route's.
+    if from_function {
+        BindingError::new("", format!("the function's apps[{i}]: {reason}"))
+    } else {
+        BindingError::new(&format!("apps[{i}]"), reason)
     }
 }
 

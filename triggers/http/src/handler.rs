@@ -2,15 +2,17 @@
 //! buffer budget), the function, and its response back as HTTP.
 
 use crate::policy::cors::Cors;
-use crate::policy::{self, GatewayPolicy, Refusal};
-use crate::route::{Match, RouteTable};
+use crate::policy::{self, Admission, GatewayPolicy, Refusal, RoutePolicy};
+use crate::route::{Match, RouteSpec, RouteTable};
 use crate::{GatewayError, HttpSettings, RequestStats, ResponseMode, request, response};
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::IntoResponse as _;
+use fenn_abi::Map;
 use fenn_runtime::FunctionHost;
 use http_body_util::{BodyExt as _, Limited};
 use std::net::{IpAddr, SocketAddr};
@@ -38,28 +40,18 @@ pub(crate) struct Gateway<H> {
     pub(crate) policy: Arc<GatewayPolicy>,
 }
 
+/// Answers one request: refused by the gateway's IP list, a CORS
+/// preflight, no route, or the route's function's answer; counted under
+/// its route.
 pub(crate) async fn handle<H: FunctionHost>(
     State(gateway): State<Arc<Gateway<H>>>,
     request: Request,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip());
-    let client = gateway.policy.client(peer, &parts.headers);
+    let client = gateway.policy.client(peer(&parts), &parts.headers);
     let routes = gateway.routes.load_full();
-    // Refused before any route is looked at, or matching none: counted
-    // under the one label for unmatched requests.
-    let unrouted = |error: GatewayError| {
-        let response = error.into_response_for(ResponseMode::Plain);
-        gateway
-            .stats
-            .count(&gateway.unmatched, response.status().as_u16());
-        response
-    };
     if !gateway.policy.ip.admits(client) {
-        return unrouted(Refusal::forbidden("Access Denied by IP Control").into());
+        return gateway.unrouted(Refusal::forbidden("Access Denied by IP Control").into());
     }
     if let Some((response, template)) = preflight(&routes, &parts, client) {
         gateway.stats.count(template, response.status().as_u16());
@@ -73,77 +65,138 @@ pub(crate) async fn handle<H: FunctionHost>(
                 path_parameters,
             } => (spec, template, path_parameters),
             Match::MethodNotAllowed(allowed) => {
-                return unrouted(GatewayError::MethodNotAllowed { allowed });
+                return gateway.unrouted(GatewayError::MethodNotAllowed { allowed });
             }
             Match::NotFound => {
                 let path = parts.uri.path().to_owned();
-                return unrouted(GatewayError::NoRoute { path });
+                return gateway.unrouted(GatewayError::NoRoute { path });
             }
         };
-    let mode = spec.response;
-    let answer = async {
-        let policy = &gateway.policy;
-        if spec.policy.is_protected() {
-            policy.not_penalized(client)?;
-        }
-        let admission = policy::admit(policy, &spec.policy, &parts.headers, client)
-            .map_err(|refusal| policy.counted(refusal, client))?;
-        if !admission.needs_body() {
-            admission.rate(&spec.policy, client)?;
-        }
-        let held = reserve_body(&body, &gateway)?;
-        let body = read_body(body, &gateway.settings).await?;
-        if admission.needs_body() {
-            // Again: a penalty may have started while the body came in,
-            // and signatures sent side by side would all be checked.
-            policy.not_penalized(client)?;
-            let method = parts.method.as_str();
-            admission
-                .finish(policy, method, &parts.uri, &parts.headers, &body)
-                .map_err(|refusal| policy.counted(refusal, client))?;
-            admission.rate(&spec.policy, client)?;
-        }
-        let event = request::to_admitted_event(
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            body,
-            path_parameters,
-            admission
-                .caller
-                .as_ref()
-                .map(|(caller, credential)| (&**caller, *credential)),
-        );
-        let output = gateway.host.invoke(&spec.function, event).await?;
-        let held = [held, reserve(&gateway.buffer, output.body.len())?];
-        let max = spec.max_response;
-        let http = if output.body.len() <= OFF_THREAD_BODY {
-            response::to_http(output, mode, max)?
-        } else {
-            // Decoding base64 or escaping an envelope takes time in
-            // proportion to the body: large ones leave the request threads.
-            tokio::task::spawn_blocking(move || response::to_http(output, mode, max))
-                .await
-                .map_err(|error| {
-                    GatewayError::Function(fenn_runtime::Error::Trap {
-                        reason: format!("building the response failed: {error}"),
-                    })
-                })??
-        };
-        Ok::<_, GatewayError>(hold_until_sent(http, held))
-    };
+    let answer = answer(&gateway, spec, &parts, body, path_parameters, client);
     let mut response = match answer.await {
         Ok(response) => response,
-        Err(error) => error.into_response_of(mode, &spec.function),
+        Err(error) => error.into_response_of(spec.response, &spec.function),
     };
+    add_cors(spec, &parts.headers, &mut response);
+    gateway.stats.count(template, response.status().as_u16());
+    response
+}
+
+/// The address the request came from (loopback when the listener does
+/// not say).
+fn peer(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |info| info.0.ip())
+}
+
+impl<H> Gateway<H> {
+    /// The answer to a request refused before any route is looked at, or
+    /// matching none: counted under the one label for unmatched requests.
+    fn unrouted(&self, error: GatewayError) -> axum::response::Response {
+        let response = error.into_response_for(ResponseMode::Plain);
+        self.stats
+            .count(&self.unmatched, response.status().as_u16());
+        response
+    }
+}
+
+/// The routed request's answer: admitted by the route's policy, its body
+/// read, the function run and its output turned into HTTP.
+async fn answer<H: FunctionHost>(
+    gateway: &Gateway<H>,
+    spec: &RouteSpec,
+    parts: &Parts,
+    body: Body,
+    path_parameters: Map,
+    client: IpAddr,
+) -> Result<axum::response::Response, GatewayError> {
+    let (admission, held, body) =
+        admit_with_body(gateway, &spec.policy, parts, body, client).await?;
+    let event = request::to_admitted_event(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+        path_parameters,
+        admission
+            .caller
+            .as_ref()
+            .map(|(caller, credential)| (&**caller, *credential)),
+    );
+    let output = gateway.host.invoke(&spec.function, event).await?;
+    let held = [held, reserve(&gateway.buffer, output.body.len())?];
+    let http = output_to_http(output, spec.response, spec.max_response).await?;
+    Ok(hold_until_sent(http, held))
+}
+
+/// Checks the request against the route's policy, by its headers before
+/// its body is read and, when the policy needs the body (a signature),
+/// by the body too; the admission, what the body holds of the buffer
+/// budget, and the body.
+async fn admit_with_body<H>(
+    gateway: &Gateway<H>,
+    route: &RoutePolicy,
+    parts: &Parts,
+    body: Body,
+    client: IpAddr,
+) -> Result<(Admission, Option<OwnedSemaphorePermit>, Vec<u8>), GatewayError> {
+    let policy = &gateway.policy;
+    if route.is_protected() {
+        policy.not_penalized(client)?;
+    }
+    let admission = policy::admit(policy, route, &parts.headers, client)
+        .map_err(|refusal| policy.counted(refusal, client))?;
+    if !admission.needs_body() {
+        admission.rate(route, client)?;
+    }
+    let held = reserve_body(&body, gateway)?;
+    let body = read_body(body, &gateway.settings).await?;
+    if admission.needs_body() {
+        // Again: a penalty may have started while the body came in,
+        // and signatures sent side by side would all be checked.
+        policy.not_penalized(client)?;
+        let method = parts.method.as_str();
+        admission
+            .finish(policy, method, &parts.uri, &parts.headers, &body)
+            .map_err(|refusal| policy.counted(refusal, client))?;
+        admission.rate(route, client)?;
+    }
+    Ok((admission, held, body))
+}
+
+/// The function's output as an HTTP response; a large body is turned
+/// into HTTP off the request threads.
+async fn output_to_http(
+    output: fenn_abi::Response,
+    mode: ResponseMode,
+    max: usize,
+) -> Result<axum::response::Response, GatewayError> {
+    if output.body.len() <= OFF_THREAD_BODY {
+        response::to_http(output, mode, max)
+    } else {
+        // Decoding base64 or escaping an envelope takes time in
+        // proportion to the body: large ones leave the request threads.
+        tokio::task::spawn_blocking(move || response::to_http(output, mode, max))
+            .await
+            .map_err(|error| {
+                GatewayError::Function(fenn_runtime::Error::Trap {
+                    reason: format!("building the response failed: {error}"),
+                })
+            })?
+    }
+}
+
+/// Adds the route's CORS headers to its answer: the allowed origin's,
+/// and `Vary` whenever the route has a CORS policy.
+fn add_cors(spec: &RouteSpec, headers: &HeaderMap, response: &mut axum::response::Response) {
     if let Some(cors) = &spec.policy.cors {
-        if let Some(origin) = cors.allowed(&parts.headers) {
+        if let Some(origin) = cors.allowed(headers) {
             cors.decorate(origin, response.headers_mut());
         }
         Cors::vary(response.headers_mut());
     }
-    gateway.stats.count(template, response.status().as_u16());
-    response
 }
 
 /// The answer to a CORS preflight (`OPTIONS` with `Origin` and

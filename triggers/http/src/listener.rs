@@ -20,6 +20,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -47,17 +48,7 @@ pub async fn serve_router(
     name: &'static str,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    // HTTP/1.1 only: devices and their clients speak it, and leaving
-    // HTTP/2 out keeps the h2 stack out of the binary. A TLS-terminating
-    // proxy in front can still offer HTTP/2 to browsers.
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        // A request's line and headers in at most 64 KiB (hyper's
-        // default is ~400 KiB a connection), so that many connections
-        // with large headers cannot hold memory no budget counts.
-        .max_buf_size(MAX_HEAD_BYTES);
+    let builder = http1_builder(&settings);
     let limits = ConnectionLimits::new(
         settings.max_connections,
         settings.max_connections_per_client,
@@ -80,17 +71,8 @@ pub async fn serve_router(
             },
             () = &mut shutdown => break,
         };
-        let client = peer.ip().to_canonical();
-        let place = match limits.open(client) {
-            Ok((place, Admitted::Free)) => place,
-            Ok((place, Admitted::Evicted(limit))) => {
-                at_limit(limit, true, client, &settings);
-                place
-            }
-            Err(refused) => {
-                at_limit(refused, false, client, &settings);
-                continue;
-            }
+        let Some(place) = open(&limits, peer, &settings) else {
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let stream = WriteTimeout::new(stream, settings.write_timeout);
@@ -104,6 +86,52 @@ pub async fn serve_router(
         tokio::spawn(connection.serve(stream, tls.clone(), service));
     }
     drop((listener, stopping));
+    drain(&stop, &settings, name).await;
+    Ok(())
+}
+
+/// The HTTP/1.1 connection builder, with the header read timeout and the
+/// head's size limit of `settings`.
+fn http1_builder(settings: &HttpSettings) -> http1::Builder {
+    // HTTP/1.1 only: devices and their clients speak it, and leaving
+    // HTTP/2 out keeps the h2 stack out of the binary. A TLS-terminating
+    // proxy in front can still offer HTTP/2 to browsers.
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        // A request's line and headers in at most 64 KiB (hyper's
+        // default is ~400 KiB a connection), so that many connections
+        // with large headers cannot hold memory no budget counts.
+        .max_buf_size(MAX_HEAD_BYTES);
+    builder
+}
+
+/// A place for a connection from `peer` within the connection limits
+/// (an idle one evicted if need be), or None when it is refused; either
+/// is logged.
+fn open(
+    limits: &Arc<ConnectionLimits>,
+    peer: SocketAddr,
+    settings: &HttpSettings,
+) -> Option<Connection> {
+    let client = peer.ip().to_canonical();
+    match limits.open(client) {
+        Ok((place, Admitted::Free)) => Some(place),
+        Ok((place, Admitted::Evicted(limit))) => {
+            at_limit(limit, true, client, settings);
+            Some(place)
+        }
+        Err(refused) => {
+            at_limit(refused, false, client, settings);
+            None
+        }
+    }
+}
+
+/// Tells every connection to close after its request in flight, and
+/// waits for them all to end within the shutdown grace.
+async fn drain(stop: &watch::Sender<bool>, settings: &HttpSettings, name: &str) {
     tracing::info!("{name}: draining in-flight requests");
     stop.send_replace(true);
     if timeout(settings.shutdown_grace, stop.closed())
@@ -112,7 +140,6 @@ pub async fn serve_router(
     {
         tracing::warn!(grace = ?settings.shutdown_grace, "{name}: shutdown grace ran out");
     }
-    Ok(())
 }
 
 /// The router as hyper calls it for one connection: each request knows

@@ -85,9 +85,45 @@ pub fn find_loop(routes: &[MqttRoute]) -> Option<MqttLoop> {
         })
         .collect();
     let filters: Vec<Vec<Pattern>> = routes.iter().map(|route| route.filter.pattern()).collect();
-    // The filters that can be fed, by their first level: a reply whose
-    // first level is plain is tried against those with that first level
-    // and those starting with a wildcard only.
+    let feeds = feeds(&patterns, &filters);
+    let cycle = Graph::new(&feeds).cycle()?;
+    Some(described(routes, cycle))
+}
+
+/// For each binding, by index, the bindings its reply topic (`patterns`)
+/// can feed through their `filters`, in order.
+fn feeds(patterns: &[Option<Vec<Pattern>>], filters: &[Vec<Pattern>]) -> Vec<Vec<usize>> {
+    let (by_first, open) = by_first_level(patterns, filters);
+    patterns
+        .iter()
+        .map(|reply| {
+            let Some(reply) = reply else {
+                return Vec::new();
+            };
+            let mut candidates: Vec<usize> = match reply.first() {
+                Some(Pattern::Exact(first)) => {
+                    let same = by_first.get(first.as_str()).into_iter().flatten();
+                    same.chain(&open).copied().collect()
+                }
+                _ => (0..patterns.len())
+                    .filter(|&to| patterns[to].is_some())
+                    .collect(),
+            };
+            candidates.sort_unstable();
+            candidates.retain(|&to| intersects(reply, &filters[to]));
+            candidates
+        })
+        .collect()
+}
+
+/// The filters that can be fed (of bindings with a reply topic), by their
+/// first level, and those starting with a wildcard: a reply whose first
+/// level is plain is tried against those with that first level and
+/// those starting with a wildcard only.
+fn by_first_level<'f>(
+    patterns: &[Option<Vec<Pattern>>],
+    filters: &'f [Vec<Pattern>],
+) -> (HashMap<&'f str, Vec<usize>>, Vec<usize>) {
     let mut by_first: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut open: Vec<usize> = Vec::new();
     for (to, filter) in filters.iter().enumerate() {
@@ -99,27 +135,12 @@ pub fn find_loop(routes: &[MqttRoute]) -> Option<MqttLoop> {
             _ => open.push(to),
         }
     }
-    let feeds: Vec<Vec<usize>> = patterns
-        .iter()
-        .map(|reply| {
-            let Some(reply) = reply else {
-                return Vec::new();
-            };
-            let mut candidates: Vec<usize> = match reply.first() {
-                Some(Pattern::Exact(first)) => {
-                    let same = by_first.get(first.as_str()).into_iter().flatten();
-                    same.chain(&open).copied().collect()
-                }
-                _ => (0..routes.len())
-                    .filter(|&to| patterns[to].is_some())
-                    .collect(),
-            };
-            candidates.sort_unstable();
-            candidates.retain(|&to| intersects(reply, &filters[to]));
-            candidates
-        })
-        .collect();
-    let mut cycle = Graph::new(&feeds).cycle()?;
+    (by_first, open)
+}
+
+/// The loop `cycle` makes among `routes`, from its lowest route, each
+/// step named by its function and filter.
+fn described(routes: &[MqttRoute], mut cycle: Vec<usize>) -> MqttLoop {
     let lowest = cycle
         .iter()
         .enumerate()
@@ -132,10 +153,10 @@ pub fn find_loop(routes: &[MqttRoute]) -> Option<MqttLoop> {
     };
     let mut steps: Vec<String> = cycle.iter().map(step).collect();
     steps.extend(cycle.first().map(step));
-    Some(MqttLoop {
+    MqttLoop {
         described: format!("mqtt loop: {}", steps.join(" -> ")),
         routes: cycle,
-    })
+    }
 }
 
 /// A directed graph by adjacency lists, searched depth first without

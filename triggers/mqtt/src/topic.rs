@@ -67,18 +67,7 @@ impl TopicFilter {
             filter: written.to_owned(),
             reason: reason.to_owned(),
         };
-        let (share, rest) = match written.strip_prefix("$share/") {
-            Some(shared) => {
-                let (group, rest) = shared
-                    .split_once('/')
-                    .ok_or_else(|| fail("a shared subscription is $share/<group>/<filter>"))?;
-                if group.is_empty() || group.contains(['+', '#', '{', '}']) {
-                    return Err(fail("the share group must be a plain, non-empty name"));
-                }
-                (Some(group.to_owned()), rest)
-            }
-            None => (None, written),
-        };
+        let (share, rest) = split_share(written).map_err(fail)?;
         if rest.is_empty() {
             return Err(fail("the filter is empty"));
         }
@@ -90,42 +79,7 @@ impl TopicFilter {
         let mut names: Vec<&str> = Vec::new();
         for (index, part) in parts.iter().enumerate() {
             let last = index + 1 == parts.len();
-            let level = match *part {
-                "+" => Level::One(None),
-                "#" if last => Level::Rest(None),
-                "#" => return Err(fail("'#' must be the last level")),
-                braced if braced.starts_with('{') && braced.ends_with('}') => {
-                    let inner = &braced[1..braced.len() - 1];
-                    let (rest_level, name) = match inner.strip_prefix('*') {
-                        Some(name) => (true, name),
-                        None => (false, inner),
-                    };
-                    if name.is_empty()
-                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    {
-                        return Err(fail(
-                            "a segment name is letters, digits or '_', as in {room}",
-                        ));
-                    }
-                    if names.contains(&name) {
-                        return Err(fail("a segment name is used twice"));
-                    }
-                    names.push(name);
-                    if rest_level && !last {
-                        return Err(fail("'{*name}' must be the last level"));
-                    }
-                    if rest_level {
-                        Level::Rest(Some(name.to_owned()))
-                    } else {
-                        Level::One(Some(name.to_owned()))
-                    }
-                }
-                plain if plain.contains(['+', '#', '{', '}']) => {
-                    return Err(fail("'+', '#' and {names} must be whole levels"));
-                }
-                plain => Level::Exact(plain.to_owned()),
-            };
-            levels.push(level);
+            levels.push(parse_level(part, last, &mut names).map_err(fail)?);
         }
         Ok(Self {
             written: written.to_owned(),
@@ -219,6 +173,70 @@ impl TopicFilter {
             _ => None,
         })
     }
+}
+
+/// The share group of a `$share/<group>/<filter>`, if it is one, and
+/// the filter; or why it is not a valid shared subscription.
+fn split_share(written: &str) -> Result<(Option<String>, &str), &'static str> {
+    let Some(shared) = written.strip_prefix("$share/") else {
+        return Ok((None, written));
+    };
+    let (group, rest) = shared
+        .split_once('/')
+        .ok_or("a shared subscription is $share/<group>/<filter>")?;
+    if group.is_empty() || group.contains(['+', '#', '{', '}']) {
+        return Err("the share group must be a plain, non-empty name");
+    }
+    Ok((Some(group.to_owned()), rest))
+}
+
+/// One level of a filter (`last` when it ends the filter), the names of
+/// the segments before it in `names`; or what is wrong with it.
+fn parse_level<'a>(
+    part: &'a str,
+    last: bool,
+    names: &mut Vec<&'a str>,
+) -> Result<Level, &'static str> {
+    Ok(match part {
+        "+" => Level::One(None),
+        "#" if last => Level::Rest(None),
+        "#" => return Err("'#' must be the last level"),
+        braced if braced.starts_with('{') && braced.ends_with('}') => {
+            parse_named(&braced[1..braced.len() - 1], last, names)?
+        }
+        plain if plain.contains(['+', '#', '{', '}']) => {
+            return Err("'+', '#' and {names} must be whole levels");
+        }
+        plain => Level::Exact(plain.to_owned()),
+    })
+}
+
+/// A named level, `{name}` or `{*name}` without its braces; or what is
+/// wrong with it.
+fn parse_named<'a>(
+    inner: &'a str,
+    last: bool,
+    names: &mut Vec<&'a str>,
+) -> Result<Level, &'static str> {
+    let (rest_level, name) = match inner.strip_prefix('*') {
+        Some(name) => (true, name),
+        None => (false, inner),
+    };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err("a segment name is letters, digits or '_', as in {room}");
+    }
+    if names.contains(&name) {
+        return Err("a segment name is used twice");
+    }
+    names.push(name);
+    if rest_level && !last {
+        return Err("'{*name}' must be the last level");
+    }
+    Ok(if rest_level {
+        Level::Rest(Some(name.to_owned()))
+    } else {
+        Level::One(Some(name.to_owned()))
+    })
 }
 
 /// A reply topic such as `sensors/{room}/temp/result`, filled from the

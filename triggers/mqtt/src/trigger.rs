@@ -22,7 +22,7 @@
 //! a session expiry): the broker keeps fenn's subscriptions and queues its
 //! QoS 1 messages while fenn or the connection is down.
 
-use crate::bindings::{self, MqttBindings};
+use crate::bindings::{self, MqttBindings, Routes};
 use crate::delivery;
 use crate::link::Link;
 use crate::message;
@@ -32,6 +32,7 @@ use crate::publisher::{self, Publisher};
 use crate::session::{self, Ack, Client, Connection, Received, WINDOW};
 pub use crate::settings::{MqttSettings, MqttTls};
 use crate::{MqttStats, ReplyTemplate, TopicFilter};
+use fenn_abi::{Map, Response};
 use fenn_runtime::FunctionHost;
 use fenn_runtime::trigger::{BoxFuture, Stage, Trigger};
 use std::future::Future;
@@ -127,13 +128,7 @@ impl<H: FunctionHost> MqttTrigger<H> {
         let settings = &self.settings;
         let routes = self.bindings.routes();
         let in_flight = settings.max_in_flight.clamp(1, usize::from(u16::MAX));
-        // The broker may send `in_flight` QoS 1 messages before fenn
-        // acknowledges one (MQTT 5 Receive Maximum). The client's queue
-        // holds acks and a delivery window or two of replies; the poller
-        // drains it all the time, so a full queue only waits briefly.
-        let requests = 2 * in_flight + 2 * WINDOW + routes.load().len() + 16;
-        let receive = u16::try_from(in_flight).unwrap_or(u16::MAX);
-        let (client, mut connection) = session::connect(settings, receive, requests);
+        let (client, mut connection) = connect(settings, in_flight, &routes);
         let links = self.link.subscribe();
         let link = self.link;
         let (close, closed) = oneshot::channel::<()>();
@@ -147,20 +142,13 @@ impl<H: FunctionHost> MqttTrigger<H> {
                 let _ = closed.await;
             },
         ));
-        let (work, queue) = mpsc::channel::<Work>(in_flight);
-        // Unbounded, so the dispatcher never waits on acks (which wait on
-        // PUBACKs): it holds at most the QoS 1 messages the broker let
-        // through unacknowledged.
-        let (order, acks) = mpsc::unbounded_channel::<(Ack, oneshot::Receiver<bool>)>();
-        let acker = tokio::spawn(ack_in_order(acks, client.clone()));
-        let dispatcher = tokio::spawn(dispatch(
-            queue,
-            order,
+        let dispatching = Dispatching::spawn(
+            &client,
             self.publisher,
             self.host.clone(),
             in_flight,
             self.stats.clone(),
-        ));
+        );
         let (subscriptions, to_make) = mpsc::unbounded_channel();
         tokio::spawn(bindings::subscriber(client.clone(), to_make));
         let broker = format!("{}:{}", settings.host, settings.port);
@@ -173,57 +161,138 @@ impl<H: FunctionHost> MqttTrigger<H> {
             broker,
             max_packet,
         );
-        let mut work = Some(work);
-        tokio::pin!(shutdown);
-        let drained = async {
-            let _ = dispatcher.await;
-            let _ = acker.await;
+        let changes = &mut self.changes;
+        let grace = settings.shutdown_grace;
+        serve(
+            &mut poller,
+            &mut connection,
+            &routes,
+            changes,
+            dispatching,
+            shutdown,
+            grace,
+        )
+        .await;
+        report_dropped(poller.dropped);
+        let _ = close.send(());
+        finish(delivery, connection, &client).await;
+    }
+}
+
+/// Opens the session to the broker, its request queue sized for
+/// `in_flight` messages and the subscriptions of `routes`.
+fn connect(settings: &MqttSettings, in_flight: usize, routes: &Routes) -> (Client, Connection) {
+    // The broker may send `in_flight` QoS 1 messages before fenn
+    // acknowledges one (MQTT 5 Receive Maximum). The client's queue
+    // holds acks and a delivery window or two of replies; the poller
+    // drains it all the time, so a full queue only waits briefly.
+    let requests = 2 * in_flight + 2 * WINDOW + routes.load().len() + 16;
+    let receive = u16::try_from(in_flight).unwrap_or(u16::MAX);
+    session::connect(settings, receive, requests)
+}
+
+/// The tasks that take messages from the poller: where it hands them
+/// over, the dispatcher that runs them and the task that acknowledges
+/// them.
+struct Dispatching {
+    work: mpsc::Sender<Work>,
+    dispatcher: tokio::task::JoinHandle<()>,
+    acker: tokio::task::JoinHandle<()>,
+}
+
+impl Dispatching {
+    /// Starts the ack task and the dispatcher, which runs at most
+    /// `in_flight` messages at once.
+    fn spawn<H: FunctionHost>(
+        client: &Client,
+        publisher: Publisher,
+        host: Arc<H>,
+        in_flight: usize,
+        stats: Arc<MqttStats>,
+    ) -> Self {
+        let (work, queue) = mpsc::channel::<Work>(in_flight);
+        // Unbounded, so the dispatcher never waits on acks (which wait on
+        // PUBACKs): it holds at most the QoS 1 messages the broker let
+        // through unacknowledged.
+        let (order, acks) = mpsc::unbounded_channel::<(Ack, oneshot::Receiver<bool>)>();
+        let acker = tokio::spawn(ack_in_order(acks, client.clone()));
+        let dispatcher = tokio::spawn(dispatch(queue, order, publisher, host, in_flight, stats));
+        Self {
+            work,
+            dispatcher,
+            acker,
+        }
+    }
+}
+
+/// Polls the connection and hands messages to the dispatcher until
+/// `shutdown` completes and the messages in flight have finished, or
+/// the grace runs out (or the dispatcher is gone).
+async fn serve(
+    poller: &mut Poller,
+    connection: &mut Connection,
+    routes: &Routes,
+    changes: &mut watch::Receiver<()>,
+    dispatching: Dispatching,
+    shutdown: impl Future<Output = ()> + Send,
+    shutdown_grace: Duration,
+) {
+    let Dispatching {
+        work,
+        dispatcher,
+        acker,
+    } = dispatching;
+    let mut work = Some(work);
+    tokio::pin!(shutdown);
+    let drained = async {
+        let _ = dispatcher.await;
+        let _ = acker.await;
+    };
+    tokio::pin!(drained);
+    let mut grace = None;
+    loop {
+        let sender = if poller.read_ahead.is_empty() {
+            None
+        } else {
+            work.clone()
         };
-        tokio::pin!(drained);
-        let mut grace = None;
-        loop {
-            let sender = if poller.read_ahead.is_empty() {
-                None
-            } else {
-                work.clone()
-            };
-            tokio::select! {
-                happened = connection.poll(), if poller.retry.is_none() => {
-                    poller.on_happened(happened, &mut connection, &routes, work.is_some());
-                }
-                () = async { if let Some(retry) = &mut poller.retry { retry.await } }, if poller.retry.is_some() => poller.retry = None,
-                permit = async { sender?.reserve_owned().await.ok() }, if work.is_some() && !poller.read_ahead.is_empty() => {
-                    if !poller.hand_over(permit) {
-                        break;
-                    }
-                }
-                changed = self.changes.changed(), if work.is_some() => {
-                    if changed.is_ok() {
-                        poller.on_routes_changed(&routes);
-                    }
-                }
-                () = &mut shutdown, if work.is_some() => {
-                    tracing::info!("MQTT: finishing in-flight messages");
-                    work = None;
-                    poller.stop_reading();
-                    grace = Some(Box::pin(tokio::time::sleep(settings.shutdown_grace)));
-                }
-                () = &mut drained, if work.is_none() => break,
-                () = async { if let Some(grace) = &mut grace { grace.await } else { std::future::pending().await } } => {
-                    tracing::warn!("MQTT: shutdown grace ran out");
+        tokio::select! {
+            happened = connection.poll(), if poller.retry.is_none() => {
+                poller.on_happened(happened, connection, routes, work.is_some());
+            }
+            () = async { if let Some(retry) = &mut poller.retry { retry.await } }, if poller.retry.is_some() => poller.retry = None,
+            permit = async { sender?.reserve_owned().await.ok() }, if work.is_some() && !poller.read_ahead.is_empty() => {
+                if !poller.hand_over(permit) {
                     break;
                 }
             }
+            changed = changes.changed(), if work.is_some() => {
+                if changed.is_ok() {
+                    poller.on_routes_changed(routes);
+                }
+            }
+            () = &mut shutdown, if work.is_some() => {
+                tracing::info!("MQTT: finishing in-flight messages");
+                work = None;
+                poller.stop_reading();
+                grace = Some(Box::pin(tokio::time::sleep(shutdown_grace)));
+            }
+            () = &mut drained, if work.is_none() => break,
+            () = async { if let Some(grace) = &mut grace { grace.await } else { std::future::pending().await } } => {
+                tracing::warn!("MQTT: shutdown grace ran out");
+                break;
+            }
         }
-        let dropped = poller.dropped;
-        if dropped > 0 {
-            tracing::warn!(
-                total = dropped,
-                "MQTT: QoS 0 messages dropped while functions were saturated, in all"
-            );
-        }
-        let _ = close.send(());
-        finish(delivery, connection, &client).await;
+    }
+}
+
+/// Says how many QoS 0 messages were dropped in all, if any.
+fn report_dropped(dropped: u64) {
+    if dropped > 0 {
+        tracing::warn!(
+            total = dropped,
+            "MQTT: QoS 0 messages dropped while functions were saturated, in all"
+        );
     }
 }
 
@@ -328,21 +397,55 @@ async fn handle<H: FunctionHost>(
     stats: &MqttStats,
 ) -> Option<oneshot::Receiver<bool>> {
     let topic = String::from_utf8_lossy(&publish.topic).into_owned();
-    let Some((route, parameters)) = routes.iter().find_map(|route| {
-        route
-            .filter
-            .matches(&topic)
-            .map(|parameters| (route, parameters))
-    }) else {
-        fenn_runtime::limited!(warn, "no subscription matches", "", %topic, "MQTT: a message no subscription matches");
-        return None;
-    };
+    let (route, parameters) = route_for(routes, &topic)?;
     if publish.hops >= message::MAX_HOPS {
-        // Not run and not answered: an answer would go round again.
-        let refused = stats.refused_hops.fetch_add(1, Ordering::Relaxed) + 1;
-        fenn_runtime::limited!(warn, "mqtt hops", &route.function, %topic, function = %route.function, hops = publish.hops, refused, "MQTT: a message that came through {} fenn replies was refused: replies feed subscriptions in a loop through the broker", publish.hops);
+        refuse_loop(publish, route, stats, &topic);
         return None;
     }
+    let response_topic = response_topic(publish, route, &parameters, &topic);
+    if let Some(size) = publish.oversized {
+        return refuse_oversized(publish, publisher, route, &topic, size, response_topic).await;
+    }
+    let result = run_function(publish, route, parameters, host, &topic).await?;
+    let reply_topic = response_topic?;
+    Some(
+        publisher
+            .publish(message::reply(result, publish, reply_topic))
+            .await,
+    )
+}
+
+/// The first route whose filter matches `topic`, and the parameters its
+/// filter names; none is said in the log.
+fn route_for<'r>(routes: &'r [MqttRoute], topic: &str) -> Option<(&'r MqttRoute, Map)> {
+    let found = routes.iter().find_map(|route| {
+        route
+            .filter
+            .matches(topic)
+            .map(|parameters| (route, parameters))
+    });
+    if found.is_none() {
+        fenn_runtime::limited!(warn, "no subscription matches", "", %topic, "MQTT: a message no subscription matches");
+    }
+    found
+}
+
+/// Counts and logs a message refused for coming through too many fenn
+/// replies (a loop through the broker).
+fn refuse_loop(publish: &Received, route: &MqttRoute, stats: &MqttStats, topic: &str) {
+    // Not run and not answered: an answer would go round again.
+    let refused = stats.refused_hops.fetch_add(1, Ordering::Relaxed) + 1;
+    fenn_runtime::limited!(warn, "mqtt hops", &route.function, %topic, function = %route.function, hops = publish.hops, refused, "MQTT: a message that came through {} fenn replies was refused: replies feed subscriptions in a loop through the broker", publish.hops);
+}
+
+/// Where the reply goes: the message's own response topic (unless it has
+/// wildcards, which is logged), else the route's reply template.
+fn response_topic(
+    publish: &Received,
+    route: &MqttRoute,
+    parameters: &Map,
+    topic: &str,
+) -> Option<String> {
     let asked = publish.response_topic.clone().filter(|asked| {
         let plain = crate::topic::is_plain_topic(asked);
         if !plain {
@@ -350,17 +453,37 @@ async fn handle<H: FunctionHost>(
         }
         plain
     });
-    let response_topic =
-        asked.or_else(|| route.reply.as_ref().map(|reply| reply.render(&parameters)));
-    if let Some(size) = publish.oversized {
-        fenn_runtime::limited!(warn, "message over max_payload", &route.function, %topic, bytes = size, "MQTT: a message over the size limit (max_payload) was refused");
-        let text = format!("message is {size} bytes, over the size limit");
-        let mut refusal = message::refusal(413, &text, response_topic?, publish.qos.min(1));
-        refusal.correlation.clone_from(&publish.correlation);
-        message::set_hops(&mut refusal, publish.hops.saturating_add(1));
-        return Some(publisher.publish(refusal).await);
-    }
-    let event = match message::to_event(publish, parameters.clone()) {
+    asked.or_else(|| route.reply.as_ref().map(|reply| reply.render(parameters)))
+}
+
+/// Logs a message over the size limit and queues its 413 reply, when it
+/// has somewhere to go.
+async fn refuse_oversized(
+    publish: &Received,
+    publisher: &Publisher,
+    route: &MqttRoute,
+    topic: &str,
+    size: usize,
+    response_topic: Option<String>,
+) -> Option<oneshot::Receiver<bool>> {
+    fenn_runtime::limited!(warn, "message over max_payload", &route.function, %topic, bytes = size, "MQTT: a message over the size limit (max_payload) was refused");
+    let text = format!("message is {size} bytes, over the size limit");
+    let mut refusal = message::refusal(413, &text, response_topic?, publish.qos.min(1));
+    refusal.correlation.clone_from(&publish.correlation);
+    message::set_hops(&mut refusal, publish.hops.saturating_add(1));
+    Some(publisher.publish(refusal).await)
+}
+
+/// Runs the route's function on the message and logs how it went; None
+/// when the message cannot be made into an event (it is dropped).
+async fn run_function<H: FunctionHost>(
+    publish: &Received,
+    route: &MqttRoute,
+    parameters: Map,
+    host: &H,
+    topic: &str,
+) -> Option<Result<Response, fenn_runtime::Error>> {
+    let event = match message::to_event(publish, parameters) {
         Ok(event) => event,
         Err(reason) => {
             fenn_runtime::limited!(warn, "message dropped", &route.function, %topic, %reason, "MQTT: message dropped");
@@ -379,10 +502,5 @@ async fn handle<H: FunctionHost>(
             fenn_runtime::limited!(warn, "MQTT message failed", &route.function, %topic, function = %route.function, %error, "MQTT message failed");
         }
     }
-    let reply_topic = response_topic?;
-    Some(
-        publisher
-            .publish(message::reply(result, publish, reply_topic))
-            .await,
-    )
+    Some(result)
 }

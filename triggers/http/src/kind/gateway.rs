@@ -69,6 +69,19 @@ impl Reader<'_> {
     /// `[gateway]` and `[[app]]`, every error reported.
     pub(super) fn gateway(&self, raw: Option<&RawGateway>, apps: &[Value]) -> GatewaySettings {
         let mut settings = GatewaySettings::default();
+        self.apps(apps, &mut settings);
+        let Some(raw) = raw else {
+            return settings;
+        };
+        self.gateway_keys(raw, &mut settings);
+        settings.jwt = raw.jwt.as_ref().and_then(|jwt| self.keep(self.jwt(jwt)));
+        settings
+    }
+
+    /// The `[[app]]`s into `settings.apps`; the names of apps refused (for
+    /// their own keys, or all of them for the apps' error) into
+    /// `settings.refused`.
+    fn apps(&self, apps: &[Value], settings: &mut GatewaySettings) {
         let mut specs: Vec<AppSpec> = Vec::new();
         for (i, app) in apps.iter().enumerate() {
             let key = format!("app[{i}]");
@@ -93,9 +106,11 @@ impl Reader<'_> {
                 .refused
                 .extend(specs.iter().map(|spec| Arc::from(spec.name.as_str()))),
         }
-        let Some(raw) = raw else {
-            return settings;
-        };
+    }
+
+    /// `[gateway]`'s IP lists, signature window, nonce cache and failure
+    /// limit into `settings`; a key in error leaves its default.
+    fn gateway_keys(&self, raw: &RawGateway, settings: &mut GatewaySettings) {
         let key =
             |error: BindingError| self.error(format!("gateway.{}", error.field), error.reason);
         settings.ip = self
@@ -126,21 +141,23 @@ impl Reader<'_> {
             settings.failures.limit = limit;
         }
         if let Some(text) = &raw.auth_penalty {
-            let penalty = units::duration(text)
-                .map_err(|reason| self.error("gateway.auth_penalty", reason))
-                .and_then(|penalty| {
-                    if penalty.is_zero() || penalty > Duration::from_secs(86_400) {
-                        Err(self.error("gateway.auth_penalty", "must be from 1s to 24h"))
-                    } else {
-                        Ok(penalty)
-                    }
-                });
-            if let Some(penalty) = self.keep(penalty) {
+            if let Some(penalty) = self.keep(self.auth_penalty(text)) {
                 settings.failures.penalty = penalty;
             }
         }
-        settings.jwt = raw.jwt.as_ref().and_then(|jwt| self.keep(self.jwt(jwt)));
-        settings
+    }
+
+    /// `gateway.auth_penalty`: a duration from 1s to 24h.
+    fn auth_penalty(&self, text: &str) -> Result<Duration, KeyError> {
+        units::duration(text)
+            .map_err(|reason| self.error("gateway.auth_penalty", reason))
+            .and_then(|penalty| {
+                if penalty.is_zero() || penalty > Duration::from_secs(86_400) {
+                    Err(self.error("gateway.auth_penalty", "must be from 1s to 24h"))
+                } else {
+                    Ok(penalty)
+                }
+            })
     }
 
     fn app(&self, key: &str, raw: &RawApp) -> Result<AppSpec, KeyError> {

@@ -217,57 +217,96 @@ pub fn admit(
             pending: None,
         });
     }
-    let authorized = |name: &Arc<str>| route.apps.iter().any(|app| app == name);
-    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
-    if let Some(value) = values.next() {
-        if values.next().is_some() || value.len() > MAX_AUTHORIZATION {
-            return Err(Refusal::unauthorized("Invalid Authorization"));
-        }
-        let text = value
-            .to_str()
-            .map_err(|_| Refusal::unauthorized("Invalid Authorization"))?;
-        let (scheme, credential) = text.split_once(' ').unwrap_or((text, ""));
-        let credential = credential.trim();
-        if scheme.eq_ignore_ascii_case("APPCODE") && !route.apps.is_empty() {
-            let app = gateway
-                .apps
-                .by_code(credential)
-                .ok_or(Refusal::unauthorized("Invalid AppCode"))?;
-            if !authorized(&app.name) {
-                return Err(Refusal::forbidden("Unauthorized"));
-            }
-            return Ok(Admission {
-                caller: Some((app.name.clone(), Credential::AppCode)),
-                pending: None,
-            });
-        }
-        if scheme.eq_ignore_ascii_case("Bearer") && route.jwt {
-            let jwt = gateway
-                .jwt
-                .as_ref()
-                .ok_or(Refusal::unauthorized("Invalid Token"))?;
-            return Ok(Admission {
-                caller: Some((jwt.verify(credential)?, Credential::Jwt)),
-                pending: None,
-            });
-        }
-        if !signature::is_signed(headers) {
-            return Err(Refusal::unauthorized("Invalid Authorization"));
-        }
+    if let Some(admission) = by_authorization(gateway, route, headers)? {
+        return Ok(admission);
     }
     if !route.apps.is_empty() && signature::is_signed(headers) {
-        // The clock is read for signed requests only.
-        let now = now_ms();
-        let pending = signature::check_headers(headers, &gateway.apps, now, gateway.window_ms())?;
-        if !authorized(&pending.app.name) {
-            return Err(Refusal::forbidden("Unauthorized"));
-        }
-        return Ok(Admission {
-            caller: Some((pending.app.name.clone(), Credential::Signature)),
-            pending: Some((pending, now)),
-        });
+        return by_signature(gateway, route, headers);
     }
     Err(Refusal::unauthorized("Missing Credentials"))
+}
+
+/// Decides by the `Authorization` header: an AppCode or a JWT bearer
+/// token, as the route accepts them. None when there is no such header,
+/// or when it goes with a signature, which decides instead.
+fn by_authorization(
+    gateway: &GatewayPolicy,
+    route: &RoutePolicy,
+    headers: &HeaderMap,
+) -> Result<Option<Admission>, Refusal> {
+    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() || value.len() > MAX_AUTHORIZATION {
+        return Err(Refusal::unauthorized("Invalid Authorization"));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| Refusal::unauthorized("Invalid Authorization"))?;
+    let (scheme, credential) = text.split_once(' ').unwrap_or((text, ""));
+    let credential = credential.trim();
+    if scheme.eq_ignore_ascii_case("APPCODE") && !route.apps.is_empty() {
+        return by_app_code(gateway, route, credential).map(Some);
+    }
+    if scheme.eq_ignore_ascii_case("Bearer") && route.jwt {
+        let jwt = gateway
+            .jwt
+            .as_ref()
+            .ok_or(Refusal::unauthorized("Invalid Token"))?;
+        return Ok(Some(Admission {
+            caller: Some((jwt.verify(credential)?, Credential::Jwt)),
+            pending: None,
+        }));
+    }
+    if !signature::is_signed(headers) {
+        return Err(Refusal::unauthorized("Invalid Authorization"));
+    }
+    Ok(None)
+}
+
+/// Admits the app whose AppCode is `code`, when the route authorizes it.
+fn by_app_code(
+    gateway: &GatewayPolicy,
+    route: &RoutePolicy,
+    code: &str,
+) -> Result<Admission, Refusal> {
+    let app = gateway
+        .apps
+        .by_code(code)
+        .ok_or(Refusal::unauthorized("Invalid AppCode"))?;
+    if !authorizes(route, &app.name) {
+        return Err(Refusal::forbidden("Unauthorized"));
+    }
+    Ok(Admission {
+        caller: Some((app.name.clone(), Credential::AppCode)),
+        pending: None,
+    })
+}
+
+/// Checks a signed request's headers and admits its app, when the route
+/// authorizes it; the signature over the body is checked later
+/// ([`Admission::finish`]).
+fn by_signature(
+    gateway: &GatewayPolicy,
+    route: &RoutePolicy,
+    headers: &HeaderMap,
+) -> Result<Admission, Refusal> {
+    // The clock is read for signed requests only.
+    let now = now_ms();
+    let pending = signature::check_headers(headers, &gateway.apps, now, gateway.window_ms())?;
+    if !authorizes(route, &pending.app.name) {
+        return Err(Refusal::forbidden("Unauthorized"));
+    }
+    Ok(Admission {
+        caller: Some((pending.app.name.clone(), Credential::Signature)),
+        pending: Some((pending, now)),
+    })
+}
+
+/// Whether the route lets the app `name` call it.
+fn authorizes(route: &RoutePolicy, name: &Arc<str>) -> bool {
+    route.apps.iter().any(|app| app == name)
 }
 
 impl Admission {
