@@ -11,7 +11,6 @@
 //!   it reports (metrics, readiness, status).
 
 mod broker;
-mod pem;
 mod running;
 
 use crate::topic::is_plain_topic;

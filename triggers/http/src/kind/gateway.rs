@@ -3,7 +3,10 @@
 //! variable or from a file only its owner may read, never from the
 //! config itself.
 
-use super::files::{self, MAX_PEM, MAX_SECRET_FILE};
+use fenn_runtime::files::{self, MAX_PEM};
+
+/// Largest secret file (an AppSecret, an AppCode, an HS256 secret).
+const MAX_SECRET_FILE: u64 = 64 << 10;
 use super::raw::{RawApp, RawGateway, RawJwt};
 use super::reader::Reader;
 use crate::policy::apps::{AppSpec, Apps};

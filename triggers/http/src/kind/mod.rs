@@ -37,7 +37,6 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
-mod files;
 mod gateway;
 mod raw;
 mod reader;

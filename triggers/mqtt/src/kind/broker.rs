@@ -251,7 +251,12 @@ fn outbox_bytes(text: Option<&str>) -> Result<u64, KeyError> {
 /// The TLS files of `mqtts://`, read relative to `config_dir`.
 fn tls(raw: &RawMqtt, config_dir: &Path) -> Result<MqttTls, KeyError> {
     let read = |key: &str, path: &str| {
-        super::pem::read(&config_dir.join(path)).map_err(|reason| error(key, reason))
+        fenn_runtime::files::read(
+            &config_dir.join(path),
+            fenn_runtime::files::MAX_PEM,
+            "the most a PEM file may be",
+        )
+        .map_err(|reason| error(key, reason))
     };
     let ca = match &raw.ca_file {
         Some(path) => read("ca_file", path)?,
