@@ -299,30 +299,15 @@ fn config_sources() -> Vec<PathBuf> {
     found
 }
 
-/// Raw structs whose doc comment does not open with their section, and
-/// the section of runtime/CONFIGURATION.md that documents them.
-const SECTIONS_NOT_IN_THEIR_DOC: &[(&str, &str)] = &[
-    // The gateway's keys of `[server]` (triggers/http/src/kind/raw.rs).
-    ("RawServer", "[server]"),
-    ("RawRoute", "[[function.http]]"),
-    ("RawSubscription", "[[function.mqtt]]"),
-    ("RawSchedule", "[[function.cron]]"),
-];
-
 /// The section a Raw struct documents, from the first line of its doc
-/// comment (`` /// `[mqtt]`: … ``, `` /// `cors`, … ``), else from
-/// [`SECTIONS_NOT_IN_THEIR_DOC`].
+/// comment (`` /// `[mqtt]`: … ``, `` /// `cors`, … ``).
 fn section_of(name: &str, doc: Option<&str>, place: &str) -> String {
     let named = doc
         .and_then(|doc| doc.strip_prefix('`'))
         .and_then(|doc| doc.split_once('`'))
         .map(|(section, _)| section.to_owned())
         .filter(|section| !section.is_empty());
-    let listed = SECTIONS_NOT_IN_THEIR_DOC
-        .iter()
-        .find(|(raw, _)| *raw == name)
-        .map(|(_, section)| (*section).to_owned());
-    named.or(listed).unwrap_or_else(|| {
+    named.unwrap_or_else(|| {
         panic!(
             "{place}: the doc comment of {name} does not open with the section it reads \
              (/// `[section]`: …)"

@@ -7,7 +7,7 @@ use crate::{CronSpec, Overlap, Schedule, ScheduleError};
 use fenn_runtime::trigger::{BindingError, is_name};
 use serde::Deserialize;
 
-/// One schedule, as written.
+/// `[[function.cron]]`: one schedule, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {

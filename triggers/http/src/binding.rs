@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// Most distinct methods one route names.
 pub const MAX_METHODS: usize = 16;
 
-/// One route of the HTTP gateway, as written.
+/// `[[function.http]]`: one route of the HTTP gateway, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {

@@ -6,7 +6,7 @@ use crate::{MqttRoute, ReplyTemplate, TopicFilter};
 use fenn_runtime::trigger::BindingError;
 use serde::Deserialize;
 
-/// One subscription, as written.
+/// `[[function.mqtt]]`: one subscription, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSubscription {

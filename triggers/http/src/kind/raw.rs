@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-/// The keys of `[server]` the gateway owns ([`super::SERVER_KEYS`]).
+/// `[server]`: the keys the gateway owns ([`super::SERVER_KEYS`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
