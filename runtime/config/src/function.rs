@@ -5,7 +5,6 @@ use super::{
     BindingSet, ConfigError, FunctionConfig, MAX_CONCURRENCY, MAX_WORKERS, ModuleSource, Validator,
 };
 use fenn_runtime::Limits;
-use fenn_runtime::trigger::is_name;
 use fenn_runtime::units;
 use std::path::Path;
 
@@ -13,13 +12,9 @@ impl Validator<'_> {
     /// Names of functions and schedules: they appear in logs, paths and
     /// file names, so letters, digits, `-`, `_` and `.` only.
     fn name(&self, key: &str, name: &str) -> Result<(), ConfigError> {
-        if is_name(name) {
-            Ok(())
-        } else {
-            Err(self.error(
-                format!("{key}.name"),
-                format!("'{name}' must be letters, digits, '-', '_' or '.' (at most 128, not '.' or '..')"),
-            ))
+        match fenn_runtime::trigger::name_refused(name) {
+            None => Ok(()),
+            Some(reason) => Err(self.error(format!("{key}.name"), reason)),
         }
     }
 

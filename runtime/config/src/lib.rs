@@ -234,14 +234,7 @@ impl Validator<'_> {
         default: usize,
         most: usize,
     ) -> Result<usize, ConfigError> {
-        match value {
-            Some(0) => Err(self.error(key, "must be at least 1")),
-            Some(n) if n > most => {
-                Err(self.error(key, format!("{n} is over the most fenn allows, {most}")))
-            }
-            Some(n) => Ok(n),
-            None => Ok(default),
-        }
+        units::count(value, default, most).map_err(|reason| self.error(key, reason))
     }
 
     /// A binding's result, its error keyed under `key`.

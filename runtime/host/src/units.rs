@@ -70,6 +70,20 @@ pub fn size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A count a config gives: from 1 to `most`, or `default` when absent.
+///
+/// # Errors
+///
+/// 0, or over `most`, with the reason.
+pub fn count(value: Option<usize>, default: usize, most: usize) -> Result<usize, String> {
+    match value {
+        Some(0) => Err("must be at least 1".into()),
+        Some(n) if n > most => Err(format!("{n} is over the most fenn allows, {most}")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! takes the results (the MQTT trigger's).
 
 use crate::{CronSpec, Overlap, Schedule, ScheduleError};
-use fenn_runtime::trigger::{BindingError, is_name};
+use fenn_runtime::trigger::BindingError;
 use serde::Deserialize;
 
 /// `[[function.cron]]`: one schedule, as written.
@@ -51,14 +51,8 @@ impl RawSchedule {
     ///
     /// The name, the expression, the zone, `catch_up` or `jitter` is refused.
     pub fn validate(&self, function: &str, has_state: bool) -> Result<CronSpec, BindingError> {
-        if !is_name(&self.name) {
-            return Err(BindingError::new(
-                "name",
-                format!(
-                    "'{}' must be letters, digits, '-', '_' or '.' (at most 128, not '.' or '..')",
-                    self.name
-                ),
-            ));
+        if let Some(reason) = fenn_runtime::trigger::name_refused(&self.name) {
+            return Err(BindingError::new("name", reason));
         }
         let zone = self.timezone.as_deref().unwrap_or("UTC");
         let schedule = Schedule::parse(&self.schedule, zone).map_err(|error| {

@@ -117,6 +117,14 @@ pub fn is_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
+/// Why `name` may not name a function or a binding, if it may not
+/// ([`is_name`]), as config errors give it.
+pub fn name_refused(name: &str) -> Option<String> {
+    (!is_name(name)).then(|| {
+        format!("'{name}' must be letters, digits, '-', '_' or '.' (at most 128, not '.' or '..')")
+    })
+}
+
 /// Longest name of a function or a binding.
 pub const MAX_NAME: usize = 128;
 

@@ -2,7 +2,7 @@
 //! found and going on, so that a config with several mistakes is reported
 //! in one go; a value in error stands in as its default meanwhile.
 
-use fenn_runtime::trigger::{KeyError, Table, is_name};
+use fenn_runtime::trigger::{KeyError, Table};
 use fenn_runtime::units;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -67,26 +67,15 @@ impl<'a> Reader<'a> {
         default: usize,
         most: usize,
     ) -> Result<usize, KeyError> {
-        match value {
-            Some(0) => Err(self.error(key, "must be at least 1")),
-            Some(n) if n > most => {
-                Err(self.error(key, format!("{n} is over the most fenn allows, {most}")))
-            }
-            Some(n) => Ok(n),
-            None => Ok(default),
-        }
+        fenn_runtime::units::count(value, default, most).map_err(|reason| self.error(key, reason))
     }
 
     /// Names of apps: they appear in logs and in events, so letters,
     /// digits, `-`, `_` and `.` only.
     pub(super) fn name(&self, key: &str, name: &str) -> Result<(), KeyError> {
-        if is_name(name) {
-            Ok(())
-        } else {
-            Err(self.error(
-                format!("{key}.name"),
-                format!("'{name}' must be letters, digits, '-', '_' or '.' (at most 128, not '.' or '..')"),
-            ))
+        match fenn_runtime::trigger::name_refused(name) {
+            None => Ok(()),
+            Some(reason) => Err(self.error(format!("{key}.name"), reason)),
         }
     }
 
