@@ -30,13 +30,14 @@
 //! step jobs; fenn searches that pass itself, see `second_pass`.)
 
 use chrono::{DateTime, TimeDelta, TimeZone as _, Timelike as _, Utc};
-use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::{Cron, JobType};
 use std::time::Duration;
 
 mod dst;
+mod zone;
 use dst::{next_in_zone, second_pass};
+pub use zone::{BUNDLED, Zone, ZoneError};
 
 /// Why an expression or zone was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,11 +50,13 @@ pub enum ScheduleError {
         /// What the parser said.
         reason: String,
     },
-    /// The time zone is not an IANA zone name.
-    #[error("'{zone}' is not an IANA time zone (such as Europe/Berlin or UTC)")]
+    /// The time zone is not one this device knows.
+    #[error("'{zone}' {reason}")]
     Zone {
         /// The zone.
         zone: String,
+        /// Why: not a name, or not in the zone database.
+        reason: String,
     },
 }
 
@@ -65,7 +68,7 @@ pub enum Schedule {
         /// The parsed expression.
         cron: Box<Cron>,
         /// The zone it is read in.
-        zone: Tz,
+        zone: Zone,
         /// The text, for headers and logs.
         expression: String,
     },
@@ -80,8 +83,9 @@ impl Schedule {
     ///
     /// [`ScheduleError`] naming what is wrong.
     pub fn parse(expression: &str, zone: &str) -> Result<Self, ScheduleError> {
-        let zone: Tz = zone.parse().map_err(|_| ScheduleError::Zone {
+        let zone = Zone::named(zone).map_err(|error| ScheduleError::Zone {
             zone: zone.to_owned(),
+            reason: zone_reason(&error),
         })?;
         let text = expression.trim();
         if let Some(interval) = text.strip_prefix("every ") {
@@ -129,10 +133,10 @@ impl Schedule {
             Schedule::Cron { cron, zone, .. } => {
                 // Cron has whole seconds: match from the start of this one.
                 let after = after.with_nanosecond(0).unwrap_or(after);
-                let next = next_in_zone(cron, *zone, after);
+                let next = next_in_zone(cron, zone, after);
                 match cron.determine_job_type() {
                     JobType::FixedTime => next,
-                    JobType::IntervalWildcard => match (second_pass(cron, *zone, after), next) {
+                    JobType::IntervalWildcard => match (second_pass(cron, zone, after), next) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     },
@@ -200,6 +204,22 @@ impl Schedule {
             Schedule::Cron { zone, .. } => zone.name().to_owned(),
             Schedule::Every(_) => "UTC".into(),
         }
+    }
+}
+
+/// Why a zone is refused, as the config's error says it.
+fn zone_reason(error: &ZoneError) -> String {
+    match error {
+        ZoneError::Name => "is not an IANA time zone name (such as Europe/Berlin or UTC)".into(),
+        ZoneError::Missing(dirs) if BUNDLED => format!(
+            "is not a time zone this device knows: no file in {dirs}, nor in the bundled \
+             zone database"
+        ),
+        ZoneError::Missing(dirs) => format!(
+            "is not a time zone this device knows: no file in {dirs} (install the \
+             system's tzdata package, or build fenn with the bundled-tz feature)"
+        ),
+        ZoneError::Unreadable(_) => "has a file in the zone database that is not a zone".into(),
     }
 }
 
@@ -441,9 +461,16 @@ mod tests {
             );
         }
         let error = Schedule::parse("@daily", "Mars/Olympus").unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("'Mars/Olympus' is not a time zone this device knows: no file "),
+            "{message}"
+        );
+        assert!(message.contains("/usr/share/zoneinfo"), "{message}");
+        let error = Schedule::parse("@daily", "../etc/passwd").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "'Mars/Olympus' is not an IANA time zone (such as Europe/Berlin or UTC)"
+            "'../etc/passwd' is not an IANA time zone name (such as Europe/Berlin or UTC)"
         );
     }
 

@@ -2,7 +2,7 @@
 //! are checked or completed (the rule is in the parent module's docs).
 
 use chrono::{DateTime, Offset as _, TimeDelta, TimeZone as _, Utc};
-use chrono_tz::Tz;
+use super::Zone;
 use croner::Cron;
 
 /// croner's next fire after `after`, checked: croner resolves an ambiguous
@@ -12,11 +12,11 @@ use croner::Cron;
 /// on the day 02:00 jumps to 03:00 fires at 01:30 and again at 03:00). A
 /// candidate stands only if its local time matches, or it is the end of a
 /// gap that held a matching local time; otherwise the search goes on from it.
-pub(super) fn next_in_zone(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(super) fn next_in_zone(cron: &Cron, zone: &Zone, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let find = |from: DateTime<Utc>| {
         (0..3).find_map(|hours| {
             let start = from + TimeDelta::hours(hours);
-            cron.find_next_occurrence(&start.with_timezone(&zone), false)
+            cron.find_next_occurrence(&start.with_timezone(zone), false)
                 .ok()
                 .map(|local| local.with_timezone(&Utc))
                 .filter(|at| *at > from)
@@ -26,7 +26,7 @@ pub(super) fn next_in_zone(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Optio
     // Each refused candidate is a gap's end; a few years hold few gaps.
     for _ in 0..8 {
         let matches = cron
-            .is_time_matching(&candidate.with_timezone(&zone))
+            .is_time_matching(&candidate.with_timezone(zone))
             .unwrap_or(false);
         if matches || gap_before_holds_a_match(cron, zone, candidate) {
             return Some(candidate);
@@ -40,7 +40,7 @@ pub(super) fn next_in_zone(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Optio
 /// matches a local time inside that gap. The gap's local times, read with
 /// the offset in force before it, are the instants from `at` to `at` plus
 /// the gap's length.
-fn gap_before_holds_a_match(cron: &Cron, zone: Tz, at: DateTime<Utc>) -> bool {
+fn gap_before_holds_a_match(cron: &Cron, zone: &Zone, at: DateTime<Utc>) -> bool {
     let offset_at = |at: DateTime<Utc>| zone.offset_from_utc_datetime(&at.naive_utc()).fix();
     let (before, after) = (offset_at(at - TimeDelta::seconds(1)), offset_at(at));
     let gap = i64::from(after.local_minus_utc() - before.local_minus_utc());
@@ -59,7 +59,7 @@ fn gap_before_holds_a_match(cron: &Cron, zone: Tz, at: DateTime<Utc>) -> bool {
 /// The search is redone at each fixed offset in force around `after` (now,
 /// and a few hours on, past any change); a match counts only if the zone
 /// really has that offset at that instant.
-pub(super) fn second_pass(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(super) fn second_pass(cron: &Cron, zone: &Zone, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let offset_at = |at: DateTime<Utc>| zone.offset_from_utc_datetime(&at.naive_utc()).fix();
     [offset_at(after), offset_at(after + TimeDelta::hours(3))]
         .into_iter()
@@ -77,8 +77,8 @@ pub(super) fn second_pass(cron: &Cron, zone: Tz, after: DateTime<Utc>) -> Option
 mod tests {
     use super::super::Schedule;
     use super::super::tests::fires;
+    use super::super::Zone;
     use chrono::{DateTime, Datelike as _, TimeDelta, TimeZone as _, Utc};
-    use chrono_tz::Tz;
 
     // Europe/Dublin: 2026-03-29 01:00 local (UTC) jumps to 02:00 (IST, +1);
     // 2026-10-25 02:00 IST falls back to 01:00 GMT.
@@ -187,7 +187,7 @@ mod tests {
     /// What a daily job at local `hour:minute` should do on `day` in `zone`:
     /// fire once, at that time if it exists (its first pass if it occurs
     /// twice), else at the first instant after the spring gap.
-    fn expected_fire(zone: Tz, day: chrono::NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+    fn expected_fire(zone: &Zone, day: chrono::NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
         use chrono::LocalResult;
         let local = day.and_hms_opt(hour, minute, 0).unwrap();
         match zone.from_local_datetime(&local) {
@@ -218,7 +218,7 @@ mod tests {
             ("America/New_York", "2026-11-01"),
         ];
         for (zone_name, day) in days {
-            let zone: Tz = zone_name.parse().unwrap();
+            let zone = &Zone::named(zone_name).unwrap();
             let day: chrono::NaiveDate = day.parse().unwrap();
             let local = |day: chrono::NaiveDate, hour| {
                 let at = day.and_hms_opt(hour, 0, 0).unwrap();
@@ -242,7 +242,7 @@ mod tests {
                         let mut fired = Vec::new();
                         let mut at = start;
                         while let Some(next) = schedule.next_after(at).filter(|n| *n < end) {
-                            if next.with_timezone(&zone).date_naive() == day {
+                            if next.with_timezone(zone).date_naive() == day {
                                 fired.push(next);
                             }
                             at = next;
