@@ -39,7 +39,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tracing::Instrument as _;
 
 /// Fuel per slice on a worker thread; the deadline is checked between slices.
 pub const SLICE_FUEL: u64 = 2_000_000;
@@ -237,10 +236,9 @@ impl Dispatcher {
         };
         let held = self.worker(deployed, deadline, timeout).await?;
         let (sender, finished) = tokio::sync::oneshot::channel();
-        let span = tracing::Span::current();
         let module = deployed.module.clone();
         self.pool.run(move || {
-            let _held = (permit, held, span.entered());
+            let _held = (permit, held);
             // Nobody waits for the result once the caller is gone (its
             // deadline passed, or its client went away): stop there.
             let abandoned = || sender.is_closed();
@@ -350,9 +348,8 @@ impl Dispatcher {
             Some(observing) => Some(observing.kept.clone()),
             None => trace,
         };
-        let span = tracing::info_span!("invoke", function, invocation);
         let started = Instant::now();
-        let result = self.run_caught(&deployed, event, queued, trace, span).await;
+        let result = self.run_caught(&deployed, event, queued, trace).await;
         log_outcome(function, invocation, started.elapsed().as_micros(), &result);
         if let Some(observing) = observing {
             let version = deployed.module.version;
@@ -395,18 +392,16 @@ impl Dispatcher {
         })
     }
 
-    /// Runs the event within `span`; a panic while running it fails this
-    /// event only, as an internal error.
+    /// Runs the event; a panic while running it fails this event only, as
+    /// an internal error.
     async fn run_caught(
         &self,
         deployed: &Arc<Deployed>,
         event: Event,
         queued: bool,
         trace: Option<Arc<Trace>>,
-        span: tracing::Span,
     ) -> Result<Response, Error> {
-        let running =
-            std::panic::AssertUnwindSafe(self.run(deployed, event, queued, trace).instrument(span));
+        let running = std::panic::AssertUnwindSafe(self.run(deployed, event, queued, trace));
         running.catch_unwind().await.unwrap_or_else(|_| {
             Err(Error::Internal {
                 reason: "fenn failed while running it (a bug: please report it)".into(),

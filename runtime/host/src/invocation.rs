@@ -31,6 +31,8 @@ pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
     /// The function's name, for fenn's own lines about the run.
     function: Arc<str>,
+    /// The invocation's number (`x-fenn-invocation`), on its log lines.
+    invocation: u64,
     log_rate: Arc<LogRate>,
     log: LogCount,
     last_error: Option<String>,
@@ -47,6 +49,7 @@ impl HostState {
                 module.guest_memory.clone(),
             ),
             function: module.name.clone(),
+            invocation: 0,
             log_rate: module.log_rate.clone(),
             log: LogCount::default(),
             last_error: None,
@@ -124,13 +127,18 @@ fn host_log(
     if let Some(trace) = &state.trace {
         trace.line(level.name(), &line, bytes.len() > guest_log::MAX_LINE);
     }
-    // The dispatcher's span names the function and the invocation.
+    // Each line names its function and invocation itself: a span per
+    // invocation would cost every event the formatting of its fields,
+    // logging or not.
+    let (function, invocation) = (&*state.function, state.invocation);
     match level {
-        abi::LogLevel::Debug => tracing::debug!(target: "fenn::guest", "{line}"),
-        abi::LogLevel::Info => tracing::info!(target: "fenn::guest", "{line}"),
-        abi::LogLevel::Warn => tracing::warn!(target: "fenn::guest", "{line}"),
+        abi::LogLevel::Debug => {
+            tracing::debug!(target: "fenn::guest", function, invocation, "{line}");
+        }
+        abi::LogLevel::Info => tracing::info!(target: "fenn::guest", function, invocation, "{line}"),
+        abi::LogLevel::Warn => tracing::warn!(target: "fenn::guest", function, invocation, "{line}"),
         abi::LogLevel::Error => {
-            tracing::error!(target: "fenn::guest", "{line}");
+            tracing::error!(target: "fenn::guest", function, invocation, "{line}");
             state.last_error = Some(guest_log::reason(bytes));
         }
     }
@@ -199,6 +207,9 @@ impl Invocation {
         })?;
         let mut state = HostState::new(module);
         state.trace = trace;
+        state.invocation = (event.header(fenn_abi::event::HEADER_INVOCATION))
+            .and_then(|number| number.parse().ok())
+            .unwrap_or(0);
         let mut store = Store::new(&module.engine, state);
         store.limiter(|state| &mut state.limiter);
         let budget = module.limits.fuel;
@@ -305,6 +316,8 @@ impl Drop for Running {
                 warn,
                 "dropped guest log lines",
                 &state.function,
+                function = %state.function,
+                invocation = state.invocation,
                 dropped,
                 "dropped guest log lines over the limits ({} lines or {} bytes an event, {} lines a second a function)",
                 guest_log::MAX_LINES,
