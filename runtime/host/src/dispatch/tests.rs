@@ -103,11 +103,13 @@ async fn an_endless_guest_meets_its_deadline_while_others_keep_answering() {
 async fn a_module_heavy_to_instantiate_waits_for_a_worker_while_others_answer_inline() {
     let dispatcher = Arc::new(dispatcher(1, endless(2_000, 1)));
     let heavy = crate::module::declared::declaring(19_993, 992, 1_000, (1_000, 10_000), 9_998);
-    let limits = Limits {
-        timeout: Duration::from_millis(100),
+    // It answers, given time (a loaded machine takes long to instantiate
+    // it); then it is served with a deadline short enough to wait out.
+    let patient = Limits {
+        timeout: Duration::from_secs(30),
         ..Limits::default()
     };
-    dispatcher.deploy("heavy", &heavy, limits).unwrap();
+    dispatcher.deploy("heavy", &heavy, patient).unwrap();
     assert_eq!(
         dispatcher
             .invoke("heavy", Event::default())
@@ -116,6 +118,11 @@ async fn a_module_heavy_to_instantiate_waits_for_a_worker_while_others_answer_in
             .body,
         "ok"
     );
+    let limits = Limits {
+        timeout: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    dispatcher.deploy("heavy", &heavy, limits).unwrap();
     // The one worker taken, the heavy module's event cannot start
     // inline: it waits for a worker until its deadline.
     let spinning = tokio::spawn({
