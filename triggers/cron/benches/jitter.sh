@@ -5,12 +5,15 @@
 # gateway of the same fenn process. Prints p50/p99/max of each window.
 #
 #   triggers/cron/benches/jitter.sh [seconds per window, default 30]
+#   FENN=path/to/fenn triggers/cron/benches/jitter.sh
+#       (another build, such as one of an earlier commit, to compare)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 secs=${1:-30}
 
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet --bin fenn
+fenn=${FENN:-${CARGO_TARGET_DIR:-target}/release/fenn}
+[ -n "${FENN:-}" ] || cargo build --release --quiet --bin fenn
 
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -28,7 +31,7 @@ module = "example:hello"
   [[function.http]]
   route = "/hello"
 TOML
-RUST_LOG=info target/release/fenn serve --config "$dir/fenn.toml" --listen 127.0.0.1:0 >"$dir/out" 2>"$dir/log" &
+RUST_LOG=info "$fenn" serve --config "$dir/fenn.toml" --listen 127.0.0.1:0 >"$dir/out" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 1 500); do grep -q listening "$dir/out" 2>/dev/null && break; sleep 0.01; done
 url=$(grep -o 'http://[0-9.:]*' "$dir/out" | head -1)/hello?name=Jason

@@ -16,6 +16,9 @@
 //! - [`history`]: [`CronStats`], counts for the metrics, and [`SkipLog`].
 //! - [`trigger`]: [`CronTrigger`], the loop that sleeps, fires, persists
 //!   the last fire time and logs each result.
+//! - `wait` and `timer`: sleeping until a fire time, the last few
+//!   milliseconds on a timer thread of the trigger's, as tokio's timer
+//!   wakes up to 2 ms late.
 //! - [`binding`]: [`RawSchedule`], a schedule's keys and their validation.
 //! - [`bindings`]: [`CronBindings`], changing the schedules while the
 //!   trigger runs.
@@ -32,7 +35,9 @@ pub mod history;
 pub mod kind;
 pub mod schedule;
 pub mod ticker;
+mod timer;
 pub mod trigger;
+mod wait;
 
 pub use binding::RawSchedule;
 pub use bindings::CronBindings;
