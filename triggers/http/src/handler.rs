@@ -366,6 +366,10 @@ impl hyper::body::Body for Held {
 }
 
 async fn read_body(body: Body, settings: &HttpSettings) -> Result<Vec<u8>, GatewayError> {
+    // A request without a body (most GETs) arms no read timer.
+    if hyper::body::Body::is_end_stream(&body) {
+        return Ok(Vec::new());
+    }
     let limit = settings.max_body_bytes;
     let collect = Limited::new(body, limit).collect();
     match tokio::time::timeout(settings.body_read_timeout, collect).await {
