@@ -168,12 +168,12 @@ fn a_module_that_does_not_fit_is_refused_at_start_not_at_the_first_event() {
     // A memory limit below what the module needs names `memory`, and every
     // function that cannot load is named, not only the first.
     let stderr = serve_fails(&format!(
-        "[[function]]\nname = \"small\"\nmodule = \"example:hello\"\nmemory = \"64KiB\"\n\
+        "[[function]]\nname = \"small\"\nmodule = \"example:hello\"\nmemory = \"32KiB\"\n\
          [[function]]\nname = \"empty\"\nmodule = \"{}\"\n",
         empty.display()
     ));
     assert!(
-        stderr.contains("function[0].memory: 65536 bytes is less than the module needs to start"),
+        stderr.contains("function[0].memory: 32768 bytes is less than the module needs to start"),
         "{stderr}"
     );
     assert!(

@@ -4,15 +4,14 @@
 
 extern crate alloc;
 
-use alloc::format;
 use fenn_sdk::{Event, Response};
 
 fn handle(event: Event) -> Response {
     let name = event.query("name").unwrap_or("world");
     if event.body.is_empty() {
-        Response::ok(format!("Hello, {name}!"))
+        Response::ok(["Hello, ", name, "!"].concat())
     } else {
-        Response::ok(format!("{name} {}", event.body))
+        Response::ok([name, " ", &event.body].concat())
     }
 }
 

@@ -14,7 +14,7 @@
 //! - `binary`: answers the request body's bytes as a base64 response;
 //! - `framing`: sets `Content-Length: 999` on a 10-byte body;
 //! - `deep`: recurses with no shadow-stack frame, until wasmi's call-depth
-//!   limit stops it (where `recurse` runs out of its 64 KiB stack first);
+//!   limit stops it (where `recurse` runs out of its 32 KiB stack first);
 //! - `headers`: answers with `n` distinct headers (query `n`, default 25 000);
 //! - `jsonarray`: answers JSON whose body is an array of `kb` KiB of `0,`
 //!   (query `kb`, default 1024);

@@ -116,7 +116,7 @@ macro_rules! export {
 #[doc(hidden)]
 pub mod __private {
     use super::{Event, Output, Response};
-    use alloc::{format, vec, vec::Vec};
+    use alloc::{vec, vec::Vec};
 
     /// Leaks a buffer of `len` bytes for the host to fill.
     pub fn alloc_input(len: i32) -> i32 {
@@ -127,12 +127,12 @@ pub mod __private {
     /// Decodes the event, runs the handler and leaks the output for the host.
     pub fn handle<O: Output>(ptr: i32, len: i32, handler: fn(Event) -> O) -> i64 {
         let input = input_slice(ptr, len);
+        // The host only ever writes an event it encoded; this message
+        // names no reason, as formatting one would link `core::fmt` into
+        // every module, whose instantiation then costs more.
         let output = match fenn_abi::abi::decode_event(input) {
             Ok(event) => handler(event).into_output(),
-            Err(error) => {
-                Response::with_status(400, format!("fenn-sdk: undecodable event: {error}"))
-                    .into_output()
-            }
+            Err(_) => Response::with_status(400, "fenn-sdk: undecodable event").into_output(),
         };
         let output: Vec<u8> = output;
         let out_len = output.len() as u32;

@@ -102,14 +102,12 @@ pub fn encode_event(event: &Event) -> Result<Vec<u8>, postcard::Error> {
 
 /// Decodes an event from the host.
 pub fn decode_event(bytes: &[u8]) -> Result<Event, postcard::Error> {
-    postcard::from_bytes(bytes)
+    crate::wire::decode_event(bytes)
 }
 
 /// Encodes a response as tagged guest output ([`OUTPUT_POSTCARD`]).
 pub fn encode_output(response: &Response) -> Result<Vec<u8>, postcard::Error> {
-    let mut out = alloc::vec![OUTPUT_POSTCARD];
-    out.extend_from_slice(&postcard::to_allocvec(response)?);
-    Ok(out)
+    Ok(crate::wire::encode_output(response))
 }
 
 /// Decodes a postcard-encoded response (the bytes after the tag).

@@ -31,6 +31,7 @@ extern crate alloc;
 pub mod abi;
 pub mod event;
 pub mod response;
+mod wire;
 
 pub use event::{Event, Map};
 pub use response::Response;

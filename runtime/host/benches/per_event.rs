@@ -9,8 +9,9 @@
 
 use fenn_abi::{Event, Response};
 use fenn_runtime::invocation::{Invocation, Step};
-use fenn_runtime::{Dispatcher, FunctionHost, FunctionModule, Limits};
+use fenn_runtime::{Dispatcher, FunctionHost, FunctionModule, Limits, Trace};
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FLOOR: &str = r#"(module
@@ -47,6 +48,18 @@ fn measure(rounds: usize, per_round: u32, mut f: impl FnMut()) -> f64 {
         .collect();
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
+}
+
+/// Fuel one event uses (about one unit a wasm instruction), instantiation
+/// included: a count that, unlike the time, a busy machine does not move.
+fn fuel(module: &FunctionModule, event: &Event) -> u64 {
+    let trace = Arc::new(Trace::default());
+    let invocation = Invocation::start_traced(module, event, Some(trace.clone())).unwrap();
+    let Step::Done(result) = invocation.run(u64::MAX) else {
+        unreachable!("the bench's guests finish in one slice")
+    };
+    result.unwrap();
+    trace.take().fuel_used
 }
 
 fn main() {
@@ -109,10 +122,18 @@ fn main() {
         wasm.len()
     );
     println!("  native Rust handler (baseline)      {native:>10.0} ns");
-    println!("  empty 1-page guest (instance floor)  {floor:>10.0} ns");
     println!(
-        "  fresh store + instantiate + call    {invocation:>10.0} ns  ({:.1}x baseline)",
-        invocation / native
+        "  empty 1-page guest (instance floor)  {floor:>10.0} ns  ({} fuel)",
+        fuel(&floor_module, &event)
+    );
+    println!(
+        "  fresh store + instantiate + call    {invocation:>10.0} ns  ({:.1}x baseline, {} fuel)",
+        invocation / native,
+        fuel(&module, &event)
+    );
+    println!(
+        "  SDK hello / instance floor           {:>10.2}x",
+        invocation / floor
     );
     println!(
         "  through the Dispatcher              {dispatched:>10.0} ns  ({:.1}x baseline, +{:.0} ns dispatch)",
