@@ -44,9 +44,13 @@ pub(crate) fn misbehave_wasm() -> &'static str {
     env!("FENN_GUEST_MISBEHAVE")
 }
 
-/// The `fenn` binary under test.
+/// The `fenn` binary under test: this build's, or for a benchmark that
+/// compares builds the one `FENN_BENCH_BIN` names.
 pub(crate) fn fenn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fenn"))
+    match std::env::var_os("FENN_BENCH_BIN") {
+        Some(binary) => Command::new(binary),
+        None => Command::new(env!("CARGO_BIN_EXE_fenn")),
+    }
 }
 
 /// A temporary directory removed on drop.

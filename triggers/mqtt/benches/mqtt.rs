@@ -9,9 +9,14 @@
 //! - round trip: request → reply, one at a time, p50/p99: through `hello`
 //!   (MQTT 5 response topic), against the broker alone (a client receiving
 //!   its own message) and a plain rumqttc responder (the same two hops
-//!   fenn makes, without a function).
+//!   fenn makes, without a function);
+//! - memory: fenn's RSS idle, right after a burst of BURST QoS 1
+//!   messages through `hello`, and ten seconds later.
 //!
 //! `cargo bench --bench mqtt` (needs `mosquitto`; `tests/run` installs it).
+//! `FENN_BENCH_BIN=path/to/fenn` measures another build (the commit before
+//! a change, built into its own target directory), against the same
+//! baselines.
 
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
 
@@ -25,6 +30,7 @@ use tokio::sync::mpsc;
 const MESSAGES: usize = 20_000;
 const ROUND_TRIPS: usize = 2_000;
 const ROUNDS: usize = 3;
+const BURST: usize = 40_000;
 
 // The test suite's Mosquitto and fenn starters, shared rather than copied.
 #[allow(dead_code, unused_imports)]
@@ -40,7 +46,33 @@ fn main() {
     let broker = util::Broker::start();
     let fenn = util::Fenn::with_config(&fenn_config(broker.port));
     fenn.log.wait_for_count("MQTT subscribed", 3);
+    let idle = rss_kib(fenn.pid());
     runtime.block_on(bench(broker.port));
+    runtime.block_on(burst(broker.port, fenn.pid(), idle));
+}
+
+/// BURST QoS 1 messages through `hello`, and fenn's memory before, right
+/// after and ten seconds after.
+async fn burst(port: u16, pid: u32, idle: u64) {
+    let rate = stream(port, "bench/q1/in", "bench/q1/out", QoS::AtLeastOnce, BURST).await;
+    let after = rss_kib(pid);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let later = rss_kib(pid);
+    println!(
+        "RSS: idle {idle} KiB | after {BURST} QoS 1 messages ({rate:.0} msg/s) {after} KiB | 10 s later {later} KiB ({:.2}x idle)",
+        later as f64 / idle as f64
+    );
+}
+
+/// The resident set of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap()
 }
 
 async fn bench(port: u16) {
@@ -54,13 +86,13 @@ async fn bench(port: u16) {
         relay(port, &relay_in, &relay_out, qos).await;
         for _ in 0..ROUNDS {
             let topic = format!("plain/q{}", qos as u8);
-            plain.push(stream(port, &topic, &topic, qos).await);
-            relayed.push(stream(port, &relay_in, &relay_out, qos).await);
+            plain.push(stream(port, &topic, &topic, qos, MESSAGES).await);
+            relayed.push(stream(port, &relay_in, &relay_out, qos, MESSAGES).await);
             let (into, out) = (
                 format!("bench/q{}/in", qos as u8),
                 format!("bench/q{}/out", qos as u8),
             );
-            fenn.push(stream(port, &into, &out, qos).await);
+            fenn.push(stream(port, &into, &out, qos, MESSAGES).await);
         }
         let (plain, relayed, fenn) = (median(plain), median(relayed), median(fenn));
         println!(
@@ -87,10 +119,10 @@ async fn bench(port: u16) {
     );
 }
 
-/// Publishes MESSAGES to `into` and counts them (or their replies) on
+/// Publishes `messages` to `into` and counts them (or their replies) on
 /// `out`; messages per second from the first publish to the last arrival
 /// (QoS 0 messages that a saturated fenn drops are not counted).
-async fn stream(port: u16, into: &str, out: &str, qos: QoS) -> f64 {
+async fn stream(port: u16, into: &str, out: &str, qos: QoS, messages: usize) -> f64 {
     let (consumer, mut arrivals) = connect(port).await;
     consumer.subscribe(out, qos).await.unwrap();
     wait_subscribed(&mut arrivals).await;
@@ -99,7 +131,7 @@ async fn stream(port: u16, into: &str, out: &str, qos: QoS) -> f64 {
     let started = Instant::now();
     let into = into.to_owned();
     tokio::spawn(async move {
-        for _ in 0..MESSAGES {
+        for _ in 0..messages {
             publisher
                 .publish(into.clone(), qos, false, payload.clone())
                 .await
@@ -107,7 +139,7 @@ async fn stream(port: u16, into: &str, out: &str, qos: QoS) -> f64 {
         }
     });
     let (mut count, mut last) = (0, started);
-    while count < MESSAGES {
+    while count < messages {
         match tokio::time::timeout(Duration::from_secs(5), arrivals.recv()).await {
             Ok(Some(Arrival::Message(_))) => {
                 count += 1;
@@ -118,8 +150,8 @@ async fn stream(port: u16, into: &str, out: &str, qos: QoS) -> f64 {
         }
     }
     let rate = count as f64 / (last - started).as_secs_f64();
-    if count < MESSAGES {
-        println!("  ({out}: {count} of {MESSAGES} arrived; QoS 0 may drop)");
+    if count < messages {
+        println!("  ({out}: {count} of {messages} arrived; QoS 0 may drop)");
     }
     let _ = consumer.disconnect().await;
     rate
