@@ -10,8 +10,9 @@
 //!   (MQTT 5 response topic), against the broker alone (a client receiving
 //!   its own message) and a plain rumqttc responder (the same two hops
 //!   fenn makes, without a function);
-//! - memory: fenn's RSS idle, right after a burst of BURST QoS 1
-//!   messages through `hello`, and ten seconds later.
+//! - a burst of BURST QoS 1 messages through `hello`: fenn's CPU time a
+//!   message, and its RSS idle, right after the burst and ten seconds
+//!   later.
 //!
 //! `cargo bench --bench mqtt` (needs `mosquitto`; `tests/run` installs it).
 //! `FENN_BENCH_BIN=path/to/fenn` measures another build (the commit before
@@ -54,14 +55,36 @@ fn main() {
 /// BURST QoS 1 messages through `hello`, and fenn's memory before, right
 /// after and ten seconds after.
 async fn burst(port: u16, pid: u32, idle: u64) {
+    let cpu = cpu_ticks(pid);
     let rate = stream(port, "bench/q1/in", "bench/q1/out", QoS::AtLeastOnce, BURST).await;
     let after = rss_kib(pid);
+    let cpu = (cpu_ticks(pid) - cpu) as f64 * 1e6 / ticks_per_second() / BURST as f64;
     tokio::time::sleep(Duration::from_secs(10)).await;
     let later = rss_kib(pid);
     println!(
-        "RSS: idle {idle} KiB | after {BURST} QoS 1 messages ({rate:.0} msg/s) {after} KiB | 10 s later {later} KiB ({:.2}x idle)",
+        "burst of {BURST} QoS 1 messages through fenn hello: {rate:.0} msg/s, fenn's CPU {cpu:.1} us a message"
+    );
+    println!(
+        "RSS: idle {idle} KiB | right after the burst {after} KiB | 10 s later {later} KiB ({:.2}x idle)",
         later as f64 / idle as f64
     );
+}
+
+/// CPU time process `pid` used so far (user and system), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name in parentheses: utime and stime are the
+    // 12th and 13th fields.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn ticks_per_second() -> f64 {
+    let output = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().parse().unwrap()
 }
 
 /// The resident set of process `pid`, in KiB.
