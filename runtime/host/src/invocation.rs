@@ -135,8 +135,12 @@ fn host_log(
         abi::LogLevel::Debug => {
             tracing::debug!(target: "fenn::guest", function, invocation, "{line}");
         }
-        abi::LogLevel::Info => tracing::info!(target: "fenn::guest", function, invocation, "{line}"),
-        abi::LogLevel::Warn => tracing::warn!(target: "fenn::guest", function, invocation, "{line}"),
+        abi::LogLevel::Info => {
+            tracing::info!(target: "fenn::guest", function, invocation, "{line}")
+        }
+        abi::LogLevel::Warn => {
+            tracing::warn!(target: "fenn::guest", function, invocation, "{line}")
+        }
         abi::LogLevel::Error => {
             tracing::error!(target: "fenn::guest", function, invocation, "{line}");
             state.last_error = Some(guest_log::reason(bytes));

@@ -1,8 +1,8 @@
 //! Daylight saving time: where croner's answers around a change of offset
 //! are checked or completed (the rule is in the parent module's docs).
 
-use chrono::{DateTime, Offset as _, TimeDelta, TimeZone as _, Utc};
 use super::Zone;
+use chrono::{DateTime, Offset as _, TimeDelta, TimeZone as _, Utc};
 use croner::Cron;
 
 /// croner's next fire after `after`, checked: croner resolves an ambiguous
@@ -12,7 +12,11 @@ use croner::Cron;
 /// on the day 02:00 jumps to 03:00 fires at 01:30 and again at 03:00). A
 /// candidate stands only if its local time matches, or it is the end of a
 /// gap that held a matching local time; otherwise the search goes on from it.
-pub(super) fn next_in_zone(cron: &Cron, zone: &Zone, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(super) fn next_in_zone(
+    cron: &Cron,
+    zone: &Zone,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let find = |from: DateTime<Utc>| {
         (0..3).find_map(|hours| {
             let start = from + TimeDelta::hours(hours);
@@ -76,8 +80,8 @@ pub(super) fn second_pass(cron: &Cron, zone: &Zone, after: DateTime<Utc>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::super::Schedule;
-    use super::super::tests::fires;
     use super::super::Zone;
+    use super::super::tests::fires;
     use chrono::{DateTime, Datelike as _, TimeDelta, TimeZone as _, Utc};
 
     // Europe/Dublin: 2026-03-29 01:00 local (UTC) jumps to 02:00 (IST, +1);

@@ -203,7 +203,8 @@ impl TimeZone for Zone {
         };
         let before = self.offset_at(seconds - 86_400);
         let after = self.offset_at(seconds + 86_400);
-        let mut found: Vec<FixedOffset> = [before, after].into_iter().filter(|o| holds(*o)).collect();
+        let mut found: Vec<FixedOffset> =
+            [before, after].into_iter().filter(|o| holds(*o)).collect();
         found.dedup();
         // The earlier instant has the larger offset.
         found.sort_by_key(|offset| std::cmp::Reverse(offset.local_minus_utc()));
@@ -237,7 +238,13 @@ mod tests {
 
     #[test]
     fn names_that_leave_the_database_are_refused_before_any_file_is_read() {
-        for name in ["../../etc/passwd", "/etc/passwd", "Europe/../../x", "Europe//Berlin", ""] {
+        for name in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "Europe/../../x",
+            "Europe//Berlin",
+            "",
+        ] {
             assert_eq!(Zone::named(name).unwrap_err(), ZoneError::Name, "{name}");
         }
     }
@@ -263,7 +270,10 @@ mod tests {
             MappedLocalTime::None => vec![],
             MappedLocalTime::Single(o) => vec![o.fix().local_minus_utc() / 3600],
             MappedLocalTime::Ambiguous(a, b) => {
-                vec![a.fix().local_minus_utc() / 3600, b.fix().local_minus_utc() / 3600]
+                vec![
+                    a.fix().local_minus_utc() / 3600,
+                    b.fix().local_minus_utc() / 3600,
+                ]
             }
         };
         assert_eq!(offsets(&local(29, 2, 30)), Vec::<i32>::new());
