@@ -136,10 +136,10 @@ fn host_log(
             tracing::debug!(target: "fenn::guest", function, invocation, "{line}");
         }
         abi::LogLevel::Info => {
-            tracing::info!(target: "fenn::guest", function, invocation, "{line}")
+            tracing::info!(target: "fenn::guest", function, invocation, "{line}");
         }
         abi::LogLevel::Warn => {
-            tracing::warn!(target: "fenn::guest", function, invocation, "{line}")
+            tracing::warn!(target: "fenn::guest", function, invocation, "{line}");
         }
         abi::LogLevel::Error => {
             tracing::error!(target: "fenn::guest", function, invocation, "{line}");
