@@ -129,12 +129,12 @@ awk -v old="$old_rev" \
     -v io="$idle_o" -v in_="$idle_n" -v mo="$loaded_o" -v mn="$loaded_n" \
     -v ho="$(med "${ho[@]}")" -v hn="$(med "${hn[@]}")" -v fo="$(med "${fo[@]}")" -v fn_="$(med "${fn_[@]}")" \
     -v q0o="$q0o" -v q0n="$q0n" -v q1o="$q1o" -v q1n="$q1n" -v rto="$rto" -v rtn="$rtn" -v bo="$bo" -v bn="$bn" \
-    -v so="$so" -v sn="$sn" -v ao="$ao" -v an="$an" -v load="$load_secs" 'BEGIN {
+    -v so="$so" -v sn="$sn" -v ao="$ao" -v an="$an" -v loadsecs="$load_secs" 'BEGIN {
     printf "| | %s | this tree | plain axum | this tree / %s |\n|---|---|---|---|---|\n", old, old
     printf "| `/hello` req/s at 64 connections | %.0f (%.2fx axum) | %.0f (%.2fx axum) | %.0f | %.3f |\n", to, to/tp, tn, tn/tp, tp, tn/to
     printf "| `/hello` p50 at 1 connection | %.0f µs (+%.0f) | %.0f µs (+%.0f) | %.0f µs | %+.0f µs |\n", lo, lo-lp, ln, ln-lp, lp, ln-lo
     printf "| idle RSS, examples, MQTT connected | %.1f MiB | %.1f MiB | | %.3f |\n", io/1024, in_/1024, in_/io
-    printf "| RSS 10 s after %d s of gateway load | %.1f MiB (%.2fx idle) | %.1f MiB (%.2fx idle) | | |\n", load, mo/1024, mo/io, mn/1024, mn/in_
+    printf "| RSS 10 s after %d s of gateway load | %.1f MiB (%.2fx idle) | %.1f MiB (%.2fx idle) | | |\n", loadsecs, mo/1024, mo/io, mn/1024, mn/in_
     printf "| per event: SDK hello / empty-guest floor | %.0f / %.0f ns (%.2fx) | %.0f / %.0f ns (%.2fx) | | %.3f |\n", ho, fo, ho/fo, hn, fn_, hn/fn_, hn/ho
     printf "| MQTT QoS 0 / QoS 1 through fenn, x a plain relay | %s / %s | %s / %s | | |\n", q0o, q1o, q0n, q1n
     printf "| MQTT round trip p50, x a plain responder | %s | %s | | |\n", rto, rtn
