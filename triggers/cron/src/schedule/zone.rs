@@ -9,7 +9,7 @@
 
 use chrono::{FixedOffset, MappedLocalTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Where zone files are looked for when `$TZDIR` is not set, in order.
@@ -115,7 +115,7 @@ fn is_zone_name(name: &str) -> bool {
 /// the bundled database when the build has one.
 fn read_zone(dirs: &[PathBuf], name: &str) -> Result<Vec<u8>, ZoneError> {
     for dir in dirs {
-        if let Some(data) = read_bounded(&dir.join(name)) {
+        if let Ok(data) = fenn_runtime::files::read(&dir.join(name), MAX_ZONE_FILE, "a zone file") {
             return Ok(data);
         }
     }
@@ -123,17 +123,6 @@ fn read_zone(dirs: &[PathBuf], name: &str) -> Result<Vec<u8>, ZoneError> {
         let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         ZoneError::Missing(looked.join(", "))
     })
-}
-
-fn read_bounded(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut data = Vec::new();
-    file.take(MAX_ZONE_FILE + 1).read_to_end(&mut data).ok()?;
-    (data.len() as u64 <= MAX_ZONE_FILE).then_some(data)
 }
 
 #[cfg(feature = "bundled-tz")]
