@@ -15,6 +15,8 @@
 mod announce;
 pub mod commands;
 pub mod examples;
+#[cfg_attr(not(feature = "admin"), path = "manage_off.rs")]
+mod manage;
 pub mod registry;
 pub mod serve;
 

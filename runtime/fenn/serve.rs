@@ -6,17 +6,13 @@ use crate::examples;
 use anyhow::Context as _;
 use fenn_admin::catalog::Catalog;
 use fenn_admin::started::{Handles, Started};
-use fenn_admin::{self as admin, Platform};
 use fenn_config::{Config, ConfigError, ConfigErrors, FunctionConfig, ModuleSource};
-use fenn_http::HttpSettings;
-use fenn_http::policy::failures::{AuthFailures, FailureLimit};
-use fenn_observe::{Metrics, Recorder, Sources};
+use fenn_observe::Recorder;
 use fenn_runtime::Dispatcher;
-use fenn_runtime::trigger::{self, Host, Report, Trigger};
+use fenn_runtime::trigger::{self, Host, Trigger};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Reads a function's module, refusing one over its size limit unread.
@@ -133,39 +129,18 @@ pub async fn serve(
     let summaries = tokio::spawn(fenn_observe::logging::summaries());
     let loaded = load(&config)?;
     let triggers = start(&loaded.catalog, &loaded.dispatcher, listeners.triggers)?;
-    let admin_listener = match (&config.admin, listeners.admin.take()) {
-        (Some(_), Some(listener)) => Some(listener),
-        (Some(admin), None) => Some(
-            TcpListener::bind(admin.listen)
-                .await
-                .with_context(|| format!("admin.listen: cannot listen on {}", admin.listen))?,
-        ),
-        (None, _) => None,
-    };
+    let admin_listener = crate::manage::bind(&config, listeners.admin.take()).await?;
     let admin_local = admin_listener
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
-    let names = (loaded.deployed.as_ref()).map_or_else(Vec::new, admin::State::announced);
+    let names = (loaded.deployed.as_ref()).map_or_else(Vec::new, crate::manage::announced);
     let address = triggers.address.context("no trigger listens")?;
     crate::announce::announce(&config, address, admin_local, &names, &triggers.hints);
     let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
-    let mut stops = admin_stops.clone();
-    let admin_stopped = async move {
-        let _ = stops.wait_for(|stop| *stop).await;
-    };
-    let admin_task = match (
-        admin_listener,
-        platform(&config, loaded, triggers.started, admin_stops),
-    ) {
-        (Some(listener), Some((platform, http))) => Some(tokio::spawn(admin::serve(
-            platform,
-            listener,
-            http,
-            admin_stopped,
-        ))),
-        _ => None,
-    };
+    let admin_task = admin_listener.and_then(|listener| {
+        crate::manage::spawn(&config, loaded, triggers.started, listener, admin_stops)
+    });
     // The management API stops first, so that no change starts while the
     // triggers stop; then the gateway and cron; MQTT last, so that the
     // results of cron's last runs still reach its outbox (each trigger's
@@ -186,11 +161,13 @@ pub async fn serve(
 /// What fenn serves once it has loaded: the functions compiled, the
 /// catalog of their bindings, the deployed ones, and the recorder of their
 /// invocations.
-struct Loaded {
-    dispatcher: Arc<Dispatcher>,
-    catalog: Catalog,
-    deployed: Option<admin::State>,
-    recorder: Option<Arc<Recorder>>,
+pub(crate) struct Loaded {
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) catalog: Catalog,
+    pub(crate) deployed: Option<crate::manage::Deployed>,
+    /// Read by the management API only.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) recorder: Option<Arc<Recorder>>,
 }
 
 /// Compiles the config's functions, then, with the management API, the
@@ -203,65 +180,14 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
         .clone()
         .map(|recorder| recorder as Arc<dyn fenn_runtime::Observer>);
     let dispatcher = Arc::new(load_functions(config, observer)?);
-    let mut catalog = Catalog::from_config(config);
-    let deployed = match &config.admin {
-        Some(admin) => {
-            let state =
-                admin::load(admin, &dispatcher, catalog.clone()).map_err(anyhow::Error::msg)?;
-            catalog = state.catalog.clone();
-            Some(state)
-        }
-        None => None,
-    };
+    let catalog = Catalog::from_config(config);
+    let (catalog, deployed) = crate::manage::load(config, &dispatcher, catalog)?;
     Ok(Loaded {
         dispatcher,
         catalog,
         deployed,
         recorder,
     })
-}
-
-/// The management API's platform and its listener's settings, when it is
-/// on: the served functions, the running triggers' handles, the metrics
-/// of every report and its own failed authentications.
-fn platform(
-    config: &Config,
-    loaded: Loaded,
-    started: Started,
-    stopping: tokio::sync::watch::Receiver<bool>,
-) -> Option<(Arc<Platform>, HttpSettings)> {
-    let (Some(state), Some(settings), Some(recorder)) =
-        (loaded.deployed, &config.admin, loaded.recorder)
-    else {
-        return None;
-    };
-    let failures = Arc::new(AuthFailures::new(FailureLimit::default()));
-    let failures_report = Arc::new(admin::AuthReport(failures.clone()));
-    let reports = started.reports().cloned();
-    let metrics = Metrics::new(Sources {
-        observe: recorder.clone(),
-        guest_memory: loaded.dispatcher.guest_memory().clone(),
-        reports: reports
-            .chain([failures_report as Arc<dyn Report>])
-            .collect(),
-    });
-    let http = admin_http(config);
-    let platform = Platform {
-        observe: recorder,
-        metrics,
-        dispatcher: loaded.dispatcher,
-        triggers: started,
-        state: tokio::sync::Mutex::new(state),
-        settings: settings.clone(),
-        max_event_bytes: http.max_body_bytes,
-        uploads: tokio::sync::Semaphore::new(admin::UPLOADS),
-        deploy_memory: admin::DeployMemory::new(settings.max_module_bytes),
-        body_timeout: http.body_read_timeout,
-        stopping,
-        streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
-        auth_failures: failures,
-    };
-    Some((Arc::new(platform), http))
 }
 
 /// Starts every registered trigger that is configured, in the registry's
@@ -304,23 +230,6 @@ fn start(
         });
     }
     Ok(triggers)
-}
-
-/// The management API's listener, on the gateway's settings: few
-/// connections, a client that says nothing is cut within 5 s (and gives
-/// its place to a new connection before then), and one place kept for
-/// loopback, so that idle connections from the network cannot keep the
-/// operator out.
-fn admin_http(config: &Config) -> HttpSettings {
-    let gateway = config.setups.get::<fenn_http::kind::HttpSetup>();
-    let gateway = gateway.map_or_else(HttpSettings::default, |setup| setup.settings().clone());
-    HttpSettings {
-        max_connections: 32,
-        max_connections_per_client: 8,
-        reserved_for_loopback: 1,
-        header_read_timeout: gateway.header_read_timeout.min(Duration::from_secs(5)),
-        ..gateway
-    }
 }
 
 /// SIGINT and SIGTERM, listened for from before fenn binds its port and

@@ -16,83 +16,56 @@
 //! - `load`: the store's functions served again at start.
 //! - `store` and `manifest`: deployed functions on disk, written with
 //!   [`fenn_runtime::files`].
-//! - `error`: [`ApiError`] and its HTTP statuses.
+//! - `error`: `ApiError` and its HTTP statuses; `serving`: the API on its
+//!   listener.
+//!
+//! The management API (`api` to `serving`) is the `api` feature's; without
+//! it the crate keeps what `fenn serve` needs in every build.
 
-mod api;
-mod budget;
 pub mod catalog;
-mod check;
-mod console;
-mod error;
 pub mod event;
-mod load;
-mod manifest;
-mod platform;
-mod records;
-mod saving;
 pub mod started;
-mod state;
 pub mod state_dir;
+
+#[cfg(feature = "api")]
+mod api;
+#[cfg(feature = "api")]
+mod budget;
+#[cfg(feature = "api")]
+mod check;
+#[cfg(feature = "api")]
+mod console;
+#[cfg(feature = "api")]
+mod error;
+#[cfg(feature = "api")]
+mod load;
+#[cfg(feature = "api")]
+mod manifest;
+#[cfg(feature = "api")]
+mod platform;
+#[cfg(feature = "api")]
+mod records;
+#[cfg(feature = "api")]
+mod saving;
+#[cfg(feature = "api")]
+mod state;
+#[cfg(feature = "api")]
 mod store;
+#[cfg(feature = "api")]
 mod views;
 
-pub use budget::DeployMemory;
-pub use error::ApiError;
-pub use load::load;
-pub use platform::{Platform, STREAMS, UPLOADS};
-pub use state::State;
+#[cfg(feature = "api")]
+mod serving;
+#[cfg(feature = "api")]
+pub use serving::{AuthReport, serve};
+#[cfg(feature = "api")]
+pub use {
+    budget::DeployMemory,
+    error::ApiError,
+    load::load,
+    platform::{Platform, STREAMS, UPLOADS},
+    state::State,
+};
 
-use std::sync::Arc;
-use tokio::net::TcpListener;
-
+#[cfg(feature = "api")]
 pub(crate) use fenn_observe::millis;
-
-/// The management API's failed authentications, for `/metrics` beside the
-/// gateway's (one family, by listener).
-pub struct AuthReport(pub Arc<fenn_http::policy::failures::AuthFailures>);
-
-impl fenn_runtime::trigger::Report for AuthReport {
-    fn metrics(&self) -> Vec<fenn_runtime::trigger::Metric> {
-        use fenn_runtime::trigger::Metric;
-        let (failed, refused) = self.0.totals();
-        let labels = || vec![("listener", "admin".to_owned())];
-        vec![
-            Metric::Counter {
-                name: "fenn_auth_failures",
-                help: "Requests refused for missing or wrong credentials (401), by listener",
-                series: vec![(labels(), failed)],
-            },
-            Metric::Counter {
-                name: "fenn_auth_throttled",
-                help: "Requests refused (429) while their address waited out a penalty for failed authentications, by listener",
-                series: vec![(labels(), refused)],
-            },
-        ]
-    }
-}
-
-/// Serves the management API on `listener` until `shutdown` completes.
-pub async fn serve(
-    platform: Arc<Platform>,
-    listener: TcpListener,
-    settings: fenn_http::HttpSettings,
-    shutdown: impl std::future::Future<Output = ()> + Send,
-) {
-    let tls = platform
-        .settings
-        .tls
-        .as_ref()
-        .map(|tls| fenn_http::listener::TlsAcceptor::from(tls.config.clone()));
-    let router = api::router(platform);
-    let served = fenn_http::listener::serve_router(
-        listener,
-        router,
-        settings,
-        tls,
-        "management API",
-        shutdown,
-    );
-    if let Err(error) = served.await {
-        tracing::error!(%error, "admin: the management API stopped");
-    }
-}

@@ -147,12 +147,14 @@ impl Validator<'_> {
 #[derive(Clone)]
 pub struct Tls {
     /// The listener's TLS settings.
+    #[cfg(feature = "tls")]
     pub config: std::sync::Arc<rustls::ServerConfig>,
     /// The certificate's SHA-256 fingerprint, as `AB:CD:…`.
     pub fingerprint: String,
 }
 
 /// A fingerprint as `AB:CD:…`, the way `openssl x509 -fingerprint` writes it.
+#[cfg(feature = "tls")]
 pub(crate) fn fingerprint(der: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
     let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
@@ -160,6 +162,15 @@ pub(crate) fn fingerprint(der: &[u8]) -> String {
 }
 
 impl Validator<'_> {
+    #[cfg(not(feature = "tls"))]
+    fn admin_tls(&self, _cert: &str, _key: &str) -> Result<Tls, ConfigError> {
+        Err(self.error(
+            "admin.tls_cert",
+            "this fenn was built without TLS (the cargo feature `tls`)",
+        ))
+    }
+
+    #[cfg(feature = "tls")]
     fn admin_tls(&self, cert: &str, key: &str) -> Result<Tls, ConfigError> {
         use rustls::pki_types::pem::PemObject as _;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -22,7 +22,8 @@
 #   QoS 1 messages (this tree's `cargo bench --bench mqtt` on each binary;
 #   SKIP_MQTT=1 leaves it out);
 # - size: stripped x86_64 and, with cargo-zigbuild (as .ci/run installs
-#   it), aarch64 binaries of the default build.
+#   it), aarch64 binaries of the default build; the stripped x86_64
+#   minimal build (`--no-default-features`) of a tree that has one.
 #
 # The examples' MQTT broker is the one on 127.0.0.1:1883; one is started
 # there when none listens.
@@ -122,6 +123,15 @@ if command -v cargo-zigbuild >/dev/null; then
     zig && an=$(stat -c %s "$new_target/$arm/release/fenn")
 fi
 
+# The minimal build (`--no-default-features`), in a tree that has one, in a
+# target directory of its own so that the default build above stays warm.
+minimal_size() { # minimal_size TREE TARGET: its stripped x86_64 size, or -
+    grep -q '^default = \[' "$1/Cargo.toml" || { echo -; return; }
+    (cd "$1" && CARGO_TARGET_DIR=$2 cargo build -q --release --no-default-features --bin fenn) &&
+        strip_size "$2/release/fenn"
+}
+mo_=$(minimal_size "$old_tree" "$cache/minimal-old") mn_=$(minimal_size "$PWD" "$cache/minimal-new")
+
 med() { printf '%s\n' "$@" | median; }
 awk -v old="$old_rev" \
     -v tp="$(med "${tp[@]}")" -v to="$(med "${to[@]}")" -v tn="$(med "${tn[@]}")" \
@@ -129,7 +139,7 @@ awk -v old="$old_rev" \
     -v io="$idle_o" -v in_="$idle_n" -v mo="$loaded_o" -v mn="$loaded_n" \
     -v ho="$(med "${ho[@]}")" -v hn="$(med "${hn[@]}")" -v fo="$(med "${fo[@]}")" -v fn_="$(med "${fn_[@]}")" \
     -v q0o="$q0o" -v q0n="$q0n" -v q1o="$q1o" -v q1n="$q1n" -v rto="$rto" -v rtn="$rtn" -v bo="$bo" -v bn="$bn" \
-    -v so="$so" -v sn="$sn" -v ao="$ao" -v an="$an" -v loadsecs="$load_secs" 'BEGIN {
+    -v so="$so" -v sn="$sn" -v ao="$ao" -v an="$an" -v mo_="$mo_" -v mn_="$mn_" -v loadsecs="$load_secs" 'BEGIN {
     printf "| | %s | this tree | plain axum | this tree / %s |\n|---|---|---|---|---|\n", old, old
     printf "| `/hello` req/s at 64 connections | %.0f (%.2fx axum) | %.0f (%.2fx axum) | %.0f | %.3f |\n", to, to/tp, tn, tn/tp, tp, tn/to
     printf "| `/hello` p50 at 1 connection | %.0f µs (+%.0f) | %.0f µs (+%.0f) | %.0f µs | %+.0f µs |\n", lo, lo-lp, ln, ln-lp, lp, ln-lo
@@ -141,4 +151,5 @@ awk -v old="$old_rev" \
     printf "| RSS 10 s after 40,000 QoS 1 messages, x idle | %s | %s | | |\n", bo, bn
     printf "| stripped binary, x86_64 | %d | %d | | %.3f |\n", so, sn, sn/so
     if (ao != "-") printf "| stripped binary, aarch64 | %d | %d | | %.3f |\n", ao, an, an/ao
+    printf "| stripped minimal build (no management API, TLS, JWT), x86_64 | %s | %s | | |\n", mo_, mn_
 }'

@@ -25,7 +25,13 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::timeout;
+#[cfg(feature = "tls")]
 pub use tokio_rustls::TlsAcceptor;
+
+/// A TLS acceptor, in a build without the `tls` feature: none exists.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+pub enum TlsAcceptor {}
 use tower::ServiceExt as _;
 
 /// Largest request line and headers, and hyper's read buffer per
@@ -187,6 +193,9 @@ impl Served {
     /// Serves the connection, over TLS when `tls` is set, until it ends or
     /// is told to close: at shutdown, or when a new connection takes its
     /// place. Told to close, it finishes the request in flight first.
+    // Without the `tls` feature, no acceptor exists and the handshake's
+    // timeout has nothing to bound.
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
     async fn serve<S>(self, stream: WriteTimeout<TcpStream>, tls: Option<TlsAcceptor>, service: S)
     where
         S: hyper::service::HttpService<Incoming, ResBody = Body> + Send,
@@ -210,8 +219,11 @@ impl Served {
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 drive(connection, close, || place.busy()).await
             }
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match never {},
             // The handshake in the header read timeout: a client that
             // opens a connection and says nothing is cut.
+            #[cfg(feature = "tls")]
             Some(acceptor) => {
                 let secured = tokio::select! {
                     secured = timeout(handshake, acceptor.accept(stream)) => secured,

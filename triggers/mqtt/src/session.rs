@@ -339,18 +339,31 @@ impl Connection {
     }
 }
 
+/// TLS to the broker, for `mqtts://`.
+#[cfg(feature = "tls")]
+fn transport(settings: &MqttSettings) -> Option<Transport> {
+    settings.tls.as_ref().map(|tls| {
+        // rustls needs a process-wide crypto provider; ring is the one
+        // built in. Installing it twice is harmless (the first stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Transport::tls(tls.ca.clone(), tls.client_auth.clone(), None)
+    })
+}
+
+/// Plain TCP: a build without the `tls` feature refuses `mqtts://` when
+/// the config is read.
+#[cfg(not(feature = "tls"))]
+fn transport(_settings: &MqttSettings) -> Option<Transport> {
+    None
+}
+
 /// A client and its event loop for `settings`; `receive` is how many QoS 1
 /// messages the broker may send before fenn acknowledges one (MQTT 5),
 /// `requests` the capacity of the client's queue.
 pub fn connect(settings: &MqttSettings, receive: u16, requests: usize) -> (Client, Connection) {
     let mut network = NetworkOptions::new();
     network.set_tcp_nodelay(true);
-    let transport = settings.tls.as_ref().map(|tls| {
-        // rustls needs a process-wide crypto provider; ring is the one
-        // built in. Installing it twice is harmless (the first stays).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Transport::tls(tls.ca.clone(), tls.client_auth.clone(), None)
-    });
+    let transport = transport(settings);
     match settings.version {
         Version::V5 => {
             let mut options =

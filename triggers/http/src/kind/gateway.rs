@@ -3,7 +3,9 @@
 //! variable or from a file only its owner may read, never from the
 //! config itself.
 
-use fenn_runtime::files::{self, MAX_PEM};
+use fenn_runtime::files;
+#[cfg(feature = "jwt")]
+use fenn_runtime::files::MAX_PEM;
 
 /// Largest secret file (an AppSecret, an AppCode, an HS256 secret).
 const MAX_SECRET_FILE: u64 = 64 << 10;
@@ -12,7 +14,9 @@ use super::reader::Reader;
 use crate::policy::apps::{AppSpec, Apps};
 use crate::policy::failures::{AuthFailures, FailureLimit};
 use crate::policy::ip::{self, IpList};
-use crate::policy::jwt::{Jwt, JwtKey};
+use crate::policy::jwt::Jwt;
+#[cfg(feature = "jwt")]
+use crate::policy::jwt::JwtKey;
 use crate::policy::{DEFAULT_NONCES, GatewayPolicy, nonce::Nonces};
 use fenn_runtime::trigger::{BindingError, KeyError};
 use fenn_runtime::units;
@@ -259,6 +263,12 @@ impl Reader<'_> {
             .map_err(|reason| self.error(key, reason))
     }
 
+    #[cfg(not(feature = "jwt"))]
+    fn jwt(&self, _raw: &RawJwt) -> Result<Jwt, KeyError> {
+        Err(self.error("gateway.jwt", Jwt::REFUSED))
+    }
+
+    #[cfg(feature = "jwt")]
     fn jwt(&self, raw: &RawJwt) -> Result<Jwt, KeyError> {
         let base = self.config_dir;
         let mut keys = Vec::new();

@@ -17,6 +17,7 @@ pub mod apps;
 pub mod cors;
 pub mod failures;
 pub mod ip;
+#[cfg_attr(not(feature = "jwt"), path = "jwt_off.rs")]
 pub mod jwt;
 pub mod nonce;
 pub mod rate;

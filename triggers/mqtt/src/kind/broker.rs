@@ -22,10 +22,13 @@ pub(crate) struct RawMqtt {
     url: String,
     /// `ca_file`: PEM CA certificates for `mqtts://` (required; a system
     /// bundle such as `/etc/ssl/certs/ca-certificates.crt` works).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     ca_file: Option<String>,
     /// `client_cert`: PEM client certificate, for mutual TLS.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     client_cert: Option<String>,
     /// `client_key`: PEM key of `client_cert`.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     client_key: Option<String>,
     /// `client_id`: default `fenn-<pid>`.
     client_id: Option<String>,
@@ -248,7 +251,17 @@ fn outbox_bytes(text: Option<&str>) -> Result<u64, KeyError> {
     }
 }
 
+/// `mqtts://` in a build without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+fn tls(_raw: &RawMqtt, _config_dir: &Path) -> Result<MqttTls, KeyError> {
+    Err(error(
+        "url",
+        "mqtts://: this fenn was built without TLS (the cargo feature `tls`)",
+    ))
+}
+
 /// The TLS files of `mqtts://`, read relative to `config_dir`.
+#[cfg(feature = "tls")]
 fn tls(raw: &RawMqtt, config_dir: &Path) -> Result<MqttTls, KeyError> {
     let read = |key: &str, path: &str| {
         fenn_runtime::files::read(

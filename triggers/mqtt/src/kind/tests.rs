@@ -112,10 +112,12 @@ fn mqtt_subscriptions_are_validated_naming_the_key() {
         refused.reason.starts_with("unknown field `retain`"),
         "{refused}"
     );
-    assert_eq!(
-        keys(json!({"url": "mqtts://broker.local"})),
-        ["mqtt.ca_file"]
-    );
+    let refused = if cfg!(feature = "tls") {
+        "mqtt.ca_file"
+    } else {
+        "mqtt.url"
+    };
+    assert_eq!(keys(json!({"url": "mqtts://broker.local"})), [refused]);
     let old = valid(json!({"url": URL, "version": "3.1.1"}));
     assert_eq!(old.settings().unwrap().version, Version::V311);
     assert_eq!(
@@ -174,6 +176,20 @@ fn each_key_in_error_is_named_and_a_section_in_error_still_has_its_subscriptions
     assert_eq!(keys(json!({"url": "mqtt://a:port"})), ["mqtt.url"]);
 }
 
+#[cfg(not(feature = "tls"))]
+#[test]
+fn a_build_without_tls_refuses_mqtts_naming_the_feature() {
+    let (_, errors) = setup_in(Some(json!({"url": "mqtts://broker"})), Path::new("."));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].key, "mqtt.url");
+    assert!(
+        errors[0].reason.contains("the cargo feature `tls`"),
+        "{:?}",
+        errors[0]
+    );
+}
+
+#[cfg(feature = "tls")]
 #[test]
 fn tls_files_are_read_relative_to_the_config() {
     let dir = std::env::temp_dir().join(format!("fenn-mqtt-kind-{}", std::process::id()));

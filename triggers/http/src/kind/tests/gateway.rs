@@ -27,6 +27,8 @@ fn folder(test: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
     dir
 }
 
+// Its JWT section is in error for a reason of the `jwt` feature's.
+#[cfg(feature = "jwt")]
 #[test]
 fn gateway_and_app_errors_name_their_key_and_add_none_to_the_routes() {
     let secret = "a-secret-of-some-length";
@@ -100,6 +102,24 @@ fn gateway_and_app_errors_name_their_key_and_add_none_to_the_routes() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[cfg(not(feature = "jwt"))]
+#[test]
+fn a_build_without_jwt_refuses_the_section_once_and_checks_its_keys() {
+    let sections = json!({"gateway": {"jwt": {"secret_env": "X"}}});
+    let (_, errors) = read(Path::new("."), json!({}), sections);
+    assert_eq!(
+        errors,
+        [KeyError::new(
+            "gateway.jwt",
+            "this fenn was built without JWT support (the cargo feature `jwt`)"
+        )]
+    );
+    let sections = json!({"gateway": {"jwt": {"isuer": "me"}}});
+    let (_, errors) = read(Path::new("."), json!({}), sections);
+    assert_eq!(keys(&errors), ["gateway.jwt.isuer"]);
+}
+
+#[cfg(feature = "jwt")]
 #[test]
 fn a_jwt_section_in_error_is_reported_once_not_for_each_route_asking_for_tokens() {
     let sections = json!({"gateway": {"jwt": {"secret_env": "X", "isuer": "me"}}});
