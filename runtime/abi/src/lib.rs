@@ -29,6 +29,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod calls;
 pub mod event;
 pub mod response;
 mod wire;

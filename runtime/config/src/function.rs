@@ -39,7 +39,8 @@ impl Validator<'_> {
                 ModuleSource::File(base.join(&raw.module))
             }
         };
-        let limits = self.limits(key, raw)?;
+        let mut limits = self.limits(key, raw)?;
+        limits.grants = std::sync::Arc::new(self.grants(key, raw)?);
         Ok(FunctionConfig {
             name: raw.name.clone(),
             module,
@@ -110,6 +111,7 @@ impl Validator<'_> {
                 )?),
                 None => None,
             },
+            grants: std::sync::Arc::default(),
         })
     }
 }

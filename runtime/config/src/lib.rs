@@ -10,6 +10,7 @@ mod assemble;
 mod bindings;
 mod definition;
 mod function;
+mod grants;
 mod raw;
 mod setups;
 mod tables;

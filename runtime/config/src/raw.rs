@@ -88,4 +88,56 @@ pub(crate) struct RawFunction {
     /// `apps`: the apps its routes authorize, where a route names none.
     #[serde(default)]
     pub(crate) apps: Vec<String>,
+    /// `[function.vars]`: plain values the function reads by name.
+    #[serde(default)]
+    pub(crate) vars: std::collections::BTreeMap<String, String>,
+    /// `[function.secrets]`: `NAME = { env = "VAR" }` or `{ file = "path" }`
+    /// (owner-only), read by name like a variable and never shown.
+    #[serde(default)]
+    pub(crate) secrets: std::collections::BTreeMap<String, RawSecret>,
+    /// `kv`: `true` for a key-value store of its own, or a table with
+    /// `store` (a shared store's name) and quotas.
+    pub(crate) kv: Option<RawKv>,
+    /// `publish`: MQTT topic filters it may publish to (`{function}` and
+    /// `{device}` are replaced by its name and the device's host name).
+    #[serde(default)]
+    pub(crate) publish: Vec<String>,
+    /// `emit`: functions it may emit events to.
+    #[serde(default)]
+    pub(crate) emit: Vec<String>,
+}
+
+/// A secret's source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecret {
+    /// `env`: an environment variable of fenn's.
+    pub(crate) env: Option<String>,
+    /// `file`: a file readable by its owner only (relative to the config).
+    pub(crate) file: Option<String>,
+}
+
+/// `kv`: `true`, or its settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawKv {
+    /// `kv = true`: a store of its own with the default quotas.
+    On(bool),
+    /// `[function.kv]`.
+    Settings(RawKvSettings),
+}
+
+/// `[function.kv]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKvSettings {
+    /// `store`: a shared store's name, for functions that share state
+    /// (default: a store of its own).
+    pub(crate) store: Option<String>,
+    /// `max_keys`: keys the store may hold (default 10000).
+    pub(crate) max_keys: Option<u64>,
+    /// `max_bytes`: bytes of keys and values (default `16MiB`).
+    pub(crate) max_bytes: Option<String>,
+    /// `max_value`: the largest value (default `64KiB`, at most `1MiB`).
+    pub(crate) max_value: Option<String>,
 }

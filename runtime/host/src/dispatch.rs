@@ -89,6 +89,7 @@ pub struct Dispatcher {
     guest_memory: Arc<GuestMemory>,
     next_invocation: AtomicU64,
     observer: Option<Arc<dyn Observer>>,
+    services: Arc<crate::Services>,
 }
 
 /// Where an event stands when it waits for a worker.
@@ -116,6 +117,7 @@ impl Dispatcher {
             guest_memory: GuestMemory::new(guest_memory),
             next_invocation: AtomicU64::new(seed),
             observer: None,
+            services: Arc::default(),
         }
     }
 
@@ -155,6 +157,7 @@ impl Dispatcher {
     ) -> Result<FunctionModule, Error> {
         let mut module = FunctionModule::compile(name, wasm, limits)?;
         module.guest_memory = Some(self.guest_memory.clone());
+        module.services = self.services.clone();
         Ok(module)
     }
 
@@ -202,6 +205,11 @@ impl Dispatcher {
             .collect()
     }
 
+    /// The services functions' host calls reach, to bind as they start.
+    pub fn services(&self) -> &Arc<crate::Services> {
+        &self.services
+    }
+
     /// The budget of all running guests' memory.
     pub fn guest_memory(&self) -> &Arc<GuestMemory> {
         &self.guest_memory
@@ -225,7 +233,9 @@ impl Dispatcher {
         };
         let timeout = deployed.module.limits().timeout;
         let deadline = Instant::now() + timeout;
-        let waiting = if deployed.workers.available_permits() == 0 || deployed.module.heavy_start {
+        let module = &deployed.module;
+        let on_worker = module.heavy_start || module.blocking_calls;
+        let waiting = if deployed.workers.available_permits() == 0 || on_worker {
             Waiting::Fresh(event)
         } else {
             let started = Invocation::start_traced(&deployed.module, &event, trace.clone())?;

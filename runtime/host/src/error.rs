@@ -26,6 +26,13 @@ pub enum Error {
         /// What is missing or wrong.
         reason: String,
     },
+    /// The module imports a host call its function's definition does not
+    /// grant.
+    #[error("module {reason}")]
+    NotGranted {
+        /// The call, and the grant to add.
+        reason: String,
+    },
     /// No function of that name is deployed.
     #[error("no function named '{function}'")]
     NotFound {
@@ -115,7 +122,8 @@ impl Error {
             | Self::BadEvent { .. }
             | Self::ModuleTooLarge { .. }
             | Self::InvalidModule { .. }
-            | Self::NotAbi { .. } => 500,
+            | Self::NotAbi { .. }
+            | Self::NotGranted { .. } => 500,
         }
     }
 
@@ -143,6 +151,7 @@ impl Error {
             Self::ModuleTooLarge { .. } => "module_too_large",
             Self::InvalidModule { .. } => "invalid_module",
             Self::NotAbi { .. } => "not_abi",
+            Self::NotGranted { .. } => "not_granted",
             Self::NotFound { .. } => "not_found",
             Self::Busy { .. } => "busy",
             Self::Trap { .. } => "trap",

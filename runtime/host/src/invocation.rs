@@ -15,8 +15,6 @@ use wasmi::{
     TypedResumableCallOutOfFuel,
 };
 
-/// Fuel charged for each host call, plus one unit per byte it reads.
-const HOST_CALL_FUEL: u64 = 1_000;
 /// Fuel for instantiating (a start function included) and allocating the
 /// input, before the handler runs; this runs on the receiving task, so it
 /// is as small as the inline slice. A guest that needs more to start is out
@@ -30,9 +28,11 @@ pub const INLINE_FUEL: u64 = 200_000;
 pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
     /// The function's name, for fenn's own lines about the run.
-    function: Arc<str>,
+    pub(crate) function: Arc<str>,
     /// The invocation's number (`x-fenn-invocation`), on its log lines.
-    invocation: u64,
+    pub(crate) invocation: u64,
+    /// Its host calls beyond logging and the clock.
+    pub(crate) calls: crate::calls::CallState,
     log_rate: Arc<LogRate>,
     log: LogCount,
     last_error: Option<String>,
@@ -50,6 +50,11 @@ impl HostState {
             ),
             function: module.name.clone(),
             invocation: 0,
+            calls: crate::calls::CallState::new(
+                limits.grants.clone(),
+                module.services.clone(),
+                std::time::Instant::now() + limits.timeout,
+            ),
             log_rate: module.log_rate.clone(),
             log: LogCount::default(),
             last_error: None,
@@ -89,12 +94,12 @@ pub(crate) fn define_host_functions(linker: &mut Linker<HostState>) -> Result<()
             },
         )
         .map_err(define_error)?;
-    Ok(())
+    crate::calls::define(linker)
 }
 
 fn charge(caller: &mut Caller<'_, HostState>, bytes: u64) -> Result<(), wasmi::Error> {
     let fuel = caller.get_fuel()?;
-    caller.set_fuel(fuel.saturating_sub(HOST_CALL_FUEL + bytes))
+    caller.set_fuel(fuel.saturating_sub(crate::calls::CALL_FUEL + bytes))
 }
 
 fn host_log(
@@ -213,6 +218,9 @@ impl Invocation {
         state.trace = trace;
         state.invocation = (event.header(fenn_abi::event::HEADER_INVOCATION))
             .and_then(|number| number.parse().ok())
+            .unwrap_or(0);
+        state.calls.hops = (event.header(crate::calls::HEADER_HOPS))
+            .and_then(|hops| hops.parse().ok())
             .unwrap_or(0);
         let mut store = Store::new(&module.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -367,6 +375,11 @@ fn classify(
         }
         Some(Hit::Budget) => return Error::Overloaded,
         None => {}
+    }
+    if store.data().calls.past_deadline {
+        return Error::Deadline {
+            timeout: limits.timeout,
+        };
     }
     match error.as_trap_code() {
         Some(TrapCode::StackOverflow) => Error::StackOverflow,

@@ -12,7 +12,9 @@
 //! - [`census`]: what a module asks of every instantiation, counted and
 //!   bounded at deploy.
 //! - [`invocation`]: one event's run, in fuel slices, with the guest's host
-//!   functions.
+//!   functions; [`calls`]: the host calls beyond logging and the clock, as
+//!   [`grants`] allow them, reaching the [`services`] (the key-value store,
+//!   MQTT, other functions).
 //! - [`guest_log`]: a guest's log lines, bounded, rate-limited and escaped.
 //! - [`log_limit`]: fenn's own lines about what a client or a guest did,
 //!   rate-limited per kind and function ([`limited!`]).
@@ -46,11 +48,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod calls;
 pub mod census;
 pub mod dispatch;
 pub mod error;
 pub mod event;
 pub mod files;
+pub mod grants;
 pub mod guest_log;
 pub mod invocation;
 pub mod limiter;
@@ -60,6 +64,7 @@ pub mod module;
 pub mod observe;
 pub mod output;
 pub mod pool;
+pub mod services;
 pub mod sink;
 pub mod trace;
 pub mod trigger;
@@ -68,10 +73,12 @@ pub mod units;
 pub use dispatch::{Dispatcher, FunctionHost};
 pub use error::Error;
 pub use event::EventBuilder;
+pub use grants::Grants;
 pub use limiter::GuestMemory;
 pub use limits::Limits;
 pub use module::FunctionModule;
 pub use observe::{Invoked, Observer};
+pub use services::Services;
 pub use sink::ResultSink;
 pub use trace::Trace;
 pub use trigger::{Bindings, Stage, Trigger};

@@ -1,6 +1,8 @@
 //! What bounds one invocation. Every field has a default fit for a small
 //! device; the config can set each per function.
 
+use crate::grants::Grants;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The default budget of all running guests' linear memory together
@@ -31,6 +33,9 @@ pub struct Limits {
     /// is half the pool (at least one), so that runaway guests of one
     /// function leave workers for the others.
     pub max_workers: Option<usize>,
+    /// What it may reach beyond its event: variables and secrets, its
+    /// store, topics, other functions.
+    pub grants: Arc<Grants>,
 }
 
 impl Default for Limits {
@@ -45,6 +50,7 @@ impl Default for Limits {
             concurrency: 32,
             max_response: 1 << 20,
             max_workers: None,
+            grants: Arc::default(),
         }
     }
 }

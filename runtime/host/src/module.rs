@@ -21,6 +21,12 @@ pub struct FunctionModule {
     /// The budget of all running guests this module's instances draw from.
     pub(crate) guest_memory: Option<Arc<GuestMemory>>,
     pub(crate) log_rate: Arc<LogRate>,
+    /// The services its host calls reach, bound by the dispatcher.
+    pub(crate) services: Arc<crate::Services>,
+    /// Whether it imports a host call that may wait on I/O (the store, the
+    /// outbox): its events then run on worker threads from the start,
+    /// never on the async runtime's.
+    pub blocking_calls: bool,
     /// Whether its instantiation is heavy: it writes more than
     /// [`Census::HEAVY_START_BYTES`](crate::census::Census::HEAVY_START_BYTES)
     /// or is estimated at more than
@@ -83,7 +89,7 @@ impl FunctionModule {
         let engine = Engine::new(&config);
         crate::census::check_nesting(wasm)?;
         let module = Module::new(&engine, wasm).map_err(|error| invalid(&error))?;
-        check_abi(&module)?;
+        let blocking_calls = check_abi(&module, &limits.grants)?;
         let census = crate::census::Census::of(wasm)?;
         census.check()?;
         let mut linker = Linker::new(&engine);
@@ -96,6 +102,8 @@ impl FunctionModule {
             limits,
             guest_memory: None,
             log_rate: Arc::new(LogRate::new()),
+            services: Arc::default(),
+            blocking_calls,
             heavy_start: false,
             instantiation: std::time::Duration::ZERO,
             version: 0,
@@ -212,21 +220,23 @@ fn info(module: &Module) -> ModuleInfo {
     }
 }
 
-/// Checks the exports and imports of ABI v1 without running anything.
-fn check_abi(module: &Module) -> Result<(), Error> {
-    let not_abi = |reason: String| Err(Error::NotAbi { reason });
+/// Checks the exports and imports of ABI v1 without running anything, the
+/// imports against the function's `grants`; whether it imports a call
+/// that may wait on I/O.
+fn check_abi(module: &Module, grants: &crate::Grants) -> Result<bool, Error> {
+    let not_abi = |reason: String| Error::NotAbi { reason };
     let func = |name: &str, params: &[ValType], results: &[ValType]| -> Result<(), Error> {
         match module.get_export(name) {
             Some(ExternType::Func(ty)) if ty.params() == params && ty.results() == results => {
                 Ok(())
             }
-            Some(other) => not_abi(format!(
+            Some(other) => Err(not_abi(format!(
                 "export '{name}' is {}, expected func{params:?} -> {results:?}",
                 describe(&other)
-            )),
-            None => not_abi(format!(
+            ))),
+            None => Err(not_abi(format!(
                 "missing export '{name}' (build it with fenn_sdk::export!, or see the ABI in functions/README.md)"
-            )),
+            ))),
         }
     };
     func(abi::EXPORT_ABI_V1, &[], &[])?;
@@ -238,24 +248,40 @@ fn check_abi(module: &Module) -> Result<(), Error> {
     )?;
     match module.get_export(abi::EXPORT_MEMORY) {
         Some(ExternType::Memory(_)) => {}
-        _ => return not_abi(format!("missing memory export '{}'", abi::EXPORT_MEMORY)),
-    }
-    for import in module.imports() {
-        let known = import.module() == abi::IMPORT_MODULE
-            && [abi::IMPORT_LOG, abi::IMPORT_NOW_MS].contains(&import.name());
-        if !known {
-            return not_abi(format!(
-                "imports '{}.{}', which fenn does not provide (fenn offers {}.{} and {}.{})",
-                escaped(import.module()),
-                escaped(import.name()),
-                abi::IMPORT_MODULE,
-                abi::IMPORT_LOG,
-                abi::IMPORT_MODULE,
-                abi::IMPORT_NOW_MS
-            ));
+        _ => {
+            let reason = format!("missing memory export '{}'", abi::EXPORT_MEMORY);
+            return Err(Error::NotAbi { reason });
         }
     }
-    Ok(())
+    let mut blocking = false;
+    for import in module.imports() {
+        let name = import.name();
+        let signature = (import.module() == abi::IMPORT_MODULE)
+            .then(|| crate::calls::signature(name))
+            .flatten();
+        let Some((params, results)) = signature else {
+            return Err(not_abi(format!(
+                "imports '{}.{}', which fenn does not provide (the host calls are listed in functions/README.md)",
+                escaped(import.module()),
+                escaped(name),
+            )));
+        };
+        match import.ty() {
+            ExternType::Func(ty) if ty.params() == params && ty.results() == results => {}
+            other => {
+                return Err(not_abi(format!(
+                    "imports '{}.{name}' as {}, expected func{params:?} -> {results:?}",
+                    abi::IMPORT_MODULE,
+                    describe(other)
+                )));
+            }
+        }
+        grants
+            .check_import(name)
+            .map_err(|reason| Error::NotGranted { reason })?;
+        blocking |= crate::calls::blocks(name);
+    }
+    Ok(blocking)
 }
 
 fn describe(ty: &ExternType) -> String {
