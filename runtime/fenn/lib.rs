@@ -19,5 +19,6 @@ pub mod examples;
 mod manage;
 pub mod registry;
 pub mod serve;
+mod services;
 
 pub use serve::{Listen, Listeners, serve};

@@ -180,6 +180,7 @@ fn load(config: &Config) -> anyhow::Result<Loaded> {
         .clone()
         .map(|recorder| recorder as Arc<dyn fenn_runtime::Observer>);
     let dispatcher = Arc::new(load_functions(config, observer)?);
+    crate::services::bind(config, &dispatcher)?;
     let catalog = Catalog::from_config(config);
     let (catalog, deployed) = crate::manage::load(config, &dispatcher, catalog)?;
     Ok(Loaded {

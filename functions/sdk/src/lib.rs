@@ -26,6 +26,8 @@
 //!
 //! - [`export!`] and [`Output`]: the entry point and what a handler returns.
 //! - [`log`]: log lines tied to the invocation, through the host.
+//! - [`host`]: the host calls: variables and secrets, the key-value store,
+//!   publishing to MQTT, emitting events to other functions.
 //! - `heap` (wasm32 only): the bump allocator and the panic handler.
 #![no_std]
 
@@ -33,6 +35,8 @@ extern crate alloc;
 
 #[cfg(target_arch = "wasm32")]
 mod heap;
+pub mod host;
+mod json;
 pub mod log;
 
 use alloc::{string::String, vec::Vec};

@@ -196,6 +196,11 @@ impl Dispatcher {
         removed
     }
 
+    /// Whether a function of that name is deployed.
+    pub fn serves(&self, name: &str) -> bool {
+        self.functions.load().contains_key(name)
+    }
+
     /// The deployed functions' modules, as of now.
     pub fn modules(&self) -> Vec<FunctionModule> {
         let table = self.functions.load();

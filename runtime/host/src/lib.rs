@@ -51,6 +51,7 @@
 pub mod calls;
 pub mod census;
 pub mod dispatch;
+pub mod emit;
 pub mod error;
 pub mod event;
 pub mod files;

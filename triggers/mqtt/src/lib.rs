@@ -45,6 +45,7 @@ pub mod bindings;
 pub mod delivery;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
+pub mod from_functions;
 pub mod kind;
 pub mod link;
 pub mod loops;

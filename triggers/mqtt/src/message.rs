@@ -60,6 +60,7 @@ pub fn to_event(publish: &Received, path_parameters: Map) -> Result<Event, Strin
     }
     event
         .fenn_header("qos", publish.qos.to_string())
+        .fenn_header("hops", publish.hops.to_string())
         .path_parameters(path_parameters);
     Ok(event.body(publish.payload.to_vec()))
 }
@@ -97,6 +98,7 @@ pub fn result(response: Response, topic: String, qos: u8) -> Outgoing {
         content_type: None,
         correlation: None,
         user_properties: vec![("status".into(), reply.status_code.to_string())],
+        retain: false,
     };
     for (name, value) in reply.headers {
         if name == "content-type" {
@@ -122,6 +124,7 @@ pub fn refusal(status: u16, message: &str, topic: String, qos: u8) -> Outgoing {
         content_type: Some("application/json".into()),
         correlation: None,
         user_properties: vec![("status".into(), status.to_string())],
+        retain: false,
     }
 }
 

@@ -53,6 +53,33 @@ pub struct Outgoing {
     pub correlation: Option<Bytes>,
     /// MQTT 5 user properties.
     pub user_properties: Vec<(String, String)>,
+    /// Whether the broker retains it (a function's publish may ask).
+    pub retain: bool,
+}
+
+/// A record written before messages had `retain`, read as not retained.
+#[derive(Deserialize)]
+struct Unretained {
+    topic: String,
+    qos: u8,
+    payload: Bytes,
+    content_type: Option<String>,
+    correlation: Option<Bytes>,
+    user_properties: Vec<(String, String)>,
+}
+
+impl From<Unretained> for Outgoing {
+    fn from(old: Unretained) -> Self {
+        Self {
+            topic: old.topic,
+            qos: old.qos,
+            payload: old.payload,
+            content_type: old.content_type,
+            correlation: old.correlation,
+            user_properties: old.user_properties,
+            retain: false,
+        }
+    }
 }
 
 /// Why the outbox could not take or keep a message.
@@ -408,7 +435,10 @@ fn decode(bytes: &[u8]) -> Option<(Outgoing, usize)> {
     if crc32fast::hash(body) != crc {
         return None;
     }
-    let message = postcard::from_bytes(body).ok()?;
+    // A record kept by an older fenn has no `retain`: it ends a byte short.
+    let message = postcard::from_bytes(body)
+        .or_else(|_| postcard::from_bytes::<Unretained>(body).map(Outgoing::from))
+        .ok()?;
     Some((message, HEADER + length))
 }
 

@@ -69,18 +69,24 @@ impl Publisher {
         told
     }
 
-    /// `message`, or a 502 failure message in its place when it is too
-    /// large for an MQTT packet.
-    fn fit(&self, mut message: Outgoing) -> Outgoing {
+    /// Whether `message` fits an MQTT packet.
+    pub fn fits(&self, message: &Outgoing) -> bool {
         let size = message.payload.len() + message.topic.len();
         let properties: usize = message
             .user_properties
             .iter()
             .map(|(n, v)| n.len() + v.len() + 5)
             .sum();
-        if size + properties + 1024 <= self.max_bytes {
+        size + properties + 1024 <= self.max_bytes
+    }
+
+    /// `message`, or a 502 failure message in its place when it is too
+    /// large for an MQTT packet.
+    fn fit(&self, mut message: Outgoing) -> Outgoing {
+        if self.fits(&message) {
             return message;
         }
+        let size = message.payload.len() + message.topic.len();
         fenn_runtime::limited!(warn, "result too large", "", topic = %message.topic, bytes = size, "MQTT: a result too large to publish was replaced by an error");
         let failure = fenn_runtime::Error::BadOutput {
             reason: format!("the result is {size} bytes, over the MQTT packet limit"),

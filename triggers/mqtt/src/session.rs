@@ -183,7 +183,13 @@ impl Client {
                     v5::mqttbytes::QoS::AtMostOnce
                 };
                 client
-                    .publish_with_properties(message.topic, qos, false, message.payload, properties)
+                    .publish_with_properties(
+                        message.topic,
+                        qos,
+                        message.retain,
+                        message.payload,
+                        properties,
+                    )
                     .await
                     .map_err(|error| error.to_string())
             }
@@ -194,7 +200,7 @@ impl Client {
                     rumqttc::QoS::AtMostOnce
                 };
                 client
-                    .publish_bytes(message.topic, qos, false, message.payload)
+                    .publish_bytes(message.topic, qos, message.retain, message.payload)
                     .await
                     .map_err(|error| error.to_string())
             }

@@ -24,8 +24,16 @@ pub(super) fn start(
         embedded_broker(address, settings.max_packet_bytes)?;
     }
     let routes = routes(&host.bindings)?;
+    let services = host.dispatcher.services().clone();
     let trigger = MqttTrigger::new(settings.clone(), routes, host.dispatcher)
         .map_err(|error| format!("cannot open the MQTT outbox: {error}"))?;
+    // Functions publish through the same publisher, waiting on this
+    // runtime from their worker threads.
+    let from_functions = crate::from_functions::FunctionPublisher::new(
+        trigger.publisher(),
+        tokio::runtime::Handle::current(),
+    );
+    services.bind_publish(Arc::new(from_functions));
     let report = MqttReport {
         link: trigger.link(),
         stats: trigger.stats(),

@@ -11,6 +11,7 @@ fn message(n: usize) -> Outgoing {
         content_type: Some("text/plain".into()),
         correlation: Some(Bytes::from_static(b"id")),
         user_properties: vec![("status".into(), "200".into())],
+        retain: false,
     }
 }
 
