@@ -19,6 +19,7 @@ mod delivery;
 mod docs;
 mod gateway;
 mod health;
+mod host_calls;
 mod in_process;
 mod limits;
 mod live_bindings;

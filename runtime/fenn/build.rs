@@ -12,7 +12,16 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const GUESTS: [&str; 4] = ["hello", "echo", "sensor", "misbehave"];
+const GUESTS: [&str; 8] = [
+    "hello",
+    "echo",
+    "sensor",
+    "misbehave",
+    "average",
+    "notify",
+    "counter",
+    "hostile",
+];
 const TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() {

@@ -55,6 +55,12 @@ fn handed_back(packed: i64) -> Result<Vec<u8>, Error> {
     Ok(ffi::take(packed))
 }
 
+/// The reason the host gave for the last call of this invocation that it
+/// refused (empty when none was).
+pub fn last_error() -> String {
+    ffi::last_error()
+}
+
 /// A variable or secret of the function's definition (`[function.vars]`,
 /// `[function.secrets]`); `None` when it has none of that name.
 pub fn var(name: &str) -> Option<String> {
