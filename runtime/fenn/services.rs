@@ -1,6 +1,7 @@
 //! The services functions' host calls reach, bound as `fenn serve` starts:
 //! the key-value store under the state directory (the `kv` feature) and
-//! the emitter of events to other functions. MQTT publishing is bound by
+//! the emitter of events to other functions, which keeps them in the
+//! store's journal until they have run. MQTT publishing is bound by
 //! the MQTT trigger as it starts.
 
 use fenn_config::Config;
@@ -17,40 +18,52 @@ const EMIT_QUEUE_BYTES: usize = 4 << 20;
 /// A function granted a store when there is none: no `state_dir`, or a
 /// build without the `kv` feature; the store failing to open.
 pub(crate) fn bind(config: &Config, dispatcher: &Arc<Dispatcher>) -> anyhow::Result<()> {
-    let emitter = fenn_runtime::emit::Emitter::start(dispatcher, EMIT_QUEUE_BYTES);
-    dispatcher.services().bind_emit(emitter);
     let wants_store = config
         .functions
         .iter()
         .find(|function| function.limits.grants.kv.is_some());
-    match (&config.state_dir, wants_store) {
+    let journal = match (&config.state_dir, wants_store) {
         (None, Some(function)) => anyhow::bail!(
             "{}: {}: a key-value store needs server.state_dir, where it is kept",
             config.file.display(),
             function.key_of("kv")
         ),
-        (Some(dir), _) => open_store(dir, dispatcher, wants_store.is_some()),
-        (None, None) => Ok(()),
-    }
-}
-
-#[cfg(feature = "kv")]
-fn open_store(dir: &std::path::Path, dispatcher: &Dispatcher, _wanted: bool) -> anyhow::Result<()> {
-    let store = fenn_kv::Store::open(dir)?;
-    dispatcher.services().bind_kv(Arc::new(store));
+        (Some(dir), _) => open_store(dir, dispatcher, wants_store.is_some())?,
+        (None, None) => None,
+    };
+    let emitter = fenn_runtime::emit::Emitter::start(dispatcher, EMIT_QUEUE_BYTES, journal);
+    dispatcher.services().bind_emit(emitter);
     Ok(())
 }
 
+/// The journal of emitted events, when there is a store to keep it in.
+type Journal = Option<Arc<dyn fenn_runtime::services::EmitJournal>>;
+
+/// Opens the store under `dir` for functions, and as the journal of
+/// emitted events.
+#[cfg(feature = "kv")]
+fn open_store(
+    dir: &std::path::Path,
+    dispatcher: &Dispatcher,
+    _wanted: bool,
+) -> anyhow::Result<Journal> {
+    let store = Arc::new(fenn_kv::Store::open(dir)?);
+    dispatcher.services().bind_kv(store.clone());
+    Ok(Some(store))
+}
+
+/// Without the store, a function that asks for one is refused, and
+/// emitted events are not journaled.
 #[cfg(not(feature = "kv"))]
 fn open_store(
     _dir: &std::path::Path,
     _dispatcher: &Dispatcher,
     wanted: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Journal> {
     if wanted {
         anyhow::bail!(
             "a function asks for a key-value store: this fenn was built without it (the cargo feature `kv`)"
         );
     }
-    Ok(())
+    Ok(None)
 }

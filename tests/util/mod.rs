@@ -325,6 +325,13 @@ impl Fenn {
             .unwrap_or_else(|| panic!("fenn did not stop:\n{}", self.log.text()))
     }
 
+    /// Kills fenn with SIGKILL, as a crash or a power cut would stop it,
+    /// and reaps it.
+    pub(crate) fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Waits for fenn to exit, polling at most `limit`.
     pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;

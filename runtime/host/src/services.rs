@@ -125,6 +125,21 @@ pub trait Emit: Send + Sync {
     fn emit(&self, function: &str, event: Event) -> Result<(), String>;
 }
 
+/// Where emitted events are kept until they have run, so that one a call
+/// accepted runs even after a crash (at least once).
+pub trait EmitJournal: Send + Sync {
+    /// Keeps `event` for `function`, durably; its id.
+    ///
+    /// # Errors
+    ///
+    /// Why it could not be kept.
+    fn keep(&self, function: &str, event: &[u8]) -> Result<u64, String>;
+    /// The event of `id` has run: it is dropped.
+    fn done(&self, id: u64);
+    /// At most `limit` kept events with ids over `after`, oldest first.
+    fn pending(&self, after: u64, limit: usize) -> Vec<(u64, String, Vec<u8>)>;
+}
+
 /// The services bound so far. Each is bound at most once.
 #[derive(Default)]
 pub struct Services {

@@ -9,9 +9,12 @@
 //! a quota is checked without a scan. Expired keys read as absent; they
 //! are deleted when their namespace reaches its quota and at open.
 //!
-//! - [`Store`]: the database, implementing [`fenn_runtime::services::KvStore`].
+//! - [`Store`]: the database, implementing [`fenn_runtime::services::KvStore`]
+//!   and, for events functions emit, [`fenn_runtime::services::EmitJournal`]
+//!   (`journal`).
 //! - [`Error`]: opening it failed.
 
+mod journal;
 mod ops;
 
 use fenn_runtime::grants::KvGrant;
@@ -82,6 +85,7 @@ impl Store {
             )
             .map_err(error)?;
         connection.execute_batch(SCHEMA).map_err(error)?;
+        connection.execute_batch(journal::SCHEMA).map_err(error)?;
         let store = Self {
             connection: Mutex::new(connection),
         };

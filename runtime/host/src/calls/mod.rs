@@ -118,11 +118,11 @@ pub(crate) fn signature(name: &str) -> Option<(&'static [ValType], &'static [Val
     })
 }
 
-/// Whether a call may wait on I/O (the store's disk, the outbox): a module
-/// that imports one runs its events on worker threads, never on the
-/// async runtime's.
+/// Whether a call may wait on I/O (the store's disk, the outbox, the journal
+/// of emitted events): a module that imports one runs its events on worker
+/// threads, never on the async runtime's.
 pub(crate) fn blocks(name: &str) -> bool {
-    name.starts_with("kv_") || name == calls::IMPORT_PUBLISH
+    name.starts_with("kv_") || name == calls::IMPORT_PUBLISH || name == calls::IMPORT_EMIT
 }
 
 /// Defines the calls of this module on `linker`.
