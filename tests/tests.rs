@@ -20,6 +20,7 @@ mod docs;
 mod gateway;
 mod health;
 mod host_calls;
+mod host_refusals;
 mod in_process;
 mod limits;
 mod live_bindings;

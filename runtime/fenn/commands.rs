@@ -32,6 +32,16 @@ fn module_bytes(module: &str) -> anyhow::Result<std::borrow::Cow<'static, [u8]>>
     Ok(wasm)
 }
 
+/// The default limits with every host call granted: a module on its own
+/// has no definition to grant them, so only the ABI is checked, and its
+/// calls answer that their services are not there.
+fn unbound() -> Limits {
+    Limits {
+        grants: std::sync::Arc::new(fenn_runtime::Grants::any()),
+        ..Limits::default()
+    }
+}
+
 fn function_name(module: &str) -> String {
     let stem = Path::new(module.trim_start_matches("example:"))
         .file_stem()
@@ -58,11 +68,14 @@ pub fn check(module: &str) -> anyhow::Result<()> {
         }
         Err(error) => bail!("{module}: {error}"),
     }
-    match FunctionModule::compile(&function_name(module), &wasm, Limits::default()) {
+    match FunctionModule::compile(&function_name(module), &wasm, unbound()) {
         Ok(compiled) => {
-            let on = match compiled.heavy_start {
-                true => "each event starts on a worker thread",
-                false => "events start inline",
+            let on = match (compiled.heavy_start, compiled.blocking_calls) {
+                (true, _) => "each event starts on a worker thread",
+                (false, true) => {
+                    "each event runs on a worker thread: it calls the store, MQTT or other functions"
+                }
+                (false, false) => "events start inline",
             };
             writeln!(
                 out,
@@ -114,7 +127,7 @@ pub async fn invoke(module: &str, event: Option<&str>) -> anyhow::Result<()> {
     let name = function_name(module);
     let dispatcher = Dispatcher::new(1, fenn_runtime::limits::DEFAULT_GUEST_MEMORY);
     dispatcher
-        .deploy(&name, &wasm, Limits::default())
+        .deploy(&name, &wasm, unbound())
         .with_context(|| format!("{module} refused"))?;
     let response = dispatcher
         .invoke(&name, event)

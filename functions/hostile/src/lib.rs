@@ -4,7 +4,8 @@
 //! - `/publish-loop`: publishes to `hostile/out` until refused.
 //! - `/fill`: sets new 1 KiB keys until refused.
 //! - `/emit-self`: emits to itself; each run does it again, until the
-//!   chain's hop limit refuses it (the count is kept in the store).
+//!   chain's hop limit refuses it (the count is kept in the store);
+//!   `/refused` answers the count and the refusal's reason.
 //! - `/huge-value`: asks to set a 1 GiB value it does not have.
 //! - `/denied`: publishes to a topic it is not granted.
 //! - `/unknown-var`: reads a variable its definition does not have.
@@ -82,6 +83,11 @@ fn handle(event: Event) -> Response {
             }
         }
         "/huge-value" => answer(0, &set_huge()),
+        "/refused" => {
+            let depth = kv::get_str("depth").ok().flatten().unwrap_or_default();
+            let refused = kv::get_str("refused").ok().flatten().unwrap_or_default();
+            Response::ok(format!("{depth} {refused}"))
+        }
         "/denied" => match publish("elsewhere/out", "x") {
             Ok(()) => Response::ok("published"),
             Err(error) => answer(0, &error),

@@ -76,6 +76,19 @@ impl KvGrant {
 }
 
 impl Grants {
+    /// Every call granted (the store a namespace of its own, any topic,
+    /// no function to emit to but a name none has): for checking or
+    /// running a module without its definition, where only the ABI is
+    /// checked and the calls answer that their services are not there.
+    pub fn any() -> Self {
+        Self {
+            vars: BTreeMap::new(),
+            kv: Some(KvGrant::own("check")),
+            publish: vec!["#".into()],
+            emit: vec![String::new()],
+        }
+    }
+
     /// Whether a module may import `name` from the host module, and if not,
     /// the grant it lacks. Logging, the clock, variables and the last
     /// error are every function's.
