@@ -161,3 +161,42 @@ fn a_module_that_imports_a_call_it_is_not_granted_is_refused_naming_the_grant() 
     assert!(ok, "{err}");
     assert!(out.contains("fenn.kv_incr"), "{out}");
 }
+
+#[test]
+fn a_deployed_functions_store_is_listed_read_and_deleted_through_the_api_and_the_cli() {
+    use crate::util::Managed;
+    use serde_json::json;
+    let fenn = Managed::start("");
+    let counter = std::fs::read(env!("FENN_GUEST_COUNTER")).unwrap();
+    let definition = json!({"kv": true, "http": [{"route": "/count"}]});
+    // Without the grant, the deploy is refused naming it.
+    let (status, refused) =
+        fenn.deploy("counter", &counter, &json!({"http": [{"route": "/count"}]}));
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.to_string().contains("kv = true"), "{refused}");
+    assert_eq!(fenn.deploy("counter", &counter, &definition).0, 201);
+    for expected in ["1", "2", "3"] {
+        let (status, body) = fenn.call(
+            "POST",
+            "/v1/functions/counter/invoke",
+            Some(json!({"path": "/count", "httpMethod": "POST"})),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["response"]["body"], expected, "{body}");
+    }
+    let (ok, out, err) = fenn.cli(&["kv", "ls", "counter"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "notifications");
+    let (ok, out, err) = fenn.cli(&["kv", "get", "counter", "notifications"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "3");
+    let (status, listed) = fenn.call("GET", "/v1/functions/counter/kv?prefix=x", None);
+    assert_eq!((status, listed["keys"].clone()), (200, json!([])));
+    let (ok, out, err) = fenn.cli(&["kv", "rm", "counter", "notifications"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "deleted notifications");
+    let (status, missing) = fenn.call("GET", "/v1/functions/counter/kv/notifications", None);
+    assert_eq!(status, 404, "{missing}");
+    let (status, _) = fenn.call("GET", "/v1/functions/nobody/kv", None);
+    assert_eq!(status, 404);
+}

@@ -1,10 +1,10 @@
 //! The commands that speak to a running fenn's management API (the
-//! `admin` feature): deploy, ls, rollback, rm, logs and `invoke --remote`,
-//! through `fenn-client`.
+//! `admin` feature): deploy, ls, rollback, rm, logs, kv and
+//! `invoke --remote`, through `fenn-client`.
 
 use crate::runtime;
 use clap::Subcommand;
-use fenn_client::{logs, manage, remote, remote_tls};
+use fenn_client::{kv, logs, manage, remote, remote_tls};
 use std::path::PathBuf;
 
 /// The management API's commands.
@@ -60,6 +60,40 @@ pub(crate) enum Manage {
         follow: bool,
         #[command(flatten)]
         remote: RemoteArgs,
+    },
+    /// Read and delete a function's key-value store.
+    Kv {
+        #[command(subcommand)]
+        command: KvCommand,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+/// `fenn kv`: a function's store.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KvCommand {
+    /// List its keys (at most 1000), in byte order.
+    Ls {
+        /// The function's name.
+        name: String,
+        /// Only keys that start with this.
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// Print the value under a key.
+    Get {
+        /// The function's name.
+        name: String,
+        /// The key.
+        key: String,
+    },
+    /// Delete a key.
+    Rm {
+        /// The function's name.
+        name: String,
+        /// The key.
+        key: String,
     },
 }
 
@@ -154,7 +188,8 @@ pub(crate) fn run(command: Manage) -> anyhow::Result<()> {
         | Manage::Ls { remote }
         | Manage::Rollback { remote, .. }
         | Manage::Rm { remote, .. }
-        | Manage::Logs { remote, .. } => remote.json,
+        | Manage::Logs { remote, .. }
+        | Manage::Kv { remote, .. } => remote.json,
     };
     answered(as_json, call(command))
 }
@@ -197,6 +232,21 @@ fn call(command: Manage) -> anyhow::Result<()> {
             let remote = args.trust.connect(&args.remote)?;
             let logs = logs::logs(&remote, name.as_deref(), limit, follow, args.json);
             runtime.block_on(logs)
+        }
+        Manage::Kv {
+            command,
+            remote: args,
+        } => {
+            let remote = args.trust.connect(&args.remote)?;
+            runtime.block_on(async {
+                match &command {
+                    KvCommand::Ls { name, prefix } => {
+                        kv::list(&remote, name, prefix, args.json).await
+                    }
+                    KvCommand::Get { name, key } => kv::get(&remote, name, key, args.json).await,
+                    KvCommand::Rm { name, key } => kv::remove(&remote, name, key, args.json).await,
+                }
+            })
         }
     }
 }

@@ -38,6 +38,8 @@ mod console;
 #[cfg(feature = "api")]
 mod error;
 #[cfg(feature = "api")]
+mod kv;
+#[cfg(feature = "api")]
 mod load;
 #[cfg(feature = "api")]
 mod manifest;

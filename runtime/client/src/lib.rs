@@ -3,6 +3,7 @@
 //! commands that change and list its functions (`manage`), and its
 //! invocation history and live stream (`logs`).
 
+pub mod kv;
 pub mod logs;
 pub mod manage;
 pub mod remote;

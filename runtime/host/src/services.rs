@@ -174,7 +174,8 @@ impl Services {
         let _ = self.emit.set(emit);
     }
 
-    pub(crate) fn kv(&self) -> Option<&Arc<dyn KvStore>> {
+    /// The key-value store, once bound.
+    pub fn kv(&self) -> Option<&Arc<dyn KvStore>> {
         self.kv.get()
     }
 

@@ -160,10 +160,24 @@ async fn route(
         (["v1", "functions", name, "invoke"], &Method::POST) => {
             ok(invoke(platform, name, request).await?)
         }
+        (["v1", "functions", name, "kv"], &Method::GET) => {
+            let name = bodies::function_name(name)?;
+            ok(crate::kv::list(platform, &name, request.uri().query()).await?)
+        }
+        (["v1", "functions", name, "kv", key], method @ (&Method::GET | &Method::DELETE)) => {
+            let name = bodies::function_name(name)?;
+            let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+            if method == Method::GET {
+                ok(crate::kv::get(platform, &name, &key).await?)
+            } else {
+                ok(crate::kv::delete(platform, &name, &key).await?)
+            }
+        }
         (
             ["v1", "check"]
             | ["v1", "functions" | "invocations"]
-            | ["v1", "functions", _, "rollback" | "invoke"]
+            | ["v1", "functions", _, "rollback" | "invoke" | "kv"]
+            | ["v1", "functions", _, "kv", _]
             | ["v1", "invocations", _],
             _,
         ) => Err(not_allowed("another method")),
