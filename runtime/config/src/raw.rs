@@ -88,11 +88,12 @@ pub(crate) struct RawFunction {
     /// `apps`: the apps its routes authorize, where a route names none.
     #[serde(default)]
     pub(crate) apps: Vec<String>,
-    /// `[function.vars]`: plain values the function reads by name.
+    /// `vars`: plain values the function reads by name (`[function.vars]`).
     #[serde(default)]
     pub(crate) vars: std::collections::BTreeMap<String, String>,
-    /// `[function.secrets]`: `NAME = { env = "VAR" }` or `{ file = "path" }`
-    /// (owner-only), read by name like a variable and never shown.
+    /// `secrets`: `NAME = { env = "VAR" }` or `{ file = "path" }`
+    /// (owner-only), read by name like a variable and never shown
+    /// (`[function.secrets]`).
     #[serde(default)]
     pub(crate) secrets: std::collections::BTreeMap<String, RawSecret>,
     /// `kv`: `true` for a key-value store of its own, or a table with
@@ -107,7 +108,7 @@ pub(crate) struct RawFunction {
     pub(crate) emit: Vec<String>,
 }
 
-/// A secret's source.
+/// `[function.secrets]`: each secret's source, `env` or `file`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSecret {
@@ -127,7 +128,7 @@ pub(crate) enum RawKv {
     Settings(RawKvSettings),
 }
 
-/// `[function.kv]`.
+/// `[function.kv]`: a store shared with other functions, and quotas.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawKvSettings {

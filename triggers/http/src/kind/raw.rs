@@ -56,11 +56,11 @@ pub(super) struct RawGateway {
     pub(super) jwt: Option<RawJwt>,
 }
 
-/// `[gateway.jwt]`.
+/// `[gateway.jwt]`. Read in every build, so that its keys are checked;
+/// only a build with the `jwt` feature uses them (without it, the section
+/// is refused).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-// Read in every build, so that its keys are checked; only a build with
-// the `jwt` feature uses them (without it, the section is refused).
 #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
 pub(super) struct RawJwt {
     /// `secret_env`: the variable holding an HS256 secret.
