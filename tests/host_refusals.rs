@@ -184,6 +184,20 @@ fn a_deployed_functions_store_is_listed_read_and_deleted_through_the_api_and_the
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["response"]["body"], expected, "{body}");
     }
+    // The history shows each invocation's calls, and the metrics count them.
+    let (_, history) = fenn.call("GET", "/v1/invocations?function=counter", None);
+    let calls = &history["invocations"][0]["hostCalls"];
+    assert_eq!(calls[0]["call"], "kv_incr", "{history}");
+    assert_eq!(
+        (calls[0]["count"].clone(), calls[0]["failed"].clone()),
+        (json!(1), json!(0))
+    );
+    let metrics = fenn.metrics();
+    assert!(
+        metrics
+            .contains(r#"fenn_host_calls_total{function="counter",call="kv_incr",result="ok"} 3"#),
+        "{metrics}"
+    );
     let (ok, out, err) = fenn.cli(&["kv", "ls", "counter"]);
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "notifications");

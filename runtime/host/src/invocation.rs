@@ -66,7 +66,10 @@ impl HostState {
 impl Drop for HostState {
     fn drop(&mut self) {
         if let Some(trace) = &self.trace {
-            trace.ended(self.limiter.peak, self.log.dropped);
+            let calls = std::mem::take(&mut self.calls.tally)
+                .into_values()
+                .collect();
+            trace.ended(self.limiter.peak, self.log.dropped, calls);
         }
     }
 }

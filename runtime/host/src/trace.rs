@@ -47,6 +47,8 @@ pub struct Recorded {
     pub fuel_used: u64,
     /// The most linear memory the guest held, in bytes.
     pub peak_memory: usize,
+    /// The host calls it made beyond logging and the clock, by call.
+    pub host_calls: Vec<crate::calls::HostCall>,
 }
 
 impl Trace {
@@ -81,12 +83,18 @@ impl Trace {
         }
     }
 
-    /// The instance is gone: its peak memory, and the lines the guest's
-    /// log limits dropped.
-    pub(crate) fn ended(&self, peak_memory: usize, dropped: u32) {
+    /// The instance is gone: its peak memory, the lines the guest's log
+    /// limits dropped, and its host calls.
+    pub(crate) fn ended(
+        &self,
+        peak_memory: usize,
+        dropped: u32,
+        host_calls: Vec<crate::calls::HostCall>,
+    ) {
         if let Ok(mut recorded) = self.recorded.lock() {
             recorded.0.peak_memory = peak_memory;
             recorded.0.cut |= dropped > 0;
+            recorded.0.host_calls = host_calls;
         }
     }
 

@@ -63,6 +63,10 @@ pub struct Record {
     pub logs: Vec<Line>,
     /// Whether log lines were cut or left out.
     pub logs_cut: bool,
+    /// The host calls it made (store, publish, emit, variables): each
+    /// call's count, failures and bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_calls: Vec<fenn_runtime::calls::HostCall>,
 }
 
 impl Record {
@@ -115,6 +119,7 @@ impl Record {
                 })
                 .collect(),
             logs_cut: recorded.cut,
+            host_calls: recorded.host_calls,
         }
     }
 
@@ -163,6 +168,8 @@ pub struct Counts {
     pub invocations: BTreeMap<(&'static str, &'static str), u64>,
     pub duration: Histogram,
     pub fuel: u64,
+    /// Host calls by call and whether they failed.
+    pub host_calls: BTreeMap<(&'static str, bool), u64>,
 }
 
 #[derive(Debug, Default)]
@@ -233,6 +240,19 @@ impl History {
         *function.counts.invocations.entry(key).or_default() += 1;
         function.counts.duration.observe(duration);
         function.counts.fuel = function.counts.fuel.saturating_add(record.fuel_used);
+        for call in &record.host_calls {
+            let ok = u64::from(call.count - call.failed);
+            *function
+                .counts
+                .host_calls
+                .entry((call.call, false))
+                .or_default() += ok;
+            *function
+                .counts
+                .host_calls
+                .entry((call.call, true))
+                .or_default() += u64::from(call.failed);
+        }
         if function.records.len() == self.per_function {
             if let Some(old) = function.records.pop_front() {
                 function.bytes -= old.cost();

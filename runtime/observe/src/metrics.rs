@@ -222,6 +222,13 @@ impl Sources {
                 .iter()
                 .map(|(function, counts)| (vec![("function", (*function).to_owned())], counts.fuel));
             counter(encoder, "fenn_fuel_used", "Fuel (wasm instructions, roughly) guests used", fuel)?;
+            let calls = counts.iter().flat_map(|(function, counts)| {
+                counts.host_calls.iter().filter(|(_, n)| **n > 0).map(|((call, failed), n)| {
+                    let result = if *failed { "failed" } else { "ok" };
+                    (vec![("function", (*function).to_owned()), ("call", (*call).to_owned()), ("result", result.to_owned())], *n)
+                })
+            });
+            counter(encoder, "fenn_host_calls", "Host calls functions made (store, publish, emit, variables), by call and result", calls)?;
             gauge(encoder, "fenn_history_bytes", "Bytes the invocation history holds", clamp(history.bytes()))
         })
     }

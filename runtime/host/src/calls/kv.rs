@@ -63,7 +63,7 @@ fn get(mut caller: Call<'_>, key_ptr: i32, key_len: i32) -> Result<i64, wasmi::E
         charge(&mut caller, value.len())?;
         hand_back(&mut caller, &value)
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_KV_GET, answer)
 }
 
 fn set(
@@ -87,7 +87,7 @@ fn set(
         store.set(&grant, &key, &value, ttl).map_err(failed)?;
         Ok(0)
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_KV_SET, answer)
 }
 
 fn delete(mut caller: Call<'_>, key_ptr: i32, key_len: i32) -> Result<i32, wasmi::Error> {
@@ -96,7 +96,7 @@ fn delete(mut caller: Call<'_>, key_ptr: i32, key_len: i32) -> Result<i32, wasmi
         let key = key(&caller, key_ptr, key_len)?;
         Ok(i32::from(store.delete(&grant.store, &key).map_err(failed)?))
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_KV_DELETE, answer)
 }
 
 fn list(mut caller: Call<'_>, ptr: i32, len: i32, limit: i32) -> Result<i64, wasmi::Error> {
@@ -113,7 +113,7 @@ fn list(mut caller: Call<'_>, ptr: i32, len: i32, limit: i32) -> Result<i64, was
         charge(&mut caller, packed.len())?;
         hand_back(&mut caller, &packed)
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_KV_LIST, answer)
 }
 
 fn incr(
@@ -132,7 +132,7 @@ fn incr(
         write(&mut caller, out_ptr, &value.to_le_bytes())?;
         Ok(0)
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_KV_INCR, answer)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -165,7 +165,7 @@ fn cas(
             .map_err(failed)?;
         Ok(i32::from(swapped))
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_KV_CAS, answer)
 }
 
 fn write(caller: &mut Call<'_>, ptr: i32, bytes: &[u8]) -> Answer<()> {

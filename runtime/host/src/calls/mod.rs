@@ -19,6 +19,7 @@ use crate::grants::Grants;
 use crate::invocation::HostState;
 use crate::services::Services;
 use fenn_abi::{abi, calls};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmi::{Caller, Extern, Linker, ValType};
@@ -45,6 +46,10 @@ pub(crate) struct CallState {
     /// Set when a call found the deadline passed: the run ends as
     /// [`Error::Deadline`].
     pub(crate) past_deadline: bool,
+    /// Each call's count, failures and bytes, for the history.
+    pub(crate) tally: BTreeMap<&'static str, HostCall>,
+    /// Bytes the call under way has moved so far.
+    moved: u64,
 }
 
 impl CallState {
@@ -59,8 +64,24 @@ impl CallState {
             hops: 0,
             deadline,
             past_deadline: false,
+            tally: BTreeMap::new(),
+            moved: 0,
         }
     }
+}
+
+/// One host call's count in an invocation, as the history shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HostCall {
+    /// The call (`kv_set`, `publish`, ...).
+    pub call: &'static str,
+    /// Times it was made.
+    pub count: u32,
+    /// Times it was refused or trapped.
+    pub failed: u32,
+    /// Bytes of values, payloads and events it moved between the guest
+    /// and the host.
+    pub bytes: u64,
 }
 
 /// A refused call: its code and why.
@@ -163,6 +184,7 @@ pub(crate) fn charge(caller: &mut Call<'_>, bytes: usize) -> Answer<()> {
         return Err(wasmi::Error::from(wasmi::TrapCode::OutOfFuel).into());
     }
     caller.set_fuel(fuel - cost)?;
+    caller.data_mut().calls.moved += bytes as u64;
     Ok(())
 }
 
@@ -179,8 +201,17 @@ pub(crate) fn before_waiting(caller: &mut Call<'_>) -> Answer<()> {
 /// The value, or a refusal's code (its reason kept for `last_error`).
 pub(crate) fn settle<T: From<i32>>(
     caller: &mut Call<'_>,
+    call: &'static str,
     answer: Answer<T>,
 ) -> Result<T, wasmi::Error> {
+    let state = &mut caller.data_mut().calls;
+    let tally = state.tally.entry(call).or_insert(HostCall {
+        call,
+        ..HostCall::default()
+    });
+    tally.count += 1;
+    tally.failed += u32::from(answer.is_err());
+    tally.bytes += std::mem::take(&mut state.moved);
     match answer {
         Ok(value) => Ok(value),
         Err(Fail::Trap(error)) => Err(error),
@@ -274,7 +305,7 @@ fn var(mut caller: Call<'_>, ptr: i32, len: i32) -> Result<i64, wasmi::Error> {
         charge(&mut caller, value.len())?;
         hand_back(&mut caller, value.as_bytes())
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_VAR, answer)
 }
 
 fn last_error(mut caller: Call<'_>) -> Result<i64, wasmi::Error> {
@@ -283,5 +314,5 @@ fn last_error(mut caller: Call<'_>) -> Result<i64, wasmi::Error> {
         let reason = std::mem::take(&mut caller.data_mut().calls.last_error);
         hand_back(&mut caller, reason.as_bytes())
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_LAST_ERROR, answer)
 }

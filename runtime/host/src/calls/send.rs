@@ -105,7 +105,7 @@ fn publish(
             .map_err(|reason| Refused::new(calls::UNAVAILABLE, reason))?;
         Ok(0)
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_PUBLISH, answer)
 }
 
 /// `name\0value\0` pairs: `content-type`, else user properties.
@@ -192,5 +192,5 @@ fn emit(
             .map_err(|reason| Refused::new(calls::UNAVAILABLE, reason))?;
         Ok(0)
     })();
-    settle(&mut caller, answer)
+    settle(&mut caller, calls::IMPORT_EMIT, answer)
 }
