@@ -369,6 +369,7 @@ mod tests {
                 message: "x".repeat(log),
             }],
             logs_cut: false,
+            host_calls: Vec::new(),
         })
     }
 
