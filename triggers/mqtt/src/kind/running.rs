@@ -27,13 +27,14 @@ pub(super) fn start(
     let services = host.dispatcher.services().clone();
     let trigger = MqttTrigger::new(settings.clone(), routes, host.dispatcher)
         .map_err(|error| format!("cannot open the MQTT outbox: {error}"))?;
-    // Functions publish through the same publisher, waiting on this
-    // runtime from their worker threads.
-    let from_functions = crate::from_functions::FunctionPublisher::new(
-        trigger.publisher(),
-        tokio::runtime::Handle::current(),
-    );
-    services.bind_publish(Arc::new(from_functions));
+    // Functions publish through the same publisher, waiting on the async
+    // runtime that runs this trigger from their worker threads (started
+    // outside one, as a unit test does, there is nothing to wait on).
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let from_functions =
+            crate::from_functions::FunctionPublisher::new(trigger.publisher(), runtime);
+        services.bind_publish(Arc::new(from_functions));
+    }
     let report = MqttReport {
         link: trigger.link(),
         stats: trigger.stats(),
