@@ -26,6 +26,8 @@ use wasmi::{Caller, Extern, Linker, ValType};
 
 /// Fuel charged for each call, plus one unit per byte it moves.
 pub(crate) const CALL_FUEL: u64 = 1_000;
+/// Fuel `fenn_alloc` may take when a call hands bytes back.
+const ALLOC_FUEL: u64 = 100_000;
 /// Host calls an invocation may make, of every kind together.
 pub const MAX_CALLS: u32 = 10_000;
 
@@ -163,7 +165,7 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Counts a call and charges it for `bytes`; a trap when out of fuel.
+/// Counts a call and charges it for `bytes`.
 pub(crate) fn begin(caller: &mut Call<'_>, bytes: usize) -> Answer<()> {
     charge(caller, bytes)?;
     let state = &mut caller.data_mut().calls;
@@ -175,15 +177,15 @@ pub(crate) fn begin(caller: &mut Call<'_>, bytes: usize) -> Answer<()> {
     Ok(())
 }
 
-/// Charges the fixed cost and a unit a byte; a trap when out of fuel.
+/// Charges the fixed cost and a unit a byte. A call that costs more than
+/// the slice has left empties it: the guest pauses at its next
+/// instruction and goes on in the next slice, its budget counted as
+/// usual (the host's log call does the same), so a call near a slice's
+/// end is not mistaken for a guest out of its whole budget.
 pub(crate) fn charge(caller: &mut Call<'_>, bytes: usize) -> Answer<()> {
     let fuel = caller.get_fuel()?;
     let cost = CALL_FUEL.saturating_add(bytes as u64);
-    if fuel < cost {
-        caller.set_fuel(0)?;
-        return Err(wasmi::Error::from(wasmi::TrapCode::OutOfFuel).into());
-    }
-    caller.set_fuel(fuel - cost)?;
+    caller.set_fuel(fuel.saturating_sub(cost))?;
     caller.data_mut().calls.moved += bytes as u64;
     Ok(())
 }
@@ -278,7 +280,14 @@ pub(crate) fn hand_back(caller: &mut Call<'_>, bytes: &[u8]) -> Answer<i64> {
         .and_then(Extern::into_func)
         .ok_or_else(|| wasmi::Error::new("no fenn_alloc export"))?
         .typed::<i32, i32>(&*caller)?;
+    // The slice may be spent (a call near its end): lend `fenn_alloc`
+    // what it may take, and charge what it took.
+    let before = caller.get_fuel()?;
+    let lent = before.max(ALLOC_FUEL);
+    caller.set_fuel(lent)?;
     let ptr = alloc.call(&mut *caller, len)?;
+    let used = lent.saturating_sub(caller.get_fuel()?);
+    caller.set_fuel(before.saturating_sub(used))?;
     let memory = caller
         .get_export(abi::EXPORT_MEMORY)
         .and_then(Extern::into_memory)
@@ -316,3 +325,6 @@ fn last_error(mut caller: Call<'_>) -> Result<i64, wasmi::Error> {
     })();
     settle(&mut caller, calls::IMPORT_LAST_ERROR, answer)
 }
+
+#[cfg(test)]
+mod tests;
