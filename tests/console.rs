@@ -10,6 +10,13 @@ use crate::util::admin::TOKEN;
 #[test]
 fn a_person_logs_in_compiles_deploys_tests_follows_the_live_log_and_reads_the_history() {
     let functions = r#"
+# Counts what it is sent, in its store.
+[[function]]
+name = "counter"
+module = "COUNTER"
+kv = true
+http = [{ route = "/count" }]
+
 [[function]]
 name = "hello"
 module = "example:hello"
@@ -21,8 +28,15 @@ cron = [{ name = "heartbeat", schedule = "every 3600s" }]
 name = "greet"
 module = "example:echo"
 http = [{ route = "/greet/{who}" }]
-"#;
-    let fenn = Managed::start(functions);
+"#
+    .replace("COUNTER", env!("FENN_GUEST_COUNTER"));
+    let fenn = Managed::start(&functions);
+    // One count in the store, for the page to show.
+    let counted = crate::util::client()
+        .post(fenn.fenn.url("/count"))
+        .send()
+        .unwrap();
+    assert_eq!(counted.text().unwrap(), "1");
     let scratch = TempDir::new("console");
     // A module cut short: wasmi refuses it with its reason.
     let bad = scratch.write("broken.wasm", b"\0asm\x01\0\0\0\x01\x05");

@@ -128,6 +128,13 @@ try:
     assert "http POST /sensor" in newest.text and "42 °C" in newest.text, newest.text
     shot("function")
 
+    # A function with a store: its keys, and a value on a click.
+    go("#/f/counter")
+    text_in("kv-keys", "notifications")
+    driver.find_element(By.CSS_SELECTOR, "#kv-keys a").click()
+    assert text_in("kv-value", "1").strip() == "1"
+    shot("store")
+
     go("#/f/hello")
     assert offered() == ["an HTTP event: GET /hello", "a cron event: heartbeat (every 1h)"], offered()
     with urllib.request.urlopen(gateway + "/hello", timeout=30) as answer:

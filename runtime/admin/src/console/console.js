@@ -124,6 +124,7 @@ async function functionPage(name) {
     el("pre", { id: "definition" }, JSON.stringify(f.definition ?? f.triggers, null, 2)),
     deployed ? el("table", { id: "versions" }, el("tr", {}, ["Version", "Deployed", "Size", "SHA-256", ""].map((h) => el("th", {}, h))), versions)
       : el("p", { class: "muted" }, "A function of the config file: change it there."));
+  const store = await storePanel(name);
   if (mine !== shown) return;
   show(
     el("h1", {}, name, " ", el("span", { class: "muted" }, deployed ? "version " + f.version : "from the config file")),
@@ -131,7 +132,8 @@ async function functionPage(name) {
     el("div", { class: "row" }, triggerPills(f.bindings),
       el("a", { href: "#/history?" + new URLSearchParams({ function: name }) }, "Its history")),
     el("div", { class: "grid" }, testPanel(name, f.triggers), liveLog(name)),
-    deployed ? el("div", { class: "grid" }, definition, uploadPanel(name, f.definition)) : definition);
+    deployed ? el("div", { class: "grid" }, definition, uploadPanel(name, f.definition)) : definition,
+    store);
 }
 
 // The detail of invocation `id`, with its log lines.

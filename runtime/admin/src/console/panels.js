@@ -1,5 +1,6 @@
 // The panels of a function's page: its test events, one for each of its
-// triggers, and a new module compiled before it can be deployed.
+// triggers, a new module compiled before it can be deployed, and its
+// key-value store.
 "use strict";
 
 // A route's or a topic filter's parameters (`{name}`, `{*rest}`), each with
@@ -118,4 +119,31 @@ function uploadPanel(name, definition) {
     el("label", {}, "Definition (JSON: routes, subscriptions, schedules, limits)", defText),
     el("label", {}, "Module", file),
     el("div", { class: "row" }, compile, deploy), compileResult, deployResult);
+}
+
+// A function's key-value store, when it has one: its first 100 keys in
+// byte order, each value shown on a click (as text, or base64).
+async function storePanel(name) {
+  const base = "/v1/functions/" + encodeURIComponent(name) + "/kv";
+  let listed;
+  try {
+    listed = await api("GET", base + "?limit=100");
+  } catch (error) {
+    if (error instanceof Unauthorized) throw error;
+    return null;
+  }
+  const value = el("pre", { id: "kv-value" });
+  const rows = listed.keys.map((key) => el("tr", { class: "kv-key" }, el("td", {},
+    el("a", { href: "#", onclick: async (event) => {
+      event.preventDefault();
+      try {
+        const answer = await api("GET", base + "/" + encodeURIComponent(key));
+        value.textContent = answer.value ?? ("base64: " + answer.base64);
+      } catch (error) {
+        value.textContent = error.message;
+      }
+    } }, key))));
+  return el("section", { class: "card" }, el("h2", {}, "Store"),
+    el("p", { class: "muted" }, listed.keys.length + " keys shown, in byte order (store " + listed.store + ")."),
+    el("table", { id: "kv-keys" }, rows), value);
 }
