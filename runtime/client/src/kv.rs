@@ -1,23 +1,11 @@
 //! `fenn kv ls|get|rm NAME ...`: a function's key-value store through the
 //! management API.
 
-use crate::manage::named;
+use crate::manage::{named, print};
 use crate::remote::Remote;
 use anyhow::Context as _;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
-use std::io::Write as _;
-
-#[allow(clippy::print_stdout)]
-fn print(answer: &Value, as_json: bool, human: impl Fn(&Value) -> String) -> anyhow::Result<()> {
-    let text = if as_json {
-        serde_json::to_string_pretty(answer)?
-    } else {
-        human(answer)
-    };
-    writeln!(std::io::stdout().lock(), "{text}")?;
-    Ok(())
-}
 
 fn key_path(name: &str, key: &str) -> String {
     format!(

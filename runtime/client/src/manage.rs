@@ -14,7 +14,11 @@ const MAX_DEFINITION: u64 = 1 << 20;
 
 /// Prints `answer` as JSON, or as `human` says.
 #[allow(clippy::print_stdout)]
-fn print(answer: &Value, as_json: bool, human: impl Fn(&Value) -> String) -> anyhow::Result<()> {
+pub(crate) fn print(
+    answer: &Value,
+    as_json: bool,
+    human: impl Fn(&Value) -> String,
+) -> anyhow::Result<()> {
     let text = if as_json {
         serde_json::to_string_pretty(answer)?
     } else {
