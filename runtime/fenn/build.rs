@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const GUESTS: [&str; 8] = [
+const GUESTS: [&str; 9] = [
     "hello",
     "echo",
     "sensor",
@@ -21,6 +21,7 @@ const GUESTS: [&str; 8] = [
     "notify",
     "counter",
     "hostile",
+    "relay",
 ];
 const TARGET: &str = "wasm32-unknown-unknown";
 

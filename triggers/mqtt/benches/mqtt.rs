@@ -9,7 +9,8 @@
 //! - round trip: request → reply, one at a time, p50/p99: through `hello`
 //!   (MQTT 5 response topic), against the broker alone (a client receiving
 //!   its own message) and a plain rumqttc responder (the same two hops
-//!   fenn makes, without a function);
+//!   fenn makes, without a function); and a guest's own publish (the host
+//!   call, functions/relay) to a subscriber's receipt;
 //! - a burst of BURST QoS 1 messages through `hello`: fenn's CPU time a
 //!   message, and its RSS idle, right after the burst and ten seconds
 //!   later.
@@ -46,7 +47,8 @@ fn main() {
         .unwrap();
     let broker = util::Broker::start();
     let fenn = util::Fenn::with_config(&fenn_config(broker.port));
-    fenn.log.wait_for_count("MQTT subscribed", 3);
+    fenn.log
+        .wait_for_count("MQTT subscribed", 3 + usize::from(this_build()));
     let idle = rss_kib(fenn.pid());
     runtime.block_on(bench(broker.port));
     runtime.block_on(burst(broker.port, fenn.pid(), idle));
@@ -136,6 +138,11 @@ async fn bench(port: u16) {
     let own = round_trips(port, "loop/self", "loop/self", false).await;
     let responder = round_trips(port, "loop/plain", "loop/plain/reply", true).await;
     let fenn = round_trips(port, "bench/rr", "bench/rr/reply", false).await;
+    let published = if this_build() {
+        round_trips(port, "bench/relay", "relay/out", false).await
+    } else {
+        Vec::new()
+    };
     println!("round trip, {ROUND_TRIPS} one at a time (QoS 1), p50 / p99:");
     println!("  broker alone (own message back)  {}", percentiles(&own));
     println!(
@@ -143,11 +150,24 @@ async fn bench(port: u16) {
         percentiles(&responder)
     );
     println!("  through fenn hello (2 hops)      {}", percentiles(&fenn));
+    if !published.is_empty() {
+        println!(
+            "  a guest's publish (host call)    {}",
+            percentiles(&published)
+        );
+    }
     println!(
         "  fenn p50 / broker alone {:.2}x, / plain responder {:.2}x",
         p(&fenn, 0.5) / p(&own, 0.5),
         p(&fenn, 0.5) / p(&responder, 0.5)
     );
+    if !published.is_empty() {
+        println!(
+            "  a guest's publish p50 / plain responder {:.2}x, / fenn's reply {:.2}x",
+            p(&published, 0.5) / p(&responder, 0.5),
+            p(&published, 0.5) / p(&fenn, 0.5)
+        );
+    }
 }
 
 /// Publishes `messages` to `into` and counts them (or their replies) on
@@ -315,7 +335,31 @@ fn percentiles(times: &[f64]) -> String {
     format!("{:>7.0} us / {:>7.0} us", p(times, 0.5), p(times, 0.99))
 }
 
+/// Whether the binary is this build's: another (`FENN_BENCH_BIN`, an
+/// older commit) may not have the host calls the relay guest imports.
+fn this_build() -> bool {
+    std::env::var_os("FENN_BENCH_BIN").is_none()
+}
+
 fn fenn_config(port: u16) -> String {
+    let relay = if this_build() {
+        format!(
+            r#"
+# A guest that publishes what it receives through the host call: a
+# subscriber's receipt against the reply fenn itself publishes.
+[[function]]
+name = "relay"
+module = "{}"
+publish = ["relay/out"]
+vars = {{ TOPIC = "relay/out" }}
+  [[function.mqtt]]
+  topic = "bench/relay"
+"#,
+            env!("FENN_GUEST_RELAY")
+        )
+    } else {
+        String::new()
+    };
     format!(
         r#"
 [mqtt]
@@ -333,6 +377,6 @@ module = "example:hello"
   reply = "bench/q1/out"
   [[function.mqtt]]
   topic = "bench/rr"
-"#
+{relay}"#
     )
 }
