@@ -1,5 +1,5 @@
 //! The host calls of [`fenn_abi::calls`]: variables and secrets, the
-//! key-value store ([`kv`]), publishing and emitting ([`send`]). Each call
+//! key-value store (`kv`), publishing and emitting (`send`). Each call
 //! is charged fuel (a fixed cost and a unit a byte), counted against the
 //! invocation's limits, and answers a refusal as an error code with its
 //! reason kept for [`IMPORT_LAST_ERROR`](calls::IMPORT_LAST_ERROR); it
