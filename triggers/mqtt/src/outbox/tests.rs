@@ -200,3 +200,42 @@ fn links_planted_at_the_old_temporary_names_are_not_followed_and_leftovers_go() 
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(outside);
 }
+
+#[test]
+fn a_record_an_older_fenn_kept_without_retain_still_reads() {
+    // The message as fenn kept it before `retain`: the same fields, in
+    // the same order, one byte shorter.
+    #[derive(Serialize)]
+    struct Older {
+        topic: String,
+        qos: u8,
+        payload: Bytes,
+        content_type: Option<String>,
+        correlation: Option<Bytes>,
+        user_properties: Vec<(String, String)>,
+    }
+    let older = Older {
+        topic: "results/7".into(),
+        qos: 1,
+        payload: Bytes::from_static(b"done"),
+        content_type: Some("text/plain".into()),
+        correlation: None,
+        user_properties: vec![("status".into(), "200".into())],
+    };
+    let body = postcard::to_allocvec(&older).unwrap();
+    let mut record = (body.len() as u32).to_le_bytes().to_vec();
+    record.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    record.extend_from_slice(&body);
+    let (message, size) = decode(&record).unwrap();
+    assert_eq!(size, record.len());
+    assert_eq!(
+        (message.topic.as_str(), message.retain),
+        ("results/7", false)
+    );
+    assert_eq!(message.payload, Bytes::from_static(b"done"));
+    // And a record of today's round-trips with its flag.
+    let mut retained = message.clone();
+    retained.retain = true;
+    let (read, _) = decode(&encode(&retained).unwrap()).unwrap();
+    assert_eq!(read, retained);
+}
