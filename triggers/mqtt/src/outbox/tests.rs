@@ -234,7 +234,7 @@ fn a_record_an_older_fenn_kept_without_retain_still_reads() {
     );
     assert_eq!(message.payload, Bytes::from_static(b"done"));
     // And a record of today's round-trips with its flag.
-    let mut retained = message.clone();
+    let mut retained = message;
     retained.retain = true;
     let (read, _) = decode(&encode(&retained).unwrap()).unwrap();
     assert_eq!(read, retained);
