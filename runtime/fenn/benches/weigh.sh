@@ -11,7 +11,9 @@ if [ -n "${1:-}" ] && [ -f "$1" ]; then
     bin=$1
     shift
 else
-    CARGO_PROFILE_RELEASE_STRIP=false cargo build -q --release --bin fenn "$@"
+    # The fenn package's own override strips too (Cargo.toml).
+    CARGO_PROFILE_RELEASE_STRIP=false cargo build -q --release --bin fenn \
+        --config profile.release.package.fenn.strip=false "$@"
     bin=${CARGO_TARGET_DIR:-target}/release/fenn
 fi
 stripped=$(mktemp)
