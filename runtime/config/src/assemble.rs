@@ -31,7 +31,8 @@ impl Validator<'_> {
         let admin: Option<RawAdmin> = self
             .table(root, "admin")
             .and_then(|table| self.common(table, "admin"));
-        let raw_functions = self.function_tables(root);
+        let raw_functions = self.array_tables(root, "function");
+        let raw_flows = self.array_tables(root, "flow");
         let state_dir = raw_server
             .state_dir
             .as_ref()
@@ -68,7 +69,7 @@ impl Validator<'_> {
         if raw_functions.is_empty() && listed && !root.contains_key("admin") {
             self.report(self.error("function", "no [[function]] is declared"));
         }
-        let functions = self.functions(&raw_functions, &setups);
+        let (functions, flows) = self.functions(&raw_functions, &raw_flows, &setups);
         let admin = admin
             .as_ref()
             .and_then(|admin| self.keep(self.admin(admin, state_dir.as_deref())));
@@ -81,6 +82,7 @@ impl Validator<'_> {
             workers: server.workers,
             guest_memory: server.guest_memory,
             functions,
+            flows,
             state_dir,
             setups: Arc::new(setups),
             admin,
@@ -168,9 +170,9 @@ impl Validator<'_> {
         })
     }
 
-    /// `[[function]]`'s tables.
-    fn function_tables<'t>(&self, root: &'t Table) -> Vec<&'t Table> {
-        match root.get("function") {
+    /// The tables of `[[function]]` or `[[flow]]`.
+    fn array_tables<'t>(&self, root: &'t Table, section: &str) -> Vec<&'t Table> {
+        match root.get(section) {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
@@ -178,14 +180,14 @@ impl Validator<'_> {
                 .filter_map(|(index, item)| match item {
                     Value::Object(table) => Some(table),
                     _ => {
-                        let key = format!("function[{index}]");
+                        let key = format!("{section}[{index}]");
                         self.report(self.error(key, "invalid type: expected a table"));
                         None
                     }
                 })
                 .collect(),
             Some(_) => {
-                self.report(self.error("function", "invalid type: expected an array of tables"));
+                self.report(self.error(section, "invalid type: expected an array of tables"));
                 Vec::new()
             }
         }
@@ -219,9 +221,14 @@ impl Validator<'_> {
         }
     }
 
-    /// Every function and its bindings, and the check that no two
-    /// bindings collide.
-    fn functions(&self, tables: &[&Table], setups: &Setups) -> Vec<FunctionConfig> {
+    /// Every function and flow and their bindings, and the check that no
+    /// two bindings collide.
+    fn functions(
+        &self,
+        tables: &[&Table],
+        flow_tables: &[&Table],
+        setups: &Setups,
+    ) -> (Vec<FunctionConfig>, Vec<super::FlowConfig>) {
         let mut functions = Vec::new();
         let mut declared = Declared::default();
         let mut names: Vec<Option<String>> = Vec::new();
@@ -239,8 +246,9 @@ impl Validator<'_> {
                 functions.push(function);
             }
         }
+        let flows = self.flows(flow_tables, setups, &mut declared, &mut names);
         self.collisions(&declared, setups);
-        functions
+        (functions, flows)
     }
 
     /// One function from its table, with its bindings; a function in

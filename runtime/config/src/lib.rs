@@ -9,6 +9,7 @@ mod admin;
 mod assemble;
 mod bindings;
 mod definition;
+mod flow;
 mod function;
 mod grants;
 mod raw;
@@ -18,6 +19,7 @@ mod tables;
 pub use admin::{AdminSettings, TOKEN_VARIABLE, Tls};
 pub use bindings::BindingSet;
 pub use definition::definition;
+pub use flow::FlowConfig;
 pub use setups::{Setups, from_sections};
 
 use fenn_runtime::Limits;
@@ -137,6 +139,8 @@ pub struct Config {
     pub guest_memory: usize,
     /// Every function the file declares.
     pub functions: Vec<FunctionConfig>,
+    /// Every flow the file declares.
+    pub flows: Vec<FlowConfig>,
     /// `server.state_dir`: kept across restarts, when set.
     pub state_dir: Option<PathBuf>,
     /// Every registered trigger's settings.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 /// The keys of the whole file that are fenn's own; every other section
 /// belongs to a trigger (`[mqtt]`, `[gateway]`, `[[app]]`), which reads it.
-pub(crate) const SECTIONS: [&str; 3] = ["server", "function", "admin"];
+pub(crate) const SECTIONS: [&str; 4] = ["server", "function", "flow", "admin"];
 
 /// `[admin]`: the management API's own listener. The bearer token comes
 /// from `FENN_ADMIN_TOKEN`, else from `token_file`.

@@ -90,6 +90,18 @@ pub struct Dispatcher {
     next_invocation: AtomicU64,
     observer: Option<Arc<dyn Observer>>,
     services: Arc<crate::Services>,
+    flows: crate::flow::Flows,
+}
+
+/// A function's version held for a flow's run: each step of the run runs
+/// it, whatever is deployed meanwhile.
+#[derive(Clone)]
+pub struct Pinned(Arc<Deployed>);
+
+impl std::fmt::Debug for Pinned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pinned").field(&self.0.module.name()).finish()
+    }
 }
 
 /// Where an event stands when it waits for a worker.
@@ -118,6 +130,7 @@ impl Dispatcher {
             next_invocation: AtomicU64::new(seed),
             observer: None,
             services: Arc::default(),
+            flows: crate::flow::Flows::default(),
         }
     }
 
@@ -208,6 +221,32 @@ impl Dispatcher {
             .values()
             .map(|deployed| deployed.module.clone())
             .collect()
+    }
+
+    /// The flows served beside the functions: an event for a name that is
+    /// no function's runs the flow of that name.
+    pub fn flows(&self) -> &crate::flow::Flows {
+        &self.flows
+    }
+
+    /// The observer of invocations, if any.
+    pub fn observer(&self) -> Option<&Arc<dyn Observer>> {
+        self.observer.as_ref()
+    }
+
+    /// The version of `function` deployed now, held for a flow's run.
+    pub fn pin(&self, function: &str) -> Option<Pinned> {
+        self.functions.load().get(function).cloned().map(Pinned)
+    }
+
+    /// Runs `pinned` on `event` as [`invoke_queued`](FunctionHost::invoke_queued)
+    /// does the function deployed now.
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke`](FunctionHost::invoke).
+    pub async fn invoke_pinned(&self, pinned: &Pinned, event: Event) -> Result<Response, Error> {
+        self.invoke_deployed(&pinned.0, event, true, None).await
     }
 
     /// The services functions' host calls reach, to bind as they start.
@@ -347,11 +386,31 @@ impl Dispatcher {
     async fn invoke_as(
         &self,
         function: &str,
+        event: Event,
+        queued: bool,
+        trace: Option<Arc<Trace>>,
+    ) -> Result<Response, Error> {
+        let deployed = match self.deployed(function) {
+            Ok(deployed) => deployed,
+            Err(not_found) => {
+                return match self.flows.get(function) {
+                    Some(flow) if trace.is_none() => self.flows.invoke(flow, event, queued).await,
+                    _ => Err(not_found),
+                };
+            }
+        };
+        self.invoke_deployed(&deployed, event, queued, trace).await
+    }
+
+    /// Runs `deployed` on `event`, names the event, and logs how it went.
+    async fn invoke_deployed(
+        &self,
+        deployed: &Arc<Deployed>,
         mut event: Event,
         queued: bool,
         trace: Option<Arc<Trace>>,
     ) -> Result<Response, Error> {
-        let deployed = self.deployed(function)?;
+        let function = deployed.module.name();
         let invocation = self.next_invocation.fetch_add(1, Ordering::Relaxed);
         event
             .headers
@@ -364,7 +423,7 @@ impl Dispatcher {
             None => trace,
         };
         let started = Instant::now();
-        let result = self.run_caught(&deployed, event, queued, trace).await;
+        let result = self.run_caught(deployed, event, queued, trace).await;
         log_outcome(function, invocation, started.elapsed().as_micros(), &result);
         if let Some(observing) = observing {
             let version = deployed.module.version;

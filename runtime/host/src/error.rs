@@ -95,6 +95,23 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// A flow's run failed before its response step answered.
+    #[error("flow run {run} failed: {reason}")]
+    FlowFailed {
+        /// The run's id.
+        run: String,
+        /// The step that failed, and why.
+        reason: String,
+        /// The status the failure answers with.
+        status: u16,
+    },
+    /// What the event needs is not available now (fenn starting or
+    /// stopping, a journal that cannot be written).
+    #[error("unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
     /// The event could not be handed to the guest.
     #[error("event could not be encoded: {reason}")]
     BadEvent {
@@ -110,7 +127,8 @@ impl Error {
     /// not answer in time a 504, as API gateways answer.
     pub fn status_code(&self) -> u16 {
         match self {
-            Self::Busy { .. } | Self::Overloaded => 503,
+            Self::Busy { .. } | Self::Overloaded | Self::Unavailable { .. } => 503,
+            Self::FlowFailed { status, .. } => (*status).clamp(500, 599),
             Self::Deadline { .. } | Self::OutOfFuel { .. } => 504,
             Self::Trap { .. }
             | Self::MemoryLimit { .. }
@@ -133,6 +151,8 @@ impl Error {
         match self {
             Self::Busy { .. } => "function is busy, retry later".into(),
             Self::Overloaded => "server is busy, retry later".into(),
+            Self::Unavailable { .. } => "service unavailable, retry later".into(),
+            Self::FlowFailed { run, .. } => format!("flow failed (run {run})"),
             Self::TableLimit { .. } => "function exceeded its table limit".into(),
             Self::Deadline { timeout } => format!("function did not answer within {timeout:?}"),
             Self::OutOfFuel { .. } => "function exceeded its CPU budget".into(),
@@ -164,6 +184,8 @@ impl Error {
             Self::BadOutput { .. } => "bad_output",
             Self::Internal { .. } => "internal",
             Self::BadEvent { .. } => "bad_event",
+            Self::FlowFailed { .. } => "flow_failed",
+            Self::Unavailable { .. } => "unavailable",
         }
     }
 

@@ -55,6 +55,7 @@ pub mod emit;
 pub mod error;
 pub mod event;
 pub mod files;
+pub mod flow;
 pub mod grants;
 pub mod guest_log;
 pub mod invocation;

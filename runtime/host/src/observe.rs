@@ -47,6 +47,54 @@ pub trait Observer: Send + Sync + 'static {
 
     /// An invocation ended.
     fn invoked(&self, invoked: Invoked<'_>);
+
+    /// A flow's run ended.
+    fn run_ended(&self, _run: RunReport<'_>) {}
+}
+
+/// A flow's run, as it ended.
+#[derive(Debug)]
+pub struct RunReport<'a> {
+    /// The flow.
+    pub flow: &'a str,
+    /// Its version.
+    pub version: u64,
+    /// The run's id (each step's event's `x-fenn-run`).
+    pub run: &'a str,
+    /// The trigger that started it.
+    pub trigger: &'a str,
+    /// When it started (or resumed), by the wall clock.
+    pub started: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// `ok`, or `failed` when a step's failure took no error edge.
+    pub status: &'static str,
+    /// Whether it was resumed after a restart.
+    pub resumed: bool,
+    /// Each step, in the order declared.
+    pub steps: Vec<StepReport<'a>>,
+}
+
+/// One step of a run, as the run ended.
+#[derive(Debug)]
+pub struct StepReport<'a> {
+    /// The step.
+    pub name: &'a str,
+    /// Its function.
+    pub function: &'a str,
+    /// Whether it ran, and how it ended.
+    pub state: crate::flow::run::State,
+    /// Its runs, retries included (0: not run by this process).
+    pub attempts: u32,
+    /// How long it took, its retries' waits included.
+    pub duration: Duration,
+    /// Its status code, or the one its failure answers with.
+    pub status_code: Option<u16>,
+    /// Why it failed.
+    pub error: Option<&'a str>,
+    /// Why it was skipped (the conditions that did not hold, the steps
+    /// that failed), or how its join ended.
+    pub note: Option<&'a str>,
 }
 
 /// Bucket bounds, in seconds, for durations from a fraction of a

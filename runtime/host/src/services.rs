@@ -140,6 +140,40 @@ pub trait EmitJournal: Send + Sync {
     fn pending(&self, after: u64, limit: usize) -> Vec<(u64, String, Vec<u8>)>;
 }
 
+/// A flow's run kept from before a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptRun {
+    /// The run's id.
+    pub run: String,
+    /// Its flow.
+    pub flow: String,
+    /// The event that started it, as JSON.
+    pub event: Vec<u8>,
+    /// The steps it completed, in order: each one's name and outcome.
+    pub steps: Vec<(String, Vec<u8>)>,
+}
+
+/// Where flows' runs are kept until they end, so that a run resumes after
+/// a crash at the steps it had not completed.
+pub trait FlowJournal: Send + Sync {
+    /// Keeps the start of `run` of `flow` on `event`, durably.
+    ///
+    /// # Errors
+    ///
+    /// Why it could not be kept.
+    fn begin(&self, run: &str, flow: &str, event: &[u8]) -> Result<(), String>;
+    /// Keeps the outcome of `step` of `run`, durably.
+    ///
+    /// # Errors
+    ///
+    /// Why it could not be kept.
+    fn step(&self, run: &str, step: &str, outcome: &[u8]) -> Result<(), String>;
+    /// `run` has ended: it is dropped.
+    fn end(&self, run: &str);
+    /// At most `limit` kept runs with ids over `after`, in id order.
+    fn unfinished(&self, after: &str, limit: usize) -> Vec<KeptRun>;
+}
+
 /// The services bound so far. Each is bound at most once.
 #[derive(Default)]
 pub struct Services {

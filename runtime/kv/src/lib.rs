@@ -11,11 +11,13 @@
 //!
 //! - [`Store`]: the database, implementing [`fenn_runtime::services::KvStore`]
 //!   and, for events functions emit, [`fenn_runtime::services::EmitJournal`]
-//!   (`journal`).
+//!   (`journal`), and for flows' runs,
+//!   [`fenn_runtime::services::FlowJournal`] (`runs`).
 //! - [`Error`]: opening it failed.
 
 mod journal;
 mod ops;
+mod runs;
 
 use fenn_runtime::grants::KvGrant;
 use fenn_runtime::services::{KvError, KvStore};
@@ -86,6 +88,7 @@ impl Store {
             .map_err(error)?;
         connection.execute_batch(SCHEMA).map_err(error)?;
         connection.execute_batch(journal::SCHEMA).map_err(error)?;
+        connection.execute_batch(runs::SCHEMA).map_err(error)?;
         let store = Self {
             connection: Mutex::new(connection),
         };
