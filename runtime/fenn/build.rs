@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const GUESTS: [&str; 9] = [
+const GUESTS: [&str; 10] = [
     "hello",
     "echo",
     "sensor",
@@ -22,6 +22,7 @@ const GUESTS: [&str; 9] = [
     "counter",
     "hostile",
     "relay",
+    "step",
 ];
 const TARGET: &str = "wasm32-unknown-unknown";
 

@@ -27,6 +27,14 @@ pub fn names() -> Vec<&'static str> {
     KINDS.iter().map(|kind| kind.kind()).collect()
 }
 
+/// What the history and the metrics name as an invocation's trigger: the
+/// registered kinds, and the steps of flows.
+pub fn invoked_by() -> Vec<&'static str> {
+    let mut names = names();
+    names.push(fenn_runtime::flow::input::TRIGGER);
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,38 @@ fn load_function(
         })
 }
 
+/// Serves every flow of the config, each step's function checked against
+/// the functions loaded (the config's and the deployed ones).
+pub fn load_flows(config: &Config, dispatcher: &Dispatcher) -> Result<(), ConfigErrors> {
+    let mut errors = Vec::new();
+    for flow in &config.flows {
+        if dispatcher.serves(&flow.name) {
+            errors.push(ConfigError {
+                file: config.file.clone(),
+                key: format!("{}.name", flow.key),
+                reason: format!("'{}' is a function's name too", flow.name),
+            });
+            continue;
+        }
+        match flow.graph(&|function| dispatcher.serves(function)) {
+            Ok(graph) => {
+                let served = fenn_runtime::flow::Flow::new(&flow.name, 0, graph, flow.limits);
+                dispatcher.flows().install(served);
+            }
+            Err(refused) => errors.extend(refused.into_iter().map(|error| ConfigError {
+                file: config.file.clone(),
+                key: error.key,
+                reason: error.reason,
+            })),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
 /// Where the caller has a trigger listen, by its kind (the gateway on
 /// `--listen`, a test's on port 0), and the management API. A trigger or
 /// the management API without one binds its configured address.
@@ -175,14 +207,15 @@ pub(crate) struct Loaded {
 /// recorded when it is on.
 fn load(config: &Config) -> anyhow::Result<Loaded> {
     let recorder = (config.admin.as_ref())
-        .map(|admin| Recorder::new(admin.history, &crate::registry::names()));
+        .map(|admin| Recorder::new(admin.history, &crate::registry::invoked_by()));
     let observer = recorder
         .clone()
         .map(|recorder| recorder as Arc<dyn fenn_runtime::Observer>);
     let dispatcher = Arc::new(load_functions(config, observer)?);
-    crate::services::bind(config, &dispatcher)?;
     let catalog = Catalog::from_config(config);
     let (catalog, deployed) = crate::manage::load(config, &dispatcher, catalog)?;
+    load_flows(config, &dispatcher)?;
+    crate::services::bind(config, &dispatcher)?;
     Ok(Loaded {
         dispatcher,
         catalog,

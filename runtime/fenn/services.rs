@@ -1,8 +1,9 @@
 //! The services functions' host calls reach, bound as `fenn serve` starts:
 //! the key-value store under the state directory (the `kv` feature) and
 //! the emitter of events to other functions, which keeps them in the
-//! store's journal until they have run. MQTT publishing is bound by
-//! the MQTT trigger as it starts.
+//! store's journal until they have run, and the flows, whose runs are
+//! kept in the same store. MQTT publishing is bound by the MQTT trigger
+//! as it starts.
 
 use fenn_config::Config;
 use fenn_runtime::Dispatcher;
@@ -31,13 +32,22 @@ pub(crate) fn bind(config: &Config, dispatcher: &Arc<Dispatcher>) -> anyhow::Res
         (Some(dir), _) => open_store(dir, dispatcher, wants_store.is_some())?,
         (None, None) => None,
     };
-    let emitter = fenn_runtime::emit::Emitter::start(dispatcher, EMIT_QUEUE_BYTES, journal);
+    let (emits, runs) = match journal {
+        Some((emits, runs)) => (Some(emits), Some(runs)),
+        None => (None, None),
+    };
+    let emitter = fenn_runtime::emit::Emitter::start(dispatcher, EMIT_QUEUE_BYTES, emits);
     dispatcher.services().bind_emit(emitter);
+    dispatcher.flows().start(dispatcher, runs);
     Ok(())
 }
 
-/// The journal of emitted events, when there is a store to keep it in.
-type Journal = Option<Arc<dyn fenn_runtime::services::EmitJournal>>;
+/// The journals of emitted events and of flows' runs, when there is a
+/// store to keep them in.
+type Journal = Option<(
+    Arc<dyn fenn_runtime::services::EmitJournal>,
+    Arc<dyn fenn_runtime::services::FlowJournal>,
+)>;
 
 /// Opens the store under `dir` for functions, and as the journal of
 /// emitted events.
@@ -49,7 +59,7 @@ fn open_store(
 ) -> anyhow::Result<Journal> {
     let store = Arc::new(fenn_kv::Store::open(dir)?);
     dispatcher.services().bind_kv(store.clone());
-    Ok(Some(store))
+    Ok(Some((store.clone(), store)))
 }
 
 /// Without the store, a function that asks for one is refused, and

@@ -47,17 +47,18 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The config file's functions.
+    /// The config file's functions and flows.
     pub fn from_config(config: &Config) -> Self {
-        let entries = config
-            .functions
-            .iter()
-            .map(|function| {
+        let functions = (config.functions.iter()).map(|function| (&function.name, &function.bindings));
+        let flows = (config.flows.iter()).map(|flow| (&flow.name, &flow.bindings));
+        let entries = functions
+            .chain(flows)
+            .map(|(name, bindings)| {
                 let entry = Entry {
                     origin: Origin::Config,
-                    bindings: function.bindings.clone(),
+                    bindings: bindings.clone(),
                 };
-                (function.name.clone(), Arc::new(entry))
+                (name.clone(), Arc::new(entry))
             })
             .collect();
         Self {

@@ -36,7 +36,10 @@ fn parameters(query: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, S
 
 /// The filters of a history query; a `limit` past the most is the most.
 fn query(query: Option<&str>) -> Result<Query, ApiError> {
-    let mut pairs = parameters(query, &["function", "trigger", "status", "limit", "logs"])?;
+    let mut pairs = parameters(
+        query,
+        &["function", "trigger", "status", "limit", "logs", "run"],
+    )?;
     let limit = match pairs.remove("limit") {
         None => DEFAULT_LIMIT,
         Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
@@ -63,8 +66,47 @@ fn query(query: Option<&str>) -> Result<Query, ApiError> {
         function: pairs.remove("function"),
         trigger: pairs.remove("trigger"),
         status: pairs.remove("status"),
+        run: pairs.remove("run"),
         limit,
     })
+}
+
+/// `GET /v1/runs[?flow=NAME&limit=N]`: flows' newest runs, newest first.
+pub(crate) fn runs(platform: &Platform, text: Option<&str>) -> Result<Value, ApiError> {
+    let mut pairs = parameters(text, &["flow", "limit"])?;
+    let limit = match pairs.remove("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::BadRequest(format!("limit '{text}' is not a number")))?
+            .clamp(1, MAX_LIMIT),
+    };
+    let flow = pairs.remove("flow");
+    let runs = platform.observe.runs(|runs| runs.newest(flow.as_deref(), limit));
+    let runs: Vec<&fenn_observe::RunRecord> = runs.iter().map(|run| &**run).collect();
+    Ok(json!({"runs": runs, "limit": limit}))
+}
+
+/// `GET /v1/runs/{id}`: one run, each step as it ended, and the steps'
+/// invocations in the history with their log lines: the run as one trace.
+pub(crate) fn run(platform: &Platform, id: &str) -> Result<Value, ApiError> {
+    let record = (platform.observe.runs(|runs| runs.get(id)))
+        .ok_or_else(|| ApiError::NotFound(format!("no run '{id}' among the runs kept")))?;
+    let query = Query {
+        run: Some(id.to_owned()),
+        limit: MAX_LIMIT,
+        logs: true,
+        ..Query::default()
+    };
+    let mut invocations = platform.observe.read(|history| history.query(&query));
+    invocations.reverse();
+    let mut value =
+        serde_json::to_value(&*record).map_err(|error| ApiError::Internal(error.to_string()))?;
+    if let Some(object) = value.as_object_mut() {
+        let invocations: Vec<&Record> = invocations.iter().map(|record| &**record).collect();
+        object.insert("invocations".into(), json!(invocations));
+    }
+    Ok(value)
 }
 
 /// `GET /v1/invocations`: the newest invocations that match, newest
@@ -220,6 +262,7 @@ mod tests {
             duration: Duration::from_millis(1),
             result: &result,
             recorded: fenn_runtime::trace::Recorded::default(),
+            step: None,
         });
     }
 

@@ -455,10 +455,17 @@ impl Dispatcher {
             let kept = trace
                 .cloned()
                 .unwrap_or_else(|| Arc::new(Trace::bounded(observer.log_bytes())));
+            let step = (trigger == crate::flow::input::TRIGGER).then(|| {
+                use crate::flow::input::{HEADER_ATTEMPT, HEADER_FLOW, HEADER_RUN, HEADER_STEP};
+                let header = |name| event.header(name).unwrap_or("").to_owned();
+                let attempt = event.header(HEADER_ATTEMPT).and_then(|a| a.parse().ok());
+                (header(HEADER_FLOW), header(HEADER_RUN), header(HEADER_STEP), attempt.unwrap_or(1))
+            });
             Observing {
                 observer,
                 kept,
                 trigger,
+                step,
                 method: event.http_method.clone(),
                 source: event.path.clone(),
                 at: std::time::SystemTime::now(),
@@ -490,6 +497,8 @@ struct Observing<'a> {
     /// The trace that records the invocation.
     kept: Arc<Trace>,
     trigger: String,
+    /// The flow, run, step and attempt of a flow's step.
+    step: Option<(String, String, String, u32)>,
     method: String,
     source: String,
     /// When it started, by the wall clock.
@@ -523,6 +532,12 @@ impl Observing<'_> {
             } else {
                 self.kept.take()
             },
+            step: (self.step.as_ref()).map(|(flow, run, step, attempt)| crate::observe::StepOf {
+                flow,
+                run,
+                step,
+                attempt: *attempt,
+            }),
         });
     }
 }

@@ -38,6 +38,21 @@ pub struct Invoked<'a> {
     pub result: &'a Result<Response, Error>,
     /// Its log lines, fuel and memory.
     pub recorded: Recorded,
+    /// The flow's run it is a step of, if any.
+    pub step: Option<StepOf<'a>>,
+}
+
+/// The flow, run and step an invocation is.
+#[derive(Debug, Clone, Copy)]
+pub struct StepOf<'a> {
+    /// The flow.
+    pub flow: &'a str,
+    /// The run's id.
+    pub run: &'a str,
+    /// The step.
+    pub step: &'a str,
+    /// Its attempt, 1 for the first.
+    pub attempt: u32,
 }
 
 /// Listens to every invocation; see the module docs.

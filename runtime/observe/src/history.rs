@@ -67,6 +67,22 @@ pub struct Record {
     /// call's count, failures and bytes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub host_calls: Vec<fenn_runtime::calls::HostCall>,
+    /// The flow's run it was a step of, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowStep>,
+}
+
+/// The flow, run and step an invocation was, and its attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowStep {
+    /// The flow.
+    pub name: String,
+    /// The run's id.
+    pub run: String,
+    /// The step.
+    pub step: String,
+    /// Its attempt, 1 for the first.
+    pub attempt: u32,
 }
 
 impl Record {
@@ -83,12 +99,7 @@ impl Record {
                 Some(cut(&error.to_string(), MAX_ERROR)),
             ),
         };
-        let started = invoked
-            .started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let started = unix_millis(invoked.started);
         let recorded = invoked.recorded;
         Self {
             id: invoked.id,
@@ -120,6 +131,12 @@ impl Record {
                 .collect(),
             logs_cut: recorded.cut,
             host_calls: recorded.host_calls,
+            flow: invoked.step.map(|step| FlowStep {
+                name: cut(step.flow, 128),
+                run: cut(step.run, 32),
+                step: cut(step.step, 128),
+                attempt: step.attempt,
+            }),
         }
     }
 
@@ -139,8 +156,14 @@ impl Record {
     }
 }
 
+/// A time as Unix milliseconds.
+pub(crate) fn unix_millis(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Unix milliseconds as RFC 3339, to the millisecond.
-fn rfc3339<S: serde::Serializer>(millis: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn rfc3339<S: serde::Serializer>(millis: &u64, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&text_of(*millis))
 }
 
@@ -153,7 +176,7 @@ fn text_of(millis: u64) -> String {
 }
 
 /// `text`, at most `max` characters of it.
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
@@ -192,6 +215,8 @@ pub struct Query {
     pub limit: usize,
     /// Whether the answer carries the log lines.
     pub logs: bool,
+    /// Only the steps of this flow's run.
+    pub run: Option<String>,
 }
 
 impl Query {
@@ -201,7 +226,10 @@ impl Query {
             Some("error") => record.status != "ok",
             Some(status) => record.status == status,
         };
-        status && self.trigger.as_deref().is_none_or(|t| t == record.trigger)
+        let run = self.run.as_deref().is_none_or(|run| {
+            (record.flow.as_ref()).is_some_and(|flow| flow.run == run)
+        });
+        status && run && self.trigger.as_deref().is_none_or(|t| t == record.trigger)
     }
 }
 

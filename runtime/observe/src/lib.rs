@@ -7,8 +7,10 @@
 mod history;
 pub mod logging;
 mod metrics;
+mod runs;
 
-pub use history::{History, Query, Record};
+pub use history::{FlowStep, History, Query, Record};
+pub use runs::{FlowCounts, RunRecord, Runs, StepRecord};
 pub use metrics::{Metrics, Sources};
 
 use fenn_runtime::{Invoked, Observer};
@@ -42,6 +44,7 @@ pub struct HistorySettings {
 #[derive(Debug)]
 pub struct Recorder {
     history: Mutex<History>,
+    runs: Mutex<Runs>,
     stream: broadcast::Sender<Arc<Record>>,
     log_bytes: usize,
     /// The triggers recorded by name; any other is `other`.
@@ -54,6 +57,7 @@ impl Recorder {
     pub fn new(settings: HistorySettings, triggers: &[&'static str]) -> Arc<Self> {
         Arc::new(Self {
             history: Mutex::new(History::new(settings.per_function, settings.max_bytes)),
+            runs: Mutex::default(),
             stream: broadcast::Sender::new(STREAM_BACKLOG),
             log_bytes: settings.log_bytes,
             triggers: triggers.iter().copied().chain(["test"]).collect(),
@@ -67,6 +71,12 @@ impl Recorder {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         read(&history)
+    }
+
+    /// Runs `read` on the flows' runs.
+    pub fn runs<T>(&self, read: impl FnOnce(&Runs) -> T) -> T {
+        let runs = self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        read(&runs)
     }
 
     /// Forgets a deleted function's records and counts.
@@ -102,5 +112,11 @@ impl Observer for Recorder {
         if self.stream.receiver_count() > 0 {
             let _ = self.stream.send(record);
         }
+    }
+
+    fn run_ended(&self, run: fenn_runtime::observe::RunReport<'_>) {
+        let record = RunRecord::of(&run);
+        let mut runs = self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        runs.push(record);
     }
 }

@@ -99,6 +99,7 @@ fn histogram<'h>(
 impl Collector for Sources {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Fmt {
         self.invocations(&mut encoder)?;
+        self.flows(&mut encoder)?;
         let mut families = Vec::new();
         for report in &self.reports {
             families.extend(report.metrics());
@@ -230,6 +231,32 @@ impl Sources {
             });
             counter(encoder, "fenn_host_calls", "Host calls functions made (store, publish, emit, variables), by call and result", calls)?;
             gauge(encoder, "fenn_history_bytes", "Bytes the invocation history holds", clamp(history.bytes()))
+        })
+    }
+}
+
+impl Sources {
+    /// Flows' runs by status, and their steps by state.
+    fn flows(&self, encoder: &mut DescriptorEncoder<'_>) -> Fmt {
+        self.observe.runs(|runs| {
+            let counts: Vec<_> = runs.counts().collect();
+            let by_status = counts.iter().flat_map(|(flow, counts)| {
+                (counts.runs.iter()).map(|(status, n)| {
+                    (vec![("flow", (*flow).to_owned()), ("status", (*status).to_owned())], *n)
+                })
+            });
+            counter(encoder, "fenn_flow_runs", "Flows' runs by flow and status (ok, or failed when a failure took no error edge)", by_status)?;
+            let steps = counts.iter().flat_map(|(flow, counts)| {
+                (counts.steps.iter()).map(|((step, state), n)| {
+                    let labels = vec![
+                        ("flow", (*flow).to_owned()),
+                        ("step", step.clone()),
+                        ("state", (*state).to_owned()),
+                    ];
+                    (labels, *n)
+                })
+            });
+            counter(encoder, "fenn_flow_steps", "Steps of flows' runs by flow, step and how they ended (done, failed, skipped)", steps)
         })
     }
 }

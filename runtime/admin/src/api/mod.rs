@@ -153,6 +153,8 @@ async fn route(
             request.uri().query(),
         )?),
         (["v1", "invocations", id], &Method::GET) => ok(super::records::invocation(platform, id)?),
+        (["v1", "runs"], &Method::GET) => ok(super::records::runs(platform, request.uri().query())?),
+        (["v1", "runs", id], &Method::GET) => ok(super::records::run(platform, id)?),
         (["v1", "functions", name], _) => function(platform, name, request).await,
         (["v1", "functions", name, "rollback"], &Method::POST) => {
             ok(rollback(platform, name, request).await?)
@@ -175,10 +177,10 @@ async fn route(
         }
         (
             ["v1", "check"]
-            | ["v1", "functions" | "invocations"]
+            | ["v1", "functions" | "invocations" | "runs"]
             | ["v1", "functions", _, "rollback" | "invoke" | "kv"]
             | ["v1", "functions", _, "kv", _]
-            | ["v1", "invocations", _],
+            | ["v1", "invocations" | "runs", _],
             _,
         ) => Err(not_allowed("another method")),
         _ => Err(ApiError::NotFound(format!("no such path: {path}"))),

@@ -68,6 +68,18 @@ pub enum State {
 }
 
 impl State {
+    /// Its name, as the history and the metrics give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Ready => "ready",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+
     /// Whether the step is over, one way or another.
     pub fn is_over(self) -> bool {
         matches!(self, Self::Done | Self::Failed | Self::Skipped)
