@@ -17,6 +17,7 @@ mod contain_slots;
 mod cron;
 mod delivery;
 mod docs;
+mod flows;
 mod gateway;
 mod health;
 mod host_calls;

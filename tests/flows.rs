@@ -1,0 +1,339 @@
+//! Flows through the real binary: a diamond of steps (fan-out, a branch
+//! behind a condition, an error edge, a join) answering HTTP requests and
+//! MQTT messages, each join holding exactly its own run's parts; the run
+//! as one trace in the management API; runs resumed after `kill -9`
+//! without a completed step running again; and each refusal of a flow's
+//! shape, with its message.
+
+use crate::util::{Broker, Collector, Managed, client, run, wait_until};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// The step guest, in a store shared by all its steps, and `flows`.
+fn config(flows: &str) -> String {
+    format!(
+        r#"
+        [[function]]
+        name = "step"
+        module = "{step}"
+        concurrency = 256
+        kv = {{ store = "flows", max_keys = 100000 }}
+        {flows}
+        "#,
+        step = env!("FENN_GUEST_STEP"),
+    )
+}
+
+/// `parse` fans out to `a`, `b` (only when the input's `hot` is true)
+/// and `c`; `b`'s failure goes to `alarm`; `join` answers with the parts
+/// that arrived.
+const DIAMOND: &str = r#"
+    [[flow]]
+    name = "diamond"
+    response = "join"
+    max_runs = 64
+      [[flow.http]]
+      route = "/diamond"
+      [[flow.step]]
+      name = "parse"
+      function = "step"
+      next = ["a", "b", "c"]
+      when = { b = "body.input.hot == true" }
+      [[flow.step]]
+      name = "a"
+      function = "step"
+      next = ["join"]
+      [[flow.step]]
+      name = "b"
+      function = "step"
+      next = ["join"]
+      on_error = ["alarm"]
+      [[flow.step]]
+      name = "c"
+      function = "step"
+      next = ["join"]
+      [[flow.step]]
+      name = "alarm"
+      function = "step"
+      [[flow.step]]
+      name = "join"
+      function = "step"
+"#;
+
+/// What a run of the diamond should join: `a` and `c`, and `b` when the
+/// input is hot and `b` does not fail.
+fn expected_parts(hot: bool, b_fails: bool) -> BTreeSet<String> {
+    let mut parts: BTreeSet<String> = ["a", "c"].map(String::from).into();
+    if hot && !b_fails {
+        parts.insert("b".into());
+    }
+    parts
+}
+
+/// Checks one join's answer: its parts, each of its own run, carrying
+/// the input `n`; returns the run's id.
+fn check_join(body: &Value, n: u64, hot: bool, b_fails: bool) -> String {
+    assert_eq!(body["step"], "join", "{body}");
+    let run = body["run"].as_str().unwrap().to_owned();
+    let parts = body["input"].as_object().unwrap();
+    let names: BTreeSet<String> = parts.keys().cloned().collect();
+    assert_eq!(names, expected_parts(hot, b_fails), "run {run}: {body}");
+    for (name, part) in parts {
+        let part = &part["body"];
+        assert_eq!(part["step"], name.as_str(), "{body}");
+        assert_eq!(part["run"], run.as_str(), "a part of another run: {body}");
+        assert_eq!(part["input"]["run"], run.as_str(), "{body}");
+        assert_eq!(part["input"]["input"]["n"], n, "{body}");
+    }
+    run
+}
+
+#[test]
+fn a_diamond_over_http_joins_its_own_parts_and_takes_each_branch_only_when_it_should() {
+    let fenn = Managed::start(&config(DIAMOND));
+    let requests: u64 = 240;
+    let threads = 8;
+    let failed_runs = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let (fenn, failed_runs) = (&fenn, &failed_runs);
+            scope.spawn(move || {
+                let client = client();
+                for n in (thread..requests).step_by(threads as usize) {
+                    let (hot, b_fails) = (n % 2 == 0, n % 6 == 0);
+                    let fail = if b_fails { "&fail=b" } else { "" };
+                    let url = fenn.fenn.url(&format!("/diamond?spin=3000{fail}"));
+                    let response = client
+                        .post(url)
+                        .body(format!(r#"{{"hot":{hot},"n":{n}}}"#))
+                        .send()
+                        .unwrap();
+                    assert_eq!(response.status(), 200);
+                    let body: Value = response.json().unwrap();
+                    let run = check_join(&body, n, hot, b_fails);
+                    if hot && b_fails {
+                        failed_runs.lock().unwrap().push(run);
+                    }
+                }
+            });
+        }
+    });
+    // A run whose `b` failed took the error edge: the trace shows `b`
+    // failed, `alarm` done, and every step's invocation with its run.
+    let failed_runs = failed_runs.into_inner().unwrap();
+    assert_eq!(failed_runs.len(), 40);
+    // The newest: the history keeps a function's last 1,000 invocations.
+    let newest = failed_runs.last().unwrap();
+    let (status, trace) = fenn.call("GET", &format!("/v1/runs/{newest}"), None);
+    assert_eq!(status, 200, "{trace}");
+    assert_eq!(trace["status"], "ok", "the failure was handled: {trace}");
+    let states: BTreeMap<&str, &str> = (trace["steps"].as_array().unwrap().iter())
+        .map(|step| (step["name"].as_str().unwrap(), step["state"].as_str().unwrap()))
+        .collect();
+    let expected = [
+        ("a", "done"),
+        ("alarm", "done"),
+        ("b", "failed"),
+        ("c", "done"),
+        ("join", "done"),
+        ("parse", "done"),
+    ];
+    assert_eq!(states, expected.into(), "{trace}");
+    let invoked: BTreeSet<&str> = (trace["invocations"].as_array().unwrap().iter())
+        .map(|record| record["flow"]["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(invoked, ["a", "alarm", "b", "c", "join", "parse"].into(), "{trace}");
+    // A cold run skipped `b` and says why.
+    let (_, runs) = fenn.call("GET", "/v1/runs?flow=diamond&limit=500", None);
+    let runs = runs["runs"].as_array().unwrap();
+    let cold = runs.iter().find(|run| run["steps"][2]["state"] == "skipped").unwrap();
+    assert_eq!(
+        cold["steps"][2]["note"], "body.input.hot == true did not hold on 'parse'",
+        "{cold}"
+    );
+    let metrics = fenn.metrics();
+    assert!(
+        metrics.contains(&format!(r#"fenn_flow_runs_total{{flow="diamond",status="ok"}} {requests}"#)),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"fenn_flow_steps_total{flow="diamond",step="alarm",state="done"} 40"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_diamond_over_mqtt_replies_with_each_runs_own_parts() {
+    let broker = Broker::start();
+    let flows = DIAMOND.replace(
+        "      [[flow.http]]\n      route = \"/diamond\"",
+        "      [[flow.mqtt]]\n      topic = \"diamond/in/{n}\"\n      reply = \"diamond/out/{n}\"\n      qos = 1",
+    );
+    let mqtt = format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nclient_id = \"fenn-flows\"\nmax_in_flight = 16\n",
+        broker.port
+    );
+    let replies = Collector::start(broker.port, "diamond/out/#");
+    let fenn = Managed::start(&format!("{mqtt}{}", config(&flows)));
+    fenn.fenn.log.wait_for("MQTT subscribed");
+    let messages: u64 = 120;
+    for n in 0..messages {
+        broker.publish(
+            &format!("diamond/in/{n}"),
+            format!(r#"{{"hot":{},"n":{n}}}"#, n % 3 == 0).as_bytes(),
+            1,
+        );
+    }
+    let got = replies.wait_until(Duration::from_secs(60), "a reply to each message", |m| {
+        m.len() as u64 >= messages
+    });
+    let mut seen = BTreeSet::new();
+    for (topic, payload) in &got {
+        let n: u64 = topic.rsplit('/').next().unwrap().parse().unwrap();
+        let body: Value = serde_json::from_str(payload).unwrap();
+        check_join(&body, n, n % 3 == 0, false);
+        assert!(seen.insert(n), "two replies to message {n}");
+    }
+    assert_eq!(seen.len() as u64, messages);
+}
+
+/// A flow of `first`, `second` and `third` in a chain; `third` keeps its
+/// answer as `done/{run}`.
+const CHAIN: &str = r#"
+    [[flow]]
+    name = "chain"
+    max_runs = 16
+      [[flow.http]]
+      route = "/chain"
+      [[flow.step]]
+      name = "first"
+      function = "step"
+      next = ["second"]
+      [[flow.step]]
+      name = "second"
+      function = "step"
+      next = ["third"]
+      [[flow.step]]
+      name = "third"
+      function = "step"
+"#;
+
+/// The keys of the shared store under `prefix`.
+fn keys(fenn: &Managed, prefix: &str) -> Vec<String> {
+    let (status, listed) = fenn.call(
+        "GET",
+        &format!("/v1/functions/step/kv?prefix={prefix}&limit=1000"),
+        None,
+    );
+    assert_eq!(status, 200, "{listed}");
+    (listed["keys"].as_array().unwrap().iter())
+        .map(|key| key.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The value of `key` in the shared store.
+fn value(fenn: &Managed, key: &str) -> String {
+    let path = format!("/v1/functions/step/kv/{}", key.replace('/', "%2F"));
+    let (status, got) = fenn.call("GET", &path, None);
+    assert_eq!(status, 200, "{key}: {got}");
+    got["value"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn runs_cut_by_kill_9_resume_and_no_completed_step_runs_again() {
+    let mut fenn = Managed::start(&config(CHAIN));
+    let url = fenn.fenn.url("/chain?spin=400000&keep=third");
+    // Runs in flight when fenn is killed: their clients lose the answer.
+    let senders: Vec<_> = (0..24)
+        .map(|n| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let _ = client().post(url).body(format!(r#"{{"n":{n}}}"#)).send();
+            })
+        })
+        .collect();
+    wait_until("some runs to finish", Duration::from_secs(60), Duration::from_millis(20), || {
+        (keys(&fenn, "done/").len() >= 3).then_some(())
+    });
+    fenn.restart(true);
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    // Every run whose first step ran was journaled before it: each ends.
+    let started: BTreeSet<String> = (keys(&fenn, "runs/").iter())
+        .filter_map(|key| key.strip_suffix("/first")?.strip_prefix("runs/").map(String::from))
+        .collect();
+    assert!(started.len() > 3, "{started:?}");
+    let done = wait_until("every run to end", Duration::from_secs(120), Duration::from_millis(50), || {
+        let done: BTreeSet<String> = (keys(&fenn, "done/").iter())
+            .filter_map(|key| key.strip_prefix("done/").map(String::from))
+            .collect();
+        (done == started).then_some(done)
+    });
+    // Each step's count in the store is the count the run's answer
+    // carries: no step ran again once its outcome was kept (a step cut
+    // mid-run runs again, and then its second count is the one kept).
+    for run in &done {
+        let answer: Value = serde_json::from_str(&value(&fenn, &format!("done/{run}"))).unwrap();
+        let mut part = &answer;
+        for step in ["third", "second", "first"] {
+            assert_eq!(part["step"], step, "{answer}");
+            let counted: u64 = value(&fenn, &format!("runs/{run}/{step}")).parse().unwrap();
+            assert_eq!(part["count"], counted, "run {run}, step {step} ran again: {answer}");
+            part = &part["input"];
+        }
+    }
+    assert!(fenn.fenn.log.text().contains("resuming a run"));
+}
+
+/// A step of flow `f` running `hello`, with `extra` keys.
+fn step(name: &str, extra: &str) -> String {
+    format!("[[flow.step]]\nname = \"{name}\"\nfunction = \"hello\"\n{extra}\n")
+}
+
+#[test]
+fn each_refusal_of_a_flows_shape_names_its_reason_and_its_steps() {
+    let dir = crate::util::TempDir::new("flow-refusals");
+    let a_to_b = step("a", "next = [\"b\"]");
+    let cases = [
+        (
+            format!("{}{}", step("a", "next = [\"b\"]"), step("b", "next = [\"a\"]")),
+            "flow[0].step[0].next: steps feed each other in a cycle: a -> b -> a",
+        ),
+        (
+            format!("{a_to_b}[[flow.step]]\nname = \"b\"\nfunction = \"nothing\"\n"),
+            "flow[0].step[1].function: step 'b': no function named 'nothing'",
+        ),
+        (
+            format!("{a_to_b}{}{}", step("b", ""), step("c", "next = [\"b\"]")),
+            "flow[0].step[2]: no path reaches step 'c'",
+        ),
+        (
+            format!("{a_to_b}{}", step("b", "join = { timeout = \"1s\" }")),
+            "flow[0].step[1].join: step 'b' has 1 input(s): a join needs at least two",
+        ),
+        (
+            format!("{}{}", step("a", "next = [\"b\"]\nwhen = { b = \"status >\" }"), step("b", "")),
+            "flow[0].step[0].when.b: condition 'status >' does not parse",
+        ),
+        (
+            format!(
+                "response = \"b\"\n{}{}{}",
+                step("a", "next = [\"b\", \"c\"]\nwhen = { b = \"status == 200\" }"),
+                step("b", ""),
+                step("c", "")
+            ),
+            "flow[0].response: response step 'b' may not run: a run can end before it ('a' feeds it only when status == 200)",
+        ),
+    ];
+    for (at, (steps, message)) in cases.iter().enumerate() {
+        let text = format!(
+            "[[function]]\nname = \"hello\"\nmodule = \"example:hello\"\n[[flow]]\nname = \"f\"\n{steps}"
+        );
+        let file = dir.write(&format!("case{at}.toml"), &text);
+        let (ok, _, err) = run(&["serve", "--config", file.to_str().unwrap()], None);
+        assert!(!ok, "case {at} served:\n{text}");
+        assert!(err.contains(message), "case {at}:\n{text}\n{err}");
+    }
+}
