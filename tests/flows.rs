@@ -129,7 +129,12 @@ fn a_diamond_over_http_joins_its_own_parts_and_takes_each_branch_only_when_it_sh
     assert_eq!(status, 200, "{trace}");
     assert_eq!(trace["status"], "ok", "the failure was handled: {trace}");
     let states: BTreeMap<&str, &str> = (trace["steps"].as_array().unwrap().iter())
-        .map(|step| (step["name"].as_str().unwrap(), step["state"].as_str().unwrap()))
+        .map(|step| {
+            (
+                step["name"].as_str().unwrap(),
+                step["state"].as_str().unwrap(),
+            )
+        })
         .collect();
     let expected = [
         ("a", "done"),
@@ -143,18 +148,27 @@ fn a_diamond_over_http_joins_its_own_parts_and_takes_each_branch_only_when_it_sh
     let invoked: BTreeSet<&str> = (trace["invocations"].as_array().unwrap().iter())
         .map(|record| record["flow"]["step"].as_str().unwrap())
         .collect();
-    assert_eq!(invoked, ["a", "alarm", "b", "c", "join", "parse"].into(), "{trace}");
+    assert_eq!(
+        invoked,
+        ["a", "alarm", "b", "c", "join", "parse"].into(),
+        "{trace}"
+    );
     // A cold run skipped `b` and says why.
     let (_, runs) = fenn.call("GET", "/v1/runs?flow=diamond&limit=500", None);
     let runs = runs["runs"].as_array().unwrap();
-    let cold = runs.iter().find(|run| run["steps"][2]["state"] == "skipped").unwrap();
+    let cold = runs
+        .iter()
+        .find(|run| run["steps"][2]["state"] == "skipped")
+        .unwrap();
     assert_eq!(
         cold["steps"][2]["note"], "body.input.hot == true did not hold on 'parse'",
         "{cold}"
     );
     let metrics = fenn.metrics();
     assert!(
-        metrics.contains(&format!(r#"fenn_flow_runs_total{{flow="diamond",status="ok"}} {requests}"#)),
+        metrics.contains(&format!(
+            r#"fenn_flow_runs_total{{flow="diamond",status="ok"}} {requests}"#
+        )),
         "{metrics}"
     );
     assert!(
@@ -253,24 +267,36 @@ fn runs_cut_by_kill_9_resume_and_no_completed_step_runs_again() {
             })
         })
         .collect();
-    wait_until("some runs to finish", Duration::from_secs(60), Duration::from_millis(20), || {
-        (keys(&fenn, "done/").len() >= 3).then_some(())
-    });
+    wait_until(
+        "some runs to finish",
+        Duration::from_secs(60),
+        Duration::from_millis(20),
+        || (keys(&fenn, "done/").len() >= 3).then_some(()),
+    );
     fenn.restart(true);
     for sender in senders {
         sender.join().unwrap();
     }
     // Every run whose first step ran was journaled before it: each ends.
     let started: BTreeSet<String> = (keys(&fenn, "runs/").iter())
-        .filter_map(|key| key.strip_suffix("/first")?.strip_prefix("runs/").map(String::from))
+        .filter_map(|key| {
+            key.strip_suffix("/first")?
+                .strip_prefix("runs/")
+                .map(String::from)
+        })
         .collect();
     assert!(started.len() > 3, "{started:?}");
-    let done = wait_until("every run to end", Duration::from_secs(120), Duration::from_millis(50), || {
-        let done: BTreeSet<String> = (keys(&fenn, "done/").iter())
-            .filter_map(|key| key.strip_prefix("done/").map(String::from))
-            .collect();
-        (done == started).then_some(done)
-    });
+    let done = wait_until(
+        "every run to end",
+        Duration::from_secs(120),
+        Duration::from_millis(50),
+        || {
+            let done: BTreeSet<String> = (keys(&fenn, "done/").iter())
+                .filter_map(|key| key.strip_prefix("done/").map(String::from))
+                .collect();
+            (done == started).then_some(done)
+        },
+    );
     // Each step's count in the store is the count the run's answer
     // carries: no step ran again once its outcome was kept (a step cut
     // mid-run runs again, and then its second count is the one kept).
@@ -280,7 +306,10 @@ fn runs_cut_by_kill_9_resume_and_no_completed_step_runs_again() {
         for step in ["third", "second", "first"] {
             assert_eq!(part["step"], step, "{answer}");
             let counted: u64 = value(&fenn, &format!("runs/{run}/{step}")).parse().unwrap();
-            assert_eq!(part["count"], counted, "run {run}, step {step} ran again: {answer}");
+            assert_eq!(
+                part["count"], counted,
+                "run {run}, step {step} ran again: {answer}"
+            );
             part = &part["input"];
         }
     }
@@ -298,7 +327,11 @@ fn each_refusal_of_a_flows_shape_names_its_reason_and_its_steps() {
     let a_to_b = step("a", "next = [\"b\"]");
     let cases = [
         (
-            format!("{}{}", step("a", "next = [\"b\"]"), step("b", "next = [\"a\"]")),
+            format!(
+                "{}{}",
+                step("a", "next = [\"b\"]"),
+                step("b", "next = [\"a\"]")
+            ),
             "flow[0].step[0].next: steps feed each other in a cycle: a -> b -> a",
         ),
         (
@@ -314,13 +347,20 @@ fn each_refusal_of_a_flows_shape_names_its_reason_and_its_steps() {
             "flow[0].step[1].join: step 'b' has 1 input(s): a join needs at least two",
         ),
         (
-            format!("{}{}", step("a", "next = [\"b\"]\nwhen = { b = \"status >\" }"), step("b", "")),
+            format!(
+                "{}{}",
+                step("a", "next = [\"b\"]\nwhen = { b = \"status >\" }"),
+                step("b", "")
+            ),
             "flow[0].step[0].when.b: condition 'status >' does not parse",
         ),
         (
             format!(
                 "response = \"b\"\n{}{}{}",
-                step("a", "next = [\"b\", \"c\"]\nwhen = { b = \"status == 200\" }"),
+                step(
+                    "a",
+                    "next = [\"b\", \"c\"]\nwhen = { b = \"status == 200\" }"
+                ),
                 step("b", ""),
                 step("c", "")
             ),
@@ -336,4 +376,105 @@ fn each_refusal_of_a_flows_shape_names_its_reason_and_its_steps() {
         assert!(!ok, "case {at} served:\n{text}");
         assert!(err.contains(message), "case {at}:\n{text}\n{err}");
     }
+}
+
+/// One run at a time; `first` fails, waits 3 s and runs once more (its
+/// failure then goes to `second`, which answers).
+const SLOW: &str = r#"
+[[flow]]
+name = "slow"
+max_runs = 1
+response = "second"
+  [[flow.http]]
+  route = "/slow"
+  [[flow.step]]
+  name = "first"
+  function = "step"
+  next = ["second"]
+  on_error = ["second"]
+  [flow.step.retry]
+  attempts = 2
+  backoff = "3s"
+  jitter = false
+  [[flow.step]]
+  name = "second"
+  function = "step"
+"#;
+
+/// The versions of `run`'s invocations, by step and attempt.
+fn versions(fenn: &Managed, run: &str) -> Vec<(String, u64, u64)> {
+    let (status, found) = fenn.call("GET", &format!("/v1/invocations?run={run}"), None);
+    assert_eq!(status, 200, "{found}");
+    let mut versions: Vec<(String, u64, u64)> = (found["invocations"].as_array().unwrap().iter())
+        .map(|record| {
+            let step = record["flow"]["step"].as_str().unwrap().to_owned();
+            let attempt = record["flow"]["attempt"].as_u64().unwrap();
+            (step, attempt, record["version"].as_u64().unwrap())
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+#[test]
+fn a_flow_at_its_runs_in_flight_answers_503_and_a_run_keeps_its_versions_across_a_deploy() {
+    use crate::util::tagged;
+    let mut fenn = Managed::start("");
+    let step = std::fs::read(env!("FENN_GUEST_STEP")).unwrap();
+    let definition = serde_json::json!({"kv": {"store": "flows"}});
+    assert_eq!(fenn.deploy("step", &step, &definition).0, 201);
+    // The flow is the config file's; its function, the deployed one.
+    let file = fenn.dir.0.join("fenn.toml");
+    let config = std::fs::read_to_string(&file).unwrap() + SLOW;
+    std::fs::write(&file, config).unwrap();
+    fenn.restart(false);
+    let url = fenn.fenn.url("/slow?fail=first");
+    let first = std::thread::spawn(move || client().post(url).send().unwrap());
+    // Its first attempt failed: it waits to retry.
+    let run = wait_until(
+        "the first attempt",
+        Duration::from_secs(30),
+        Duration::from_millis(10),
+        || {
+            let (_, found) = fenn.call("GET", "/v1/invocations?function=step", None);
+            let invocations = found["invocations"].as_array().unwrap().clone();
+            invocations
+                .first()
+                .map(|record| record["flow"]["run"].as_str().unwrap().to_owned())
+        },
+    );
+    // At its one run in flight, the flow refuses the next request.
+    let refused = client().post(fenn.fenn.url("/slow")).send().unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    // A new version, deployed while the run waits, is not the run's.
+    assert_eq!(fenn.deploy("step", &tagged(&step, 2), &definition).0, 201);
+    assert_eq!(
+        versions(&fenn, &run),
+        [("first".into(), 1, 1)],
+        "the retry has not run yet"
+    );
+    let answered = first.join().unwrap();
+    assert_eq!(answered.status(), 200);
+    let body: Value = answered.json().unwrap();
+    assert_eq!(body["step"], "second", "{body}");
+    assert_eq!(body["input"]["first"]["body"]["error"], "status", "{body}");
+    let expected = [
+        ("first".to_owned(), 1, 1),
+        ("first".to_owned(), 2, 1),
+        ("second".to_owned(), 1, 1),
+    ];
+    assert_eq!(versions(&fenn, &run), expected);
+    // The next run is on the new version.
+    let next: Value = client()
+        .post(fenn.fenn.url("/slow"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let run = next["run"].as_str().unwrap();
+    assert_eq!(
+        versions(&fenn, run),
+        [("first".into(), 1, 2), ("second".into(), 1, 2)]
+    );
 }

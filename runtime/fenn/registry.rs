@@ -52,6 +52,7 @@ mod tests {
             "ready",
             "functions",
             "history_bytes",
+            "flows",
         ]
         .into();
         let mut server_keys: BTreeSet<&str> =

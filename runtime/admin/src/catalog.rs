@@ -49,7 +49,8 @@ pub struct Catalog {
 impl Catalog {
     /// The config file's functions and flows.
     pub fn from_config(config: &Config) -> Self {
-        let functions = (config.functions.iter()).map(|function| (&function.name, &function.bindings));
+        let functions =
+            (config.functions.iter()).map(|function| (&function.name, &function.bindings));
         let flows = (config.flows.iter()).map(|flow| (&flow.name, &flow.bindings));
         let entries = functions
             .chain(flows)

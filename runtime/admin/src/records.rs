@@ -82,7 +82,9 @@ pub(crate) fn runs(platform: &Platform, text: Option<&str>) -> Result<Value, Api
             .clamp(1, MAX_LIMIT),
     };
     let flow = pairs.remove("flow");
-    let runs = platform.observe.runs(|runs| runs.newest(flow.as_deref(), limit));
+    let runs = platform
+        .observe
+        .runs(|runs| runs.newest(flow.as_deref(), limit));
     let runs: Vec<&fenn_observe::RunRecord> = runs.iter().map(|run| &**run).collect();
     Ok(json!({"runs": runs, "limit": limit}))
 }
@@ -146,11 +148,19 @@ pub(crate) fn invocation(platform: &Platform, id: &str) -> Result<Value, ApiErro
 }
 
 /// `GET /v1/status`: each trigger's status by kind (`mqtt`: the link,
-/// null without `[mqtt]`) and what the history holds.
+/// null without `[mqtt]`), what the history holds, and each flow's runs
+/// in flight.
 pub(crate) fn status(platform: &Platform) -> Value {
     let mut status = platform.triggers.status();
     let history = platform.observe.read(|history| history.bytes());
     status.insert("history_bytes".into(), history.into());
+    let flows: serde_json::Map<String, Value> = (platform.dispatcher.flows().all().iter())
+        .map(|flow| {
+            let running = json!({"running": flow.running(), "max_runs": flow.limits.max_runs});
+            (flow.name.clone(), running)
+        })
+        .collect();
+    status.insert("flows".into(), Value::Object(flows));
     Value::Object(status)
 }
 

@@ -7,11 +7,13 @@
 
 use super::bindings::Declared;
 use super::{BindingSet, ConfigError, Setups, Validator};
+use fenn_runtime::flow::{
+    FlowLimits, FlowSpec, Graph, GraphError, Join, OnTimeout, Retry, StepSpec,
+};
 use fenn_runtime::trigger::{FunctionInfo, Table};
-use serde_json::Value;
-use fenn_runtime::flow::{FlowLimits, FlowSpec, Graph, GraphError, Join, OnTimeout, Retry, StepSpec};
 use fenn_runtime::units;
 use serde::Deserialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Most runs in flight one flow may allow (`max_runs`).
@@ -148,14 +150,30 @@ impl Validator<'_> {
         }
         let defaults = FlowLimits::default();
         let duration = |field: &str, value: &Option<String>, default| match value {
-            Some(text) => units::duration(text).map_err(|reason| self.error(format!("{key}.{field}"), reason)),
+            Some(text) => {
+                units::duration(text).map_err(|reason| self.error(format!("{key}.{field}"), reason))
+            }
             None => Ok(default),
         };
         let limits = FlowLimits {
-            max_runs: self.count(&format!("{key}.max_runs"), raw.max_runs, defaults.max_runs, MAX_RUNS)?,
-            max_steps: self.count(&format!("{key}.max_steps"), raw.max_steps, defaults.max_steps, MAX_RUNS)?,
+            max_runs: self.count(
+                &format!("{key}.max_runs"),
+                raw.max_runs,
+                defaults.max_runs,
+                MAX_RUNS,
+            )?,
+            max_steps: self.count(
+                &format!("{key}.max_steps"),
+                raw.max_steps,
+                defaults.max_steps,
+                MAX_RUNS,
+            )?,
             deadline: duration("deadline", &raw.deadline, defaults.deadline)?,
-            max_bytes: self.size(&format!("{key}.max_bytes"), &raw.max_bytes, defaults.max_bytes)?,
+            max_bytes: self.size(
+                &format!("{key}.max_bytes"),
+                &raw.max_bytes,
+                defaults.max_bytes,
+            )?,
         };
         let steps = (raw.step.iter().enumerate())
             .map(|(at, step)| self.step(&format!("{key}.step[{at}]"), step))
@@ -226,7 +244,8 @@ impl Validator<'_> {
                 limits: &as_function,
                 apps: &raw.apps,
             };
-            let Some((set, keys)) = self.bindings(&key, table, &info, parsed.is_some(), setups) else {
+            let Some((set, keys)) = self.bindings(&key, table, &info, parsed.is_some(), setups)
+            else {
                 continue;
             };
             if let Some(mut flow) = parsed {
@@ -253,7 +272,10 @@ impl Validator<'_> {
                 if attempts == 0 || attempts > fenn_runtime::flow::graph::MAX_ATTEMPTS {
                     return Err(self.error(
                         format!("{key}.retry.attempts"),
-                        format!("must be from 1 to {}", fenn_runtime::flow::graph::MAX_ATTEMPTS),
+                        format!(
+                            "must be from 1 to {}",
+                            fenn_runtime::flow::graph::MAX_ATTEMPTS
+                        ),
                     ));
                 }
                 Retry {

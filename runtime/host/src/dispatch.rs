@@ -100,7 +100,9 @@ pub struct Pinned(Arc<Deployed>);
 
 impl std::fmt::Debug for Pinned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Pinned").field(&self.0.module.name()).finish()
+        f.debug_tuple("Pinned")
+            .field(&self.0.module.name())
+            .finish()
     }
 }
 
@@ -459,7 +461,12 @@ impl Dispatcher {
                 use crate::flow::input::{HEADER_ATTEMPT, HEADER_FLOW, HEADER_RUN, HEADER_STEP};
                 let header = |name| event.header(name).unwrap_or("").to_owned();
                 let attempt = event.header(HEADER_ATTEMPT).and_then(|a| a.parse().ok());
-                (header(HEADER_FLOW), header(HEADER_RUN), header(HEADER_STEP), attempt.unwrap_or(1))
+                (
+                    header(HEADER_FLOW),
+                    header(HEADER_RUN),
+                    header(HEADER_STEP),
+                    attempt.unwrap_or(1),
+                )
             });
             Observing {
                 observer,

@@ -51,7 +51,9 @@ impl FlowJournal for Store {
     fn unfinished(&self, after: &str, limit: usize) -> Vec<KeptRun> {
         let connection = self.lock();
         let read = connection
-            .prepare_cached("SELECT run, flow, event FROM runs WHERE run > ?1 ORDER BY run LIMIT ?2")
+            .prepare_cached(
+                "SELECT run, flow, event FROM runs WHERE run > ?1 ORDER BY run LIMIT ?2",
+            )
             .and_then(|mut statement| {
                 statement
                     .query_map(params![after, limit as i64], |row| {

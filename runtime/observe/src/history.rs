@@ -158,12 +158,16 @@ impl Record {
 
 /// A time as Unix milliseconds.
 pub(crate) fn unix_millis(at: std::time::SystemTime) -> u64 {
-    at.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    })
 }
 
 /// Unix milliseconds as RFC 3339, to the millisecond.
-pub(crate) fn rfc3339<S: serde::Serializer>(millis: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn rfc3339<S: serde::Serializer>(
+    millis: &u64,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&text_of(*millis))
 }
 
@@ -226,9 +230,10 @@ impl Query {
             Some("error") => record.status != "ok",
             Some(status) => record.status == status,
         };
-        let run = self.run.as_deref().is_none_or(|run| {
-            (record.flow.as_ref()).is_some_and(|flow| flow.run == run)
-        });
+        let run = self
+            .run
+            .as_deref()
+            .is_none_or(|run| (record.flow.as_ref()).is_some_and(|flow| flow.run == run));
         status && run && self.trigger.as_deref().is_none_or(|t| t == record.trigger)
     }
 }
@@ -398,6 +403,12 @@ mod tests {
             }],
             logs_cut: false,
             host_calls: Vec::new(),
+            flow: (id % 2 == 1).then(|| FlowStep {
+                name: "f".into(),
+                run: format!("run{}", id % 4),
+                step: "s".into(),
+                attempt: 1,
+            }),
         })
     }
 
@@ -420,6 +431,13 @@ mod tests {
             ..Query::default()
         });
         assert_eq!(failed.len(), 1);
+        let run = history.query(&Query {
+            run: Some("run3".into()),
+            limit: 10,
+            ..Query::default()
+        });
+        let ids: Vec<u64> = run.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [3], "the steps of one run only");
         assert_eq!(history.get(3).map(|r| r.id), Some(3));
         assert!(history.get(0).is_none());
         let (_, counts) = history.counts().find(|(name, _)| *name == "a").unwrap();

@@ -10,8 +10,8 @@ mod metrics;
 mod runs;
 
 pub use history::{FlowStep, History, Query, Record};
-pub use runs::{FlowCounts, RunRecord, Runs, StepRecord};
 pub use metrics::{Metrics, Sources};
+pub use runs::{FlowCounts, RunRecord, Runs, StepRecord};
 
 use fenn_runtime::{Invoked, Observer};
 use std::sync::{Arc, Mutex};
@@ -75,7 +75,10 @@ impl Recorder {
 
     /// Runs `read` on the flows' runs.
     pub fn runs<T>(&self, read: impl FnOnce(&Runs) -> T) -> T {
-        let runs = self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let runs = self
+            .runs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         read(&runs)
     }
 
@@ -116,7 +119,10 @@ impl Observer for Recorder {
 
     fn run_ended(&self, run: fenn_runtime::observe::RunReport<'_>) {
         let record = RunRecord::of(&run);
-        let mut runs = self.runs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut runs = self
+            .runs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         runs.push(record);
     }
 }

@@ -242,10 +242,21 @@ impl Sources {
             let counts: Vec<_> = runs.counts().collect();
             let by_status = counts.iter().flat_map(|(flow, counts)| {
                 (counts.runs.iter()).map(|(status, n)| {
-                    (vec![("flow", (*flow).to_owned()), ("status", (*status).to_owned())], *n)
+                    (
+                        vec![
+                            ("flow", (*flow).to_owned()),
+                            ("status", (*status).to_owned()),
+                        ],
+                        *n,
+                    )
                 })
             });
-            counter(encoder, "fenn_flow_runs", "Flows' runs by flow and status (ok, or failed when a failure took no error edge)", by_status)?;
+            counter(
+                encoder,
+                "fenn_flow_runs",
+                "Flows' runs by flow and status (ok, or failed when a failure took no error edge)",
+                by_status,
+            )?;
             let steps = counts.iter().flat_map(|(flow, counts)| {
                 (counts.steps.iter()).map(|((step, state), n)| {
                     let labels = vec![
@@ -256,7 +267,12 @@ impl Sources {
                     (labels, *n)
                 })
             });
-            counter(encoder, "fenn_flow_steps", "Steps of flows' runs by flow, step and how they ended (done, failed, skipped)", steps)
+            counter(
+                encoder,
+                "fenn_flow_steps",
+                "Steps of flows' runs by flow, step and how they ended (done, failed, skipped)",
+                steps,
+            )
         })
     }
 }

@@ -151,11 +151,17 @@ impl Runs {
 
     /// The run of `id`, if kept.
     pub fn get(&self, id: &str) -> Option<Arc<RunRecord>> {
-        self.kept.iter().rev().find(|record| record.run == id).cloned()
+        self.kept
+            .iter()
+            .rev()
+            .find(|record| record.run == id)
+            .cloned()
     }
 
     /// Each flow's counts.
     pub fn counts(&self) -> impl Iterator<Item = (&str, &FlowCounts)> {
-        self.counts.iter().map(|(flow, counts)| (flow.as_str(), counts))
+        self.counts
+            .iter()
+            .map(|(flow, counts)| (flow.as_str(), counts))
     }
 }

@@ -153,7 +153,9 @@ async fn route(
             request.uri().query(),
         )?),
         (["v1", "invocations", id], &Method::GET) => ok(super::records::invocation(platform, id)?),
-        (["v1", "runs"], &Method::GET) => ok(super::records::runs(platform, request.uri().query())?),
+        (["v1", "runs"], &Method::GET) => {
+            ok(super::records::runs(platform, request.uri().query())?)
+        }
         (["v1", "runs", id], &Method::GET) => ok(super::records::run(platform, id)?),
         (["v1", "functions", name], _) => function(platform, name, request).await,
         (["v1", "functions", name, "rollback"], &Method::POST) => {

@@ -8,7 +8,10 @@ use super::graph::{EdgeKind, FlowSpec, Graph, GraphError};
 pub(crate) fn shape(graph: &Graph, spec: &FlowSpec) -> Result<(), Vec<GraphError>> {
     let mut errors = Vec::new();
     if let Some(cycle) = cycle(graph) {
-        let names: Vec<&str> = cycle.iter().map(|&at| graph.steps[at].name.as_str()).collect();
+        let names: Vec<&str> = cycle
+            .iter()
+            .map(|&at| graph.steps[at].name.as_str())
+            .collect();
         errors.push(GraphError {
             key: format!("step[{}].next", cycle[0]),
             reason: format!("steps feed each other in a cycle: {}", names.join(" -> ")),
@@ -56,7 +59,11 @@ pub(crate) fn shape(graph: &Graph, spec: &FlowSpec) -> Result<(), Vec<GraphError
             });
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// A cycle, as the steps along it with the first repeated at the end.
@@ -92,7 +99,8 @@ fn cycle(graph: &Graph) -> Option<Vec<usize>> {
             match marks[to] {
                 Mark::OnPath => {
                     let from = path.iter().position(|&(step, _)| step == to).unwrap_or(0);
-                    let mut cycle: Vec<usize> = path[from..].iter().map(|&(step, _)| step).collect();
+                    let mut cycle: Vec<usize> =
+                        path[from..].iter().map(|&(step, _)| step).collect();
                     cycle.push(to);
                     return Some(cycle);
                 }

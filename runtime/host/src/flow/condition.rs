@@ -263,7 +263,9 @@ fn compare(left: &Value, op: Op, right: &Value) -> bool {
 fn numeric(value: &Value) -> Option<Number> {
     match value {
         Value::Number(number) => Some(number.clone()),
-        Value::String(text) if parse::number_len(text.as_bytes()) == Ok(text.len()) => parse::to_number(text),
+        Value::String(text) if parse::number_len(text.as_bytes()) == Ok(text.len()) => {
+            parse::to_number(text)
+        }
         _ => None,
     }
 }

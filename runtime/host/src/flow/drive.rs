@@ -8,10 +8,10 @@ use super::engine::Flow;
 use super::graph::Retry;
 use super::input::{self, Addressed};
 use super::run::{Failure, Outcome, RunState, State};
+use crate::Error;
 use crate::dispatch::{Dispatcher, Pinned};
 use crate::observe::{RunReport, StepReport};
 use crate::services::FlowJournal;
-use crate::Error;
 use fenn_abi::{Event, Response};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -334,7 +334,10 @@ fn report(
         flow: &run.flow.name,
         version: run.flow.version,
         run: &run.run,
-        trigger: run.event.header(fenn_abi::event::HEADER_TRIGGER).unwrap_or(""),
+        trigger: run
+            .event
+            .header(fenn_abi::event::HEADER_TRIGGER)
+            .unwrap_or(""),
         started: began.1,
         duration: began.0.elapsed(),
         status: state.status(),

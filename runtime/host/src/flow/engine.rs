@@ -13,9 +13,9 @@
 
 use super::drive::{self, Kept, Started};
 use super::graph::Graph;
+use crate::Error;
 use crate::dispatch::{Dispatcher, Pinned};
 use crate::services::FlowJournal;
-use crate::Error;
 use arc_swap::ArcSwap;
 use fenn_abi::{Event, Response};
 use std::collections::HashMap;
@@ -94,7 +94,9 @@ pub struct Flows {
 impl std::fmt::Debug for Flows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<String> = self.table.load().keys().cloned().collect();
-        f.debug_struct("Flows").field("flows", &names).finish_non_exhaustive()
+        f.debug_struct("Flows")
+            .field("flows", &names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,7 +166,11 @@ impl Flows {
             function: flow.name.clone(),
         };
         let permit = if queued {
-            flow.runs.clone().acquire_owned().await.map_err(|_| busy())?
+            flow.runs
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| busy())?
         } else {
             flow.runs.clone().try_acquire_owned().map_err(|_| busy())?
         };
@@ -218,9 +224,11 @@ fn pin(dispatcher: &Dispatcher, flow: &Flow) -> Result<Vec<Pinned>, Error> {
         .steps
         .iter()
         .map(|step| {
-            dispatcher.pin(&step.function).ok_or_else(|| Error::NotFound {
-                function: step.function.clone(),
-            })
+            dispatcher
+                .pin(&step.function)
+                .ok_or_else(|| Error::NotFound {
+                    function: step.function.clone(),
+                })
         })
         .collect()
 }
@@ -235,7 +243,8 @@ async fn resume(dispatcher: Weak<Dispatcher>, journal: Arc<dyn FlowJournal>) {
     loop {
         let reader = journal.clone();
         let from = after.clone();
-        let Ok(page) = tokio::task::spawn_blocking(move || reader.unfinished(&from, RESUME_PAGE)).await
+        let Ok(page) =
+            tokio::task::spawn_blocking(move || reader.unfinished(&from, RESUME_PAGE)).await
         else {
             return;
         };
@@ -254,7 +263,11 @@ async fn resume(dispatcher: Weak<Dispatcher>, journal: Arc<dyn FlowJournal>) {
 
 /// Resumes one kept run, within its flow's runs in flight; a run whose
 /// flow or functions are gone, or whose event does not read, is ended.
-async fn resume_one(dispatcher: Arc<Dispatcher>, journal: Arc<dyn FlowJournal>, kept: crate::services::KeptRun) {
+async fn resume_one(
+    dispatcher: Arc<Dispatcher>,
+    journal: Arc<dyn FlowJournal>,
+    kept: crate::services::KeptRun,
+) {
     let end = |why: &str| {
         tracing::warn!(run = %kept.run, flow = %kept.flow, "a kept run cannot resume: {why}");
         journal.end(&kept.run);

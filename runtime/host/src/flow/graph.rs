@@ -181,12 +181,18 @@ impl Graph {
         let mut errors = Vec::new();
         let error = |key: String, reason: String| GraphError { key, reason };
         if spec.steps.is_empty() {
-            return Err(vec![error("step".into(), "a flow needs at least one step".into())]);
+            return Err(vec![error(
+                "step".into(),
+                "a flow needs at least one step".into(),
+            )]);
         }
         if spec.steps.len() > MAX_STEPS {
             return Err(vec![error(
                 "step".into(),
-                format!("{} steps, over the most a flow may have ({MAX_STEPS})", spec.steps.len()),
+                format!(
+                    "{} steps, over the most a flow may have ({MAX_STEPS})",
+                    spec.steps.len()
+                ),
             )]);
         }
         let mut index = BTreeMap::new();
@@ -202,7 +208,10 @@ impl Graph {
             if !function_known(&step.function) {
                 errors.push(error(
                     format!("step[{at}].function"),
-                    format!("step '{}': no function named '{}'", step.name, step.function),
+                    format!(
+                        "step '{}': no function named '{}'",
+                        step.name, step.function
+                    ),
                 ));
             }
         }
@@ -330,7 +339,9 @@ impl Graph {
     /// The steps in an order where each comes after every step feeding it.
     pub fn order(&self) -> Vec<usize> {
         let mut waiting: Vec<usize> = self.steps.iter().map(|step| step.inputs.len()).collect();
-        let mut ready: VecDeque<usize> = (0..self.steps.len()).filter(|&at| waiting[at] == 0).collect();
+        let mut ready: VecDeque<usize> = (0..self.steps.len())
+            .filter(|&at| waiting[at] == 0)
+            .collect();
         let mut order = Vec::with_capacity(self.steps.len());
         while let Some(at) = ready.pop_front() {
             order.push(at);

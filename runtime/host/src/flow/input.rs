@@ -85,7 +85,8 @@ pub fn step_event(event: &Event, state: &RunState, to: Addressed<'_>) -> Event {
             next.body = Value::Object(members).to_string();
         }
     }
-    next.headers.retain(|name, _| !name.starts_with(FENN_PREFIX));
+    next.headers
+        .retain(|name, _| !name.starts_with(FENN_PREFIX));
     let source = event.header(HEADER_TRIGGER).unwrap_or("").to_owned();
     for (name, value) in [
         (HEADER_TRIGGER, TRIGGER.to_owned()),
@@ -119,7 +120,8 @@ fn member(response: &Response) -> Value {
     let body = if response.is_base64_encoded {
         Value::String(response.body.clone())
     } else {
-        serde_json::from_str(&response.body).unwrap_or_else(|_| Value::String(response.body.clone()))
+        serde_json::from_str(&response.body)
+            .unwrap_or_else(|_| Value::String(response.body.clone()))
     };
     json!({
         "statusCode": response.status_code,

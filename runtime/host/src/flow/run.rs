@@ -40,8 +40,16 @@ impl Outcome {
     /// Bytes it carries on to the steps it feeds.
     pub fn weight(&self) -> usize {
         match self {
-            Self::Done(response) | Self::Failed(Failure { response: Some(response), .. }) => {
-                let headers: usize = response.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+            Self::Done(response)
+            | Self::Failed(Failure {
+                response: Some(response),
+                ..
+            }) => {
+                let headers: usize = response
+                    .headers
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len())
+                    .sum();
                 response.body.len() + headers
             }
             Self::Failed(failure) => failure.reason.len(),
@@ -256,10 +264,9 @@ impl RunState {
         let graph = self.graph.clone();
         let outcome = self.outcomes[from].clone();
         let failure_response = match outcome.as_deref() {
-            Some(Outcome::Failed(failure)) => Some(super::input::failure_response(
-                &graph.steps[from],
-                failure,
-            )),
+            Some(Outcome::Failed(failure)) => {
+                Some(super::input::failure_response(&graph.steps[from], failure))
+            }
             _ => None,
         };
         let mut handled = false;
@@ -296,8 +303,14 @@ impl RunState {
             return Settled::Nothing;
         }
         let inputs = &self.graph.steps[at].inputs;
-        let arrived = inputs.iter().filter(|&&e| self.inputs[e] == Input::Arrived).count();
-        let pending = inputs.iter().filter(|&&e| self.inputs[e] == Input::Pending).count();
+        let arrived = inputs
+            .iter()
+            .filter(|&&e| self.inputs[e] == Input::Arrived)
+            .count();
+        let pending = inputs
+            .iter()
+            .filter(|&&e| self.inputs[e] == Input::Pending)
+            .count();
         if pending == 0 && arrived > 0 {
             self.states[at] = State::Ready;
             self.ready.push(at);
@@ -339,7 +352,10 @@ impl RunState {
     /// Why the response step did not run.
     fn cause(&self) -> Failure {
         let step = &self.graph.steps[self.graph.response].name;
-        match self.unhandled.and_then(|at| self.outcomes[at].as_deref().map(|o| (at, o))) {
+        match self
+            .unhandled
+            .and_then(|at| self.outcomes[at].as_deref().map(|o| (at, o)))
+        {
             Some((at, Outcome::Failed(failure))) => Failure {
                 reason: format!(
                     "step '{}' failed: {}",
@@ -358,7 +374,11 @@ impl RunState {
 
     /// `ok`, or `failed` when a failure was not taken by an error edge.
     pub fn status(&self) -> &'static str {
-        if self.unhandled.is_some() { "failed" } else { "ok" }
+        if self.unhandled.is_some() {
+            "failed"
+        } else {
+            "ok"
+        }
     }
 
     /// Where step `at` stands.

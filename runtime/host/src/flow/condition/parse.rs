@@ -337,4 +337,3 @@ pub(super) fn to_number(text: &str) -> Option<Number> {
     }
     Number::from_f64(text.parse().ok()?)
 }
-

@@ -27,7 +27,12 @@ fn flow(steps: Vec<StepSpec>) -> FlowSpec {
 
 #[test]
 fn a_chain_and_a_fan_out_are_valid_and_the_last_step_answers_by_default() {
-    let spec = flow(vec![step("a", &["b", "c"]), step("b", &["d"]), step("c", &["d"]), step("d", &[])]);
+    let spec = flow(vec![
+        step("a", &["b", "c"]),
+        step("b", &["d"]),
+        step("c", &["d"]),
+        step("d", &[]),
+    ]);
     let graph = Graph::build(&spec, &|_| true).unwrap();
     assert_eq!(graph.response, 3);
     assert!(graph.steps[0].start);
@@ -37,7 +42,12 @@ fn a_chain_and_a_fan_out_are_valid_and_the_last_step_answers_by_default() {
 
 #[test]
 fn a_cycle_is_refused_naming_its_steps() {
-    let spec = flow(vec![step("a", &["b"]), step("b", &["c"]), step("c", &["b", "d"]), step("d", &[])]);
+    let spec = flow(vec![
+        step("a", &["b"]),
+        step("b", &["c"]),
+        step("c", &["b", "d"]),
+        step("d", &[]),
+    ]);
     assert_eq!(
         refused(&spec),
         ["step[1].next: steps feed each other in a cycle: b -> c -> b"]
@@ -60,7 +70,11 @@ fn an_unknown_function_or_step_is_refused_by_name() {
 
 #[test]
 fn a_step_no_path_reaches_is_refused() {
-    let spec = flow(vec![step("a", &["b"]), step("b", &[]), step("orphan", &["b"])]);
+    let spec = flow(vec![
+        step("a", &["b"]),
+        step("b", &[]),
+        step("orphan", &["b"]),
+    ]);
     let errors = refused(&spec);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
@@ -87,7 +101,9 @@ fn a_response_step_a_run_can_end_before_is_refused() {
     spec.response = Some("b".into());
     assert_eq!(
         refused(&spec),
-        ["response: response step 'b' may not run: a run can end before it ('a' feeds it only when status == 200)"]
+        [
+            "response: response step 'b' may not run: a run can end before it ('a' feeds it only when status == 200)"
+        ]
     );
     // Joined with an unconditional branch, it always runs.
     spec.steps[1].next = Vec::new();
@@ -102,8 +118,14 @@ fn a_condition_that_does_not_parse_is_refused_with_its_key() {
     a.when.insert("zz".into(), "status == 1".into());
     let errors = refused(&flow(vec![a, step("b", &[])]));
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].starts_with("step[0].when.b: condition 'status ==' does not parse"), "{errors:?}");
-    assert_eq!(errors[1], "step[0].when.zz: step 'a' has no edge to 'zz' (in `next` or `on_error`)");
+    assert!(
+        errors[0].starts_with("step[0].when.b: condition 'status ==' does not parse"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors[1],
+        "step[0].when.zz: step 'a' has no edge to 'zz' (in `next` or `on_error`)"
+    );
 }
 
 #[test]

@@ -56,7 +56,10 @@ fn diamond() -> Arc<Graph> {
 }
 
 fn names(graph: &Graph, steps: &[usize]) -> Vec<String> {
-    steps.iter().map(|&at| graph.steps[at].name.clone()).collect()
+    steps
+        .iter()
+        .map(|&at| graph.steps[at].name.clone())
+        .collect()
 }
 
 #[test]
@@ -88,7 +91,10 @@ fn a_branch_whose_condition_does_not_hold_is_skipped_and_the_join_goes_on_withou
     run.complete(0, ok(r#"{"hot":false}"#));
     assert_eq!(names(&graph, &run.take_ready()), ["a", "c"]);
     assert_eq!(run.state(2), State::Skipped);
-    assert_eq!(run.note(2), Some("body.hot == true did not hold on 'parse'"));
+    assert_eq!(
+        run.note(2),
+        Some("body.hot == true did not hold on 'parse'")
+    );
     assert_eq!(run.state(4), State::Skipped, "alarm is only b's");
     run.complete(1, ok("A"));
     run.complete(3, ok("C"));
@@ -129,14 +135,22 @@ fn an_unhandled_failure_skips_what_it_feeds_and_answers_with_its_reason() {
 
 #[test]
 fn a_join_at_its_timeout_fails_or_goes_on_with_what_arrived() {
-    for (on_timeout, ready) in [(OnTimeout::Fail, vec![]), (OnTimeout::Continue, vec!["join"])] {
+    for (on_timeout, ready) in [
+        (OnTimeout::Fail, vec![]),
+        (OnTimeout::Continue, vec!["join"]),
+    ] {
         let mut join = step("join", &[]);
         join.join = Some(Join {
             timeout: Some(Duration::from_secs(1)),
             on_timeout,
         });
         let graph = graph(
-            vec![step("s", &["a", "b"]), step("a", &["join"]), step("b", &["join"]), join],
+            vec![
+                step("s", &["a", "b"]),
+                step("a", &["join"]),
+                step("b", &["join"]),
+                join,
+            ],
             "join",
         );
         let mut run = RunState::new(graph.clone(), 1 << 20);
@@ -151,7 +165,10 @@ fn a_join_at_its_timeout_fails_or_goes_on_with_what_arrived() {
             assert_eq!(failure.kind, "join_timeout");
             assert_eq!(failure.reason, "join timed out waiting for 'b'");
         }
-        assert!(run.complete(2, ok("late")).is_empty(), "a late input is dropped");
+        assert!(
+            run.complete(2, ok("late")).is_empty(),
+            "a late input is dropped"
+        );
     }
 }
 
@@ -162,7 +179,10 @@ fn a_run_past_its_bytes_fails_the_step_that_would_cross_them() {
     run.take_ready();
     run.complete(0, ok(&"x".repeat(101)));
     let failure = run.answer().unwrap().unwrap_err();
-    assert!(failure.reason.contains("max_bytes (100 bytes)"), "{failure:?}");
+    assert!(
+        failure.reason.contains("max_bytes (100 bytes)"),
+        "{failure:?}"
+    );
 }
 
 #[test]
