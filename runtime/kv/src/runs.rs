@@ -37,11 +37,18 @@ impl FlowJournal for Store {
 
     fn end(&self, run: &str) {
         let mut connection = self.lock();
-        let ended = connection.transaction().and_then(|tx| {
+        // Without an fsync of its own: an end lost to a crash resumes the
+        // run at the next start with every step done, and it ends then,
+        // running nothing; the next durable commit carries it anyway.
+        let ended = (connection.execute_batch("PRAGMA synchronous = NORMAL")).and_then(|()| {
+            let tx = connection.transaction()?;
             tx.execute("DELETE FROM run_steps WHERE run = ?1", params![run])?;
             tx.execute("DELETE FROM runs WHERE run = ?1", params![run])?;
             tx.commit()
         });
+        if let Err(error) = connection.execute_batch("PRAGMA synchronous = FULL") {
+            tracing::error!(%error, "the store's writes could not be made durable again");
+        }
         if let Err(error) = ended {
             // It resumes at the next start, its steps all done: it ends then.
             tracing::warn!(%error, run, "a run that ended could not be dropped from the journal");

@@ -13,11 +13,14 @@ use crate::dispatch::{Dispatcher, Pinned};
 use crate::observe::{RunReport, StepReport};
 use crate::services::FlowJournal;
 use fenn_abi::{Event, Response};
-use std::collections::HashMap;
+use futures_util::FutureExt as _;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
-use tokio::task::JoinSet;
 
 /// Steps a kept run completed before a restart: each step's name and its
 /// outcome as the journal holds it.
@@ -55,8 +58,10 @@ pub(crate) async fn drive(mut run: Started) {
     let resumed = !run.kept.0.is_empty();
     replay(&mut state, &run.kept, &mut timers);
     let deadline = tokio::time::Instant::now() + run.flow.limits.deadline;
-    let mut running: JoinSet<Ended> = JoinSet::new();
-    let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
+    // The steps run as futures of this task, not tasks of their own: a
+    // short guest then runs where the run is driven, with no thread hop.
+    let mut running: FuturesUnordered<Pin<Box<dyn Future<Output = Ended> + Send>>> =
+        FuturesUnordered::new();
     let mut expired = false;
     loop {
         for at in state.take_ready() {
@@ -80,7 +85,15 @@ pub(crate) async fn drive(mut run: Started) {
                 run.flow.steps.clone(),
                 at,
             );
-            tasks.insert(running.spawn(task).id(), at);
+            let caught = AssertUnwindSafe(task).catch_unwind().map(move |ended| {
+                ended.unwrap_or(Ended {
+                    step: at,
+                    outcome: internal(),
+                    attempts: 1,
+                    took: Duration::ZERO,
+                })
+            });
+            running.push(Box::pin(caught));
         }
         if let Some(answer) = state.answer() {
             if let Some(sender) = run.answer.take() {
@@ -96,15 +109,7 @@ pub(crate) async fn drive(mut run: Started) {
         }
         let next_timer = timers.iter().map(|(when, _)| *when).min();
         tokio::select! {
-            Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
-                let ended = match joined {
-                    Ok((id, ended)) => { tasks.remove(&id); ended }
-                    Err(error) => {
-                        let Some(at) = tasks.remove(&error.id()) else { continue };
-                        if error.is_cancelled() { continue; }
-                        Ended { step: at, outcome: internal(), attempts: 1, took: Duration::ZERO }
-                    }
-                };
+            Some(ended) = running.next(), if !running.is_empty() => {
                 if state.state(ended.step) != State::Running {
                     continue;
                 }
@@ -124,7 +129,8 @@ pub(crate) async fn drive(mut run: Started) {
             }
             () = tokio::time::sleep_until(deadline), if !expired => {
                 expired = true;
-                running.abort_all();
+                // Dropped: each step stops, its guest at its next slice.
+                running = FuturesUnordered::new();
                 timers.clear();
                 for at in 0..graph.steps.len() {
                     if state.state(at) == State::Running {
