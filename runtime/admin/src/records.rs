@@ -76,10 +76,15 @@ pub(crate) fn runs(platform: &Platform, text: Option<&str>) -> Result<Value, Api
     let mut pairs = parameters(text, &["flow", "limit"])?;
     let limit = match pairs.remove("limit") {
         None => DEFAULT_LIMIT,
-        Some(text) => text
+        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
             .parse::<usize>()
-            .map_err(|_| ApiError::BadRequest(format!("limit '{text}' is not a number")))?
+            .unwrap_or(MAX_LIMIT)
             .clamp(1, MAX_LIMIT),
+        Some(text) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit '{text}' is not a number (1 to {MAX_LIMIT})"
+            )));
+        }
     };
     let flow = pairs.remove("flow");
     let runs = platform

@@ -289,6 +289,12 @@ impl Validator<'_> {
         };
         let join = match &raw.join {
             None => None,
+            Some(join) if join.timeout.is_none() && join.on_timeout.is_some() => {
+                return Err(self.error(
+                    format!("{key}.join.on_timeout"),
+                    "needs `timeout`: without one the join waits for every input",
+                ));
+            }
             Some(join) => Some(Join {
                 timeout: duration("join.timeout", &join.timeout)?,
                 on_timeout: match join.on_timeout.as_deref() {

@@ -172,6 +172,8 @@ pub trait FlowJournal: Send + Sync {
     fn end(&self, run: &str);
     /// At most `limit` kept runs with ids over `after`, in id order.
     fn unfinished(&self, after: &str, limit: usize) -> Vec<KeptRun>;
+    /// The greatest id of a kept run, if any.
+    fn newest(&self) -> Option<String>;
 }
 
 /// The services bound so far. Each is bound at most once.

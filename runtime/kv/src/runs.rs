@@ -55,6 +55,17 @@ impl FlowJournal for Store {
         }
     }
 
+    fn newest(&self) -> Option<String> {
+        let connection = self.lock();
+        let newest = connection.query_row("SELECT max(run) FROM runs", [], |row| {
+            row.get::<_, Option<String>>(0)
+        });
+        newest.unwrap_or_else(|error| {
+            tracing::error!(%error, "the journal of runs could not be read");
+            None
+        })
+    }
+
     fn unfinished(&self, after: &str, limit: usize) -> Vec<KeptRun> {
         let connection = self.lock();
         let read = connection

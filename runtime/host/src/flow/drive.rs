@@ -15,17 +15,33 @@ use crate::services::FlowJournal;
 use fenn_abi::{Event, Response};
 use futures_util::FutureExt as _;
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
-/// Steps a kept run completed before a restart: each step's name and its
-/// outcome as the journal holds it.
+/// What a kept run did before a restart: each journal entry, by step,
+/// in the order kept.
 #[derive(Debug, Default)]
-pub(crate) struct Kept(pub(crate) Vec<(String, Vec<u8>)>);
+pub(crate) struct Kept {
+    pub(crate) steps: Vec<(String, Vec<u8>)>,
+    /// Whether the run is resumed after a restart.
+    pub(crate) resumed: bool,
+}
+
+/// One journal entry of a step.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Entry {
+    /// The step ended so.
+    Outcome(Outcome),
+    /// The join's timeout passed; what it then did follows from its
+    /// `on_timeout`.
+    JoinTimeout,
+}
 
 /// A run about to be driven.
 pub(crate) struct Started {
@@ -33,14 +49,15 @@ pub(crate) struct Started {
     pub(crate) flow: Arc<Flow>,
     pub(crate) pinned: Vec<Pinned>,
     pub(crate) run: String,
-    pub(crate) event: Event,
+    pub(crate) event: Arc<Event>,
     pub(crate) journal: Option<Arc<dyn FlowJournal>>,
-    pub(crate) permit: OwnedSemaphorePermit,
+    /// The run's place among its flow's runs in flight, held to its end.
+    pub(crate) _permit: OwnedSemaphorePermit,
     pub(crate) answer: Option<oneshot::Sender<Result<Response, Error>>>,
     pub(crate) kept: Kept,
 }
 
-/// What one step's task hands back.
+/// What one step's future hands back.
 struct Ended {
     step: usize,
     outcome: Outcome,
@@ -48,42 +65,106 @@ struct Ended {
     took: Duration,
 }
 
+type Running = FuturesUnordered<Pin<Box<dyn Future<Output = Ended> + Send>>>;
+
+/// A run's progress as its driver holds it.
+struct Progress {
+    state: RunState,
+    timers: Vec<(tokio::time::Instant, usize)>,
+    reports: Vec<(u32, Duration)>,
+    /// Once the deadline passed or the journal failed: what every step
+    /// still to run ends with, without running.
+    stop: Option<Outcome>,
+}
+
 /// Runs a run to its end; see the module docs.
 pub(crate) async fn drive(mut run: Started) {
     let began = (Instant::now(), SystemTime::now());
     let graph = run.flow.graph.clone();
-    let mut state = RunState::new(graph.clone(), run.flow.limits.max_bytes);
-    let mut reports: Vec<(u32, Duration)> = vec![(0, Duration::ZERO); graph.steps.len()];
-    let mut timers: Vec<(tokio::time::Instant, usize)> = Vec::new();
-    let resumed = !run.kept.0.is_empty();
-    replay(&mut state, &run.kept, &mut timers);
-    let deadline = tokio::time::Instant::now() + run.flow.limits.deadline;
+    let mut progress = Progress {
+        state: RunState::new(graph.clone(), run.flow.limits.max_bytes),
+        timers: Vec::new(),
+        reports: vec![(0, Duration::ZERO); graph.steps.len()],
+        stop: None,
+    };
+    replay(&mut progress, &run.kept);
+    let deadline = tokio::time::sleep(run.flow.limits.deadline);
+    tokio::pin!(deadline);
     // The steps run as futures of this task, not tasks of their own: a
     // short guest then runs where the run is driven, with no thread hop.
-    let mut running: FuturesUnordered<Pin<Box<dyn Future<Output = Ended> + Send>>> =
-        FuturesUnordered::new();
-    let mut expired = false;
+    let mut running: Running = FuturesUnordered::new();
     loop {
-        for at in state.take_ready() {
-            if expired {
-                let armed = state.complete(at, late(run.flow.limits.deadline));
-                arm(&graph, armed, &mut timers);
+        start_ready(&run, &mut progress, &mut running).await;
+        if let Some(answer) = progress.state.answer() {
+            if let Some(sender) = run.answer.take() {
+                let _ = sender.send(answered(answer, &run.run));
+            }
+        }
+        let timers = progress.stop.is_none() && !progress.timers.is_empty();
+        if running.is_empty() && !progress.state.has_ready() && !timers {
+            break;
+        }
+        let next_timer = progress.timers.iter().map(|(when, _)| *when).min();
+        tokio::select! {
+            Some(ended) = running.next(), if !running.is_empty() => {
+                if progress.state.state(ended.step) == State::Running {
+                    progress.reports[ended.step] = (ended.attempts, ended.took);
+                    let outcome = progress.state.bound(ended.outcome);
+                    record(&run, &mut progress, ended.step, outcome).await;
+                }
+            }
+            () = sleep_until(next_timer), if timers => {
+                let now = tokio::time::Instant::now();
+                let due: Vec<usize> = (progress.timers.iter())
+                    .filter(|(when, _)| *when <= now)
+                    .map(|(_, at)| *at)
+                    .collect();
+                progress.timers.retain(|(when, _)| *when > now);
+                for at in due {
+                    if progress.state.state(at) == State::Waiting {
+                        keep(&run, &mut progress, at, &Entry::JoinTimeout).await;
+                        let armed = progress.state.join_timeout(at);
+                        arm(&graph, armed, &mut progress.timers);
+                    }
+                }
+            }
+            () = &mut deadline, if progress.stop.is_none() => {
+                // Dropped: each step stops, its guest at its next slice.
+                running = FuturesUnordered::new();
+                let late = late(run.flow.limits.deadline);
+                progress.stop = Some(late.clone());
+                for at in 0..graph.steps.len() {
+                    if progress.state.state(at) == State::Running {
+                        record(&run, &mut progress, at, late.clone()).await;
+                    }
+                }
+            }
+            else => break,
+        }
+    }
+    report(&run, &progress, began);
+    let journal = run.journal.clone();
+    let id = run.run.clone();
+    drop(run);
+    if let Some(journal) = journal {
+        let _ = tokio::task::spawn_blocking(move || journal.end(&id)).await;
+    }
+}
+
+/// Starts the steps that are ready; once the run is stopped, ends them
+/// (and the steps they make ready) without running them.
+async fn start_ready(run: &Started, progress: &mut Progress, running: &mut Running) {
+    while progress.state.has_ready() {
+        for at in progress.state.take_ready() {
+            if let Some(stop) = progress.stop.clone() {
+                record(run, progress, at, stop).await;
                 continue;
             }
-            let addressed = Addressed {
-                flow: &run.flow.name,
-                run: &run.run,
-                step: at,
-                attempt: 1,
-            };
-            let event = input::step_event(&run.event, &state, addressed);
             let task = step(
-                run.dispatcher.clone(),
-                run.pinned[at].clone(),
-                event,
-                graph.steps[at].retry,
-                run.flow.steps.clone(),
+                run,
                 at,
+                progress.state.arrived(at),
+                run.flow.graph.steps[at].retry,
             );
             let caught = AssertUnwindSafe(task).catch_unwind().map(move |ended| {
                 ended.unwrap_or(Ended {
@@ -95,59 +176,22 @@ pub(crate) async fn drive(mut run: Started) {
             });
             running.push(Box::pin(caught));
         }
-        if let Some(answer) = state.answer() {
-            if let Some(sender) = run.answer.take() {
-                let _ = sender.send(answered(answer, &run.run));
-            }
-        }
-        if state.is_finished() && running.is_empty() {
-            break;
-        }
-        if !state.has_ready() && running.is_empty() && timers.is_empty() {
-            // Nothing can move it on: a bug, not a run to hang on.
-            break;
-        }
-        let next_timer = timers.iter().map(|(when, _)| *when).min();
-        tokio::select! {
-            Some(ended) = running.next(), if !running.is_empty() => {
-                if state.state(ended.step) != State::Running {
-                    continue;
-                }
-                reports[ended.step] = (ended.attempts, ended.took);
-                keep(&run, &graph.steps[ended.step].name, &ended.outcome).await;
-                let armed = state.complete(ended.step, ended.outcome);
-                arm(&graph, armed, &mut timers);
-            }
-            () = sleep_until(next_timer), if next_timer.is_some() => {
-                let now = tokio::time::Instant::now();
-                let due: Vec<usize> = timers.iter().filter(|(when, _)| *when <= now).map(|(_, at)| *at).collect();
-                timers.retain(|(when, _)| *when > now);
-                for at in due {
-                    let armed = state.join_timeout(at);
-                    arm(&graph, armed, &mut timers);
-                }
-            }
-            () = tokio::time::sleep_until(deadline), if !expired => {
-                expired = true;
-                // Dropped: each step stops, its guest at its next slice.
-                running = FuturesUnordered::new();
-                timers.clear();
-                for at in 0..graph.steps.len() {
-                    if state.state(at) == State::Running {
-                        let armed = state.complete(at, late(run.flow.limits.deadline));
-                        arm(&graph, armed, &mut timers);
-                    }
-                }
-                timers.clear();
-            }
+        if progress.stop.is_none() {
+            return;
         }
     }
-    if let Some(journal) = run.journal.clone() {
-        let id = run.run.clone();
-        let _ = tokio::task::spawn_blocking(move || journal.end(&id)).await;
-    }
-    report(&run, &state, &reports, began, resumed);
-    drop(run.permit);
+}
+
+/// Keeps step `at`'s outcome, then completes it: its successors start
+/// only once it is kept. A journal that fails stops the run.
+async fn record(run: &Started, progress: &mut Progress, at: usize, outcome: Outcome) {
+    let entry = Entry::Outcome(outcome);
+    keep(run, progress, at, &entry).await;
+    let Entry::Outcome(outcome) = entry else {
+        return;
+    };
+    let armed = progress.state.complete(at, outcome);
+    arm(&run.flow.graph, armed, &mut progress.timers);
 }
 
 /// Sleeps until `when`, or forever.
@@ -158,16 +202,22 @@ async fn sleep_until(when: Option<tokio::time::Instant>) {
     }
 }
 
-/// Replays the steps a kept run completed before a restart.
-fn replay(state: &mut RunState, kept: &Kept, timers: &mut Vec<(tokio::time::Instant, usize)>) {
-    let graph = state.graph().clone();
-    for (name, bytes) in &kept.0 {
-        let (Some(at), Ok(outcome)) = (graph.step(name), serde_json::from_slice::<Outcome>(bytes))
+/// Replays what a kept run did before a restart, in the order kept.
+fn replay(progress: &mut Progress, kept: &Kept) {
+    let graph = progress.state.graph().clone();
+    for (name, bytes) in &kept.steps {
+        let (Some(at), Ok(entry)) = (graph.step(name), serde_json::from_slice::<Entry>(bytes))
         else {
             continue;
         };
-        let armed = state.complete(at, outcome);
-        arm(&graph, armed, timers);
+        let armed = match entry {
+            Entry::Outcome(outcome) => {
+                let outcome = progress.state.bound(outcome);
+                progress.state.complete(at, outcome)
+            }
+            Entry::JoinTimeout => progress.state.join_timeout(at),
+        };
+        arm(&graph, armed, &mut progress.timers);
     }
 }
 
@@ -180,70 +230,108 @@ fn arm(graph: &super::Graph, armed: Vec<usize>, timers: &mut Vec<(tokio::time::I
     }
 }
 
-/// Journals a step's outcome before the steps it feeds start.
-async fn keep(run: &Started, step: &str, outcome: &Outcome) {
+/// Journals `entry` of step `at`; when it cannot be kept, the run
+/// stops: no step it would feed starts, since a crash would forget it.
+async fn keep(run: &Started, progress: &mut Progress, at: usize, entry: &Entry) {
     let Some(journal) = run.journal.clone() else {
         return;
     };
-    let Ok(bytes) = serde_json::to_vec(outcome) else {
+    if progress.stop.is_some() {
+        // Stopped: what is kept now only spares a resumed run some work.
+        if let Ok(bytes) = serde_json::to_vec(entry) {
+            let (id, step) = (run.run.clone(), run.flow.graph.steps[at].name.clone());
+            let _ = tokio::task::spawn_blocking(move || journal.step(&id, &step, &bytes)).await;
+        }
         return;
+    }
+    let kept = match serde_json::to_vec(entry) {
+        Ok(bytes) => {
+            let (id, step) = (run.run.clone(), run.flow.graph.steps[at].name.clone());
+            tokio::task::spawn_blocking(move || journal.step(&id, &step, &bytes))
+                .await
+                .unwrap_or_else(|_| Err("the journal's writer failed".into()))
+        }
+        Err(error) => Err(error.to_string()),
     };
-    let (id, step) = (run.run.clone(), step.to_owned());
-    let kept = tokio::task::spawn_blocking(move || journal.step(&id, &step, &bytes)).await;
-    if let Ok(Err(reason)) = kept {
-        crate::limited!(warn, "flow journal", &run.flow.name, flow = %run.flow.name, run = %run.run, %reason, "a step's outcome could not be journaled");
+    if let Err(reason) = kept {
+        crate::limited!(warn, "flow journal", &run.flow.name, flow = %run.flow.name, run = %run.run, %reason, "a step's outcome could not be journaled: the run stops");
+        progress.stop = Some(Outcome::Failed(Failure {
+            kind: "journal".into(),
+            reason: format!("the run's journal could not be written: {reason}"),
+            status: 503,
+            response: None,
+        }));
     }
 }
 
-/// Runs one step, retried as `retry` says.
-async fn step(
-    dispatcher: Arc<Dispatcher>,
-    pinned: Pinned,
-    mut event: Event,
-    retry: Retry,
-    steps: Arc<Semaphore>,
+/// Runs step `at`, retried as `retry` says; its event is built for each
+/// attempt once the step may run (a step waiting for its turn holds only
+/// what arrived at it, shared).
+fn step(
+    run: &Started,
     at: usize,
-) -> Ended {
-    let started = Instant::now();
-    let mut attempt = 1;
-    loop {
-        event
-            .headers
-            .insert(input::HEADER_ATTEMPT.into(), attempt.to_string());
-        let result = match steps.clone().acquire_owned().await {
-            Ok(_held) => dispatcher.invoke_pinned(&pinned, event.clone()).await,
-            Err(_) => Err(Error::Unavailable {
-                reason: "fenn is stopping".into(),
-            }),
-        };
-        let outcome = outcome(result);
-        let retryable = match &outcome {
-            Outcome::Done(_) => false,
-            Outcome::Failed(failure) => failure.kind != "not_found",
-        };
-        if !retryable || attempt >= retry.attempts {
-            return Ended {
+    arrived: Vec<(usize, super::graph::EdgeKind, Arc<Outcome>)>,
+    retry: Retry,
+) -> impl Future<Output = Ended> + Send + 'static {
+    let dispatcher = run.dispatcher.clone();
+    let pinned = run.pinned[at].clone();
+    let (flow, graph, steps) = (
+        run.flow.name.clone(),
+        run.flow.graph.clone(),
+        run.flow.steps.clone(),
+    );
+    let (id, event) = (run.run.clone(), run.event.clone());
+    let seed = jitter_seed(&id, at);
+    async move {
+        let started = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let to = Addressed {
+                flow: &flow,
+                run: &id,
                 step: at,
-                outcome,
-                attempts: attempt,
-                took: started.elapsed(),
+                attempt,
             };
+            let result = match steps.clone().acquire_owned().await {
+                Ok(_held) => {
+                    let event = input::step_event(&event, &graph, &arrived, to);
+                    dispatcher.invoke_pinned(&pinned, event).await
+                }
+                Err(_) => Err(Error::Unavailable {
+                    reason: "fenn is stopping".into(),
+                }),
+            };
+            let outcome = outcome(result);
+            if matches!(outcome, Outcome::Done(_)) || attempt >= retry.attempts {
+                return Ended {
+                    step: at,
+                    outcome,
+                    attempts: attempt,
+                    took: started.elapsed(),
+                };
+            }
+            attempt += 1;
+            tokio::time::sleep(jittered(retry, attempt, seed)).await;
         }
-        attempt += 1;
-        tokio::time::sleep(jittered(retry, attempt)).await;
     }
+}
+
+/// A seed for a step's jitter, different for each run and step.
+fn jitter_seed(run: &str, at: usize) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ at as u64;
+    for byte in run.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 /// The wait before `attempt`, with full jitter when asked.
-fn jittered(retry: Retry, attempt: u32) -> Duration {
+fn jittered(retry: Retry, attempt: u32, seed: u64) -> Duration {
     let wait = retry.wait(attempt);
     if !retry.jitter {
         return wait;
     }
-    let nanos = SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let random = u64::from(nanos).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11;
+    let random = (seed ^ u64::from(attempt)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11;
     wait.mul_f64(random as f64 / (1u64 << 53) as f64)
 }
 
@@ -302,13 +390,9 @@ fn answered(answer: Result<Response, Failure>, run: &str) -> Result<Response, Er
 }
 
 /// Tells the observer how the run went.
-fn report(
-    run: &Started,
-    state: &RunState,
-    reports: &[(u32, Duration)],
-    began: (Instant, SystemTime),
-    resumed: bool,
-) {
+fn report(run: &Started, progress: &Progress, began: (Instant, SystemTime)) {
+    let (state, reports) = (&progress.state, &progress.reports);
+    let resumed = run.kept.resumed;
     let Some(observer) = run.dispatcher.observer() else {
         return;
     };

@@ -102,17 +102,25 @@ impl std::fmt::Debug for Flows {
 
 impl Flows {
     /// Starts running flows for `dispatcher`, keeping runs in `journal`
-    /// when given; resumes the runs the journal kept from before.
+    /// when given, and resumes the runs the journal kept from before. Run
+    /// ids start from the clock, past any kept one's (a device without a
+    /// real-time clock may start in the past).
     pub fn start(&self, dispatcher: &Arc<Dispatcher>, journal: Option<Arc<dyn FlowJournal>>) {
         let _ = self.dispatcher.set(Arc::downgrade(dispatcher));
-        let seed = std::time::SystemTime::now()
+        let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        self.next_run.store(seed << 8, Ordering::Relaxed);
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        let kept = (journal.as_ref())
+            .and_then(|journal| journal.newest())
+            .and_then(|id| u64::from_str_radix(&id, 16).ok());
+        let seed = (clock << 8).max(kept.map_or(0, |id| id.saturating_add(1)));
+        self.next_run.store(seed, Ordering::Relaxed);
         if let Some(journal) = journal {
             let _ = self.journal.set(journal.clone());
-            let weak = Arc::downgrade(dispatcher);
-            tokio::spawn(async move { resume(weak, journal).await });
+            if let Some(last) = kept {
+                let weak = Arc::downgrade(dispatcher);
+                tokio::spawn(resume(weak, journal, format!("{last:016x}")));
+            }
         }
     }
 
@@ -182,33 +190,30 @@ impl Flows {
         let pinned = pin(&dispatcher, &flow)?;
         let run = self.run_id();
         let journal = self.journal.get().cloned();
-        if let Some(journal) = &journal {
-            let (journal, run, name) = (journal.clone(), run.clone(), flow.name.clone());
-            let bytes = serde_json::to_vec(&event).map_err(|error| Error::BadEvent {
-                reason: error.to_string(),
-            })?;
-            let kept = tokio::task::spawn_blocking(move || journal.begin(&run, &name, &bytes));
-            kept.await
-                .map_err(|_| Error::Internal {
-                    reason: "the journal's writer failed".into(),
-                })?
-                .map_err(|reason| Error::Unavailable {
-                    reason: format!("the run could not be journaled: {reason}"),
-                })?;
-        }
         let (answer, answered) = tokio::sync::oneshot::channel();
         let started = Started {
             dispatcher,
             flow,
             pinned,
             run: run.clone(),
-            event,
+            event: Arc::new(event),
             journal,
-            permit,
+            _permit: permit,
             answer: Some(answer),
             kept: Kept::default(),
         };
-        tokio::spawn(drive::drive(started));
+        // Journaled and driven on a task of its own: a caller that goes
+        // away does not leave a kept run without its driver.
+        tokio::spawn(async move {
+            match begin(&started).await {
+                Ok(()) => drive::drive(started).await,
+                Err(error) => {
+                    if let Some(answer) = started.answer {
+                        let _ = answer.send(Err(error));
+                    }
+                }
+            }
+        });
         match answered.await {
             Ok(answer) => answer,
             Err(_) => Err(Error::Internal {
@@ -218,16 +223,36 @@ impl Flows {
     }
 }
 
+/// Keeps a run's start, durably, when there is a journal.
+async fn begin(run: &Started) -> Result<(), Error> {
+    let Some(journal) = run.journal.clone() else {
+        return Ok(());
+    };
+    let bytes = serde_json::to_vec(&*run.event).map_err(|error| Error::BadEvent {
+        reason: error.to_string(),
+    })?;
+    let (id, name) = (run.run.clone(), run.flow.name.clone());
+    let kept = tokio::task::spawn_blocking(move || journal.begin(&id, &name, &bytes));
+    kept.await
+        .map_err(|_| Error::Internal {
+            reason: "the journal's writer failed".into(),
+        })?
+        .map_err(|reason| Error::Unavailable {
+            reason: format!("the run could not be journaled: {reason}"),
+        })
+}
+
 /// The version of each step's function deployed now, held for the run.
 fn pin(dispatcher: &Dispatcher, flow: &Flow) -> Result<Vec<Pinned>, Error> {
-    flow.graph
-        .steps
-        .iter()
+    (flow.graph.steps.iter())
         .map(|step| {
             dispatcher
                 .pin(&step.function)
-                .ok_or_else(|| Error::NotFound {
-                    function: step.function.clone(),
+                .ok_or_else(|| Error::Unavailable {
+                    reason: format!(
+                        "flow '{}': step '{}' runs '{}', which is not deployed",
+                        flow.name, step.name, step.function
+                    ),
                 })
         })
         .collect()
@@ -236,9 +261,10 @@ fn pin(dispatcher: &Dispatcher, flow: &Flow) -> Result<Vec<Pinned>, Error> {
 /// Runs kept from before this start, read back at a time.
 const RESUME_PAGE: usize = 64;
 
-/// Resumes the runs `journal` kept from before this start: each at the
-/// steps that had not completed, on the functions deployed now.
-async fn resume(dispatcher: Weak<Dispatcher>, journal: Arc<dyn FlowJournal>) {
+/// Resumes the runs `journal` kept from before this start (ids up to
+/// `last`): each at the steps that had not completed, on the functions
+/// deployed now, each waiting for its flow's runs in flight on its own.
+async fn resume(dispatcher: Weak<Dispatcher>, journal: Arc<dyn FlowJournal>, last: String) {
     let mut after = String::new();
     loop {
         let reader = journal.clone();
@@ -248,15 +274,18 @@ async fn resume(dispatcher: Weak<Dispatcher>, journal: Arc<dyn FlowJournal>) {
         else {
             return;
         };
-        let Some(last) = page.last().map(|kept| kept.run.clone()) else {
+        let Some(newest) = page.last().map(|kept| kept.run.clone()) else {
             return;
         };
-        after = last;
-        for kept in page {
+        after = newest;
+        for kept in page.into_iter().filter(|kept| kept.run <= last) {
             let Some(dispatcher) = dispatcher.upgrade() else {
                 return;
             };
-            resume_one(dispatcher, journal.clone(), kept).await;
+            tokio::spawn(resume_one(dispatcher, journal.clone(), kept));
+        }
+        if after >= last {
+            return;
         }
     }
 }
@@ -268,19 +297,22 @@ async fn resume_one(
     journal: Arc<dyn FlowJournal>,
     kept: crate::services::KeptRun,
 ) {
-    let end = |why: &str| {
+    let refuse = |why: String| {
         tracing::warn!(run = %kept.run, flow = %kept.flow, "a kept run cannot resume: {why}");
-        journal.end(&kept.run);
+        let (journal, run) = (journal.clone(), kept.run.clone());
+        async move {
+            let _ = tokio::task::spawn_blocking(move || journal.end(&run)).await;
+        }
     };
     let Some(flow) = dispatcher.flows().get(&kept.flow) else {
-        return end("its flow is no longer served");
+        return refuse("its flow is no longer served".into()).await;
     };
     let Ok(event) = serde_json::from_slice::<Event>(&kept.event) else {
-        return end("its event does not read");
+        return refuse("its event does not read".into()).await;
     };
     let pinned = match pin(&dispatcher, &flow) {
         Ok(pinned) => pinned,
-        Err(error) => return end(&error.to_string()),
+        Err(error) => return refuse(error.to_string()).await,
     };
     let Ok(permit) = flow.runs.clone().acquire_owned().await else {
         return;
@@ -291,11 +323,17 @@ async fn resume_one(
         flow,
         pinned,
         run: kept.run,
-        event,
+        event: Arc::new(event),
         journal: Some(journal),
-        permit,
+        _permit: permit,
         answer: None,
-        kept: Kept(kept.steps),
+        kept: Kept {
+            steps: kept.steps,
+            resumed: true,
+        },
     };
-    tokio::spawn(drive::drive(started));
+    drive::drive(started).await;
 }
+
+#[cfg(test)]
+mod tests;

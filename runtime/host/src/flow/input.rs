@@ -6,12 +6,13 @@
 //! run and the step in `x-fenn-*` headers; headers a function set under
 //! `x-fenn-` are not carried on.
 
-use super::graph::{EdgeKind, Step};
-use super::run::{Failure, Outcome, RunState};
+use super::graph::{EdgeKind, Graph, Step};
+use super::run::{Failure, Outcome};
 use crate::event::FENN_PREFIX;
 use fenn_abi::event::HEADER_TRIGGER;
 use fenn_abi::{Event, Response};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// The flow's name, on every step's event.
 pub const HEADER_FLOW: &str = "x-fenn-flow";
@@ -41,12 +42,14 @@ pub struct Addressed<'a> {
     pub attempt: u32,
 }
 
-/// The event step `to.step` receives, from the flow's `event` and what
-/// arrived at it.
-pub fn step_event(event: &Event, state: &RunState, to: Addressed<'_>) -> Event {
-    let graph = state.graph();
+/// What arrived at a step: each feeding step, its edge's kind and its
+/// outcome ([`RunState::arrived`](super::RunState::arrived)).
+pub type Arrived = [(usize, EdgeKind, Arc<Outcome>)];
+
+/// The event step `to.step` of `graph` receives, from the flow's `event`
+/// and what `arrived` at it.
+pub fn step_event(event: &Event, graph: &Graph, arrived: &Arrived, to: Addressed<'_>) -> Event {
     let step = &graph.steps[to.step];
-    let arrived = state.arrived(to.step);
     let mut next = Event {
         path: event.path.clone(),
         http_method: event.http_method.clone(),
@@ -54,7 +57,7 @@ pub fn step_event(event: &Event, state: &RunState, to: Addressed<'_>) -> Event {
         path_parameters: event.path_parameters.clone(),
         ..Event::default()
     };
-    match (step.start, arrived.as_slice()) {
+    match (step.start, arrived) {
         (true, _) => {
             next.headers = event.headers.clone();
             next.body = event.body.clone();
@@ -72,7 +75,7 @@ pub fn step_event(event: &Event, state: &RunState, to: Addressed<'_>) -> Event {
         }
         _ => {
             let mut members = Map::new();
-            for (from, kind, outcome) in &arrived {
+            for (from, kind, outcome) in arrived {
                 let from_step = &graph.steps[*from];
                 let response = match (kind, &**outcome) {
                     (_, Outcome::Done(response)) => response.clone(),
@@ -85,8 +88,16 @@ pub fn step_event(event: &Event, state: &RunState, to: Addressed<'_>) -> Event {
             next.body = Value::Object(members).to_string();
         }
     }
+    // A function's own `x-fenn-*` headers are not carried on; the flow's
+    // event's are, to every step: its trigger's (the MQTT hops that end a
+    // loop, the gateway's authenticated app), as a function would see them.
     next.headers
         .retain(|name, _| !name.starts_with(FENN_PREFIX));
+    for (name, value) in &event.headers {
+        if name.starts_with(FENN_PREFIX) && name != fenn_abi::event::HEADER_INVOCATION {
+            next.headers.insert(name.clone(), value.clone());
+        }
+    }
     let source = event.header(HEADER_TRIGGER).unwrap_or("").to_owned();
     for (name, value) in [
         (HEADER_TRIGGER, TRIGGER.to_owned()),
@@ -98,7 +109,7 @@ pub fn step_event(event: &Event, state: &RunState, to: Addressed<'_>) -> Event {
     ] {
         next.headers.insert(name.into(), value);
     }
-    if let [(_, EdgeKind::Error, outcome)] = arrived.as_slice() {
+    if let [(_, EdgeKind::Error, outcome)] = arrived {
         if let Outcome::Failed(failure) = &**outcome {
             next.headers
                 .insert(HEADER_ERROR.into(), failure.kind.clone());
@@ -145,10 +156,73 @@ pub fn failure_response(step: &Step, failure: &Failure) -> Response {
     if let (Some(response), Some(object)) = (&failure.response, body.as_object_mut()) {
         object.insert("response".into(), member(response));
     }
+    let headers = [
+        ("content-type".to_owned(), "application/json".to_owned()),
+        (HEADER_ERROR.to_owned(), failure.kind.clone()),
+    ];
     Response {
         is_base64_encoded: false,
         status_code: failure.status,
-        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+        headers: headers.into(),
         body: body.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::graph::{FlowSpec, StepSpec};
+
+    #[test]
+    fn every_step_carries_its_flows_trigger_headers_and_none_a_function_set() {
+        let steps = ["a", "b"].map(|name| StepSpec {
+            name: name.into(),
+            function: "f".into(),
+            next: if name == "a" {
+                vec!["b".into()]
+            } else {
+                Vec::new()
+            },
+            ..StepSpec::default()
+        });
+        let spec = FlowSpec {
+            steps: steps.to_vec(),
+            ..FlowSpec::default()
+        };
+        let graph = Graph::build(&spec, &|_| true).unwrap();
+        let mut event = Event::new("/t", "PUBLISH");
+        for (name, value) in [
+            ("x-fenn-trigger", "mqtt"),
+            ("x-fenn-hops", "7"),
+            ("x-fenn-app", "app1"),
+        ] {
+            event.headers.insert(name.into(), value.into());
+        }
+        let answer = Response::ok("a")
+            .header("x-fenn-hops", "0")
+            .header("x-a", "1");
+        let arrived = [(0, EdgeKind::Next, Arc::new(Outcome::Done(answer)))];
+        let to = Addressed {
+            flow: "fl",
+            run: "r1",
+            step: 1,
+            attempt: 2,
+        };
+        let next = step_event(&event, &graph, &arrived, to);
+        assert_eq!(next.body, "a");
+        assert_eq!(next.header("x-a"), Some("1"));
+        assert_eq!(
+            next.header("x-fenn-hops"),
+            Some("7"),
+            "the loop guard goes on"
+        );
+        assert_eq!(next.header("x-fenn-app"), Some("app1"));
+        assert_eq!(next.header("x-fenn-trigger"), Some("flow"));
+        assert_eq!(next.header("x-fenn-flow-trigger"), Some("mqtt"));
+        assert_eq!(next.header("x-fenn-attempt"), Some("2"));
+        assert_eq!(
+            (next.path.as_str(), next.http_method.as_str()),
+            ("/t", "PUBLISH")
+        );
     }
 }

@@ -165,14 +165,14 @@ impl RunState {
         self.ready.iter().any(|&at| self.states[at] == State::Ready)
     }
 
-    /// Step `at` ended with `outcome`. Returns the joins whose first input
-    /// just arrived (for their timers). A step that is not running (a
-    /// journal replayed twice) is left as it is.
+    /// Step `at` ended with `outcome` (bounded by [`bound`](Self::bound)).
+    /// Returns the joins whose first input just arrived (for their
+    /// timers). A step that is not running (a journal replayed twice) is
+    /// left as it is.
     pub fn complete(&mut self, at: usize, outcome: Outcome) -> Vec<usize> {
         if self.states[at].is_over() || self.states[at] == State::Waiting {
             return Vec::new();
         }
-        let outcome = self.bounded(outcome);
         self.states[at] = match outcome {
             Outcome::Done(_) => State::Done,
             Outcome::Failed(_) => State::Failed,
@@ -218,8 +218,9 @@ impl RunState {
         names.join(", ")
     }
 
-    /// An outcome within the run's byte bound: past it, the step fails.
-    fn bounded(&mut self, outcome: Outcome) -> Outcome {
+    /// `outcome` within the run's byte bound, counted: past the bound, the
+    /// step fails. The engine bounds an outcome before it keeps it.
+    pub fn bound(&mut self, outcome: Outcome) -> Outcome {
         let weight = outcome.weight();
         if self.carried.saturating_add(weight) > self.max_bytes {
             return Outcome::Failed(Failure {
@@ -269,12 +270,17 @@ impl RunState {
             }
             _ => None,
         };
+        // Each body is parsed as JSON once, however many conditions read it.
+        let subject = match (outcome.as_deref(), &failure_response) {
+            (Some(Outcome::Done(response)), _) => Some((EdgeKind::Next, Subject::new(response))),
+            (_, Some(response)) => Some((EdgeKind::Error, Subject::new(response))),
+            _ => None,
+        };
         let mut handled = false;
         for &edge in &graph.steps[from].out {
             let edge_of = &graph.edges[edge];
-            let subject = match (outcome.as_deref(), edge_of.kind) {
-                (Some(Outcome::Done(response)), EdgeKind::Next) => Some(response),
-                (Some(Outcome::Failed(_)), EdgeKind::Error) => failure_response.as_ref(),
+            let subject = match &subject {
+                Some((kind, subject)) if *kind == edge_of.kind => Some(subject),
                 _ => None,
             };
             self.inputs[edge] = match (subject, &edge_of.when) {
@@ -284,9 +290,7 @@ impl RunState {
                     _ => format!("'{}' did not fail", graph.steps[from].name),
                 }),
                 (Some(_), None) => Input::Arrived,
-                (Some(response), Some(when)) if when.holds(&Subject::new(response)) => {
-                    Input::Arrived
-                }
+                (Some(subject), Some(when)) if when.holds(subject) => Input::Arrived,
                 (Some(_), Some(when)) => Input::Dead(format!(
                     "{when} did not hold on '{}'",
                     graph.steps[from].name
@@ -352,10 +356,10 @@ impl RunState {
     /// Why the response step did not run.
     fn cause(&self) -> Failure {
         let step = &self.graph.steps[self.graph.response].name;
-        match self
-            .unhandled
-            .and_then(|at| self.outcomes[at].as_deref().map(|o| (at, o)))
-        {
+        // The failure no error edge took, else the first one did.
+        let failed = (self.unhandled)
+            .or_else(|| (0..self.states.len()).find(|&at| self.states[at] == State::Failed));
+        match failed.and_then(|at| self.outcomes[at].as_deref().map(|o| (at, o))) {
             Some((at, Outcome::Failed(failure))) => Failure {
                 reason: format!(
                     "step '{}' failed: {}",
@@ -372,12 +376,14 @@ impl RunState {
         }
     }
 
-    /// `ok`, or `failed` when a failure was not taken by an error edge.
+    /// `ok`, or `failed` when a failure was not taken by an error edge or
+    /// the response step did not answer.
     pub fn status(&self) -> &'static str {
-        if self.unhandled.is_some() {
-            "failed"
-        } else {
+        let answered = self.states[self.graph.response] == State::Done;
+        if self.unhandled.is_none() && answered {
             "ok"
+        } else {
+            "failed"
         }
     }
 

@@ -117,6 +117,7 @@ fn a_failure_takes_its_error_edge_and_its_result_edges_are_dead() {
     run.complete(1, ok("A"));
     run.complete(3, ok("C"));
     assert_eq!(names(&graph, &run.take_ready()), ["join"]);
+    run.complete(5, ok("joined"));
     assert_eq!(run.status(), "ok", "the failure was handled");
 }
 
@@ -177,7 +178,8 @@ fn a_run_past_its_bytes_fails_the_step_that_would_cross_them() {
     let graph = graph(vec![step("a", &["b"]), step("b", &[])], "b");
     let mut run = RunState::new(graph, 100);
     run.take_ready();
-    run.complete(0, ok(&"x".repeat(101)));
+    let outcome = run.bound(ok(&"x".repeat(101)));
+    run.complete(0, outcome);
     let failure = run.answer().unwrap().unwrap_err();
     assert!(
         failure.reason.contains("max_bytes (100 bytes)"),
@@ -195,4 +197,50 @@ fn a_journal_replayed_twice_changes_nothing() {
     assert_eq!(names(&graph, &run.take_ready()), ["a", "c"]);
     assert!(run.complete(5, ok("not ready")).is_empty());
     assert_eq!(run.state(5), State::Waiting);
+}
+
+#[test]
+fn a_failure_an_error_edge_took_still_answers_when_it_kept_the_response_step_from_running() {
+    let mut a = step("a", &["r"]);
+    a.on_error = vec!["e".into()];
+    let graph = graph(vec![a, step("r", &[]), step("e", &[])], "r");
+    let mut run = RunState::new(graph, 1 << 20);
+    run.take_ready();
+    run.complete(0, failed());
+    run.take_ready();
+    run.complete(2, ok("handled"));
+    let failure = run.answer().unwrap().unwrap_err();
+    assert_eq!((failure.status, failure.kind.as_str()), (502, "trap"));
+    assert_eq!(run.status(), "failed", "the response step did not answer");
+}
+
+#[test]
+fn a_join_timeout_replayed_from_a_journal_leaves_the_join_where_it_was() {
+    let mut join = step("join", &["out"]);
+    join.join = Some(Join {
+        timeout: Some(Duration::from_secs(1)),
+        on_timeout: OnTimeout::Continue,
+    });
+    let graph = graph(
+        vec![
+            step("s", &["a", "b"]),
+            step("a", &["join"]),
+            step("b", &["join"]),
+            join,
+            step("out", &[]),
+        ],
+        "out",
+    );
+    // As the journal replays it: s, a, the join's timeout, the join.
+    let mut run = RunState::new(graph.clone(), 1 << 20);
+    run.complete(0, ok("s"));
+    run.complete(1, ok("a"));
+    run.join_timeout(3);
+    run.complete(3, ok("joined"));
+    assert_eq!(run.state(3), State::Done);
+    assert_eq!(
+        names(&graph, &run.take_ready()),
+        ["b", "out"],
+        "b was cut mid-run; out is next"
+    );
 }
