@@ -13,6 +13,7 @@
 use fenn_abi::Event;
 use fenn_runtime::flow::{Flow, FlowLimits, FlowSpec, Graph, StepSpec};
 use fenn_runtime::{Dispatcher, FunctionHost as _, Limits};
+use futures_util::StreamExt as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -124,22 +125,22 @@ async fn per_run(dispatcher: &Dispatcher, flow: Option<&str>) -> f64 {
 
 fn dispatcher(journal: Option<Arc<fenn_kv::Store>>) -> Arc<Dispatcher> {
     let dispatcher = Arc::new(Dispatcher::new(2, 256 << 20));
-    dispatcher.deploy("f", &guest(), Limits::default()).unwrap();
-    for (name, spec) in [("chain", chain(6)), ("diamond", diamond())] {
-        let graph = Graph::build(&spec, &|_| true).unwrap();
-        let limits = FlowLimits {
-            max_runs: BACKLOG,
-            ..FlowLimits::default()
-        };
+    // The live flow's steps run a function of their own: a backlog of
+    // another flow's runs holds `f`'s concurrency, not `g`'s.
+    for function in ["f", "g"] {
         dispatcher
-            .flows()
-            .install(Flow::new(name, 0, graph, limits));
+            .deploy(function, &guest(), Limits::default())
+            .unwrap();
     }
-    let graph = Graph::build(&chain(6), &|_| true).unwrap();
-    let live = FlowLimits::default();
-    dispatcher
-        .flows()
-        .install(Flow::new("live", 0, graph, live));
+    let mut live = chain(6);
+    for step in &mut live.steps {
+        step.function = "g".into();
+    }
+    for (name, spec) in [("chain", chain(6)), ("diamond", diamond()), ("live", live)] {
+        let graph = Graph::build(&spec, &|_| true).unwrap();
+        let flow = Flow::new(name, 0, graph, FlowLimits::default());
+        dispatcher.flows().install(flow);
+    }
     let journal = journal.map(|store| store as Arc<dyn fenn_runtime::services::FlowJournal>);
     dispatcher.flows().start(&dispatcher, journal);
     dispatcher
@@ -192,47 +193,52 @@ async fn main() {
 }
 
 /// Live runs of one flow, one at a time, while `BACKLOG` runs of another
-/// wait and drain.
+/// drain through its bounds: a source that keeps `WINDOW` waiting at once,
+/// as MQTT's in-flight window does (the flow runs 64 at a time).
 async fn backlog(dispatcher: &Arc<Dispatcher>) {
-    let mut quiet = Vec::new();
-    for _ in 0..500 {
+    const WINDOW: usize = 256;
+    let live_run = || async {
         let started = Instant::now();
         dispatcher
             .invoke("live", Event::new("/", "GET"))
             .await
             .unwrap();
-        quiet.push(started.elapsed().as_secs_f64() * 1e6);
+        started.elapsed().as_secs_f64() * 1e6
+    };
+    let mut quiet = Vec::new();
+    for _ in 0..2000 {
+        quiet.push(live_run().await);
     }
     let before = fenn_rss();
-    let mut queued = tokio::task::JoinSet::new();
-    for _ in 0..BACKLOG {
-        let dispatcher = dispatcher.clone();
-        queued.spawn(async move {
-            dispatcher
-                .invoke_queued("chain", Event::new("/", "GET"))
-                .await
-        });
-    }
-    tokio::task::yield_now().await;
-    let mut live = Vec::new();
+    let source = dispatcher.clone();
     let started = Instant::now();
-    while !queued.is_empty() && live.len() < 5000 {
-        let one = Instant::now();
-        dispatcher
-            .invoke("live", Event::new("/", "GET"))
-            .await
-            .unwrap();
-        live.push(one.elapsed().as_secs_f64() * 1e6);
-        while queued.try_join_next().is_some() {}
+    let draining = tokio::spawn(async move {
+        let mut waiting = futures_util::stream::FuturesUnordered::new();
+        for _ in 0..BACKLOG {
+            if waiting.len() >= WINDOW {
+                waiting.next().await;
+            }
+            let source = source.clone();
+            waiting
+                .push(async move { source.invoke_queued("chain", Event::new("/", "GET")).await });
+        }
+        while waiting.next().await.is_some() {}
+    });
+    let mut live = Vec::new();
+    let mut peak = before;
+    while !draining.is_finished() {
+        live.push(live_run().await);
+        if live.len() % 256 == 0 {
+            peak = peak.max(fenn_rss());
+        }
     }
-    let peak = fenn_rss();
-    while queued.join_next().await.is_some() {}
     let drained = started.elapsed();
     println!(
-        "live 6-step runs, p50 / p99 µs: quiet {:.0} / {:.0}; while {BACKLOG} runs of another flow drain ({:.1} s) {:.0} / {:.0}; RSS {before} -> {peak} KiB",
+        "live 6-step runs, p50 / p99 µs: quiet {:.0} / {:.0}; while {BACKLOG} runs of another flow drain ({WINDOW} waiting, 64 in flight; {:.1} s, {} live runs) {:.0} / {:.0}; RSS {before} -> {peak} KiB",
         percentile(&mut quiet, 0.5),
         percentile(&mut quiet, 0.99),
         drained.as_secs_f64(),
+        live.len(),
         percentile(&mut live, 0.5),
         percentile(&mut live, 0.99),
     );
