@@ -433,7 +433,7 @@ fn the_cli_deploys_lists_rolls_back_and_removes_flows() {
     );
     let (ok, out, err) = fenn.cli(&["flow", "deploy", "greet", toml.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
-    assert_eq!(out.trim(), "deployed flow greet version 1 (1 steps)");
+    assert_eq!(out.trim(), "deployed flow greet version 1 (1 step)");
     assert_eq!(fenn.get("/greet?name=Ada"), (200, "Hello, Ada!".into()));
     let (ok, out, err) = fenn.cli(&["flow", "deploy", "greet", json.to_str().unwrap()]);
     assert!(ok && out.contains("version 2"), "{out}{err}");

@@ -38,10 +38,11 @@ pub async fn deploy(remote: &Remote, name: &str, file: &Path, as_json: bool) -> 
         .await
         .with_context(|| format!("flow deploy {name}"))?;
     print(&answer, as_json, |a| {
-        format!(
-            "deployed flow {name} version {} ({} steps)",
-            a["version"], a["steps"]
-        )
+        let steps = match a["steps"].as_u64() {
+            Some(1) => "1 step".to_owned(),
+            steps => format!("{} steps", steps.unwrap_or(0)),
+        };
+        format!("deployed flow {name} version {} ({steps})", a["version"])
     })
 }
 
