@@ -18,6 +18,7 @@ mod cron;
 mod delivery;
 mod docs;
 mod flows;
+mod flows_admin;
 mod gateway;
 mod health;
 mod host_calls;

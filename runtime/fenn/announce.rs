@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 
 /// Tells the person who started fenn what it serves (stdout, not the log):
 /// where it listens, each trigger's settings and bindings, the hints the
-/// running triggers give, and the management API.
+/// running triggers give, and the management API with the deployed
+/// functions and flows.
 #[allow(clippy::print_stdout)]
 pub(crate) fn announce(
     config: &Config,
     local: SocketAddr,
     admin: Option<SocketAddr>,
-    deployed: &[String],
+    (deployed, flows): &(Vec<String>, Vec<String>),
     hints: &[String],
 ) {
     let mut out = std::io::stdout().lock();
@@ -48,6 +49,14 @@ pub(crate) fn announce(
             "deployed functions in {}: {list} (fenn ls shows their triggers)",
             settings.store_dir.display()
         );
+        if !flows.is_empty() {
+            let _ = writeln!(
+                out,
+                "deployed flows in {}: {} (fenn flow ls shows their triggers)",
+                settings.flow_dir.display(),
+                flows.join(", ")
+            );
+        }
         let _ = match &settings.tls {
             Some(tls) => writeln!(
                 out,

@@ -1,6 +1,6 @@
 //! The commands that speak to a running fenn's management API (the
-//! `admin` feature): deploy, ls, rollback, rm, logs, kv and
-//! `invoke --remote`, through `fenn-client`.
+//! `admin` feature): deploy, ls, rollback, rm, logs, kv, flow (in
+//! `cli_flows`) and `invoke --remote`, through `fenn-client`.
 
 use crate::runtime;
 use clap::Subcommand;
@@ -68,6 +68,11 @@ pub(crate) enum Manage {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Deploy, list, roll back and delete a running fenn's flows.
+    Flow {
+        #[command(subcommand)]
+        command: crate::cli_flows::FlowCommand,
+    },
 }
 
 /// `fenn kv`: a function's store.
@@ -120,9 +125,16 @@ pub(crate) struct RemoteArgs {
     remote: String,
     /// Print the API's JSON answer.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
     trust: TrustArgs,
+}
+
+impl RemoteArgs {
+    /// The management API these arguments name.
+    pub(crate) fn connect(&self) -> anyhow::Result<remote::Remote> {
+        self.trust.connect(&self.remote)
+    }
 }
 
 /// How to trust an `https://` management API's certificate.
@@ -190,6 +202,7 @@ pub(crate) fn run(command: Manage) -> anyhow::Result<()> {
         | Manage::Rm { remote, .. }
         | Manage::Logs { remote, .. }
         | Manage::Kv { remote, .. } => remote.json,
+        Manage::Flow { command } => command.remote().json,
     };
     answered(as_json, call(command))
 }
@@ -197,6 +210,7 @@ pub(crate) fn run(command: Manage) -> anyhow::Result<()> {
 fn call(command: Manage) -> anyhow::Result<()> {
     let runtime = runtime(1)?;
     match command {
+        Manage::Flow { command } => crate::cli_flows::call(&command),
         Manage::Deploy {
             name,
             module,

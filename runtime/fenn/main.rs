@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[cfg(feature = "admin")]
+mod cli_flows;
+#[cfg(feature = "admin")]
 mod cli_remote;
 
 /// An event-driven WebAssembly function runtime for edge and IoT devices.

@@ -1,5 +1,5 @@
 //! The management API in `fenn serve` (the `admin` feature): the deployed
-//! functions loaded beside the config's, its listener, and the platform it
+//! functions and flows loaded beside the config's, its listener, and the platform it
 //! serves. A build without the feature has `manage_off.rs` in its place.
 
 use crate::serve::Loaded;
@@ -34,9 +34,9 @@ pub(crate) fn load(
     Ok((state.catalog.clone(), Some(state)))
 }
 
-/// The deployed functions' names, for the announcement.
-pub(crate) fn announced(deployed: &Deployed) -> Vec<String> {
-    deployed.announced()
+/// The deployed functions' and flows' names, for the announcement.
+pub(crate) fn announced(deployed: &Deployed) -> (Vec<String>, Vec<String>) {
+    (deployed.announced(), deployed.announced_flows())
 }
 
 /// The management API's listener: the caller's, else bound on

@@ -27,8 +27,8 @@ pub(crate) fn load(
     Ok((catalog, None))
 }
 
-/// No deployed function has a name.
-pub(crate) fn announced(deployed: &Deployed) -> Vec<String> {
+/// No deployed function or flow has a name.
+pub(crate) fn announced(deployed: &Deployed) -> (Vec<String>, Vec<String>) {
     match *deployed {}
 }
 

@@ -166,9 +166,15 @@ pub async fn serve(
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
-    let names = (loaded.deployed.as_ref()).map_or_else(Vec::new, crate::manage::announced);
+    let deployed = (loaded.deployed.as_ref()).map(crate::manage::announced);
     let address = triggers.address.context("no trigger listens")?;
-    crate::announce::announce(&config, address, admin_local, &names, &triggers.hints);
+    crate::announce::announce(
+        &config,
+        address,
+        admin_local,
+        &deployed.unwrap_or_default(),
+        &triggers.hints,
+    );
     let (stop_admin, admin_stops) = tokio::sync::watch::channel(false);
     let admin_task = admin_listener.and_then(|listener| {
         crate::manage::spawn(&config, loaded, triggers.started, listener, admin_stops)

@@ -153,6 +153,12 @@ impl Managed {
         self.call("PUT", &format!("/v1/functions/{name}"), Some(body))
     }
 
+    /// Deploys flow `name` with `definition`: (status, answer).
+    pub(crate) fn deploy_flow(&self, name: &str, definition: &Value) -> (u16, Value) {
+        let body = json!({ "definition": definition });
+        self.call("PUT", &format!("/v1/flows/{name}"), Some(body))
+    }
+
     /// Runs the `fenn` CLI against this fenn: (success, stdout, stderr).
     pub(crate) fn cli(&self, args: &[&str]) -> (bool, String, String) {
         self.cli_at(&format!("http://{}", self.admin), args)

@@ -1,12 +1,12 @@
-//! What fenn serves: every function with its bindings, from the config
-//! file or deployed, and the one check that two functions' bindings do
+//! What fenn serves: every function and flow with its bindings (they
+//! share one name space), from the config file or deployed, and the one check that two functions' bindings do
 //! not collide (each trigger's own check over every function's bindings
 //! of its kind: routes that overlap, a topic subscribed twice, MQTT replies
 //! feeding subscriptions back to where they started). A pure value: a
 //! change builds a new catalog (or says what collides), and the triggers
 //! are handed its bindings.
 
-use fenn_config::{BindingSet, Config, FunctionConfig, Setups};
+use fenn_config::{BindingSet, Config, FlowConfig, FunctionConfig, Setups};
 use fenn_runtime::trigger::Binding;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,13 +20,15 @@ pub enum Origin {
     Deployed,
 }
 
-/// A function's bindings.
+/// A function's or a flow's bindings.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The config file, or a deploy.
     pub origin: Origin,
     /// Its bindings, by trigger kind.
     pub bindings: BindingSet,
+    /// Whether it is a flow's, not a function's.
+    pub flow: bool,
 }
 
 impl Entry {
@@ -35,6 +37,16 @@ impl Entry {
         Self {
             origin: Origin::Deployed,
             bindings: function.bindings.clone(),
+            flow: false,
+        }
+    }
+
+    /// A deployed flow's entry.
+    pub fn deployed_flow(flow: &FlowConfig) -> Self {
+        Self {
+            origin: Origin::Deployed,
+            bindings: flow.bindings.clone(),
+            flow: true,
         }
     }
 }
@@ -50,14 +62,15 @@ impl Catalog {
     /// The config file's functions and flows.
     pub fn from_config(config: &Config) -> Self {
         let functions =
-            (config.functions.iter()).map(|function| (&function.name, &function.bindings));
-        let flows = (config.flows.iter()).map(|flow| (&flow.name, &flow.bindings));
+            (config.functions.iter()).map(|function| (&function.name, &function.bindings, false));
+        let flows = (config.flows.iter()).map(|flow| (&flow.name, &flow.bindings, true));
         let entries = functions
             .chain(flows)
-            .map(|(name, bindings)| {
+            .map(|(name, bindings, flow)| {
                 let entry = Entry {
                     origin: Origin::Config,
                     bindings: bindings.clone(),
+                    flow,
                 };
                 (name.clone(), Arc::new(entry))
             })
@@ -78,7 +91,7 @@ impl Catalog {
         self.entries.get(name).map(|entry| entry.origin)
     }
 
-    /// Every function and its bindings, by name.
+    /// Every function and flow and its bindings, by name.
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.entries
             .iter()

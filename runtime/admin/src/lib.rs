@@ -1,19 +1,21 @@
 //! fenn's platform: what it serves and how that changes while it runs.
-//! The `catalog` of every function's bindings; the `started` triggers'
-//! handles; the `state_dir`, locked to one fenn; and the management API:
-//! functions deployed, checked, tested, rolled back and deleted while fenn
-//! serves, on a listener of its own (`[admin]`), every request with the
-//! bearer token.
+//! The `catalog` of every function's and flow's bindings; the `started`
+//! triggers' handles; the `state_dir`, locked to one fenn; and the
+//! management API: functions and flows deployed, checked, tested, rolled
+//! back and deleted while fenn serves, on a listener of its own
+//! (`[admin]`), every request with the bearer token.
 //!
 //! - `api`: the HTTP side: token, paths, bodies within limits.
 //! - `check`: `POST /v1/check`, the online compile.
 //! - `budget`: the memory deploys and checks take, bounded.
 //! - `platform`: deploy, rollback, delete: checked, saved, swapped;
 //!   `saving`: the store written off the async threads, its failures.
+//! - `flows`: the same of flows; `flow_views`: listing them, one flow and
+//!   its graph; `flow_store`: their versions on disk.
 //! - `views`: listing, one function, the test event.
 //! - `records`: the invocation history, its stream, the metrics, the status.
 //! - `console`: the web console's page, style and script.
-//! - `load`: the store's functions served again at start.
+//! - `load`: the store's functions and flows served again at start.
 //! - `store` and `manifest`: deployed functions on disk, written with
 //!   [`fenn_runtime::files`].
 //! - `error`: `ApiError` and its HTTP statuses; `serving`: the API on its
@@ -37,6 +39,12 @@ mod check;
 mod console;
 #[cfg(feature = "api")]
 mod error;
+#[cfg(feature = "api")]
+mod flow_store;
+#[cfg(feature = "api")]
+mod flow_views;
+#[cfg(feature = "api")]
+mod flows;
 #[cfg(feature = "api")]
 mod kv;
 #[cfg(feature = "api")]

@@ -15,13 +15,22 @@ pub struct Manifest {
     pub functions: BTreeMap<String, Record>,
 }
 
-/// One function: the version that serves and the versions kept.
+/// One function's or flow's kept versions, oldest first, and the one
+/// that serves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Record {
+pub struct Record<V = Version> {
     pub current: u64,
     /// Oldest first.
-    pub versions: Vec<Version>,
+    pub versions: Vec<V>,
+}
+
+/// A kept version, numbered by its record.
+pub trait Numbered {
+    /// Its number.
+    fn number(&self) -> u64;
+    /// Gives it its number.
+    fn renumber(&mut self, number: u64);
 }
 
 /// One deployed version: its module by content hash and its definition.
@@ -34,6 +43,16 @@ pub struct Version {
     /// RFC 3339, UTC.
     pub deployed_at: String,
     pub definition: serde_json::Value,
+}
+
+impl Numbered for Version {
+    fn number(&self) -> u64 {
+        self.version
+    }
+
+    fn renumber(&mut self, number: u64) {
+        self.version = number;
+    }
 }
 
 /// Why a rollback cannot be made.
@@ -51,6 +70,64 @@ pub enum Refused {
     NothingEarlier(String),
 }
 
+/// Why a record has no version to roll back to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// The version asked for is not kept; the ones kept, listed.
+    NoSuchVersion { version: u64, kept: String },
+    /// The version served is the oldest kept.
+    NothingEarlier,
+}
+
+impl<V: Numbered> Record<V> {
+    /// A record without versions.
+    pub fn new() -> Self {
+        Self {
+            current: 0,
+            versions: Vec::new(),
+        }
+    }
+
+    /// Adds `version` (its number is given here) as the current one,
+    /// keeping at most `keep` versions; returns its number.
+    pub fn add(&mut self, mut version: V, keep: usize) -> u64 {
+        let number = self.versions.iter().map(V::number).max().unwrap_or(0) + 1;
+        version.renumber(number);
+        self.versions.push(version);
+        self.current = number;
+        let excess = self.versions.len().saturating_sub(keep.max(1));
+        self.versions.drain(..excess);
+        number
+    }
+
+    /// The version a rollback goes to: `to`, or the newest one older than
+    /// the current.
+    pub fn target(&self, to: Option<u64>) -> Result<&V, Missing> {
+        match to {
+            Some(number) => {
+                (self.versions.iter().find(|v| v.number() == number)).ok_or_else(|| {
+                    Missing::NoSuchVersion {
+                        version: number,
+                        kept: (self.versions.iter())
+                            .map(|v| v.number().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }
+                })
+            }
+            None => (self.versions.iter())
+                .filter(|v| v.number() < self.current)
+                .max_by_key(|v| v.number())
+                .ok_or(Missing::NothingEarlier),
+        }
+    }
+
+    /// The version that serves.
+    pub fn serving(&self) -> Option<&V> {
+        self.versions.iter().find(|v| v.number() == self.current)
+    }
+}
+
 impl Manifest {
     /// An empty manifest of this format.
     pub fn new() -> Self {
@@ -62,18 +139,12 @@ impl Manifest {
 
     /// Adds `version` (its number is filled in) as `name`'s new current
     /// version, keeping at most `keep` versions; returns its number.
-    pub fn deploy(&mut self, name: &str, mut version: Version, keep: usize) -> u64 {
-        let record = self.functions.entry(name.to_owned()).or_insert(Record {
-            current: 0,
-            versions: Vec::new(),
-        });
-        let number = record.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
-        version.version = number;
-        record.versions.push(version);
-        record.current = number;
-        let excess = record.versions.len().saturating_sub(keep.max(1));
-        record.versions.drain(..excess);
-        number
+    pub fn deploy(&mut self, name: &str, version: Version, keep: usize) -> u64 {
+        let record = self
+            .functions
+            .entry(name.to_owned())
+            .or_insert_with(Record::new);
+        record.add(version, keep)
     }
 
     /// The version a rollback of `name` goes to: `to`, or the newest one
@@ -83,28 +154,14 @@ impl Manifest {
             .functions
             .get(name)
             .ok_or_else(|| Refused::Unknown(name.to_owned()))?;
-        match to {
-            Some(number) => record
-                .versions
-                .iter()
-                .find(|v| v.version == number)
-                .ok_or_else(|| Refused::NoSuchVersion {
-                    name: name.to_owned(),
-                    version: number,
-                    kept: record
-                        .versions
-                        .iter()
-                        .map(|v| v.version.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }),
-            None => record
-                .versions
-                .iter()
-                .filter(|v| v.version < record.current)
-                .max_by_key(|v| v.version)
-                .ok_or_else(|| Refused::NothingEarlier(name.to_owned())),
-        }
+        record.target(to).map_err(|missing| match missing {
+            Missing::NoSuchVersion { version, kept } => Refused::NoSuchVersion {
+                name: name.to_owned(),
+                version,
+                kept,
+            },
+            Missing::NothingEarlier => Refused::NothingEarlier(name.to_owned()),
+        })
     }
 
     /// Makes `number` (a kept version) `name`'s current one.
@@ -116,8 +173,7 @@ impl Manifest {
 
     /// The version `name` serves.
     pub fn current(&self, name: &str) -> Option<&Version> {
-        let record = self.functions.get(name)?;
-        record.versions.iter().find(|v| v.version == record.current)
+        self.functions.get(name)?.serving()
     }
 
     /// Every module hash a kept version names.

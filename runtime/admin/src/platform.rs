@@ -186,6 +186,7 @@ impl Platform {
         let served = !state.broken.contains_key(name);
         if served {
             writable(&state, name, true)?;
+            super::flows::unused(&self.dispatcher, name)?;
         }
         let mut manifest = state.manifest.clone();
         manifest.functions.remove(name);
@@ -276,9 +277,18 @@ pub(crate) fn ready(
     })
 }
 
-/// Whether the API may change `name`: not a config file's function, and,
-/// when `existing`, one that is deployed.
+/// Whether the API may change `name` as a function: not a flow's name,
+/// not a config file's function, and, when `existing`, one that is
+/// deployed.
 fn writable(state: &State, name: &str, existing: bool) -> Result<(), ApiError> {
+    let flow = state.catalog.entry(name).is_some_and(|entry| entry.flow)
+        || state.flows.flows.contains_key(name)
+        || state.broken_flows.contains_key(name);
+    if flow {
+        return Err(ApiError::Conflict(format!(
+            "'{name}' is a flow's name: functions and flows share names"
+        )));
+    }
     match state.catalog.origin(name) {
         Some(Origin::Config) => Err(ApiError::Conflict(format!(
             "function '{name}' comes from the config file: change it there"

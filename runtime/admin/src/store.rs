@@ -76,7 +76,7 @@ pub(crate) fn sha256(bytes: &[u8]) -> String {
 const REASON: usize = 300;
 
 /// Why a manifest is not read.
-enum Unreadable {
+pub(crate) enum Unreadable {
     /// Read whole, but not a manifest (cut short, overwritten, not JSON
     /// of its shape): set aside, with the bytes read.
     Corrupt(String, Vec<u8>),
@@ -91,13 +91,28 @@ enum Unreadable {
 
 /// Reads a manifest this fenn wrote, or says why it cannot.
 fn read_manifest(path: &Path) -> Result<Manifest, Unreadable> {
+    read_versions(
+        path,
+        |manifest: &Manifest| manifest.format,
+        super::manifest::FORMAT,
+    )
+}
+
+/// Reads a manifest of versions (the functions' or the flows') this fenn
+/// wrote, of format `format` (as `format_of` reads it), or says why it
+/// cannot.
+pub(crate) fn read_versions<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    format_of: fn(&T) -> u32,
+    format: u32,
+) -> Result<T, Unreadable> {
     let bytes = fenn_runtime::files::read(path, MAX_MANIFEST as u64, "the most a manifest may be")
         .map_err(|error| {
             Unreadable::Unread(format!(
                 "the store's manifest: {error}: make it a file fenn's user can read, then start fenn again"
             ))
         })?;
-    let manifest: Manifest = match serde_json::from_slice(&bytes) {
+    let manifest: T = match serde_json::from_slice(&bytes) {
         Ok(manifest) => manifest,
         Err(error) => {
             // The parser quotes what it met (a key, a value): escaped and
@@ -108,24 +123,23 @@ fn read_manifest(path: &Path) -> Result<Manifest, Unreadable> {
             return Err(Unreadable::Corrupt(reason, bytes));
         }
     };
-    if manifest.format != super::manifest::FORMAT {
+    if format_of(&manifest) != format {
         return Err(Unreadable::Newer(format!(
-            "{}: format {} is not one this fenn reads ({})",
+            "{}: format {} is not one this fenn reads ({format})",
             path.display(),
-            manifest.format,
-            super::manifest::FORMAT
+            format_of(&manifest),
         )));
     }
     Ok(manifest)
 }
 
-/// The function names a manifest that is not one still shows: only
-/// valid names, at most `most`.
-fn names_in(bytes: &[u8], most: usize) -> Vec<String> {
+/// The names under `section` (`functions`, `flows`) a manifest that is
+/// not one still shows: only valid names, at most `most`.
+pub(crate) fn names_in(bytes: &[u8], section: &str, most: usize) -> Vec<String> {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         return Vec::new();
     };
-    let Some(functions) = value.get("functions").and_then(|f| f.as_object()) else {
+    let Some(functions) = value.get(section).and_then(|f| f.as_object()) else {
         return Vec::new();
     };
     let names = functions
@@ -171,7 +185,7 @@ impl Store {
                 return Err(reason);
             }
             Some(Err(Unreadable::Corrupt(reason, bytes))) => {
-                let names = names_in(&bytes, max_functions);
+                let names = names_in(&bytes, "functions", max_functions);
                 let aside = store
                     .set_aside(&reason, names)
                     .map_err(|e| failed("set the unreadable manifest aside", e))?;
@@ -318,13 +332,13 @@ impl Store {
 /// The manifest as the store writes it (compact JSON), or a
 /// [`FileTooLarge`](std::io::ErrorKind::FileTooLarge) error when it is
 /// larger than a start reads.
-pub(crate) fn encoded(manifest: &Manifest) -> std::io::Result<Vec<u8>> {
+pub(crate) fn encoded<T: serde::Serialize>(manifest: &T) -> std::io::Result<Vec<u8>> {
     let bytes = serde_json::to_vec(manifest).map_err(std::io::Error::other)?;
     if bytes.len() > MAX_MANIFEST {
         return Err(std::io::Error::new(
             std::io::ErrorKind::FileTooLarge,
             format!(
-                "the store's manifest would be {} bytes, over the most fenn keeps ({MAX_MANIFEST}): delete functions, or keep fewer versions",
+                "the store's manifest would be {} bytes, over the most fenn keeps ({MAX_MANIFEST}): delete functions or flows, or keep fewer versions",
                 bytes.len()
             ),
         ));

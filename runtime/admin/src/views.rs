@@ -17,6 +17,7 @@ impl Platform {
         let functions: Vec<Value> = state
             .catalog
             .entries()
+            .filter(|(_, entry)| !entry.flow)
             .map(|(name, entry)| {
                 let current = state.manifest.current(name);
                 json!({
@@ -36,7 +37,7 @@ impl Platform {
                     "origin": "deployed",
                     "version": current.map(|v| v.version),
                     "sha256": current.map(|v| v.sha256.as_str()),
-                    "triggers": triggers(&state.catalog, &not_served()),
+                    "triggers": triggers(&state.catalog, &not_served(false)),
                     "bindings": [],
                     "not_served": reason,
                 })
@@ -50,8 +51,8 @@ impl Platform {
         let state = self.state.lock().await;
         let broken = state.broken.get(name);
         let entry = match state.catalog.entry(name) {
-            Some(entry) if broken.is_none() => entry.clone(),
-            _ if broken.is_some() => not_served(),
+            Some(entry) if broken.is_none() && !entry.flow => entry.clone(),
+            _ if broken.is_some() => not_served(false),
             _ => return Err(ApiError::NotFound(format!("no function '{name}'"))),
         };
         let entry = &entry;
@@ -89,7 +90,14 @@ impl Platform {
     /// answers its response (or why it failed), its guest log lines, the
     /// fuel it used and how long it took.
     pub async fn invoke(&self, name: &str, event: Event) -> Result<Value, ApiError> {
-        if self.state.lock().await.catalog.entry(name).is_none() {
+        if self
+            .state
+            .lock()
+            .await
+            .catalog
+            .entry(name)
+            .is_none_or(|entry| entry.flow)
+        {
             return Err(ApiError::NotFound(format!("no function '{name}'")));
         }
         let trace = Arc::new(Trace::default());
@@ -135,24 +143,25 @@ impl Platform {
 /// Most of a response body a test event's answer shows.
 const MAX_TEST_BODY: usize = 64 << 10;
 
-fn origin(origin: Origin) -> &'static str {
+pub(crate) fn origin(origin: Origin) -> &'static str {
     match origin {
         Origin::Config => "config",
         Origin::Deployed => "deployed",
     }
 }
 
-/// A deployed function that is not served: no bindings.
-fn not_served() -> Entry {
+/// A deployed function or flow that is not served: no bindings.
+pub(crate) fn not_served(flow: bool) -> Entry {
     Entry {
         origin: Origin::Deployed,
         bindings: fenn_config::BindingSet::default(),
+        flow,
     }
 }
 
 /// A function's bindings as the API shows them, under each registered
 /// kind (an empty list for a kind it has none of).
-fn triggers(catalog: &Catalog, entry: &Entry) -> Value {
+pub(crate) fn triggers(catalog: &Catalog, entry: &Entry) -> Value {
     let kinds = catalog.setups().iter().map(|setup| {
         let views: Vec<Value> = entry
             .bindings
@@ -167,7 +176,7 @@ fn triggers(catalog: &Catalog, entry: &Entry) -> Value {
 
 /// A function's bindings, each on one line with its kind, for `fenn ls`
 /// and the console: `{"kind": "http", "summary": "GET /hello"}`.
-fn summaries(catalog: &Catalog, entry: &Entry) -> Value {
+pub(crate) fn summaries(catalog: &Catalog, entry: &Entry) -> Value {
     let summaries = catalog.setups().iter().flat_map(|setup| {
         let kind = setup.kind();
         let bindings = entry.bindings.of(kind).iter();

@@ -31,11 +31,16 @@ pub(crate) fn print(
 
 /// Refuses a name the API would, before sending it.
 pub fn named(name: &str) -> anyhow::Result<()> {
+    named_as(name, "function")
+}
+
+/// Refuses a name of `what` (a function, a flow) the API would.
+pub(crate) fn named_as(name: &str, what: &str) -> anyhow::Result<()> {
     if fenn_runtime::trigger::is_name(name) {
         Ok(())
     } else {
         anyhow::bail!(
-            "'{}' is not a function name: letters, digits, '-', '_' or '.'",
+            "'{}' is not a {what} name: letters, digits, '-', '_' or '.'",
             name.escape_debug()
         )
     }
@@ -127,7 +132,7 @@ pub async fn list(remote: &Remote, as_json: bool) -> anyhow::Result<()> {
 
 /// A function's bindings on one line, as the API sums each up:
 /// `GET /a, mqtt s/+, cron tick`.
-fn bindings(bindings: &Value) -> String {
+pub(crate) fn bindings(bindings: &Value) -> String {
     let summaries = bindings.as_array().into_iter().flatten();
     let summaries: Vec<&str> = summaries.filter_map(|b| b["summary"].as_str()).collect();
     summaries.join(", ")

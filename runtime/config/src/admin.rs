@@ -32,6 +32,8 @@ pub struct AdminSettings {
     pub max_functions: usize,
     /// Where deployed functions are kept: `<state_dir>/functions`.
     pub store_dir: PathBuf,
+    /// Where deployed flows are kept: `<state_dir>/flows`.
+    pub flow_dir: PathBuf,
     /// What the invocation history keeps.
     pub history: HistorySettings,
 }
@@ -92,6 +94,7 @@ impl Validator<'_> {
             keep_versions: self.count("admin.keep_versions", raw.keep_versions, 5, 100)?,
             max_functions: self.count("admin.max_functions", raw.max_functions, 100, 10_000)?,
             store_dir: state_dir.join("functions"),
+            flow_dir: state_dir.join("flows"),
             history: self.history(raw)?,
         })
     }

@@ -1,10 +1,14 @@
-//! A function's definition as a deploy sends it: the keys of one
-//! `[[function]]` block, less `name` (the URL's) and `module` (the uploaded
-//! bytes), validated by the same rules and with the same messages as the
-//! config file's, each naming its key (`http[0].route`).
+//! A function's or a flow's definition as a deploy sends it: the keys of
+//! one `[[function]]` block, less `name` (the URL's) and `module` (the
+//! uploaded bytes), or of one `[[flow]]` block less `name`; validated by
+//! the same rules and with the same messages as the config file's, each
+//! naming its key (`http[0].route`, `step[1].next`).
 
 use super::bindings::Declared;
-use super::{ConfigError, ConfigErrors, FunctionConfig, ModuleSource, Setups, Validator};
+use super::{
+    ConfigError, ConfigErrors, FlowConfig, FunctionConfig, ModuleSource, Setups, Validator,
+};
+use fenn_runtime::trigger::Table;
 use std::path::{Path, PathBuf};
 
 /// The file errors name: what the caller sent.
@@ -19,6 +23,52 @@ pub fn definition(
     setups: &Setups,
     module: PathBuf,
 ) -> Result<FunctionConfig, ConfigErrors> {
+    let refused = [
+        ("name", "the URL names the function"),
+        ("module", "the module is the uploaded bytes"),
+    ];
+    let mut object = block(value, "a function's", &refused)?;
+    object.insert("name".into(), name.into());
+    object.insert("module".into(), "".into());
+    let mut function = validated(
+        "function",
+        &object,
+        setups,
+        |v, key, table, setups, declared| v.function_entry(key, table, setups, declared),
+    )?;
+    function.module = ModuleSource::File(module);
+    function.key = String::new();
+    Ok(function)
+}
+
+/// Validates `name` and `value` (a JSON object, the keys of a `[[flow]]`
+/// block) into a flow, its shape checked, its bindings read by the
+/// triggers of `setups`. That its steps' functions are served is the
+/// caller's to check, with [`FlowConfig::graph`] (its errors' keys are the
+/// definition's too: `step[1].function`).
+pub fn flow_definition(
+    name: &str,
+    value: &serde_json::Value,
+    setups: &Setups,
+) -> Result<FlowConfig, ConfigErrors> {
+    let mut object = block(value, "a flow's", &[("name", "the URL names the flow")])?;
+    object.insert("name".into(), name.into());
+    let mut flow = validated(
+        "flow",
+        &object,
+        setups,
+        |v, key, table, setups, declared| v.flow_entry(key, table, setups, declared),
+    )?;
+    flow.key = String::new();
+    Ok(flow)
+}
+
+/// The keys of `value`, a JSON object without the `refused` keys.
+fn block(
+    value: &serde_json::Value,
+    what: &str,
+    refused: &[(&str, &str)],
+) -> Result<Table, ConfigErrors> {
     let error = |key: &str, reason: String| ConfigError {
         file: PathBuf::from(SOURCE),
         key: key.to_owned(),
@@ -27,42 +77,48 @@ pub fn definition(
     let Some(object) = value.as_object() else {
         return Err(error(
             "(definition)",
-            "must be a JSON object of a function's keys".into(),
+            format!("must be a JSON object of {what} keys"),
         )
         .into());
     };
-    for (key, what) in [
-        ("name", "the URL names the function"),
-        ("module", "the module is the uploaded bytes"),
-    ] {
-        if object.contains_key(key) {
-            return Err(error(key, format!("not part of a definition: {what}")).into());
+    for (key, why) in refused {
+        if object.contains_key(*key) {
+            return Err(error(key, format!("not part of a definition: {why}")).into());
         }
     }
-    let mut object = object.clone();
-    object.insert("name".into(), name.into());
-    object.insert("module".into(), "".into());
+    Ok(object.clone())
+}
+
+/// The first block of `section`, `object`, validated by `entry`; every
+/// error keyed as the definition writes it. Bindings that collide, the
+/// definition's own among themselves or with another's, are the
+/// catalog's to refuse.
+fn validated<T>(
+    section: &str,
+    object: &Table,
+    setups: &Setups,
+    entry: impl FnOnce(&Validator<'_>, &str, &Table, &Setups, &mut Declared) -> Option<T>,
+) -> Result<T, ConfigErrors> {
     let validator = Validator {
         file: Path::new(SOURCE),
         registry: setups.registry(),
         errors: std::cell::RefCell::default(),
     };
-    // Bindings that collide, the definition's own among themselves or
-    // with another function's, are the catalog's to refuse.
-    let found = validator.function_entry("function[0]", &object, setups, &mut Declared::default());
+    let key = format!("{section}[0]");
+    let found = entry(&validator, &key, object, setups, &mut Declared::default());
     let errors = validator.errors.take();
-    let (true, Some(mut function)) = (errors.is_empty(), found) else {
-        return Err(ConfigErrors(errors.into_iter().map(relative).collect()));
-    };
-    function.module = ModuleSource::File(module);
-    function.key = String::new();
-    Ok(function)
+    match (errors.is_empty(), found) {
+        (true, Some(found)) => Ok(found),
+        _ => Err(ConfigErrors(
+            errors.into_iter().map(|e| relative(e, &key)).collect(),
+        )),
+    }
 }
 
 /// An error's key as the definition writes it: `http[0].route`, not
 /// `function[0].http[0].route`.
-fn relative(mut error: ConfigError) -> ConfigError {
-    error.key = match error.key.strip_prefix("function[0]") {
+fn relative(mut error: ConfigError, prefix: &str) -> ConfigError {
+    error.key = match error.key.strip_prefix(prefix) {
         Some(rest) => rest.trim_start_matches('.').to_owned(),
         None => error.key,
     };
@@ -139,6 +195,65 @@ mod tests {
         let errors = parse(&json!(["not", "an", "object"])).unwrap_err();
         assert_eq!(keys(&errors), ["(definition)"]);
         let bad_name = definition("../x", &json!({}), &context(), "m".into()).unwrap_err();
+        assert_eq!(keys(&bad_name), ["name"]);
+    }
+
+    fn flow(value: &serde_json::Value) -> Result<FlowConfig, ConfigErrors> {
+        flow_definition("pipeline", value, &context())
+    }
+
+    #[test]
+    fn a_flow_definition_is_validated_into_a_flow_and_its_bindings() {
+        let flow = flow(&json!({
+            "response": "b",
+            "max_runs": 4,
+            "http": [{"route": "/pipeline", "methods": ["post"]}],
+            "step": [
+                {"name": "a", "function": "f", "next": ["b", "c"], "when": {"c": "status == 200"}},
+                {"name": "b", "function": "g"},
+                {"name": "c", "function": "f"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!((flow.name.as_str(), flow.key.as_str()), ("pipeline", ""));
+        assert_eq!(flow.limits.max_runs, 4);
+        assert_eq!(flow.spec.steps[0].next, ["b", "c"]);
+        assert_eq!(flow.bindings.of("http")[0].function(), "pipeline");
+        let graph = flow.graph(&|name| name == "f").unwrap_err();
+        assert_eq!(graph[0].key, "step[1].function");
+        assert_eq!(graph[0].reason, "step 'b': no function named 'g'");
+        assert!(flow.graph(&|_| true).is_ok());
+    }
+
+    #[test]
+    fn a_flow_definitions_errors_name_the_key_as_it_writes_it() {
+        let a_to_nowhere = json!([{"name": "a", "function": "f", "next": ["b"]}]);
+        let errors = flow(&json!({"step": a_to_nowhere})).unwrap_err();
+        assert_eq!(keys(&errors), ["step[0].next"]);
+        assert_eq!(
+            errors.to_string(),
+            "definition: step[0].next: step 'a': no step named 'b'"
+        );
+        let errors = flow(&json!({
+            "deadline": "soon",
+            "step": [{"name": "a", "function": "f"}],
+            "http": [{"route": "no-slash"}]
+        }))
+        .unwrap_err();
+        assert_eq!(keys(&errors), ["deadline", "http[0].route"], "{errors}");
+        let errors = flow(&json!({"stepz": []})).unwrap_err();
+        assert!(
+            errors.to_string().contains("unknown field `stepz`"),
+            "{errors}"
+        );
+        let errors = flow(&json!({"step": []})).unwrap_err();
+        assert_eq!(keys(&errors), ["step"], "{errors}");
+        let errors = flow(&json!({"name": "other"})).unwrap_err();
+        assert_eq!(keys(&errors), ["name"]);
+        let errors = flow(&json!("steps")).unwrap_err();
+        assert_eq!(keys(&errors), ["(definition)"]);
+        let step = json!({"step": [{"name": "a", "function": "f"}]});
+        let bad_name = flow_definition("a/b", &step, &context()).unwrap_err();
         assert_eq!(keys(&bad_name), ["name"]);
     }
 }

@@ -223,38 +223,46 @@ impl Validator<'_> {
                 ));
             }
             names.push(name);
-            let kinds: Vec<&str> = setups.iter().map(|setup| setup.kind()).collect();
-            let own: Table = (table.iter())
-                .filter(|(name, _)| !kinds.contains(&name.as_str()))
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect();
-            let Some(raw) = self.keep(self.parse::<RawFlow>(&key, Value::Object(own))) else {
-                continue;
-            };
-            let parsed = self.keep(self.flow(&key, &raw));
-            let limits = parsed.as_ref().map(|flow| flow.limits).unwrap_or_default();
-            let as_function = fenn_runtime::Limits {
-                timeout: limits.deadline,
-                concurrency: limits.max_runs,
-                max_response: limits.max_bytes,
-                ..fenn_runtime::Limits::default()
-            };
-            let info = FunctionInfo {
-                name: &raw.name,
-                limits: &as_function,
-                apps: &raw.apps,
-            };
-            let Some((set, keys)) = self.bindings(&key, table, &info, parsed.is_some(), setups)
-            else {
-                continue;
-            };
-            if let Some(mut flow) = parsed {
-                declared.add(&set, &keys);
-                flow.bindings = set;
+            if let Some(flow) = self.flow_entry(&key, table, setups, declared) {
                 flows.push(flow);
             }
         }
         flows
+    }
+
+    /// One flow from its table, with its bindings; a flow in error still
+    /// has its bindings checked, against the default bounds.
+    pub(crate) fn flow_entry(
+        &self,
+        key: &str,
+        table: &Table,
+        setups: &Setups,
+        declared: &mut Declared,
+    ) -> Option<FlowConfig> {
+        let kinds: Vec<&str> = setups.iter().map(|setup| setup.kind()).collect();
+        let own: Table = (table.iter())
+            .filter(|(name, _)| !kinds.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let raw = self.keep(self.parse::<RawFlow>(key, Value::Object(own)))?;
+        let parsed = self.keep(self.flow(key, &raw));
+        let limits = parsed.as_ref().map(|flow| flow.limits).unwrap_or_default();
+        let as_function = fenn_runtime::Limits {
+            timeout: limits.deadline,
+            concurrency: limits.max_runs,
+            max_response: limits.max_bytes,
+            ..fenn_runtime::Limits::default()
+        };
+        let info = FunctionInfo {
+            name: &raw.name,
+            limits: &as_function,
+            apps: &raw.apps,
+        };
+        let (set, keys) = self.bindings(key, table, &info, parsed.is_some(), setups)?;
+        let mut flow = parsed?;
+        declared.add(&set, &keys);
+        flow.bindings = set;
+        Some(flow)
     }
 
     fn step(&self, key: &str, raw: &RawStep) -> Result<StepSpec, ConfigError> {

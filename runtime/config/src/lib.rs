@@ -18,7 +18,7 @@ mod tables;
 
 pub use admin::{AdminSettings, TOKEN_VARIABLE, Tls};
 pub use bindings::BindingSet;
-pub use definition::definition;
+pub use definition::{definition, flow_definition};
 pub use flow::FlowConfig;
 pub use setups::{Setups, from_sections};
 

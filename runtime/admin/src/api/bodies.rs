@@ -10,7 +10,7 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 
 /// Largest definition, as JSON.
-const MAX_DEFINITION: usize = 64 << 10;
+pub(super) const MAX_DEFINITION: usize = 64 << 10;
 
 /// A place among the uploads held at once.
 pub(super) async fn upload(
@@ -34,15 +34,35 @@ pub(super) fn not_allowed(allowed: &str) -> ApiError {
 /// A function name from the path: decoded, then held to the rule config
 /// names follow (letters, digits, `-`, `_`, `.`; not `.` or `..`).
 pub(super) fn function_name(segment: &str) -> Result<String, ApiError> {
+    name_of(segment, "function")
+}
+
+/// A flow name from the path, as [`function_name`].
+pub(super) fn flow_name(segment: &str) -> Result<String, ApiError> {
+    name_of(segment, "flow")
+}
+
+fn name_of(segment: &str, what: &str) -> Result<String, ApiError> {
     let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
     if fenn_runtime::trigger::is_name(&decoded) {
         Ok(decoded.into_owned())
     } else {
         Err(ApiError::BadRequest(format!(
-            "'{}' is not a function name: letters, digits, '-', '_' or '.', at most 128",
+            "'{}' is not a {what} name: letters, digits, '-', '_' or '.', at most 128",
             decoded.escape_debug()
         )))
     }
+}
+
+/// A flow deploy's body, `{"definition": {…}}`: its definition.
+pub(super) fn parse_flow_deployment(body: &[u8]) -> Result<Value, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FlowDeployment {
+        definition: Value,
+    }
+    let deployment: FlowDeployment = parse_json(body)?;
+    Ok(deployment.definition)
 }
 
 /// A deploy's body: `{"definition": {…}, "module": "<base64>"}`, and

@@ -55,20 +55,27 @@ pub(super) async fn rollback(
     request: Request,
 ) -> Result<Value, ApiError> {
     let name = function_name(name)?;
-    let body = read(platform, request, 4 << 10, "4 KiB").await?;
-    let to = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Rollback {
-            version: Option<u64>,
-        }
-        let asked: Rollback = parse_json(&body)?;
-        asked.version
-    };
+    let to = rollback_version(platform, request).await?;
     let rollback = move |p: Arc<Platform>| async move { p.rollback(&name, to).await };
     completed(platform, rollback).await
+}
+
+/// The version a rollback's body names (`{"version": 3}`), if any.
+pub(super) async fn rollback_version(
+    platform: &Platform,
+    request: Request,
+) -> Result<Option<u64>, ApiError> {
+    let body = read(platform, request, 4 << 10, "4 KiB").await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Rollback {
+        version: Option<u64>,
+    }
+    let asked: Rollback = parse_json(&body)?;
+    Ok(asked.version)
 }
 
 /// `POST /v1/functions/{name}/invoke`: the test event in the body.

@@ -3,6 +3,7 @@
 
 mod bodies;
 mod changes;
+mod flows;
 
 use super::ApiError;
 use super::platform::Platform;
@@ -158,6 +159,11 @@ async fn route(
         }
         (["v1", "runs", id], &Method::GET) => ok(super::records::run(platform, id)?),
         (["v1", "functions", name], _) => function(platform, name, request).await,
+        (["v1", "flows"], &Method::GET) => ok(platform.list_flows().await),
+        (["v1", "flows", name], _) => flows::flow(platform, name, request).await,
+        (["v1", "flows", name, "rollback"], &Method::POST) => {
+            ok(flows::rollback(platform, name, request).await?)
+        }
         (["v1", "functions", name, "rollback"], &Method::POST) => {
             ok(rollback(platform, name, request).await?)
         }
@@ -179,8 +185,9 @@ async fn route(
         }
         (
             ["v1", "check"]
-            | ["v1", "functions" | "invocations" | "runs"]
+            | ["v1", "functions" | "flows" | "invocations" | "runs"]
             | ["v1", "functions", _, "rollback" | "invoke" | "kv"]
+            | ["v1", "flows", _, "rollback"]
             | ["v1", "functions", _, "kv", _]
             | ["v1", "invocations" | "runs", _],
             _,
