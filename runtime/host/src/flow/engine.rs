@@ -2,14 +2,12 @@
 //! The dispatcher hands it every event for a name that is a flow's, not a
 //! function's: the run is bounded by its flow's runs in flight (an event
 //! past them is refused as busy, or waits when its trigger queues), its
-//! start is journaled, it runs on a task of its own (see [`drive`]), and
+//! start is journaled, it runs on a task of its own (its driver), and
 //! the caller is answered once the response step is over while the rest of
 //! the run goes on.
 //!
 //! Every run pins the versions of its steps' functions as it starts, and
 //! keeps them to its end, across any deploy.
-//!
-//! [`drive`]: super::drive
 
 use super::drive::{self, Kept, Started};
 use super::graph::Graph;

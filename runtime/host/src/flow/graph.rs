@@ -220,7 +220,7 @@ impl Graph {
             edges: Vec::new(),
             response: spec.steps.len() - 1,
         };
-        graph.edges(spec, &index, &mut errors);
+        graph.read_edges(spec, &index, &mut errors);
         graph.starts(spec, &index, &mut errors);
         if let Some(name) = &spec.response {
             match index.get(name.as_str()) {
@@ -235,7 +235,7 @@ impl Graph {
     }
 
     /// Reads every step's edges and conditions.
-    fn edges(
+    fn read_edges(
         &mut self,
         spec: &FlowSpec,
         index: &BTreeMap<&str, usize>,

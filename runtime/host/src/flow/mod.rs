@@ -5,7 +5,7 @@
 //! hold. One step's result answers the source.
 //!
 //! - [`graph`]: [`FlowSpec`] as a definition writes it, validated into a
-//!   [`Graph`] ([`check`] refuses cycles, unreachable steps and the rest).
+//!   [`Graph`] (refusing cycles, unreachable steps and the rest).
 //! - [`condition`]: the conditions edges take, read on a step's result.
 //! - [`run`]: [`RunState`], one run's progress, without I/O.
 //! - [`input`]: the event each step receives.
