@@ -1,5 +1,5 @@
-//! A flow's step, as the tests and the flows example use it: it counts its
-//! own runs in its store (`runs/{run}/{step}`, one atomic increment each),
+//! A flow's step, as the tests use it: it counts its own runs in its store
+//! (`runs/{step}/{run}`, one atomic increment each),
 //! and answers a JSON body naming its step, its run and that count, with
 //! the event's body as `input` (verbatim when it is JSON, else a string).
 //!
@@ -8,7 +8,8 @@
 //!   the run and the step, so that steps end in a different order in every
 //!   run;
 //! - `fail=a,b`: the steps named answer 500;
-//! - `keep=s`: step `s` also keeps its answer as `done/{run}`.
+//! - `keep=s`: step `s` also keeps its answer as `done/{run}`;
+//! - `prefix=P`: every key it writes starts with `P`.
 //!
 //! Its definition grants `kv` (a shared store, so that a test reads every
 //! step's counts in one place).
@@ -24,7 +25,8 @@ use fenn_sdk::{Event, Response};
 fn handle(event: Event) -> Response {
     let run = event.header("x-fenn-run").unwrap_or("none");
     let step = event.header("x-fenn-step").unwrap_or("none");
-    let count = match kv::incr(&format!("runs/{run}/{step}"), 1) {
+    let prefix = event.query("prefix").unwrap_or("");
+    let count = match kv::incr(&format!("{prefix}runs/{step}/{run}"), 1) {
         Ok(count) => count,
         Err(error) => return Response::with_status(503, error.message),
     };
@@ -39,7 +41,7 @@ fn handle(event: Event) -> Response {
         as_json(&event.body)
     );
     if listed(event.query("keep"), step) {
-        if let Err(error) = kv::set(&format!("done/{run}"), &body) {
+        if let Err(error) = kv::set(&format!("{prefix}done/{run}"), &body) {
             return Response::with_status(503, error.message);
         }
     }
