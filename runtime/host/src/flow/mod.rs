@@ -19,6 +19,7 @@ mod drive;
 pub mod engine;
 pub mod graph;
 pub mod input;
+mod report;
 pub mod run;
 
 pub use engine::{Flow, FlowLimits, Flows};
