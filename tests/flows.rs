@@ -163,6 +163,21 @@ fn a_diamond_over_http_joins_its_own_parts_and_takes_each_branch_only_when_it_sh
         ["a", "alarm", "b", "c", "join", "parse"].into(),
         "{trace}"
     );
+    // `fenn logs --run` prints the same trace, a line a step.
+    let (ok, out, err) = fenn.cli(&["logs", "--run", newest]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|line| line.contains(" flow diamond "))
+        .collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert!(
+        lines.iter().any(
+            |line| line.contains(&format!("run {newest} step b attempt 1"))
+                && line.contains("-> 500 ok")
+        ),
+        "{out}"
+    );
     // A cold run skipped `b` and says why.
     let (_, runs) = fenn.call("GET", "/v1/runs?flow=diamond&limit=500", None);
     let runs = runs["runs"].as_array().unwrap();

@@ -48,10 +48,13 @@ pub(crate) enum Manage {
     },
     /// Show a function's recent invocations with their log lines, oldest
     /// first; with --follow, then each new one as it ends. Without a name,
-    /// every function's.
+    /// every function's; with --run, a flow's run as one trace.
     Logs {
         /// The function's name (none: every function).
         name: Option<String>,
+        /// Only the steps of this flow's run, in the order they ended.
+        #[arg(long, conflicts_with_all = ["name", "follow"])]
+        run: Option<String>,
         /// How many recent invocations (at most 1000).
         #[arg(long, default_value_t = 20)]
         limit: usize,
@@ -239,12 +242,17 @@ fn call(command: Manage) -> anyhow::Result<()> {
         }
         Manage::Logs {
             name,
+            run,
             limit,
             follow,
             remote: args,
         } => {
             let remote = args.trust.connect(&args.remote)?;
-            let logs = logs::logs(&remote, name.as_deref(), limit, follow, args.json);
+            let logs = match run {
+                Some(run) => logs::Of::Run(run),
+                None => logs::Of::Function(name),
+            };
+            let logs = logs::logs(&remote, logs, limit, follow, args.json);
             runtime.block_on(logs)
         }
         Manage::Kv {

@@ -12,16 +12,29 @@ use std::io::Write as _;
 /// Largest event of the stream read; one record is far smaller.
 const MAX_EVENT: usize = 4 << 20;
 
+/// Whose invocations `fenn logs` shows.
+#[derive(Debug, Clone)]
+pub enum Of {
+    /// A function's, or (None) every function's.
+    Function(Option<String>),
+    /// A flow's run's steps.
+    Run(String),
+}
+
 /// `fenn logs`.
 pub async fn logs(
     remote: &Remote,
-    name: Option<&str>,
+    of: Of,
     limit: usize,
     follow: bool,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let (filter, what) = match name {
-        Some(name) => {
+    let (filter, what) = match &of {
+        Of::Run(run) => {
+            let encoded: String = url_text(run);
+            (format!("run={encoded}&"), format!("logs --run {run}"))
+        }
+        Of::Function(Some(name)) => {
             crate::manage::named(name)?;
             // A function that does not exist is an error, not an empty
             // history.
@@ -31,7 +44,7 @@ pub async fn logs(
                 .with_context(|| format!("logs {name}"))?;
             (format!("function={name}&"), format!("logs {name}"))
         }
-        None => (String::new(), "logs".to_owned()),
+        Of::Function(None) => (String::new(), "logs".to_owned()),
     };
     let path = format!("/v1/invocations?{filter}limit={limit}&logs=true");
     let answer = remote.call("GET", &path, None).await.context(what)?;
@@ -131,6 +144,16 @@ fn show(record: &Value, as_json: bool) -> anyhow::Result<()> {
         record["fuelUsed"],
         record["id"],
     );
+    if let Some(step) = record["flow"].as_object() {
+        let text = |key: &str| step.get(key).and_then(Value::as_str).unwrap_or("");
+        head.push_str(&format!(
+            " flow {} run {} step {} attempt {}",
+            text("name"),
+            text("run"),
+            text("step"),
+            step.get("attempt").and_then(Value::as_u64).unwrap_or(1)
+        ));
+    }
     if let Some(error) = record["error"].as_str() {
         head.push_str(&format!(": {error}"));
     }
@@ -147,4 +170,17 @@ fn show(record: &Value, as_json: bool) -> anyhow::Result<()> {
         writeln!(out, "  (log lines cut)")?;
     }
     Ok(out.flush()?)
+}
+
+/// `text` as a query value: letters, digits, `-`, `_` and `.` as they are,
+/// every other byte percent-encoded.
+fn url_text(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                (byte as char).to_string()
+            }
+            byte => format!("%{byte:02X}"),
+        })
+        .collect()
 }
