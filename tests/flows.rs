@@ -530,3 +530,89 @@ fn a_flow_at_its_runs_in_flight_answers_503_and_a_run_keeps_its_versions_across_
         [("first".into(), 1, 2), ("second".into(), 1, 2)]
     );
 }
+
+#[test]
+fn a_stalled_step_under_load_holds_fenn_to_its_bounds_and_the_rest_keeps_serving() {
+    use crate::util::{hello_works, rss_kib};
+    let flows = r#"
+        [[function]]
+        name = "hello"
+        module = "example:hello"
+        http = [{ route = "/hello" }]
+
+        [[function]]
+        name = "slow"
+        module = "STEP"
+        timeout = "500ms"
+        fuel = 100000000000
+        concurrency = 64
+        kv = { store = "flows" }
+
+        [[flow]]
+        name = "stalled"
+        max_runs = 8
+          [[flow.http]]
+          route = "/stalled"
+          [[flow.step]]
+          name = "first"
+          function = "step"
+          next = ["stuck"]
+          [[flow.step]]
+          name = "stuck"
+          function = "slow"
+
+        [[flow]]
+        name = "quick"
+          [[flow.http]]
+          route = "/quick"
+          [[flow.step]]
+          name = "only"
+          function = "step"
+    "#
+    .replace("STEP", env!("FENN_GUEST_STEP"));
+    let fenn = Managed::start(&config(&flows));
+    let quick = |fenn: &Managed| {
+        let response = client().get(fenn.fenn.url("/quick")).send().unwrap();
+        assert_eq!(response.status(), 200);
+    };
+    quick(&fenn);
+    let rss = rss_kib(fenn.fenn.pid());
+    let statuses = std::sync::Mutex::new(BTreeMap::<u16, usize>::new());
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| {
+                let client = client();
+                for _ in 0..6 {
+                    let url = fenn.fenn.url("/stalled?stall=stuck");
+                    let status = client.get(url).send().unwrap().status().as_u16();
+                    *statuses.lock().unwrap().entry(status).or_default() += 1;
+                }
+            });
+        }
+        // Meanwhile the other flow and the functions answer.
+        for _ in 0..10 {
+            quick(&fenn);
+            hello_works(&fenn.fenn);
+        }
+    });
+    let statuses = statuses.into_inner().unwrap();
+    // Each run that got in ended at its stalled step's deadline (504);
+    // the rest found the flow at its 8 runs in flight (503).
+    assert_eq!(
+        statuses.keys().copied().collect::<Vec<u16>>(),
+        [503, 504],
+        "{statuses:?}"
+    );
+    let grown = rss_kib(fenn.fenn.pid()).saturating_sub(rss);
+    assert!(grown < 32 << 10, "fenn grew by {grown} KiB");
+    // Every run ends, and gives its place back.
+    wait_until(
+        "the runs to end",
+        Duration::from_secs(30),
+        Duration::from_millis(10),
+        || {
+            let (_, status) = fenn.call("GET", "/v1/status", None);
+            (status["flows"]["stalled"]["running"] == 0).then_some(())
+        },
+    );
+}

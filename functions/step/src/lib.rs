@@ -8,6 +8,7 @@
 //!   the run and the step, so that steps end in a different order in every
 //!   run;
 //! - `fail=a,b`: the steps named answer 500;
+//! - `stall=a,b`: the steps named work until their deadline stops them;
 //! - `keep=s`: step `s` also keeps its answer as `done/{run}`;
 //! - `prefix=P`: every key it writes starts with `P`.
 //!
@@ -32,7 +33,11 @@ fn handle(event: Event) -> Response {
     };
     let spin: u64 = event.query("spin").and_then(|n| n.parse().ok()).unwrap_or(0);
     let rounds = if spin == 0 { 0 } else { hash(run, step) % spin };
-    let worked = work(rounds);
+    let worked = if listed(event.query("stall"), step) {
+        work(u64::MAX)
+    } else {
+        work(rounds)
+    };
     if listed(event.query("fail"), step) {
         return Response::with_status(500, format!("step {step} fails on purpose"));
     }
