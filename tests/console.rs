@@ -1,11 +1,36 @@
 //! The web console in a real browser: Debian's Chromium, headless, driven
-//! through chromedriver by Selenium (tests/console/drive.py), against the
-//! real binary. Screenshots go to a temporary directory, or to
+//! through chromedriver by Selenium (tests/console/drive.py),
+//! against the real binary. Screenshots go to a temporary directory, or to
 //! `FENN_CONSOLE_SCREENSHOTS` (runtime/README.md's come from there).
 
-use crate::util::Managed;
-use crate::util::TempDir;
 use crate::util::admin::TOKEN;
+use crate::util::{Managed, TempDir};
+use std::path::PathBuf;
+
+/// Runs `script` (in tests/console) with `args`, failing with what it
+/// printed when a step of it fails.
+fn drive(script: &str, args: &[&std::ffi::OsStr]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/console")
+        .join(script);
+    let output = std::process::Command::new("python3")
+        .arg(path)
+        .args(args)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3 with selenium (tests/run installs it)");
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Where the screenshots go: `FENN_CONSOLE_SCREENSHOTS`, else `scratch`.
+fn screenshots(scratch: &TempDir) -> PathBuf {
+    std::env::var("FENN_CONSOLE_SCREENSHOTS").map_or_else(|_| scratch.0.clone(), PathBuf::from)
+}
 
 #[test]
 fn a_person_logs_in_compiles_deploys_tests_follows_the_live_log_and_reads_the_history() {
@@ -40,24 +65,19 @@ http = [{ route = "/greet/{who}" }]
     let scratch = TempDir::new("console");
     // A module cut short: wasmi refuses it with its reason.
     let bad = scratch.write("broken.wasm", b"\0asm\x01\0\0\0\x01\x05");
-    let shots = std::env::var("FENN_CONSOLE_SCREENSHOTS")
-        .map_or_else(|_| scratch.0.clone(), std::path::PathBuf::from);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/drive.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(fenn.api(""))
-        .arg(TOKEN)
-        .arg(env!("FENN_GUEST_SENSOR"))
-        .arg(&bad)
-        .arg(&shots)
-        .arg(fenn.fenn.url(""))
-        .output()
-        .expect("python3 with selenium (tests/run installs it)");
-    assert!(
-        output.status.success(),
-        "the browser run failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let shots = screenshots(&scratch);
+    let (api, gateway) = (fenn.api(""), fenn.fenn.url(""));
+    let sensor = std::ffi::OsStr::new(env!("FENN_GUEST_SENSOR"));
+    drive(
+        "drive.py",
+        &[
+            api.as_ref(),
+            TOKEN.as_ref(),
+            sensor,
+            bad.as_ref(),
+            shots.as_ref(),
+            gateway.as_ref(),
+        ],
     );
     // What the browser did is what the API now says.
     let (status, sensor) = fenn.call("GET", "/v1/functions/sensor", None);
