@@ -11,44 +11,19 @@ phone-sized screen. Screenshots of each page go to the directory given.
 Usage: drive.py URL TOKEN GOOD_WASM BAD_WASM SCREENSHOT_DIR GATEWAY_URL
 """
 import json
-import os
 import sys
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as shows
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
+
+from browser import Browser
 
 url, token, good_wasm, bad_wasm, shots, gateway = sys.argv[1:7]
 
-options = webdriver.ChromeOptions()
-options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--disable-gpu", "--window-size=1280,960"):
-    options.add_argument(argument)
-service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
-driver = webdriver.Chrome(service=service, options=options)
-wait = WebDriverWait(driver, 30)
-
-
-def by_id(name):
-    return wait.until(shows.visibility_of_element_located((By.ID, name)))
-
-
-def text_in(name, text):
-    wait.until(shows.text_to_be_present_in_element((By.ID, name), text))
-    return driver.find_element(By.ID, name).text
-
-
-def shot(name):
-    driver.save_screenshot(os.path.join(shots, name + ".png"))
-
-
-def go(fragment):
-    driver.get(url + "/" + fragment)
-    driver.refresh()
+browser = Browser(url, shots)
+driver, wait = browser.driver, browser.wait
+by_id, text_in, shot, go = browser.by_id, browser.text_in, browser.shot, browser.go
 
 
 def offered():
@@ -193,10 +168,7 @@ try:
     shot("narrow-history")
     print("console: every step passed")
 except Exception:
-    shot("failure")
-    print("page when it failed:\n" + driver.find_element(By.TAG_NAME, "body").text, file=sys.stderr)
-    for entry in driver.get_log("browser"):
-        print("browser: " + str(entry), file=sys.stderr)
+    browser.failed()
     raise
 finally:
     driver.quit()

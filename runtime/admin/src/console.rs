@@ -11,6 +11,7 @@ const INDEX: &str = include_str!("console/index.html");
 const STYLE: &str = include_str!("console/console.css");
 const SCRIPT: &str = include_str!("console/console.js");
 const PANELS: &str = include_str!("console/panels.js");
+const FLOWS: &str = include_str!("console/flows.js");
 const LIVE: &str = include_str!("console/live.js");
 
 /// The page only loads what fenn serves, and is never framed.
@@ -23,6 +24,7 @@ pub(crate) fn asset(path: &str) -> Option<Response> {
         "/console.css" => (STYLE, "text/css; charset=utf-8"),
         "/console.js" => (SCRIPT, "text/javascript; charset=utf-8"),
         "/panels.js" => (PANELS, "text/javascript; charset=utf-8"),
+        "/flows.js" => (FLOWS, "text/javascript; charset=utf-8"),
         "/live.js" => (LIVE, "text/javascript; charset=utf-8"),
         "/favicon.ico" => {
             let mut none = Response::new(Body::empty());
@@ -51,14 +53,22 @@ pub(crate) fn asset(path: &str) -> Option<Response> {
 }
 
 /// The console's assets stay small: under 100 KB together.
-const _: () =
-    assert!(INDEX.len() + STYLE.len() + SCRIPT.len() + PANELS.len() + LIVE.len() < 100 << 10);
+const _: () = assert!(
+    INDEX.len() + STYLE.len() + SCRIPT.len() + PANELS.len() + FLOWS.len() + LIVE.len() < 100 << 10
+);
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn only_the_assets_are_served_without_the_token() {
-        for path in ["/", "/console.css", "/console.js", "/panels.js", "/live.js"] {
+        for path in [
+            "/",
+            "/console.css",
+            "/console.js",
+            "/panels.js",
+            "/flows.js",
+            "/live.js",
+        ] {
             assert!(super::asset(path).is_some(), "{path}");
         }
         assert!(super::asset("/v1/functions").is_none() && super::asset("/metrics").is_none());

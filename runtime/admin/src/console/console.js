@@ -1,8 +1,8 @@
 // fenn's console: pages over the management API, with the token kept in
 // this tab's session storage. Every value from fenn (names, log lines,
 // bodies) is set as text, never as HTML. The panels of a function's page
-// are in panels.js, its live log in live.js; this script, loaded last,
-// routes between the pages.
+// are in panels.js, its live log in live.js, the flows' page in flows.js;
+// this script, loaded last, routes between the pages.
 "use strict";
 
 const TOKEN_KEY = "fenn-token";
@@ -234,6 +234,7 @@ async function route() {
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   try {
     if (path.startsWith("/f/")) await functionPage(decodeURIComponent(path.slice(3)));
+    else if (path === "/flows" || path.startsWith("/flows/")) await flowsPage(decodeURIComponent(path.slice(7)) || null);
     else if (path === "/history") await historyPage(new URLSearchParams(query || ""));
     else if (path === "/deploy") show(el("h1", {}, "Deploy"), uploadPanel(null, null));
     else await functionsPage();
