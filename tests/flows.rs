@@ -339,17 +339,24 @@ fn check_round(fenn: &Managed, prefix: &str) {
             .filter_map(|key| key.strip_prefix(&under).map(String::from))
             .collect()
     };
-    let started = ids("runs/first/");
-    assert!(started.len() > 3, "{started:?}");
-    let done = wait_until(
-        "every run to end",
-        Duration::from_secs(300),
-        Duration::from_millis(50),
-        || {
-            let done = ids("done/");
-            (done == started).then_some(done)
-        },
-    );
+    // Read again at each look: a run kept before its first step ran
+    // counts its first step once it resumes.
+    let waited = std::time::Instant::now();
+    let done = loop {
+        let done = ids("done/");
+        let started = ids("runs/first/");
+        if done == started && started.len() >= 3 {
+            break done;
+        }
+        let missing: Vec<&String> = started.difference(&done).collect();
+        let extra: Vec<&String> = done.difference(&started).collect();
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "runs that did not end: {missing:?}; ended, not started: {extra:?}\n{}",
+            fenn.fenn.log.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     for run in &done {
         let kept = value(fenn, &format!("{prefix}done/{run}"));
         let answer: Value = serde_json::from_str(&kept).unwrap();
