@@ -31,7 +31,10 @@ fn handle(event: Event) -> Response {
         Ok(count) => count,
         Err(error) => return Response::with_status(503, error.message),
     };
-    let spin: u64 = event.query("spin").and_then(|n| n.parse().ok()).unwrap_or(0);
+    let spin: u64 = event
+        .query("spin")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let rounds = if spin == 0 { 0 } else { hash(run, step) % spin };
     let worked = if listed(event.query("stall"), step) {
         work(u64::MAX)
