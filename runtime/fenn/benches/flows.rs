@@ -2,8 +2,9 @@
 //! another by a client: a diamond of six steps (one fans out to three, a
 //! join, a last step) on one route, against six requests in a row to a
 //! route of the same function, in alternating rounds of the same run, on
-//! the release binary. The runs' journal is on (`state_dir`), as on a
-//! device that keeps them across a crash. `cargo bench --bench flows`.
+//! the release binary: the runs' journal off (no `state_dir`), and on, as
+//! on a device that keeps them across a crash (one fsync a step).
+//! `cargo bench --bench flows`.
 
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
 
@@ -82,16 +83,22 @@ fn main() {
         "fenn.toml",
         format!("[server]\nstate_dir = \"state\"\n{CONFIG}"),
     );
-    let fenn = util::Fenn::with_config_file(&config, &[]);
-    let (diamond, hello) = (fenn.url("/diamond?name=x"), fenn.url("/hello?name=x"));
-    let cases: [(&str, Unit); 2] = [
+    let kept = util::Fenn::with_config_file(&config, &[]);
+    let plain = util::Fenn::with_config(CONFIG);
+    let (diamond, hello) = (plain.url("/diamond?name=x"), plain.url("/hello?name=x"));
+    let journaled = kept.url("/diamond?name=x");
+    let cases: [(&str, Unit); 3] = [
         (
             "six requests in a row",
             Box::new(move |client| (0..6).for_each(|_| get(client, &hello))),
         ),
         (
-            "a six-step diamond",
+            "a six-step diamond, journal off",
             Box::new(move |client| get(client, &diamond)),
+        ),
+        (
+            "a six-step diamond, journal on",
+            Box::new(move |client| get(client, &journaled)),
         ),
     ];
     println!("{ROUNDS} rounds, alternating; units a second at 16 connections, median µs at 1");
