@@ -34,24 +34,27 @@ fn parameters(query: Option<&str>, allowed: &[&str]) -> Result<HashMap<String, S
     }
 }
 
+/// A `limit` parameter: the default when absent, the most when past it.
+fn limit(text: Option<String>) -> Result<usize, ApiError> {
+    match text {
+        None => Ok(DEFAULT_LIMIT),
+        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Ok(text
+            .parse::<usize>()
+            .unwrap_or(MAX_LIMIT)
+            .clamp(1, MAX_LIMIT)),
+        Some(text) => Err(ApiError::BadRequest(format!(
+            "limit '{text}' is not a number (1 to {MAX_LIMIT})"
+        ))),
+    }
+}
+
 /// The filters of a history query; a `limit` past the most is the most.
 fn query(query: Option<&str>) -> Result<Query, ApiError> {
     let mut pairs = parameters(
         query,
         &["function", "trigger", "status", "limit", "logs", "run"],
     )?;
-    let limit = match pairs.remove("limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
-            .parse::<usize>()
-            .unwrap_or(MAX_LIMIT)
-            .clamp(1, MAX_LIMIT),
-        Some(text) => {
-            return Err(ApiError::BadRequest(format!(
-                "limit '{text}' is not a number (1 to {MAX_LIMIT})"
-            )));
-        }
-    };
+    let limit = limit(pairs.remove("limit"))?;
     let logs = match pairs.remove("logs").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
@@ -74,18 +77,7 @@ fn query(query: Option<&str>) -> Result<Query, ApiError> {
 /// `GET /v1/runs[?flow=NAME&limit=N]`: flows' newest runs, newest first.
 pub(crate) fn runs(platform: &Platform, text: Option<&str>) -> Result<Value, ApiError> {
     let mut pairs = parameters(text, &["flow", "limit"])?;
-    let limit = match pairs.remove("limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
-            .parse::<usize>()
-            .unwrap_or(MAX_LIMIT)
-            .clamp(1, MAX_LIMIT),
-        Some(text) => {
-            return Err(ApiError::BadRequest(format!(
-                "limit '{text}' is not a number (1 to {MAX_LIMIT})"
-            )));
-        }
-    };
+    let limit = limit(pairs.remove("limit"))?;
     let flow = pairs.remove("flow");
     let runs = platform
         .observe
