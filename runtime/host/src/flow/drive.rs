@@ -236,14 +236,6 @@ async fn keep(run: &Started, progress: &mut Progress, at: usize, entry: &Entry) 
     let Some(journal) = run.journal.clone() else {
         return;
     };
-    if progress.stop.is_some() {
-        // Stopped: what is kept now only spares a resumed run some work.
-        if let Ok(bytes) = serde_json::to_vec(entry) {
-            let (id, step) = (run.run.clone(), run.flow.graph.steps[at].name.clone());
-            let _ = tokio::task::spawn_blocking(move || journal.step(&id, &step, &bytes)).await;
-        }
-        return;
-    }
     let kept = match serde_json::to_vec(entry) {
         Ok(bytes) => {
             let (id, step) = (run.run.clone(), run.flow.graph.steps[at].name.clone());
@@ -253,6 +245,10 @@ async fn keep(run: &Started, progress: &mut Progress, at: usize, entry: &Entry) 
         }
         Err(error) => Err(error.to_string()),
     };
+    // Once stopped, what is kept only spares a resumed run some work.
+    if progress.stop.is_some() {
+        return;
+    }
     if let Err(reason) = kept {
         crate::limited!(warn, "flow journal", &run.flow.name, flow = %run.flow.name, run = %run.run, %reason, "a step's outcome could not be journaled: the run stops");
         progress.stop = Some(Outcome::Failed(Failure {
