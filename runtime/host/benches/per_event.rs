@@ -62,7 +62,22 @@ fn fuel(module: &FunctionModule, event: &Event) -> u64 {
     trace.take().fuel_used
 }
 
+/// The allocator's setting the `fenn` binary makes at start (see its
+/// `tune_allocator`): blocks of 4 MiB and more are mapped on their own.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    // SAFETY: sets one of the allocator's parameters, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() {
+    tune_allocator();
     let path = std::env::var("FENN_BENCH_MODULE").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -103,6 +118,27 @@ fn main() {
         };
         assert_eq!(result.unwrap().status_code, 200);
     });
+    // The same floor with 16 MiB of initial memory (a toolchain's default
+    // stack, as Zig's is): what each initial page costs an event.
+    let big_module = FunctionModule::compile(
+        "big",
+        &wat::parse_str(FLOOR.replace(
+            "(memory (export \"memory\") 1)",
+            "(memory (export \"memory\") 256)",
+        ))
+        .unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let big = measure(15, 200, || {
+        let Step::Done(result) = Invocation::start(&big_module, &event)
+            .unwrap()
+            .run(u64::MAX)
+        else {
+            unreachable!("the floor guest finishes in one slice")
+        };
+        assert_eq!(result.unwrap().status_code, 200);
+    });
     let dispatcher = Dispatcher::new(1, 256 << 20);
     dispatcher
         .deploy("hello", &wasm, Limits::default())
@@ -125,6 +161,10 @@ fn main() {
     println!(
         "  empty 1-page guest (instance floor)  {floor:>10.0} ns  ({} fuel)",
         fuel(&floor_module, &event)
+    );
+    println!(
+        "  the floor with 16 MiB initial memory {big:>10.0} ns  ({:.1}x the floor)",
+        big / floor
     );
     println!(
         "  fresh store + instantiate + call    {invocation:>10.0} ns  ({:.1}x baseline, {} fuel)",
