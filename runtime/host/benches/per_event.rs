@@ -184,4 +184,40 @@ fn main() {
         "  deploy (eager compile + checks)     {:>10.1} us",
         Duration::from_nanos(compile as u64).as_secs_f64() * 1e6
     );
+    wasi_hellos(&event, invocation, floor);
+}
+
+/// Each WASI hello in `FENN_BENCH_WASI` (a folder of `LANG-hello.wasm`, as
+/// `functions/wasi/build.sh` writes them), against the SDK hello and the
+/// floor measured above.
+fn wasi_hellos(event: &Event, sdk: f64, floor: f64) {
+    let Some(dir) = std::env::var_os("FENN_BENCH_WASI") else {
+        println!("  (set FENN_BENCH_WASI to a folder of LANG-hello.wasm for the WASI hellos)");
+        return;
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().ends_with("-hello.wasm"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let wasm = std::fs::read(&path).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let module = FunctionModule::compile(&name, &wasm, Limits::default()).unwrap();
+        let ns = measure(15, 500, || {
+            let Step::Done(result) = Invocation::start(&module, event).unwrap().run(u64::MAX)
+            else {
+                unreachable!("hello finishes in one slice")
+            };
+            assert_eq!(result.unwrap().status_code, 200);
+        });
+        println!(
+            "  WASI {name:<24} {ns:>10.0} ns  ({:.2}x SDK hello, {:.1}x floor, {} fuel, {} bytes)",
+            ns / sdk,
+            ns / floor,
+            fuel(&module, event),
+            wasm.len()
+        );
+    }
 }
