@@ -5,7 +5,7 @@
 //   node run-node.mjs GUEST.wasm [EVENT.json]   (the event from stdin if none)
 //
 // run(wasmPath, eventText) is the same for scripts: it resolves to
-// { exitCode, stdout, stderr }.
+// { exitCode, stdout, stderr, trap }, trap set if the guest trapped.
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,17 +33,32 @@ export async function run(wasmPath, eventText, env = {}) {
     const module = await WebAssembly.compile(readFileSync(wasmPath));
     const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
     let exitCode = 0;
-    if (instance.exports._start) {
-      exitCode = wasi.start(instance);
-    } else {
-      wasi.initialize(instance);
-      instance.exports.handle();
+    let trap;
+    try {
+      exitCode = runGuest(wasi, instance);
+    } catch (error) {
+      trap = String(error);
     }
     fds.forEach(closeSync);
     const read = (path) => readFileSync(path, "utf8");
-    return { exitCode, stdout: read(paths[1]), stderr: read(paths[2]) };
+    return { exitCode, stdout: read(paths[1]), stderr: read(paths[2]), trap };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Calls a command's `_start`, or a reactor's `_initialize` and `handle`;
+// returns the exit code.
+function runGuest(wasi, instance) {
+  if (instance.exports._start) return wasi.start(instance);
+  try {
+    wasi.initialize(instance);
+    instance.exports.handle();
+    return 0;
+  } catch (error) {
+    // proc_exit in a reactor: Node throws its own symbol and keeps the code.
+    if (typeof error === "symbol" && error.description === "kExitCode") return wasi[error];
+    throw error;
   }
 }
 
@@ -54,6 +69,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(2);
   }
   const event = readFileSync(eventPath ?? 0, "utf8");
-  const { exitCode, stdout, stderr } = await run(wasmPath, event);
+  const { exitCode, stdout, stderr, trap } = await run(wasmPath, event);
+  if (trap) console.log(`trap: ${trap}`);
   console.log(`exit code: ${exitCode}\nstdout: ${stdout}\nstderr: ${stderr}`);
 }

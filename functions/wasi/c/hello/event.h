@@ -74,6 +74,12 @@ static inline void write_all(int fd, const char *s, size_t n) {
     }
 }
 
+/* Logs one line on stderr (`warn: ...` for a warning). */
+static inline void log_line(const char *line) {
+    write_all(2, line, strlen(line));
+    write_all(2, "\n", 1);
+}
+
 /* Writes the response: a status, a content type (none if NULL), a body. */
 static inline void respond(int status, const char *content_type, const char *body, size_t len) {
     struct text out = {0};

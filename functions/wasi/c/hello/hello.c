@@ -9,8 +9,8 @@ int main(void) {
     char *event = read_event(&len);
     const char *end = event + len;
     if (!json_check(event, end)) {
-        respond(400, NULL, "the event is not JSON", 21);
-        return 0;
+        log_line("error: the event is not JSON");
+        return 1;
     }
     char *name = json_string(json_member(json_member(event, end, "queryParameters"), end, "name"), end, NULL);
     size_t body_len = 0;

@@ -167,7 +167,10 @@ int main(void) {
     size_t len, body_len = 0;
     char *event = read_event(&len);
     const char *end = event + len;
-    if (!json_check(event, end)) return fail_with(400, "the event is not JSON");
+    if (!json_check(event, end)) {
+        log_line("error: the event is not JSON");
+        return 1;
+    }
     const char *max = json_member(json_member(event, end, "queryParameters"), end, "max");
     if (!max) max = json_member(json_member(event, end, "pathParameters"), end, "max");
     char *max_text = json_string(max, end, NULL);

@@ -20,10 +20,19 @@ const Response = struct {
 pub fn main() u8 {
     // An instance serves one event: nothing is freed.
     var arena: std.heap.ArenaAllocator = .init(std.heap.wasm_allocator);
-    const response = handle(arena.allocator()) catch return 1;
-    const json = std.json.Stringify.valueAlloc(arena.allocator(), response, .{}) catch return 1;
-    writeAll(1, json) catch return 1;
+    respond(arena.allocator()) catch |err| {
+        // A failed event: logged, and the exit code says so.
+        writeAll(2, "error: ") catch {};
+        writeAll(2, @errorName(err)) catch {};
+        writeAll(2, "\n") catch {};
+        return 1;
+    };
     return 0;
+}
+
+fn respond(gpa: std.mem.Allocator) !void {
+    const response = try handle(gpa);
+    try writeAll(1, try std.json.Stringify.valueAlloc(gpa, response, .{}));
 }
 
 fn handle(gpa: std.mem.Allocator) !Response {

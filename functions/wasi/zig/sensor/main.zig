@@ -43,7 +43,7 @@ const Checked = struct {
     sensor: ?[]const u8,
     celsius: f64,
     fahrenheit: f64,
-    threshold: f64,
+    threshold: ?f64, // null if not finite, as JSON has no infinity
     alert: bool,
 };
 
@@ -56,12 +56,21 @@ const Response = struct {
 pub fn main() u8 {
     // An instance serves one event: nothing is freed.
     var arena: std.heap.ArenaAllocator = .init(std.heap.wasm_allocator);
-    const response = handle(arena.allocator()) catch return 1;
-    const json = std.json.Stringify.valueAlloc(arena.allocator(), response, .{
-        .emit_null_optional_fields = false,
-    }) catch return 1;
-    writeAll(1, json) catch return 1;
+    respond(arena.allocator()) catch |err| {
+        // A failed event: logged, and the exit code says so.
+        writeAll(2, "error: ") catch {};
+        writeAll(2, @errorName(err)) catch {};
+        writeAll(2, "\n") catch {};
+        return 1;
+    };
     return 0;
+}
+
+fn respond(gpa: Allocator) !void {
+    const response = try handle(gpa);
+    try writeAll(1, try std.json.Stringify.valueAlloc(gpa, response, .{
+        .emit_null_optional_fields = false,
+    }));
 }
 
 fn handle(gpa: Allocator) !Response {
@@ -69,7 +78,7 @@ fn handle(gpa: Allocator) !Response {
     const event = try std.json.parseFromSliceLeaky(Event, gpa, input, .{ .ignore_unknown_fields = true });
     const max = parameter(event.queryParameters, "max") orelse parameter(event.pathParameters, "max");
     const threshold = if (max) |text|
-        std.fmt.parseFloat(f64, text) catch return fail(400, "max must be a number")
+        parseNumber(text) catch return fail(400, "max must be a number")
     else
         30.0;
     var body = event.body;
@@ -97,7 +106,7 @@ fn handle(gpa: Allocator) !Response {
         .sensor = reading.sensor,
         .celsius = round1(celsius),
         .fahrenheit = round1(celsius * 9.0 / 5.0 + 32.0),
-        .threshold = threshold,
+        .threshold = if (std.math.isFinite(threshold)) threshold else null,
         .alert = alert,
     };
     return .{
@@ -105,6 +114,13 @@ fn handle(gpa: Allocator) !Response {
         .headers = .{ .@"content-type" = "application/json" },
         .body = try std.json.Stringify.valueAlloc(gpa, checked, .{}),
     };
+}
+
+/// A number as a query parameter: decimal, or inf or nan (std.fmt.parseFloat
+/// would take hexadecimal and `_` separators too).
+fn parseNumber(text: []const u8) !f64 {
+    if (std.mem.indexOfAny(u8, text, "_xX") != null) return error.InvalidCharacter;
+    return std.fmt.parseFloat(f64, text);
 }
 
 fn parameter(parameters: ?Parameters, name: []const u8) ?[]const u8 {
