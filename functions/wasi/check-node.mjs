@@ -52,6 +52,7 @@ const cases = {
     ["trailing text", event({ body: '{"celsius": 21.5} x' }), 400, /^not a reading: /],
     ["no reading", event({ body: '{"sensor": "kitchen"}' }), 400, "a reading needs celsius or fahrenheit"],
     ["bad base64", event({ body: "e30", isBase64Encoded: true }), 400, /^bad base64 body: /],
+    ["base64, not UTF-8", event({ body: Buffer.from('{"celsius": 1, "sensor": "\xff"}', "latin1").toString("base64"), isBase64Encoded: true }), 400, /^not a reading: /],
     ["too hot", event({ body: '{"celsius": 2000}' }), 422, /^2000 °C is not a plausible reading$/],
     ["too cold", event({ body: '{"fahrenheit": -1000}' }), 422, /°C is not a plausible reading$/],
   ],

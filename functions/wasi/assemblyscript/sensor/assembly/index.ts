@@ -17,7 +17,7 @@ export function handle(): void {
     if (isNaN(threshold)) return respond(400, null, "max must be a number");
   }
   const body = readBody(event);
-  if (body == null) return respond(400, null, "bad base64 body: " + base64Error);
+  if (body == null) return respond(400, null, bodyError);
   const reading = parse(body);
   if (reading == null) return respond(400, null, "not a reading: " + parseError);
   if (reading.kind != Kind.Object) return respond(400, null, "not a reading: expected a JSON object");
@@ -53,6 +53,9 @@ function number(reading: Value, key: string): Value | null {
   return value.kind == Kind.Number || value.kind == Kind.Null ? value : null;
 }
 
+/** Why `readBody` returned null. */
+let bodyError = "";
+
 /** The body as text, decoded from base64 if the event says so; null if that fails. */
 function readBody(event: Value): string | null {
   const body = event.getString("body");
@@ -60,7 +63,27 @@ function readBody(event: Value): string | null {
   const encoded = event.get("isBase64Encoded");
   if (encoded == null || encoded.kind != Kind.Bool || !encoded.bool) return text;
   const bytes = decodeBase64(text);
-  return bytes != null ? String.UTF8.decode(bytes.buffer) : null;
+  if (bytes == null) {
+    bodyError = "bad base64 body: " + base64Error;
+    return null;
+  }
+  if (!validUtf8(bytes)) {
+    bodyError = "not a reading: invalid UTF-8";
+    return null;
+  }
+  return String.UTF8.decode(bytes.buffer);
+}
+
+/** Whether `bytes` are UTF-8 (String.UTF8.decode would replace what is not). */
+function validUtf8(bytes: Uint8Array): bool {
+  let i = 0;
+  while (i < bytes.length) {
+    const c = bytes[i++];
+    const more = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+    if (more < 0 || bytes.length - i < more) return false;
+    for (let j = 0; j < more; j++) if ((bytes[i++] & 0xc0) != 0x80) return false;
+  }
+  return true;
 }
 
 /** A number as a query parameter: decimal with an optional sign, point and exponent, or inf; NaN if not. */
