@@ -32,3 +32,4 @@ mod observe;
 mod own_log;
 mod policies;
 mod util;
+mod wasi_guests;
