@@ -32,4 +32,5 @@ mod observe;
 mod own_log;
 mod policies;
 mod util;
+mod wasi_guests;
 mod web;
