@@ -14,6 +14,7 @@ mod console;
 mod contain_client;
 mod contain_guest;
 mod contain_slots;
+mod contain_wasi;
 mod cron;
 mod delivery;
 mod docs;
