@@ -82,6 +82,17 @@ pub fn check(module: &str) -> anyhow::Result<()> {
                 "instantiation: {:.2} ms ({on})",
                 compiled.instantiation.as_secs_f64() * 1e3
             )?;
+            let memory = compiled.initial_memory();
+            if memory > 2 << 16 {
+                writeln!(
+                    out,
+                    "initial memory: {} KiB; every event starts with it, and up to 4 MiB of it \
+                     is zeroed each time: a smaller stack keeps a guest at one or two 64 KiB \
+                     pages (clang: -Wl,-z,stack-size=32768; Rust: -C link-arg=-zstack-size=32768; \
+                     Zig: --stack 32768)",
+                    memory >> 10
+                )?;
+            }
             match compiled.wasi {
                 None => writeln!(out, "ok: fits the fenn ABI v{}", fenn_abi::abi::ABI_VERSION)?,
                 Some(entry) => {

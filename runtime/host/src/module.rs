@@ -140,6 +140,18 @@ impl FunctionModule {
         info(&self.module)
     }
 
+    /// The linear memory each instance starts with, in bytes.
+    pub fn initial_memory(&self) -> u64 {
+        self.module
+            .exports()
+            .find_map(|export| match export.ty() {
+                ExternType::Memory(memory) => Some(memory.minimum()),
+                _ => None,
+            })
+            .unwrap_or(0)
+            .saturating_mul(64 << 10)
+    }
+
     /// Instantiates once without running anything, so that unresolvable
     /// imports and an initial memory over the limit fail at deploy.
     fn trial_instantiate(&self) -> Result<(), Error> {
