@@ -44,9 +44,13 @@ pub(crate) struct HostState {
     /// Fuel calls cost beyond what their slice had left: taken from the
     /// budget when the slice ends.
     pub(crate) overdraft: u64,
-    /// The invocation's budget left when the slice began: a call whose
-    /// work would cost more is refused before it is done.
+    /// The invocation's budget left when the slice began, and the slice's
+    /// grant: a call whose work would cost more than what is left now is
+    /// refused before it is done ([`afford`]).
     pub(crate) budget_left: u64,
+    pub(crate) slice_grant: u64,
+    /// Set when a call was refused for that: the run ends out of fuel.
+    pub(crate) out_of_budget: bool,
 }
 
 impl HostState {
@@ -72,19 +76,22 @@ impl HostState {
             wasi: None,
             fuel_debt: 0,
             overdraft: 0,
-            budget_left: limits.fuel,
+            budget_left: 0,
+            slice_grant: 0,
+            out_of_budget: false,
         }
     }
 
     /// Writes one of the guest's log lines at `level`, within its limits.
-    pub(crate) fn log_line(&mut self, level: abi::LogLevel, bytes: &[u8]) {
+    /// Answers whether it was written.
+    pub(crate) fn log_line(&mut self, level: abi::LogLevel, bytes: &[u8]) -> bool {
         let now = std::time::Instant::now();
         if !self.log.admit(bytes.len(), &self.log_rate, now) {
             // A panic message still names the trap's cause.
             if level == abi::LogLevel::Error {
                 self.last_error = Some(guest_log::reason(bytes));
             }
-            return;
+            return false;
         }
         let line = guest_log::escape(bytes);
         if let Some(trace) = &self.trace {
@@ -109,6 +116,7 @@ impl HostState {
                 self.last_error = Some(guest_log::reason(bytes));
             }
         }
+        true
     }
 }
 
@@ -147,6 +155,24 @@ pub(crate) fn define_host_functions(linker: &mut Linker<HostState>) -> Result<()
         )
         .map_err(define_error)?;
     crate::calls::define(linker)
+}
+
+/// The invocation's budget left now, for a call to check before it does
+/// work that costs more than a slice: a call that cannot be paid is
+/// refused with [`past_budget`], its work never done, so that one call
+/// cannot spend more than the budget.
+pub(crate) fn budget_now(caller: &Caller<'_, HostState>) -> Result<u64, wasmi::Error> {
+    let in_slice = caller.get_fuel()?;
+    let state = caller.data();
+    let used = state.slice_grant.saturating_sub(in_slice);
+    Ok((state.budget_left.saturating_sub(used)).saturating_sub(state.overdraft))
+}
+
+/// Ends the run out of fuel: a call's work would cost more than the
+/// budget left.
+pub(crate) fn past_budget(state: &mut HostState) -> wasmi::Error {
+    state.out_of_budget = true;
+    wasmi::Error::new("a host call past the CPU budget")
 }
 
 /// Charges a host call's fixed cost and `bytes` units. What the slice
@@ -281,6 +307,8 @@ impl Invocation {
         store.limiter(|state| &mut state.limiter);
         let budget = module.limits.fuel;
         let setup_grant = budget.min(SETUP_FUEL);
+        store.data_mut().budget_left = setup_grant;
+        store.data_mut().slice_grant = setup_grant;
         let setup = (|| {
             store.set_fuel(setup_grant)?;
             let instance = module
@@ -302,7 +330,13 @@ impl Invocation {
         let (memory, pending) = match setup {
             Ok(ready) => ready,
             // Out of fuel here means out of the setup grant, not the budget.
-            Err(error) => return Err(classify(&store, &error, setup_grant, &module.limits)),
+            Err(error) => {
+                let exit = error.i32_exit_status();
+                return match crate::wasi::ended(store.data_mut(), exit, &module.limits) {
+                    Some(Err(error)) => Err(error),
+                    _ => Err(classify(&store, &error, setup_grant, &module.limits)),
+                };
+            }
         };
         let spent = setup_grant - store.get_fuel().unwrap_or(0).min(setup_grant);
         let overdraft = std::mem::take(&mut store.data_mut().overdraft);
@@ -345,6 +379,7 @@ impl Invocation {
             }));
         }
         running.store.data_mut().budget_left = running.fuel_left;
+        running.store.data_mut().slice_grant = grant;
         let store = &mut running.store;
         let result = match pending {
             Pending::Start { handle, ptr, len } => handle
@@ -372,6 +407,11 @@ impl Invocation {
             Ok(Slice::OutOfFuel(..)) => Step::Done(Err(Error::OutOfFuel {
                 fuel: running.fuel_budget,
             })),
+            Ok(Slice::HostTrap { .. }) if running.store.data().out_of_budget => {
+                Step::Done(Err(Error::OutOfFuel {
+                    fuel: running.fuel_budget,
+                }))
+            }
             Ok(Slice::HostTrap { exit, reason }) => Step::Done(
                 running
                     .wasi_ended(exit)
@@ -494,6 +534,9 @@ fn classify(
         }
         Some(Hit::Budget) => return Error::Overloaded,
         None => {}
+    }
+    if store.data().out_of_budget {
+        return Error::OutOfFuel { fuel };
     }
     if store.data().calls.past_deadline {
         return Error::Deadline {

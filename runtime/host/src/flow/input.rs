@@ -94,7 +94,11 @@ pub fn step_event(event: &Event, graph: &Graph, arrived: &Arrived, to: Addressed
     next.headers
         .retain(|name, _| !name.starts_with(FENN_PREFIX));
     for (name, value) in &event.headers {
-        if name.starts_with(FENN_PREFIX) && name != fenn_abi::event::HEADER_INVOCATION {
+        // A web route's mark is for the function it names, not a step.
+        if name.starts_with(FENN_PREFIX)
+            && name != fenn_abi::event::HEADER_INVOCATION
+            && name != crate::wasi::cgi::HEADER_WEB
+        {
             next.headers.insert(name.clone(), value.clone());
         }
     }

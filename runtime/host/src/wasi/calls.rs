@@ -6,7 +6,7 @@ use super::errno::{BADF, FAULT, INVAL, NOSYS, SPIPE, SUCCESS};
 use super::stdio::{Stdio, level_of};
 use super::{CALLS, MODULE, signature};
 use crate::Error;
-use crate::invocation::{HostState, spend};
+use crate::invocation::{HostState, budget_now, past_budget, spend};
 use fenn_abi::abi;
 use wasmi::{Caller, Extern, FuncType, Linker, Val};
 
@@ -18,8 +18,11 @@ type Answer = Result<i32, wasmi::Error>;
 const RANDOM_FUEL: u64 = 16;
 /// The most buffers one read or write may name.
 const MAX_IOVS: u32 = 1024;
-/// `filetype::character_device`: what stdin, stdout and stderr are.
-const CHARACTER_DEVICE: u8 = 2;
+/// `filetype::unknown`: what stdin, stdout and stderr are said to be. A
+/// character device would be taken for a terminal (`isatty`): C's stdout
+/// would then flush, one call, at every line, and programs would colour
+/// their log lines.
+const STDIO_FILETYPE: u8 = 0;
 
 /// Defines every call of [`CALLS`] on `linker`.
 pub(crate) fn define(linker: &mut Linker<HostState>) -> Result<(), wasmi::errors::LinkerError> {
@@ -175,6 +178,7 @@ fn settle(answer: Result<i32, i32>) -> Answer {
 }
 
 fn fd_write(mut caller: Call<'_>, fd: i32, iovs: i32, count: i32, written: i32) -> Answer {
+    let left = budget_now(&caller)?;
     let answer = with_stdio(&mut caller, |data, stdio, state| {
         if fd != 1 && fd != 2 {
             return Ok(BADF);
@@ -183,25 +187,33 @@ fn fd_write(mut caller: Call<'_>, fd: i32, iovs: i32, count: i32, written: i32) 
             Ok(buffers) => buffers,
             Err(errno) => return Ok(errno),
         };
-        let total: usize = buffers.iter().map(|(_, len)| len).sum();
+        let total = buffers
+            .iter()
+            .fold(0u64, |sum, (_, len)| sum.saturating_add(*len as u64));
+        let Ok(total) = u32::try_from(total) else {
+            return Ok(INVAL);
+        };
+        if u64::from(total) > left {
+            return Err(past_budget(state));
+        }
         for &(start, len) in &buffers {
             let bytes = &data[start..start + len];
             if fd == 1 {
                 if !stdio.write_stdout(bytes) {
                     return Err(wasmi::Error::new("stdout is over max_response"));
                 }
-            } else if state.log.spent() {
+            } else if state.log.spent() || stdio.stderr_dropping {
                 // The event's log lines are spent: nothing more is read.
                 state.log.drop_unread();
             } else {
                 stdio.write_stderr(bytes, &mut |line| {
                     let (level, text) = level_of(line);
-                    state.log_line(level, text);
+                    state.log_line(level, text)
                 });
             }
         }
-        state.fuel_debt = state.fuel_debt.saturating_add(total as u64);
-        settle(put(data, written, &(total as u32).to_le_bytes()).map(|()| SUCCESS))
+        state.fuel_debt = state.fuel_debt.saturating_add(u64::from(total));
+        settle(put(data, written, &total.to_le_bytes()).map(|()| SUCCESS))
     });
     spend_debt(&mut caller)?;
     answer
@@ -315,15 +327,15 @@ fn origin() -> std::time::Instant {
 }
 
 fn random_get(mut caller: Call<'_>, buf: i32, len: i32) -> Answer {
-    let answer = with_stdio(&mut caller, |data, stdio, state| {
+    let left = budget_now(&caller)?;
+    let answer = with_stdio(&mut caller, |data, _, state| {
         let start = buf as u32 as usize;
         let Some(bytes) = data.get_mut(start..start.saturating_add(len as u32 as usize)) else {
             return Ok(FAULT);
         };
         let cost = (bytes.len() as u64).saturating_mul(RANDOM_FUEL);
-        if cost > state.budget_left {
-            stdio.out_of_fuel = true;
-            return Err(wasmi::Error::new("random_get: past the CPU budget"));
+        if cost > left {
+            return Err(past_budget(state));
         }
         state.fuel_debt = cost;
         match getrandom::getrandom(bytes) {
@@ -342,7 +354,7 @@ fn fd_fdstat_get(mut caller: Call<'_>, fd: i32, out: i32) -> Answer {
     }
     // filetype, flags, rights: read on stdin, write on the others.
     let mut stat = [0u8; 24];
-    stat[0] = CHARACTER_DEVICE;
+    stat[0] = STDIO_FILETYPE;
     let rights: u64 = if fd == 0 { 1 << 1 } else { 1 << 6 };
     stat[8..16].copy_from_slice(&rights.to_le_bytes());
     with_stdio(&mut caller, |data, _, _| {
@@ -356,7 +368,7 @@ fn fd_filestat_get(mut caller: Call<'_>, fd: i32, out: i32) -> Answer {
         return Ok(BADF);
     }
     let mut stat = [0u8; 64];
-    stat[16] = CHARACTER_DEVICE;
+    stat[16] = STDIO_FILETYPE;
     with_stdio(&mut caller, |data, _, _| {
         settle(put(data, out, &stat).map(|()| SUCCESS))
     })

@@ -35,7 +35,11 @@ pub fn variables(event: &Event, body_len: usize) -> Vec<(String, String)> {
         vars.push(("CONTENT_TYPE".into(), content_type.into()));
     }
     for (name, value) in &event.headers {
-        if name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("content-length")
+        // A name with `_` would read as the same variable as one with `-`
+        // (`x_user` and `x-user`): left out, as web servers do for CGI.
+        if name.eq_ignore_ascii_case("content-type")
+            || name.eq_ignore_ascii_case("content-length")
+            || name.contains('_')
         {
             continue;
         }

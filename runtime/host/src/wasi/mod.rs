@@ -267,9 +267,6 @@ pub(crate) fn ended(
     state.wasi.as_ref()?;
     flush(state);
     let stdio = state.wasi.as_deref()?;
-    if stdio.out_of_fuel {
-        return Some(Err(Error::OutOfFuel { fuel: limits.fuel }));
-    }
     if stdio.stdout_over {
         return Some(Err(Error::BadOutput {
             reason: format!(
@@ -289,7 +286,7 @@ fn flush(state: &mut crate::invocation::HostState) {
     if let Some(mut stdio) = state.wasi.take() {
         stdio.flush_stderr(&mut |line| {
             let (level, text) = stdio::level_of(line);
-            state.log_line(level, text);
+            state.log_line(level, text)
         });
         state.wasi = Some(stdio);
     }

@@ -14,8 +14,9 @@ pub(crate) struct Stdio {
     max_stdout: usize,
     /// Set when the guest wrote more than `max_stdout`.
     pub(crate) stdout_over: bool,
-    /// Set when a call was refused for costing more than the budget left.
-    pub(crate) out_of_fuel: bool,
+    /// Set once a stderr line was refused by the log limits: the rest of
+    /// the event's stderr is dropped unread.
+    pub(crate) stderr_dropping: bool,
     /// A stderr line not yet ended.
     stderr: Vec<u8>,
     /// The last stderr line, as the reason of a failure.
@@ -44,7 +45,7 @@ impl Stdio {
             stdout: Vec::new(),
             max_stdout,
             stdout_over: false,
-            out_of_fuel: false,
+            stderr_dropping: false,
             stderr: Vec::new(),
             last_line: None,
             environ: Vec::new(),
@@ -87,10 +88,12 @@ impl Stdio {
         true
     }
 
-    /// Appends to stderr and hands each line it ends to `line`. A line
-    /// longer than a log line is cut there and goes on as another.
-    pub(crate) fn write_stderr(&mut self, mut bytes: &[u8], line: &mut impl FnMut(&[u8])) {
-        while !bytes.is_empty() {
+    /// Appends to stderr and hands each line it ends to `line`, which
+    /// answers whether it was written: once one is not, the rest of the
+    /// event's stderr is dropped unread. A line longer than a log line is
+    /// cut there and goes on as another.
+    pub(crate) fn write_stderr(&mut self, mut bytes: &[u8], line: &mut impl FnMut(&[u8]) -> bool) {
+        while !bytes.is_empty() && !self.stderr_dropping {
             let room = MAX_LINE - self.stderr.len();
             let take = bytes.len().min(room);
             match bytes[..take].iter().position(|&b| b == b'\n') {
@@ -111,12 +114,12 @@ impl Stdio {
     }
 
     /// Hands the line not yet ended, if any, to `line`.
-    pub(crate) fn flush_stderr(&mut self, line: &mut impl FnMut(&[u8])) {
+    pub(crate) fn flush_stderr(&mut self, line: &mut impl FnMut(&[u8]) -> bool) {
         if self.stderr.last() == Some(&b'\r') {
             self.stderr.pop();
         }
-        if !self.stderr.is_empty() {
-            line(&self.stderr);
+        if !self.stderr.is_empty() && !self.stderr_dropping {
+            self.stderr_dropping = !line(&self.stderr);
             self.last_line = Some(crate::guest_log::reason(&self.stderr));
         }
         self.stderr.clear();
@@ -152,9 +155,13 @@ mod tests {
         for bytes in writes {
             stdio.write_stderr(bytes, &mut |l| {
                 seen.push(String::from_utf8_lossy(l).into_owned());
+                true
             });
         }
-        stdio.flush_stderr(&mut |l| seen.push(String::from_utf8_lossy(l).into_owned()));
+        stdio.flush_stderr(&mut |l| {
+            seen.push(String::from_utf8_lossy(l).into_owned());
+            true
+        });
         seen
     }
 
@@ -172,6 +179,21 @@ mod tests {
         let seen = lines(&mut stdio, &[&long]);
         let lens: Vec<usize> = seen.iter().map(String::len).collect();
         assert_eq!(lens, [MAX_LINE, MAX_LINE, 5]);
+    }
+
+    #[test]
+    fn once_a_line_is_refused_the_rest_of_stderr_is_dropped_unread() {
+        let mut stdio = Stdio::new("f", Vec::new(), 10);
+        let mut offered = 0;
+        stdio.write_stderr(b"a\nb\nc\n", &mut |_| {
+            offered += 1;
+            offered < 2
+        });
+        stdio.write_stderr(b"d\n", &mut |_| {
+            offered += 1;
+            true
+        });
+        assert_eq!(offered, 2);
     }
 
     #[test]

@@ -248,3 +248,17 @@ fn a_reactor_is_initialised_then_handled() {
     let response = run(&module, &Event::new("/w", "GET")).unwrap();
     assert_eq!(response.status_code, 204);
 }
+
+#[test]
+fn a_call_the_budget_left_cannot_pay_is_refused_before_its_work() {
+    // One block, no fuel check between the calls: each is refused on its
+    // own cost, 16 fuel a byte against a budget of 1 M.
+    let limits = Limits {
+        fuel: 1_000_000,
+        ..Limits::default()
+    };
+    let body = "(drop (call $random (i32.const 0) (i32.const 65536)))".repeat(10);
+    let module = compile(&command(&body, ""), limits).unwrap();
+    let error = run(&module, &Event::new("/w", "GET")).unwrap_err();
+    assert!(matches!(error, Error::OutOfFuel { .. }), "{error:?}");
+}
