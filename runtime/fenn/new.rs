@@ -49,29 +49,38 @@ struct Project {
     build: &'static str,
 }
 
+/// A project `fenn new` wrote.
+#[derive(Debug)]
+pub struct Created {
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The command that builds it, run in its folder.
+    pub build: &'static str,
+}
+
 /// `fenn new NAME --lang LANG`: writes the project into `./NAME` and says
 /// how to build it.
 #[allow(clippy::print_stdout)]
 pub fn run(name: &str, lang: Lang) -> anyhow::Result<()> {
-    let dir = create(Path::new("."), name, lang)?;
-    let build = project(name, lang)?.build;
+    let created = create(Path::new("."), name, lang)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "created {}", dir.display())?;
-    writeln!(out, "build it:   cd {name} && {build}")?;
+    writeln!(out, "created {}", created.dir.display())?;
+    writeln!(out, "build it:   cd {name} && {}", created.build)?;
     writeln!(out, "deploy it:  see {name}/README.md")?;
     Ok(())
 }
 
-/// Writes the project of function `name` in `lang` into `parent/name`,
-/// and returns that directory: refused when `name` is not a function's
-/// name or the directory holds anything.
-pub fn create(parent: &Path, name: &str, lang: Lang) -> anyhow::Result<PathBuf> {
+/// Writes the project of function `name` in `lang` into `parent/name`:
+/// refused when `name` is not a function's name or the folder holds
+/// anything.
+pub fn create(parent: &Path, name: &str, lang: Lang) -> anyhow::Result<Created> {
     if let Some(reason) = fenn_runtime::trigger::name_refused(name) {
         bail!("not a function name: {reason}");
     }
     let dir = parent.join(name);
     ensure_empty(&dir)?;
-    for file in project(name, lang)?.files {
+    let project = project(name, lang)?;
+    for file in project.files {
         let path = dir.join(&file.path);
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder)
@@ -80,7 +89,10 @@ pub fn create(parent: &Path, name: &str, lang: Lang) -> anyhow::Result<PathBuf> 
         std::fs::write(&path, file.text)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(dir)
+    Ok(Created {
+        dir,
+        build: project.build,
+    })
 }
 
 /// Refuses a directory that holds anything, and a file in its place.
@@ -166,11 +178,20 @@ mod tests {
         std::fs::create_dir(parent.join("empty")).unwrap();
         create(&parent, "empty", Lang::Rust).unwrap();
         assert!(parent.join("empty/README.md").is_file());
-        let error = create(&parent, "empty", Lang::Rust).unwrap_err().to_string();
-        assert!(error.ends_with("already exists and is not empty: choose another name, or remove it"));
+        let error = create(&parent, "empty", Lang::Rust)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("already exists and is not empty: choose another name, or remove it")
+        );
         std::fs::write(parent.join("plain"), "").unwrap();
-        let error = create(&parent, "plain", Lang::Rust).unwrap_err().to_string();
-        assert!(error.ends_with("already exists and is not a directory"), "{error}");
+        let error = create(&parent, "plain", Lang::Rust)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with("already exists and is not a directory"),
+            "{error}"
+        );
         std::fs::remove_dir_all(parent).unwrap();
     }
 }

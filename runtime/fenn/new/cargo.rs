@@ -69,12 +69,7 @@ fn inheriting(line: &str) -> Option<(String, Table)> {
 
 /// The workspace's `key` with the member's `own` keys: features added to
 /// the workspace's, anything else (`optional`) as the member says.
-fn resolved(
-    from: &Table,
-    key: &str,
-    own: Table,
-    paths: &[(&str, &str)],
-) -> anyhow::Result<Value> {
+fn resolved(from: &Table, key: &str, own: Table, paths: &[(&str, &str)]) -> anyhow::Result<Value> {
     let mut value = from
         .get(key)
         .cloned()
@@ -83,7 +78,10 @@ fn resolved(
         if own.is_empty() {
             return Ok(value);
         }
-        value = Value::Table(Table::from_iter([("version".into(), version.clone().into())]));
+        value = Value::Table(Table::from_iter([(
+            "version".into(),
+            version.clone().into(),
+        )]));
     }
     let Value::Table(table) = &mut value else {
         return Ok(value);

@@ -60,14 +60,11 @@ const VENDORED: [Vendored; 2] = [
 const PATHS: [(&str, &str); 1] = [("fenn-abi", "../fenn-abi")];
 
 /// Names a package may not take: Rust's keywords and its own crates.
-const RESERVED: &[&str] = &[
-    "abstract", "alloc", "as", "async", "await", "become", "box", "break", "const", "continue",
-    "core", "crate", "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen",
-    "if", "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv",
-    "proc_macro", "pub", "ref", "return", "self", "static", "std", "struct", "super", "test",
-    "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where",
-    "while", "yield",
-];
+const RESERVED: &str = "\
+    abstract alloc as async await become box break const continue core crate do dyn else \
+    enum extern false final fn for gen if impl in let loop macro match mod move mut \
+    override priv proc_macro pub ref return self static std struct super test trait true \
+    try type typeof unsafe unsized use virtual where while yield";
 
 /// The Rust project of function `name`.
 pub(super) fn project(name: &str) -> anyhow::Result<Project> {
@@ -87,7 +84,10 @@ pub(super) fn project(name: &str) -> anyhow::Result<Project> {
     for crate_ in &VENDORED {
         let manifest = cargo::standalone(crate_.manifest, crate_.workspace, &PATHS)
             .with_context(|| format!("{}'s Cargo.toml", crate_.name))?;
-        files.push(File::new(format!("vendor/{}/Cargo.toml", crate_.name), manifest));
+        files.push(File::new(
+            format!("vendor/{}/Cargo.toml", crate_.name),
+            manifest,
+        ));
         for (path, text) in crate_.sources {
             files.push(File::new(format!("vendor/{}/{path}", crate_.name), *text));
         }
@@ -104,7 +104,9 @@ pub(super) fn project(name: &str) -> anyhow::Result<Project> {
 fn package_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
     let package = name.to_ascii_lowercase().replace('.', "-");
     let refused = package.starts_with(|c: char| c.is_ascii_digit())
-        || RESERVED.contains(&package.replace('-', "_").as_str())
+        || RESERVED
+            .split_whitespace()
+            .any(|word| word == package.replace('-', "_"))
         || taken(&package);
     if refused {
         format!("fn-{package}")
@@ -122,7 +124,12 @@ fn manifest(package: &str) -> anyhow::Result<String> {
         .position(|line| *line == "[profile.release]")
         .context("the guest workspace has no release profile")?;
     // With its comment, the lines before it that start with '#'.
-    let start = header - lines[..header].iter().rev().take_while(|l| l.starts_with('#')).count();
+    let start = header
+        - lines[..header]
+            .iter()
+            .rev()
+            .take_while(|l| l.starts_with('#'))
+            .count();
     let end = lines[header + 1..]
         .iter()
         .position(|line| line.starts_with('['))
@@ -200,23 +207,41 @@ mod tests {
     #[test]
     fn the_manifests_inherit_nothing_and_find_the_vendored_crates() {
         let project = project("demo").unwrap();
-        for file in project.files.iter().filter(|f| f.path.ends_with("Cargo.toml")) {
+        for file in project
+            .files
+            .iter()
+            .filter(|f| f.path.ends_with("Cargo.toml"))
+        {
             assert!(!file.text.contains("workspace = true"), "{}", file.text);
             assert!(!file.text.contains(".workspace"), "{}", file.text);
         }
         let text = |path: &str| &project.files.iter().find(|f| f.path == path).unwrap().text;
         let sdk = text("vendor/fenn-sdk/Cargo.toml");
-        assert!(sdk.contains(r#"fenn-abi = { path = "../fenn-abi" }"#), "{sdk}");
+        assert!(
+            sdk.contains(r#"fenn-abi = { path = "../fenn-abi" }"#),
+            "{sdk}"
+        );
         let abi = text("vendor/fenn-abi/Cargo.toml");
         assert!(abi.contains(r#"edition = "2024""#), "{abi}");
-        assert!(!abi.contains("[lints]") && !abi.contains("serde_json"), "{abi}");
+        assert!(
+            !abi.contains("[lints]") && !abi.contains("serde_json"),
+            "{abi}"
+        );
         let manifest = text("Cargo.toml");
-        for line in ["[profile.release]", "lto = true", "panic = \"abort\"", "# opt-level 3"] {
+        for line in [
+            "[profile.release]",
+            "lto = true",
+            "panic = \"abort\"",
+            "# opt-level 3",
+        ] {
             assert!(manifest.contains(line), "{line} missing:\n{manifest}");
         }
         let lock = text("Cargo.lock");
         assert!(lock.contains("name = \"demo\"") && lock.contains("name = \"postcard\""));
-        assert!(!lock.contains("misbehave") && !lock.contains("serde_json"), "{lock}");
+        assert!(
+            !lock.contains("misbehave") && !lock.contains("serde_json"),
+            "{lock}"
+        );
     }
 
     #[test]
@@ -226,6 +251,9 @@ mod tests {
         assert_eq!(package_name("2nd", none), "fn-2nd");
         assert_eq!(package_name("fn", none), "fn-fn");
         assert_eq!(package_name("proc-macro", none), "fn-proc-macro");
-        assert_eq!(package_name("postcard", |name| name == "postcard"), "fn-postcard");
+        assert_eq!(
+            package_name("postcard", |name| name == "postcard"),
+            "fn-postcard"
+        );
     }
 }
