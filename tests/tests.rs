@@ -33,3 +33,4 @@ mod observe;
 mod own_log;
 mod policies;
 mod util;
+mod wasi_guests;

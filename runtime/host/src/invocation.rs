@@ -37,6 +37,13 @@ pub(crate) struct HostState {
     log: LogCount,
     last_error: Option<String>,
     trace: Option<Arc<Trace>>,
+    /// A WASI guest's streams and environment; `None` for ABI v1.
+    pub(crate) wasi: Option<Box<crate::wasi::stdio::Stdio>>,
+    /// Bytes a call's body moved, charged when it returns.
+    pub(crate) fuel_debt: u64,
+    /// Fuel calls cost beyond what their slice had left: taken from the
+    /// budget when the slice ends.
+    pub(crate) overdraft: u64,
 }
 
 impl HostState {
@@ -59,6 +66,44 @@ impl HostState {
             log: LogCount::default(),
             last_error: None,
             trace: None,
+            wasi: None,
+            fuel_debt: 0,
+            overdraft: 0,
+        }
+    }
+
+    /// Writes one of the guest's log lines at `level`, within its limits.
+    pub(crate) fn log_line(&mut self, level: abi::LogLevel, bytes: &[u8]) {
+        let now = std::time::Instant::now();
+        if !self.log.admit(bytes.len(), &self.log_rate, now) {
+            // A panic message still names the trap's cause.
+            if level == abi::LogLevel::Error {
+                self.last_error = Some(guest_log::reason(bytes));
+            }
+            return;
+        }
+        let line = guest_log::escape(bytes);
+        if let Some(trace) = &self.trace {
+            trace.line(level.name(), &line, bytes.len() > guest_log::MAX_LINE);
+        }
+        // Each line names its function and invocation itself: a span per
+        // invocation would cost every event the formatting of its fields,
+        // logging or not.
+        let (function, invocation) = (&*self.function, self.invocation);
+        match level {
+            abi::LogLevel::Debug => {
+                tracing::debug!(target: "fenn::guest", function, invocation, "{line}");
+            }
+            abi::LogLevel::Info => {
+                tracing::info!(target: "fenn::guest", function, invocation, "{line}");
+            }
+            abi::LogLevel::Warn => {
+                tracing::warn!(target: "fenn::guest", function, invocation, "{line}");
+            }
+            abi::LogLevel::Error => {
+                tracing::error!(target: "fenn::guest", function, invocation, "{line}");
+                self.last_error = Some(guest_log::reason(bytes));
+            }
         }
     }
 }
@@ -89,7 +134,7 @@ pub(crate) fn define_host_functions(linker: &mut Linker<HostState>) -> Result<()
             abi::IMPORT_MODULE,
             abi::IMPORT_NOW_MS,
             |mut caller: Caller<'_, HostState>| -> Result<i64, wasmi::Error> {
-                charge(&mut caller, 0)?;
+                spend(&mut caller, 0)?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default();
@@ -100,9 +145,19 @@ pub(crate) fn define_host_functions(linker: &mut Linker<HostState>) -> Result<()
     crate::calls::define(linker)
 }
 
-fn charge(caller: &mut Caller<'_, HostState>, bytes: u64) -> Result<(), wasmi::Error> {
+/// Charges a host call's fixed cost and `bytes` units. What the slice
+/// cannot cover empties it and is kept as an overdraft, taken from the
+/// invocation's budget when the slice ends: the guest pauses at its next
+/// instruction, and a call that moves much costs it all, however near
+/// the slice's end it came.
+pub(crate) fn spend(caller: &mut Caller<'_, HostState>, bytes: u64) -> Result<(), wasmi::Error> {
     let fuel = caller.get_fuel()?;
-    caller.set_fuel(fuel.saturating_sub(crate::calls::CALL_FUEL + bytes))
+    let cost = crate::calls::CALL_FUEL.saturating_add(bytes);
+    caller.set_fuel(fuel.saturating_sub(cost))?;
+    let over = cost.saturating_sub(fuel);
+    let state = caller.data_mut();
+    state.overdraft = state.overdraft.saturating_add(over);
+    Ok(())
 }
 
 fn host_log(
@@ -111,7 +166,7 @@ fn host_log(
     ptr: i32,
     len: i32,
 ) -> Result<(), wasmi::Error> {
-    charge(&mut caller, u64::from(len as u32))?;
+    spend(&mut caller, u64::from(len as u32))?;
     let memory = caller
         .get_export(abi::EXPORT_MEMORY)
         .and_then(Extern::into_memory)
@@ -122,38 +177,7 @@ fn host_log(
     let bytes = data
         .get(start..end)
         .ok_or_else(|| wasmi::Error::new("log: message lies outside the guest's memory"))?;
-    let level = abi::LogLevel::from_raw(level);
-    let now = std::time::Instant::now();
-    if !state.log.admit(bytes.len(), &state.log_rate, now) {
-        // A panic message still names the trap's cause.
-        if level == abi::LogLevel::Error {
-            state.last_error = Some(guest_log::reason(bytes));
-        }
-        return Ok(());
-    }
-    let line = guest_log::escape(bytes);
-    if let Some(trace) = &state.trace {
-        trace.line(level.name(), &line, bytes.len() > guest_log::MAX_LINE);
-    }
-    // Each line names its function and invocation itself: a span per
-    // invocation would cost every event the formatting of its fields,
-    // logging or not.
-    let (function, invocation) = (&*state.function, state.invocation);
-    match level {
-        abi::LogLevel::Debug => {
-            tracing::debug!(target: "fenn::guest", function, invocation, "{line}");
-        }
-        abi::LogLevel::Info => {
-            tracing::info!(target: "fenn::guest", function, invocation, "{line}");
-        }
-        abi::LogLevel::Warn => {
-            tracing::warn!(target: "fenn::guest", function, invocation, "{line}");
-        }
-        abi::LogLevel::Error => {
-            tracing::error!(target: "fenn::guest", function, invocation, "{line}");
-            state.last_error = Some(guest_log::reason(bytes));
-        }
-    }
+    state.log_line(abi::LogLevel::from_raw(level), bytes);
     Ok(())
 }
 
@@ -165,6 +189,17 @@ enum Pending {
         len: i32,
     },
     OutOfFuel(TypedResumableCallOutOfFuel<i64>),
+    /// A WASI guest's `_start` or `handle`.
+    Wasi(TypedFunc<(), ()>),
+    WasiOutOfFuel(TypedResumableCallOutOfFuel<()>),
+}
+
+/// Where a slice left the call: its result (ABI v1's packed output), a
+/// pause with the fuel it needs to go on, or a host call's error.
+enum Slice {
+    Finished(Option<i64>),
+    OutOfFuel(Pending, u64),
+    HostTrap { exit: Option<i32>, reason: String },
 }
 
 /// An event's run, between two fuel slices.
@@ -211,14 +246,27 @@ impl Invocation {
         event: &Event,
         trace: Option<Arc<Trace>>,
     ) -> Result<Self, Error> {
-        let input = abi::encode_event(event).map_err(|error| Error::BadEvent {
-            reason: error.to_string(),
-        })?;
+        if module.wasi.is_none() && crate::wasi::cgi::is_web(event) {
+            return Err(Error::NotAbi {
+                reason: "a route with web = true needs a WASI module (one with a '_start' \
+                         export); this one is built for fenn's own ABI"
+                    .into(),
+            });
+        }
+        let input = match module.wasi {
+            Some(_) => Vec::new(),
+            None => abi::encode_event(event).map_err(|error| Error::BadEvent {
+                reason: error.to_string(),
+            })?,
+        };
         let len = i32::try_from(input.len()).map_err(|_| Error::BadEvent {
             reason: format!("{} bytes do not fit a 32-bit guest", input.len()),
         })?;
         let mut state = HostState::new(module);
         state.trace = trace;
+        if module.wasi.is_some() {
+            state.wasi = Some(crate::wasi::streams(module, event)?);
+        }
         state.invocation = (event.header(fenn_abi::event::HEADER_INVOCATION))
             .and_then(|number| number.parse().ok())
             .unwrap_or(0);
@@ -237,18 +285,24 @@ impl Invocation {
             let memory = instance
                 .get_memory(&store, abi::EXPORT_MEMORY)
                 .ok_or_else(|| wasmi::Error::new("no memory export"))?;
+            if let Some(entry) = module.wasi {
+                let func = crate::wasi::enter(&instance, &mut store, entry)?;
+                return Ok::<_, wasmi::Error>((memory, Pending::Wasi(func)));
+            }
             let alloc = instance.get_typed_func::<i32, i32>(&store, abi::EXPORT_ALLOC)?;
             let handle = instance.get_typed_func::<(i32, i32), i64>(&store, abi::EXPORT_HANDLE)?;
             let ptr = alloc.call(&mut store, len)?;
             memory.write(&mut store, ptr as u32 as usize, &input)?;
-            Ok::<_, wasmi::Error>((memory, handle, ptr))
+            Ok((memory, Pending::Start { handle, ptr, len }))
         })();
-        let (memory, handle, ptr) = match setup {
+        let (memory, pending) = match setup {
             Ok(ready) => ready,
             // Out of fuel here means out of the setup grant, not the budget.
             Err(error) => return Err(classify(&store, &error, setup_grant, &module.limits)),
         };
-        let fuel_left = budget - (setup_grant - store.get_fuel().unwrap_or(0).min(setup_grant));
+        let spent = setup_grant - store.get_fuel().unwrap_or(0).min(setup_grant);
+        let overdraft = std::mem::take(&mut store.data_mut().overdraft);
+        let fuel_left = budget.saturating_sub(spent.saturating_add(overdraft));
         Ok(Self {
             running: Running {
                 store,
@@ -257,7 +311,7 @@ impl Invocation {
                 fuel_budget: budget,
                 limits: module.limits.clone(),
             },
-            pending: Pending::Start { handle, ptr, len },
+            pending,
         })
     }
 
@@ -271,8 +325,9 @@ impl Invocation {
         // a paused call needs at least `required_fuel` to make progress, so
         // a slice is never smaller, and a budget that cannot cover it is spent.
         let required = match &pending {
-            Pending::Start { .. } => 1,
+            Pending::Start { .. } | Pending::Wasi(_) => 1,
             Pending::OutOfFuel(call) => call.required_fuel().max(1),
+            Pending::WasiOutOfFuel(call) => call.required_fuel().max(1),
         };
         if required > running.fuel_left {
             return Step::Done(Err(Error::OutOfFuel {
@@ -285,36 +340,79 @@ impl Invocation {
                 reason: error.to_string(),
             }));
         }
+        let store = &mut running.store;
         let result = match pending {
-            Pending::Start { handle, ptr, len } => {
-                handle.call_resumable(&mut running.store, (ptr, len))
-            }
-            Pending::OutOfFuel(call) => call.resume(&mut running.store),
+            Pending::Start { handle, ptr, len } => handle
+                .call_resumable(&mut *store, (ptr, len))
+                .map(Slice::of_abi),
+            Pending::OutOfFuel(call) => call.resume(&mut *store).map(Slice::of_abi),
+            Pending::Wasi(func) => func.call_resumable(&mut *store, ()).map(Slice::of_wasi),
+            Pending::WasiOutOfFuel(call) => call.resume(&mut *store).map(Slice::of_wasi),
         };
         let left_in_slice = running.store.get_fuel().unwrap_or(0);
-        running.fuel_left -= grant - left_in_slice.min(grant);
+        let overdraft = std::mem::take(&mut running.store.data_mut().overdraft);
+        let used = (grant - left_in_slice.min(grant)).saturating_add(overdraft);
+        if used > running.fuel_left {
+            running.fuel_left = 0;
+            return Step::Done(Err(Error::OutOfFuel {
+                fuel: running.fuel_budget,
+            }));
+        }
+        running.fuel_left -= used;
         match result {
-            Ok(TypedResumableCall::Finished(packed)) => Step::Done(running.read_output(packed)),
-            Ok(TypedResumableCall::OutOfFuel(call))
-                if call.required_fuel() <= running.fuel_left =>
-            {
-                Step::Paused(Box::new(Self {
-                    running,
-                    pending: Pending::OutOfFuel(call),
-                }))
+            Ok(Slice::Finished(packed)) => Step::Done(running.read_output(packed)),
+            Ok(Slice::OutOfFuel(pending, required)) if required <= running.fuel_left => {
+                Step::Paused(Box::new(Self { running, pending }))
             }
-            Ok(TypedResumableCall::OutOfFuel(_)) => Step::Done(Err(Error::OutOfFuel {
+            Ok(Slice::OutOfFuel(..)) => Step::Done(Err(Error::OutOfFuel {
                 fuel: running.fuel_budget,
             })),
-            Ok(TypedResumableCall::HostTrap(call)) => Step::Done(Err(Error::Trap {
-                reason: call.host_error().to_string(),
-            })),
-            Err(error) => Step::Done(Err(classify(
-                &running.store,
-                &error,
-                running.fuel_budget,
-                &running.limits,
-            ))),
+            Ok(Slice::HostTrap { exit, reason }) => Step::Done(
+                running
+                    .wasi_ended(exit)
+                    .unwrap_or(Err(Error::Trap { reason })),
+            ),
+            Err(error) => Step::Done(running.wasi_ended(error.i32_exit_status()).unwrap_or_else(
+                || {
+                    Err(classify(
+                        &running.store,
+                        &error,
+                        running.fuel_budget,
+                        &running.limits,
+                    ))
+                },
+            )),
+        }
+    }
+}
+
+impl Slice {
+    fn trapped(error: &wasmi::Error) -> Self {
+        Self::HostTrap {
+            exit: error.i32_exit_status(),
+            reason: error.to_string(),
+        }
+    }
+
+    fn of_abi(call: TypedResumableCall<i64>) -> Self {
+        match call {
+            TypedResumableCall::Finished(packed) => Self::Finished(Some(packed)),
+            TypedResumableCall::OutOfFuel(call) => {
+                let required = call.required_fuel();
+                Self::OutOfFuel(Pending::OutOfFuel(call), required)
+            }
+            TypedResumableCall::HostTrap(call) => Self::trapped(call.host_error()),
+        }
+    }
+
+    fn of_wasi(call: TypedResumableCall<()>) -> Self {
+        match call {
+            TypedResumableCall::Finished(()) => Self::Finished(None),
+            TypedResumableCall::OutOfFuel(call) => {
+                let required = call.required_fuel();
+                Self::OutOfFuel(Pending::WasiOutOfFuel(call), required)
+            }
+            TypedResumableCall::HostTrap(call) => Self::trapped(call.host_error()),
         }
     }
 }
@@ -344,7 +442,11 @@ impl Drop for Running {
 }
 
 impl Running {
-    fn read_output(&self, packed: i64) -> Result<Response, Error> {
+    /// The response: ABI v1's output at `packed`, or a WASI guest's stdout.
+    fn read_output(&mut self, packed: Option<i64>) -> Result<Response, Error> {
+        let Some(packed) = packed else {
+            return crate::wasi::finish(self.store.data_mut());
+        };
         let (ptr, len) = abi::unpack_output(packed);
         let start = ptr as usize;
         let bytes = self
@@ -355,6 +457,15 @@ impl Running {
                 reason: format!("output of {len} bytes at {ptr} lies outside the guest's memory"),
             })?;
         output::decode(bytes, self.limits.max_response)
+    }
+}
+
+impl Running {
+    /// How a WASI guest's stopped run ended, when its streams decide:
+    /// its exit (the response, when the code is 0) or an overlong stdout.
+    fn wasi_ended(&mut self, exit: Option<i32>) -> Option<Result<Response, Error>> {
+        let limits = &self.limits;
+        crate::wasi::ended(self.store.data_mut(), exit, limits)
     }
 }
 

@@ -31,6 +31,9 @@
 //! - [`observe`]: [`Observer`], told of every invocation as it ends (the
 //!   history and the metrics).
 //! - [`units`]: durations and sizes as a config writes them.
+//! - [`wasi`]: WASI preview 1 guests (C, Zig, AssemblyScript, Rust's
+//!   `wasm32-wasip1`): the event as JSON on stdin, the response on stdout,
+//!   or a web function's CGI request and response.
 //! - [`trigger`]: [`Trigger`], the seam every event source implements, and
 //!   [`Bindings`], changing a running trigger's routes, subscriptions or
 //!   schedules.
@@ -71,6 +74,7 @@ pub mod sink;
 pub mod trace;
 pub mod trigger;
 pub mod units;
+pub mod wasi;
 
 pub use dispatch::{Dispatcher, FunctionHost};
 pub use error::Error;

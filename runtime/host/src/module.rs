@@ -37,6 +37,8 @@ pub struct FunctionModule {
     /// a timing, so that the same module is decided the same way at every
     /// deploy, however loaded the device.
     pub heavy_start: bool,
+    /// How a WASI guest is entered; `None` for an ABI v1 module.
+    pub wasi: Option<crate::wasi::Entry>,
     /// How long its one trial instantiation took at deploy: a figure to
     /// show, not one anything is decided on.
     pub instantiation: std::time::Duration,
@@ -89,11 +91,16 @@ impl FunctionModule {
         let engine = Engine::new(&config);
         crate::census::check_nesting(wasm)?;
         let module = Module::new(&engine, wasm).map_err(|error| invalid(&error))?;
-        let blocking_calls = check_abi(&module, &limits.grants)?;
+        let (blocking_calls, wasi) = check_abi(&module, &limits.grants)?;
         let census = crate::census::Census::of(wasm)?;
         census.check()?;
         let mut linker = Linker::new(&engine);
         invocation::define_host_functions(&mut linker)?;
+        if wasi.is_some() {
+            crate::wasi::calls::define(&mut linker).map_err(|error| Error::NotAbi {
+                reason: format!("WASI calls: {error}"),
+            })?;
+        }
         let compiled = Self {
             name: name.into(),
             engine,
@@ -105,6 +112,7 @@ impl FunctionModule {
             services: Arc::default(),
             blocking_calls,
             heavy_start: false,
+            wasi,
             instantiation: std::time::Duration::ZERO,
             version: 0,
         };
@@ -220,10 +228,26 @@ fn info(module: &Module) -> ModuleInfo {
     }
 }
 
-/// Checks the exports and imports of ABI v1 without running anything, the
-/// imports against the function's `grants`; whether it imports a call
-/// that may wait on I/O.
-fn check_abi(module: &Module, grants: &crate::Grants) -> Result<bool, Error> {
+/// Checks the exports and imports of ABI v1, or of a WASI guest, without
+/// running anything, the imports against the function's `grants`; whether
+/// it imports a call that may wait on I/O, and how a WASI guest is
+/// entered.
+fn check_abi(
+    module: &Module,
+    grants: &crate::Grants,
+) -> Result<(bool, Option<crate::wasi::Entry>), Error> {
+    let wasi = module.get_export(abi::EXPORT_ABI_V1).is_none() && crate::wasi::is_wasi(module);
+    if wasi {
+        let entry = crate::wasi::check_entry(module)?;
+        let blocking = check_imports(module, grants, true)?;
+        return Ok((blocking, Some(entry)));
+    }
+    check_exports(module)?;
+    Ok((check_imports(module, grants, false)?, None))
+}
+
+/// Checks ABI v1's exports.
+fn check_exports(module: &Module) -> Result<(), Error> {
     let not_abi = |reason: String| Error::NotAbi { reason };
     let func = |name: &str, params: &[ValType], results: &[ValType]| -> Result<(), Error> {
         match module.get_export(name) {
@@ -235,7 +259,8 @@ fn check_abi(module: &Module, grants: &crate::Grants) -> Result<bool, Error> {
                 describe(&other)
             ))),
             None => Err(not_abi(format!(
-                "missing export '{name}' (build it with fenn_sdk::export!, or see the ABI in functions/README.md)"
+                "missing export '{name}' (build it with fenn_sdk::export!, build a WASI \
+                 module with a '_start' export, or see the ABIs in functions/README.md)"
             ))),
         }
     };
@@ -253,9 +278,23 @@ fn check_abi(module: &Module, grants: &crate::Grants) -> Result<bool, Error> {
             return Err(Error::NotAbi { reason });
         }
     }
+    Ok(())
+}
+
+/// Checks each import: a host call fenn provides, with its type, that
+/// `grants` allow (or, for a WASI guest, a preview 1 call fenn
+/// provides); whether one may wait on I/O.
+fn check_imports(module: &Module, grants: &crate::Grants, wasi: bool) -> Result<bool, Error> {
+    let not_abi = |reason: String| Error::NotAbi { reason };
     let mut blocking = false;
     for import in module.imports() {
         let name = import.name();
+        if wasi && import.module() == crate::wasi::MODULE {
+            match crate::wasi::refuse_import(name, import.ty()) {
+                Some(reason) => return Err(not_abi(reason)),
+                None => continue,
+            }
+        }
         let signature = (import.module() == abi::IMPORT_MODULE)
             .then(|| crate::calls::signature(name))
             .flatten();
@@ -279,6 +318,15 @@ fn check_abi(module: &Module, grants: &crate::Grants) -> Result<bool, Error> {
         grants
             .check_import(name)
             .map_err(|reason| Error::NotGranted { reason })?;
+        if wasi && crate::calls::hands_back(name) && module.get_export(abi::EXPORT_ALLOC).is_none()
+        {
+            return Err(not_abi(format!(
+                "imports '{}.{name}', which hands its answer back through the guest's own \
+                 '{}(len) -> ptr' export; export one (malloc will do)",
+                abi::IMPORT_MODULE,
+                abi::EXPORT_ALLOC
+            )));
+        }
         blocking |= crate::calls::blocks(name);
     }
     Ok(blocking)

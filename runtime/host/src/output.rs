@@ -86,7 +86,7 @@ pub fn into_reply(response: Response) -> Result<Reply, Error> {
 /// the client's connection), headers within their bounds and valid HTTP,
 /// names in lower case so that the server's own framing headers are
 /// recognised however a guest spells them, and a base64 body that decodes.
-fn check(mut response: Response) -> Result<Response, Error> {
+pub(crate) fn check(mut response: Response) -> Result<Response, Error> {
     if !(200..=599).contains(&response.status_code) {
         return Err(bad(format!(
             "statusCode {} is not a final HTTP status (200-599)",

@@ -23,6 +23,12 @@ pub struct RawRoute {
     /// `response`: `"plain"` (default) or `"envelope"` (the function API envelope).
     #[serde(default)]
     pub response: RawMode,
+    /// `web`: the function is a web function, a WASI guest that reads the
+    /// request CGI-style (headers as `HTTP_*` variables, the query in
+    /// `QUERY_STRING`, the body on stdin) and writes CGI headers and the
+    /// body on stdout (default false).
+    #[serde(default)]
+    pub web: bool,
     /// `apps`: the apps that may call it, by AppCode or signature (default:
     /// the function's `apps`; none and no `jwt` leave it open).
     #[serde(default)]
@@ -135,6 +141,7 @@ impl RawRoute {
                 RawMode::Plain => ResponseMode::Plain,
                 RawMode::Envelope => ResponseMode::Envelope,
             },
+            web: self.web,
             max_response,
             policy: self.policy(context)?,
         })

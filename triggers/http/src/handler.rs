@@ -114,7 +114,7 @@ async fn answer<H: FunctionHost>(
 ) -> Result<axum::response::Response, GatewayError> {
     let (admission, held, body) =
         admit_with_body(gateway, &spec.policy, parts, body, client).await?;
-    let event = request::to_admitted_event(
+    let mut event = request::to_admitted_event(
         &parts.method,
         &parts.uri,
         &parts.headers,
@@ -125,6 +125,10 @@ async fn answer<H: FunctionHost>(
             .as_ref()
             .map(|(caller, credential)| (&**caller, *credential)),
     );
+    if spec.web {
+        let web = fenn_runtime::wasi::cgi::HEADER_WEB;
+        event.headers.insert(web.into(), "1".into());
+    }
     let output = gateway.host.invoke(&spec.function, event).await?;
     let held = [held, reserve(&gateway.buffer, output.body.len())?];
     let http = output_to_http(output, spec.response, spec.max_response).await?;

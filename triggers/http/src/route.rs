@@ -21,6 +21,8 @@ pub struct RouteSpec {
     pub function: String,
     /// Plain responses or the function API's envelope.
     pub response: ResponseMode,
+    /// A web function: the request and response go to a WASI guest as CGI.
+    pub web: bool,
     /// The function's `max_response`: the envelope may be no larger.
     pub max_response: usize,
     /// Who may call it, from where, how often.
@@ -245,6 +247,7 @@ mod tests {
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             function: function.into(),
             response: ResponseMode::Plain,
+            web: false,
             max_response: 1 << 20,
             policy: Default::default(),
         }

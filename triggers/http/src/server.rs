@@ -198,6 +198,7 @@ mod tests {
             methods: vec!["POST".into()],
             function: "f".into(),
             response: ResponseMode::Plain,
+            web: false,
             max_response: 1 << 20,
             policy: Default::default(),
         }])
@@ -237,6 +238,7 @@ mod tests {
             methods: vec!["GET".into()],
             function: "g".into(),
             response: ResponseMode::Plain,
+            web: false,
             max_response: 1 << 20,
             policy: Default::default(),
         }];

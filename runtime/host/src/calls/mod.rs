@@ -141,6 +141,14 @@ pub(crate) fn signature(name: &str) -> Option<(&'static [ValType], &'static [Val
     })
 }
 
+/// Whether a call answers bytes, through the guest's `fenn_alloc`.
+pub(crate) fn hands_back(name: &str) -> bool {
+    matches!(
+        name,
+        calls::IMPORT_VAR | calls::IMPORT_KV_GET | calls::IMPORT_KV_LIST | calls::IMPORT_LAST_ERROR
+    )
+}
+
 /// Whether a call may wait on I/O (the store's disk, the outbox, the journal
 /// of emitted events): a module that imports one runs its events on worker
 /// threads, never on the async runtime's.
@@ -179,13 +187,11 @@ pub(crate) fn begin(caller: &mut Call<'_>, bytes: usize) -> Answer<()> {
 
 /// Charges the fixed cost and a unit a byte. A call that costs more than
 /// the slice has left empties it: the guest pauses at its next
-/// instruction and goes on in the next slice, its budget counted as
-/// usual (the host's log call does the same), so a call near a slice's
-/// end is not mistaken for a guest out of its whole budget.
+/// instruction and goes on in the next slice, the rest taken from its
+/// budget then ([`spend`](crate::invocation::spend)), so a call near a
+/// slice's end is not mistaken for a guest out of its whole budget.
 pub(crate) fn charge(caller: &mut Call<'_>, bytes: usize) -> Answer<()> {
-    let fuel = caller.get_fuel()?;
-    let cost = CALL_FUEL.saturating_add(bytes as u64);
-    caller.set_fuel(fuel.saturating_sub(cost))?;
+    crate::invocation::spend(caller, bytes as u64)?;
     caller.data_mut().calls.moved += bytes as u64;
     Ok(())
 }

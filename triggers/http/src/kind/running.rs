@@ -94,9 +94,11 @@ impl Binding for RouteSpec {
     }
 
     fn announce(&self) -> [String; 3] {
-        let mode = match self.response {
-            ResponseMode::Plain => "",
-            ResponseMode::Envelope => " (envelope)",
+        let mode = match (self.response, self.web) {
+            (ResponseMode::Plain, false) => "",
+            (ResponseMode::Plain, true) => " (web)",
+            (ResponseMode::Envelope, false) => " (envelope)",
+            (ResponseMode::Envelope, true) => " (web, envelope)",
         };
         [methods(self), self.route.clone(), mode.to_owned()]
     }
