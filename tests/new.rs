@@ -124,6 +124,23 @@ fn a_new_rust_project_builds_deploys_and_answers_as_its_readme_says() {
 }
 
 #[test]
+fn a_new_c_project_builds_deploys_and_answers_as_its_readme_says() {
+    made_built_deployed_and_called("c", &[]);
+}
+
+#[test]
+fn a_new_zig_project_builds_deploys_and_answers_as_its_readme_says() {
+    made_built_deployed_and_called("zig", &[]);
+}
+
+#[test]
+fn a_new_assemblyscript_project_builds_deploys_and_answers_as_its_readme_says() {
+    // tests/run installed the same packages for functions/wasi's projects:
+    // npm takes them from its cache, and from the registry only if missing.
+    made_built_deployed_and_called("assemblyscript", &[("npm_config_prefer_offline", "true")]);
+}
+
+#[test]
 fn new_refuses_a_folder_that_holds_files_and_a_name_fenn_would_refuse() {
     let dir = TempDir::new("new-refused");
     dir.write("demo/notes.txt", "mine");

@@ -8,11 +8,16 @@
 //!   the language's template.
 //! - `rust`: the Rust template, the hello example with the SDK and the
 //!   ABI vendored into the project.
+//! - `wasi`: the C, Zig and AssemblyScript templates, the WASI hello
+//!   projects of `functions/wasi`.
 //! - `cargo`: the vendored crates' manifests made standalone, and the
 //!   project's lockfile.
+//! - `readme`: every project's README and function definition.
 
 mod cargo;
+mod readme;
 mod rust;
+mod wasi;
 
 use anyhow::{Context as _, bail};
 use std::io::Write as _;
@@ -23,6 +28,13 @@ use std::path::{Path, PathBuf};
 pub enum Lang {
     /// Rust with fenn's SDK (ABI v1, `wasm32-unknown-unknown`).
     Rust,
+    /// C with wasi-libc (WASI preview 1).
+    C,
+    /// Zig (WASI preview 1).
+    Zig,
+    /// AssemblyScript with its WASI shim (WASI preview 1).
+    #[value(name = "assemblyscript")]
+    AssemblyScript,
 }
 
 /// A file of a project: its path inside the project, and its text.
@@ -112,42 +124,8 @@ fn ensure_empty(dir: &Path) -> anyhow::Result<()> {
 fn project(name: &str, lang: Lang) -> anyhow::Result<Project> {
     match lang {
         Lang::Rust => rust::project(name),
+        Lang::C | Lang::Zig | Lang::AssemblyScript => Ok(wasi::project(name, lang)),
     }
-}
-
-/// The README's part on deploying the function built at `wasm` and
-/// calling it, and the definition file that part deploys it with.
-fn deploy_and_call(name: &str, wasm: &str) -> (String, File) {
-    let readme = format!(
-        r#"## Deploy
-
-To a running fenn with its management API on (an `[admin]` section in
-its config), the API's token in `FENN_ADMIN_TOKEN` and its address in
-`FENN_REMOTE` (default `http://127.0.0.1:8081`). `function.toml` is the
-function's definition: its HTTP route, its limits and any other key of
-a `[[function]]` block.
-
-```sh
-fenn deploy {name} {wasm} --function function.toml
-```
-
-## Call
-
-Through fenn's gateway, here at its usual address:
-
-```sh
-curl 'http://127.0.0.1:8080/{name}?name=Ada'     # Hello, Ada!
-```
-"#
-    );
-    let definition = format!(
-        "# The definition `fenn deploy --function` reads: the keys of a\n\
-         # [[function]] block of fenn's config, less name and module.\n\
-         timeout = \"1s\"\n\n\
-         [[http]]\n\
-         route = \"/{name}\"\n"
-    );
-    (readme, File::new("function.toml", definition))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! into the binary), the guest workspace's release profile, target and
 //! stack size, and a lockfile of the versions fenn's guests build with.
 
+use super::readme::{self, About};
 use super::{File, Project, cargo};
 use anyhow::Context as _;
 
@@ -66,21 +67,29 @@ const RESERVED: &str = "\
     override priv proc_macro pub ref return self static std struct super test trait true \
     try type typeof unsafe unsized use virtual where while yield";
 
+const ABOUT: About = About {
+    language: "Rust",
+    source: "src/lib.rs",
+    builds_on: "It is written against fenn's SDK (`vendor/fenn-sdk`, and the \
+        ABI it speaks, `vendor/fenn-abi`), which `fenn new` copied into the \
+        project: it builds on its own, in any folder.",
+    toolchain: "With Rust's WebAssembly target (`rustup target add wasm32-unknown-unknown`):",
+    build: "cargo build --release",
+};
+
 /// The Rust project of function `name`.
 pub(super) fn project(name: &str) -> anyhow::Result<Project> {
     let lock = cargo::needed(GUESTS_LOCK, &["fenn-sdk"])?;
     let package = package_name(name, |taken| lock.holds(taken));
     let wasm = format!("target/{TARGET}/release/{}.wasm", package.replace('-', "_"));
-    let (deploy, definition) = super::deploy_and_call(name, &wasm);
     let mut files = vec![
         File::new("Cargo.toml", manifest(&package)?),
         File::new("Cargo.lock", lock.with_root(&package, &["fenn-sdk"])),
         File::new(".cargo/config.toml", CARGO_CONFIG),
         File::new(".gitignore", "/target\n"),
         File::new("src/lib.rs", HELLO),
-        File::new("README.md", readme(name, &wasm) + "\n" + &deploy),
-        definition,
     ];
+    files.extend(readme::files(name, &ABOUT, &wasm));
     for crate_ in &VENDORED {
         let manifest = cargo::standalone(crate_.manifest, crate_.workspace, &PATHS)
             .with_context(|| format!("{}'s Cargo.toml", crate_.name))?;
@@ -94,7 +103,7 @@ pub(super) fn project(name: &str) -> anyhow::Result<Project> {
     }
     Ok(Project {
         files,
-        build: "cargo build --release",
+        build: ABOUT.build,
     })
 }
 
@@ -156,34 +165,6 @@ exclude = ["vendor"]
 {}"#,
         profile.trim_end()
     ) + "\n")
-}
-
-fn readme(name: &str, wasm: &str) -> String {
-    format!(
-        r#"# {name}
-
-A fenn function in Rust: `src/lib.rs` answers `GET /{name}?name=Ada` with
-`Hello, Ada!`, and a request with a body with the name and the body. It
-is written against fenn's SDK (`vendor/fenn-sdk`, and the ABI it speaks,
-`vendor/fenn-abi`), which `fenn new` copied into the project: it builds
-on its own, in any folder.
-
-## Build
-
-With Rust's WebAssembly target (`rustup target add {TARGET}`):
-
-```sh
-cargo build --release
-```
-
-That writes `{wasm}`; `fenn check` says whether it fits, and
-`fenn invoke` runs one event through it:
-
-```sh
-echo '{{"path":"/{name}","httpMethod":"GET","queryParameters":{{"name":"Ada"}}}}' | fenn invoke {wasm}
-```
-"#
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,107 @@
+//! Every project's README (what it is, how to build it, try it, deploy
+//! it and call it) and the function definition its deploy reads.
+
+use super::File;
+
+/// What a language's README says of it.
+pub(super) struct About {
+    /// The language, as the README names it.
+    pub(super) language: &'static str,
+    /// The file that holds the handler.
+    pub(super) source: &'static str,
+    /// What the project builds on, after the sentence on what it answers.
+    pub(super) builds_on: &'static str,
+    /// What the build needs installed.
+    pub(super) toolchain: &'static str,
+    /// The command that builds it, in its folder.
+    pub(super) build: &'static str,
+}
+
+/// The README of function `name`'s project, whose build writes `wasm`,
+/// and the definition file its deploy command names.
+pub(super) fn files(name: &str, about: &About, wasm: &str) -> [File; 2] {
+    let About {
+        language,
+        source,
+        builds_on,
+        toolchain,
+        build,
+    } = about;
+    let event =
+        format!(r#"{{"path":"/{name}","httpMethod":"GET","queryParameters":{{"name":"Ada"}}}}"#);
+    let intro = wrap(&format!(
+        "A fenn function in {language}: `{source}` answers `GET /{name}?name=Ada` with \
+         `Hello, Ada!`, and a request with a body with the name and the body. {builds_on}"
+    ));
+    let toolchain = wrap(toolchain);
+    let readme = format!(
+        r#"# {name}
+
+{intro}
+
+## Build
+
+{toolchain}
+
+```sh
+{build}
+```
+
+That writes `{wasm}`. `fenn check` says whether it fits, and
+`fenn invoke` runs one event through it:
+
+```sh
+echo '{event}' | fenn invoke {wasm}
+```
+
+## Deploy
+
+To a running fenn with its management API on (an `[admin]` section in
+its config), the API's token in `FENN_ADMIN_TOKEN` and its address in
+`FENN_REMOTE` (default `http://127.0.0.1:8081`). `function.toml` is the
+function's definition: its HTTP route, its limits and any other key of
+a `[[function]]` block.
+
+```sh
+fenn deploy {name} {wasm} --function function.toml
+```
+
+## Call
+
+Through fenn's gateway, here at its usual address:
+
+```sh
+curl 'http://127.0.0.1:8080/{name}?name=Ada'     # Hello, Ada!
+```
+"#
+    );
+    let definition = format!(
+        "# The definition `fenn deploy --function` reads: the keys of a\n\
+         # [[function]] block of fenn's config, less name and module.\n\
+         timeout = \"1s\"\n\n\
+         [[http]]\n\
+         route = \"/{name}\"\n"
+    );
+    [
+        File::new("README.md", readme),
+        File::new("function.toml", definition),
+    ]
+}
+
+/// `text` as lines of at most 72 characters, broken between words.
+fn wrap(text: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split_whitespace() {
+        if line > 0 && line + 1 + word.len() > 72 {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.len();
+    }
+    out
+}
