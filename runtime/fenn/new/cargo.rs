@@ -13,20 +13,13 @@ const DROPPED: [&str; 2] = ["dev-dependencies", "lints"];
 
 /// `manifest` (a member of the workspace whose root manifest is
 /// `workspace`) standalone: every `key.workspace = true` replaced by the
-/// workspace's value, path dependencies moved to `paths` (name, new
-/// path), and the [`DROPPED`] sections left out.
+/// workspace's value as its manifest writes it, path dependencies moved to
+/// `paths` (name, new path), and the [`DROPPED`] sections left out.
 pub(super) fn standalone(
     manifest: &str,
     workspace: &str,
     paths: &[(&str, &str)],
 ) -> anyhow::Result<String> {
-    let workspace: Table = toml::from_str(workspace).context("the workspace's manifest")?;
-    let inherited = |section: &str| {
-        workspace
-            .get("workspace")
-            .and_then(|w| w.get(section))
-            .and_then(Value::as_table)
-    };
     let mut out = String::new();
     let mut section = String::new();
     for line in manifest.lines() {
@@ -37,73 +30,75 @@ pub(super) fn standalone(
         if DROPPED.contains(&section.as_str()) {
             continue;
         }
-        let from = match section.as_str() {
-            "package" => inherited("package"),
-            "dependencies" | "build-dependencies" => inherited("dependencies"),
-            _ => None,
+        let Some(key) = inheriting(trimmed).with_context(|| format!("[{section}] {trimmed}"))?
+        else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
         };
-        match (from, inheriting(trimmed)) {
-            (Some(from), Some((key, own))) => {
-                let value = resolved(from, &key, own, paths)
-                    .with_context(|| format!("[{section}] {key}"))?;
-                out.push_str(&format!("{key} = {value}\n"));
-            }
-            (None, Some((key, _))) => bail!("[{section}] {key}: nothing to inherit from"),
-            (_, None) => {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
+        let from = match section.as_str() {
+            "package" => "workspace.package",
+            "dependencies" | "build-dependencies" => "workspace.dependencies",
+            _ => bail!("[{section}] {key}: nothing to inherit from"),
+        };
+        let value = value_in(workspace, from, &key)
+            .with_context(|| format!("[{section}] {key}: the workspace's [{from}] lacks it"))?;
+        let value = match paths.iter().find(|(name, _)| *name == key) {
+            Some((_, path)) => moved(value, path)?,
+            None => value.to_owned(),
+        };
+        out.push_str(&format!("{key} = {value}\n"));
     }
     Ok(out.trim_end().to_owned() + "\n")
 }
 
-/// A line `key.workspace = true` or `key = { workspace = true, … }`: its
-/// key and its own keys besides `workspace`.
-fn inheriting(line: &str) -> Option<(String, Table)> {
-    let parsed: Table = toml::from_str(line).ok()?;
-    let (key, value) = parsed.into_iter().next()?;
-    let mut own = value.as_table()?.clone();
-    (own.remove("workspace")? == Value::Boolean(true)).then_some((key, own))
+/// The key of a line `key.workspace = true` or `key = { workspace = true }`;
+/// refused when the line adds keys of its own (features), which a
+/// vendored crate would need merged.
+fn inheriting(line: &str) -> anyhow::Result<Option<String>> {
+    let Ok(parsed) = toml::from_str::<Table>(line) else {
+        return Ok(None);
+    };
+    let Some((key, Value::Table(mut own))) = parsed.into_iter().next() else {
+        return Ok(None);
+    };
+    if own.remove("workspace") != Some(Value::Boolean(true)) {
+        return Ok(None);
+    }
+    if !own.is_empty() {
+        bail!("keys besides workspace = true are not written out");
+    }
+    Ok(Some(key))
 }
 
-/// The workspace's `key` with the member's `own` keys: features added to
-/// the workspace's, anything else (`optional`) as the member says.
-fn resolved(from: &Table, key: &str, own: Table, paths: &[(&str, &str)]) -> anyhow::Result<Value> {
-    let mut value = from
-        .get(key)
-        .cloned()
-        .context("the workspace does not define it")?;
-    if let Value::String(version) = &value {
-        if own.is_empty() {
-            return Ok(value);
-        }
-        value = Value::Table(Table::from_iter([(
-            "version".into(),
-            version.clone().into(),
-        )]));
-    }
-    let Value::Table(table) = &mut value else {
-        return Ok(value);
-    };
-    if table.contains_key("path") {
-        let (_, path) = paths
-            .iter()
-            .find(|(name, _)| *name == key)
-            .context("a path dependency with no place in the project")?;
-        table.insert("path".into(), (*path).into());
-    }
-    for (own_key, own_value) in own {
-        match (own_key.as_str(), table.get_mut("features"), own_value) {
-            ("features", Some(Value::Array(features)), Value::Array(more)) => {
-                features.extend(more);
-            }
-            (_, _, own_value) => {
-                table.insert(own_key, own_value);
-            }
-        }
-    }
-    Ok(value)
+/// The text of `key`'s value in `section` of the manifest `text`, when it
+/// is on one line.
+fn value_in<'a>(text: &'a str, section: &str, key: &str) -> Option<&'a str> {
+    let header = format!("[{section}]");
+    let lines = text
+        .lines()
+        .skip_while(|line| line.trim() != header)
+        .skip(1);
+    let value = lines
+        .take_while(|line| !line.starts_with('['))
+        .find_map(|line| {
+            let (name, value) = line.split_once('=')?;
+            (name.trim() == key).then(|| value.trim())
+        })?;
+    // Whole, not the first line of an array or a table written over several.
+    toml::from_str::<Table>(&format!("v = {value}")).ok()?;
+    Some(value)
+}
+
+/// A dependency `{ path = "…", … }` with the path `to`.
+fn moved(value: &str, to: &str) -> anyhow::Result<String> {
+    let parsed: Table = toml::from_str(&format!("v = {value}"))?;
+    let from = parsed
+        .get("v")
+        .and_then(|v| v.get("path"))
+        .and_then(Value::as_str)
+        .context("not a path dependency")?;
+    Ok(value.replace(&format!("\"{from}\""), &format!("\"{to}\"")))
 }
 
 /// One `[[package]]` of a lockfile: its text, and what it is.
@@ -199,5 +194,49 @@ impl Lock<'_> {
         texts.insert(at, (root, own));
         let texts: Vec<String> = texts.into_iter().map(|(_, text)| text).collect();
         format!("{}{}", self.header, texts.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORKSPACE: &str = r#"[workspace]
+members = ["a"]
+
+[workspace.package]
+version = "0.3.0"
+
+[workspace.dependencies]
+base = { path = "base", version = "0.3.0" }
+serde = { version = "1", default-features = false }
+list = [
+    "not a dependency",
+]
+"#;
+
+    #[test]
+    fn inherited_keys_are_written_as_the_workspace_writes_them() {
+        let member = "[package]\nname = \"a\"\nversion.workspace = true\n\n\
+                      [dependencies]\nbase.workspace = true\nserde = { workspace = true }\n\
+                      own = \"2\"\n\n[dev-dependencies]\nx.workspace = true\n\n\
+                      [lints]\nworkspace = true\n";
+        let out = standalone(member, WORKSPACE, &[("base", "../base")]).unwrap();
+        assert_eq!(
+            out,
+            "[package]\nname = \"a\"\nversion = \"0.3.0\"\n\n[dependencies]\n\
+             base = { path = \"../base\", version = \"0.3.0\" }\n\
+             serde = { version = \"1\", default-features = false }\nown = \"2\"\n"
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_written_out_is_an_error_not_a_wrong_manifest() {
+        let features = "[dependencies]\nserde = { workspace = true, features = [\"std\"] }\n";
+        let missing = "[dependencies]\nabsent.workspace = true\n";
+        let multi_line = "[dependencies]\nlist.workspace = true\n";
+        for member in [features, missing, multi_line] {
+            assert!(standalone(member, WORKSPACE, &[]).is_err(), "{member}");
+        }
     }
 }
