@@ -2,10 +2,13 @@
 //! manifest with what it inherits from its workspace written out, and a
 //! lockfile cut from the guest workspace's, so that a new project builds
 //! the versions fenn's own guests build with.
+//!
+//! Both are read line by line, as cargo and fenn's repository write them
+//! (a key and its value on one line), rather than parsed as TOML: a TOML
+//! parse of these shapes would add its own code to the binary.
 
 use anyhow::{Context as _, bail};
 use std::collections::BTreeSet;
-use toml::{Table, Value};
 
 /// Sections a vendored crate does not need: its tests' dependencies, and
 /// lints that hold only in fenn's own workspace.
@@ -56,19 +59,19 @@ pub(super) fn standalone(
 /// refused when the line adds keys of its own (features), which a
 /// vendored crate would need merged.
 fn inheriting(line: &str) -> anyhow::Result<Option<String>> {
-    let Ok(parsed) = toml::from_str::<Table>(line) else {
+    let Some((key, value)) = line.split_once('=') else {
         return Ok(None);
     };
-    let Some((key, Value::Table(mut own))) = parsed.into_iter().next() else {
-        return Ok(None);
-    };
-    if own.remove("workspace") != Some(Value::Boolean(true)) {
-        return Ok(None);
+    let (key, value) = (key.trim(), value.trim());
+    if let Some(key) = key.strip_suffix(".workspace") {
+        return Ok((value == "true").then(|| key.to_owned()));
     }
-    if !own.is_empty() {
-        bail!("keys besides workspace = true are not written out");
+    let words: Vec<&str> = value.split_whitespace().collect();
+    match words.as_slice() {
+        ["{", "workspace", "=", "true", "}"] => Ok(Some(key.to_owned())),
+        ["{", "workspace", "=", "true,", ..] => bail!("keys besides workspace = true"),
+        _ => Ok(None),
     }
-    Ok(Some(key))
 }
 
 /// The text of `key`'s value in `section` of the manifest `text`, when it
@@ -86,19 +89,15 @@ fn value_in<'a>(text: &'a str, section: &str, key: &str) -> Option<&'a str> {
             (name.trim() == key).then(|| value.trim())
         })?;
     // Whole, not the first line of an array or a table written over several.
-    toml::from_str::<Table>(&format!("v = {value}")).ok()?;
-    Some(value)
+    let open = |pair: [char; 2]| value.matches(pair[0]).count() == value.matches(pair[1]).count();
+    (open(['[', ']']) && open(['{', '}'])).then_some(value)
 }
 
 /// A dependency `{ path = "…", … }` with the path `to`.
 fn moved(value: &str, to: &str) -> anyhow::Result<String> {
-    let parsed: Table = toml::from_str(&format!("v = {value}"))?;
-    let from = parsed
-        .get("v")
-        .and_then(|v| v.get("path"))
-        .and_then(Value::as_str)
-        .context("not a path dependency")?;
-    Ok(value.replace(&format!("\"{from}\""), &format!("\"{to}\"")))
+    let at = value.find("path = \"").context("not a path dependency")? + "path = \"".len();
+    let end = at + value[at..].find('"').context("an unquoted path")?;
+    Ok(format!("{}{to}{}", &value[..at], &value[end..]))
 }
 
 /// One `[[package]]` of a lockfile: its text, and what it is.
@@ -144,27 +143,35 @@ pub(super) fn needed<'a>(lock: &'a str, roots: &[&str]) -> anyhow::Result<Lock<'
 
 /// Every `[[package]]` of `lock`.
 fn packages(lock: &str) -> anyhow::Result<Vec<Locked<'_>>> {
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        name: String,
-        version: String,
-        #[serde(default)]
-        dependencies: Vec<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct One {
-        package: [Entry; 1],
-    }
+    let quoted = |line: &str, key: &str| {
+        let value = line.strip_prefix(key)?.trim().strip_prefix('=')?.trim();
+        Some(value.trim_end_matches(',').trim_matches('"').to_owned())
+    };
     let mut all = Vec::new();
     for (index, _) in lock.match_indices("[[package]]") {
         let text = &lock[index..];
         let text = text[1..].find("\n[[").map_or(text, |end| &text[..end + 2]);
-        let One { package: [entry] } = toml::from_str(text).context("the guests' Cargo.lock")?;
+        let (mut name, mut version, mut dependencies) = (None, None, Vec::new());
+        for line in text.lines() {
+            if let Some(dependency) = line.strip_prefix(' ') {
+                dependencies.push(
+                    dependency
+                        .trim_end_matches(',')
+                        .trim_matches('"')
+                        .to_owned(),
+                );
+            }
+            name = name.or_else(|| quoted(line, "name"));
+            version = version.or_else(|| quoted(line, "version"));
+        }
+        let (Some(name), Some(version)) = (name, version) else {
+            bail!("the guests' Cargo.lock: a package without a name or a version");
+        };
         all.push(Locked {
             text,
-            name: entry.name,
-            version: entry.version,
-            dependencies: entry.dependencies,
+            name,
+            version,
+            dependencies,
         });
     }
     Ok(all)

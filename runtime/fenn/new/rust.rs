@@ -223,6 +223,11 @@ mod tests {
             !lock.contains("misbehave") && !lock.contains("serde_json"),
             "{lock}"
         );
+        // Two versions of one package, named "name version" by postcard.
+        assert!(
+            lock.contains("version = \"0.4.0\"") && lock.contains("version = \"0.6.1\""),
+            "{lock}"
+        );
     }
 
     #[test]
