@@ -124,7 +124,9 @@ fn ensure_empty(dir: &Path) -> anyhow::Result<()> {
 fn project(name: &str, lang: Lang) -> anyhow::Result<Project> {
     match lang {
         Lang::Rust => rust::project(name),
-        Lang::C | Lang::Zig | Lang::AssemblyScript => Ok(wasi::project(name, lang)),
+        Lang::C => Ok(wasi::project(name, &wasi::C)),
+        Lang::Zig => Ok(wasi::project(name, &wasi::ZIG)),
+        Lang::AssemblyScript => Ok(wasi::project(name, &wasi::ASSEMBLYSCRIPT)),
     }
 }
 

@@ -34,6 +34,10 @@ pub(super) fn files(name: &str, about: &About, wasm: &str) -> [File; 2] {
          `Hello, Ada!`, and a request with a body with the name and the body. {builds_on}"
     ));
     let toolchain = wrap(toolchain);
+    let writes = wrap(&format!(
+        "That writes `{wasm}`. `fenn check` says whether it fits, and `fenn invoke` runs \
+         one event through it:"
+    ));
     let readme = format!(
         r#"# {name}
 
@@ -47,8 +51,7 @@ pub(super) fn files(name: &str, about: &About, wasm: &str) -> [File; 2] {
 {build}
 ```
 
-That writes `{wasm}`. `fenn check` says whether it fits, and
-`fenn invoke` runs one event through it:
+{writes}
 
 ```sh
 echo '{event}' | fenn invoke {wasm}
@@ -88,20 +91,48 @@ curl 'http://127.0.0.1:8080/{name}?name=Ada'     # Hello, Ada!
     ]
 }
 
-/// `text` as lines of at most 72 characters, broken between words.
+/// `text` as lines of at most 72 characters, broken between words and
+/// never inside a `code span`.
 fn wrap(text: &str) -> String {
+    let mut units: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match units.last_mut() {
+            Some(unit) if unit.matches('`').count() % 2 == 1 => {
+                unit.push(' ');
+                unit.push_str(word);
+            }
+            _ => units.push(word.to_owned()),
+        }
+    }
     let mut out = String::new();
     let mut line = 0;
-    for word in text.split_whitespace() {
-        if line > 0 && line + 1 + word.len() > 72 {
+    for unit in units {
+        if line > 0 && line + 1 + unit.len() > 72 {
             out.push('\n');
             line = 0;
         } else if line > 0 {
             out.push(' ');
             line += 1;
         }
-        out.push_str(word);
-        line += word.len();
+        out.push_str(&unit);
+        line += unit.len();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrapping_keeps_lines_short_and_code_spans_whole() {
+        let text = "With Rust's WebAssembly target (`rustup target add wasm32-unknown-unknown`), \
+                    and then some more words to wrap";
+        assert_eq!(
+            wrap(text),
+            "With Rust's WebAssembly target\n\
+             (`rustup target add wasm32-unknown-unknown`), and then some more words\n\
+             to wrap"
+        );
+    }
 }

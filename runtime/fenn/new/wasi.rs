@@ -3,7 +3,7 @@
 //! project's name where theirs (`hello`) appears.
 
 use super::readme::{self, About};
-use super::{File, Lang, Project};
+use super::{File, Project};
 
 /// A file of a hello project: its path in the project, its text, and the
 /// places that name the project (each holding `hello`).
@@ -16,76 +16,90 @@ macro_rules! templates {
     };
 }
 
-const C: &[Template] = templates!("../../../functions/wasi/c/hello/":
-    ".gitignore", "Makefile" names "NAME = hello\n", "event.h", "hello.c", "json.h");
-
-const ZIG: &[Template] = templates!("../../../functions/wasi/zig/hello/":
-    ".gitignore", "Makefile" names "NAME = hello\n", "main.zig");
-
-const ASSEMBLYSCRIPT: &[Template] = templates!("../../../functions/wasi/assemblyscript/hello/":
-    ".gitignore", "asconfig.json", "assembly/fenn.ts", "assembly/index.ts", "assembly/json.ts",
-    "package.json" names "\"name\": \"hello\"",
-    "package-lock.json" names "\"name\": \"hello\"");
+/// A WASI hello project: its files, its README's words, what names it and
+/// what its build writes.
+pub(super) struct Guest {
+    files: &'static [Template],
+    about: About,
+    /// The project's name in its files, for function `name`.
+    named: fn(&str) -> String,
+    /// The module its build writes, for function `name`.
+    wasm: fn(&str) -> String,
+}
 
 const GUEST: &str = "It is a WASI preview 1 module: it reads the event as JSON on \
     stdin and writes the response as JSON to stdout, and each line it writes to \
     stderr is a log line.";
 
-const ABOUT_C: About = About {
-    language: "C",
-    source: "hello.c",
-    builds_on: GUEST,
-    toolchain: "With clang, lld and wasi-libc (on Debian: \
-        `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`):",
-    build: "make",
+/// `functions/wasi/c/hello`.
+pub(super) const C: Guest = Guest {
+    files: templates!("../../../functions/wasi/c/hello/":
+        ".gitignore", "Makefile" names "NAME = hello\n", "event.h", "hello.c", "json.h"),
+    about: About {
+        language: "C",
+        source: "hello.c",
+        builds_on: GUEST,
+        toolchain: "With clang, lld and wasi-libc (on Debian: \
+            `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`):",
+        build: "make",
+    },
+    named: str::to_owned,
+    wasm: |name| format!("{name}.wasm"),
 };
 
-const ABOUT_ZIG: About = About {
-    language: "Zig",
-    source: "main.zig",
-    builds_on: GUEST,
-    toolchain: "With Zig 0.17 (`python3 -m pip install ziglang==0.17.1`, which `make` \
-        runs as `python3 -m ziglang`; `make ZIG=zig` for a `zig` of your own):",
-    build: "make",
+/// `functions/wasi/zig/hello`.
+pub(super) const ZIG: Guest = Guest {
+    files: templates!("../../../functions/wasi/zig/hello/":
+        ".gitignore", "Makefile" names "NAME = hello\n", "main.zig"),
+    about: About {
+        language: "Zig",
+        source: "main.zig",
+        builds_on: GUEST,
+        toolchain: "With Zig 0.17 (`python3 -m pip install ziglang==0.17.1`, which `make` \
+            runs as `python3 -m ziglang`; `make ZIG=zig` for a `zig` of your own):",
+        build: "make",
+    },
+    named: str::to_owned,
+    wasm: |name| format!("{name}.wasm"),
 };
 
-const ABOUT_ASSEMBLYSCRIPT: About = About {
-    language: "AssemblyScript",
-    source: "assembly/index.ts",
-    builds_on: "It is a WASI preview 1 reactor (through `@assemblyscript/wasi-shim`): \
-        fenn calls its `handle` once per event, which reads the event as JSON on \
-        stdin and writes the response as JSON to stdout; each line it writes to \
-        stderr is a log line.",
-    toolchain: "With Node.js and npm (the packages' versions are in `package-lock.json`):",
-    build: "npm ci && npm run build",
+/// `functions/wasi/assemblyscript/hello`.
+pub(super) const ASSEMBLYSCRIPT: Guest = Guest {
+    files: templates!("../../../functions/wasi/assemblyscript/hello/":
+        ".gitignore", "asconfig.json", "assembly/fenn.ts", "assembly/index.ts", "assembly/json.ts",
+        "package.json" names "\"name\": \"hello\"",
+        "package-lock.json" names "\"name\": \"hello\""),
+    about: About {
+        language: "AssemblyScript",
+        source: "assembly/index.ts",
+        builds_on: "It is a WASI preview 1 reactor (through `@assemblyscript/wasi-shim`): \
+            fenn calls its `handle` once per event, which reads the event as JSON on \
+            stdin and writes the response as JSON to stdout; each line it writes to \
+            stderr is a log line.",
+        toolchain: "With Node.js and npm (the packages' versions are in `package-lock.json`):",
+        build: "npm ci && npm run build",
+    },
+    named: npm_name,
+    wasm: |_| "build/function.wasm".to_owned(),
 };
 
-/// The WASI project of function `name` in `lang` (C, Zig or
-/// AssemblyScript).
-pub(super) fn project(name: &str, lang: Lang) -> Project {
-    let (templates, about, named, wasm) = match lang {
-        Lang::C => (C, &ABOUT_C, name.to_owned(), format!("{name}.wasm")),
-        Lang::Zig => (ZIG, &ABOUT_ZIG, name.to_owned(), format!("{name}.wasm")),
-        Lang::AssemblyScript | Lang::Rust => (
-            ASSEMBLYSCRIPT,
-            &ABOUT_ASSEMBLYSCRIPT,
-            npm_name(name),
-            "build/function.wasm".to_owned(),
-        ),
-    };
-    let mut files: Vec<File> = templates
+/// The project of function `name` from `guest`'s hello project.
+pub(super) fn project(name: &str, guest: &Guest) -> Project {
+    let named = (guest.named)(name);
+    let mut files: Vec<File> = guest
+        .files
         .iter()
-        .map(|(path, text, names)| {
-            let text = names.iter().fold((*text).to_owned(), |text, place| {
+        .map(|(path, text, places)| {
+            let text = places.iter().fold((*text).to_owned(), |text, place| {
                 text.replace(place, &place.replace("hello", &named))
             });
             File::new(*path, text)
         })
         .collect();
-    files.extend(readme::files(name, about, &wasm));
+    files.extend(readme::files(name, &guest.about, &(guest.wasm)(name)));
     Project {
         files,
-        build: about.build,
+        build: guest.about.build,
     }
 }
 
@@ -106,14 +120,14 @@ mod tests {
 
     #[test]
     fn each_place_that_names_a_hello_project_is_there_to_rename() {
-        for templates in [C, ZIG, ASSEMBLYSCRIPT] {
-            for (path, text, names) in templates {
+        for guest in [C, ZIG, ASSEMBLYSCRIPT] {
+            for (path, text, names) in guest.files {
                 for place in *names {
                     assert!(text.contains(place), "{path} lacks {place:?}");
                 }
             }
         }
-        let project = project("demo", Lang::AssemblyScript);
+        let project = project("demo", &ASSEMBLYSCRIPT);
         let lock = project.files.iter().find(|f| f.path == "package-lock.json");
         let lock = &lock.unwrap().text;
         assert_eq!(lock.matches("\"name\": \"demo\"").count(), 2, "{lock}");
@@ -150,14 +164,14 @@ mod tests {
     #[test]
     fn the_templates_hold_every_file_of_the_hello_projects() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("functions/wasi");
-        for (lang, templates) in [("c", C), ("zig", ZIG), ("assemblyscript", ASSEMBLYSCRIPT)] {
+        for (lang, guest) in [("c", C), ("zig", ZIG), ("assemblyscript", ASSEMBLYSCRIPT)] {
             let dir = root.join(lang).join("hello");
             let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
             let ignored: Vec<&str> = gitignore.lines().filter(|l| !l.is_empty()).collect();
             let mut found = Vec::new();
             sources(&dir, &ignored, "", &mut found);
             found.sort();
-            let mut held: Vec<&str> = templates.iter().map(|(path, _, _)| *path).collect();
+            let mut held: Vec<&str> = guest.files.iter().map(|(path, _, _)| *path).collect();
             held.sort_unstable();
             assert_eq!(found, held, "{}: list its files", dir.display());
         }
