@@ -22,8 +22,8 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every Markdown file of the repository, build output and installed
-/// packages aside.
+/// Every Markdown file of the repository, build output, installed
+/// packages and vendored crates (`vendor/*`, as published) aside.
 fn markdown_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -34,7 +34,11 @@ fn markdown_files() -> Vec<PathBuf> {
         for path in entries {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if path.is_dir() {
-                if !["target", "node_modules"].contains(&name.as_str()) && !name.starts_with('.') {
+                let vendored = dir.file_name().is_some_and(|d| d == "vendor");
+                if !["target", "node_modules"].contains(&name.as_str())
+                    && !name.starts_with('.')
+                    && !vendored
+                {
                     walk(&path, found);
                 }
             } else if name.ends_with(".md") {

@@ -82,7 +82,19 @@ pub fn check(module: &str) -> anyhow::Result<()> {
                 "instantiation: {:.2} ms ({on})",
                 compiled.instantiation.as_secs_f64() * 1e3
             )?;
-            writeln!(out, "ok: fits the fenn ABI v{}", fenn_abi::abi::ABI_VERSION)?;
+            match compiled.wasi {
+                None => writeln!(out, "ok: fits the fenn ABI v{}", fenn_abi::abi::ABI_VERSION)?,
+                Some(entry) => {
+                    let kind = match entry {
+                        fenn_runtime::wasi::Entry::Command => "command",
+                        fenn_runtime::wasi::Entry::Reactor { .. } => "reactor",
+                    };
+                    writeln!(
+                        out,
+                        "ok: a WASI preview 1 {kind}: the event as JSON on stdin, the response on stdout"
+                    )?;
+                }
+            }
             Ok(())
         }
         Err(error) => bail!("{module}: {error}"),

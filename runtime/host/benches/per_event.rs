@@ -62,7 +62,22 @@ fn fuel(module: &FunctionModule, event: &Event) -> u64 {
     trace.take().fuel_used
 }
 
+/// The allocator's setting the `fenn` binary makes at start (see its
+/// `tune_allocator`): blocks of 4 MiB and more are mapped on their own.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn tune_allocator() {
+    // SAFETY: sets one of the allocator's parameters, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() {
+    tune_allocator();
     let path = std::env::var("FENN_BENCH_MODULE").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -103,6 +118,27 @@ fn main() {
         };
         assert_eq!(result.unwrap().status_code, 200);
     });
+    // The same floor with 16 MiB of initial memory (a toolchain's default
+    // stack, as Zig's is): what each initial page costs an event.
+    let big_module = FunctionModule::compile(
+        "big",
+        &wat::parse_str(FLOOR.replace(
+            "(memory (export \"memory\") 1)",
+            "(memory (export \"memory\") 256)",
+        ))
+        .unwrap(),
+        Limits::default(),
+    )
+    .unwrap();
+    let big = measure(15, 200, || {
+        let Step::Done(result) = Invocation::start(&big_module, &event)
+            .unwrap()
+            .run(u64::MAX)
+        else {
+            unreachable!("the floor guest finishes in one slice")
+        };
+        assert_eq!(result.unwrap().status_code, 200);
+    });
     let dispatcher = Dispatcher::new(1, 256 << 20);
     dispatcher
         .deploy("hello", &wasm, Limits::default())
@@ -127,6 +163,10 @@ fn main() {
         fuel(&floor_module, &event)
     );
     println!(
+        "  the floor with 16 MiB initial memory {big:>10.0} ns  ({:.1}x the floor)",
+        big / floor
+    );
+    println!(
         "  fresh store + instantiate + call    {invocation:>10.0} ns  ({:.1}x baseline, {} fuel)",
         invocation / native,
         fuel(&module, &event)
@@ -144,4 +184,40 @@ fn main() {
         "  deploy (eager compile + checks)     {:>10.1} us",
         Duration::from_nanos(compile as u64).as_secs_f64() * 1e6
     );
+    wasi_hellos(&event, invocation, floor);
+}
+
+/// Each WASI hello in `FENN_BENCH_WASI` (a folder of `LANG-hello.wasm`, as
+/// `functions/wasi/build.sh` writes them), against the SDK hello and the
+/// floor measured above.
+fn wasi_hellos(event: &Event, sdk: f64, floor: f64) {
+    let Some(dir) = std::env::var_os("FENN_BENCH_WASI") else {
+        println!("  (set FENN_BENCH_WASI to a folder of LANG-hello.wasm for the WASI hellos)");
+        return;
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().ends_with("-hello.wasm"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let wasm = std::fs::read(&path).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let module = FunctionModule::compile(&name, &wasm, Limits::default()).unwrap();
+        let ns = measure(15, 500, || {
+            let Step::Done(result) = Invocation::start(&module, event).unwrap().run(u64::MAX)
+            else {
+                unreachable!("hello finishes in one slice")
+            };
+            assert_eq!(result.unwrap().status_code, 200);
+        });
+        println!(
+            "  WASI {name:<24} {ns:>10.0} ns  ({:.2}x SDK hello, {:.1}x floor, {} fuel, {} bytes)",
+            ns / sdk,
+            ns / floor,
+            fuel(&module, event),
+            wasm.len()
+        );
+    }
 }

@@ -60,6 +60,17 @@ pub(crate) struct LogCount {
 }
 
 impl LogCount {
+    /// Whether no line can be written any more in this event: what a
+    /// guest writes then is dropped unread.
+    pub(crate) fn spent(&self) -> bool {
+        self.lines >= MAX_LINES || self.bytes >= MAX_BYTES
+    }
+
+    /// Drops a write unread, counting it as one line.
+    pub(crate) fn drop_unread(&mut self) {
+        self.dropped = self.dropped.saturating_add(1);
+    }
+
     /// Whether a line of `len` bytes may be written, counting it either way.
     pub(crate) fn admit(&mut self, len: usize, rate: &LogRate, now: Instant) -> bool {
         let len = len.min(MAX_LINE);

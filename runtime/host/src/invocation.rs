@@ -34,7 +34,7 @@ pub(crate) struct HostState {
     /// Its host calls beyond logging and the clock.
     pub(crate) calls: crate::calls::CallState,
     log_rate: Arc<LogRate>,
-    log: LogCount,
+    pub(crate) log: LogCount,
     last_error: Option<String>,
     trace: Option<Arc<Trace>>,
     /// A WASI guest's streams and environment; `None` for ABI v1.
@@ -44,6 +44,9 @@ pub(crate) struct HostState {
     /// Fuel calls cost beyond what their slice had left: taken from the
     /// budget when the slice ends.
     pub(crate) overdraft: u64,
+    /// The invocation's budget left when the slice began: a call whose
+    /// work would cost more is refused before it is done.
+    pub(crate) budget_left: u64,
 }
 
 impl HostState {
@@ -69,6 +72,7 @@ impl HostState {
             wasi: None,
             fuel_debt: 0,
             overdraft: 0,
+            budget_left: limits.fuel,
         }
     }
 
@@ -340,6 +344,7 @@ impl Invocation {
                 reason: error.to_string(),
             }));
         }
+        running.store.data_mut().budget_left = running.fuel_left;
         let store = &mut running.store;
         let result = match pending {
             Pending::Start { handle, ptr, len } => handle

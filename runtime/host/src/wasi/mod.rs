@@ -267,6 +267,9 @@ pub(crate) fn ended(
     state.wasi.as_ref()?;
     flush(state);
     let stdio = state.wasi.as_deref()?;
+    if stdio.out_of_fuel {
+        return Some(Err(Error::OutOfFuel { fuel: limits.fuel }));
+    }
     if stdio.stdout_over {
         return Some(Err(Error::BadOutput {
             reason: format!(

@@ -14,6 +14,8 @@ pub(crate) struct Stdio {
     max_stdout: usize,
     /// Set when the guest wrote more than `max_stdout`.
     pub(crate) stdout_over: bool,
+    /// Set when a call was refused for costing more than the budget left.
+    pub(crate) out_of_fuel: bool,
     /// A stderr line not yet ended.
     stderr: Vec<u8>,
     /// The last stderr line, as the reason of a failure.
@@ -42,6 +44,7 @@ impl Stdio {
             stdout: Vec::new(),
             max_stdout,
             stdout_over: false,
+            out_of_fuel: false,
             stderr: Vec::new(),
             last_line: None,
             environ: Vec::new(),
