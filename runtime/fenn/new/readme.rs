@@ -17,43 +17,10 @@ pub(super) struct About {
     pub(super) build: &'static str,
 }
 
-/// The README of function `name`'s project, whose build writes `wasm`,
-/// and the definition file its deploy command names.
-pub(super) fn files(name: &str, about: &About, wasm: &str) -> [File; 2] {
-    let About {
-        language,
-        source,
-        builds_on,
-        toolchain,
-        build,
-    } = about;
-    let event =
-        format!(r#"{{"path":"/{name}","httpMethod":"GET","queryParameters":{{"name":"Ada"}}}}"#);
-    let intro = wrap(&format!(
-        "A fenn function in {language}: `{source}` answers `GET /{name}?name=Ada` with \
-         `Hello, Ada!`, and a request with a body with the name and the body. {builds_on}"
-    ));
-    let toolchain = wrap(toolchain);
-    let writes = wrap(&format!(
-        "That writes `{wasm}`. `fenn check` says whether it fits, and `fenn invoke` runs \
-         one event through it:"
-    ));
-    let readme = format!(
-        r#"# {name}
-
-{intro}
-
-## Build
-
-{toolchain}
-
-```sh
-{build}
-```
-
-{writes}
-
-```sh
+/// The README's sections after the build: trying, deploying and calling
+/// the function. `{name}`, `{wasm}` and `{event}` stand for its own.
+const USE: &str = r#"```sh
+fenn check {wasm}
 echo '{event}' | fenn invoke {wasm}
 ```
 
@@ -76,7 +43,35 @@ Through fenn's gateway, here at its usual address:
 ```sh
 curl 'http://127.0.0.1:8080/{name}?name=Ada'     # Hello, Ada!
 ```
-"#
+"#;
+
+/// The README of function `name`'s project, whose build writes `wasm`,
+/// and the definition file its deploy command names.
+pub(super) fn files(name: &str, about: &About, wasm: &str) -> [File; 2] {
+    let About {
+        language,
+        source,
+        builds_on,
+        toolchain,
+        build,
+    } = about;
+    let intro = wrap(&format!(
+        "A fenn function in {language}: `{source}` answers `GET /{name}?name=Ada` with \
+         `Hello, Ada!`, and a request with a body with the name and the body. {builds_on}"
+    ));
+    let writes = wrap(&format!(
+        "That writes `{wasm}`. `fenn check` says whether it fits, and `fenn invoke` runs \
+         one event through it:"
+    ));
+    let toolchain = wrap(toolchain);
+    let event =
+        format!(r#"{{"path":"/{name}","httpMethod":"GET","queryParameters":{{"name":"Ada"}}}}"#);
+    let usage = USE
+        .replace("{event}", &event)
+        .replace("{wasm}", wasm)
+        .replace("{name}", name);
+    let readme = format!(
+        "# {name}\n\n{intro}\n\n## Build\n\n{toolchain}\n\n```sh\n{build}\n```\n\n{writes}\n\n{usage}"
     );
     let definition = format!(
         "# The definition `fenn deploy --function` reads: the keys of a\n\
