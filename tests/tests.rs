@@ -29,6 +29,7 @@ mod limits;
 mod live_bindings;
 mod mqtt;
 mod mqtt_faults;
+mod new;
 mod observe;
 mod own_log;
 mod policies;

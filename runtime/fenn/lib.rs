@@ -11,12 +11,14 @@
 //! - [`registry`]: the trigger kinds fenn has.
 //! - [`examples`]: the example functions built in, and their config.
 //! - [`commands`]: `fenn check` and `fenn invoke`, on one module.
+//! - [`new`]: `fenn new`, a function's project of its own.
 
 mod announce;
 pub mod commands;
 pub mod examples;
 #[cfg_attr(not(feature = "admin"), path = "manage_off.rs")]
 mod manage;
+pub mod new;
 pub mod registry;
 pub mod serve;
 mod services;

@@ -8,7 +8,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use fenn::{commands, examples, registry, serve};
+use fenn::{commands, examples, new, registry, serve};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +54,15 @@ enum Command {
         #[cfg(feature = "admin")]
         #[command(flatten)]
         remote: cli_remote::InvokeRemote,
+    },
+    /// Write a new function's project into ./NAME: the hello function in
+    /// LANG, ready to build and deploy (its README says how).
+    New {
+        /// The function's name, and the project's folder.
+        name: String,
+        /// The project's language.
+        #[arg(long, value_enum, default_value_t = new::Lang::Rust)]
+        lang: new::Lang,
     },
     /// The commands of a running fenn's management API.
     #[cfg(feature = "admin")]
@@ -143,6 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invoke { module, event, .. } => {
             runtime(1)?.block_on(commands::invoke(&module, event.as_deref()))
         }
+        Command::New { name, lang } => new::run(&name, lang),
         #[cfg(feature = "admin")]
         Command::Manage(command) => cli_remote::run(command),
     }
