@@ -262,3 +262,56 @@ fn a_call_the_budget_left_cannot_pay_is_refused_before_its_work() {
     let error = run(&module, &Event::new("/w", "GET")).unwrap_err();
     assert!(matches!(error, Error::OutOfFuel { .. }), "{error:?}");
 }
+
+#[test]
+fn a_wasi_guest_reaches_fenns_host_calls_it_may_declare() {
+    let wat = r#"(module
+        (import "fenn" "log" (func $log (param i32 i32 i32)))
+        (import "fenn" "now_ms" (func $now (result i64)))
+        (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 512) "{\"statusCode\":200}")
+        (data (i32.const 600) "from fenn.log")
+        (func (export "_start")
+          (if (i64.eqz (call $now)) (then unreachable))
+          (call $log (i32.const 3) (i32.const 600) (i32.const 13))
+          (i32.store (i32.const 0) (i32.const 512))
+          (i32.store (i32.const 4) (i32.const 18))
+          (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#;
+    let module = compile(wat, Limits::default()).unwrap();
+    let trace = std::sync::Arc::new(crate::Trace::default());
+    let invocation =
+        Invocation::start_traced(&module, &Event::new("/w", "GET"), Some(trace.clone())).unwrap();
+    let Step::Done(result) = invocation.run(u64::MAX) else {
+        unreachable!("it finishes in one slice")
+    };
+    assert_eq!(result.unwrap().status_code, 200);
+    let lines = trace.take().lines;
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.message == "from fenn.log" && line.level == "error"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_call_that_hands_bytes_back_needs_fenn_alloc_and_deploy_says_so() {
+    let wat = r#"(module
+        (import "fenn" "var" (func (param i32 i32) (result i64)))
+        (memory (export "memory") 1) (func (export "_start")))"#;
+    let mut grants = crate::Grants::default();
+    grants.vars.insert(
+        "A".into(),
+        crate::grants::Var {
+            value: "1".into(),
+            secret: false,
+        },
+    );
+    let limits = Limits {
+        grants: std::sync::Arc::new(grants),
+        ..Limits::default()
+    };
+    let error = compile(wat, limits).unwrap_err();
+    assert!(error.to_string().contains("fenn_alloc"), "{error}");
+}
