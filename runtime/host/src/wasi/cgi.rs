@@ -14,9 +14,10 @@ use fenn_abi::{Event, Map, Response};
 /// `x-fenn-*` headers never reach an event).
 pub const HEADER_WEB: &str = "x-fenn-web";
 
-/// Whether `event` is for a web function.
+/// Whether `event` is for a web function: one map lookup (event header
+/// names are lower case), since every event of every function asks.
 pub fn is_web(event: &Event) -> bool {
-    event.header(HEADER_WEB).is_some()
+    event.headers.contains_key(HEADER_WEB)
 }
 
 /// The request's CGI variables, in the order they are set.
