@@ -1,0 +1,162 @@
+//! Applying a deployment: each function whose module or definition
+//! changes is served from a kept version or deployed from the broker's
+//! chunks (compiled and checked first), then the health check runs (each
+//! test event must answer its status, and the device must be ready); on
+//! any failure every change is undone, so the device serves what it
+//! served before. Functions the deployment in force named and this one
+//! does not are deleted last, once the new one is healthy. Applying again
+//! changes nothing.
+
+use crate::deployment::{Deployment, Function};
+use crate::device::Device;
+use crate::report::Phase;
+use std::future::Future;
+
+/// Where a module comes from when no kept version has it.
+pub trait Modules: Send {
+    /// `function`'s module, checked against its hash.
+    fn fetch(
+        &mut self,
+        deployment: &Deployment,
+        function: &Function,
+    ) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+}
+
+/// How an apply ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Active, failed (nothing changed) or rolled back.
+    pub phase: Phase,
+    /// Why, when it did not become active.
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    fn ended(phase: Phase, reason: String) -> Self {
+        Self {
+            phase,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// A change made, and how to undo it.
+enum Undo {
+    /// Serve this kept version again.
+    Select(String, u64),
+    /// The function was new: delete it.
+    Remove(String),
+}
+
+/// Applies `deployment` over `in_force` (the deployment before it),
+/// telling `phase` where it stands.
+pub async fn apply<D: Device, M: Modules>(
+    device: &D,
+    modules: &mut M,
+    deployment: &Deployment,
+    in_force: Option<&Deployment>,
+    phase: &mut (dyn FnMut(Phase) + Send),
+) -> Outcome {
+    let mut undo = Vec::new();
+    for function in &deployment.functions {
+        if let Err(reason) = change(device, modules, deployment, function, &mut undo, phase).await {
+            revert(device, undo).await;
+            return Outcome::ended(Phase::Failed, format!("{}: {reason}", function.name));
+        }
+    }
+    phase(Phase::Validating);
+    if let Err(reason) = healthy(device, deployment).await {
+        revert(device, undo).await;
+        return Outcome::ended(Phase::RolledBack, reason);
+    }
+    let named = |name: &str| deployment.functions.iter().any(|f| f.name == name);
+    for gone in in_force.map_or(&[][..], |d| &d.functions) {
+        if !named(&gone.name) {
+            if let Err(reason) = device.remove(&gone.name).await {
+                tracing::warn!(function = gone.name, %reason, "fleet: not deleted");
+            }
+        }
+    }
+    Outcome {
+        phase: Phase::Active,
+        reason: None,
+    }
+}
+
+/// Serves `function` as the deployment names it, noting how to undo it.
+async fn change<D: Device, M: Modules>(
+    device: &D,
+    modules: &mut M,
+    deployment: &Deployment,
+    function: &Function,
+    undo: &mut Vec<Undo>,
+    phase: &mut (dyn FnMut(Phase) + Send),
+) -> Result<(), String> {
+    let name = &function.name;
+    let current = device.current(name).await;
+    let definition = if function.definition.is_null() {
+        serde_json::json!({})
+    } else {
+        function.definition.clone()
+    };
+    if let Some(current) = &current {
+        if current.serving.sha256 == function.sha256 && current.definition == definition {
+            return Ok(());
+        }
+    }
+    let before = match &current {
+        Some(current) => Undo::Select(name.clone(), current.serving.version),
+        None => Undo::Remove(name.clone()),
+    };
+    if let Some(version) = device.kept(name, &function.sha256, &definition).await {
+        phase(Phase::Validating);
+        device.select(name, version).await?;
+    } else {
+        phase(Phase::Downloading);
+        let wasm = modules.fetch(deployment, function).await?;
+        phase(Phase::Validating);
+        device.deploy(name, definition, wasm).await?;
+    }
+    undo.push(before);
+    Ok(())
+}
+
+/// The health check: every test event answers its status, and the
+/// device is ready.
+async fn healthy<D: Device>(device: &D, deployment: &Deployment) -> Result<(), String> {
+    for function in &deployment.functions {
+        let Some(test) = &function.test else {
+            continue;
+        };
+        match device.test(&function.name, &test.event).await {
+            Ok(status) if status == test.status => {}
+            Ok(status) => {
+                return Err(format!(
+                    "health check: {} answered {status}, not {}",
+                    function.name, test.status
+                ));
+            }
+            Err(reason) => return Err(format!("health check: {}: {reason}", function.name)),
+        }
+    }
+    device
+        .ready()
+        .map_err(|reason| format!("health check: not ready: {reason}"))
+}
+
+/// Undoes `changes`, newest first.
+async fn revert<D: Device>(device: &D, changes: Vec<Undo>) {
+    for change in changes.into_iter().rev() {
+        let (name, result) = match &change {
+            Undo::Select(name, version) => (name, device.select(name, *version).await),
+            Undo::Remove(name) => (name, device.remove(name).await),
+        };
+        if let Err(reason) = result {
+            tracing::error!(function = name, %reason, "fleet: could not undo a change");
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

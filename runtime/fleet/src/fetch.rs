@@ -1,0 +1,100 @@
+//! A module's download while a deployment applies: its chunks' topic
+//! subscribed until every chunk is in, the link kept up meanwhile
+//! (liveness and the report again on a new connection), and desired
+//! states that come meanwhile kept for later; a newer deployment for this
+//! device, or a download that goes too long without a chunk, ends it.
+
+use crate::agent::{AgentSettings, Reporter, desired_topics};
+use crate::apply::Modules;
+use crate::chunks::Assembly;
+use crate::deployment::{Deployment, Function};
+use crate::link::Incoming;
+use crate::topics::Topic;
+use rumqttc::{AsyncClient, QoS};
+use std::collections::BTreeMap;
+use tokio::sync::mpsc;
+
+/// Fetches modules on the agent's link.
+pub(crate) struct Fetcher<'a> {
+    pub(crate) settings: &'a AgentSettings,
+    pub(crate) client: &'a AsyncClient,
+    pub(crate) incoming: &'a mut mpsc::Receiver<Incoming>,
+    pub(crate) waiting: &'a mut BTreeMap<String, bytes::Bytes>,
+    pub(crate) reporter: &'a Reporter,
+    /// The deployment being applied.
+    pub(crate) applying: u64,
+}
+
+impl Modules for Fetcher<'_> {
+    async fn fetch(&mut self, deployment: &Deployment, function: &Function) -> Result<Vec<u8>, String> {
+        let filter = self.settings.topics.chunks(&function.sha256);
+        let mut assembly = Assembly::new(&function.sha256, function.size, deployment.chunk);
+        (self.client)
+            .subscribe(&filter, QoS::AtLeastOnce)
+            .await
+            .map_err(|error| format!("the broker link: {error}"))?;
+        let fetched = self.chunks(&filter, function, &mut assembly).await;
+        let _ = self.client.unsubscribe(&filter).await;
+        fetched?;
+        assembly.finish()
+    }
+}
+
+impl Fetcher<'_> {
+    /// Takes chunks until the module is whole, or says why not.
+    async fn chunks(&mut self, filter: &str, function: &Function, assembly: &mut Assembly) -> Result<(), String> {
+        let timeout = self.settings.fetch_timeout;
+        let count = assembly.missing();
+        while !assembly.is_whole() {
+            let next = tokio::time::timeout(timeout, self.incoming.recv()).await;
+            let incoming = match next {
+                Err(_) => {
+                    return Err(format!(
+                        "module {}: {} of its {count} chunks not on the broker after {}s",
+                        function.sha256,
+                        assembly.missing(),
+                        timeout.as_secs()
+                    ));
+                }
+                Ok(None) => return Err("the broker link ended".into()),
+                Ok(Some(incoming)) => incoming,
+            };
+            let (topic, payload) = match incoming {
+                Incoming::Connected => {
+                    self.reporter.connected();
+                    let topics = desired_topics(self.settings).into_iter().chain([filter.to_owned()]);
+                    for topic in topics {
+                        let _ = self.client.try_subscribe(topic, QoS::AtLeastOnce);
+                    }
+                    continue;
+                }
+                Incoming::Message { topic, payload } => (topic, payload),
+                Incoming::Lost(_) | Incoming::Acked => continue,
+            };
+            match self.settings.topics.parse(&topic) {
+                Some(Topic::Chunk(sha, index)) if sha == function.sha256 => {
+                    assembly.take(index, &payload)?;
+                }
+                Some(Topic::Group(_) | Topic::Device(_)) => {
+                    let newer = self.newer(&payload);
+                    self.waiting.insert(topic, payload);
+                    if let Some(id) = newer {
+                        return Err(format!("superseded by deployment {id}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The id of a deployment in `payload` newer than the one applying,
+    /// signed and for this device.
+    fn newer(&self, payload: &[u8]) -> Option<u64> {
+        let settings = self.settings;
+        let text = settings.trusted.open(payload).ok()?;
+        let deployment = Deployment::parse(&text, settings.max_module).ok()?;
+        (deployment.id > self.applying && deployment.is_for(&settings.device, &settings.groups))
+            .then_some(deployment.id)
+    }
+}
