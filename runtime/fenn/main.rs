@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[cfg(feature = "admin")]
+mod cli_fleet;
+#[cfg(feature = "admin")]
 mod cli_flows;
 #[cfg(feature = "admin")]
 mod cli_remote;
@@ -63,6 +65,13 @@ enum Command {
         /// The project's language.
         #[arg(long, value_enum, default_value_t = new::Lang::Rust)]
         lang: new::Lang,
+    },
+    /// A fleet of devices through their MQTT broker: signing keys,
+    /// rollouts in waves, rollbacks and status.
+    #[cfg(feature = "admin")]
+    Fleet {
+        #[command(subcommand)]
+        command: cli_fleet::FleetCommand,
     },
     /// The commands of a running fenn's management API.
     #[cfg(feature = "admin")]
@@ -153,6 +162,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime(1)?.block_on(commands::invoke(&module, event.as_deref()))
         }
         Command::New { name, lang } => new::run(&name, lang),
+        #[cfg(feature = "admin")]
+        Command::Fleet { command } => cli_fleet::run(command),
         #[cfg(feature = "admin")]
         Command::Manage(command) => cli_remote::run(command),
     }

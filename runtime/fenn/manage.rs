@@ -67,7 +67,14 @@ pub(crate) fn spawn(
     let stopped = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
-    let (platform, http) = platform(config, loaded, started, stops)?;
+    let (platform, http) = platform(config, loaded, started, stops.clone())?;
+    if let (Some(fleet), Some(state_dir)) = (&config.fleet, &config.state_dir) {
+        let (fleet, state_dir, platform) = (fleet.clone(), state_dir.clone(), platform.clone());
+        tokio::spawn(async move {
+            let reports = crate::fleet::start(fleet, state_dir, platform.clone(), stops).await;
+            let _ = platform.fleet.set(reports);
+        });
+    }
     Some(tokio::spawn(admin::serve(
         platform, listener, http, stopped,
     )))
@@ -112,6 +119,7 @@ fn platform(
         stopping,
         streams: Arc::new(tokio::sync::Semaphore::new(admin::STREAMS)),
         auth_failures: failures,
+        fleet: std::sync::OnceLock::new(),
     };
     Some((Arc::new(platform), http))
 }

@@ -62,6 +62,8 @@ mod state;
 #[cfg(feature = "api")]
 mod store;
 #[cfg(feature = "api")]
+mod versions;
+#[cfg(feature = "api")]
 mod views;
 
 #[cfg(feature = "api")]
@@ -75,6 +77,7 @@ pub use {
     load::load,
     platform::{Platform, STREAMS, UPLOADS},
     state::State,
+    versions::Serves,
 };
 
 #[cfg(feature = "api")]

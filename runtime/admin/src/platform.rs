@@ -48,6 +48,8 @@ pub struct Platform {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Wrong tokens by the peer's address.
     pub auth_failures: Arc<fenn_http::policy::failures::AuthFailures>,
+    /// The device's fleet state, as its agent reports it (`[fleet]`).
+    pub fleet: std::sync::OnceLock<tokio::sync::watch::Receiver<fenn_fleet::Report>>,
 }
 
 /// Requests with large bodies (uploads, test answers) at once.

@@ -145,8 +145,9 @@ pub(crate) fn invocation(platform: &Platform, id: &str) -> Result<Value, ApiErro
 }
 
 /// `GET /v1/status`: each trigger's status by kind (`mqtt`: the link,
-/// null without `[mqtt]`), what the history holds, and each flow's runs
-/// in flight.
+/// null without `[mqtt]`), what the history holds, each flow's runs
+/// in flight, and the device's fleet state (its report; null without
+/// `[fleet]`).
 pub(crate) fn status(platform: &Platform) -> Value {
     let mut status = platform.triggers.status();
     let history = platform.observe.read(|history| history.bytes());
@@ -158,6 +159,9 @@ pub(crate) fn status(platform: &Platform) -> Value {
         })
         .collect();
     status.insert("flows".into(), Value::Object(flows));
+    let fleet =
+        (platform.fleet.get()).and_then(|reports| serde_json::to_value(&*reports.borrow()).ok());
+    status.insert("fleet".into(), fleet.unwrap_or(Value::Null));
     Value::Object(status)
 }
 

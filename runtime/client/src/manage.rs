@@ -29,6 +29,22 @@ pub(crate) fn print(
     Ok(())
 }
 
+/// A function's definition from its TOML file (none: an empty one).
+///
+/// # Errors
+///
+/// The file cannot be read, or is not TOML.
+pub fn read_definition(function: Option<&Path>) -> anyhow::Result<Value> {
+    let Some(file) = function else {
+        return Ok(json!({}));
+    };
+    let bytes = fenn_runtime::files::read(file, MAX_DEFINITION, "the most a definition may be")
+        .map_err(anyhow::Error::msg)?;
+    let text =
+        String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", file.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: not TOML", file.display()))
+}
+
 /// Refuses a name the API would, before sending it.
 pub fn named(name: &str) -> anyhow::Result<()> {
     named_as(name, "function")
@@ -65,17 +81,7 @@ pub async fn deploy(
     named(name)?;
     let wasm = fenn_runtime::files::read(module, 256 << 20, "the most a module may be")
         .map_err(anyhow::Error::msg)?;
-    let definition: Value = match function {
-        Some(file) => {
-            let bytes =
-                fenn_runtime::files::read(file, MAX_DEFINITION, "the most a definition may be")
-                    .map_err(anyhow::Error::msg)?;
-            let text = String::from_utf8(bytes)
-                .with_context(|| format!("{}: not UTF-8 text", file.display()))?;
-            toml::from_str(&text).with_context(|| format!("{}: not TOML", file.display()))?
-        }
-        None => json!({}),
-    };
+    let definition = read_definition(function)?;
     let body = json!({
         "definition": definition,
         "module": base64::engine::general_purpose::STANDARD.encode(&wasm),

@@ -5,7 +5,7 @@
 //! another.
 
 use super::bindings::Declared;
-use super::raw::{RawAdmin, RawFunction, RawServer, SECTIONS};
+use super::raw::{RawAdmin, RawFleet, RawFunction, RawServer, SECTIONS};
 use super::{Config, ConfigError, FunctionConfig, MAX_WORKERS, Setups, Validator};
 use fenn_runtime::trigger::{Common, FunctionInfo, KeyError, Table, Tables};
 use fenn_runtime::units;
@@ -31,6 +31,9 @@ impl Validator<'_> {
         let admin: Option<RawAdmin> = self
             .table(root, "admin")
             .and_then(|table| self.common(table, "admin"));
+        let fleet: Option<RawFleet> = self
+            .table(root, "fleet")
+            .and_then(|table| self.common(table, "fleet"));
         let raw_functions = self.array_tables(root, "function");
         let raw_flows = self.array_tables(root, "flow");
         let state_dir = raw_server
@@ -73,6 +76,9 @@ impl Validator<'_> {
         let admin = admin
             .as_ref()
             .and_then(|admin| self.keep(self.admin(admin, state_dir.as_deref())));
+        let fleet = fleet
+            .as_ref()
+            .and_then(|fleet| self.keep(self.fleet(fleet, admin.is_some())));
         let errors = self.errors.take();
         if !errors.is_empty() {
             return Err(errors);
@@ -86,6 +92,7 @@ impl Validator<'_> {
             state_dir,
             setups: Arc::new(setups),
             admin,
+            fleet,
         })
     }
 

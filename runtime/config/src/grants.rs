@@ -185,7 +185,7 @@ impl Validator<'_> {
 }
 
 /// The device's host name, for `{device}` in topic filters.
-fn device_name() -> String {
+pub(crate) fn device_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_owned())
         .ok()

@@ -9,6 +9,7 @@ mod admin;
 mod assemble;
 mod bindings;
 mod definition;
+mod fleet;
 mod flow;
 mod function;
 mod grants;
@@ -19,6 +20,7 @@ mod tables;
 pub use admin::{AdminSettings, TOKEN_VARIABLE, Tls};
 pub use bindings::BindingSet;
 pub use definition::{definition, flow_definition};
+pub use fleet::FleetSettings;
 pub use flow::FlowConfig;
 pub use setups::{Setups, from_sections};
 
@@ -147,6 +149,8 @@ pub struct Config {
     pub setups: Arc<Setups>,
     /// `[admin]`: the management API, when it is on.
     pub admin: Option<AdminSettings>,
+    /// `[fleet]`: the device in a fleet, when it is one.
+    pub fleet: Option<FleetSettings>,
 }
 
 impl Config {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 /// The keys of the whole file that are fenn's own; every other section
 /// belongs to a trigger (`[mqtt]`, `[gateway]`, `[[app]]`), which reads it.
-pub(crate) const SECTIONS: [&str; 4] = ["server", "function", "flow", "admin"];
+pub(crate) const SECTIONS: [&str; 5] = ["server", "function", "flow", "admin", "fleet"];
 
 /// `[admin]`: the management API's own listener. The bearer token comes
 /// from `FENN_ADMIN_TOKEN`, else from `token_file`.
@@ -38,6 +38,34 @@ pub(crate) struct RawAdmin {
     pub(crate) history_log: Option<String>,
     /// `history_memory`: all kept invocations together (default `16MiB`).
     pub(crate) history_memory: Option<String>,
+}
+
+/// `[fleet]`: the device in a fleet (needs `[admin]`, whose store of
+/// deployed functions the fleet deploys to).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFleet {
+    /// `brokers`: `mqtt://host:port` of each broker (a cluster's nodes),
+    /// tried in turn.
+    #[serde(default)]
+    pub(crate) brokers: Vec<String>,
+    /// `device`: the device's id (default: its host name).
+    pub(crate) device: Option<String>,
+    /// `groups`: the groups it belongs to (default none).
+    #[serde(default)]
+    pub(crate) groups: Vec<String>,
+    /// `trusted_keys`: the ed25519 public keys (base64) whose deployments
+    /// it applies.
+    #[serde(default)]
+    pub(crate) trusted_keys: Vec<String>,
+    /// `prefix`: the fleet's topics' prefix (default `fenn/fleet`).
+    pub(crate) prefix: Option<String>,
+    /// `keep_alive`: MQTT keep-alive; the broker says the device is offline
+    /// after 1.5 times it (default `30s`).
+    pub(crate) keep_alive: Option<String>,
+    /// `fetch_timeout`: time a module's download may go without a chunk
+    /// before the deployment fails (default `60s`).
+    pub(crate) fetch_timeout: Option<String>,
 }
 
 /// `[server]`: what every trigger shares. The gateway's keys of `[server]`

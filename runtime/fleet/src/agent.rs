@@ -90,7 +90,10 @@ impl Reporter {
 impl<D: Device> Agent<D> {
     /// Connects and reads the ledger; the agent, and its reports as they
     /// change (for the console).
-    pub async fn start(device: Arc<D>, mut settings: AgentSettings) -> (Self, watch::Receiver<Report>) {
+    pub async fn start(
+        device: Arc<D>,
+        mut settings: AgentSettings,
+    ) -> (Self, watch::Receiver<Report>) {
         let alive = settings.topics.alive(&settings.device);
         settings.link.will = Some((alive, b"offline".to_vec()));
         let ledger = read_ledger(&settings.state_dir);
@@ -145,6 +148,11 @@ impl<D: Device> Agent<D> {
                 self.consider(&topic, &payload).await;
             }
         }
+        // A clean disconnect sends no last will: say so first.
+        let alive = self.settings.topics.alive(&self.settings.device);
+        let _ = self
+            .client
+            .try_publish(alive, QoS::AtLeastOnce, true, "offline");
         let _ = self.client.disconnect().await;
     }
 
@@ -168,7 +176,10 @@ impl<D: Device> Agent<D> {
     /// On each connection: liveness, the report, and the subscriptions
     /// (a clean session has none).
     fn connected(&self) {
-        tracing::info!(device = self.settings.device, "fleet: connected to the broker");
+        tracing::info!(
+            device = self.settings.device,
+            "fleet: connected to the broker"
+        );
         self.reporter.connected();
         for topic in desired_topics(&self.settings) {
             let _ = self.client.try_subscribe(topic, QoS::AtLeastOnce);
@@ -194,7 +205,10 @@ impl<D: Device> Agent<D> {
         };
         let expected = deployment.topic(&self.settings.topics);
         let (device, groups) = (&self.settings.device, &self.settings.groups);
-        match self.ledger.judge(topic, &expected, &deployment, device, groups) {
+        match self
+            .ledger
+            .judge(topic, &expected, &deployment, device, groups)
+        {
             Verdict::Apply => self.apply(topic, deployment).await,
             Verdict::Seen | Verdict::NotForMe => {}
             Verdict::Superseded => {
@@ -250,7 +264,14 @@ impl<D: Device> Agent<D> {
             reporter.publish(&snapshot);
         };
         let device = &*self.device;
-        let outcome = apply::apply(device, &mut fetcher, &deployment, in_force.as_ref(), &mut phase).await;
+        let outcome = apply::apply(
+            device,
+            &mut fetcher,
+            &deployment,
+            in_force.as_ref(),
+            &mut phase,
+        )
+        .await;
         self.ledger.handled(topic, id);
         match outcome.phase {
             Phase::Active => {

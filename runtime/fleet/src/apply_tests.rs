@@ -50,7 +50,9 @@ impl Device for Fake {
     async fn kept(&self, name: &str, sha256: &str, definition: &Value) -> Option<u64> {
         let functions = self.functions.lock().unwrap();
         let (versions, _) = functions.get(name)?;
-        let found = versions.iter().position(|(s, d)| s == sha256 && d == definition)?;
+        let found = versions
+            .iter()
+            .position(|(s, d)| s == sha256 && d == definition)?;
         Some(found as u64 + 1)
     }
 
@@ -83,7 +85,11 @@ impl Device for Fake {
     }
 
     fn ready(&self) -> Result<(), String> {
-        if self.ready { Ok(()) } else { Err("mqtt: not connected".into()) }
+        if self.ready {
+            Ok(())
+        } else {
+            Err("mqtt: not connected".into())
+        }
     }
 }
 
@@ -147,7 +153,10 @@ fn a_kept_version_serves_again_without_a_download() {
     let mut broker = Broker::default();
     run(&device, &mut broker, &deployment(1, 'a'), None);
     run(&device, &mut broker, &deployment(2, 'b'), None);
-    assert_eq!(run(&device, &mut broker, &deployment(3, 'a'), None).phase, Phase::Active);
+    assert_eq!(
+        run(&device, &mut broker, &deployment(3, 'a'), None).phase,
+        Phase::Active
+    );
     assert_eq!(broker.fetched, 2);
     assert_eq!(device.serving()["hello"], sha('a'));
 }
@@ -168,7 +177,12 @@ fn a_failed_health_check_rolls_every_change_back() {
     });
     let outcome = run(&device, &mut broker, &second, Some(&first));
     assert_eq!(outcome.phase, Phase::RolledBack);
-    assert!(outcome.reason.unwrap().contains("hello answered 500, not 200"));
+    assert!(
+        outcome
+            .reason
+            .unwrap()
+            .contains("hello answered 500, not 200")
+    );
     let serving = device.serving();
     assert_eq!(serving["hello"], sha('a'));
     assert_eq!(serving["other"], sha('c'), "removed only once healthy");
@@ -209,6 +223,9 @@ fn a_module_missing_from_the_broker_fails_and_functions_dropped_go_once_healthy(
     assert_eq!(outcome.phase, Phase::Failed);
     assert!(device.serving().contains_key("old"));
     broker.missing = false;
-    assert_eq!(run(&device, &mut broker, &deployment(3, 'b'), Some(&first)).phase, Phase::Active);
+    assert_eq!(
+        run(&device, &mut broker, &deployment(3, 'b'), Some(&first)).phase,
+        Phase::Active
+    );
     assert!(!device.serving().contains_key("old"));
 }

@@ -115,11 +115,17 @@ impl Deployment {
             Target::Group { group, devices } => {
                 let names = std::iter::once(group).chain(devices.iter().flatten());
                 if let Some(bad) = names.into_iter().find(|name| !crate::topics::is_name(name)) {
-                    return Err(format!("'{}' is not a device's or group's name", bad.escape_debug()));
+                    return Err(format!(
+                        "'{}' is not a device's or group's name",
+                        bad.escape_debug()
+                    ));
                 }
             }
             Target::Device { device } if !crate::topics::is_name(device) => {
-                return Err(format!("'{}' is not a device's name", device.escape_debug()));
+                return Err(format!(
+                    "'{}' is not a device's name",
+                    device.escape_debug()
+                ));
             }
             Target::Device { .. } => {}
         }
@@ -158,7 +164,10 @@ impl Deployment {
 impl Function {
     fn check(&self, max_module: u64) -> Result<(), String> {
         if !fenn_runtime::trigger::is_name(&self.name) {
-            return Err(format!("'{}' is not a function name", self.name.escape_debug()));
+            return Err(format!(
+                "'{}' is not a function name",
+                self.name.escape_debug()
+            ));
         }
         let hex = self.sha256.len() == 64
             && self
@@ -166,7 +175,10 @@ impl Function {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hex {
-            return Err(format!("{}: sha256 is not 64 lower-case hex digits", self.name));
+            return Err(format!(
+                "{}: sha256 is not 64 lower-case hex digits",
+                self.name
+            ));
         }
         if self.size == 0 || self.size > max_module {
             return Err(format!(

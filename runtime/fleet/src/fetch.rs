@@ -26,7 +26,11 @@ pub(crate) struct Fetcher<'a> {
 }
 
 impl Modules for Fetcher<'_> {
-    async fn fetch(&mut self, deployment: &Deployment, function: &Function) -> Result<Vec<u8>, String> {
+    async fn fetch(
+        &mut self,
+        deployment: &Deployment,
+        function: &Function,
+    ) -> Result<Vec<u8>, String> {
         let filter = self.settings.topics.chunks(&function.sha256);
         let mut assembly = Assembly::new(&function.sha256, function.size, deployment.chunk);
         (self.client)
@@ -42,7 +46,12 @@ impl Modules for Fetcher<'_> {
 
 impl Fetcher<'_> {
     /// Takes chunks until the module is whole, or says why not.
-    async fn chunks(&mut self, filter: &str, function: &Function, assembly: &mut Assembly) -> Result<(), String> {
+    async fn chunks(
+        &mut self,
+        filter: &str,
+        function: &Function,
+        assembly: &mut Assembly,
+    ) -> Result<(), String> {
         let timeout = self.settings.fetch_timeout;
         let count = assembly.missing();
         while !assembly.is_whole() {
@@ -62,7 +71,9 @@ impl Fetcher<'_> {
             let (topic, payload) = match incoming {
                 Incoming::Connected => {
                     self.reporter.connected();
-                    let topics = desired_topics(self.settings).into_iter().chain([filter.to_owned()]);
+                    let topics = desired_topics(self.settings)
+                        .into_iter()
+                        .chain([filter.to_owned()]);
                     for topic in topics {
                         let _ = self.client.try_subscribe(topic, QoS::AtLeastOnce);
                     }

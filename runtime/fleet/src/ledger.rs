@@ -60,7 +60,11 @@ impl Ledger {
         if !deployment.is_for(device, groups) {
             return Verdict::NotForMe;
         }
-        if self.applied.as_ref().is_some_and(|applied| id <= applied.id) {
+        if self
+            .applied
+            .as_ref()
+            .is_some_and(|applied| id <= applied.id)
+        {
             return Verdict::Superseded;
         }
         Verdict::Apply
@@ -96,7 +100,10 @@ mod tests {
         ledger.handled(TOPIC, 5);
         ledger.applied = Some(deployment(5, 'a'));
         assert_eq!(judge(&ledger, &deployment(5, 'a')), Verdict::Seen);
-        assert_eq!(judge(&ledger, &deployment(4, 'b')), Verdict::Replay { seen: 5 });
+        assert_eq!(
+            judge(&ledger, &deployment(4, 'b')),
+            Verdict::Replay { seen: 5 }
+        );
         assert_eq!(judge(&ledger, &deployment(6, 'b')), Verdict::Apply);
         ledger.handled(TOPIC, 3);
         assert_eq!(ledger.seen[TOPIC], 5);

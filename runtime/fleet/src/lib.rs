@@ -27,10 +27,11 @@ pub mod device;
 mod fetch;
 pub mod ledger;
 pub mod link;
-//pub mod operator;
+pub mod operator;
 pub mod report;
 pub mod signed;
 pub mod topics;
+pub mod view;
 pub mod waves;
 
 pub use deployment::Deployment;

@@ -45,6 +45,19 @@ pub enum Incoming {
     Lost(String),
 }
 
+/// Largest packet: a chunk of the largest size, its topic and headers.
+pub const MAX_PACKET: usize = crate::deployment::MAX_CHUNK as usize + (64 << 10);
+
+/// `FENN_MQTT_USERNAME` and `FENN_MQTT_PASSWORD`, when set: the broker's
+/// credentials, as the MQTT trigger takes them.
+pub fn credentials() -> Option<(String, String)> {
+    let user = std::env::var("FENN_MQTT_USERNAME").ok()?;
+    Some((
+        user,
+        std::env::var("FENN_MQTT_PASSWORD").unwrap_or_default(),
+    ))
+}
+
 /// Messages waiting for the owner: a chunk may be 1 MiB.
 const WAITING: usize = 4;
 /// The longest pause between tries.
@@ -76,7 +89,11 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
                 Ok(_) => None,
                 Err(error) => {
                     failures += 1;
-                    if sender.send(Incoming::Lost(error.to_string())).await.is_err() {
+                    if sender
+                        .send(Incoming::Lost(error.to_string()))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                     tokio::time::sleep(pause(failures)).await;
@@ -165,7 +182,11 @@ mod tests {
 
     #[test]
     fn broker_urls_are_read_with_their_default_port() {
-        let urls = ["mqtt://a:1901".to_owned(), "mqtt://b".to_owned(), "mqtt://[::1]:7/".to_owned()];
+        let urls = [
+            "mqtt://a:1901".to_owned(),
+            "mqtt://b".to_owned(),
+            "mqtt://[::1]:7/".to_owned(),
+        ];
         assert_eq!(
             brokers(&urls).unwrap(),
             [("a".into(), 1901), ("b".into(), 1883), ("::1".into(), 7)]

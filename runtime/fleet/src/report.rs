@@ -116,9 +116,15 @@ mod tests {
 
     #[test]
     fn an_outcome_is_read_only_for_the_deployment_asked_about() {
-        assert_eq!(report(Phase::Active, Some(5), Some(5)).outcome(5), Some(Ok(())));
+        assert_eq!(
+            report(Phase::Active, Some(5), Some(5)).outcome(5),
+            Some(Ok(()))
+        );
         assert_eq!(report(Phase::Active, Some(4), None).outcome(5), None);
-        assert_eq!(report(Phase::Downloading, Some(4), Some(5)).outcome(5), None);
+        assert_eq!(
+            report(Phase::Downloading, Some(4), Some(5)).outcome(5),
+            None
+        );
         let failed = report(Phase::RolledBack, Some(4), Some(5)).outcome(5);
         assert_eq!(failed, Some(Err("rolled_back: boom".into())));
         assert_eq!(report(Phase::Failed, Some(4), Some(3)).outcome(5), None);

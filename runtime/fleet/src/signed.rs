@@ -185,7 +185,12 @@ mod tests {
         let altered = serde_json::to_vec(&altered).unwrap();
         assert!(trusted.open(&altered).unwrap_err().contains("not signed"));
 
-        assert!(trusted.open(br#"{"id":1}"#).unwrap_err().contains("not a signed"));
+        assert!(
+            trusted
+                .open(br#"{"id":1}"#)
+                .unwrap_err()
+                .contains("not a signed")
+        );
         assert!(trusted.open(&vec![b' '; MAX_ENVELOPE + 1]).is_err());
     }
 

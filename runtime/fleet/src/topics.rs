@@ -54,7 +54,9 @@ impl Topics {
 
     /// What a topic under the prefix is.
     pub fn parse<'a>(&self, topic: &'a str) -> Option<Topic<'a>> {
-        let rest = topic.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?;
+        let rest = topic
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix('/')?;
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
             ["groups", group, "desired"] => Some(Topic::Group(group)),
@@ -95,11 +97,26 @@ mod tests {
     #[test]
     fn every_topic_parses_back_to_what_named_it() {
         let topics = Topics::new("fenn/fleet/");
-        assert_eq!(topics.parse(&topics.group("lobby")), Some(Topic::Group("lobby")));
-        assert_eq!(topics.parse(&topics.device("pi-7")), Some(Topic::Device("pi-7")));
-        assert_eq!(topics.parse(&topics.reported("pi-7")), Some(Topic::Reported("pi-7")));
-        assert_eq!(topics.parse(&topics.alive("pi-7")), Some(Topic::Alive("pi-7")));
-        assert_eq!(topics.parse(&topics.chunk("ab", 3)), Some(Topic::Chunk("ab", 3)));
+        assert_eq!(
+            topics.parse(&topics.group("lobby")),
+            Some(Topic::Group("lobby"))
+        );
+        assert_eq!(
+            topics.parse(&topics.device("pi-7")),
+            Some(Topic::Device("pi-7"))
+        );
+        assert_eq!(
+            topics.parse(&topics.reported("pi-7")),
+            Some(Topic::Reported("pi-7"))
+        );
+        assert_eq!(
+            topics.parse(&topics.alive("pi-7")),
+            Some(Topic::Alive("pi-7"))
+        );
+        assert_eq!(
+            topics.parse(&topics.chunk("ab", 3)),
+            Some(Topic::Chunk("ab", 3))
+        );
         assert_eq!(topics.parse("fenn/fleet/modules/ab/x"), None);
         assert_eq!(topics.parse("fenn/fleetx/groups/a/desired"), None);
         assert_eq!(topics.parse("other/groups/a/desired"), None);

@@ -88,6 +88,7 @@ async function functionsPage() {
       el("td", {}, ms(recent.p99Ms)),
       el("td", {}, recent.count ?? 0));
   });
+  const fleet = fleetState(status.fleet);
   const schedules = list.functions.flatMap((f) => (f.triggers.cron || []).map((c) =>
     el("tr", {}, el("td", {}, c.name), el("td", {}, f.name), el("td", {}, c.schedule), el("td", {}, when(c.next) || "none"))));
   view.replaceChildren(
@@ -97,9 +98,26 @@ async function functionsPage() {
       rows)),
     el("div", { class: "grid" },
       el("section", { class: "card" }, el("h2", {}, "MQTT link"), el("p", { id: "mqtt-link" }, mqtt)),
+      el("section", { class: "card" }, el("h2", {}, "Fleet"), el("div", { id: "fleet" }, fleet)),
       el("section", { class: "card" }, el("h2", {}, "Cron schedules"),
         el("div", { class: "wide" }, el("table", { id: "schedules" },
           el("tr", {}, ["Schedule", "Function", "When", "Next fire"].map((h) => el("th", {}, h))), schedules)))));
+}
+
+// The device's fleet state: its deployment, where an apply stands, the
+// last deployment refused.
+function fleetState(fleet) {
+  if (!fleet) return el("p", { class: "muted" }, "not in a fleet");
+  const good = fleet.state === "active" || fleet.state === "downloading" || fleet.state === "validating";
+  const lines = [
+    el("p", {}, fleet.device + " in " + (fleet.groups.join(", ") || "no group") + ": ",
+      el("span", { class: good ? "ok" : "bad" }, fleet.state.replace("_", " "))),
+    el("p", {}, "deployment " + (fleet.deployment ?? "none") +
+      (fleet.target && fleet.target !== fleet.deployment ? ", last tried " + fleet.target : "")),
+  ];
+  if (fleet.reason) lines.push(el("p", { class: "bad" }, fleet.reason));
+  if (fleet.refused) lines.push(el("p", { class: "bad" }, "refused " + when(fleet.refused.at) + ": " + fleet.refused.reason));
+  return lines;
 }
 
 async function functionPage(name) {

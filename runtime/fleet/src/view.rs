@@ -1,0 +1,189 @@
+//! The operator's view of the fleet, from the broker's retained messages:
+//! every device's report and liveness, and the desired states. What
+//! `fenn fleet status` prints, and what a rollout watches.
+
+use crate::link::{self, Incoming, LinkSettings};
+use crate::report::Report;
+use crate::signed::Trusted;
+use crate::topics::Topic;
+use crate::{Deployment, FleetError, Topics};
+use rumqttc::{AsyncClient, QoS};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Time to reach the broker.
+const CONNECT: Duration = Duration::from_secs(15);
+
+/// One device as the broker holds it.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Its last report.
+    pub report: Option<Report>,
+    /// Online, offline, or not said.
+    pub alive: Option<bool>,
+    /// When its last report came, in this view.
+    pub updated: Option<Instant>,
+}
+
+/// The fleet, as its retained messages say.
+pub struct View {
+    pub(crate) client: AsyncClient,
+    incoming: mpsc::Receiver<Incoming>,
+    pub(crate) topics: Topics,
+    /// Every device that has reported or said it lives.
+    pub devices: BTreeMap<String, Seen>,
+    /// Desired states, by topic.
+    pub desired: BTreeMap<String, bytes::Bytes>,
+    /// QoS 1 messages the broker has.
+    pub(crate) acked: u64,
+}
+
+impl View {
+    /// Connects and subscribes to every device's state and, for `group`,
+    /// its desired state; then takes what the broker holds until `expect`
+    /// devices of `group` are known, or nothing has come for `settle`.
+    ///
+    /// # Errors
+    ///
+    /// The broker cannot be reached.
+    pub async fn open(
+        link: LinkSettings,
+        topics: Topics,
+        desired: &[String],
+        group: Option<&str>,
+        expect: Option<usize>,
+        settle: Duration,
+    ) -> Result<Self, FleetError> {
+        let (client, incoming) = link::connect(link);
+        let mut view = Self {
+            client,
+            incoming,
+            topics,
+            devices: BTreeMap::new(),
+            desired: BTreeMap::new(),
+            acked: 0,
+        };
+        let deadline = Instant::now() + CONNECT;
+        loop {
+            match tokio::time::timeout_at(deadline.into(), view.incoming.recv()).await {
+                Ok(Some(Incoming::Connected)) => break,
+                Ok(Some(Incoming::Lost(reason))) => tracing::debug!(%reason, "fleet: broker"),
+                Ok(Some(_)) => {}
+                _ => return Err(FleetError::Broker("cannot reach the broker".into())),
+            }
+        }
+        let subscriptions = desired.iter().cloned().chain([view.topics.every_device()]);
+        for topic in subscriptions {
+            (view.client)
+                .subscribe(topic, QoS::AtLeastOnce)
+                .await
+                .map_err(|error| FleetError::Broker(error.to_string()))?;
+        }
+        loop {
+            let enough = expect.is_some_and(|n| view.members(group).len() >= n);
+            if enough || !view.pump(Instant::now() + settle).await {
+                break;
+            }
+        }
+        Ok(view)
+    }
+
+    /// Takes one message, or waits until `until`; false when none came.
+    pub async fn pump(&mut self, until: Instant) -> bool {
+        let incoming = match tokio::time::timeout_at(until.into(), self.incoming.recv()).await {
+            Ok(Some(incoming)) => incoming,
+            _ => return false,
+        };
+        match incoming {
+            Incoming::Message { topic, payload } => self.take(&topic, payload),
+            Incoming::Acked => self.acked += 1,
+            Incoming::Connected | Incoming::Lost(_) => {}
+        }
+        true
+    }
+
+    fn take(&mut self, topic: &str, payload: bytes::Bytes) {
+        match self.topics.parse(topic) {
+            Some(Topic::Reported(device)) => {
+                let seen = self.devices.entry(device.to_owned()).or_default();
+                seen.report = serde_json::from_slice(&payload).ok();
+                seen.updated = Some(Instant::now());
+            }
+            Some(Topic::Alive(device)) => {
+                let seen = self.devices.entry(device.to_owned()).or_default();
+                seen.alive = Some(payload.as_ref() == b"online");
+            }
+            Some(Topic::Group(_) | Topic::Device(_)) => {
+                self.desired.insert(topic.to_owned(), payload);
+            }
+            _ => {}
+        }
+    }
+
+    /// The devices of `group` (every device without one), by name.
+    pub fn members(&self, group: Option<&str>) -> Vec<String> {
+        (self.devices.iter())
+            .filter(|(_, seen)| {
+                let groups = seen.report.as_ref().map(|r| r.groups.as_slice());
+                group.is_none_or(|group| groups.unwrap_or_default().iter().any(|g| g == group))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Whether `device` says it is online.
+    pub fn is_online(&self, device: &str) -> bool {
+        self.devices.get(device).and_then(|seen| seen.alive) == Some(true)
+    }
+
+    /// The deployment retained on `topic`, when `trusted` signed it, with
+    /// the message as it is retained.
+    pub fn deployment(&self, topic: &str, trusted: &Trusted) -> Option<(Deployment, bytes::Bytes)> {
+        let payload = self.desired.get(topic)?;
+        let text = trusted.open(payload).ok()?;
+        let deployment = Deployment::parse(&text, u64::MAX).ok()?;
+        Some((deployment, payload.clone()))
+    }
+
+    /// Publishes retained, and waits until the broker has it.
+    ///
+    /// # Errors
+    ///
+    /// The broker did not confirm it in time.
+    pub(crate) async fn publish(
+        &mut self,
+        messages: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), FleetError> {
+        let wanted = self.acked + messages.len() as u64;
+        for (topic, payload) in messages {
+            (self.client)
+                .publish(topic, QoS::AtLeastOnce, true, payload)
+                .await
+                .map_err(|error| FleetError::Broker(error.to_string()))?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.acked < wanted {
+            if Instant::now() >= deadline || !self.pump(deadline).await {
+                return Err(FleetError::Broker(
+                    "the broker did not confirm the messages".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Disconnects, letting what was queued go first.
+    pub async fn close(self) {
+        let _ = self.client.disconnect().await;
+        let mut incoming = self.incoming;
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(message) = incoming.recv().await {
+                if matches!(message, Incoming::Lost(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
