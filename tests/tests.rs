@@ -18,6 +18,7 @@ mod contain_wasi;
 mod cron;
 mod delivery;
 mod docs;
+mod fleet;
 mod flows;
 mod flows_admin;
 mod gateway;

@@ -82,6 +82,7 @@ pub(crate) async fn start(
         max_module: platform.settings.max_module_bytes as u64,
         state_dir,
         fetch_timeout: fleet.fetch_timeout,
+        resync: fleet.keep_alive * 4,
         link: LinkSettings {
             brokers: fleet.brokers.clone(),
             client_id: format!("fenn-fleet-{}", fleet.device),

@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
+/// The pause before a refused subscription is made again.
+pub(crate) const RESUBSCRIBE: Duration = Duration::from_millis(500);
+
 /// The ledger's file under the state directory.
 pub const LEDGER: &str = "fleet.json";
 /// Largest ledger read back.
@@ -43,6 +46,10 @@ pub struct AgentSettings {
     pub state_dir: PathBuf,
     /// Time a module's download may go without a new chunk.
     pub fetch_timeout: Duration,
+    /// How often it subscribes to its desired states again, so that a
+    /// subscription a broker lost (a cluster's node failing over, say)
+    /// is made again and what is retained comes again.
+    pub resync: Duration,
     /// The broker link.
     pub link: LinkSettings,
 }
@@ -79,7 +86,8 @@ impl Reporter {
         self.status.send_replace(report.clone());
     }
 
-    /// On a new connection: liveness and the last report, again.
+    /// Liveness and the last report, again: on each new connection, and
+    /// at each resync (a clustered broker may lose what it was storing).
     pub(crate) fn connected(&self) {
         let _ = (self.client).try_publish(&self.alive, QoS::AtLeastOnce, true, "online");
         let report = self.status.borrow().clone();
@@ -137,10 +145,18 @@ impl<D: Device> Agent<D> {
     /// Runs until `stop` completes.
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
+        let mut resync = tokio::time::interval(self.settings.resync);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        resync.tick().await;
         loop {
             let incoming = tokio::select! {
                 () = &mut stop => break,
                 incoming = self.incoming.recv() => incoming,
+                _ = resync.tick() => {
+                    self.reporter.connected();
+                    self.subscribe();
+                    continue;
+                }
             };
             let Some(incoming) = incoming else { break };
             self.take(incoming).await;
@@ -170,6 +186,10 @@ impl<D: Device> Agent<D> {
             }
             Incoming::Lost(reason) => tracing::debug!(%reason, "fleet: broker lost"),
             Incoming::Acked => {}
+            Incoming::Unsubscribed => {
+                tokio::time::sleep(RESUBSCRIBE).await;
+                self.subscribe();
+            }
         }
     }
 
@@ -181,8 +201,14 @@ impl<D: Device> Agent<D> {
             "fleet: connected to the broker"
         );
         self.reporter.connected();
+        self.subscribe();
+    }
+
+    /// Subscribes to the desired states, at QoS 0: they are retained, so
+    /// a message lost with a connection comes again with the next one.
+    fn subscribe(&self) {
         for topic in desired_topics(&self.settings) {
-            let _ = self.client.try_subscribe(topic, QoS::AtLeastOnce);
+            let _ = self.client.try_subscribe(topic, QoS::AtMostOnce);
         }
     }
 

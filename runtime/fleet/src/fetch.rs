@@ -34,7 +34,7 @@ impl Modules for Fetcher<'_> {
         let filter = self.settings.topics.chunks(&function.sha256);
         let mut assembly = Assembly::new(&function.sha256, function.size, deployment.chunk);
         (self.client)
-            .subscribe(&filter, QoS::AtLeastOnce)
+            .subscribe(&filter, QoS::AtMostOnce)
             .await
             .map_err(|error| format!("the broker link: {error}"))?;
         let fetched = self.chunks(&filter, function, &mut assembly).await;
@@ -54,9 +54,20 @@ impl Fetcher<'_> {
     ) -> Result<(), String> {
         let timeout = self.settings.fetch_timeout;
         let count = assembly.missing();
+        let mut progress = tokio::time::Instant::now();
         while !assembly.is_whole() {
-            let next = tokio::time::timeout(timeout, self.incoming.recv()).await;
+            let wait = self.settings.resync.min(timeout);
+            let next = tokio::time::timeout(wait, self.incoming.recv()).await;
             let incoming = match next {
+                Err(_) if progress.elapsed() < timeout => {
+                    let topics = desired_topics(self.settings)
+                        .into_iter()
+                        .chain([filter.to_owned()]);
+                    for topic in topics {
+                        let _ = self.client.try_subscribe(topic, QoS::AtMostOnce);
+                    }
+                    continue;
+                }
                 Err(_) => {
                     return Err(format!(
                         "module {}: {} of its {count} chunks not on the broker after {}s",
@@ -69,13 +80,17 @@ impl Fetcher<'_> {
                 Ok(Some(incoming)) => incoming,
             };
             let (topic, payload) = match incoming {
-                Incoming::Connected => {
-                    self.reporter.connected();
+                Incoming::Connected | Incoming::Unsubscribed => {
+                    if matches!(incoming, Incoming::Connected) {
+                        self.reporter.connected();
+                    } else {
+                        tokio::time::sleep(crate::agent::RESUBSCRIBE).await;
+                    }
                     let topics = desired_topics(self.settings)
                         .into_iter()
                         .chain([filter.to_owned()]);
                     for topic in topics {
-                        let _ = self.client.try_subscribe(topic, QoS::AtLeastOnce);
+                        let _ = self.client.try_subscribe(topic, QoS::AtMostOnce);
                     }
                     continue;
                 }
@@ -85,6 +100,7 @@ impl Fetcher<'_> {
             match self.settings.topics.parse(&topic) {
                 Some(Topic::Chunk(sha, index)) if sha == function.sha256 => {
                     assembly.take(index, &payload)?;
+                    progress = tokio::time::Instant::now();
                 }
                 Some(Topic::Group(_) | Topic::Device(_)) => {
                     let newer = self.newer(&payload);

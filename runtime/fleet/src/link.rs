@@ -41,6 +41,9 @@ pub enum Incoming {
     },
     /// The broker has a QoS 1 message published.
     Acked,
+    /// The broker refused a subscription (a NATS node short of JetStream,
+    /// say): it is to be made again.
+    Unsubscribed,
     /// The connection was lost, and why; it is being retried.
     Lost(String),
 }
@@ -86,6 +89,9 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
                     payload: publish.payload,
                 }),
                 Ok(Event::Incoming(Packet::PubAck(_))) => Some(Incoming::Acked),
+                Ok(Event::Incoming(Packet::SubAck(ack))) => (ack.return_codes.iter())
+                    .any(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
+                    .then_some(Incoming::Unsubscribed),
                 Ok(_) => None,
                 Err(error) => {
                     failures += 1;

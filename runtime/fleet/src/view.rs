@@ -14,6 +14,10 @@ use tokio::sync::mpsc;
 
 /// Time to reach the broker.
 const CONNECT: Duration = Duration::from_secs(15);
+/// Time the broker has to confirm what is published.
+const CONFIRM: Duration = Duration::from_secs(120);
+/// Time after which what it has not confirmed is sent again.
+const RESEND: Duration = Duration::from_secs(10);
 
 /// One device as the broker holds it.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +41,8 @@ pub struct View {
     pub desired: BTreeMap<String, bytes::Bytes>,
     /// QoS 1 messages the broker has.
     pub(crate) acked: u64,
+    /// What it subscribes to, again on each connection.
+    subscriptions: Vec<String>,
 }
 
 impl View {
@@ -63,6 +69,7 @@ impl View {
             devices: BTreeMap::new(),
             desired: BTreeMap::new(),
             acked: 0,
+            subscriptions: Vec::new(),
         };
         let deadline = Instant::now() + CONNECT;
         loop {
@@ -73,13 +80,10 @@ impl View {
                 _ => return Err(FleetError::Broker("cannot reach the broker".into())),
             }
         }
-        let subscriptions = desired.iter().cloned().chain([view.topics.every_device()]);
-        for topic in subscriptions {
-            (view.client)
-                .subscribe(topic, QoS::AtLeastOnce)
-                .await
-                .map_err(|error| FleetError::Broker(error.to_string()))?;
-        }
+        view.subscriptions = (desired.iter().cloned())
+            .chain([view.topics.every_device()])
+            .collect();
+        view.subscribe();
         loop {
             let enough = expect.is_some_and(|n| view.members(group).len() >= n);
             if enough || !view.pump(Instant::now() + settle).await {
@@ -98,9 +102,18 @@ impl View {
         match incoming {
             Incoming::Message { topic, payload } => self.take(&topic, payload),
             Incoming::Acked => self.acked += 1,
-            Incoming::Connected | Incoming::Lost(_) => {}
+            Incoming::Connected | Incoming::Unsubscribed => self.subscribe(),
+            Incoming::Lost(_) => {}
         }
         true
+    }
+
+    /// Subscribes, at QoS 0: everything it reads is retained, and comes
+    /// again with a new subscription.
+    fn subscribe(&self) {
+        for topic in &self.subscriptions {
+            let _ = self.client.try_subscribe(topic, QoS::AtMostOnce);
+        }
     }
 
     fn take(&mut self, topic: &str, payload: bytes::Bytes) {
@@ -155,22 +168,27 @@ impl View {
         &mut self,
         messages: Vec<(String, Vec<u8>)>,
     ) -> Result<(), FleetError> {
-        let wanted = self.acked + messages.len() as u64;
-        for (topic, payload) in messages {
-            (self.client)
-                .publish(topic, QoS::AtLeastOnce, true, payload)
-                .await
-                .map_err(|error| FleetError::Broker(error.to_string()))?;
-        }
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.acked < wanted {
-            if Instant::now() >= deadline || !self.pump(deadline).await {
-                return Err(FleetError::Broker(
-                    "the broker did not confirm the messages".into(),
-                ));
+        // A clustered broker that loses a node may drop a publish it was
+        // storing, confirming nothing: after a while all are sent again
+        // (each retained, so a second copy changes nothing).
+        let deadline = Instant::now() + CONFIRM;
+        while Instant::now() < deadline {
+            let wanted = self.acked + messages.len() as u64;
+            for (topic, payload) in &messages {
+                (self.client)
+                    .publish(topic, QoS::AtLeastOnce, true, payload.clone())
+                    .await
+                    .map_err(|error| FleetError::Broker(error.to_string()))?;
+            }
+            let again = (Instant::now() + RESEND).min(deadline);
+            while self.acked < wanted && self.pump(again).await {}
+            if self.acked >= wanted {
+                return Ok(());
             }
         }
-        Ok(())
+        Err(FleetError::Broker(
+            "the broker did not confirm the messages".into(),
+        ))
     }
 
     /// Disconnects, letting what was queued go first.
