@@ -110,6 +110,10 @@ pub(crate) struct WaveArgs {
     /// Wait until this many of the group's devices are known before the first wave.
     #[arg(long)]
     expect: Option<usize>,
+    /// Build on the broker's desired state even when devices report a
+    /// newer deployment than it (it was replaced or cleared).
+    #[arg(long)]
+    force: bool,
     /// The signing key (PEM).
     #[arg(long, env = "FENN_FLEET_KEY")]
     key: PathBuf,
@@ -133,8 +137,24 @@ fn size(text: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("from {least} to {most} bytes"))
 }
 
-/// Runs a `fenn fleet` command.
+/// Runs a `fenn fleet` command; with `--json`, a failure is printed as
+/// JSON too.
 pub(crate) fn run(command: FleetCommand) -> anyhow::Result<()> {
+    let as_json = match &command {
+        FleetCommand::Keygen { .. } => false,
+        FleetCommand::Deploy { waves, .. } | FleetCommand::Rollback { waves } => waves.broker.json,
+        FleetCommand::Status { broker, .. } => broker.json,
+    };
+    let result = call(command);
+    if let (true, Err(error)) = (as_json, &result) {
+        if error.downcast_ref::<Stopped>().is_none() {
+            fenn_client::manage::print_failure(error);
+        }
+    }
+    result
+}
+
+fn call(command: FleetCommand) -> anyhow::Result<()> {
     match command {
         FleetCommand::Keygen { out } => keygen(&out),
         FleetCommand::Deploy {
@@ -238,8 +258,8 @@ fn roll_out(
     );
     let topics = Topics::new(&args.broker.prefix);
     let desired = match &target {
-        Scope::Group(group) => topics.group(group),
-        Scope::Device(device) => topics.device(device),
+        Scope::Group(group) => vec![topics.group(group)],
+        Scope::Device(device) => vec![topics.device(device), topics.group("+")],
     };
     let group = args.group.as_deref();
     let rollout = Rollout {
@@ -251,13 +271,14 @@ fn roll_out(
         max_failed: args.max_failed,
         wave_timeout: args.wave_timeout,
         chunk: args.chunk,
+        force: args.force,
     };
     let summary = runtime(1)?.block_on(async {
         let link = link(&args.broker)?;
         let mut view = View::open(
             link,
             topics,
-            &[desired],
+            &desired,
             group,
             args.expect,
             args.broker.settle,
@@ -269,14 +290,20 @@ fn roll_out(
     })?;
     report(&summary, args.broker.json)?;
     if summary.stopped {
-        anyhow::bail!(
+        return Err(Stopped(format!(
             "the rollout stopped: {} devices failed (more than --max-failed {})",
             summary.failed().len(),
             args.max_failed
-        );
+        ))
+        .into());
     }
     Ok(())
 }
+
+/// A rollout that stopped: its summary, printed already, says so.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Stopped(String);
 
 fn report(summary: &Summary, as_json: bool) -> anyhow::Result<()> {
     let millis = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
@@ -368,7 +395,7 @@ fn status(broker: &BrokerArgs, group: Option<&str>, expect: Option<usize>) -> an
                 format!(
                     "{name}@{} ({})",
                     f.version,
-                    &f.sha256[..12.min(f.sha256.len())]
+                    f.sha256.get(..12).unwrap_or_default()
                 )
             })
             .collect();
@@ -395,8 +422,19 @@ fn status(broker: &BrokerArgs, group: Option<&str>, expect: Option<usize>) -> an
     say(&text)
 }
 
+/// Prints `text`, its control characters but newlines escaped: device
+/// names and reasons come from the broker, where anyone may publish.
 #[allow(clippy::print_stdout)]
 fn say(text: &str) -> anyhow::Result<()> {
+    let text: String = (text.chars())
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")?;
     Ok(())

@@ -113,6 +113,11 @@ fn unsigned_forged_and_replayed_deployments_are_refused_and_a_killed_apply_ends_
     args.splice(group..group + 2, ["--device".to_owned(), "d000".to_owned()]);
     let expect = args.iter().position(|a| a == "--expect").unwrap();
     args.drain(expect..expect + 2);
+    // The broker's desired state is now the replayed old one: the
+    // operator will not build on it unless told to.
+    let (ok, answer) = site.fleet(&args);
+    assert!(!ok, "{answer}");
+    args.push("--force".into());
     let rollout = site.fleet_in_background(args);
     let applying = site.reports.wait(
         "d000 applying the large module",
@@ -152,9 +157,10 @@ fn unsigned_forged_and_replayed_deployments_are_refused_and_a_killed_apply_ends_
     let said = site.devices[0].get("/hello").unwrap_or_default();
     assert!(said.contains("Hello"), "{said}");
     // Its desired state is still there: it applies it again, whole.
-    site.reports.wait("d000 on the new version", Duration::from_secs(60), |r| {
-        r["d000"]["state"] == "active" && serving(&r["d000"], "hello") == Some(big_sha.as_str())
-    });
+    site.reports
+        .wait("d000 on the new version", Duration::from_secs(60), |r| {
+            r["d000"]["state"] == "active" && serving(&r["d000"], "hello") == Some(big_sha.as_str())
+        });
     let said = site.devices[0].get("/hello").unwrap_or_default();
     assert!(said.contains("Hello"), "{said}");
 }

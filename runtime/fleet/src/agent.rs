@@ -64,6 +64,8 @@ pub struct Agent<D: Device> {
     report: Report,
     /// Desired states come while applying, newest per topic.
     waiting: BTreeMap<String, bytes::Bytes>,
+    refusals: crate::refusals::Refusals,
+    connections: u64,
     reporter: Arc<Reporter>,
 }
 
@@ -89,9 +91,14 @@ impl Reporter {
     /// Liveness and the last report, again: on each new connection, and
     /// at each resync (a clustered broker may lose what it was storing).
     pub(crate) fn connected(&self) {
-        let _ = (self.client).try_publish(&self.alive, QoS::AtLeastOnce, true, "online");
+        self.alive();
         let report = self.status.borrow().clone();
         self.publish(&report);
+    }
+
+    /// Says the device is online.
+    pub(crate) fn alive(&self) {
+        let _ = (self.client).try_publish(&self.alive, QoS::AtLeastOnce, true, "online");
     }
 }
 
@@ -136,8 +143,11 @@ impl<D: Device> Agent<D> {
             ledger,
             report,
             waiting: BTreeMap::new(),
+            refusals: crate::refusals::Refusals::default(),
+            connections: 0,
             reporter,
         };
+        agent.reconcile().await;
         agent.refresh_functions().await;
         (agent, watching)
     }
@@ -153,7 +163,8 @@ impl<D: Device> Agent<D> {
                 () = &mut stop => break,
                 incoming = self.incoming.recv() => incoming,
                 _ = resync.tick() => {
-                    self.reporter.connected();
+                    self.reporter.alive();
+                    self.publish_report();
                     self.subscribe();
                     continue;
                 }
@@ -195,12 +206,22 @@ impl<D: Device> Agent<D> {
 
     /// On each connection: liveness, the report, and the subscriptions
     /// (a clean session has none).
-    fn connected(&self) {
-        tracing::info!(
-            device = self.settings.device,
-            "fleet: connected to the broker"
-        );
-        self.reporter.connected();
+    fn connected(&mut self) {
+        // Once at info: reconnections could otherwise fill the log.
+        self.connections += 1;
+        if self.connections == 1 {
+            tracing::info!(
+                device = self.settings.device,
+                "fleet: connected to the broker"
+            );
+        } else {
+            tracing::debug!(
+                connections = self.connections,
+                "fleet: connected to the broker again"
+            );
+        }
+        self.reporter.alive();
+        self.publish_report();
         self.subscribe();
     }
 
@@ -218,18 +239,18 @@ impl<D: Device> Agent<D> {
 
     /// A desired state: refused, ignored or applied.
     async fn consider(&mut self, topic: &str, payload: &[u8]) {
-        if payload.is_empty() {
-            return; // A retained state cleared.
+        if payload.is_empty() || self.refusals.again(topic, payload) {
+            return; // A retained state cleared, or refused already.
         }
         let text = match self.settings.trusted.open(payload) {
             Ok(text) => text,
-            Err(reason) => return self.refuse(topic, None, reason),
+            Err(reason) => return self.refuse(topic, payload, None, reason),
         };
         let deployment = match Deployment::parse(&text, self.settings.max_module) {
             Ok(deployment) => deployment,
-            Err(reason) => return self.refuse(topic, None, reason),
+            Err(reason) => return self.refuse(topic, payload, None, reason),
         };
-        let expected = deployment.topic(&self.settings.topics);
+        let expected = deployment.topic();
         let (device, groups) = (&self.settings.device, &self.settings.groups);
         match self
             .ledger
@@ -243,28 +264,41 @@ impl<D: Device> Agent<D> {
             }
             Verdict::Replay { seen } => self.refuse(
                 topic,
+                payload,
                 Some(deployment.id),
                 format!(
-                    "deployment {} is older than {seen}, the newest from this topic: a replay",
+                    "deployment {} is older than {seen}, the newest this device had from this topic: a replay (or a stopped rollout's previous state, put back)",
                     deployment.id
                 ),
             ),
             Verdict::WrongTopic => self.refuse(
                 topic,
+                payload,
                 Some(deployment.id),
                 format!("signed for {expected}, not this topic"),
             ),
         }
     }
 
-    fn refuse(&mut self, topic: &str, id: Option<u64>, reason: String) {
-        tracing::warn!(topic, ?id, %reason, "fleet: deployment refused");
+    fn refuse(&mut self, topic: &str, payload: &[u8], id: Option<u64>, reason: String) {
         self.report.refused = Some(Refusal {
             id,
             topic: topic.to_owned(),
             reason,
             at: crate::now(),
         });
+        let now = std::time::Instant::now();
+        let Some(held) = self.refusals.refused(topic, payload, now) else {
+            return; // Told at the next refusal past the period, or resync.
+        };
+        let reason = self.report.refused.as_ref().map(|r| r.reason.as_str());
+        tracing::warn!(
+            topic,
+            ?id,
+            reason,
+            held_back = held,
+            "fleet: deployment refused"
+        );
         self.report.at = crate::now();
         self.publish_report();
     }
@@ -274,6 +308,8 @@ impl<D: Device> Agent<D> {
         tracing::info!(deployment = id, "fleet: applying");
         self.report.target = Some(id);
         self.report.reason = None;
+        self.ledger.applying = Some(deployment.clone());
+        self.save();
         let mut fetcher = Fetcher {
             settings: &self.settings,
             client: &self.client,
@@ -295,10 +331,16 @@ impl<D: Device> Agent<D> {
             &mut fetcher,
             &deployment,
             in_force.as_ref(),
+            true,
             &mut phase,
         )
         .await;
-        self.ledger.handled(topic, id);
+        self.ledger.applying = None;
+        // A module the broker did not give is asked for again at the
+        // next resync, when the deployment comes again.
+        if !outcome.retry {
+            self.ledger.handled(topic, id);
+        }
         match outcome.phase {
             Phase::Active => {
                 self.ledger.applied = Some(deployment);
@@ -316,6 +358,42 @@ impl<D: Device> Agent<D> {
         self.report.reason = outcome.reason;
         self.report.deployment = self.ledger.in_force();
         self.refresh_functions().await;
+    }
+
+    /// After an interrupted apply: the deployment in force put back from
+    /// the device's kept versions, and what the interrupted one added
+    /// removed, so that the device serves the old version whole; the
+    /// interrupted one comes again from the broker.
+    async fn reconcile(&mut self) {
+        let Some(interrupted) = self.ledger.applying.take() else {
+            return;
+        };
+        tracing::warn!(
+            deployment = interrupted.id,
+            "fleet: an apply was interrupted: putting back the deployment in force"
+        );
+        // Without one in force, what served before is not known: the
+        // interrupted deployment, applied again, makes the device whole.
+        let Some(before) = self.ledger.applied.clone() else {
+            self.save();
+            return;
+        };
+        let device = &*self.device;
+        let mut kept = apply::KeptOnly;
+        let outcome = apply::apply(
+            device,
+            &mut kept,
+            &before,
+            Some(&interrupted),
+            false,
+            &mut |_| {},
+        )
+        .await;
+        if outcome.phase != Phase::Active {
+            let reason = outcome.reason.unwrap_or_default();
+            tracing::error!(%reason, "fleet: the deployment in force could not be put back whole");
+        }
+        self.save();
     }
 
     /// The report's functions as served now; published.

@@ -29,6 +29,8 @@ pub struct Outcome {
     pub phase: Phase,
     /// Why, when it did not become active.
     pub reason: Option<String>,
+    /// Failed for want of a module from the broker: worth another try.
+    pub retry: bool,
 }
 
 impl Outcome {
@@ -36,6 +38,23 @@ impl Outcome {
         Self {
             phase,
             reason: Some(reason),
+            retry: false,
+        }
+    }
+}
+
+/// Why a change could not be made.
+struct Failure {
+    reason: String,
+    /// The module did not come from the broker.
+    fetch: bool,
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            fetch: false,
         }
     }
 }
@@ -49,23 +68,37 @@ enum Undo {
 }
 
 /// Applies `deployment` over `in_force` (the deployment before it),
-/// telling `phase` where it stands.
+/// telling `phase` where it stands; with `check`, the health check runs
+/// (putting back the deployment in force at start does without it: the
+/// triggers are not up yet).
 pub async fn apply<D: Device, M: Modules>(
     device: &D,
     modules: &mut M,
     deployment: &Deployment,
     in_force: Option<&Deployment>,
+    check: bool,
     phase: &mut (dyn FnMut(Phase) + Send),
 ) -> Outcome {
     let mut undo = Vec::new();
     for function in &deployment.functions {
-        if let Err(reason) = change(device, modules, deployment, function, &mut undo, phase).await {
+        if let Err(failure) = change(device, modules, deployment, function, &mut undo, phase).await
+        {
             revert(device, undo).await;
-            return Outcome::ended(Phase::Failed, format!("{}: {reason}", function.name));
+            let mut outcome = Outcome::ended(
+                Phase::Failed,
+                format!("{}: {}", function.name, failure.reason),
+            );
+            outcome.retry = failure.fetch;
+            return outcome;
         }
     }
     phase(Phase::Validating);
-    if let Err(reason) = healthy(device, deployment).await {
+    let health = if check {
+        healthy(device, deployment).await
+    } else {
+        Ok(())
+    };
+    if let Err(reason) = health {
         revert(device, undo).await;
         return Outcome::ended(Phase::RolledBack, reason);
     }
@@ -80,6 +113,7 @@ pub async fn apply<D: Device, M: Modules>(
     Outcome {
         phase: Phase::Active,
         reason: None,
+        retry: false,
     }
 }
 
@@ -91,7 +125,7 @@ async fn change<D: Device, M: Modules>(
     function: &Function,
     undo: &mut Vec<Undo>,
     phase: &mut (dyn FnMut(Phase) + Send),
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let name = &function.name;
     let current = device.current(name).await;
     let definition = if function.definition.is_null() {
@@ -113,7 +147,10 @@ async fn change<D: Device, M: Modules>(
         device.select(name, version).await?;
     } else {
         phase(Phase::Downloading);
-        let wasm = modules.fetch(deployment, function).await?;
+        let wasm = (modules.fetch(deployment, function).await).map_err(|reason| Failure {
+            reason,
+            fetch: true,
+        })?;
         phase(Phase::Validating);
         device.deploy(name, definition, wasm).await?;
     }
@@ -142,6 +179,17 @@ async fn healthy<D: Device>(device: &D, deployment: &Deployment) -> Result<(), S
     device
         .ready()
         .map_err(|reason| format!("health check: not ready: {reason}"))
+}
+
+/// Modules from the device's own kept versions only: what putting back
+/// the deployment in force after an interrupted apply needs.
+#[derive(Debug)]
+pub struct KeptOnly;
+
+impl Modules for KeptOnly {
+    async fn fetch(&mut self, _: &Deployment, function: &Function) -> Result<Vec<u8>, String> {
+        Err(format!("{} is not kept on the device", function.sha256))
+    }
 }
 
 /// Undoes `changes`, newest first.

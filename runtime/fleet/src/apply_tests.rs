@@ -112,7 +112,9 @@ impl Modules for Broker {
 
 fn run(device: &Fake, broker: &mut Broker, d: &Deployment, before: Option<&Deployment>) -> Outcome {
     let mut phases = Vec::new();
-    let outcome = tokio_test_block(apply(device, broker, d, before, &mut |p| phases.push(p)));
+    let outcome = tokio_test_block(apply(device, broker, d, before, true, &mut |p| {
+        phases.push(p)
+    }));
     assert!(phases.iter().all(|p| !p.is_end()), "{phases:?}");
     outcome
 }
@@ -222,6 +224,7 @@ fn a_module_missing_from_the_broker_fails_and_functions_dropped_go_once_healthy(
     let outcome = run(&device, &mut broker, &deployment(2, 'b'), Some(&first));
     assert_eq!(outcome.phase, Phase::Failed);
     assert!(device.serving().contains_key("old"));
+    assert!(outcome.retry);
     broker.missing = false;
     assert_eq!(
         run(&device, &mut broker, &deployment(3, 'b'), Some(&first)).phase,

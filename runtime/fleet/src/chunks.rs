@@ -35,12 +35,13 @@ impl Assembly {
         }
     }
 
-    /// Takes chunk `index`.
+    /// Takes chunk `index`; true when it was missing.
     ///
     /// # Errors
     ///
-    /// An index past the last, or a chunk of the wrong size.
-    pub fn take(&mut self, index: u32, payload: &[u8]) -> Result<(), String> {
+    /// An index past the last, or a chunk of the wrong size: not this
+    /// module's (the chunks are not signed), left out.
+    pub fn take(&mut self, index: u32, payload: &[u8]) -> Result<bool, String> {
         let index = index as usize;
         let Some(received) = self.received.get_mut(index) else {
             return Err(format!("chunk {index} of {}", self.missing));
@@ -54,12 +55,13 @@ impl Assembly {
                 end - start
             ));
         }
-        if !*received {
-            self.bytes[start..end].copy_from_slice(payload);
-            *received = true;
-            self.missing -= 1;
+        if *received {
+            return Ok(false);
         }
-        Ok(())
+        self.bytes[start..end].copy_from_slice(payload);
+        *received = true;
+        self.missing -= 1;
+        Ok(true)
     }
 
     /// Whether every chunk is in.
@@ -122,7 +124,8 @@ mod tests {
         assert!(assembly.take(2, &wasm[..1024]).is_err());
         assert!(assembly.take(0, &wasm[..1000]).is_err());
         assembly.take(0, &wasm[..1024]).unwrap();
-        assert!(assembly.take(1, &[8u8; 1024]).is_ok());
+        assert_eq!(assembly.take(1, &[8u8; 1024]), Ok(true));
+        assert_eq!(assembly.take(1, &[8u8; 1024]), Ok(false));
         assert!(assembly.finish().unwrap_err().contains("not"));
         let short = Assembly::new(&sha256(&wasm), 2048, 1024);
         assert_eq!(short.missing(), 2);

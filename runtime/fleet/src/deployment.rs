@@ -21,6 +21,9 @@ pub struct Deployment {
     /// Only moves forward: a device refuses one not newer than the last it
     /// had from the same topic (a replay).
     pub id: u64,
+    /// The fleet's topic prefix: one signed for another fleet (staging's,
+    /// say, with the same key) is refused.
+    pub prefix: String,
     /// Who applies it.
     pub target: Target,
     /// The functions, each at one module.
@@ -145,9 +148,10 @@ impl Deployment {
         }
     }
 
-    /// The topic it must arrive on, so that one signed for a group is not
-    /// replayed on another's.
-    pub fn topic(&self, topics: &crate::Topics) -> String {
+    /// The topic it must arrive on, so that one signed for a group (or a
+    /// fleet) is not replayed on another's.
+    pub fn topic(&self) -> String {
+        let topics = crate::Topics::new(&self.prefix);
         match &self.target {
             Target::Group { group, .. } => topics.group(group),
             Target::Device { device } => topics.device(device),
@@ -202,6 +206,7 @@ pub(crate) mod tests {
     pub(crate) fn deployment(id: u64, sha: char) -> Deployment {
         Deployment {
             id,
+            prefix: "fenn/fleet".into(),
             target: Target::Group {
                 group: "lobby".into(),
                 devices: None,
@@ -232,7 +237,7 @@ pub(crate) mod tests {
         let d = deployment(7, 'a');
         assert_eq!(parsed(&d).unwrap(), d);
         assert_eq!(d.chunks(&d.functions[0]), 3);
-        assert_eq!(d.topic(&crate::Topics::new("p")), "p/groups/lobby/desired");
+        assert_eq!(d.topic(), "fenn/fleet/groups/lobby/desired");
     }
 
     #[test]

@@ -54,12 +54,14 @@ impl Fetcher<'_> {
     ) -> Result<(), String> {
         let timeout = self.settings.fetch_timeout;
         let count = assembly.missing();
-        let mut progress = tokio::time::Instant::now();
+        // Only a chunk not had before moves the deadline: other messages,
+        // and chunks sent again, do not keep a stalled download going.
+        let mut deadline = tokio::time::Instant::now() + timeout;
         while !assembly.is_whole() {
-            let wait = self.settings.resync.min(timeout);
-            let next = tokio::time::timeout(wait, self.incoming.recv()).await;
+            let wait = (tokio::time::Instant::now() + self.settings.resync).min(deadline);
+            let next = tokio::time::timeout_at(wait, self.incoming.recv()).await;
             let incoming = match next {
-                Err(_) if progress.elapsed() < timeout => {
+                Err(_) if tokio::time::Instant::now() < deadline => {
                     let topics = desired_topics(self.settings)
                         .into_iter()
                         .chain([filter.to_owned()]);
@@ -99,8 +101,11 @@ impl Fetcher<'_> {
             };
             match self.settings.topics.parse(&topic) {
                 Some(Topic::Chunk(sha, index)) if sha == function.sha256 => {
-                    assembly.take(index, &payload)?;
-                    progress = tokio::time::Instant::now();
+                    match assembly.take(index, &payload) {
+                        Ok(true) => deadline = tokio::time::Instant::now() + timeout,
+                        Ok(false) => {}
+                        Err(reason) => tracing::debug!(%reason, "fleet: a chunk left out"),
+                    }
                 }
                 Some(Topic::Group(_) | Topic::Device(_)) => {
                     let newer = self.newer(&payload);

@@ -15,6 +15,11 @@ pub struct Ledger {
     pub applied: Option<Deployment>,
     /// The last deployment that failed or was rolled back, and why.
     pub failed: Option<(u64, String)>,
+    /// The deployment being applied, written before its first change: at
+    /// start, one still here was interrupted (a power cut, a kill), and
+    /// the deployment in force is put back before anything else.
+    #[serde(default)]
+    pub applying: Option<Deployment>,
 }
 
 /// What a signed deployment is to the device.

@@ -28,6 +28,7 @@ mod fetch;
 pub mod ledger;
 pub mod link;
 pub mod operator;
+mod refusals;
 pub mod report;
 pub mod signed;
 pub mod topics;

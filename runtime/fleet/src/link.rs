@@ -74,11 +74,15 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
     tokio::spawn(async move {
         let mut failures = 0u32;
         let mut broker = 0;
+        // A connection counts as good once it has lasted a keep-alive: one
+        // the broker drops at once (a message over its limit, retained
+        // and sent again on each subscription) keeps the pauses growing.
+        let mut up_since: Option<tokio::time::Instant> = None;
         loop {
             let incoming = match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     if ack.code == rumqttc::ConnectReturnCode::Success {
-                        failures = 0;
+                        up_since = Some(tokio::time::Instant::now());
                         Some(Incoming::Connected)
                     } else {
                         Some(Incoming::Lost(format!("refused: {:?}", ack.code)))
@@ -94,7 +98,14 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
                     .then_some(Incoming::Unsubscribed),
                 Ok(_) => None,
                 Err(error) => {
-                    failures += 1;
+                    let lasted = up_since
+                        .take()
+                        .is_some_and(|up| up.elapsed() >= settings.keep_alive);
+                    failures = if lasted {
+                        1
+                    } else {
+                        failures.saturating_add(1)
+                    };
                     if sender
                         .send(Incoming::Lost(error.to_string()))
                         .await

@@ -34,6 +34,9 @@ pub struct Rollout {
     pub wave_timeout: Duration,
     /// Bytes of each chunk.
     pub chunk: u32,
+    /// Build on the broker's desired state even when devices run a newer
+    /// deployment than it.
+    pub force: bool,
 }
 
 /// Who a rollout is for.
@@ -89,8 +92,22 @@ pub async fn roll_out(
         Scope::Group(group) => view.topics.group(group),
         Scope::Device(device) => view.topics.device(device),
     };
-    let previous = view.deployment(&topic, &signer.trusted());
-    let deployment = next(&rollout, previous.as_ref().map(|(d, _)| d))?;
+    let previous = base(view, &rollout.target, &topic, signer);
+    let reached = match &rollout.target {
+        Scope::Group(group) => view.members(Some(group)),
+        Scope::Device(device) => vec![device.clone()],
+    };
+    let in_force = view.newest_in_force(&reached);
+    let known = previous.as_ref().map(|(d, _)| d.id);
+    if in_force > known && !rollout.force {
+        return Err(FleetError::Invalid(format!(
+            "devices run deployment {}, newer than the desired state on the broker ({}): it was replaced or cleared since. Check the broker (its access rules), then run again with --force to build on what the broker has",
+            in_force.unwrap_or_default(),
+            known.map_or_else(|| "none".to_owned(), |id| id.to_string())
+        )));
+    }
+    let prefix = view.topics.prefix().to_owned();
+    let deployment = next(&rollout, &prefix, previous.as_ref().map(|(d, _)| d))?;
     let mut chunks_out = Vec::new();
     for (function, wasm) in &rollout.changes {
         for (index, chunk) in chunks::split(wasm, rollout.chunk).enumerate() {
@@ -145,9 +162,39 @@ pub async fn roll_out(
     Ok(summary)
 }
 
+/// What a rollout builds on: the newest deployment signed by `signer` on
+/// its topic; for one device, on its groups' topics too (so that a
+/// device's own deployment keeps its group's other functions).
+fn base(
+    view: &View,
+    target: &Scope,
+    topic: &str,
+    signer: &Signer,
+) -> Option<(Deployment, bytes::Bytes)> {
+    let trusted = signer.trusted();
+    let mut topics = vec![topic.to_owned()];
+    if let Scope::Device(device) = target {
+        let report = view
+            .devices
+            .get(device)
+            .and_then(|seen| seen.report.as_ref());
+        let groups = report
+            .map(|report| report.groups.clone())
+            .unwrap_or_default();
+        topics.extend(groups.iter().map(|group| view.topics.group(group)));
+    }
+    (topics.iter())
+        .filter_map(|topic| view.deployment(topic, &trusted))
+        .max_by_key(|(deployment, _)| deployment.id)
+}
+
 /// The deployment a rollout signs: the previous one's functions with the
 /// changes, or, for a rollback, what the previous one replaced.
-fn next(rollout: &Rollout, previous: Option<&Deployment>) -> Result<Deployment, FleetError> {
+fn next(
+    rollout: &Rollout,
+    prefix: &str,
+    previous: Option<&Deployment>,
+) -> Result<Deployment, FleetError> {
     let before: Vec<Function> = previous.map(|d| d.functions.clone()).unwrap_or_default();
     let functions = if rollout.rollback {
         let Some(previous) = previous.filter(|d| !d.previous.is_empty()) else {
@@ -178,6 +225,7 @@ fn next(rollout: &Rollout, previous: Option<&Deployment>) -> Result<Deployment, 
     };
     Ok(Deployment {
         id,
+        prefix: prefix.to_owned(),
         target,
         functions,
         previous: before,

@@ -81,7 +81,7 @@ impl Report {
     /// on it, `Err` with the reason once it failed or rolled back.
     pub fn outcome(&self, id: u64) -> Option<Result<(), String>> {
         match self.state {
-            Phase::Active if self.deployment.is_some_and(|d| d >= id) => Some(Ok(())),
+            Phase::Active if self.deployment == Some(id) => Some(Ok(())),
             Phase::Failed | Phase::RolledBack if self.target == Some(id) => Some(Err(format!(
                 "{}: {}",
                 serde_json::to_value(self.state)
@@ -121,6 +121,7 @@ mod tests {
             Some(Ok(()))
         );
         assert_eq!(report(Phase::Active, Some(4), None).outcome(5), None);
+        assert_eq!(report(Phase::Active, Some(u64::MAX), None).outcome(5), None);
         assert_eq!(
             report(Phase::Downloading, Some(4), Some(5)).outcome(5),
             None

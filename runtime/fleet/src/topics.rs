@@ -17,6 +17,11 @@ impl Topics {
         }
     }
 
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// A group's desired state.
     pub fn group(&self, group: &str) -> String {
         format!("{}/groups/{group}/desired", self.prefix)

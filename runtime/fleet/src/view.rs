@@ -14,6 +14,11 @@ use tokio::sync::mpsc;
 
 /// Time to reach the broker.
 const CONNECT: Duration = Duration::from_secs(15);
+/// Most devices a view holds: reports are not signed, and anyone who may
+/// publish on the broker may make up devices.
+pub const MAX_DEVICES: usize = 100_000;
+/// Desired states kept per topic.
+const KEPT_DESIRED: usize = 16;
 /// Time the broker has to confirm what is published.
 const CONFIRM: Duration = Duration::from_secs(120);
 /// Time after which what it has not confirmed is sent again.
@@ -37,8 +42,8 @@ pub struct View {
     pub(crate) topics: Topics,
     /// Every device that has reported or said it lives.
     pub devices: BTreeMap<String, Seen>,
-    /// Desired states, by topic.
-    pub desired: BTreeMap<String, bytes::Bytes>,
+    /// Desired states, by topic, the last few that came.
+    pub desired: BTreeMap<String, Vec<bytes::Bytes>>,
     /// QoS 1 messages the broker has.
     pub(crate) acked: u64,
     /// What it subscribes to, again on each connection.
@@ -95,9 +100,9 @@ impl View {
 
     /// Takes one message, or waits until `until`; false when none came.
     pub async fn pump(&mut self, until: Instant) -> bool {
-        let incoming = match tokio::time::timeout_at(until.into(), self.incoming.recv()).await {
-            Ok(Some(incoming)) => incoming,
-            _ => return false,
+        let next = tokio::time::timeout_at(until.into(), self.incoming.recv()).await;
+        let Ok(Some(incoming)) = next else {
+            return false;
         };
         match incoming {
             Incoming::Message { topic, payload } => self.take(&topic, payload),
@@ -119,19 +124,37 @@ impl View {
     fn take(&mut self, topic: &str, payload: bytes::Bytes) {
         match self.topics.parse(topic) {
             Some(Topic::Reported(device)) => {
-                let seen = self.devices.entry(device.to_owned()).or_default();
-                seen.report = serde_json::from_slice(&payload).ok();
-                seen.updated = Some(Instant::now());
+                if let Some(seen) = self.device(device) {
+                    seen.report = serde_json::from_slice(&payload).ok();
+                    seen.updated = Some(Instant::now());
+                }
             }
             Some(Topic::Alive(device)) => {
-                let seen = self.devices.entry(device.to_owned()).or_default();
-                seen.alive = Some(payload.as_ref() == b"online");
+                if let Some(seen) = self.device(device) {
+                    seen.alive = Some(payload.as_ref() == b"online");
+                }
             }
             Some(Topic::Group(_) | Topic::Device(_)) => {
-                self.desired.insert(topic.to_owned(), payload);
+                // Kept, newest last, so that a replayed or cleared message
+                // does not hide the newest signed one.
+                let kept = self.desired.entry(topic.to_owned()).or_default();
+                if kept.len() >= KEPT_DESIRED {
+                    kept.remove(0);
+                }
+                kept.push(payload);
             }
             _ => {}
         }
+    }
+
+    /// The device `name`, known from now on: none past [`MAX_DEVICES`],
+    /// or for a name that is not a device's.
+    fn device(&mut self, name: &str) -> Option<&mut Seen> {
+        let known = self.devices.contains_key(name);
+        if !known && (self.devices.len() >= MAX_DEVICES || !crate::topics::is_name(name)) {
+            return None;
+        }
+        Some(self.devices.entry(name.to_owned()).or_default())
     }
 
     /// The devices of `group` (every device without one), by name.
@@ -150,13 +173,24 @@ impl View {
         self.devices.get(device).and_then(|seen| seen.alive) == Some(true)
     }
 
-    /// The deployment retained on `topic`, when `trusted` signed it, with
-    /// the message as it is retained.
+    /// The newest deployment `trusted` signed among those that came on
+    /// `topic`, with its message.
     pub fn deployment(&self, topic: &str, trusted: &Trusted) -> Option<(Deployment, bytes::Bytes)> {
-        let payload = self.desired.get(topic)?;
-        let text = trusted.open(payload).ok()?;
-        let deployment = Deployment::parse(&text, u64::MAX).ok()?;
-        Some((deployment, payload.clone()))
+        (self.desired.get(topic)?.iter())
+            .filter_map(|payload| {
+                let text = trusted.open(payload).ok()?;
+                let deployment = Deployment::parse(&text, u64::MAX).ok()?;
+                Some((deployment, payload.clone()))
+            })
+            .max_by_key(|(deployment, _)| deployment.id)
+    }
+
+    /// The newest deployment any of `devices` reports in force (reports
+    /// are not signed: a check, not a proof).
+    pub fn newest_in_force(&self, devices: &[String]) -> Option<u64> {
+        (devices.iter())
+            .filter_map(|device| self.devices.get(device)?.report.as_ref()?.deployment)
+            .max()
     }
 
     /// Publishes retained, and waits until the broker has it.
