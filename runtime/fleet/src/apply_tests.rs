@@ -10,10 +10,13 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// A function's versions (sha, definition) and the one served.
+/// A function's versions (sha, definition), and the one served.
+type Versions = (Vec<(String, Value)>, u64);
+
+/// A device in memory.
 #[derive(Default)]
 struct Fake {
-    functions: Mutex<BTreeMap<String, (Vec<(String, Value)>, u64)>>,
+    functions: Mutex<BTreeMap<String, Versions>>,
     /// Modules whose compile is refused.
     refused: Vec<String>,
     /// What the test event answers, by module.
@@ -113,7 +116,7 @@ impl Modules for Broker {
 fn run(device: &Fake, broker: &mut Broker, d: &Deployment, before: Option<&Deployment>) -> Outcome {
     let mut phases = Vec::new();
     let outcome = tokio_test_block(apply(device, broker, d, before, true, &mut |p| {
-        phases.push(p)
+        phases.push(p);
     }));
     assert!(phases.iter().all(|p| !p.is_end()), "{phases:?}");
     outcome

@@ -116,8 +116,10 @@ mod tests {
 
     #[test]
     fn another_topics_older_deployment_is_superseded_and_a_moved_one_refused() {
-        let mut ledger = Ledger::default();
-        ledger.applied = Some(deployment(9, 'a'));
+        let ledger = Ledger {
+            applied: Some(deployment(9, 'a')),
+            ..Ledger::default()
+        };
         assert_eq!(judge(&ledger, &deployment(7, 'b')), Verdict::Superseded);
         let d = deployment(10, 'b');
         let other = "fenn/fleet/groups/roof/desired";

@@ -180,7 +180,7 @@ mod tests {
         let forged = serde_json::to_vec(&theirs.sign(r#"{"id":1}"#.into())).unwrap();
         assert!(trusted.open(&forged).unwrap_err().contains("not signed"));
 
-        let mut altered = envelope.clone();
+        let mut altered = envelope;
         altered.deployment = r#"{"id":2}"#.into();
         let altered = serde_json::to_vec(&altered).unwrap();
         assert!(trusted.open(&altered).unwrap_err().contains("not signed"));
