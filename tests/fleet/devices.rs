@@ -50,6 +50,19 @@ impl Device {
         ));
     }
 
+    /// Its management API's `GET path`, as JSON.
+    pub(crate) fn admin(&self, path: &str) -> Value {
+        let fenn = self.fenn.as_ref().unwrap();
+        let stdout = fenn.stdout.wait_for("management API listening on http://");
+        let line = stdout.lines().find(|l| l.starts_with("management API listening on")).unwrap();
+        let address = line.rsplit("http://").next().unwrap().trim();
+        let response = (crate::util::client().get(format!("http://{address}{path}")))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap();
+        response.json().unwrap()
+    }
+
     /// What its gateway answers at `path`, or None when it does not serve it.
     pub(crate) fn get(&self, path: &str) -> Option<String> {
         let fenn = self.fenn.as_ref()?;

@@ -299,6 +299,10 @@ fn a_broken_version_is_rolled_back_by_its_canary_and_stops_the_rollout() {
         }
     }
     site.every_gateway_says_hello();
+    // The canary's own status (and console) says so too.
+    let fleet = &site.devices[0].admin("/v1/status")["fleet"];
+    assert_eq!(fleet["state"], "rolled_back", "{fleet}");
+    assert!(fleet["reason"].as_str().unwrap().contains("health check"), "{fleet}");
 
     // The group's desired state is the good one again: a device that
     // joins now converges to it.
