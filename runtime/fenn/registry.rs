@@ -53,6 +53,7 @@ mod tests {
             "functions",
             "history_bytes",
             "flows",
+            "fleet",
         ]
         .into();
         let mut server_keys: BTreeSet<&str> =
