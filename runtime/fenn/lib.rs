@@ -16,8 +16,6 @@
 mod announce;
 pub mod commands;
 pub mod examples;
-#[cfg(feature = "admin")]
-mod fleet;
 #[cfg_attr(not(feature = "admin"), path = "manage_off.rs")]
 mod manage;
 pub mod new;

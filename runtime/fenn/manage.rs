@@ -71,7 +71,7 @@ pub(crate) fn spawn(
     if let (Some(fleet), Some(state_dir)) = (&config.fleet, &config.state_dir) {
         let (fleet, state_dir, platform) = (fleet.clone(), state_dir.clone(), platform.clone());
         tokio::spawn(async move {
-            let reports = crate::fleet::start(fleet, state_dir, platform.clone(), stops).await;
+            let reports = admin::fleet::start(fleet, state_dir, platform.clone(), stops).await;
             let _ = platform.fleet.set(reports);
         });
     }

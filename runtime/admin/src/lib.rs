@@ -16,6 +16,8 @@
 //! - `records`: the invocation history, its stream, the metrics, the status.
 //! - `console`: the web console's page, style and script.
 //! - `load`: the store's functions and flows served again at start.
+//! - `fleet`: the device in a fleet, its agent deploying through the
+//!   platform.
 //! - `store` and `manifest`: deployed functions on disk, written with
 //!   [`fenn_runtime::files`].
 //! - `error`: `ApiError` and its HTTP statuses; `serving`: the API on its
@@ -39,6 +41,8 @@ mod check;
 mod console;
 #[cfg(feature = "api")]
 mod error;
+#[cfg(feature = "api")]
+pub mod fleet;
 #[cfg(feature = "api")]
 mod flow_store;
 #[cfg(feature = "api")]
