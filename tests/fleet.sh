@@ -16,7 +16,7 @@ what="${1:-all}"
 ulimit -n 65536 2>/dev/null || true
 export FENN_FLEET_DEVICES="${FENN_FLEET_DEVICES:-50}" FENN_FLEET_AWAY="${FENN_FLEET_AWAY:-10}"
 if [ "$what" = all ] || [ "$what" = tests ]; then
-    cargo test --release --test integration fleet:: -- --test-threads=1 --nocapture 2>&1 |
+    cargo test --release --test integration fleet:: -- --include-ignored --skip fleet::bench --test-threads=1 --nocapture 2>&1 |
         grep -E '^(test |fleet:)|test result|panicked'
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then

@@ -69,7 +69,10 @@ const MAX_PAUSE: Duration = Duration::from_secs(30);
 /// Connects (in the background); the handle to publish and subscribe
 /// with, and what arrives. The link ends when the receiver is dropped.
 pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>) {
-    let (client, mut eventloop) = AsyncClient::new(options(&settings, 0), 64);
+    let mut nonce = [0u8; 4];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce);
+    let nonce = u32::from_le_bytes(nonce);
+    let (client, mut eventloop) = AsyncClient::new(options(&settings, nonce, 0), 64);
     let (sender, receiver) = mpsc::channel(WAITING);
     tokio::spawn(async move {
         let mut failures = 0u32;
@@ -78,9 +81,17 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
         // the broker drops at once (a message over its limit, retained
         // and sent again on each subscription) keeps the pauses growing.
         let mut up_since: Option<tokio::time::Instant> = None;
+        // Subscriptions the broker has not answered, and since when: a
+        // node that answers pings but no longer subscriptions (a NATS node
+        // whose JetStream lost a peer) is left for the next.
+        let (mut unanswered, mut asked) = (0u32, None::<tokio::time::Instant>);
+        let stalled = (settings.keep_alive * 2).max(Duration::from_secs(10));
         loop {
-            let incoming = match eventloop.poll().await {
+            let polled = eventloop.poll().await;
+            let mut lost = None;
+            let incoming = match polled {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    (unanswered, asked) = (0, None);
                     if ack.code == rumqttc::ConnectReturnCode::Success {
                         up_since = Some(tokio::time::Instant::now());
                         Some(Incoming::Connected)
@@ -93,32 +104,39 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
                     payload: publish.payload,
                 }),
                 Ok(Event::Incoming(Packet::PubAck(_))) => Some(Incoming::Acked),
-                Ok(Event::Incoming(Packet::SubAck(ack))) => (ack.return_codes.iter())
-                    .any(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
-                    .then_some(Incoming::Unsubscribed),
+                Ok(Event::Outgoing(rumqttc::Outgoing::Subscribe(_))) => {
+                    unanswered += 1;
+                    asked.get_or_insert_with(tokio::time::Instant::now);
+                    None
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    unanswered = unanswered.saturating_sub(1);
+                    asked = (unanswered > 0).then(tokio::time::Instant::now);
+                    (ack.return_codes.iter())
+                        .any(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure))
+                        .then_some(Incoming::Unsubscribed)
+                }
                 Ok(_) => None,
                 Err(error) => {
-                    let lasted = up_since
-                        .take()
-                        .is_some_and(|up| up.elapsed() >= settings.keep_alive);
-                    failures = if lasted {
-                        1
-                    } else {
-                        failures.saturating_add(1)
-                    };
-                    if sender
-                        .send(Incoming::Lost(error.to_string()))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    tokio::time::sleep(pause(failures)).await;
-                    broker += 1;
-                    eventloop.mqtt_options = options(&settings, broker);
+                    lost = Some(error.to_string());
                     None
                 }
             };
+            if lost.is_none() && asked.is_some_and(|asked| asked.elapsed() >= stalled) {
+                eventloop.clean();
+                lost = Some("the broker did not answer a subscription".into());
+            }
+            if let Some(reason) = lost {
+                (unanswered, asked) = (0, None);
+                let lasted = up_since.take().is_some_and(|up| up.elapsed() >= settings.keep_alive);
+                failures = if lasted { 1 } else { failures.saturating_add(1) };
+                if sender.send(Incoming::Lost(reason)).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(pause(failures)).await;
+                broker += 1;
+                eventloop.mqtt_options = options(&settings, nonce, broker);
+            }
             if let Some(incoming) = incoming {
                 if sender.send(incoming).await.is_err() {
                     break;
@@ -130,9 +148,15 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
 }
 
 /// The options for the `n`-th try: the brokers in turn.
-fn options(settings: &LinkSettings, n: usize) -> MqttOptions {
+///
+/// Each try connects with a client id of its own (the configured one, this
+/// process's nonce, the try's number): every session is clean, and a
+/// clustered broker that lost the node holding the last one's id (NATS)
+/// may hold a new connection with that id back while it finds out.
+fn options(settings: &LinkSettings, nonce: u32, n: usize) -> MqttOptions {
     let (host, port) = &settings.brokers[n % settings.brokers.len().max(1)];
-    let mut options = MqttOptions::new(&settings.client_id, host, *port);
+    let id = format!("{}-{nonce:08x}-{n}", settings.client_id);
+    let mut options = MqttOptions::new(id, host, *port);
     options
         .set_keep_alive(settings.keep_alive)
         .set_clean_session(true)
