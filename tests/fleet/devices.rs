@@ -54,7 +54,10 @@ impl Device {
     pub(crate) fn admin(&self, path: &str) -> Value {
         let fenn = self.fenn.as_ref().unwrap();
         let stdout = fenn.stdout.wait_for("management API listening on http://");
-        let line = stdout.lines().find(|l| l.starts_with("management API listening on")).unwrap();
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("management API listening on"))
+            .unwrap();
         let address = line.rsplit("http://").next().unwrap().trim();
         let response = (crate::util::client().get(format!("http://{address}{path}")))
             .bearer_auth(TOKEN)

@@ -3,6 +3,9 @@
 //! would. The suite runs a few devices (`FENN_FLEET_DEVICES`, default 6);
 //! `tests/fleet.sh` runs the same tests with 50, and the benchmark.
 
+// The figures `tests/fleet.sh` shows are printed to stderr.
+#![allow(clippy::print_stderr)]
+
 mod bench;
 mod cluster;
 mod devices;
@@ -318,7 +321,10 @@ fn a_broken_version_is_rolled_back_by_its_canary_and_stops_the_rollout() {
     // The canary's own status (and console) says so too.
     let fleet = &site.devices[0].admin("/v1/status")["fleet"];
     assert_eq!(fleet["state"], "rolled_back", "{fleet}");
-    assert!(fleet["reason"].as_str().unwrap().contains("health check"), "{fleet}");
+    assert!(
+        fleet["reason"].as_str().unwrap().contains("health check"),
+        "{fleet}"
+    );
 
     // The group's desired state is the good one again: a device that
     // joins now converges to it.

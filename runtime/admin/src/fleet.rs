@@ -1,14 +1,11 @@
 //! The device in a fleet (`[fleet]`): its agent, applying signed
 //! deployments through the platform the management API changes too.
-//! Here rather than in `fenn`, so that the agent, generic over the
-//! device, is compiled with this crate's settings (for size), not with
-//! those of `fenn`'s event paths (for speed): at `opt-level = 3` it took
-//! about 600 KB more of the binary.
+//! The platform's calls are boxed at the seam ([`Device`]).
 
 use crate::Platform;
 use fenn_config::FleetSettings;
 use fenn_fleet::agent::{Agent, AgentSettings};
-use fenn_fleet::device::{Current, Device};
+use fenn_fleet::device::{Boxed, Current, Device};
 use fenn_fleet::link::LinkSettings;
 use fenn_fleet::report::Serving;
 use fenn_fleet::{Report, Topics};
@@ -21,38 +18,56 @@ use tokio::sync::watch;
 struct Platformed(Arc<Platform>);
 
 impl Device for Platformed {
-    async fn current(&self, name: &str) -> Option<Current> {
-        let serves = self.0.serves(name).await?;
-        Some(Current {
-            serving: Serving {
-                sha256: serves.sha256,
-                version: serves.version,
-            },
-            definition: serves.definition,
+    fn current<'a>(&'a self, name: &'a str) -> Boxed<'a, Option<Current>> {
+        Box::pin(async move {
+            let serves = self.0.serves(name).await?;
+            Some(Current {
+                serving: Serving {
+                    sha256: serves.sha256,
+                    version: serves.version,
+                },
+                definition: serves.definition,
+            })
         })
     }
 
-    async fn kept(&self, name: &str, sha256: &str, definition: &Value) -> Option<u64> {
-        self.0.kept(name, sha256, definition).await
+    fn kept<'a>(
+        &'a self,
+        name: &'a str,
+        sha256: &'a str,
+        definition: &'a Value,
+    ) -> Boxed<'a, Option<u64>> {
+        Box::pin(self.0.kept(name, sha256, definition))
     }
 
-    async fn deploy(&self, name: &str, definition: Value, wasm: Vec<u8>) -> Result<u64, String> {
-        let answer = (self.0.deploy(name, definition, wasm).await).map_err(|e| refusal(&e))?;
-        Ok(answer["version"].as_u64().unwrap_or_default())
+    fn deploy<'a>(
+        &'a self,
+        name: &'a str,
+        definition: Value,
+        wasm: Vec<u8>,
+    ) -> Boxed<'a, Result<u64, String>> {
+        Box::pin(async move {
+            let answer = (self.0.deploy(name, definition, wasm).await).map_err(|e| refusal(&e))?;
+            Ok(answer["version"].as_u64().unwrap_or_default())
+        })
     }
 
-    async fn select(&self, name: &str, version: u64) -> Result<(), String> {
-        (self.0.rollback(name, Some(version)).await).map_err(|e| refusal(&e))?;
-        Ok(())
+    fn select<'a>(&'a self, name: &'a str, version: u64) -> Boxed<'a, Result<(), String>> {
+        Box::pin(async move {
+            (self.0.rollback(name, Some(version)).await).map_err(|e| refusal(&e))?;
+            Ok(())
+        })
     }
 
-    async fn remove(&self, name: &str) -> Result<(), String> {
-        (self.0.delete(name).await).map_err(|e| refusal(&e))?;
-        Ok(())
+    fn remove<'a>(&'a self, name: &'a str) -> Boxed<'a, Result<(), String>> {
+        Box::pin(async move {
+            (self.0.delete(name).await).map_err(|e| refusal(&e))?;
+            Ok(())
+        })
     }
 
-    async fn test(&self, name: &str, event: &Value) -> Result<u16, String> {
-        self.0.status_of(name, event).await
+    fn test<'a>(&'a self, name: &'a str, event: &'a Value) -> Boxed<'a, Result<u16, String>> {
+        Box::pin(self.0.status_of(name, event))
     }
 
     fn ready(&self) -> Result<(), String> {

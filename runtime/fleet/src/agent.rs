@@ -55,8 +55,8 @@ pub struct AgentSettings {
 }
 
 /// The device's fleet agent.
-pub struct Agent<D: Device> {
-    device: Arc<D>,
+pub struct Agent {
+    device: Arc<dyn Device>,
     settings: AgentSettings,
     client: AsyncClient,
     incoming: mpsc::Receiver<Incoming>,
@@ -102,11 +102,11 @@ impl Reporter {
     }
 }
 
-impl<D: Device> Agent<D> {
+impl Agent {
     /// Connects and reads the ledger; the agent, and its reports as they
     /// change (for the console).
     pub async fn start(
-        device: Arc<D>,
+        device: Arc<dyn Device>,
         mut settings: AgentSettings,
     ) -> (Self, watch::Receiver<Report>) {
         let alive = settings.topics.alive(&settings.device);

@@ -8,18 +8,17 @@
 //! changes nothing.
 
 use crate::deployment::{Deployment, Function};
-use crate::device::Device;
+use crate::device::{Boxed, Device};
 use crate::report::Phase;
-use std::future::Future;
 
 /// Where a module comes from when no kept version has it.
 pub trait Modules: Send {
     /// `function`'s module, checked against its hash.
-    fn fetch(
-        &mut self,
-        deployment: &Deployment,
-        function: &Function,
-    ) -> impl Future<Output = Result<Vec<u8>, String>> + Send;
+    fn fetch<'a>(
+        &'a mut self,
+        deployment: &'a Deployment,
+        function: &'a Function,
+    ) -> Boxed<'a, Result<Vec<u8>, String>>;
 }
 
 /// How an apply ended.
@@ -71,9 +70,9 @@ enum Undo {
 /// telling `phase` where it stands; with `check`, the health check runs
 /// (putting back the deployment in force at start does without it: the
 /// triggers are not up yet).
-pub async fn apply<D: Device, M: Modules>(
-    device: &D,
-    modules: &mut M,
+pub async fn apply(
+    device: &dyn Device,
+    modules: &mut dyn Modules,
     deployment: &Deployment,
     in_force: Option<&Deployment>,
     check: bool,
@@ -118,9 +117,9 @@ pub async fn apply<D: Device, M: Modules>(
 }
 
 /// Serves `function` as the deployment names it, noting how to undo it.
-async fn change<D: Device, M: Modules>(
-    device: &D,
-    modules: &mut M,
+async fn change(
+    device: &dyn Device,
+    modules: &mut dyn Modules,
     deployment: &Deployment,
     function: &Function,
     undo: &mut Vec<Undo>,
@@ -160,7 +159,7 @@ async fn change<D: Device, M: Modules>(
 
 /// The health check: every test event answers its status, and the
 /// device is ready.
-async fn healthy<D: Device>(device: &D, deployment: &Deployment) -> Result<(), String> {
+async fn healthy(device: &dyn Device, deployment: &Deployment) -> Result<(), String> {
     for function in &deployment.functions {
         let Some(test) = &function.test else {
             continue;
@@ -187,13 +186,18 @@ async fn healthy<D: Device>(device: &D, deployment: &Deployment) -> Result<(), S
 pub struct KeptOnly;
 
 impl Modules for KeptOnly {
-    async fn fetch(&mut self, _: &Deployment, function: &Function) -> Result<Vec<u8>, String> {
-        Err(format!("{} is not kept on the device", function.sha256))
+    fn fetch<'a>(
+        &'a mut self,
+        _: &'a Deployment,
+        function: &'a Function,
+    ) -> Boxed<'a, Result<Vec<u8>, String>> {
+        let reason = format!("{} is not kept on the device", function.sha256);
+        Box::pin(async move { Err(reason) })
     }
 }
 
 /// Undoes `changes`, newest first.
-async fn revert<D: Device>(device: &D, changes: Vec<Undo>) {
+async fn revert(device: &dyn Device, changes: Vec<Undo>) {
     for change in changes.into_iter().rev() {
         let (name, result) = match &change {
             Undo::Select(name, version) => (name, device.select(name, *version).await),

@@ -4,7 +4,7 @@
 use super::*;
 use crate::deployment::Test;
 use crate::deployment::tests::{deployment, function};
-use crate::device::Current;
+use crate::device::{Boxed, Current};
 use crate::report::Serving;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -36,8 +36,8 @@ impl Fake {
     }
 }
 
-impl Device for Fake {
-    async fn current(&self, name: &str) -> Option<Current> {
+impl Fake {
+    fn current_now(&self, name: &str) -> Option<Current> {
         let functions = self.functions.lock().unwrap();
         let (versions, current) = functions.get(name)?;
         let (sha, definition) = versions[*current as usize - 1].clone();
@@ -50,7 +50,7 @@ impl Device for Fake {
         })
     }
 
-    async fn kept(&self, name: &str, sha256: &str, definition: &Value) -> Option<u64> {
+    fn kept_now(&self, name: &str, sha256: &str, definition: &Value) -> Option<u64> {
         let functions = self.functions.lock().unwrap();
         let (versions, _) = functions.get(name)?;
         let found = versions
@@ -59,7 +59,7 @@ impl Device for Fake {
         Some(found as u64 + 1)
     }
 
-    async fn deploy(&self, name: &str, definition: Value, wasm: Vec<u8>) -> Result<u64, String> {
+    fn deploy_now(&self, name: &str, definition: Value, wasm: Vec<u8>) -> Result<u64, String> {
         let sha = String::from_utf8(wasm).unwrap();
         if self.refused.contains(&sha) {
             return Err("not a module".into());
@@ -71,20 +71,57 @@ impl Device for Fake {
         Ok(*current)
     }
 
-    async fn select(&self, name: &str, version: u64) -> Result<(), String> {
+    fn select_now(&self, name: &str, version: u64) -> Result<(), String> {
         let mut functions = self.functions.lock().unwrap();
         functions.get_mut(name).ok_or("gone")?.1 = version;
         Ok(())
     }
 
-    async fn remove(&self, name: &str) -> Result<(), String> {
-        self.functions.lock().unwrap().remove(name);
-        Ok(())
-    }
-
-    async fn test(&self, name: &str, _event: &Value) -> Result<u16, String> {
+    fn test_now(&self, name: &str) -> Result<u16, String> {
         let sha = self.serving().get(name).cloned().ok_or("no function")?;
         Ok(self.answers.get(&sha).copied().unwrap_or(200))
+    }
+}
+
+impl Device for Fake {
+    fn current<'a>(&'a self, name: &'a str) -> Boxed<'a, Option<Current>> {
+        let found = self.current_now(name);
+        Box::pin(async move { found })
+    }
+
+    fn kept<'a>(
+        &'a self,
+        name: &'a str,
+        sha256: &'a str,
+        definition: &'a Value,
+    ) -> Boxed<'a, Option<u64>> {
+        let found = self.kept_now(name, sha256, definition);
+        Box::pin(async move { found })
+    }
+
+    fn deploy<'a>(
+        &'a self,
+        name: &'a str,
+        definition: Value,
+        wasm: Vec<u8>,
+    ) -> Boxed<'a, Result<u64, String>> {
+        let done = self.deploy_now(name, definition, wasm);
+        Box::pin(async move { done })
+    }
+
+    fn select<'a>(&'a self, name: &'a str, version: u64) -> Boxed<'a, Result<(), String>> {
+        let done = self.select_now(name, version);
+        Box::pin(async move { done })
+    }
+
+    fn remove<'a>(&'a self, name: &'a str) -> Boxed<'a, Result<(), String>> {
+        self.functions.lock().unwrap().remove(name);
+        Box::pin(async move { Ok(()) })
+    }
+
+    fn test<'a>(&'a self, name: &'a str, _event: &'a Value) -> Boxed<'a, Result<u16, String>> {
+        let answer = self.test_now(name);
+        Box::pin(async move { answer })
     }
 
     fn ready(&self) -> Result<(), String> {
@@ -104,12 +141,18 @@ struct Broker {
 }
 
 impl Modules for Broker {
-    async fn fetch(&mut self, _: &Deployment, function: &Function) -> Result<Vec<u8>, String> {
-        if self.missing {
-            return Err("not on the broker".into());
-        }
-        self.fetched += 1;
-        Ok(function.sha256.clone().into_bytes())
+    fn fetch<'a>(
+        &'a mut self,
+        _: &'a Deployment,
+        function: &'a Function,
+    ) -> Boxed<'a, Result<Vec<u8>, String>> {
+        let fetched = if self.missing {
+            Err("not on the broker".into())
+        } else {
+            self.fetched += 1;
+            Ok(function.sha256.clone().into_bytes())
+        };
+        Box::pin(async move { fetched })
     }
 }
 

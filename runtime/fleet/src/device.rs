@@ -1,10 +1,17 @@
 //! The seam between the fleet and the fenn it runs in: what a deployment
 //! is applied through (the platform that the management API changes too),
-//! so that applying is tested without one.
+//! so that applying is tested without one. Its calls are boxed futures
+//! through `dyn Device`: the agent is compiled once, and the platform's
+//! deploy, rollback and delete are not inlined into it at each call (that
+//! cost about half a megabyte of the binary).
 
 use crate::report::Serving;
 use serde_json::Value;
 use std::future::Future;
+use std::pin::Pin;
+
+/// A call's future, boxed.
+pub type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A function as the device serves it now.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,33 +25,33 @@ pub struct Current {
 /// What applying a deployment needs of the fenn it runs in.
 pub trait Device: Send + Sync + 'static {
     /// How `name` is served now, when it is deployed.
-    fn current(&self, name: &str) -> impl Future<Output = Option<Current>> + Send;
+    fn current<'a>(&'a self, name: &'a str) -> Boxed<'a, Option<Current>>;
 
     /// A kept version of `name` with module `sha256` and `definition`.
-    fn kept(
-        &self,
-        name: &str,
-        sha256: &str,
-        definition: &Value,
-    ) -> impl Future<Output = Option<u64>> + Send;
+    fn kept<'a>(
+        &'a self,
+        name: &'a str,
+        sha256: &'a str,
+        definition: &'a Value,
+    ) -> Boxed<'a, Option<u64>>;
 
     /// Deploys `wasm` as `name`'s new version (compiled and checked
     /// first); its version number.
-    fn deploy(
-        &self,
-        name: &str,
+    fn deploy<'a>(
+        &'a self,
+        name: &'a str,
         definition: Value,
         wasm: Vec<u8>,
-    ) -> impl Future<Output = Result<u64, String>> + Send;
+    ) -> Boxed<'a, Result<u64, String>>;
 
     /// Serves `name`'s kept `version`.
-    fn select(&self, name: &str, version: u64) -> impl Future<Output = Result<(), String>> + Send;
+    fn select<'a>(&'a self, name: &'a str, version: u64) -> Boxed<'a, Result<(), String>>;
 
     /// Stops serving `name` and deletes its versions.
-    fn remove(&self, name: &str) -> impl Future<Output = Result<(), String>> + Send;
+    fn remove<'a>(&'a self, name: &'a str) -> Boxed<'a, Result<(), String>>;
 
     /// Runs `event` through `name`; the status it answered.
-    fn test(&self, name: &str, event: &Value) -> impl Future<Output = Result<u16, String>> + Send;
+    fn test<'a>(&'a self, name: &'a str, event: &'a Value) -> Boxed<'a, Result<u16, String>>;
 
     /// The device's readiness (as `/readyz` answers it).
     fn ready(&self) -> Result<(), String>;

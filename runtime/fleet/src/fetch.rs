@@ -8,6 +8,7 @@ use crate::agent::{AgentSettings, Reporter, desired_topics};
 use crate::apply::Modules;
 use crate::chunks::Assembly;
 use crate::deployment::{Deployment, Function};
+use crate::device::Boxed;
 use crate::link::Incoming;
 use crate::topics::Topic;
 use rumqttc::{AsyncClient, QoS};
@@ -26,7 +27,18 @@ pub(crate) struct Fetcher<'a> {
 }
 
 impl Modules for Fetcher<'_> {
-    async fn fetch(
+    fn fetch<'a>(
+        &'a mut self,
+        deployment: &'a Deployment,
+        function: &'a Function,
+    ) -> Boxed<'a, Result<Vec<u8>, String>> {
+        Box::pin(self.module(deployment, function))
+    }
+}
+
+impl Fetcher<'_> {
+    /// `function`'s module from its chunks on the broker.
+    async fn module(
         &mut self,
         deployment: &Deployment,
         function: &Function,
@@ -42,9 +54,7 @@ impl Modules for Fetcher<'_> {
         fetched?;
         assembly.finish()
     }
-}
 
-impl Fetcher<'_> {
     /// Takes chunks until the module is whole, or says why not.
     async fn chunks(
         &mut self,

@@ -128,8 +128,14 @@ pub fn connect(settings: LinkSettings) -> (AsyncClient, mpsc::Receiver<Incoming>
             }
             if let Some(reason) = lost {
                 (unanswered, asked) = (0, None);
-                let lasted = up_since.take().is_some_and(|up| up.elapsed() >= settings.keep_alive);
-                failures = if lasted { 1 } else { failures.saturating_add(1) };
+                let lasted = up_since
+                    .take()
+                    .is_some_and(|up| up.elapsed() >= settings.keep_alive);
+                failures = if lasted {
+                    1
+                } else {
+                    failures.saturating_add(1)
+                };
                 if sender.send(Incoming::Lost(reason)).await.is_err() {
                     break;
                 }
