@@ -248,8 +248,13 @@ fn rollout_with_devices_away(lose_a_node: bool) {
         "{answer}"
     );
     eprintln!(
-        "fleet: {} devices converged with a node down: p50 {} ms, p99 {} ms",
+        "fleet: {} devices converged {}: p50 {} ms, p99 {} ms",
         n - away,
+        if lose_a_node {
+            "with a node lost"
+        } else {
+            "while some were away"
+        },
         answer["p50_ms"],
         answer["p99_ms"]
     );
