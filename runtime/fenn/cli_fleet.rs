@@ -386,10 +386,7 @@ fn status(broker: &BrokerArgs, group: Option<&str>, expect: Option<usize>) -> an
             text += &format!("{device:<20} {alive:<8} (no report)\n");
             continue;
         };
-        let state = serde_json::to_value(report.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let state = report.state.name();
         let functions: Vec<String> = (report.functions.iter())
             .map(|(name, f)| {
                 format!(

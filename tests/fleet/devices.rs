@@ -66,6 +66,16 @@ impl Device {
         response.json().unwrap()
     }
 
+    /// Its gateway answers `/hello` with the hello function's greeting.
+    pub(crate) fn says_hello(&self) {
+        let said = self.get("/hello").unwrap_or_default();
+        assert!(
+            said.contains("Hello"),
+            "{}: /hello answered {said:?}",
+            self.name
+        );
+    }
+
     /// What its gateway answers at `path`, or None when it does not serve it.
     pub(crate) fn get(&self, path: &str) -> Option<String> {
         let fenn = self.fenn.as_ref()?;

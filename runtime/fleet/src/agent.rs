@@ -398,10 +398,10 @@ impl Agent {
 
     /// The report's functions as served now; published.
     async fn refresh_functions(&mut self) {
-        let mut names: Vec<String> = (self.ledger.applied.iter())
+        // A deployment names each function once (Deployment::parse).
+        let names: Vec<String> = (self.ledger.applied.iter())
             .flat_map(|d| d.functions.iter().map(|f| f.name.clone()))
             .collect();
-        names.dedup();
         let mut functions = BTreeMap::new();
         for name in names {
             if let Some(current) = self.device.current(&name).await {

@@ -72,12 +72,7 @@ impl Fetcher<'_> {
             let next = tokio::time::timeout_at(wait, self.incoming.recv()).await;
             let incoming = match next {
                 Err(_) if tokio::time::Instant::now() < deadline => {
-                    let topics = desired_topics(self.settings)
-                        .into_iter()
-                        .chain([filter.to_owned()]);
-                    for topic in topics {
-                        let _ = self.client.try_subscribe(topic, QoS::AtMostOnce);
-                    }
+                    self.subscribe(filter);
                     continue;
                 }
                 Err(_) => {
@@ -98,12 +93,7 @@ impl Fetcher<'_> {
                     } else {
                         tokio::time::sleep(crate::agent::RESUBSCRIBE).await;
                     }
-                    let topics = desired_topics(self.settings)
-                        .into_iter()
-                        .chain([filter.to_owned()]);
-                    for topic in topics {
-                        let _ = self.client.try_subscribe(topic, QoS::AtMostOnce);
-                    }
+                    self.subscribe(filter);
                     continue;
                 }
                 Incoming::Message { topic, payload } => (topic, payload),
@@ -128,6 +118,17 @@ impl Fetcher<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Subscribes again to the desired states and to the chunks' `filter`
+    /// (retained, they come again).
+    fn subscribe(&self, filter: &str) {
+        let topics = desired_topics(self.settings)
+            .into_iter()
+            .chain([filter.to_owned()]);
+        for topic in topics {
+            let _ = self.client.try_subscribe(topic, QoS::AtMostOnce);
+        }
     }
 
     /// The id of a deployment in `payload` newer than the one applying,

@@ -27,6 +27,17 @@ impl Phase {
     pub fn is_end(self) -> bool {
         matches!(self, Self::Active | Self::Failed | Self::RolledBack)
     }
+
+    /// Its name, as reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Downloading => "downloading",
+            Self::Validating => "validating",
+            Self::Failed => "failed",
+            Self::RolledBack => "rolled_back",
+        }
+    }
 }
 
 /// One function as a device serves it.
@@ -84,10 +95,7 @@ impl Report {
             Phase::Active if self.deployment == Some(id) => Some(Ok(())),
             Phase::Failed | Phase::RolledBack if self.target == Some(id) => Some(Err(format!(
                 "{}: {}",
-                serde_json::to_value(self.state)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                self.state.name(),
                 self.reason.as_deref().unwrap_or("no reason given")
             ))),
             _ => None,
@@ -111,6 +119,19 @@ mod tests {
             refused: None,
             at: String::new(),
             fenn: String::new(),
+        }
+    }
+
+    #[test]
+    fn each_phase_is_named_as_reports_write_it() {
+        for phase in [
+            Phase::Active,
+            Phase::Downloading,
+            Phase::Validating,
+            Phase::Failed,
+            Phase::RolledBack,
+        ] {
+            assert_eq!(serde_json::to_value(phase).unwrap(), phase.name());
         }
     }
 
